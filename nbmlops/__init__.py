@@ -1,0 +1,1 @@
+from nbmlops._version import __version__

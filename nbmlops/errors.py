@@ -1,0 +1,49 @@
+"""Errors a user can cause. The CLI prints their message (no traceback) and exits 2."""
+
+from __future__ import annotations
+
+
+class NbmlopsError(Exception):
+    """Base of every error caused by user input: the message says what went wrong and where."""
+
+
+class NotebookError(NbmlopsError):
+    """A notebook that can't be read, or whose cells break the step grammar or dataflow rules."""
+
+    def __init__(self, message: str, *, path: str | None = None, cell: int | None = None,
+                 first_line: str | None = None) -> None:
+        self.path = path
+        self.cell = cell
+        self.first_line = first_line
+        where = []
+        if path:
+            where.append(str(path))
+        if cell is not None:
+            snippet = f" `{first_line}`" if first_line else ""
+            where.append(f"cell {cell}{snippet}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class ParameterError(NbmlopsError):
+    """An unknown pipeline parameter, or a value that doesn't parse to the parameter's type."""
+
+
+class SpecError(NbmlopsError):
+    """A pipeline.json that is not a valid PipelineSpec."""
+
+
+class RunError(NbmlopsError):
+    """A run that can't start or be resumed (unknown run id, missing outputs)."""
+
+
+class StepFailed(NbmlopsError):
+    """A step raised: the message names the step, the notebook cell, the line and the original traceback."""
+
+    def __init__(self, message: str, *, step: str, cell: int | None, line: int | None,
+                 traceback_text: str, run_id: str | None = None) -> None:
+        self.step = step
+        self.cell = cell
+        self.line = line
+        self.traceback_text = traceback_text
+        self.run_id = run_id
+        super().__init__(message)

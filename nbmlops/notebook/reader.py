@@ -1,0 +1,83 @@
+"""Reading .ipynb files with one clear error per way they can be broken."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbmlops.errors import NotebookError
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    cell_type: str
+    source: str
+    tags: tuple[str, ...] = ()
+    execution_count: int | None = None
+
+    @property
+    def first_line(self) -> str:
+        for line in self.source.splitlines():
+            if line.strip():
+                return line.strip()[:60]
+        return ""
+
+
+@dataclass(frozen=True)
+class Notebook:
+    path: str
+    sha256: str
+    cells: tuple[Cell, ...]
+    kernel_name: str | None = None
+    language: str = "python"
+    metadata: dict = field(default_factory=dict, compare=False)
+
+
+def read_notebook(path: str | Path) -> Notebook:
+    """Read a notebook file; any problem is a NotebookError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise NotebookError("no such file", path=str(path))
+    if path.is_dir():
+        raise NotebookError("is a directory, not a notebook", path=str(path))
+    raw = path.read_bytes()
+    return parse_notebook(raw, str(path))
+
+
+def parse_notebook(raw: bytes, path: str = "<notebook>") -> Notebook:
+    """Parse notebook JSON bytes (nbformat 4) without touching nbformat's heavier validation."""
+    if not raw.strip():
+        raise NotebookError("file is empty, not a notebook", path=path)
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotebookError(f"not valid notebook JSON ({exc})", path=path) from None
+    if not isinstance(data, dict) or "cells" not in data:
+        raise NotebookError("not a Jupyter notebook (no 'cells' list)", path=path)
+    major = data.get("nbformat")
+    if major != 4:
+        raise NotebookError(f"nbformat {major} is not supported; save it as nbformat 4 "
+                            "(jupyter nbconvert --to notebook)", path=path)
+    if not isinstance(data["cells"], list):
+        raise NotebookError("'cells' is not a list", path=path)
+    cells = []
+    for index, cell in enumerate(data["cells"]):
+        if not isinstance(cell, dict) or "cell_type" not in cell:
+            raise NotebookError("malformed cell (no cell_type)", path=path, cell=index)
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        metadata = cell.get("metadata") or {}
+        tags = metadata.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise NotebookError("metadata.tags must be a list of strings", path=path, cell=index)
+        cells.append(Cell(index, cell["cell_type"], source, tuple(t.strip() for t in tags),
+                          cell.get("execution_count")))
+    meta = data.get("metadata") or {}
+    kernel = (meta.get("kernelspec") or {}).get("name")
+    language = (meta.get("language_info") or {}).get("name") or (meta.get("kernelspec") or {}).get(
+        "language") or "python"
+    return Notebook(path, hashlib.sha256(raw).hexdigest(), tuple(cells), kernel, language, meta)

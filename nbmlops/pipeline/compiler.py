@@ -1,0 +1,306 @@
+"""Notebook -> PipelineSpec: group cells into steps, infer the variables that flow between them."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbmlops.errors import NotebookError
+from nbmlops.notebook.dataflow import KERNEL_NAMES, Delete, Event, Mutate, Read, StarImport, Write, cell_events
+from nbmlops.notebook.grammar import CellRole, cell_role
+from nbmlops.notebook.ipython_syntax import to_python
+from nbmlops.notebook.reader import Cell, Notebook, read_notebook
+from nbmlops.pipeline.spec import CellCode, Parameter, PipelineSpec, Step
+
+AMBIENT = "@setup"  # producer of names the setup and parameters cells define
+DELETED = "@deleted"
+SINGLE_STEP = "notebook"
+PARAM_TYPES = {"int", "float", "str", "bool", "list", "dict", "tuple"}
+
+
+@dataclass
+class _Definition:
+    producer: str  # step name, AMBIENT or DELETED
+    kind: str = "assign"
+    deferred_reads: frozenset[str] = frozenset()
+    deferred_writes: frozenset[str] = frozenset()
+    cell: int | None = None
+
+
+@dataclass
+class _StepState:
+    name: str
+    cells: list[tuple[Cell, CellRole, str]] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
+    params: set[str] = field(default_factory=set)
+    after: dict[str, int] = field(default_factory=dict)  # explicit upstream -> cell that asked
+    options: dict[str, Any] = field(default_factory=dict)
+    input_cells: dict[str, int] = field(default_factory=dict)
+
+
+def compile_notebook(source: str | Path | Notebook) -> PipelineSpec:
+    """Compile a notebook file (or a parsed Notebook) into a PipelineSpec; errors name the cell."""
+    notebook = source if isinstance(source, Notebook) else read_notebook(source)
+    return _Compiler(notebook).compile()
+
+
+def pipeline_name(path: str) -> str:
+    stem = Path(path).stem
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", stem) or "pipeline"
+
+
+class _Compiler:
+    def __init__(self, notebook: Notebook) -> None:
+        self.nb = notebook
+        self.path = notebook.path
+        self.warnings: list[str] = []
+        self.setup: list[tuple[Cell, CellRole, str]] = []
+        self.steps: dict[str, _StepState] = {}
+        self.defined: dict[str, _Definition] = {}
+        self.parameters: dict[str, Parameter] = {}
+        self.star_import = False
+
+    def error(self, cell: Cell, message: str, line: int | None = None) -> NotebookError:
+        first = cell.first_line
+        if line is not None:
+            lines = cell.source.split("\n")
+            if 0 < line <= len(lines):
+                first = lines[line - 1].strip()[:60]
+            message = f"line {line}: {message}"
+        return NotebookError(message, path=self.path, cell=cell.index, first_line=first)
+
+    # -- grouping --------------------------------------------------------------------------------------
+    def compile(self) -> PipelineSpec:
+        if self.nb.language not in ("python", "python3"):
+            raise NotebookError(f"the notebook's language is {self.nb.language}; only Python is supported",
+                                path=self.path)
+        code_cells = [c for c in self.nb.cells if c.cell_type == "code"]
+        if not any(c.source.strip() for c in code_cells):
+            raise NotebookError("the notebook has no code to run", path=self.path)
+        roles = [(cell, cell_role(cell, self.path)) for cell in code_cells]
+        has_steps = any(role.kind == "step" for _, role in roles)
+        current: _StepState | None = None
+        for cell, role in roles:
+            if not role.code.strip() and role.kind == "continue":
+                continue
+            code = self._python(cell, role)
+            if role.kind in ("setup", "parameters"):
+                self.setup.append((cell, role, code))
+            elif role.kind == "skip":
+                continue
+            elif role.kind == "step" or not has_steps:
+                name = role.step or SINGLE_STEP
+                if current is None or current.name != name:
+                    current = self._start_step(name, cell)
+                self._add_to_step(current, cell, role, code)
+            elif current is None:
+                if role.after or role.options:
+                    raise self.error(cell, "'after:' or a step option on a cell before any step")
+                self.setup.append((cell, CellRole("setup"), code))  # cells before the first step are setup
+            else:
+                self._add_to_step(current, cell, role, code)
+        if not self.steps:
+            raise NotebookError("every code cell is setup, parameters or skip: there is no step to run",
+                                path=self.path)
+        self._collect_parameters()
+        self._flow_setup()
+        for state in self.steps.values():
+            self._flow_step(state)
+        return self._build()
+
+    def _python(self, cell: Cell, role: CellRole) -> str:
+        try:
+            code = to_python(role.code)
+        except SyntaxError as exc:
+            raise self.error(cell, f"IPython syntax that can't be transformed ({exc.msg})", exc.lineno) from None
+        try:
+            ast.parse(code)
+        except SyntaxError as exc:
+            raise self.error(cell, f"syntax error: {exc.msg}", exc.lineno) from None
+        return code
+
+    def _start_step(self, name: str, cell: Cell) -> _StepState:
+        if name in self.steps:
+            first = self.steps[name].cells[0][0].index
+            raise self.error(cell, f"duplicate step '{name}': it already started at cell {first} and another "
+                                   "step came in between; rename one or move its cells together")
+        for other in self.steps:
+            if other.casefold() == name.casefold():
+                raise self.error(cell, f"step '{name}' and step '{other}' differ only in case")
+        state = _StepState(name)
+        self.steps[name] = state
+        return state
+
+    def _add_to_step(self, state: _StepState, cell: Cell, role: CellRole, code: str) -> None:
+        state.cells.append((cell, role, code))
+        for upstream in role.after:
+            state.after.setdefault(upstream, cell.index)
+        for key, value in role.options.items():
+            if key in state.options and state.options[key] != value:
+                raise self.error(cell, f"step '{state.name}' option '{key}' is {state.options[key]} in an "
+                                       f"earlier cell and {value} here")
+            state.options[key] = value
+
+    # -- parameters and setup --------------------------------------------------------------------------
+    def _collect_parameters(self) -> None:
+        for cell, role, code in self.setup:
+            if role.kind != "parameters":
+                continue
+            for stmt in ast.parse(code).body:
+                target, value, annotation = None, None, None
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                    target, value = stmt.targets[0], stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                    target, value, annotation = stmt.target, stmt.value, stmt.annotation
+                if not isinstance(target, ast.Name):
+                    continue
+                try:
+                    default = ast.literal_eval(value)
+                except ValueError:
+                    continue  # computed from other values: code, not a parameter one can set
+                type_name = type(default).__name__
+                if isinstance(annotation, ast.Name) and annotation.id in PARAM_TYPES:
+                    type_name = annotation.id
+                self.parameters[target.id] = Parameter(target.id, default, type_name, cell.index)
+
+    def _flow_setup(self) -> None:
+        for cell, _role, code in self.setup:
+            for event in cell_events(ast.parse(code)):
+                if isinstance(event, Read):
+                    if not self._known_ambient(event.name):
+                        producer = "a step" if event.name in self.defined else "no cell"
+                        raise self.error(cell, f"setup reads '{event.name}', which {producer} defines before "
+                                               "it; setup and parameters cells run before every step and "
+                                               "may only use each other's names", event.line)
+                elif isinstance(event, Write):
+                    self.defined[event.name] = _Definition(AMBIENT, event.kind, event.deferred_reads,
+                                                           event.deferred_writes, cell.index)
+                elif isinstance(event, StarImport):
+                    self.star_import = True
+                elif isinstance(event, Delete):
+                    self.defined.pop(event.name, None)
+
+    def _known_ambient(self, name: str) -> bool:
+        return name in KERNEL_NAMES or self.star_import or (
+            name in self.defined and self.defined[name].producer == AMBIENT)
+
+    # -- step dataflow ---------------------------------------------------------------------------------
+    def _flow_step(self, state: _StepState) -> None:
+        for cell, _role, code in state.cells:
+            for event in cell_events(ast.parse(code)):
+                self._apply(state, cell, event)
+
+    def _apply(self, state: _StepState, cell: Cell, event: Event) -> None:
+        if isinstance(event, Read):
+            self._read(state, cell, event.name, event.line, strict=True, seen=set())
+        elif isinstance(event, Write):
+            previous = self.defined.get(event.name)
+            if event.conditional and previous and previous.producer not in (state.name, AMBIENT, DELETED):
+                # a rebinding that may not happen must start from the upstream value, as top-to-bottom would
+                self._take_input(state, cell, event.name, previous.producer)
+            self.defined[event.name] = _Definition(state.name, event.kind, event.deferred_reads,
+                                                   event.deferred_writes, cell.index)
+        elif isinstance(event, Delete):
+            self._read(state, cell, event.name, event.line, strict=True, seen=set())
+            self.defined[event.name] = _Definition(DELETED, cell=cell.index)
+        elif isinstance(event, Mutate):
+            self._mutate(state, cell, event.name, event.line, strict=True)
+        elif isinstance(event, StarImport):
+            self.star_import = True
+            self.warnings.append(f"cell {cell.index}: `from {event.module} import *` in step '{state.name}': "
+                                 "the names it brings are not tracked; move it to a setup cell")
+
+    def _mutate(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool) -> None:
+        definition = self.defined.get(name)
+        if definition is None or definition.kind == "import" or definition.producer == DELETED:
+            return  # module attributes and unknown names: nothing of ours to version
+        self._read(state, cell, name, line, strict=strict, seen=set())
+        if definition.producer != state.name:
+            self.defined[name] = _Definition(state.name, definition.kind, definition.deferred_reads,
+                                             definition.deferred_writes, cell.index)
+
+    def _read(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool, seen: set[str]) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        definition = self.defined.get(name)
+        if definition is None:
+            if strict and name not in KERNEL_NAMES and not self.star_import:
+                raise self.error(cell, f"step '{state.name}' reads '{name}', which no earlier step or setup "
+                                       "cell defines", line)
+            return
+        if definition.producer == DELETED:
+            if strict:
+                raise self.error(cell, f"step '{state.name}' reads '{name}', deleted in cell "
+                                       f"{definition.cell}", line)
+            return
+        if definition.producer == AMBIENT:
+            if name in self.parameters:
+                state.params.add(name)
+        elif definition.producer != state.name:
+            self._take_input(state, cell, name, definition.producer)
+        # using a function or class runs its body later against this step's globals
+        for deferred in sorted(definition.deferred_reads):
+            self._read(state, cell, deferred, line, strict=False, seen=seen)
+        for deferred in sorted(definition.deferred_writes):
+            self._mutate(state, cell, deferred, line, strict=False)
+
+    def _take_input(self, state: _StepState, cell: Cell, name: str, producer: str) -> None:
+        if name not in state.inputs:
+            state.inputs[name] = producer
+            state.input_cells[name] = cell.index
+
+    # -- the spec --------------------------------------------------------------------------------------
+    def _build(self) -> PipelineSpec:
+        outputs: dict[str, list[str]] = {name: [] for name in self.steps}
+        for state in self.steps.values():
+            for variable, producer in state.inputs.items():
+                if variable not in outputs[producer]:
+                    outputs[producer].append(variable)
+            for upstream, cell_index in state.after.items():
+                if upstream not in self.steps:
+                    cell = next(c for c, _, _ in state.cells if c.index == cell_index)
+                    raise self.error(cell, f"'after:{upstream}': there is no step '{upstream}' (steps: "
+                                           f"{', '.join(self.steps)})")
+        upstream = {name: list(dict.fromkeys([*s.inputs.values(), *s.after])) for name, s in self.steps.items()}
+        self._check_cycles(upstream)
+        for state in self.steps.values():
+            self._params_of_setup(state)
+        steps = [
+            Step(name, [CellCode(c.index, c.source, code) for c, _, code in s.cells], dict(s.inputs),
+                 sorted(s.params), outputs[name], upstream[name], dict(s.options))
+            for name, s in self.steps.items()
+        ]
+        setup = [CellCode(c.index, c.source, code, role.kind) for c, role, code in self.setup]
+        return PipelineSpec(pipeline_name(self.path), self.path, self.nb.sha256, list(self.parameters.values()),
+                            setup, steps, self.warnings, self.nb.kernel_name)
+
+    def _params_of_setup(self, state: _StepState) -> None:
+        """Setup code reading a parameter makes every step depend on that parameter's value."""
+        for cell, role, code in self.setup:
+            if role.kind == "setup":
+                state.params.update(e.name for e in cell_events(ast.parse(code))
+                                    if isinstance(e, Read) and e.name in self.parameters)
+
+    def _check_cycles(self, upstream: dict[str, list[str]]) -> None:
+        visiting: list[str] = []
+        done: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in done:
+                return
+            if name in visiting:
+                cycle = visiting[visiting.index(name):] + [name]
+                state = self.steps[name]
+                raise self.error(state.cells[0][0], "steps form a cycle: " + " -> ".join(reversed(cycle)))
+            visiting.append(name)
+            for up in upstream[name]:
+                visit(up)
+            visiting.pop()
+            done.add(name)
+
+        for name in upstream:
+            visit(name)

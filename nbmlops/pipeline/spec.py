@@ -1,0 +1,104 @@
+"""PipelineSpec: the plain, versioned, JSON-serialisable pipeline every target and backend works from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbmlops.errors import SpecError
+
+SPEC_VERSION = 1
+
+
+@dataclass
+class Parameter:
+    name: str
+    default: Any
+    type: str  # int, float, str, bool, list, dict, NoneType
+    cell: int
+
+
+@dataclass
+class CellCode:
+    """One notebook cell as the pipeline runs it: `code` is plain Python with the cell's line numbers."""
+
+    index: int
+    source: str
+    code: str
+    kind: str = "step"  # step, setup or parameters
+
+
+@dataclass
+class Step:
+    name: str
+    cells: list[CellCode]
+    inputs: dict[str, str] = field(default_factory=dict)  # variable -> step that produces it
+    params: list[str] = field(default_factory=list)  # pipeline parameters the step (or its setup) reads
+    outputs: list[str] = field(default_factory=list)  # variables later steps read from this one
+    upstream: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def first_cell(self) -> int:
+        return self.cells[0].index
+
+
+@dataclass
+class PipelineSpec:
+    name: str
+    notebook_path: str
+    notebook_sha256: str
+    parameters: list[Parameter]
+    setup: list[CellCode]  # setup and parameters cells, in notebook order; re-run before every step
+    steps: list[Step]
+    warnings: list[str] = field(default_factory=list)
+    kernel_name: str | None = None
+    spec_version: int = SPEC_VERSION
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise SpecError(f"pipeline '{self.name}' has no step '{name}' (steps: "
+                        f"{', '.join(s.name for s in self.steps)})")
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.parameters}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "pipeline spec") -> PipelineSpec:
+        if not isinstance(data, dict) or "steps" not in data:
+            raise SpecError(f"{where}: not a pipeline spec (no 'steps')")
+        version = data.get("spec_version")
+        if version != SPEC_VERSION:
+            raise SpecError(f"{where}: spec_version {version} is not supported (this nbmlops reads "
+                            f"{SPEC_VERSION}); recompile it with `nbmlops compile`")
+        try:
+            steps = [Step(**{**s, "cells": [CellCode(**c) for c in s["cells"]]}) for s in data["steps"]]
+            return cls(**{**data, "parameters": [Parameter(**p) for p in data["parameters"]],
+                          "setup": [CellCode(**c) for c in data["setup"]], "steps": steps})
+        except (TypeError, KeyError) as exc:
+            raise SpecError(f"{where}: malformed spec ({exc})") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> PipelineSpec:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise SpecError(f"{path}: no such file") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SpecError(f"{path}: not valid JSON ({exc})") from None
+        return cls.from_dict(data, str(path))

@@ -1,0 +1,113 @@
+"""Executing a step's code in a fresh namespace, with tracebacks that point at notebook cells."""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
+
+
+def cell_filename(spec: PipelineSpec, cell: CellCode) -> str:
+    return f"{Path(spec.notebook_path).name}, cell {cell.index}"
+
+
+def compile_cell(spec: PipelineSpec, cell: CellCode) -> Any:
+    """Compile a cell under a filename naming it, and register its lines so tracebacks show them."""
+    filename = cell_filename(spec, cell)
+    lines = cell.code.splitlines(keepends=True)
+    linecache.cache[filename] = (len(cell.code), None, lines, filename)
+    return compile(cell.code, filename, "exec")
+
+
+def _display(*objs: Any, **_kwargs: Any) -> None:
+    """`display()` outside a kernel: print what a notebook would show."""
+    for obj in objs:
+        print(repr(obj))
+
+
+def _get_ipython() -> Any:
+    """IPython syntax in a step (`!cmd`, `%magic`) runs through an IPython shell, made on first use."""
+    from IPython import get_ipython
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return get_ipython() or InteractiveShell.instance()
+
+
+def fresh_namespace() -> dict[str, Any]:
+    return {"__name__": "__main__", "__builtins__": builtins, "display": _display, "get_ipython": _get_ipython}
+
+
+def run_setup(spec: PipelineSpec, namespace: dict[str, Any], params: dict[str, Any]) -> None:
+    """Setup and parameters cells in notebook order; parameter values replace the defaults right after
+    the cell that defines them, as papermill's injected cell does."""
+    by_cell: dict[int, list[str]] = {}
+    for parameter in spec.parameters:
+        by_cell.setdefault(parameter.cell, []).append(parameter.name)
+    for cell in spec.setup:
+        exec(compile_cell(spec, cell), namespace)  # noqa: S102 - running the user's notebook is the job
+        for name in by_cell.get(cell.index, []):
+            namespace[name] = params[name]
+
+
+def run_step_cells(spec: PipelineSpec, step: Step, namespace: dict[str, Any]) -> None:
+    for cell in step.cells:
+        exec(compile_cell(spec, cell), namespace)  # noqa: S102
+
+
+def locate_error(spec: PipelineSpec, step: Step, tb: TracebackType | None) -> tuple[int | None, int | None]:
+    """The (cell index, line) of the deepest frame that is notebook code of this step or its setup."""
+    names = {cell_filename(spec, c): c.index for c in [*spec.setup, *step.cells]}
+    found: tuple[int | None, int | None] = (None, None)
+    for frame, line in traceback.walk_tb(tb):
+        index = names.get(frame.f_code.co_filename)
+        if index is not None:
+            found = (index, line)
+    return found
+
+
+def format_user_traceback(spec: PipelineSpec, step: Step, exc: BaseException) -> str:
+    """The traceback from the first notebook frame on: nbmlops's own frames are not the user's concern."""
+    names = {cell_filename(spec, c) for c in [*spec.setup, *step.cells]}
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename not in names:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
+class Tee:
+    """Writes to a log file and, when asked, to the terminal too."""
+
+    def __init__(self, log: Any, echo: Any | None) -> None:
+        self.log = log
+        self.echo = echo
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        if self.echo is not None:
+            self.echo.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        if self.echo is not None:
+            self.echo.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+def with_path(directory: Path) -> None:
+    """Local modules next to the notebook import as they do in Jupyter."""
+    entry = str(directory)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)

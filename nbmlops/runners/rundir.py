@@ -1,0 +1,74 @@
+"""The run folder `.nbmlops/runs/<run_id>/`: the spec, run.json, and per step its status, logs and outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbmlops.errors import RunError
+from nbmlops.runners.marshal import StoredValue
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically: a reader (or a crash) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunDir:
+    root: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @classmethod
+    def create(cls, home: Path, run_id: str | None = None) -> RunDir:
+        root = home / "runs" / (run_id or new_run_id())
+        root.mkdir(parents=True, exist_ok=False)
+        return cls(root)
+
+    @classmethod
+    def open(cls, home: Path, run_id: str) -> RunDir:
+        root = home / "runs" / run_id
+        if not (root / "run.json").is_file():
+            known = sorted(p.name for p in (home / "runs").glob("*") if (p / "run.json").is_file())[-5:]
+            hint = f" (latest: {', '.join(known)})" if known else ""
+            raise RunError(f"no run '{run_id}' in {home / 'runs'}{hint}")
+        return cls(root)
+
+    def step_dir(self, step: str) -> Path:
+        return self.root / "steps" / step
+
+    def outputs_dir(self, step: str) -> Path:
+        return self.step_dir(step) / "outputs"
+
+    def write_run(self, data: dict[str, Any]) -> None:
+        write_json(self.root / "run.json", data)
+
+    def read_run(self) -> dict[str, Any]:
+        return json.loads((self.root / "run.json").read_text())
+
+    def write_status(self, step: str, data: dict[str, Any]) -> None:
+        directory = self.step_dir(step)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json(directory / "status.json", data)
+
+    def read_status(self, step: str) -> dict[str, Any] | None:
+        path = self.step_dir(step) / "status.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def stored_outputs(self, step: str) -> dict[str, StoredValue]:
+        status = self.read_status(step) or {}
+        return {name: StoredValue(**record) for name, record in (status.get("outputs") or {}).items()}
