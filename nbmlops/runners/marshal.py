@@ -44,7 +44,8 @@ def type_name(value: Any) -> str:
 
 
 def _mro_names(value: Any) -> set[str]:
-    return {f"{c.__module__}.{c.__name__}" for c in type(value).__mro__}
+    """`package.ClassName` for each class in the value's MRO (pandas 3 says `pandas.DataFrame`, 2 a deeper path)."""
+    return {f"{c.__module__.split('.')[0]}.{c.__name__}" for c in type(value).__mro__}
 
 
 def is_json_value(value: Any, depth: int = 0) -> bool:
@@ -65,11 +66,11 @@ def is_json_value(value: Any, depth: int = 0) -> bool:
 
 def choose_format(value: Any) -> str:
     mro = _mro_names(value)
-    if "pandas.core.frame.DataFrame" in mro:
+    if "pandas.DataFrame" in mro:
         return "parquet"
     if "numpy.ndarray" in mro and type(value).__module__ == "numpy" and not value.dtype.hasobject:
         return "npy"
-    if "sklearn.base.BaseEstimator" in mro:
+    if "sklearn.BaseEstimator" in mro:
         return "joblib"
     if is_json_value(value):
         return "json"

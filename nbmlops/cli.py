@@ -1,0 +1,94 @@
+"""The `nbmlops` command. Imports stay lazy: `nbmlops run` must start far faster than a kernel."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from nbmlops.errors import NbmlopsError, StepFailed
+
+
+class _Group(click.Group):
+    """Prints an NbmlopsError as one clear message and exits 2 (no traceback); a failed run exits 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StepFailed as exc:
+            click.echo(f"error: {exc}", err=True)
+            if exc.traceback_text:
+                click.echo(exc.traceback_text.rstrip(), err=True)
+            if exc.run_id:
+                click.echo(f"run {exc.run_id} failed; after fixing the cell: nbmlops run ... --resume {exc.run_id}",
+                           err=True)
+            sys.exit(1)
+        except NbmlopsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nbmlops")
+def main() -> None:
+    """nbmlops: tagged Jupyter notebooks as tracked, parameterized ML pipelines."""
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Set a parameter of the notebook's parameters cell (repeatable).")
+@click.option("--backend", default="local", show_default=True, help="Where the steps run.")
+@click.option("--resume", metavar="RUN_ID", help="Continue a failed run: unchanged finished steps are reused.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the steps' own output as they run.")
+def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, verbose: bool) -> None:
+    """Run a notebook (or a compiled pipeline.json) as a pipeline."""
+    from nbmlops.cli_output import RichReporter, print_run_summary
+    from nbmlops.pipeline import load_pipeline
+    from nbmlops.runners import run_pipeline
+
+    spec = load_pipeline(target)
+    reporter = RichReporter(spec, verbose)
+    try:
+        result = run_pipeline(spec, list(params), backend=backend, resume=resume, reporter=reporter,
+                              echo=verbose)
+    finally:
+        reporter.close()
+    print_run_summary(result)
+
+
+@main.command("compile")
+@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of to stdout.")
+@click.option("--target", type=click.Choice(["json"]), default="json", show_default=True,
+              help="What to compile to.")
+def compile_(notebook: str, output: str | None, target: str) -> None:
+    """Compile a tagged notebook into a PipelineSpec (pipeline.json)."""
+    from nbmlops.pipeline import compile_notebook
+
+    spec = compile_notebook(notebook)
+    if output:
+        spec.save(output)
+        click.echo(f"wrote {output}: {len(spec.steps)} steps, {len(spec.parameters)} parameters", err=True)
+    else:
+        click.echo(spec.to_json())
+    for warning in spec.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot", "json"]), default="text",
+              show_default=True)
+def show(target: str, fmt: str) -> None:
+    """Show a pipeline's steps, their inputs and outputs, and the DAG."""
+    from nbmlops.pipeline import load_pipeline, to_dot, to_mermaid, to_text
+
+    spec = load_pipeline(target)
+    render = {"text": to_text, "mermaid": to_mermaid, "dot": to_dot, "json": lambda s: s.to_json() + "\n"}[fmt]
+    click.echo(render(spec), nl=False)
+
+
+if __name__ == "__main__":
+    main()
