@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.errors import NotebookError
-from nbmlops.notebook.dataflow import KERNEL_NAMES, Delete, Event, Mutate, Read, StarImport, Write, cell_events
+from nbmlops.notebook.dataflow import (
+    KERNEL_NAMES,
+    Delete,
+    Event,
+    Mutate,
+    Read,
+    StarImport,
+    Write,
+    cell_events,
+)
 from nbmlops.notebook.grammar import CellRole, cell_role
 from nbmlops.notebook.ipython_syntax import to_python
 from nbmlops.notebook.reader import Cell, Notebook, read_notebook
@@ -280,7 +289,7 @@ class _Compiler:
 
     def _params_of_setup(self, state: _StepState) -> None:
         """Setup code reading a parameter makes every step depend on that parameter's value."""
-        for cell, role, code in self.setup:
+        for _cell, role, code in self.setup:
             if role.kind == "setup":
                 state.params.update(e.name for e in cell_events(ast.parse(code))
                                     if isinstance(e, Read) and e.name in self.parameters)
