@@ -83,7 +83,8 @@ def _write(value: Any, fmt: str, path: Path) -> None:
     elif fmt == "npy":
         import numpy as np
 
-        np.save(path, value, allow_pickle=False)
+        with open(path, "wb") as handle:  # a file handle: np.save would add ".npy" to our temporary name
+            np.save(handle, value, allow_pickle=False)
     elif fmt == "joblib":
         import joblib
 
