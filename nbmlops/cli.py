@@ -44,12 +44,12 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show the steps' own output as they run.")
 def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, verbose: bool) -> None:
     """Run a notebook (or a compiled pipeline.json) as a pipeline."""
-    from nbmlops.cli_output import RichReporter, print_run_summary
+    from nbmlops.cli_output import TerminalReporter, print_run_summary
     from nbmlops.pipeline import load_pipeline
     from nbmlops.runners import run_pipeline
 
     spec = load_pipeline(target)
-    reporter = RichReporter(spec, verbose)
+    reporter = TerminalReporter(spec, verbose)
     try:
         result = run_pipeline(spec, list(params), backend=backend, resume=resume, reporter=reporter,
                               echo=verbose)

@@ -1,56 +1,55 @@
-"""Terminal output of runs: a line per step as it finishes (a spinner while it runs) and a summary."""
+"""Terminal output of runs: a line per step as it finishes and a summary. Plain click output, not rich:
+`nbmlops run` must start fast, and rich's import alone costs a good part of a trivial step."""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
+import sys
+
+import click
 
 from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.local import RunResult
 
-MARKS = {"succeeded": "[green]✓[/]", "reused": "[cyan]↺[/]", "failed": "[red]✗[/]", "interrupted": "[yellow]![/]"}
+MARKS = {"succeeded": ("✓", "green"), "reused": ("↺", "cyan"), "failed": ("✗", "red"), "interrupted": ("!", "yellow")}
 
 
-class RichReporter:
+class TerminalReporter:
     def __init__(self, spec: PipelineSpec, verbose: bool = False) -> None:
-        self.console = Console(stderr=True, highlight=False)
         self.total = len(spec.steps)
         self.done = 0
-        self.status = None
         self.verbose = verbose
+        self.live = sys.stderr.isatty() and not verbose
         self.width = max(len(s.name) for s in spec.steps)
-        self.console.print(f"[bold]{spec.name}[/]: {self.total} steps")
+        click.echo(click.style(spec.name, bold=True) + f": {self.total} steps", err=True)
 
     def step_started(self, step: str) -> None:
-        if self.console.is_terminal and not self.verbose:
-            self.status = self.console.status(f"[{self.done + 1}/{self.total}] {step} …")
-            self.status.start()
+        text = f"  [{self.done + 1}/{self.total}] {step} …"
+        if self.live:
+            click.echo(text + "\r", err=True, nl=False)
         elif self.verbose:
-            self.console.print(f"[{self.done + 1}/{self.total}] {step} …")
+            click.echo(text, err=True)
 
     def step_finished(self, step: str, status: str, seconds: float, detail: str = "") -> None:
-        self.close()
         self.done += 1
+        mark, colour = MARKS.get(status, ("?", "white"))
         extra = f"  {detail}" if detail else ""
-        self.console.print(f"{MARKS.get(status, '?')} [{self.done}/{self.total}] {step:<{self.width}}  "
-                           f"{seconds:7.2f}s  {status}{extra}")
+        counter = f"[{self.done}/{self.total}]"
+        line = f"{click.style(mark, fg=colour)} {counter:>7} {step:<{self.width}}  {seconds:7.2f}s  {status}"
+        click.echo(("\x1b[2K" if self.live else "") + line + extra, err=True)
 
     def close(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
+        if self.live:
+            click.echo("\x1b[2K", err=True, nl=False)
 
 
 def print_run_summary(result: RunResult) -> None:
-    console = Console(stderr=True, highlight=False)
-    table = Table(title=f"run {result.run_id}: {result.status}", title_justify="left")
-    table.add_column("step")
-    table.add_column("status")
-    table.add_column("seconds", justify="right")
-    table.add_column("outputs")
+    rows = [("step", "status", "seconds", "outputs")]
     for name, status in result.steps.items():
-        outputs = ", ".join(status.get("outputs", {}) or {})
         state = status.get("status", "?") + (" (reused)" if status.get("reused_from") else "")
-        table.add_row(name, state, f"{status.get('duration') or 0:.2f}", outputs)
-    console.print(table)
-    console.print(f"total {result.seconds:.2f}s · run folder {result.run_dir}")
+        rows.append((name, state, f"{status.get('duration') or 0:.2f}", ", ".join(status.get("outputs") or {})))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    click.echo(f"\nrun {result.run_id}: " + click.style(result.status, bold=True), err=True)
+    for i, row in enumerate(rows):
+        line = f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}"
+        click.echo(click.style(line, bold=True) if i == 0 else line, err=True)
+    click.echo(f"total {result.seconds:.2f}s · run folder {result.run_dir}", err=True)
