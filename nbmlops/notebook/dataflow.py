@@ -275,7 +275,7 @@ def comprehension_scope(node: ast.AST) -> tuple[ScopeSummary, set[str]]:
             collector.visit(getattr(node, part))
     targets = {n for gen in generators for n in _target_names(gen.target)}
     walrus = {n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr)}
-    reads = collector.loads - targets
+    reads = collector.loads - targets - walrus  # a walrus name is the comprehension's own binding
     writes = (collector.mutated - targets) | collector.nested_writes
     return ScopeSummary(reads, writes), walrus
 
@@ -344,6 +344,14 @@ class _ModuleEvents(ast.NodeVisitor):
 
     # statements
     def visit_Assign(self, node: ast.Assign) -> None:
+        if isinstance(node.value, ast.Lambda) and all(isinstance(t, ast.Name) for t in node.targets):
+            # `f = lambda ...` is a function definition: its body runs when called, against the caller's globals
+            for expr in _def_time_exprs(node.value):
+                self.visit(expr)
+            summary = function_scope(node.value)
+            for target in node.targets:
+                self._write(target.id, target.lineno, "def", summary)  # type: ignore[attr-defined]
+            return
         self.visit(node.value)
         for target in node.targets:
             self._target(target)
