@@ -255,7 +255,12 @@ class _Compiler:
         for deferred in sorted(definition.deferred_reads):
             self._read(state, cell, deferred, line, strict=False, seen=seen)
         for deferred in sorted(definition.deferred_writes):
-            self._mutate(state, cell, deferred, line, strict=False)
+            known = self.defined.get(deferred)
+            if known is None or known.producer == DELETED:
+                # `global x; x = ...` in a function: calling it defines x in this step
+                self.defined[deferred] = _Definition(state.name, cell=cell.index)
+            else:
+                self._mutate(state, cell, deferred, line, strict=False)
 
     def _take_input(self, state: _StepState, cell: Cell, name: str, producer: str) -> None:
         if name not in state.inputs:
