@@ -104,3 +104,12 @@ def test_failed_step_exits_1_then_resume(make_notebook, tmp_path: Path) -> None:
     assert "reused" in done.stderr
     done = cli("run", str(nb), "--resume", "no-such-run", cwd=tmp_path)
     assert done.returncode == 2 and "no run 'no-such-run'" in done.stderr
+
+
+def test_spec_finds_its_notebook_folder_from_anywhere(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    (workdir / "specs").mkdir()
+    assert cli("compile", "churn.ipynb", "-o", "specs/pipeline.json", cwd=workdir).returncode == 0
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    done = cli("run", str(workdir / "specs" / "pipeline.json"), "-p", "metrics_path=m.json", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert (workdir / "m.json").is_file(), "steps run in the notebook's folder, wherever the spec is run from"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,12 @@ class PipelineSpec:
         return json.dumps(self.to_dict(), indent=1)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
+        """Write the spec; the notebook path is stored relative to the file, so the pair can move together."""
+        path = Path(path)
+        data = self.to_dict()
+        notebook = Path(self.notebook_path).resolve()
+        data["notebook_path"] = os.path.relpath(notebook, path.resolve().parent)
+        path.write_text(json.dumps(data, indent=1))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "pipeline spec") -> PipelineSpec:
@@ -101,4 +107,6 @@ class PipelineSpec:
             raise SpecError(f"{path}: no such file") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SpecError(f"{path}: not valid JSON ({exc})") from None
-        return cls.from_dict(data, str(path))
+        spec = cls.from_dict(data, str(path))
+        spec.notebook_path = str((path.parent / spec.notebook_path).resolve())
+        return spec

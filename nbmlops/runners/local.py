@@ -79,8 +79,9 @@ class LocalRunner:
         self.reporter = reporter or SilentReporter()
         self.echo = echo
         self.resume_from = resume_from
-        self.workdir = Path(spec.notebook_path).resolve().parent
-        self.stored: dict[str, tuple[StoredValue, Path]] = {}  # (producer, variable) key -> file
+        notebook_dir = Path(spec.notebook_path).resolve().parent
+        # steps run where the notebook lives, as under Jupyter; a spec moved without its notebook runs here
+        self.workdir = notebook_dir if notebook_dir.is_dir() else Path.cwd()
         self.stored_by: dict[tuple[str, str], tuple[StoredValue, Path]] = {}
 
     def run(self) -> RunResult:
