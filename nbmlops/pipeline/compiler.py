@@ -180,10 +180,10 @@ class _Compiler:
             for event in cell_events(ast.parse(code)):
                 if isinstance(event, Read):
                     if not self._known_ambient(event.name):
-                        producer = "a step" if event.name in self.defined else "no cell"
-                        raise self.error(cell, f"setup reads '{event.name}', which {producer} defines before "
-                                               "it; setup and parameters cells run before every step and "
-                                               "may only use each other's names", event.line)
+                        producer = self._step_writing(event.name)
+                        raise self.error(cell, f"setup reads '{event.name}', which {producer} defines; setup "
+                                               "and parameters cells run before every step and may only use "
+                                               "each other's names", event.line)
                 elif isinstance(event, Write):
                     self.defined[event.name] = _Definition(AMBIENT, event.kind, event.deferred_reads,
                                                            event.deferred_writes, cell.index)
@@ -191,6 +191,14 @@ class _Compiler:
                     self.star_import = True
                 elif isinstance(event, Delete):
                     self.defined.pop(event.name, None)
+
+    def _step_writing(self, name: str) -> str:
+        """Who defines a name a setup cell reads, for the error message (setup flows before any step)."""
+        for state in self.steps.values():
+            for cell, _role, code in state.cells:
+                if any(isinstance(e, Write) and e.name == name for e in cell_events(ast.parse(code))):
+                    return f"step '{state.name}' (cell {cell.index})"
+        return "no setup or parameters cell before it"
 
     def _known_ambient(self, name: str) -> bool:
         return name in KERNEL_NAMES or self.star_import or (
@@ -308,8 +316,14 @@ class _Compiler:
                 return
             if name in visiting:
                 cycle = visiting[visiting.index(name):] + [name]
-                state = self.steps[name]
-                raise self.error(state.cells[0][0], "steps form a cycle: " + " -> ".join(reversed(cycle)))
+                # name the cell whose `after:` closes the cycle (data only flows forward, so one must)
+                cell = self.steps[name].cells[0][0]
+                for down, up in zip(cycle, cycle[1:], strict=False):
+                    if up in self.steps[down].after:
+                        index = self.steps[down].after[up]
+                        cell = next(c for c, _, _ in self.steps[down].cells if c.index == index)
+                        break
+                raise self.error(cell, "steps form a cycle: " + " -> ".join(reversed(cycle)))
             visiting.append(name)
             for up in upstream[name]:
                 visit(up)
