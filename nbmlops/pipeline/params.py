@@ -70,6 +70,9 @@ def resolve_parameters(spec: PipelineSpec, overrides: Iterable[str] | dict[str, 
                        base: dict[str, Any] | None = None) -> dict[str, Any]:
     """The spec's defaults (or `base`) updated by `name=value` strings (parsed) or a dict of ready values."""
     values = {**spec.defaults, **(base or {})}
+    for param in spec.parameters:  # JSON (pipeline.json, a run record) turns a tuple default into a list
+        if param.type == "tuple" and isinstance(values.get(param.name), list):
+            values[param.name] = tuple(values[param.name])
     overrides = overrides or {}
     by_name = {p.name: p for p in spec.parameters}
     items = overrides.items() if isinstance(overrides, dict) else (split_assignment(i) for i in overrides)
