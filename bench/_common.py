@@ -22,6 +22,19 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / ".work"
 BIN = Path(sys.executable).parent  # the virtualenv the benchmark runs under
+PYCACHE = WORK / "pycache"
+
+
+def command_env() -> dict[str, str]:
+    """The environment timed commands run in. Bytecode caching is on, as on a user's machine, even where the
+    caller sets PYTHONDONTWRITEBYTECODE (then every run would recompile nbmlops's own modules, ~50 ms);
+    the .pyc files go to bench/.work/pycache, not into the source tree. BENCH_NO_PYCACHE=1 keeps the
+    caller's environment as it is."""
+    env = dict(os.environ)
+    if env.get("BENCH_NO_PYCACHE") != "1":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
 
 
 def tool(name: str) -> str:
@@ -52,7 +65,8 @@ def machine() -> str:
     except OSError:
         pass
     return (f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} "
-            f"{platform.release()}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
+            f"{platform.release()}, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+            f"bytecode cache {'off' if os.environ.get('BENCH_NO_PYCACHE') == '1' else 'on'}")
 
 
 class Command:
@@ -68,7 +82,7 @@ class Command:
         self.times: list[float] = []
 
     def once(self, number: int) -> float:
-        env = {**os.environ, **self.env, **((self.before(number) if self.before else None) or {})}
+        env = {**command_env(), **self.env, **((self.before(number) if self.before else None) or {})}
         began = time.perf_counter()
         done = subprocess.run(self.argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
