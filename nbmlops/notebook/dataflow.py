@@ -2,7 +2,8 @@
 
 A cell's module-level code is walked in evaluation order and turned into events:
   Read(name)                      the name's current value is used
-  Write(name, conditional, kind)  the name is (re)bound; kind is "assign", "import" or "def"
+  Write(name, conditional, kind)  the name is (re)bound; kind is "assign", "import", "def" or "alias"
+                                  (`g = f`: deferred_reads holds the one name it copies)
   Delete(name)                    `del name`
   Mutate(name)                    the object is changed in place (`df["a"] = ...`, `lst.append(x)`,
                                   `model.fit(...)`, `df.drop(..., inplace=True)`): a new version of it
@@ -351,6 +352,13 @@ class _ModuleEvents(ast.NodeVisitor):
             summary = function_scope(node.value)
             for target in node.targets:
                 self._write(target.id, target.lineno, "def", summary)  # type: ignore[attr-defined]
+            return
+        if isinstance(node.value, ast.Name) and all(isinstance(t, ast.Name) for t in node.targets):
+            # `g = f`: if f is a function or class, g runs f's body when called; the compiler resolves it
+            self.visit(node.value)
+            for target in node.targets:
+                self._write(target.id, target.lineno, "alias",  # type: ignore[attr-defined]
+                            ScopeSummary({node.value.id}, set()))
             return
         self.visit(node.value)
         for target in node.targets:

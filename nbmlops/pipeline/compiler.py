@@ -185,8 +185,7 @@ class _Compiler:
                                                "and parameters cells run before every step and may only use "
                                                "each other's names", event.line)
                 elif isinstance(event, Write):
-                    self.defined[event.name] = _Definition(AMBIENT, event.kind, event.deferred_reads,
-                                                           event.deferred_writes, cell.index)
+                    self.defined[event.name] = self._definition(AMBIENT, event, cell)
                 elif isinstance(event, StarImport):
                     self.star_import = True
                 elif isinstance(event, Delete):
@@ -218,8 +217,7 @@ class _Compiler:
             if event.conditional and previous and previous.producer not in (state.name, AMBIENT, DELETED):
                 # a rebinding that may not happen must start from the upstream value, as top-to-bottom would
                 self._take_input(state, cell, event.name, previous.producer)
-            self.defined[event.name] = _Definition(state.name, event.kind, event.deferred_reads,
-                                                   event.deferred_writes, cell.index)
+            self.defined[event.name] = self._definition(state.name, event, cell)
         elif isinstance(event, Delete):
             self._read(state, cell, event.name, event.line, strict=True, seen=set())
             self.defined[event.name] = _Definition(DELETED, cell=cell.index)
@@ -229,6 +227,15 @@ class _Compiler:
             self.star_import = True
             self.warnings.append(f"cell {cell.index}: `from {event.module} import *` in step '{state.name}': "
                                  "the names it brings are not tracked; move it to a setup cell")
+
+    def _definition(self, producer: str, event: Write, cell: Cell) -> _Definition:
+        if event.kind == "alias":  # `g = f`: g is a function or class like f, or a plain value
+            source = self.defined.get(next(iter(event.deferred_reads)))
+            if source is not None and source.kind in ("def", "import"):
+                return _Definition(producer, source.kind, source.deferred_reads, source.deferred_writes,
+                                   cell.index)
+            return _Definition(producer, cell=cell.index)
+        return _Definition(producer, event.kind, event.deferred_reads, event.deferred_writes, cell.index)
 
     def _mutate(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool) -> None:
         definition = self.defined.get(name)
