@@ -71,6 +71,13 @@ CASES = [
      {"a": {}, "b": {}, "c": {"f": "b"}}),
     ("setup_function_reads_step_value", [("setup", "def f():\n    return x"), ("a", "x = 1"), ("b", "f()")],
      {"a": {}, "b": {"x": "a"}}),
+    ("alias_of_function_reads_its_free_names", [("a", "x = 1"), ("b", "def f():\n    return x\ng = f"),
+                                                ("c", "print(g())")], {"a": {}, "b": {"x": "a"},
+                                                                       "c": {"g": "b", "x": "a"}}),
+    ("alias_of_value_is_a_plain_value", [("a", "x = 1"), ("b", "y = x"), ("c", "print(y)")],
+     {"a": {}, "b": {"x": "a"}, "c": {"y": "b"}}),
+    ("alias_of_setup_function", [("setup", "def f():\n    return x\ng = f"), ("a", "x = 1"), ("b", "g()")],
+     {"a": {}, "b": {"x": "a"}}),
     # --- global ---
     ("global_rebind_versions_name", [("a", "x = 1"), ("b", "def f():\n    global x\n    x = 2"),
                                      ("c", "f()"), ("d", "print(x)")],

@@ -69,11 +69,12 @@ NOTEBOOKS = {
                         "def bump(by=1):\n    global counter\n    counter += by\n    return counter\n"
                         "def reset_log():\n    global log\n    log = []\n"
                         "def note(msg):\n    log.append(msg)\n"
+                        "summarize = total\n"
                         "print('helpers')"),
         step("data", "factor = 2\nvalues = [1, 2, 3]\nprint('data', total(values))"),
         step("use", "factor = 10\nprint('use', total(values), bump(), bump(5))\nreset_log()\nnote('a')"),
         step("again", "note('b')\nprint('again', counter, bump(), log)"),
-        step("end", "print('end', counter, log, factor)"),
+        step("end", "factor = -1\nprint('end', counter, log, factor, summarize([1]))"),
     ],
     "class_across_steps": [
         step("define", "unit = 'kg'\n"
