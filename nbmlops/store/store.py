@@ -1,0 +1,407 @@
+"""The Store: one project's metadata database plus its artifact store, behind the verbs tracking, the
+runners and the CLI need. Every write is one committed transaction (see db.Database.write)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from nbmlops.errors import RunError
+from nbmlops.store import models as m
+from nbmlops.store.artifacts import ArtifactStore
+from nbmlops.store.config import Settings, load_settings
+from nbmlops.store.db import Database
+from nbmlops.store.liveness import STALE_AFTER_S, stale_reason, this_host
+from nbmlops.store.query import Filter, filter_clause, order_clauses
+from nbmlops.store.records import RUN_STATUSES, ArtifactInfo, Edge, MetricPoint, RunInfo, StepInfo
+
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool | int | float):
+        return float(value)
+    return None
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
+class Store:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.db_url)
+        self.artifacts = ArtifactStore(settings.artifact_root)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- upsert on either dialect ---------------------------------------------------------------------------
+    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        if not rows:
+            return
+        if self.db.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.db.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # portable fallback: delete then insert, inside the caller's transaction
+            for row in rows:
+                conn.execute(table.delete().where(*(table.c[k] == row[k] for k in keys)))
+            conn.execute(table.insert(), rows)
+            return
+        statement = insert(table)
+        update = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update), rows)
+
+    # -- runs ---------------------------------------------------------------------------------------------
+    def create_run(self, *, run_id: str | None = None, name: str | None = None, kind: str = "run",
+                   pipeline: str | None = None, notebook_path: str | None = None,
+                   notebook_sha256: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
+                   backend: str | None = None, params: Mapping[str, Any] | None = None,
+                   tags: Mapping[str, Any] | None = None, parent_run_id: str | None = None,
+                   resumed_from: str | None = None, python_version: str | None = None,
+                   nbmlops_version: str | None = None, packages: Mapping[str, str] | None = None,
+                   started_at: float | None = None, pid: int | None = None) -> str:
+        """Record a new running run (pid/host of this process unless given); returns its id."""
+        from nbmlops._version import __version__
+
+        run_id = run_id or new_run_id()
+        now = time.time()
+        started = started_at or now
+        row = {
+            "id": run_id, "name": name or pipeline, "kind": kind, "pipeline": pipeline, "status": "running",
+            "notebook_path": notebook_path, "notebook_sha256": notebook_sha256, "git_commit": git_commit,
+            "git_dirty": git_dirty, "backend": backend, "started_at": started, "heartbeat_at": now,
+            "pid": pid or os.getpid(), "host": this_host(),
+            "python_version": python_version or platform.python_version(),
+            "nbmlops_version": nbmlops_version or __version__,
+            "packages": _json(dict(packages)) if packages else None,
+            "parent_run_id": parent_run_id, "resumed_from": resumed_from,
+        }
+        edges = []
+        if notebook_sha256:
+            edges.append(("notebook", notebook_sha256, "code", notebook_path))
+        if git_commit:
+            edges.append(("commit", git_commit, "commit", "dirty" if git_dirty else None))
+        if resumed_from:
+            edges.append(("run", resumed_from, "resumed_from", None))
+
+        def write(conn: Connection) -> None:
+            conn.execute(m.runs.insert(), row)
+            self._write_params(conn, run_id, params or {})
+            self._write_tags(conn, run_id, tags or {})
+            for kind_, id_, relation, label in edges:
+                conn.execute(m.lineage.insert(), _edge_row("run", run_id, kind_, id_, relation, label, run_id, None))
+            if parent_run_id:
+                conn.execute(m.lineage.insert(),
+                             _edge_row("run", parent_run_id, "run", run_id, "child", None, run_id, None))
+
+        self.db.write(write)
+        return run_id
+
+    def heartbeat(self, run_id: str) -> None:
+        self.db.write(lambda c: c.execute(m.runs.update().where(m.runs.c.id == run_id)
+                                          .values(heartbeat_at=time.time())))
+
+    def finish_run(self, run_id: str, status: str = "succeeded", *, error: str | None = None,
+                   ended_at: float | None = None) -> None:
+        if status not in RUN_STATUSES:
+            raise RunError(f"unknown run status '{status}' (one of {', '.join(RUN_STATUSES)})")
+        ended = ended_at or time.time()
+        statement = (m.runs.update().where(m.runs.c.id == run_id)
+                     .values(status=status, ended_at=ended, heartbeat_at=ended, error=error,
+                             duration=sa.literal(ended) - m.runs.c.started_at))
+        if self.db.write(lambda c: c.execute(statement).rowcount) == 0:
+            raise RunError(f"no run '{run_id}' in {self._where()}")
+
+    def get_run(self, run_id: str, *, check_stale: bool = True) -> RunInfo:
+        if check_stale:
+            self.mark_stale_runs(run_ids=[run_id])
+        found = self._load_runs(sa.select(m.runs).where(m.runs.c.id == run_id))
+        if not found:
+            raise RunError(f"no run '{run_id}' in {self._where()}")
+        return found[0]
+
+    def list_runs(self, *, pipeline: str | None = None, status: str | None = None, kind: str | None = None,
+                  parent_run_id: str | None = None, where: Iterable[Filter] = (), order_by: Iterable[str] = (),
+                  limit: int | None = None, check_stale: bool = True) -> list[RunInfo]:
+        """Runs matching every filter, newest first unless `order_by` says otherwise (e.g. ['-metrics.acc'])."""
+        if check_stale:
+            self.mark_stale_runs()
+        query = sa.select(m.runs)
+        for column, value in (("pipeline", pipeline), ("status", status), ("kind", kind),
+                              ("parent_run_id", parent_run_id)):
+            if value is not None:
+                query = query.where(m.runs.c[column] == value)
+        for item in where:
+            query = query.where(filter_clause(item))
+        query = query.order_by(*order_clauses(order_by), m.runs.c.started_at.desc(), m.runs.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        return self._load_runs(query)
+
+    def _load_runs(self, query: sa.Select[Any]) -> list[RunInfo]:
+        def read(conn: Connection) -> list[RunInfo]:
+            found = [RunInfo.from_row(row) for row in conn.execute(query)]
+            by_id = {run.id: run for run in found}
+            for ids in _chunks(list(by_id)):
+                for row in conn.execute(sa.select(m.params).where(m.params.c.run_id.in_(ids))):
+                    by_id[row.run_id].params[row.key] = json.loads(row.value) if row.value is not None else None
+                for row in conn.execute(sa.select(m.tags).where(m.tags.c.run_id.in_(ids))):
+                    by_id[row.run_id].tags[row.key] = row.value
+                last = (sa.select(sa.func.max(m.metrics.c.id)).where(m.metrics.c.run_id.in_(ids))
+                        .group_by(m.metrics.c.run_id, m.metrics.c.key))
+                for row in conn.execute(sa.select(m.metrics.c.run_id, m.metrics.c.key, m.metrics.c.value)
+                                        .where(m.metrics.c.id.in_(last))):
+                    by_id[row.run_id].metrics[row.key] = math.nan if row.value is None else row.value
+            return found
+
+        return self.db.read(read)
+
+    def delete_run(self, run_id: str) -> list[str]:
+        """Delete a run, its child runs and everything they recorded; blobs no other run uses go too.
+        Returns the ids of the deleted runs."""
+        def write(conn: Connection) -> tuple[list[str], set[str]]:
+            ids = [run_id]
+            frontier = [run_id]
+            while frontier:  # children of sweeps, recursively
+                children = [r[0] for r in conn.execute(sa.select(m.runs.c.id)
+                                                       .where(m.runs.c.parent_run_id.in_(frontier)))]
+                ids += children
+                frontier = children
+            shas = {r[0] for r in conn.execute(sa.select(m.artifacts.c.sha256).where(m.artifacts.c.run_id.in_(ids)))}
+            for table in (m.metrics, m.params, m.tags, m.steps, m.artifacts, m.lineage):
+                conn.execute(table.delete().where(table.c.run_id.in_(ids)))
+            conn.execute(m.lineage.delete().where(sa.or_(
+                sa.and_(m.lineage.c.from_kind == "run", m.lineage.c.from_id.in_(ids)),
+                sa.and_(m.lineage.c.to_kind == "run", m.lineage.c.to_id.in_(ids)))))
+            if conn.execute(m.runs.delete().where(m.runs.c.id.in_(ids))).rowcount == 0:
+                raise RunError(f"no run '{run_id}' in {self._where()}")
+            used = {r[0] for r in conn.execute(sa.select(m.artifacts.c.sha256).where(m.artifacts.c.sha256.in_(shas)))}
+            return ids, shas - used
+
+        ids, orphans = self.db.write(write)
+        for sha in orphans:  # after the commit: a crash here leaves an unreferenced blob, never a dangling row
+            self.artifacts.delete(sha)
+        return ids
+
+    def mark_stale_runs(self, stale_after: float = STALE_AFTER_S, *, run_ids: Sequence[str] | None = None) -> list[str]:
+        """Runs still 'running' whose process is gone (dead pid on this host, or no heartbeat for
+        `stale_after` seconds) become 'failed' with the reason; their running steps too. Returns their ids."""
+        query = sa.select(m.runs.c.id, m.runs.c.host, m.runs.c.pid, m.runs.c.heartbeat_at, m.runs.c.started_at) \
+            .where(m.runs.c.status == "running")
+        if run_ids is not None:
+            query = query.where(m.runs.c.id.in_(list(run_ids)))
+        now = time.time()
+        stale = {}
+        for row in self.db.read(lambda c: list(c.execute(query))):
+            reason = stale_reason(host=row.host, pid=row.pid, heartbeat_at=row.heartbeat_at,
+                                  started_at=row.started_at, now=now, stale_after=stale_after)
+            if reason:
+                stale[row.id] = (reason, row.heartbeat_at or row.started_at)
+        if not stale:
+            return []
+
+        def write(conn: Connection) -> None:
+            for run_id, (reason, last) in stale.items():
+                done = conn.execute(m.runs.update().where(m.runs.c.id == run_id, m.runs.c.status == "running")
+                                    .values(status="failed", error=reason, ended_at=last,
+                                            duration=sa.literal(last) - m.runs.c.started_at)).rowcount
+                if done:
+                    conn.execute(m.steps.update().where(m.steps.c.run_id == run_id,
+                                                        m.steps.c.status.in_(("running", "pending")))
+                                 .values(status="failed", error=reason, ended_at=last))
+
+        self.db.write(write)
+        return list(stale)
+
+    # -- params, metrics, tags -------------------------------------------------------------------------------
+    def _write_params(self, conn: Connection, run_id: str, values: Mapping[str, Any]) -> None:
+        rows = [{"run_id": run_id, "key": str(k), "value": _json(v), "value_num": _num(v)} for k, v in values.items()]
+        self._upsert(conn, m.params, rows, ["run_id", "key"])
+
+    def _write_tags(self, conn: Connection, run_id: str, values: Mapping[str, Any]) -> None:
+        rows = [{"run_id": run_id, "key": str(k), "value": str(v)} for k, v in values.items()]
+        self._upsert(conn, m.tags, rows, ["run_id", "key"])
+
+    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        self.db.write(lambda c: self._write_params(c, run_id, values))
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.log_params(run_id, {key: value})
+
+    def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
+        self.db.write(lambda c: self._write_tags(c, run_id, values))
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.set_tags(run_id, {key: value})
+
+    def log_metric(self, run_id: str, key: str, value: float, step: int | None = None,
+                   timestamp: float | None = None, step_name: str | None = None) -> None:
+        """One committed row, no reads: the hot path (see Database.insert_rows)."""
+        row = {"run_id": run_id, "key": key, "value": float(value), "step": step,
+               "timestamp": timestamp if timestamp is not None else time.time(), "step_name": step_name}
+        self.db.insert_rows(m.metrics, [row])
+
+    def log_metrics(self, run_id: str, values: Mapping[str, float], step: int | None = None,
+                    timestamp: float | None = None, step_name: str | None = None) -> None:
+        ts = timestamp if timestamp is not None else time.time()
+        rows = [{"run_id": run_id, "key": k, "value": float(v), "step": step, "timestamp": ts,
+                 "step_name": step_name} for k, v in values.items()]
+        if rows:
+            self.db.insert_rows(m.metrics, rows)
+
+    def metric_history(self, run_id: str, key: str | None = None) -> list[MetricPoint]:
+        query = sa.select(m.metrics).where(m.metrics.c.run_id == run_id).order_by(m.metrics.c.id)
+        if key is not None:
+            query = query.where(m.metrics.c.key == key)
+        return self.db.read(lambda c: [MetricPoint.from_row(r) for r in c.execute(query)])
+
+    # -- steps of a pipeline run ----------------------------------------------------------------------------
+    def start_step(self, run_id: str, name: str, *, cache_key: str | None = None,
+                   inputs: Mapping[str, str] | None = None, started_at: float | None = None,
+                   attempts: int | None = None) -> None:
+        """Mark a step running (again, on retry). Input value hashes become run → value 'input' edges."""
+        self.record_step(run_id, name, "running", cache_key=cache_key, inputs=inputs,
+                         started_at=started_at or time.time(), attempts=attempts)
+
+    def finish_step(self, run_id: str, name: str, status: str = "succeeded", *,
+                    outputs: Mapping[str, str] | None = None, cache_hit: bool = False, error: str | None = None,
+                    stdout_path: str | None = None, stderr_path: str | None = None, ended_at: float | None = None,
+                    attempts: int | None = None) -> None:
+        ended = ended_at or time.time()
+        self.record_step(run_id, name, status, outputs=outputs, cache_hit=cache_hit, error=error,
+                         stdout_path=stdout_path, stderr_path=stderr_path, ended_at=ended, attempts=attempts)
+
+    def record_step(self, run_id: str, name: str, status: str, **fields: Any) -> None:
+        """Insert or update a step row with the fields given (None leaves a field as it was)."""
+        inputs = fields.pop("inputs", None)
+        outputs = fields.pop("outputs", None)
+        values = {k: v for k, v in fields.items() if v is not None}
+        values["status"] = status
+        if inputs is not None:
+            values["inputs"] = _json(dict(inputs))
+        if outputs is not None:
+            values["outputs"] = _json(dict(outputs))
+
+        def write(conn: Connection) -> None:
+            where = (m.steps.c.run_id == run_id, m.steps.c.name == name)
+            current = conn.execute(sa.select(m.steps.c.started_at).where(*where)).first()
+            if values.get("ended_at") is not None:
+                started = values.get("started_at") or (current.started_at if current else None)
+                if started is not None:
+                    values["duration"] = values["ended_at"] - started
+            if current is None:
+                conn.execute(m.steps.insert(), {"run_id": run_id, "name": name, **values})
+            else:
+                conn.execute(m.steps.update().where(*where).values(**values))
+            for relation, hashes in (("input", inputs), ("output", outputs)):
+                for variable, sha in (hashes or {}).items():
+                    conn.execute(m.lineage.insert(),
+                                 _edge_row("run", run_id, "value", sha, relation, variable, run_id, name))
+
+        self.db.write(write)
+
+    def steps(self, run_id: str) -> list[StepInfo]:
+        query = sa.select(m.steps).where(m.steps.c.run_id == run_id).order_by(m.steps.c.id)
+        return self.db.read(lambda c: [StepInfo.from_row(r) for r in c.execute(query)])
+
+    # -- artifacts ------------------------------------------------------------------------------------------
+    def log_artifact(self, run_id: str, source: bytes | str | Path, name: str | None = None, *,
+                     step_name: str | None = None) -> list[ArtifactInfo]:
+        """Store bytes, a file, or every file under a folder (named by relative path); returns the records."""
+        items: list[tuple[str, Any]] = []
+        if isinstance(source, bytes | bytearray):
+            if not name:
+                raise RunError("log_artifact(bytes) needs a name")
+            items.append((name, self.artifacts.put_bytes(bytes(source))))
+        else:
+            path = Path(source)
+            if path.is_dir():
+                base = name or path.name
+                for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                    items.append((f"{base}/{file.relative_to(path).as_posix()}", self.artifacts.put_file(file)))
+            elif path.is_file():
+                items.append((name or path.name, self.artifacts.put_file(path)))
+            else:
+                raise RunError(f"log_artifact: {path} is not a file or folder")
+        now = time.time()
+        rows = [{"run_id": run_id, "step_name": step_name, "name": n, "sha256": b.sha256, "size": b.size,
+                 "path": b.uri, "created_at": now} for n, b in items]
+
+        def write(conn: Connection) -> None:
+            conn.execute(m.artifacts.insert(), rows)
+            for row in rows:
+                conn.execute(m.lineage.insert(), _edge_row("run", run_id, "artifact", row["sha256"], "output",
+                                                           row["name"], run_id, step_name))
+
+        self.db.write(write)
+        return [ArtifactInfo(r["run_id"], r["name"], r["sha256"], r["size"], r["path"], step_name, now) for r in rows]
+
+    def artifacts_of(self, run_id: str) -> list[ArtifactInfo]:
+        query = sa.select(m.artifacts).where(m.artifacts.c.run_id == run_id).order_by(m.artifacts.c.id)
+        return self.db.read(lambda c: [ArtifactInfo.from_row(r) for r in c.execute(query)])
+
+    # -- lineage --------------------------------------------------------------------------------------------
+    def add_edge(self, from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, *,
+                 name: str | None = None, run_id: str | None = None, step_name: str | None = None) -> None:
+        row = _edge_row(from_kind, from_id, to_kind, to_id, relation, name, run_id, step_name)
+        self.db.write(lambda c: c.execute(m.lineage.insert(), row))
+
+    def edges(self, kind: str, id_: str, direction: str = "both") -> list[Edge]:
+        """Edges leaving ('out'), entering ('in') or touching ('both') the node kind/id."""
+        out = sa.and_(m.lineage.c.from_kind == kind, m.lineage.c.from_id == id_)
+        into = sa.and_(m.lineage.c.to_kind == kind, m.lineage.c.to_id == id_)
+        clause = {"out": out, "in": into, "both": sa.or_(out, into)}[direction]
+        query = sa.select(m.lineage).where(clause).order_by(m.lineage.c.id)
+        return self.db.read(lambda c: [Edge.from_row(r) for r in c.execute(query)])
+
+    def _where(self) -> str:
+        return self.db.engine.url.render_as_string(hide_password=True)
+
+
+def _edge_row(from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, name: str | None,
+              run_id: str | None, step_name: str | None) -> dict[str, Any]:
+    return {"from_kind": from_kind, "from_id": from_id, "to_kind": to_kind, "to_id": to_id, "relation": relation,
+            "name": name, "run_id": run_id, "step_name": step_name, "created_at": time.time()}
+
+
+def new_run_id() -> str:
+    """Sortable and unique: the same shape as the runner's run folders (UTC time + random suffix)."""
+    import secrets
+
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def open_store(home: str | Path | None = None, *, db_url: str | None = None,
+               artifact_root: str | None = None) -> Store:
+    """The store of the project at `home` (found from the working directory by default); explicit arguments
+    override the settings from env and nbmlops.toml."""
+    settings = load_settings(home)
+    if db_url or artifact_root:
+        from dataclasses import replace
+
+        settings = replace(settings, db_url=db_url or settings.db_url,
+                           artifact_root=artifact_root or settings.artifact_root)
+    return Store(settings)
