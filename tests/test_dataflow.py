@@ -345,3 +345,17 @@ def test_events_ipython_syntax_is_not_a_syntax_error() -> None:
     evs = events("%load_ext autoreload\nout = !ls\nx?\nprint(out)")
     assert "out" in names(evs, Write) and "out" in names(evs, Read)
     assert "get_ipython" in names(evs, Read)
+
+
+def test_nbmlops_control_magics_are_not_pipeline_code(make_notebook) -> None:
+    from nbmlops.pipeline import compile_notebook
+
+    spec = compile_notebook(make_notebook([
+        "%load_ext nbmlops",
+        ("x = 1", ["step:a"]),
+        "%pipeline run -p C=0.5",
+        ("%%step b\nprint(x)\n%pipeline check", []),
+    ]))
+    assert [c.index for c in spec.setup] == []
+    assert [c.index for c in spec.step("a").cells] == [1]
+    assert "%pipeline" not in spec.step("b").cells[0].code and "pipeline" not in spec.step("b").cells[0].code

@@ -180,10 +180,6 @@ def test_user_method_mutating_self_is_a_new_version(make_notebook, home: Path) -
     assert_equivalent(make_notebook, home, cells)
 
 
-@pytest.mark.xfail(strict=True, reason="runner: an instance handed to another step is unpickled after its class "
-                                       "was rebound to the step's globals, and cloudpickle re-sets the class's "
-                                       "methods with the producer's globals (runners/local.py loads and binds "
-                                       "inputs one by one; binding after all inputs are loaded would fix it)")
 def test_method_of_instance_from_another_step_sees_callers_globals(make_notebook, home: Path) -> None:
     cells = [
         step("define", "unit = 'kg'\nclass Meter:\n    def __init__(self, v):\n        self.v = v\n"

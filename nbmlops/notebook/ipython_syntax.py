@@ -7,6 +7,8 @@ import re
 # Cell magics whose body is ordinary Python: the pipeline runs the body itself, so names flow as usual.
 PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 _IPY_LINE = re.compile(r"^\s*(%|!|\?)|(\?\s*$)|=\s*[!%]")
+# nbmlops's own controls act on the pipeline from the kernel; inside the pipeline they are blank lines
+_NBMLOPS_CONTROL = re.compile(r"^\s*%(load_ext|reload_ext|unload_ext)\s+nbmlops\s*$|^\s*%pipeline\b")
 
 
 def has_ipython_syntax(source: str) -> bool:
@@ -17,7 +19,8 @@ def to_python(source: str) -> str:
     """Plain Python for a cell's source; line numbers are kept wherever IPython keeps them."""
     if not has_ipython_syntax(source):
         return source
-    lines = source.split("\n")
+    lines = ["" if _NBMLOPS_CONTROL.match(line) else line for line in source.split("\n")]
+    source = "\n".join(lines)
     for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped:

@@ -96,6 +96,8 @@ class _Compiler:
             if not role.code.strip() and role.kind == "continue":
                 continue
             code = self._python(cell, role)
+            if not code.strip() and role.kind == "continue":
+                continue  # e.g. a cell holding only `%load_ext nbmlops` or `%pipeline run`
             if role.kind in ("setup", "parameters"):
                 self.setup.append((cell, role, code))
             elif role.kind == "skip":

@@ -201,8 +201,9 @@ class LocalRunner:
                 contextlib.redirect_stderr(Tee(err, sys.__stderr__ if self.echo else None)):
             try:
                 run_setup(self.spec, namespace, self.params)
-                for name, (stored, folder) in inputs.items():
-                    namespace[name] = bind_to_namespace(load_value(stored, folder), namespace)
+                loaded = {name: load_value(stored, folder) for name, (stored, folder) in inputs.items()}
+                # bind only once all are loaded: unpickling an instance re-sets its class's methods
+                namespace.update({name: bind_to_namespace(value, namespace) for name, value in loaded.items()})
                 run_step_cells(self.spec, step, namespace)
             except (KeyboardInterrupt, MarshalError):
                 raise

@@ -155,6 +155,9 @@ def bind_to_namespace(value: Any, namespace: dict[str, Any]) -> Any:
         bound.__doc__ = value.__doc__
         bound.__annotations__ = value.__annotations__
         return bound
+    if not isinstance(value, type) and type(value).__module__ == "__main__":
+        bind_to_namespace(type(value), namespace)  # an instance of a notebook class: its methods too
+        return value
     if isinstance(value, type) and value.__module__ == "__main__":
         for attr, member in list(vars(value).items()):
             if isinstance(member, types.FunctionType):
