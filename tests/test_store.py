@@ -1,0 +1,323 @@
+"""The store against SQLite and a real PostgreSQL (NBMLOPS_TEST_PG_URL, started by .ci/postgres.sh)."""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from nbmlops.store import (
+    ArtifactStore,
+    ConfigError,
+    QueryError,
+    SchemaError,
+    load_settings,
+    open_store,
+)
+from nbmlops.store import db as dbmod
+from nbmlops.store.migrations import HEAD, LOCATION, REVISIONS, VERSION_TABLE
+from nbmlops.store.models import metadata
+
+PG_URL = os.environ.get("NBMLOPS_TEST_PG_URL")
+REQUIRE_PG = os.environ.get("NBMLOPS_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'nbmlops.db'}"
+        return
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("NBMLOPS_REQUIRE_PG=1 but NBMLOPS_TEST_PG_URL is not set (run .ci/postgres.sh)")
+        pytest.skip("NBMLOPS_TEST_PG_URL not set (export NBMLOPS_TEST_PG_URL=$(.ci/postgres.sh))")
+    # A schema per test: tests are independent and leave nothing behind.
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = sa.create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at NBMLOPS_TEST_PG_URL is unreachable: {exc}")
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture
+def store(db_url: str, home: Path):
+    s = open_store(home, db_url=db_url)
+    yield s
+    s.close()
+
+
+def test_runs_params_metrics_tags_round_trip(store) -> None:
+    run = store.create_run(name="baseline", params={"lr": 0.1, "opt": "adam", "layers": [1, 2], "flag": True},
+                           tags={"team": "ml"}, notebook_path="nb.ipynb", notebook_sha256="a" * 64,
+                           git_commit="c0ffee", git_dirty=True, packages={"numpy": "2.0"})
+    store.log_metric(run, "loss", 1.0, step=0, timestamp=100.0)
+    store.log_metric(run, "loss", 0.5, step=1, timestamp=101.0)
+    store.log_metrics(run, {"acc": 0.9, "nan": math.nan, "inf": math.inf}, step=1)
+    store.set_tag(run, "stage", "dev")
+    store.log_param(run, "lr", 0.2)  # a later value replaces the earlier one
+    store.finish_run(run, "succeeded")
+
+    info = store.get_run(run)
+    assert info.status == "succeeded" and info.kind == "run" and info.name == "baseline"
+    assert info.params == {"lr": 0.2, "opt": "adam", "layers": [1, 2], "flag": True}
+    assert info.metrics["loss"] == 0.5 and info.metrics["acc"] == 0.9 and math.isnan(info.metrics["nan"])
+    assert info.metrics["inf"] == math.inf
+    assert info.tags == {"team": "ml", "stage": "dev"}
+    assert info.git_commit == "c0ffee" and info.git_dirty is True and info.packages == {"numpy": "2.0"}
+    assert info.pid == os.getpid() and info.python_version and info.duration is not None and info.duration >= 0
+    history = store.metric_history(run, "loss")
+    assert [(p.value, p.step, p.timestamp) for p in history] == [(1.0, 0, 100.0), (0.5, 1, 101.0)]
+    assert {(e.to_kind, e.relation) for e in store.edges("run", run, "out")} >= {("notebook", "code"),
+                                                                                  ("commit", "commit")}
+
+
+def test_steps_lineage_and_artifacts(store, tmp_path: Path) -> None:
+    run = store.create_run(kind="pipeline", pipeline="churn", backend="local")
+    store.start_step(run, "load", cache_key="k1", inputs={})
+    store.finish_step(run, "load", outputs={"df": "d" * 64}, stdout_path="/x/stdout.txt")
+    store.start_step(run, "train", inputs={"df": "d" * 64})
+    store.finish_step(run, "train", "failed", error="boom", cache_hit=False)
+    store.record_step(run, "report", "succeeded", cache_hit=True, started_at=1.0, ended_at=1.0)
+    steps = {s.name: s for s in store.steps(run)}
+    assert steps["load"].status == "succeeded" and steps["load"].outputs == {"df": "d" * 64}
+    assert steps["load"].cache_key == "k1" and steps["load"].duration is not None
+    assert steps["load"].stdout_path == "/x/stdout.txt"
+    assert steps["train"].status == "failed" and steps["train"].error == "boom"
+    assert steps["train"].inputs == {"df": "d" * 64}
+    assert steps["report"].cache_hit is True
+    edges = store.edges("value", "d" * 64, "in")
+    assert {(e.from_id, e.relation, e.step_name) for e in edges} == {(run, "output", "load"), (run, "input", "train")}
+
+    (tmp_path / "model.bin").write_bytes(b"weights")
+    logged = store.log_artifact(run, tmp_path / "model.bin", step_name="train")
+    again = store.log_artifact(run, b"weights", "copy.bin")
+    assert logged[0].sha256 == again[0].sha256 and logged[0].size == 7
+    assert [a.name for a in store.artifacts_of(run)] == ["model.bin", "copy.bin"]
+    assert store.artifacts.get_bytes(logged[0].sha256) == b"weights"
+
+
+def test_queries_filter_and_order(store) -> None:
+    specs = [("a", "churn", 0.1, 0.80, "succeeded"), ("b", "churn", 0.01, 0.90, "succeeded"),
+             ("c", "churn", 0.5, 0.70, "failed"), ("d", "other", 0.1, None, "succeeded")]
+    ids = {}
+    for name, pipeline, lr, acc, status in specs:
+        ids[name] = store.create_run(name=name, kind="pipeline", pipeline=pipeline,
+                                     params={"lr": lr, "opt": "adam" if name != "b" else "sgd"},
+                                     tags={"who": name})
+        if acc is not None:
+            store.log_metric(ids[name], "acc", 0.0)
+            store.log_metric(ids[name], "acc", acc)  # the latest value is the one compared
+        store.finish_run(ids[name], status)
+
+    def names(**kw) -> list[str]:
+        return [r.name for r in store.list_runs(**kw)]
+
+    assert names(pipeline="churn", order_by=["-metrics.acc"]) == ["b", "a", "c"]
+    assert names(pipeline="churn", order_by=["metrics.acc asc"]) == ["c", "a", "b"]
+    assert names(where=["metrics.acc >= 0.8"], order_by=["name"]) == ["a", "b"]
+    assert names(where=["params.lr = 0.1"], order_by=["name"]) == ["a", "d"]
+    assert names(where=[("params.lr", "<", 0.2), "params.opt = sgd"]) == ["b"]
+    assert names(where=["tags.who != a", "status = succeeded"], order_by=["name"]) == ["b", "d"]
+    assert names(status="failed") == ["c"]
+    assert names(order_by=["-metrics.acc"], limit=1) == ["b"]
+    assert names(order_by=["metrics.acc"])[-1] == "d"  # runs without the metric sort last
+    assert len(names()) == 4  # newest first by default
+    with pytest.raises(QueryError, match="unknown run field 'colour'"):
+        store.list_runs(where=["colour = red"])
+    with pytest.raises(QueryError, match="FIELD OP VALUE"):
+        store.list_runs(where=["metrics.acc ~ 1"])
+
+
+def test_delete_run_and_what_it_owns(store) -> None:
+    parent = store.create_run(name="sweep", kind="pipeline")
+    child = store.create_run(name="trial", parent_run_id=parent)
+    keep = store.create_run(name="other")
+    store.log_metric(child, "acc", 1.0)
+    store.log_params(child, {"lr": 1})
+    store.record_step(parent, "s", "succeeded", outputs={"x": "e" * 64})
+    shared = store.log_artifact(child, b"shared", "s.bin")[0].sha256
+    only = store.log_artifact(parent, b"only mine", "o.bin")[0].sha256
+    store.log_artifact(keep, b"shared", "s.bin")
+
+    assert sorted(store.delete_run(parent)) == sorted([parent, child])
+    assert [r.id for r in store.list_runs()] == [keep]
+    assert store.metric_history(child) == [] and store.steps(parent) == []
+    assert store.edges("run", parent) == [] and store.edges("value", "e" * 64) == []
+    assert store.artifacts.exists(shared) and not store.artifacts.exists(only)
+    with pytest.raises(Exception, match="no run"):
+        store.get_run(parent)
+
+
+def test_stale_runs_are_marked_failed(store) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = store.create_run(name="killed", pid=dead.pid)
+    store.start_step(gone, "train")
+    alive = store.create_run(name="alive")
+    remote = store.create_run(name="remote")
+    with store.db.engine.begin() as conn:  # a run on another host whose heartbeat stopped long ago
+        conn.execute(sa.text("UPDATE runs SET host = 'elsewhere', heartbeat_at = :t WHERE id = :id"),
+                     {"t": time.time() - 3600, "id": remote})
+
+    assert sorted(store.mark_stale_runs(stale_after=60)) == sorted([gone, remote])
+    info = store.get_run(gone)
+    assert info.status == "failed" and f"process {dead.pid}" in info.error
+    assert store.steps(gone)[0].status == "failed"
+    assert store.get_run(remote).status == "failed" and "no heartbeat" in store.get_run(remote).error
+    assert store.get_run(alive).status == "running"
+
+
+# -- migrations ---------------------------------------------------------------------------------------------
+def test_known_revisions_match_the_scripts() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(LOCATION))
+    script = ScriptDirectory.from_config(config)
+    assert script.get_current_head() == HEAD
+    assert [r.revision for r in reversed(list(script.walk_revisions()))] == list(REVISIONS)
+
+
+def test_models_match_migrations(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    database = dbmod.Database(db_url)
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), metadata)
+    database.dispose()
+    assert diff == []
+
+
+def test_older_database_is_upgraded(db_url: str, home: Path) -> None:
+    engine = dbmod.make_engine(db_url)
+    dbmod.upgrade(engine, REVISIONS[0])
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO runs (id, kind, status, started_at) VALUES ('old', 'run', 'succeeded', 1)"))
+        assert not sa.inspect(conn).has_table("artifacts")
+    engine.dispose()
+
+    with open_store(home, db_url=db_url) as store:
+        assert store.get_run("old").status == "succeeded"
+        store.log_artifact("old", b"new table works", "a.txt")
+        with store.db.engine.connect() as conn:
+            assert dbmod.stamped_revisions(conn) == {HEAD}
+
+
+def test_newer_database_is_refused(db_url: str, home: Path) -> None:
+    open_store(home, db_url=db_url).close()
+    engine = dbmod.make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099_from_the_future'"))
+    engine.dispose()
+    with pytest.raises(SchemaError, match="0099_from_the_future.*newer nbmlops"):
+        open_store(home, db_url=db_url)
+
+
+def test_open_at_head_skips_alembic(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_store(home, db_url=db_url).close()
+
+    def no_migrations(*_args: object, **_kw: object) -> None:
+        raise AssertionError("Alembic ran on an up-to-date database")
+
+    monkeypatch.setattr(dbmod, "upgrade", no_migrations)
+    open_store(home, db_url=db_url).close()
+
+
+def test_foreign_tables_are_not_taken_over(tmp_path: Path, home: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE runs (x INTEGER)")
+    engine.dispose()
+    with pytest.raises(SchemaError, match="not an nbmlops store"):
+        open_store(home, db_url=url)
+
+
+# -- artifacts ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["path", "file-uri"])
+def test_artifacts_are_stored_once(tmp_path: Path, kind: str) -> None:
+    root = tmp_path / "blobs"
+    store = ArtifactStore(root if kind == "path" else root.as_uri())
+    assert store.is_local == (kind == "path")
+    first = store.put_bytes(b"same bytes")
+    second = store.put_bytes(b"same bytes")
+    (tmp_path / "f.bin").write_bytes(b"same bytes")
+    third = store.put_file(tmp_path / "f.bin")
+    assert first.created and not second.created and not third.created
+    assert first.sha256 == second.sha256 == third.sha256
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert files == [root / first.sha256[:2] / first.sha256]
+    assert store.get_bytes(first.sha256) == b"same bytes" and store.verify(first.sha256)
+    assert store.local_path(first.sha256, tmp_path / "cache").read_bytes() == b"same bytes"
+    files[0].write_bytes(b"tampered")
+    assert not store.verify(first.sha256)
+    assert store.delete(first.sha256) and not store.exists(first.sha256)
+
+
+def test_store_uses_configured_artifact_root(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBMLOPS_ARTIFACT_ROOT", (tmp_path / "remote").as_uri())
+    with open_store(home) as store:
+        run = store.create_run()
+        info = store.log_artifact(run, b"x", "x.txt")[0]
+        assert info.path.startswith("file://") and (tmp_path / "remote" / info.sha256[:2] / info.sha256).is_file()
+
+
+# -- config -------------------------------------------------------------------------------------------------
+def test_config_defaults_toml_and_env(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.home == home.resolve()
+    assert settings.db_url == f"sqlite:///{home.resolve() / 'nbmlops.db'}"
+    assert settings.artifact_root == str(home.resolve() / "artifacts") and settings.ray_address is None
+
+    (home.parent / "nbmlops.toml").write_text('db_url = "sqlite:////tmp/project.db"\nartifact_root = "blobs"\n'
+                                              'ray_address = "ray://head:10001"\n')
+    (home / "nbmlops.toml").write_text('[nbmlops]\ndb_url = "sqlite:////tmp/home.db"\n')
+    settings = load_settings()
+    assert settings.db_url == "sqlite:////tmp/home.db"  # the home's own file wins over the project's
+    assert settings.artifact_root == str(home.parent.resolve() / "blobs")  # relative to the project
+    assert settings.ray_address == "ray://head:10001"
+
+    monkeypatch.setenv("NBMLOPS_DB_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("NBMLOPS_RAY_ADDRESS", "auto")
+    settings = load_settings()
+    assert settings.db_url == "postgresql+psycopg://u@h/db" and settings.ray_address == "auto"
+
+
+def test_bad_config_names_file_and_key(home: Path) -> None:
+    path = home.parent / "nbmlops.toml"
+    path.write_text("db_url = \n")
+    with pytest.raises(ConfigError, match=f"{path}: not valid TOML"):
+        load_settings()
+    path.write_text('db_ur1 = "sqlite://"\n')
+    with pytest.raises(ConfigError, match="nbmlops.toml: unknown key 'db_ur1'"):
+        load_settings()
+    path.write_text("artifact_root = 3\n")
+    with pytest.raises(ConfigError, match="'artifact_root' must be a string"):
+        load_settings()
+
+
+def test_project_home_found_upward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbmlops.store import project_home
+
+    monkeypatch.delenv("NBMLOPS_HOME")
+    (tmp_path / ".nbmlops").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    assert project_home() == (tmp_path / ".nbmlops").resolve()
+    assert load_settings().db_url == f"sqlite:///{(tmp_path / '.nbmlops').resolve() / 'nbmlops.db'}"
