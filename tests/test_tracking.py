@@ -1,0 +1,150 @@
+"""The logging API: runs started in-process, and code inside a pipeline step logging with no run handling."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import nbmlops.tracking as tracking
+from nbmlops.tracking import (
+    active_run,
+    attach,
+    end_run,
+    get_store,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_tag,
+    start_run,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_runs():
+    yield
+    while (run := active_run()) is not None and run.owned:
+        run.end("failed", "left open by a test")
+    assert active_run() is None
+
+
+def test_start_run_records_everything(home: Path, tmp_path: Path) -> None:
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    with start_run("baseline", params={"C": 0.5}, tags={"team": "ml"}, notebook_path=notebook) as run:
+        assert active_run() is run
+        log_param("seed", 42)
+        log_params({"penalty": "l2"})
+        log_metric("loss", 1.0, step=0)
+        log_metric("loss", 0.5, step=1, timestamp=123.0)
+        log_metrics({"auc": 0.9, "f1": 0.8})
+        set_tag("stage", "dev")
+        (tmp_path / "report.txt").write_text("hi")
+        logged = log_artifact(tmp_path / "report.txt")
+        log_artifact(b"hi", "again.txt")
+    assert active_run() is None
+    info = get_store().get_run(run.id)
+    assert info.status == "succeeded" and info.duration is not None
+    assert info.params == {"C": 0.5, "seed": 42, "penalty": "l2"}
+    assert info.metrics == {"loss": 0.5, "auc": 0.9, "f1": 0.8}
+    assert info.tags == {"team": "ml", "stage": "dev"}
+    assert info.notebook_sha256 == tracking.file_sha256(notebook) and info.packages.get("sqlalchemy")
+    history = get_store().metric_history(run.id, "loss")
+    assert [(p.step, p.value) for p in history] == [(0, 1.0), (1, 0.5)] and history[1].timestamp == 123.0
+    artifacts = get_store().artifacts_of(run.id)
+    assert [a.name for a in artifacts] == ["report.txt", "again.txt"] and artifacts[0].sha256 == logged[0].sha256
+    assert len([p for p in (home / "artifacts").rglob("*") if p.is_file()]) == 1  # same bytes, stored once
+
+
+def test_failed_and_nested_runs(home: Path) -> None:
+    with pytest.raises(ValueError), start_run("outer") as outer:
+        with start_run("inner") as inner:
+            assert active_run() is inner
+        assert active_run() is outer
+        raise ValueError("bad data")
+    store = get_store()
+    assert store.get_run(outer.id).status == "failed" and "bad data" in store.get_run(outer.id).error
+    assert store.get_run(inner.id).status == "succeeded" and store.get_run(inner.id).parent_run_id == outer.id
+
+
+def test_explicit_end_and_auto_run(home: Path) -> None:
+    run = start_run("explicit")
+    end_run()
+    assert active_run() is None and get_store().get_run(run.id).status == "succeeded"
+
+    log_metric("x", 1.0)  # no run: one is started for the process, as MLflow does
+    auto = active_run()
+    assert auto is not None and auto.owned
+    end_run()
+    assert get_store().get_run(auto.id).metrics == {"x": 1.0}
+
+
+def test_attach_logs_to_the_pipeline_run_and_step(home: Path) -> None:
+    pipeline = start_run(kind="pipeline", pipeline="churn", params={"C": 0.5})
+    store = get_store()
+    store.start_step(pipeline.id, "train")
+    with attach(pipeline.id, "train") as step_run:
+        # what notebook code inside the step does: no run handling at all
+        assert active_run() is step_run and active_run().step == "train"
+        assert os.environ[tracking.ENV_RUN_ID] == pipeline.id and os.environ[tracking.ENV_STEP] == "train"
+        log_metric("auc", 0.91)
+        log_artifact(b"model", "model.bin")
+        with start_run("inside-step") as child:  # an explicit run inside a step is a child of the pipeline run
+            log_metric("trial", 1.0)
+        end_run()  # ending from inside a step never ends the runner's pipeline run
+    assert tracking.ENV_RUN_ID not in os.environ
+    assert active_run() is pipeline
+    store.finish_step(pipeline.id, "train")
+    pipeline.end()
+    points = store.metric_history(pipeline.id, "auc")
+    assert [(p.value, p.step_name) for p in points] == [(0.91, "train")]
+    assert store.artifacts_of(pipeline.id)[0].step_name == "train"
+    assert store.get_run(child.id).parent_run_id == pipeline.id
+    assert store.get_run(pipeline.id).status == "succeeded"
+
+
+def test_attach_through_environment_in_another_process(home: Path) -> None:
+    """A step run in a separate process (papermill kernel, Ray worker) attaches through the env vars."""
+    with start_run(kind="pipeline", pipeline="p") as pipeline:
+        env = {**os.environ, tracking.ENV_RUN_ID: pipeline.id, tracking.ENV_STEP: "features"}
+        code = "import nbmlops.tracking as t; t.log_metric('rows', 10); t.set_tag('worker', 'yes')"
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    info = get_store().get_run(pipeline.id)
+    assert info.metrics == {"rows": 10.0} and info.tags == {"worker": "yes"} and info.status == "succeeded"
+    assert get_store().metric_history(pipeline.id)[0].step_name == "features"
+
+
+def test_heartbeat_advances(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBMLOPS_HEARTBEAT_S", "0.05")
+    with start_run("beating") as run:
+        first = get_store().get_run(run.id).heartbeat_at
+        deadline = time.time() + 5
+        while get_store().get_run(run.id).heartbeat_at == first and time.time() < deadline:
+            time.sleep(0.05)
+        assert get_store().get_run(run.id).heartbeat_at > first
+
+
+def test_git_info(tmp_path: Path) -> None:
+    assert tracking.git_info(tmp_path) == (None, None)
+    git = ["git", "-c", "user.email=t@e", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "nb.ipynb").write_text("{}")
+    subprocess.run([*git, "-C", str(tmp_path), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "commit", "-qm", "x"], check=True)
+    commit, dirty = tracking.git_info(tmp_path / "nb.ipynb")
+    assert commit and len(commit) == 40 and dirty is False
+    (tmp_path / "nb.ipynb").write_text("{ }")
+    assert tracking.git_info(tmp_path) == (commit, True)
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, nbmlops.tracking; "
+            "print(sorted(m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'alembic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
