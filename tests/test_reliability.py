@@ -88,3 +88,23 @@ def test_killed_run_is_failed_and_keeps_finished_outputs(home: Path) -> None:
         assert steps["train"].status == "failed"
         assert store.artifacts.verify(sha) and store.artifacts.get_bytes(sha) == b"the loaded data"
         assert [p.value for p in store.metric_history(run_id, "loss")] == [0.5]  # committed before the kill
+
+
+def test_metrics_survive_a_kill_right_after_the_call(home: Path) -> None:
+    """The durability promise: once log_metric returns the row is committed (SQLite WAL, synchronous=NORMAL),
+    so a process killed the instant after loses nothing."""
+    code = textwrap.dedent("""
+        import os, signal
+        import nbmlops.tracking as t
+        run = t.start_run("doomed", capture=False)
+        print(run.id, flush=True)
+        for i in range(1000):
+            t.log_metric("m", float(i), step=i)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(home))
+    assert proc.returncode == -signal.SIGKILL
+    with open_store(home) as store:
+        run_id = proc.stdout.strip()
+        assert [p.step for p in store.metric_history(run_id, "m")] == list(range(1000))
+        assert store.get_run(run_id).status == "failed"

@@ -321,3 +321,11 @@ def test_project_home_found_upward(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path / "a" / "b")
     assert project_home() == (tmp_path / ".nbmlops").resolve()
     assert load_settings().db_url == f"sqlite:///{(tmp_path / '.nbmlops').resolve() / 'nbmlops.db'}"
+
+
+def test_in_memory_sqlite(home: Path) -> None:
+    with open_store(home, db_url="sqlite://") as store:
+        run = store.create_run()
+        store.log_metric(run, "a", 1.0)
+        store.log_metrics(run, {"b": 2.0})
+        assert store.get_run(run).metrics == {"a": 1.0, "b": 2.0}

@@ -97,13 +97,16 @@ class Database:
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         self._raw = threading.local()
+        database = self.engine.url.database or ""
+        # the raw fast path needs a file every connection sees (an in-memory DB is private to one connection)
+        self._fast = self.dialect == "sqlite" and database not in ("", ":memory:") and "mode=memory" not in database
         if upgrade:
             ensure_schema(self.engine)
 
     def insert_rows(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         """Insert rows in one committed transaction. On SQLite this bypasses SQLAlchemy (a plain sqlite3
         connection per thread, a cached INSERT): the log_metric hot path, ~5x cheaper than a Core execute."""
-        if self.dialect != "sqlite" or not rows:
+        if not self._fast or not rows:
             self.write(lambda conn: conn.execute(table.insert(), rows))
             return
         columns = list(rows[0])
