@@ -181,7 +181,7 @@ def main() -> int:
     nbmlops = tool("nbmlops")
     cli = Command("nbmlops compile NB -o pipeline.json", [nbmlops, "compile", str(path), "-o",
                                                           str(work / "pipeline.json")], cwd=work)
-    floor = Command("nbmlops --version (CLI start-up floor)", [nbmlops, "--version"], cwd=work)
+    floor = Command("nbmlops --help (CLI start-up floor)", [nbmlops, "--help"], cwd=work)
     python = Command("python -c pass (interpreter floor)", [sys.executable, "-c", "pass"], cwd=work)
     time_interleaved([cli, floor, python], args.cli_runs)
 
