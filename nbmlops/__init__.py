@@ -1,13 +1,40 @@
-"""nbmlops: tagged Jupyter notebooks as tracked, parameterized ML pipelines."""
+"""nbmlops: tagged Jupyter notebooks as tracked, parameterized ML pipelines.
+
+    import nbmlops
+    nbmlops.log_metric("auc", 0.91)          # inside a pipeline step: lands on that run and step
+    model = nbmlops.load_model("churn@production")
+
+The public verbs load on first use, so `import nbmlops` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from nbmlops._version import __version__
 
+_LAZY = {
+    **{name: "nbmlops.tracking" for name in (
+        "start_run", "end_run", "active_run", "attach", "log_param", "log_params", "log_metric", "log_metrics",
+        "log_artifact", "set_tag", "set_tags")},
+    "compile_notebook": "nbmlops.pipeline",
+    "run_pipeline": "nbmlops.runners",
+}
 
-def load_ipython_extension(ipython):  # noqa: ANN001 - IPython's extension hook
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbmlops' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext nbmlops`: the %%step, %%setup, %%skip and %pipeline magics."""
     from nbmlops.magics import register
 
     register(ipython)
 
 
-__all__ = ["__version__", "load_ipython_extension"]
+__all__ = ["__version__", "load_ipython_extension", *_LAZY]

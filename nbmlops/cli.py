@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from nbmlops.cli_runs import runs
 from nbmlops.errors import NbmlopsError, StepFailed
 
 
@@ -89,6 +90,8 @@ def show(target: str, fmt: str) -> None:
     render = {"text": to_text, "mermaid": to_mermaid, "dot": to_dot, "json": lambda s: s.to_json() + "\n"}[fmt]
     click.echo(render(spec), nl=False)
 
+
+main.add_command(runs)
 
 if __name__ == "__main__":
     main()

@@ -55,17 +55,17 @@ def test_values_are_marshalled_by_type(make_notebook, home: Path) -> None:
         ("import numpy as np\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression", ["setup"]),
         ("frame = pd.DataFrame({'a': [1, 2]})\narr = np.arange(3)\nest = LinearRegression()\n"
          "cfg = {'k': [1, 2.5, None]}\ntags = {'x', 'y'}\npair = (1, 2)\nratio = float('nan')\n"
-         "def double(v):\n    return v * 2\n", ["step:make"]),
-        ("print(frame.a.sum(), arr.sum(), type(est).__name__, cfg, sorted(tags), pair, ratio != ratio, double(4))",
-         ["step:use"]),
+         "def double(v):\n    return v * 2\nimport os.path as osp\n", ["step:make"]),
+        ("print(frame.a.sum(), arr.sum(), type(est).__name__, cfg, sorted(tags), pair, ratio != ratio,\n"
+         "      double(4), osp.sep)", ["step:use"]),
     ])
     result = run_pipeline(compile_notebook(nb), home=home)
     stored = RunDir(result.run_dir).stored_outputs("make")
     assert {n: s.format for n, s in stored.items()} == {
         "frame": "parquet", "arr": "npy", "est": "joblib", "cfg": "json", "tags": "pickle", "pair": "pickle",
-        "ratio": "pickle", "double": "pickle"}
+        "ratio": "pickle", "double": "pickle", "osp": "module"}
     printed = (result.run_dir / "steps" / "use" / "stdout.txt").read_text()
-    assert printed == "3 3 LinearRegression {'k': [1, 2.5, None]} ['x', 'y'] (1, 2) True 8\n"
+    assert printed == "3 3 LinearRegression {'k': [1, 2.5, None]} ['x', 'y'] (1, 2) True 8 /\n"
 
 
 def test_failing_step_names_cell_and_line_keeps_outputs_and_resumes(make_notebook, home: Path) -> None:

@@ -29,6 +29,7 @@ from nbmlops.runners.execution import (
 )
 from nbmlops.runners.marshal import MarshalError, StoredValue, bind_to_namespace, load_value, save_value
 from nbmlops.runners.rundir import RunDir
+from nbmlops.tracking import attach, start_run
 
 
 class Reporter(Protocol):
@@ -98,6 +99,10 @@ class LocalRunner:
             "steps": {name: "pending" for name in order},
         }
         run.write_run(record)
+        self.tracked = start_run(kind="pipeline", run_id=run.run_id, pipeline=self.spec.name,
+                                 notebook_path=self.spec.notebook_path, notebook_sha256=self.spec.notebook_sha256,
+                                 params=self.params, backend="local", resumed_from=record["resumed_from"],
+                                 home=self.home)
         result = RunResult(run.run_id, run.root, "running", self.params)
         failure: BaseException | None = None
         for name in order:
@@ -119,6 +124,7 @@ class LocalRunner:
             record["error"] = {"step": failure.step, "cell": failure.cell, "line": failure.line,
                                "message": str(failure)}
         run.write_run(record)
+        self.tracked.end(record["status"], record.get("error", {}).get("message") or _describe(failure))
         result.status = record["status"]
         result.seconds = record["duration"]
         if failure is not None:
@@ -143,14 +149,19 @@ class LocalRunner:
         base = {"step": step.name, "key": key, "inputs": {n: s.sha256 for n, (s, _) in inputs.items()},
                 "cells": [c.index for c in step.cells], "started": _now(), "pid": os.getpid()}
         run.write_status(step.name, {**base, "status": "running"})
+        store = self.tracked.store
+        store.start_step(run.run_id, step.name, cache_key=key, inputs=base["inputs"])
+        logs = {"stdout_path": str(directory / "stdout.txt"), "stderr_path": str(directory / "stderr.txt")}
         attempts = 1 + int(step.options.get("retries", 0))
         began = time.perf_counter()
         for attempt in range(1, attempts + 1):
             try:
-                outputs = self._execute(run, step, inputs)
+                with attach(run.run_id, step.name, store=store):
+                    outputs = self._execute(run, step, inputs)
                 break
             except StepFailed as exc:
                 if attempt == attempts:
+                    store.finish_step(run.run_id, step.name, "failed", error=str(exc), attempts=attempt, **logs)
                     seconds = time.perf_counter() - began
                     run.write_status(step.name, {**base, "status": "failed", "ended": _now(), "attempts": attempt,
                                                  "duration": round(seconds, 4), "error": str(exc),
@@ -160,12 +171,15 @@ class LocalRunner:
                     raise
             except KeyboardInterrupt:
                 run.write_status(step.name, {**base, "status": "interrupted", "ended": _now()})
+                store.finish_step(run.run_id, step.name, "interrupted", error="KeyboardInterrupt", **logs)
                 self.reporter.step_finished(step.name, "interrupted", time.perf_counter() - began)
                 raise
         seconds = time.perf_counter() - began
         run.write_status(step.name, {**base, "status": "succeeded", "ended": _now(), "attempts": attempt,
                                      "duration": round(seconds, 4),
                                      "outputs": {n: s.to_dict() for n, s in outputs.items()}})
+        store.finish_step(run.run_id, step.name, "succeeded", attempts=attempt,
+                          outputs={n: s.sha256 for n, s in outputs.items()}, **logs)
         for name, stored in outputs.items():
             self.stored_by[(step.name, name)] = (stored, run.outputs_dir(step.name))
         self.reporter.step_finished(step.name, "succeeded", seconds)
@@ -189,6 +203,9 @@ class LocalRunner:
             if (self.resume_from.step_dir(step.name) / log).is_file():
                 _link_or_copy(self.resume_from.step_dir(step.name) / log, run.step_dir(step.name) / log)
         run.write_status(step.name, {**earlier, "status": "succeeded", "reused_from": self.resume_from.run_id})
+        self.tracked.store.record_step(run.run_id, step.name, "succeeded", cache_key=key, cache_hit=True,
+                                       inputs=earlier.get("inputs") or {},
+                                       outputs={n: v.sha256 for n, v in stored.items()})
         self.reporter.step_finished(step.name, "reused", 0.0, f"from {self.resume_from.run_id}")
         return True
 
@@ -230,6 +247,10 @@ class LocalRunner:
                 raise StepFailed(f"step '{step.name}': {exc}", step=step.name, cell=None, line=None,
                                  traceback_text=str(exc)) from None
         return saved
+
+
+def _describe(failure: BaseException | None) -> str | None:
+    return None if failure is None else f"{type(failure).__name__}: {failure}"
 
 
 def _failure_message(spec: PipelineSpec, step: Step, cell: int | None, line: int | None,

@@ -18,7 +18,8 @@ from typing import Any
 
 from nbmlops.errors import NbmlopsError
 
-EXTENSIONS = {"parquet": ".parquet", "npy": ".npy", "joblib": ".joblib", "json": ".json", "pickle": ".pkl"}
+EXTENSIONS = {"parquet": ".parquet", "npy": ".npy", "joblib": ".joblib", "json": ".json", "pickle": ".pkl",
+              "module": ".module"}
 
 
 class MarshalError(NbmlopsError):
@@ -65,6 +66,8 @@ def is_json_value(value: Any, depth: int = 0) -> bool:
 
 
 def choose_format(value: Any) -> str:
+    if isinstance(value, types.ModuleType):
+        return "module"  # `import x` in one step, used in another: import it again there
     mro = _mro_names(value)
     if "pandas.DataFrame" in mro:
         return "parquet"
@@ -91,6 +94,8 @@ def _write(value: Any, fmt: str, path: Path) -> None:
         joblib.dump(value, path)
     elif fmt == "json":
         path.write_text(json.dumps(value))
+    elif fmt == "module":
+        path.write_text(value.__name__)
     else:
         import cloudpickle
 
@@ -136,6 +141,10 @@ def load_value(stored: StoredValue, directory: Path) -> Any:
             return joblib.load(path)
         if stored.format == "json":
             return json.loads(path.read_text())
+        if stored.format == "module":
+            import importlib
+
+            return importlib.import_module(path.read_text())
         import cloudpickle  # noqa: F401 - registers what cloudpickled objects need to load
 
         return pickle.loads(path.read_bytes())

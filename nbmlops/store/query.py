@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nbmlops.errors import NbmlopsError
+from nbmlops.store.errors import QueryError
 from nbmlops.store.models import metrics, params, runs, tags
 
 RUN_FIELDS = ("id", "name", "kind", "pipeline", "status", "started_at", "ended_at", "duration", "heartbeat_at",
@@ -24,10 +24,6 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 _FILTER = re.compile(r"^\s*([\w.\-/]+)\s*(==|!=|<=|>=|=|<|>)\s*(.*?)\s*$")
 
 Filter = str | tuple[str, str, Any]
-
-
-class QueryError(NbmlopsError):
-    """A run filter or ordering that doesn't parse or names an unknown field."""
 
 
 def _literal(text: str) -> Any:
@@ -48,7 +44,10 @@ def parse_filter(item: Filter) -> tuple[str, str, Any]:
     if not match:
         raise QueryError(f"filter '{item}': expected FIELD OP VALUE, e.g. 'metrics.acc > 0.8' "
                          f"(op: {' '.join(OPERATORS)})")
-    return match.group(1), match.group(2), _literal(match.group(3))
+    value = match.group(3)
+    if not value or value[0] in "<>=!":
+        raise QueryError(f"filter '{item}': no value after '{match.group(2)}' (write e.g. 'metrics.acc > 0.8')")
+    return match.group(1), match.group(2), _literal(value)
 
 
 def latest_metric(key: str) -> sa.ScalarSelect[Any]:
@@ -83,6 +82,8 @@ def filter_clause(item: Filter) -> sa.ColumnElement[bool]:
             value = float(value)
         elif not isinstance(value, int | float):
             value = json.dumps(value)  # params are stored as JSON text
+    elif name.startswith("metrics.") and not (isinstance(value, int | float) and not isinstance(value, bool)):
+        raise QueryError(f"filter '{name} {op} {value}': metrics are numbers, compare with a number")
     elif name.startswith("tags."):
         value = str(value)
     return OPERATORS[op](expression, value)
