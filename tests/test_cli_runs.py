@@ -94,3 +94,32 @@ def test_runs_show_compare_lineage_rm(three_runs: list[str], home: Path) -> None
     assert done.returncode == 0 and not (home / "runs" / first).exists()
     assert [r.id for r in open_store(home).list_runs()] == [third, second]
     assert runs_cli("show", first, home=home).returncode == 2
+
+
+def test_killed_run_shows_failed_and_its_finished_steps_are_reused(make_notebook, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    home = tmp_path / ".nbmlops"
+    nb = make_notebook([
+        ("data = [1, 2, 3]\nprint('loaded', flush=True)", ["step:load"]),
+        ("import pathlib, time\nif not pathlib.Path('go').exists():\n    time.sleep(60)\ntotal = sum(data)",
+         ["step:slow"]),
+    ])
+    env = {**os.environ, "NBMLOPS_HOME": str(home)}
+    runner = subprocess.Popen([NBMLOPS, "run", str(nb)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(home.glob("runs/*/steps/slow/status.json")):
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=30)
+    run_id = next(home.glob("runs/*")).name
+    shown = json.loads(runs_cli("show", run_id, "--json", home=home).stdout)
+    assert shown["status"] == "failed", "a killed runner's run is not left running"
+    assert {s["name"]: s["status"] for s in shown["steps"]}["load"] == "succeeded"
+    (tmp_path / "go").write_text("")
+    done = subprocess.run([NBMLOPS, "run", str(nb), "--resume", run_id], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "load" in done.stderr and "reused" in done.stderr
