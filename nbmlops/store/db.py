@@ -1,21 +1,33 @@
-"""The metadata database: engine set-up, the schema check/upgrade on open, and the retrying write helper."""
+"""The metadata database: engine set-up, the schema check/upgrade on open, and the retrying write helpers.
+
+Two ways in, one SQL. The store's writes are plain parameterised SQL (`:name` parameters, see sql.py) run
+through a `Tx`: on a SQLite file already at the head revision, a plain sqlite3 connection per thread (no
+SQLAlchemy import at all: the pipeline-run path stays fast); anywhere else (PostgreSQL, in-memory SQLite, a
+database that must first be created or upgraded) a SQLAlchemy connection running the same strings as `text()`.
+SQLAlchemy is loaded only when `engine` is first used: migrations, PostgreSQL, and the query builders.
+"""
 
 from __future__ import annotations
 
 import os
 import random
+import re
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
-
-from nbmlops.errors import NbmlopsError
+from nbmlops.store.errors import SchemaError, StoreBusyError
 from nbmlops.store.migrations import HEAD, LOCATION, REVISIONS, VERSION_TABLE
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["Database", "SchemaError", "StoreBusyError", "Tx", "ensure_schema", "make_engine", "stamped_revisions",
+           "upgrade"]
 
 T = TypeVar("T")
 
@@ -23,22 +35,36 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 # After the busy timeout, a write is retried for this long before the user hears about it.
 WRITE_RETRY_S = 300.0
 _LOCKED_MARKERS = ("database is locked", "database is busy", "database table is locked")
-
-
-class SchemaError(NbmlopsError):
-    """A database whose schema this version of nbmlops can't use (newer, or not nbmlops's)."""
-
-
-class StoreBusyError(NbmlopsError):
-    """The database stayed locked by other writers for longer than nbmlops is willing to wait."""
+# sqlite:///relative/path or sqlite:////absolute/path, nothing after: the URLs the raw fast path understands
+# (query strings, URI filenames, in-memory databases and escaped characters go through SQLAlchemy).
+_SQLITE_FILE_URL = re.compile(r"^sqlite(?:\+pysqlite)?:///(?P<path>[^?%]+)$")
 
 
 def _is_locked(exc: BaseException) -> bool:
     return any(marker in str(getattr(exc, "orig", exc)).lower() for marker in _LOCKED_MARKERS)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Transactions are begun by us (see _sqlite_begin), not by the sqlite3 module, so writes can BEGIN IMMEDIATE.
+def dialect_of(url: str) -> str:
+    """'sqlite', 'postgresql', ... from a SQLAlchemy URL, without loading SQLAlchemy."""
+    return url.partition(":")[0].partition("+")[0].lower()
+
+
+def sqlite_file(url: str) -> str | None:
+    """The absolute path of the SQLite file a plain `sqlite:///path` URL names; None for any other URL."""
+    match = _SQLITE_FILE_URL.match(url)
+    if not match or match["path"] in (":memory:",) or match["path"].startswith("file:"):
+        return None
+    return os.path.abspath(match["path"])
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages (as SQLAlchemy renders it)."""
+    return re.sub(r"^([^:/]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any = None) -> None:
+    # Transactions are begun by us (see _sqlite_begin, Database.transaction), not by the sqlite3 module, so
+    # writes can BEGIN IMMEDIATE.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
@@ -61,6 +87,9 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
@@ -79,7 +108,7 @@ def _retry_locked(action: Callable[[], T], what: str, deadline_s: float = WRITE_
     while True:
         try:
             return action()
-        except Exception as exc:  # SQLAlchemy's OperationalError, or sqlite3's own during connect
+        except Exception as exc:  # SQLAlchemy's OperationalError, or sqlite3's own
             if not _is_locked(exc) or time.monotonic() > give_up:
                 if _is_locked(exc):
                     raise StoreBusyError(f"{what}: the database stayed locked for over {deadline_s:.0f} s "
@@ -89,80 +118,186 @@ def _retry_locked(action: Callable[[], T], what: str, deadline_s: float = WRITE_
         delay = min(delay * 2, 0.5)
 
 
+# -- one SQL, two drivers -----------------------------------------------------------------------------------
+class Tx(Protocol):
+    """What the store's writes see: plain SQL with `:name` parameters, inside one transaction."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement; returns the number of rows it changed."""
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def first(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None: ...
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+class _SqliteTx:
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        return self.conn.execute(sql, params or {}).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def first(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+        return self.conn.execute(sql, params or {}).fetchone()
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params or {})
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+@lru_cache(maxsize=256)
+def _text(sql: str) -> Any:
+    import sqlalchemy as sa
+
+    return sa.text(sql)
+
+
+class _SqlAlchemyTx:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        return self.conn.execute(_text(sql), dict(params or {})).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.conn.execute(_text(sql), [dict(r) for r in rows])
+
+    def first(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+        row = self.conn.execute(_text(sql), dict(params or {})).first()
+        return None if row is None else tuple(row)
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return [dict(row._mapping) for row in self.conn.execute(_text(sql), dict(params or {}))]
+
+
 class Database:
-    """One metadata database. `write` runs a function in a committed transaction, retrying on lock contention."""
+    """One metadata database. `transaction` runs a function in a committed transaction, retrying on lock
+    contention; `engine` (SQLAlchemy) is made on first use."""
 
     def __init__(self, url: str, *, upgrade: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self.dialect = self.engine.dialect.name
+        self.dialect = dialect_of(url)
+        self.where = redact(url)
+        self._engine: Engine | None = None
         self._raw = threading.local()
-        database = self.engine.url.database or ""
-        # the raw fast path needs a file every connection sees (an in-memory DB is private to one connection)
-        self._fast = self.dialect == "sqlite" and database not in ("", ":memory:") and "mode=memory" not in database
-        if upgrade:
+        # the raw path needs a file every connection sees (an in-memory DB is private to one connection)
+        self._file = sqlite_file(url) if self.dialect == "sqlite" else None
+        self._fast = self._file is not None
+        if upgrade and not (self._fast and self._at_head()):
             ensure_schema(self.engine)
 
-    def insert_rows(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows in one committed transaction. On SQLite this bypasses SQLAlchemy (a plain sqlite3
-        connection per thread, a cached INSERT): the log_metric hot path, ~5x cheaper than a Core execute."""
-        if not self._fast or not rows:
-            self.write(lambda conn: conn.execute(table.insert(), rows))
-            return
-        columns = list(rows[0])
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        params = [tuple(row[c] for c in columns) for row in rows]
-        conn = self._sqlite_raw()
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        return self._engine
 
-        def attempt() -> None:
-            if len(params) == 1:
-                conn.execute(sql, params[0])  # autocommit: one statement is one transaction
-                return
-            conn.execute("BEGIN IMMEDIATE")
+    def _at_head(self) -> bool:
+        """True when the SQLite file exists and is stamped with HEAD, checked with sqlite3 alone. Anything
+        else (no file, no version table, an older or unknown revision) is left to ensure_schema."""
+        if not os.path.isfile(self._file or ""):
+            return False
+
+        def stamped() -> set[str] | None:
             try:
-                conn.executemany(sql, params)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
+                rows = self._sqlite_raw().execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return None
                 raise
+            return {row[0] for row in rows}
 
-        _retry_locked(attempt, f"writing to {self.engine.url.render_as_string(hide_password=True)}")
+        return _retry_locked(stamped, f"reading {self.where}") == {HEAD}
 
-    def _sqlite_raw(self) -> Any:
+    def _sqlite_raw(self) -> sqlite3.Connection:
         # per thread and per process: sqlite3 connections must not cross a fork
         conn = getattr(self._raw, "conn", None)
         if conn is None or self._raw.pid != os.getpid():
-            args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-            conn = self.engine.dialect.loaded_dbapi.connect(*args, **kwargs)
-            _sqlite_connect(conn, None)
+            conn = sqlite3.connect(self._file or "", timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
+            _sqlite_connect(conn)
             self._raw.conn, self._raw.pid = conn, os.getpid()
         return conn
 
+    # -- plain SQL, either driver ----------------------------------------------------------------------------
+    def transaction(self, fn: Callable[[Tx], T]) -> T:
+        """Run fn(tx) in one committed write transaction (BEGIN IMMEDIATE on SQLite), retrying when locked."""
+        if not self._fast:
+            return self.write(lambda conn: fn(_SqlAlchemyTx(conn)))
+
+        def attempt() -> T:
+            conn = self._sqlite_raw()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(_SqliteTx(conn))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+        return _retry_locked(attempt, f"writing to {self.where}")
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """One statement in its own committed transaction; returns the number of rows it changed."""
+        if not self._fast:
+            return self.transaction(lambda tx: tx.execute(sql, params))
+        # autocommit: one statement is one transaction, no BEGIN/COMMIT round trips
+        return _retry_locked(lambda: _SqliteTx(self._sqlite_raw()).execute(sql, params), f"writing to {self.where}")
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Many rows in one committed transaction (log_metric's hot path: no reads, a cached INSERT)."""
+        if len(rows) == 1:
+            self.execute(sql, rows[0])
+        elif rows:
+            self.transaction(lambda tx: tx.executemany(sql, rows))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of a read-only statement, as dicts."""
+        if not self._fast:
+            return self.read(lambda conn: _SqlAlchemyTx(conn).all(sql, params))
+        return _retry_locked(lambda: _SqliteTx(self._sqlite_raw()).all(sql, params), f"reading {self.where}")
+
+    # -- SQLAlchemy ------------------------------------------------------------------------------------------
     def write(self, fn: Callable[[Connection], T]) -> T:
         def attempt() -> T:
             with self.engine.connect().execution_options(nbmlops_write=True) as conn, conn.begin():
                 return fn(conn)
 
-        return _retry_locked(attempt, f"writing to {self.engine.url.render_as_string(hide_password=True)}")
+        return _retry_locked(attempt, f"writing to {self.where}")
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         def attempt() -> T:
             with self.engine.connect() as conn:
                 return fn(conn)
 
-        return _retry_locked(attempt, f"reading {self.engine.url.render_as_string(hide_password=True)}")
+        return _retry_locked(attempt, f"reading {self.where}")
 
     def dispose(self) -> None:
         conn = getattr(self._raw, "conn", None)
         if conn is not None and self._raw.pid == os.getpid():
             conn.close()
             self._raw.conn = None
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 # -- schema version -------------------------------------------------------------------------------------
 def stamped_revisions(conn: Connection) -> set[str] | None:
     """The revisions stamped in the version table; None when the database has never been set up."""
+    import sqlalchemy as sa
+
     if not sa.inspect(conn).has_table(VERSION_TABLE):
         return None
     return {row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")}
@@ -179,6 +314,8 @@ def _check_known(revisions: set[str], url: Any) -> None:
 
 def ensure_schema(engine: Engine) -> None:
     """Cheap when already at head (one query); upgrades an older database; refuses a newer one."""
+    import sqlalchemy as sa
+
     url = engine.url.render_as_string(hide_password=True)
     with engine.connect() as conn:
         revisions = stamped_revisions(conn)

@@ -65,7 +65,7 @@ class StepInfo:
 
     @classmethod
     def from_row(cls, row: Any) -> StepInfo:
-        data = dict(row._mapping)
+        data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
         data.pop("id", None)
         data["inputs"] = json.loads(data["inputs"]) if data.get("inputs") else {}
         data["outputs"] = json.loads(data["outputs"]) if data.get("outputs") else {}

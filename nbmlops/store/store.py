@@ -1,5 +1,9 @@
 """The Store: one project's metadata database plus its artifact store, behind the verbs tracking, the
-runners and the CLI need. Every write is one committed transaction (see db.Database.write)."""
+runners and the CLI need. Every write is one committed transaction (see db.Database.transaction).
+
+What a pipeline run does (create_run, steps, lineage, params, metrics, tags, heartbeats, finish_run) is plain SQL
+from sql.py: on a SQLite file at head it runs on sqlite3 alone, so `nbmlops run` never imports SQLAlchemy.
+Queries, deletes and stale-run sweeps build SQLAlchemy Core expressions, imported when they are called."""
 
 from __future__ import annotations
 
@@ -10,19 +14,21 @@ import platform
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any
 
 from nbmlops.errors import RunError
-from nbmlops.store import models as m
+from nbmlops.store import sql
 from nbmlops.store.artifacts import ArtifactStore
 from nbmlops.store.config import Settings, load_settings
-from nbmlops.store.db import Database
+from nbmlops.store.db import Database, Tx
 from nbmlops.store.liveness import STALE_AFTER_S, stale_reason, this_host
-from nbmlops.store.query import Filter, filter_clause, order_clauses
 from nbmlops.store.records import RUN_STATUSES, ArtifactInfo, Edge, MetricPoint, RunInfo, StepInfo
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+    from nbmlops.store.query import Filter
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
@@ -58,21 +64,12 @@ class Store:
         self.close()
 
     # -- upsert on either dialect ---------------------------------------------------------------------------
-    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    @staticmethod
+    def _upsert(tx: Tx, table: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
         if not rows:
             return
-        if self.db.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif self.db.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:  # portable fallback: delete then insert, inside the caller's transaction
-            for row in rows:
-                conn.execute(table.delete().where(*(table.c[k] == row[k] for k in keys)))
-            conn.execute(table.insert(), rows)
-            return
-        statement = insert(table)
-        update = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update), rows)
+        for statement in sql.upsert(table, tuple(rows[0]), keys, tx.dialect):
+            tx.executemany(statement, rows)
 
     # -- runs ---------------------------------------------------------------------------------------------
     def create_run(self, *, run_id: str | None = None, name: str | None = None, kind: str = "run",
@@ -107,35 +104,37 @@ class Store:
         if resumed_from:
             edges.append(("run", resumed_from, "resumed_from", None))
 
-        def write(conn: Connection) -> None:
-            conn.execute(m.runs.insert(), row)
-            self._write_params(conn, run_id, params or {})
-            self._write_tags(conn, run_id, tags or {})
-            for kind_, id_, relation, label in edges:
-                conn.execute(m.lineage.insert(), _edge_row("run", run_id, kind_, id_, relation, label, run_id, None))
-            if parent_run_id:
-                conn.execute(m.lineage.insert(),
-                             _edge_row("run", parent_run_id, "run", run_id, "child", None, run_id, None))
+        edge_rows = [_edge_row("run", run_id, kind_, id_, relation, label, run_id, None)
+                     for kind_, id_, relation, label in edges]
+        if parent_run_id:
+            edge_rows.append(_edge_row("run", parent_run_id, "run", run_id, "child", None, run_id, None))
 
-        self.db.write(write)
+        def write(tx: Tx) -> None:
+            tx.execute(sql.INSERT_RUN, row)
+            self._write_params(tx, run_id, params or {})
+            self._write_tags(tx, run_id, tags or {})
+            if edge_rows:
+                tx.executemany(sql.INSERT_LINEAGE, edge_rows)
+
+        self.db.transaction(write)
         return run_id
 
     def heartbeat(self, run_id: str) -> None:
-        self.db.write(lambda c: c.execute(m.runs.update().where(m.runs.c.id == run_id)
-                                          .values(heartbeat_at=time.time())))
+        self.db.execute(sql.HEARTBEAT, {"now": time.time(), "id": run_id})
 
     def finish_run(self, run_id: str, status: str = "succeeded", *, error: str | None = None,
                    ended_at: float | None = None) -> None:
         if status not in RUN_STATUSES:
             raise RunError(f"unknown run status '{status}' (one of {', '.join(RUN_STATUSES)})")
         ended = ended_at or time.time()
-        statement = (m.runs.update().where(m.runs.c.id == run_id)
-                     .values(status=status, ended_at=ended, heartbeat_at=ended, error=error,
-                             duration=sa.literal(ended) - m.runs.c.started_at))
-        if self.db.write(lambda c: c.execute(statement).rowcount) == 0:
+        if self.db.execute(sql.FINISH_RUN, {"status": status, "ended": ended, "error": error, "id": run_id}) == 0:
             raise RunError(f"no run '{run_id}' in {self._where()}")
 
     def get_run(self, run_id: str, *, check_stale: bool = True) -> RunInfo:
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+
         if check_stale:
             self.mark_stale_runs(run_ids=[run_id])
         found = self._load_runs(sa.select(m.runs).where(m.runs.c.id == run_id))
@@ -147,6 +146,11 @@ class Store:
                   parent_run_id: str | None = None, where: Iterable[Filter] = (), order_by: Iterable[str] = (),
                   limit: int | None = None, check_stale: bool = True) -> list[RunInfo]:
         """Runs matching every filter, newest first unless `order_by` says otherwise (e.g. ['-metrics.acc'])."""
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+        from nbmlops.store.query import filter_clause, order_clauses
+
         if check_stale:
             self.mark_stale_runs()
         query = sa.select(m.runs)
@@ -162,6 +166,10 @@ class Store:
         return self._load_runs(query)
 
     def _load_runs(self, query: sa.Select[Any]) -> list[RunInfo]:
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+
         def read(conn: Connection) -> list[RunInfo]:
             found = [RunInfo.from_row(row) for row in conn.execute(query)]
             by_id = {run.id: run for run in found}
@@ -182,6 +190,10 @@ class Store:
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a run, its child runs and everything they recorded; blobs no other run uses go too.
         Returns the ids of the deleted runs."""
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+
         def write(conn: Connection) -> tuple[list[str], set[str]]:
             ids = [run_id]
             frontier = [run_id]
@@ -209,6 +221,10 @@ class Store:
     def mark_stale_runs(self, stale_after: float = STALE_AFTER_S, *, run_ids: Sequence[str] | None = None) -> list[str]:
         """Runs still 'running' whose process is gone (dead pid on this host, or no heartbeat for
         `stale_after` seconds) become 'failed' with the reason; their running steps too. Returns their ids."""
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+
         query = sa.select(m.runs.c.id, m.runs.c.host, m.runs.c.pid, m.runs.c.heartbeat_at, m.runs.c.started_at) \
             .where(m.runs.c.status == "running")
         if run_ids is not None:
@@ -237,42 +253,45 @@ class Store:
         return list(stale)
 
     # -- params, metrics, tags -------------------------------------------------------------------------------
-    def _write_params(self, conn: Connection, run_id: str, values: Mapping[str, Any]) -> None:
+    def _write_params(self, tx: Tx, run_id: str, values: Mapping[str, Any]) -> None:
         rows = [{"run_id": run_id, "key": str(k), "value": _json(v), "value_num": _num(v)} for k, v in values.items()]
-        self._upsert(conn, m.params, rows, ["run_id", "key"])
+        self._upsert(tx, "params", rows, ("run_id", "key"))
 
-    def _write_tags(self, conn: Connection, run_id: str, values: Mapping[str, Any]) -> None:
+    def _write_tags(self, tx: Tx, run_id: str, values: Mapping[str, Any]) -> None:
         rows = [{"run_id": run_id, "key": str(k), "value": str(v)} for k, v in values.items()]
-        self._upsert(conn, m.tags, rows, ["run_id", "key"])
+        self._upsert(tx, "tags", rows, ("run_id", "key"))
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
-        self.db.write(lambda c: self._write_params(c, run_id, values))
+        self.db.transaction(lambda tx: self._write_params(tx, run_id, values))
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.log_params(run_id, {key: value})
 
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
-        self.db.write(lambda c: self._write_tags(c, run_id, values))
+        self.db.transaction(lambda tx: self._write_tags(tx, run_id, values))
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.set_tags(run_id, {key: value})
 
     def log_metric(self, run_id: str, key: str, value: float, step: int | None = None,
                    timestamp: float | None = None, step_name: str | None = None) -> None:
-        """One committed row, no reads: the hot path (see Database.insert_rows)."""
+        """One committed row, no reads: the hot path (one autocommitted INSERT on SQLite)."""
         row = {"run_id": run_id, "key": key, "value": float(value), "step": step,
                "timestamp": timestamp if timestamp is not None else time.time(), "step_name": step_name}
-        self.db.insert_rows(m.metrics, [row])
+        self.db.execute(sql.INSERT_METRIC, row)
 
     def log_metrics(self, run_id: str, values: Mapping[str, float], step: int | None = None,
                     timestamp: float | None = None, step_name: str | None = None) -> None:
         ts = timestamp if timestamp is not None else time.time()
         rows = [{"run_id": run_id, "key": k, "value": float(v), "step": step, "timestamp": ts,
                  "step_name": step_name} for k, v in values.items()]
-        if rows:
-            self.db.insert_rows(m.metrics, rows)
+        self.db.executemany(sql.INSERT_METRIC, rows)
 
     def metric_history(self, run_id: str, key: str | None = None) -> list[MetricPoint]:
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+
         query = sa.select(m.metrics).where(m.metrics.c.run_id == run_id).order_by(m.metrics.c.id)
         if key is not None:
             query = query.where(m.metrics.c.key == key)
@@ -298,34 +317,39 @@ class Store:
         """Insert or update a step row with the fields given (None leaves a field as it was)."""
         inputs = fields.pop("inputs", None)
         outputs = fields.pop("outputs", None)
+        unknown = set(fields) - set(sql.STEP_COLUMNS)
+        if unknown:
+            raise TypeError(f"record_step: unknown step field(s) {', '.join(sorted(unknown))}")
         values = {k: v for k, v in fields.items() if v is not None}
         values["status"] = status
         if inputs is not None:
             values["inputs"] = _json(dict(inputs))
         if outputs is not None:
             values["outputs"] = _json(dict(outputs))
+        edges = [_edge_row("run", run_id, "value", sha, relation, variable, run_id, name)
+                 for relation, hashes in (("input", inputs), ("output", outputs))
+                 for variable, sha in (hashes or {}).items()]
 
-        def write(conn: Connection) -> None:
-            where = (m.steps.c.run_id == run_id, m.steps.c.name == name)
-            current = conn.execute(sa.select(m.steps.c.started_at).where(*where)).first()
-            if values.get("ended_at") is not None:
-                started = values.get("started_at") or (current.started_at if current else None)
+        def write(tx: Tx) -> None:
+            key = {"run_id": run_id, "name": name}
+            current = tx.first(sql.STEP_STARTED_AT, key)
+            row = dict(values)
+            if row.get("ended_at") is not None:
+                started = row.get("started_at") or (current[0] if current else None)
                 if started is not None:
-                    values["duration"] = values["ended_at"] - started
+                    row["duration"] = row["ended_at"] - started
             if current is None:
-                conn.execute(m.steps.insert(), {"run_id": run_id, "name": name, **values})
+                row.update(key)
+                tx.execute(sql.insert("steps", tuple(row)), row)
             else:
-                conn.execute(m.steps.update().where(*where).values(**values))
-            for relation, hashes in (("input", inputs), ("output", outputs)):
-                for variable, sha in (hashes or {}).items():
-                    conn.execute(m.lineage.insert(),
-                                 _edge_row("run", run_id, "value", sha, relation, variable, run_id, name))
+                tx.execute(sql.update_step(tuple(row)), {**row, **key})
+            if edges:
+                tx.executemany(sql.INSERT_LINEAGE, edges)
 
-        self.db.write(write)
+        self.db.transaction(write)
 
     def steps(self, run_id: str) -> list[StepInfo]:
-        query = sa.select(m.steps).where(m.steps.c.run_id == run_id).order_by(m.steps.c.id)
-        return self.db.read(lambda c: [StepInfo.from_row(r) for r in c.execute(query)])
+        return [StepInfo.from_row(r) for r in self.db.query(sql.SELECT_STEPS, {"run_id": run_id})]
 
     # -- artifacts ------------------------------------------------------------------------------------------
     def log_artifact(self, run_id: str, source: bytes | str | Path, name: str | None = None, *,
@@ -350,27 +374,37 @@ class Store:
         rows = [{"run_id": run_id, "step_name": step_name, "name": n, "sha256": b.sha256, "size": b.size,
                  "path": b.uri, "created_at": now} for n, b in items]
 
-        def write(conn: Connection) -> None:
-            conn.execute(m.artifacts.insert(), rows)
-            for row in rows:
-                conn.execute(m.lineage.insert(), _edge_row("run", run_id, "artifact", row["sha256"], "output",
-                                                           row["name"], run_id, step_name))
+        edges = [_edge_row("run", run_id, "artifact", r["sha256"], "output", r["name"], run_id, step_name)
+                 for r in rows]
 
-        self.db.write(write)
+        def write(tx: Tx) -> None:
+            if rows:
+                tx.executemany(sql.INSERT_ARTIFACT, rows)
+                tx.executemany(sql.INSERT_LINEAGE, edges)
+
+        self.db.transaction(write)
         return [ArtifactInfo(r["run_id"], r["name"], r["sha256"], r["size"], r["path"], step_name, now) for r in rows]
 
     def artifacts_of(self, run_id: str) -> list[ArtifactInfo]:
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+
         query = sa.select(m.artifacts).where(m.artifacts.c.run_id == run_id).order_by(m.artifacts.c.id)
         return self.db.read(lambda c: [ArtifactInfo.from_row(r) for r in c.execute(query)])
 
     # -- lineage --------------------------------------------------------------------------------------------
     def add_edge(self, from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, *,
                  name: str | None = None, run_id: str | None = None, step_name: str | None = None) -> None:
-        row = _edge_row(from_kind, from_id, to_kind, to_id, relation, name, run_id, step_name)
-        self.db.write(lambda c: c.execute(m.lineage.insert(), row))
+        self.db.execute(sql.INSERT_LINEAGE, _edge_row(from_kind, from_id, to_kind, to_id, relation, name, run_id,
+                                                      step_name))
 
     def edges(self, kind: str, id_: str, direction: str = "both") -> list[Edge]:
         """Edges leaving ('out'), entering ('in') or touching ('both') the node kind/id."""
+        import sqlalchemy as sa
+
+        from nbmlops.store import models as m
+
         out = sa.and_(m.lineage.c.from_kind == kind, m.lineage.c.from_id == id_)
         into = sa.and_(m.lineage.c.to_kind == kind, m.lineage.c.to_id == id_)
         clause = {"out": out, "in": into, "both": sa.or_(out, into)}[direction]
@@ -378,7 +412,7 @@ class Store:
         return self.db.read(lambda c: [Edge.from_row(r) for r in c.execute(query)])
 
     def _where(self) -> str:
-        return self.db.engine.url.render_as_string(hide_password=True)
+        return self.db.where
 
 
 def _edge_row(from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, name: str | None,
