@@ -40,10 +40,14 @@ def main() -> None:
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Set a parameter of the notebook's parameters cell (repeatable).")
-@click.option("--backend", default="local", show_default=True, help="Where the steps run.")
+@click.option("--backend", default="local", show_default=True, help="Where the steps run: local, papermill, ray.")
 @click.option("--resume", metavar="RUN_ID", help="Continue a failed run: unchanged finished steps are reused.")
+@click.option("--no-cache", is_flag=True, help="Run every step, even those whose inputs are unchanged.")
+@click.option("--force", multiple=True, metavar="STEP", help="Run this step even on a cache hit (repeatable).")
+@click.option("--only", metavar="STEP", help="Run this one step; its upstream comes from the cache.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the steps' own output as they run.")
-def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, verbose: bool) -> None:
+def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, no_cache: bool,
+        force: tuple[str, ...], only: str | None, verbose: bool) -> None:
     """Run a notebook (or a compiled pipeline.json) as a pipeline."""
     from nbmlops.cli_output import TerminalReporter, print_run_summary
     from nbmlops.pipeline import load_pipeline
@@ -52,8 +56,8 @@ def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, 
     spec = load_pipeline(target)
     reporter = TerminalReporter(spec, verbose)
     try:
-        result = run_pipeline(spec, list(params), backend=backend, resume=resume, reporter=reporter,
-                              echo=verbose)
+        result = run_pipeline(spec, list(params), backend=backend, resume=resume, reporter=reporter, echo=verbose,
+                              use_cache=not no_cache, force=force, only=only)
     finally:
         reporter.close()
     print_run_summary(result)

@@ -8,9 +8,10 @@ import sys
 import click
 
 from nbmlops.pipeline.spec import PipelineSpec
-from nbmlops.runners.local import RunResult
+from nbmlops.runners.orchestrator import RunResult
 
-MARKS = {"succeeded": ("✓", "green"), "reused": ("↺", "cyan"), "failed": ("✗", "red"), "interrupted": ("!", "yellow")}
+MARKS = {"succeeded": ("✓", "green"), "cached": ("↺", "cyan"), "reused": ("↺", "cyan"), "failed": ("✗", "red"),
+         "interrupted": ("!", "yellow"), "retrying": ("↻", "yellow")}
 
 
 class TerminalReporter:
@@ -30,7 +31,8 @@ class TerminalReporter:
             click.echo(text, err=True)
 
     def step_finished(self, step: str, status: str, seconds: float, detail: str = "") -> None:
-        self.done += 1
+        if status != "retrying":
+            self.done += 1
         mark, colour = MARKS.get(status, ("?", "white"))
         extra = f"  {detail}" if detail else ""
         counter = f"[{self.done}/{self.total}]"
@@ -45,7 +47,8 @@ class TerminalReporter:
 def print_run_summary(result: RunResult) -> None:
     rows = [("step", "status", "seconds", "outputs")]
     for name, status in result.steps.items():
-        state = status.get("status", "?") + (" (reused)" if status.get("reused_from") else "")
+        origin = status.get("cached_from") or status.get("reused_from")
+        state = status.get("status", "?") + (f" (cached from {origin})" if origin else "")
         rows.append((name, state, f"{status.get('duration') or 0:.2f}", ", ".join(status.get("outputs") or {})))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     click.echo(f"\nrun {result.run_id}: " + click.style(result.status, bold=True), err=True)

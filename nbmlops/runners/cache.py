@@ -1,0 +1,106 @@
+"""Step cache: a step whose code, setup, parameter values and inputs are unchanged reuses earlier outputs.
+
+Key = hash(step code, setup code, values of the parameters the step reads, input value hashes, nbmlops
+version). Entries live in `<home>/cache/steps/<key>.json` and point at the run folder that holds the outputs;
+an entry whose files are gone (run removed) is a miss. `<home>/cache/last/<pipeline>/<step>.json` keeps the
+key's parts from the last execution, to tell the user why a step re-ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nbmlops._version import __version__
+from nbmlops.pipeline.spec import PipelineSpec, Step
+from nbmlops.runners.marshal import StoredValue
+from nbmlops.runners.rundir import write_json
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    code: str
+    setup: str
+    params: dict[str, Any]
+    inputs: dict[str, str]
+    version: str = __version__
+
+    @property
+    def key(self) -> str:
+        return _digest(asdict(self))
+
+
+def key_parts(spec: PipelineSpec, step: Step, params: dict[str, Any], input_hashes: dict[str, str]) -> KeyParts:
+    return KeyParts(_digest([c.code for c in step.cells]), _digest([c.code for c in spec.setup]),
+                    {name: params[name] for name in step.params}, dict(sorted(input_hashes.items())))
+
+
+@dataclass
+class CacheHit:
+    run_id: str
+    outputs: dict[str, StoredValue]
+    folder: Path  # the outputs folder of the run that produced them
+
+
+class StepCache:
+    def __init__(self, home: Path) -> None:
+        self.root = home / "cache"
+
+    def _entry(self, key: str) -> Path:
+        return self.root / "steps" / f"{key}.json"
+
+    def lookup(self, key: str) -> CacheHit | None:
+        path = self._entry(key)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            outputs = {name: StoredValue(**record) for name, record in data["outputs"].items()}
+            folder = Path(data["folder"])
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged entry is a miss, never an error
+        for stored in outputs.values():
+            file = folder / stored.file
+            if not file.is_file() or file.stat().st_size != stored.size:
+                return None
+        return CacheHit(data["run_id"], outputs, folder)
+
+    def record(self, spec: PipelineSpec, step: Step, parts: KeyParts, run_id: str,
+               outputs: dict[str, StoredValue], folder: Path) -> None:
+        for directory in (self.root / "steps", self.root / "last" / spec.name):
+            directory.mkdir(parents=True, exist_ok=True)
+        write_json(self._entry(parts.key), {"run_id": run_id, "step": step.name, "folder": str(folder),
+                                            "outputs": {n: s.to_dict() for n, s in outputs.items()}})
+        write_json(self.root / "last" / spec.name / f"{step.name}.json", asdict(parts))
+
+    def why_rerun(self, spec: PipelineSpec, step: Step, parts: KeyParts) -> str:
+        """Why a cache miss happened, in words: compare with the step's last execution."""
+        path = self.root / "last" / spec.name / f"{step.name}.json"
+        if not path.is_file():
+            return "first run"
+        try:
+            last = KeyParts(**json.loads(path.read_text()))
+        except (ValueError, TypeError):
+            return "first run"
+        reasons = []
+        if last.code != parts.code:
+            reasons.append("its code changed")
+        if last.setup != parts.setup:
+            reasons.append("setup code changed")
+        for name, value in parts.params.items():
+            if name in last.params and last.params[name] != value:
+                reasons.append(f"parameter {name} {last.params[name]!r} → {value!r}")
+        changed = [name for name, digest in parts.inputs.items() if last.inputs.get(name) != digest]
+        if changed:
+            producers = {name: step.inputs.get(name) for name in changed}
+            reasons.append("input " + ", ".join(f"{n} (from {p})" for n, p in producers.items()) + " changed")
+        if last.version != parts.version:
+            reasons.append(f"nbmlops {last.version} → {parts.version}")
+        return "; ".join(reasons) or "its earlier outputs are gone"
