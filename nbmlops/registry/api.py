@@ -26,7 +26,7 @@ _LIST_LIMIT = 10  # names shown in "unknown ..." messages
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(value, default=str)  # key order kept: profile columns stay in the data's order
 
 
 def _store(store: Store | None, home: str | Path | None) -> Store:
