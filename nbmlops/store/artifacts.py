@@ -5,10 +5,7 @@ The root is a local folder, or any URL pyarrow's filesystems understand (s3://, 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +29,8 @@ class StoredBlob:
 
 
 def sha256_file(path: str | Path) -> tuple[str, int]:
+    import hashlib  # here and below: opening a store should not load OpenSSL
+
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as handle:
@@ -77,6 +76,8 @@ class ArtifactStore:
 
     # -- writing ------------------------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> StoredBlob:
+        import hashlib
+
         sha = hashlib.sha256(data).hexdigest()
         if self.exists(sha):
             return StoredBlob(sha, len(data), self.uri(sha), False)
@@ -90,7 +91,9 @@ class ArtifactStore:
         if self.is_local:
             target = self._local / self._rel(sha)
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{sha}.{secrets.token_hex(4)}.tmp")
+            tmp = target.with_name(f".{sha}.{os.urandom(4).hex()}.tmp")
+            import shutil
+
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
         else:
@@ -103,7 +106,7 @@ class ArtifactStore:
             target = self._local / self._rel(sha256)
             target.parent.mkdir(parents=True, exist_ok=True)
             # temp + rename: a reader or a concurrent writer of the same bytes never sees half a blob
-            tmp = target.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
+            tmp = target.with_name(f".{sha256}.{os.urandom(4).hex()}.tmp")
             with open(tmp, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
@@ -146,7 +149,9 @@ class ArtifactStore:
         target = Path(cache_dir) / self._rel(sha256)
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{sha256}.{secrets.token_hex(4)}.tmp")
+            tmp = target.with_name(f".{sha256}.{os.urandom(4).hex()}.tmp")
+            import shutil
+
             with self.open(sha256) as src, open(tmp, "wb") as out:
                 shutil.copyfileobj(src, out, CHUNK)
             os.replace(tmp, target)
@@ -156,6 +161,8 @@ class ArtifactStore:
         """True when the stored bytes still hash to their name (False when missing or corrupted)."""
         if not self.exists(sha256):
             return False
+        import hashlib
+
         digest = hashlib.sha256()
         with self.open(sha256) as handle:
             while chunk := handle.read(CHUNK):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,8 @@ def config_files(home: Path) -> list[Path]:
 
 
 def _read_toml(path: Path) -> dict[str, str]:
+    import tomllib  # only when there is a file to read
+
     try:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

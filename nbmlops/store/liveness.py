@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from functools import cache
 
 # A run's heartbeat thread beats every HEARTBEAT_S; one silent for STALE_AFTER_S is presumed dead.
@@ -15,6 +14,10 @@ LIVE_PID_STALE_AFTER_S = 3600.0
 
 @cache
 def this_host() -> str:
+    if hasattr(os, "uname"):
+        return os.uname().nodename  # what socket.gethostname() returns, without importing socket
+    import socket
+
     return socket.gethostname()
 
 

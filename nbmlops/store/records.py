@@ -7,8 +7,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
-STEP_STATUSES = ("pending", "running", "succeeded", "failed", "interrupted", "skipped")
+from nbmlops.store.sql import RUN_STATUSES, STEP_STATUSES
+
+__all__ = ["RUN_STATUSES", "STEP_STATUSES", "ArtifactInfo", "Edge", "MetricPoint", "RunInfo", "StepInfo"]
 
 
 @dataclass

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import cache
 
+RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
+STEP_STATUSES = ("pending", "running", "succeeded", "failed", "interrupted", "skipped")
 RUN_COLUMNS = ("id", "name", "kind", "pipeline", "status", "notebook_path", "notebook_sha256", "git_commit",
                "git_dirty", "backend", "started_at", "ended_at", "duration", "heartbeat_at", "pid", "host",
                "python_version", "nbmlops_version", "packages", "parent_run_id", "resumed_from", "error")

@@ -10,25 +10,26 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbmlops.errors import RunError
 from nbmlops.store import sql
-from nbmlops.store.artifacts import ArtifactStore
 from nbmlops.store.config import Settings, load_settings
 from nbmlops.store.db import Database, Tx
 from nbmlops.store.liveness import STALE_AFTER_S, stale_reason, this_host
-from nbmlops.store.records import RUN_STATUSES, ArtifactInfo, Edge, MetricPoint, RunInfo, StepInfo
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
+    from nbmlops.store.artifacts import ArtifactStore
     from nbmlops.store.query import Filter
+    from nbmlops.store.records import ArtifactInfo, Edge, MetricPoint, RunInfo, StepInfo
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
@@ -52,7 +53,13 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.db_url)
-        self.artifacts = ArtifactStore(settings.artifact_root)
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        """The content-addressed blobs (made on first use: a run that stores no artifact never loads it)."""
+        from nbmlops.store.artifacts import ArtifactStore
+
+        return ArtifactStore(self.settings.artifact_root)
 
     def close(self) -> None:
         self.db.dispose()
@@ -91,7 +98,7 @@ class Store:
             "notebook_path": notebook_path, "notebook_sha256": notebook_sha256, "git_commit": git_commit,
             "git_dirty": git_dirty, "backend": backend, "started_at": started, "heartbeat_at": now,
             "pid": pid or os.getpid(), "host": this_host(),
-            "python_version": python_version or platform.python_version(),
+            "python_version": python_version or sys.version.split()[0],  # = platform.python_version()
             "nbmlops_version": nbmlops_version or __version__,
             "packages": _json(dict(packages)) if packages else None,
             "parent_run_id": parent_run_id, "resumed_from": resumed_from,
@@ -124,8 +131,8 @@ class Store:
 
     def finish_run(self, run_id: str, status: str = "succeeded", *, error: str | None = None,
                    ended_at: float | None = None) -> None:
-        if status not in RUN_STATUSES:
-            raise RunError(f"unknown run status '{status}' (one of {', '.join(RUN_STATUSES)})")
+        if status not in sql.RUN_STATUSES:
+            raise RunError(f"unknown run status '{status}' (one of {', '.join(sql.RUN_STATUSES)})")
         ended = ended_at or time.time()
         if self.db.execute(sql.FINISH_RUN, {"status": status, "ended": ended, "error": error, "id": run_id}) == 0:
             raise RunError(f"no run '{run_id}' in {self._where()}")
@@ -169,6 +176,7 @@ class Store:
         import sqlalchemy as sa
 
         from nbmlops.store import models as m
+        from nbmlops.store.records import RunInfo
 
         def read(conn: Connection) -> list[RunInfo]:
             found = [RunInfo.from_row(row) for row in conn.execute(query)]
@@ -291,6 +299,7 @@ class Store:
         import sqlalchemy as sa
 
         from nbmlops.store import models as m
+        from nbmlops.store.records import MetricPoint
 
         query = sa.select(m.metrics).where(m.metrics.c.run_id == run_id).order_by(m.metrics.c.id)
         if key is not None:
@@ -349,12 +358,16 @@ class Store:
         self.db.transaction(write)
 
     def steps(self, run_id: str) -> list[StepInfo]:
+        from nbmlops.store.records import StepInfo
+
         return [StepInfo.from_row(r) for r in self.db.query(sql.SELECT_STEPS, {"run_id": run_id})]
 
     # -- artifacts ------------------------------------------------------------------------------------------
     def log_artifact(self, run_id: str, source: bytes | str | Path, name: str | None = None, *,
                      step_name: str | None = None) -> list[ArtifactInfo]:
         """Store bytes, a file, or every file under a folder (named by relative path); returns the records."""
+        from nbmlops.store.records import ArtifactInfo
+
         items: list[tuple[str, Any]] = []
         if isinstance(source, bytes | bytearray):
             if not name:
@@ -389,6 +402,7 @@ class Store:
         import sqlalchemy as sa
 
         from nbmlops.store import models as m
+        from nbmlops.store.records import ArtifactInfo
 
         query = sa.select(m.artifacts).where(m.artifacts.c.run_id == run_id).order_by(m.artifacts.c.id)
         return self.db.read(lambda c: [ArtifactInfo.from_row(r) for r in c.execute(query)])
@@ -404,6 +418,7 @@ class Store:
         import sqlalchemy as sa
 
         from nbmlops.store import models as m
+        from nbmlops.store.records import Edge
 
         out = sa.and_(m.lineage.c.from_kind == kind, m.lineage.c.from_id == id_)
         into = sa.and_(m.lineage.c.to_kind == kind, m.lineage.c.to_id == id_)
@@ -423,9 +438,7 @@ def _edge_row(from_kind: str, from_id: str, to_kind: str, to_id: str, relation: 
 
 def new_run_id() -> str:
     """Sortable and unique: the same shape as the runner's run folders (UTC time + random suffix)."""
-    import secrets
-
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 def open_store(home: str | Path | None = None, *, db_url: str | None = None,

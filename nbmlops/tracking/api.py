@@ -43,7 +43,7 @@ def start_run(name: str | None = None, params: dict[str, Any] | None = None, tag
         if git_commit is None:
             git_commit, dirty = git_info(Path(notebook_path).parent if notebook_path else None)
             git_dirty = dirty if git_dirty is None else git_dirty
-        packages = package_versions()
+        packages = package_versions(store.settings.home)
     new_id = store.create_run(run_id=run_id, name=name, kind=kind, pipeline=pipeline,
                               notebook_path=str(notebook_path) if notebook_path else None,
                               notebook_sha256=notebook_sha256, git_commit=git_commit, git_dirty=git_dirty,

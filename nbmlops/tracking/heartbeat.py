@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nbmlops.store import Store
-
-log = logging.getLogger("nbmlops.tracking")
 
 
 def interval() -> float:
@@ -51,7 +48,10 @@ class Heartbeat:
                 try:
                     store.heartbeat(run_id)
                 except Exception as exc:  # a missed beat must not kill the thread; the next one may succeed
-                    log.warning("nbmlops: heartbeat of run %s failed: %s", run_id, exc)
+                    import logging
+
+                    logging.getLogger("nbmlops.tracking").warning("nbmlops: heartbeat of run %s failed: %s",
+                                                                  run_id, exc)
 
 
 HEARTBEAT = Heartbeat()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import platform
+import json
+import os
 import subprocess
-from functools import cache
+import sys
 from pathlib import Path
+from typing import Any
+
+PACKAGES_CACHE = "packages.json"
+_CACHE_ENTRIES = 4
+_packages: dict[str, dict[str, str]] = {}  # environment key -> versions, for this process
 
 
 def file_sha256(path: str | Path) -> str:
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -35,9 +42,22 @@ def git_info(path: str | Path | None = None) -> tuple[str | None, bool | None]:
     return commit.stdout.strip() or None, bool(status.stdout.strip()) if status.returncode == 0 else None
 
 
-@cache
-def package_versions() -> dict[str, str]:
-    """Every installed distribution and its version (cached: the environment doesn't change under a process)."""
+def environment_key() -> str:
+    """Changes when a distribution is installed, upgraded or removed: the interpreter, and every sys.path
+    entry with its modification time (installing or removing anything adds or removes a *.dist-info folder,
+    which touches the folder holding it). A few stat calls."""
+    parts = [sys.prefix, sys.version]
+    for entry in sys.path:
+        path = entry or os.getcwd()
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            mtime = -1
+        parts.append(f"{path}={mtime}")
+    return "|".join(parts)  # a few hundred characters: no need to hash it (and no hashlib to load)
+
+
+def _scan_distributions() -> dict[str, str]:
     from importlib.metadata import distributions
 
     found: dict[str, str] = {}
@@ -48,5 +68,56 @@ def package_versions() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def package_versions(cache_dir: str | Path | None = None) -> dict[str, str]:
+    """Every installed distribution and its version. Scanning them all takes ~150 ms, so the result is kept
+    per process and, with `cache_dir` (start_run passes the project home), in `cache_dir/packages.json`
+    under environment_key(): an unchanged environment costs ~1 ms; an install or uninstall rescans."""
+    key = environment_key()
+    found = _packages.get(key)
+    if found is None and cache_dir is not None:
+        found = _read_cache(Path(cache_dir) / PACKAGES_CACHE, key)
+    if found is None:
+        found = _scan_distributions()
+        if cache_dir is not None:
+            _write_cache(Path(cache_dir) / PACKAGES_CACHE, key, found)
+    _packages[key] = found
+    return dict(found)
+
+
+def _read_cache(path: Path, key: str) -> dict[str, str] | None:
+    packages = _cache_entries(path).get(key)
+    return packages if isinstance(packages, dict) else None
+
+
+def _cache_entries(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:  # unreadable or damaged: rescan, and rewrite it
+        _log().debug("nbmlops: ignoring package cache %s: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: Path, key: str, packages: dict[str, str]) -> None:
+    # a few environments side by side (a venv and a kernel's, say) share one home without evicting each other
+    entries = {k: v for k, v in _cache_entries(path).items() if k != key}
+    entries = {**dict(list(entries.items())[-(_CACHE_ENTRIES - 1):]), key: packages}
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    try:
+        tmp.write_text(json.dumps(entries))
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    except OSError as exc:  # a read-only home only costs the next run a rescan
+        _log().debug("nbmlops: could not write package cache %s: %s", path, exc)
+        tmp.unlink(missing_ok=True)
+
+
 def python_version() -> str:
-    return platform.python_version()
+    return sys.version.split()[0]  # what platform.python_version() returns, without importing platform
+
+
+def _log() -> Any:
+    import logging  # only on the rare paths that log
+
+    return logging.getLogger("nbmlops.tracking")
