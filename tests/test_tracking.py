@@ -148,3 +148,73 @@ def test_import_is_light() -> None:
             "print(sorted(m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'alembic') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+PIPELINE_RUN = """
+import sys, time
+from nbmlops.tracking import attach, log_metric, log_metrics, log_param, log_params, set_tag, start_run
+run = start_run(kind="pipeline", run_id="r1", pipeline="p", notebook_path=sys.argv[1], backend="local",
+                resumed_from="r0", capture=True, params={"lr": 0.1}, tags={"who": "test"})
+store = run.store
+store.start_step(run.id, "prep", cache_key="k" * 64, inputs={"raw": "a" * 64})
+with attach(run.id, "prep"):
+    log_metric("rows", 10)
+    log_metrics({"a": 1.0, "b": 2.0})
+    log_param("seed", 1)
+    log_params({"depth": 3})
+    set_tag("stage", "dev")
+store.finish_step(run.id, "prep", "succeeded", outputs={"df": "b" * 64}, stdout_path="o.txt", stderr_path="e.txt",
+                  attempts=1)
+store.record_step(run.id, "train", "succeeded", cache_key="c" * 64, cache_hit=True, outputs={"model": "c" * 64},
+                  started_at=time.time(), ended_at=time.time())
+store.heartbeat(run.id)
+run.end("succeeded")
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic")))
+"""
+
+
+def test_pipeline_run_path_loads_no_sqlalchemy(home: Path, tmp_path: Path) -> None:
+    """On a SQLite store already at head, everything `nbmlops run` records goes through plain sqlite3."""
+    get_store()  # creates the database at head (this process loads SQLAlchemy and Alembic for that)
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    out = subprocess.run([sys.executable, "-c", PIPELINE_RUN, str(notebook)], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    info = get_store().get_run("r1")
+    assert info.status == "succeeded" and info.resumed_from == "r0" and info.backend == "local"
+    assert info.params == {"lr": 0.1, "seed": 1, "depth": 3} and info.tags == {"who": "test", "stage": "dev"}
+    assert info.metrics == {"rows": 10.0, "a": 1.0, "b": 2.0} and info.packages.get("sqlalchemy")
+    steps = {s.name: s for s in get_store().steps("r1")}
+    assert steps["prep"].inputs == {"raw": "a" * 64} and steps["prep"].outputs == {"df": "b" * 64}
+    assert steps["prep"].duration is not None and steps["prep"].stdout_path == "o.txt"
+    assert steps["train"].cache_hit and steps["train"].outputs == {"model": "c" * 64}
+    assert {(e.relation, e.to_id) for e in get_store().edges("run", "r1", "out")} >= {
+        ("input", "a" * 64), ("output", "b" * 64), ("output", "c" * 64), ("resumed_from", "r0")}
+    assert get_store().metric_history("r1", "rows")[0].step_name == "prep"
+
+
+def test_package_versions_are_cached_until_the_environment_changes(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbmlops.tracking import provenance
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    monkeypatch.setattr(provenance, "_packages", {})
+    first = tracking.package_versions(tmp_path)
+    assert first.get("sqlalchemy") and (tmp_path / provenance.PACKAGES_CACHE).is_file()
+
+    def no_scan() -> dict[str, str]:
+        raise AssertionError("rescanned an unchanged environment")
+
+    monkeypatch.setattr(provenance, "_packages", {})  # a new process: only the file cache is left
+    scan = provenance._scan_distributions
+    monkeypatch.setattr(provenance, "_scan_distributions", no_scan)
+    assert tracking.package_versions(tmp_path) == first
+
+    time.sleep(0.01)  # an install: a new *.dist-info folder in a sys.path entry changes the key
+    (site / "fakepkg-1.2.dist-info").mkdir()
+    (site / "fakepkg-1.2.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fakepkg\nVersion: 1.2\n")
+    monkeypatch.setattr(provenance, "_scan_distributions", scan)
+    assert tracking.package_versions(tmp_path) == {**first, "fakepkg": "1.2"}
