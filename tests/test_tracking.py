@@ -143,6 +143,25 @@ def test_git_info(tmp_path: Path) -> None:
     assert tracking.git_info(tmp_path) == (commit, True)
 
 
+def test_git_commit_read_from_files_matches_git(tmp_path: Path) -> None:
+    """The commit comes from .git's files: loose and packed refs, detached HEAD, linked worktrees, no commit yet."""
+    git = ["git", "-c", "user.email=t@e", "-c", "user.name=t", "-C", str(tmp_path / "repo")]
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    assert tracking.git_info(tmp_path / "repo") == (None, None)  # unborn branch: no commit yet
+    (tmp_path / "repo" / "sub").mkdir()
+    (tmp_path / "repo" / "sub" / "nb.ipynb").write_text("{}")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert tracking.git_info(tmp_path / "repo" / "sub" / "nb.ipynb") == (head, False)
+    subprocess.run([*git, "pack-refs", "--all"], check=True)
+    assert tracking.git_info(tmp_path / "repo" / "sub") == (head, False)
+    subprocess.run([*git, "worktree", "add", "-q", "-b", "other", str(tmp_path / "wt")], check=True)
+    assert tracking.git_info(tmp_path / "wt" / "sub") == (head, False)
+    subprocess.run([*git, "checkout", "-q", "--detach"], check=True)
+    assert tracking.git_info(tmp_path / "repo") == (head, False)
+
+
 def test_import_is_light() -> None:
     code = ("import sys, nbmlops.tracking; "
             "print(sorted(m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'alembic') if m in sys.modules))")

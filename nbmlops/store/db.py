@@ -10,7 +10,6 @@ SQLAlchemy is loaded only when `engine` is first used: migrations, PostgreSQL, a
 from __future__ import annotations
 
 import os
-import random
 import re
 import sqlite3
 import threading
@@ -114,6 +113,8 @@ def _retry_locked(action: Callable[[], T], what: str, deadline_s: float = WRITE_
                     raise StoreBusyError(f"{what}: the database stayed locked for over {deadline_s:.0f} s "
                                          "(another process holds a long write transaction)") from exc
                 raise
+        import random  # only under contention
+
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.5)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,20 +25,78 @@ def file_sha256(path: str | Path) -> str:
 
 def git_info(path: str | Path | None = None) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the git work tree holding `path` (the working directory by default); (None, None)
-    outside git or without a git binary. Dirty means tracked files differ from the commit."""
+    outside git or without a git binary. Dirty means tracked files differ from the commit.
+
+    The commit is read from the repository's files (HEAD, loose refs, packed-refs) and outside a work tree
+    nothing is spawned; only the dirty check runs `git status`. Anything unusual asks git itself."""
     folder = Path(path or Path.cwd())
     if folder.is_file():
         folder = folder.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                                timeout=10)
-        if commit.returncode != 0:
+    commit: str | None = None
+    if not any(os.environ.get(v) for v in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
+        git_dir = _git_dir(folder.resolve())
+        if git_dir is None:
             return None, None
+        commit = _head_commit(git_dir)
+    import subprocess
+
+    try:
+        if commit is None:  # unborn branch, reftable, odd layout: let git answer
+            found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
+                                   timeout=10)
+            if found.returncode != 0:
+                return None, None
+            commit = found.stdout.strip() or None
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
                                 capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    return commit.stdout.strip() or None, bool(status.stdout.strip()) if status.returncode == 0 else None
+        return commit, None
+    return commit, bool(status.stdout.strip()) if status.returncode == 0 else None
+
+
+def _git_dir(folder: Path) -> Path | None:
+    """The git directory of the work tree holding `folder` (a worktree's or submodule's `.git` file followed)."""
+    for parent in (folder, *folder.parents):
+        dot = parent / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():
+            text = dot.read_text(errors="replace").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            target = Path(text[len("gitdir:"):].strip())
+            return target if target.is_absolute() else (parent / target).resolve()
+    return None
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def _head_commit(git_dir: Path) -> str | None:
+    """The commit HEAD points at, from the files; None when they don't say plainly."""
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head if _is_sha(head) else None
+        ref = head[len("ref:"):].strip()
+        common = git_dir
+        if (git_dir / "commondir").is_file():  # a linked worktree: branches live in the main repository
+            common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+        for base in dict.fromkeys((git_dir, common)):
+            loose = base / ref
+            if loose.is_file():
+                value = loose.read_text().strip()
+                return value if _is_sha(value) else None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref and _is_sha(sha):
+                    return sha
+    except OSError:
+        return None
+    return None
 
 
 def environment_key() -> str:
