@@ -39,25 +39,46 @@ def main() -> None:
 @main.command()
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Set a parameter of the notebook's parameters cell (repeatable).")
+              help="Set a parameter of the parameters cell (repeatable); NAME=a,b,c sweeps it.")
 @click.option("--backend", default="local", show_default=True, help="Where the steps run: local, papermill, ray.")
 @click.option("--resume", metavar="RUN_ID", help="Continue a failed run: unchanged finished steps are reused.")
 @click.option("--no-cache", is_flag=True, help="Run every step, even those whose inputs are unchanged.")
 @click.option("--force", multiple=True, metavar="STEP", help="Run this step even on a cache hit (repeatable).")
 @click.option("--only", metavar="STEP", help="Run this one step; its upstream comes from the cache.")
+@click.option("--sweep", metavar="grid|random:N", help="How to sweep parameters given several values.")
+@click.option("--objective", metavar="metrics.NAME:max|min", help="Rank a sweep's child runs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sweep random:N.")
+@click.option("--workers", type=int, help="papermill: steps run at once (default: cores).")
+@click.option("--kernel", help="papermill: the Jupyter kernel to run steps in.")
+@click.option("--fresh-kernel", is_flag=True, default=None, help="papermill: a new kernel for every step.")
+@click.option("--ray-address", help="ray: the cluster to run on (default: a local Ray).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the steps' own output as they run.")
 def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, no_cache: bool,
-        force: tuple[str, ...], only: str | None, verbose: bool) -> None:
+        force: tuple[str, ...], only: str | None, sweep: str | None, objective: str | None, seed: int,
+        workers: int | None, kernel: str | None, fresh_kernel: bool | None, ray_address: str | None,
+        verbose: bool) -> None:
     """Run a notebook (or a compiled pipeline.json) as a pipeline."""
-    from nbmlops.cli_output import TerminalReporter, print_run_summary
+    from nbmlops.cli_output import TerminalReporter, print_run_summary, print_sweep_summary
     from nbmlops.pipeline import load_pipeline
-    from nbmlops.runners import run_pipeline
+    from nbmlops.runners import run_pipeline, split_sweep_params, sweep_pipeline
 
     spec = load_pipeline(target)
+    backend_options = {k: v for k, v in {"workers": workers, "kernel": kernel, "fresh_kernel": fresh_kernel,
+                                         "address": ray_address}.items() if v is not None}
+    options = {"backend": backend, "use_cache": not no_cache, "force": force, "echo": verbose,
+               "backend_options": backend_options}
+    if sweep or split_sweep_params(spec, list(params))[1]:
+        if resume or only:
+            raise NbmlopsError("--resume and --only run one pipeline; they can't be combined with a sweep")
+        result = sweep_pipeline(spec, list(params), sweep=sweep or "grid", objective=objective, seed=seed,
+                                reporter_for=lambda values, extra: TerminalReporter(
+                                    spec, verbose, {"shared steps": "once"} if "skip" in extra else values),
+                                **options)
+        print_sweep_summary(result)
+        return
     reporter = TerminalReporter(spec, verbose)
     try:
-        result = run_pipeline(spec, list(params), backend=backend, resume=resume, reporter=reporter, echo=verbose,
-                              use_cache=not no_cache, force=force, only=only)
+        result = run_pipeline(spec, list(params), resume=resume, reporter=reporter, only=only, **options)
     finally:
         reporter.close()
     print_run_summary(result)

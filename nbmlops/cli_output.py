@@ -4,24 +4,29 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.orchestrator import RunResult
+from nbmlops.runners.sweep import SweepResult
 
 MARKS = {"succeeded": ("✓", "green"), "cached": ("↺", "cyan"), "reused": ("↺", "cyan"), "failed": ("✗", "red"),
          "interrupted": ("!", "yellow"), "retrying": ("↻", "yellow")}
 
 
 class TerminalReporter:
-    def __init__(self, spec: PipelineSpec, verbose: bool = False) -> None:
+    def __init__(self, spec: PipelineSpec, verbose: bool = False, point: dict[str, Any] | None = None) -> None:
         self.total = len(spec.steps)
         self.done = 0
         self.verbose = verbose
-        self.live = sys.stderr.isatty() and not verbose
+        # a sweep's children may run at once: their lines carry the point instead of redrawing one line
+        self.prefix = " ".join(f"{k}={v}" for k, v in point.items()) + " " if point else ""
+        self.live = sys.stderr.isatty() and not verbose and not point
         self.width = max(len(s.name) for s in spec.steps)
-        click.echo(click.style(spec.name, bold=True) + f": {self.total} steps", err=True)
+        if not point:
+            click.echo(click.style(spec.name, bold=True) + f": {self.total} steps", err=True)
 
     def step_started(self, step: str) -> None:
         text = f"  [{self.done + 1}/{self.total}] {step} …"
@@ -37,7 +42,7 @@ class TerminalReporter:
         extra = f"  {detail}" if detail else ""
         counter = f"[{self.done}/{self.total}]"
         line = f"{click.style(mark, fg=colour)} {counter:>7} {step:<{self.width}}  {seconds:7.2f}s  {status}"
-        click.echo(("\x1b[2K" if self.live else "") + line + extra, err=True)
+        click.echo(("\x1b[2K" if self.live else "") + self.prefix + line + extra, err=True)
 
     def close(self) -> None:
         if self.live:
@@ -56,3 +61,15 @@ def print_run_summary(result: RunResult) -> None:
         line = f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}"
         click.echo(click.style(line, bold=True) if i == 0 else line, err=True)
     click.echo(f"total {result.seconds:.2f}s · run folder {result.run_dir}", err=True)
+
+
+def print_sweep_summary(result: SweepResult) -> None:
+    click.echo(f"\nsweep {result.parent.run_id}: {len(result.children)} runs", err=True)
+    names = list(result.points[0]) if result.points else []
+    scores = result.scores or [None] * len(result.children)
+    for child, point, score in zip(result.children, result.points, scores, strict=True):
+        best = result.best is not None and child.run_id == result.best.run_id
+        values = "  ".join(f"{n}={point[n]}" for n in names)
+        shown = f"  {result.objective.split(':')[0]}={score:.4g}" if score is not None and result.objective else ""
+        line = f"  {child.run_id}  {child.status:<9}  {values}{shown}" + ("  ← best" if best else "")
+        click.echo(click.style(line, bold=True) if best else line, err=True)

@@ -113,3 +113,12 @@ def test_spec_finds_its_notebook_folder_from_anywhere(workdir: Path, tmp_path_fa
     done = cli("run", str(workdir / "specs" / "pipeline.json"), "-p", "metrics_path=m.json", cwd=elsewhere)
     assert done.returncode == 0, done.stderr
     assert (workdir / "m.json").is_file(), "steps run in the notebook's folder, wherever the spec is run from"
+
+
+def test_sweep_from_the_command_line(workdir: Path) -> None:
+    done = cli("run", "churn.ipynb", "-p", "C=0.1,10", "--objective", "metrics.roc_auc:max", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "sweep " in done.stderr and "← best" in done.stderr
+    assert done.stderr.count("cached") >= 8, "load, clean, features and split ran once, in the parent"
+    done = cli("run", "churn.ipynb", "-p", "C=0.1,x", cwd=workdir)
+    assert done.returncode == 2 and "'x' is not a number" in done.stderr

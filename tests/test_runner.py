@@ -164,3 +164,10 @@ def test_step_output_is_captured_not_printed(make_notebook, home: Path, capsys: 
     assert capsys.readouterr().out == ""
     assert (result.run_dir / "steps" / "a" / "stdout.txt").read_text() == "to out\n"
     assert (result.run_dir / "steps" / "a" / "stderr.txt").read_text() == "to err\n"
+
+
+def test_step_durations_are_measured(make_notebook, home: Path) -> None:
+    nb = make_notebook([("import time\ntime.sleep(0.2)\nx = 1", ["step:slow"]), ("y = x", ["step:fast"])])
+    result = run_pipeline(compile_notebook(nb), home=home)
+    assert 0.2 <= result.steps["slow"]["duration"] < 5
+    assert json.loads((result.run_dir / "run.json").read_text())["duration"] >= 0.2

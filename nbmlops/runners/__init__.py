@@ -4,6 +4,7 @@ resume, records), and the run folders they leave."""
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.marshal import StoredValue, load_value, save_value
 from nbmlops.runners.orchestrator import Orchestrator, RunOptions, RunResult, resume_run
 from nbmlops.runners.rundir import RunDir
+from nbmlops.runners.sweep import SweepResult, run_sweep, split_sweep_params, sweep_points
 from nbmlops.runners.task import Executor, Reporter, StepOutcome, StepTask
 from nbmlops.store.home import project_home
 
@@ -28,7 +30,13 @@ def make_executor(backend: str, **options: Any) -> Executor:
     if target is None:
         raise NbmlopsError(f"unknown backend '{backend}' (available: {', '.join(BACKENDS)})")
     module, _, factory = target.partition(":")
-    return getattr(importlib.import_module(module), factory)(**options)
+    make = getattr(importlib.import_module(module), factory)
+    accepted = inspect.signature(make).parameters
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
+        raise NbmlopsError(f"the {backend} backend doesn't take {flags}")
+    return make(**options)
 
 
 def run_pipeline(spec: PipelineSpec, params: dict[str, Any] | list[str] | None = None, *,
@@ -36,7 +44,7 @@ def run_pipeline(spec: PipelineSpec, params: dict[str, Any] | list[str] | None =
                  reporter: Reporter | None = None, echo: bool = False, use_cache: bool = True,
                  force: tuple[str, ...] | list[str] = (), only: str | None = None,
                  parent_run_id: str | None = None, tags: dict[str, Any] | None = None,
-                 backend_options: dict[str, Any] | None = None) -> RunResult:
+                 skip: frozenset[str] = frozenset(), backend_options: dict[str, Any] | None = None) -> RunResult:
     """Run a pipeline; `params` are ready values or `name=value` strings. Raises StepFailed when a step fails,
     after the run folder and the store record it."""
     home_path = Path(home) if home else project_home()
@@ -47,10 +55,28 @@ def run_pipeline(spec: PipelineSpec, params: dict[str, Any] | list[str] | None =
         base = {k: v for k, v in record.get("params", {}).items() if k in spec.defaults}
     values = resolve_parameters(spec, params, base)
     executor = make_executor(backend, **(backend_options or {}))
-    options = RunOptions(use_cache=use_cache, force=tuple(force), only=only, resume_from=earlier,
+    options = RunOptions(use_cache=use_cache, force=tuple(force), only=only, skip=skip, resume_from=earlier,
                          parent_run_id=parent_run_id, tags=tags or {}, echo=echo)
     return Orchestrator(spec, values, home_path, executor, options=options, reporter=reporter).run()
 
 
+def sweep_pipeline(spec: PipelineSpec, params: list[str], *, sweep: str = "grid", objective: str | None = None,
+                   seed: int = 0, backend: str = "local", parallel: int | None = None,
+                   reporter_for: Any = None, **options: Any) -> SweepResult:
+    """Run every point of the sweep the `-p name=a,b,c` items describe, as children of one parent run.
+    Children run at the same time on a backend that spreads work (ray), one after another otherwise."""
+    fixed, swept = split_sweep_params(spec, params)
+    if not swept:
+        raise NbmlopsError("nothing to sweep: give a parameter several values, e.g. -p C=0.1,1,10")
+    resolve_parameters(spec, fixed)  # bad fixed values fail before any run starts
+
+    def one(values: dict[str, Any], **extra: Any) -> RunResult:
+        reporter = reporter_for(values, extra) if reporter_for else None
+        return run_pipeline(spec, values, backend=backend, reporter=reporter, **options, **extra)
+
+    width = parallel or (len(sweep_points(swept, sweep, seed)) if backend == "ray" else 1)
+    return run_sweep(spec, fixed, swept, one, mode=sweep, seed=seed, objective=objective, parallel=width)
+
+
 __all__ = ["BACKENDS", "Executor", "Orchestrator", "RunDir", "RunOptions", "RunResult", "StepOutcome", "StepTask",
-           "StoredValue", "load_value", "make_executor", "run_pipeline", "save_value"]
+           "StoredValue", "SweepResult", "load_value", "make_executor", "run_pipeline", "save_value", "sweep_pipeline"]

@@ -37,6 +37,7 @@ class RunOptions:
     use_cache: bool = True
     force: tuple[str, ...] = ()  # steps to run even on a cache hit
     only: str | None = None  # run this step alone, its upstream from the cache
+    skip: frozenset[str] = frozenset()  # steps left out of this run (a sweep's parent runs only shared steps)
     resume_from: RunDir | None = None
     parent_run_id: str | None = None
     tags: dict[str, Any] = field(default_factory=dict)
@@ -48,6 +49,7 @@ def now_iso() -> str:
 
 
 def descendants(spec: PipelineSpec, name: str) -> set[str]:
+    """Steps that depend on `name`, directly or not."""
     found: set[str] = set()
     frontier = [name]
     while frontier:
@@ -56,6 +58,18 @@ def descendants(spec: PipelineSpec, name: str) -> set[str]:
             if current in step.upstream and step.name not in found:
                 found.add(step.name)
                 frontier.append(step.name)
+    return found
+
+
+def ancestors(spec: PipelineSpec, name: str) -> set[str]:
+    """Steps `name` depends on, directly or not."""
+    found: set[str] = set()
+    frontier = [name]
+    while frontier:
+        for up in spec.step(frontier.pop()).upstream:
+            if up not in found:
+                found.add(up)
+                frontier.append(up)
     return found
 
 
@@ -76,10 +90,11 @@ class Orchestrator:
         for name in self.options.force:
             spec.step(name)  # unknown step names are an error before anything runs
         self.base_status: dict[str, dict[str, Any]] = {}  # status.json fields of the steps started
-        self.skipped: set[str] = set()
+        self.skipped: set[str] = set(self.options.skip)
         if self.options.only:
             spec.step(self.options.only)
-            self.skipped = descendants(spec, self.options.only)
+            needed = ancestors(spec, self.options.only) | {self.options.only}
+            self.skipped |= {s.name for s in spec.steps} - needed
 
     # -- the run ----------------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -188,7 +203,8 @@ class Orchestrator:
         self.store.start_step(self.run_dir.run_id, step.name, cache_key=parts.key, inputs=parts.inputs)
         task = StepTask(self.spec, step, self.params, inputs, directory, self.run_dir.outputs_dir(step.name),
                         self.workdir, self.run_dir.run_id, home=self.home, echo=self.options.echo)
-        return self.executor.submit(task), task, parts, time.perf_counter()
+        began = time.perf_counter()  # before submit: the local backend runs the step inside it
+        return self.executor.submit(task), task, parts, began
 
     def _why(self, step: Step, parts: KeyParts) -> str:
         if step.name in self.options.force or step.name == self.options.only:
@@ -241,7 +257,8 @@ class Orchestrator:
             "inputs": parts.inputs, "duration": 0.0, "outputs": {n: s.to_dict() for n, s in outputs.items()}})
         self.store.record_step(self.run_dir.run_id, step.name, "succeeded", cache_key=parts.key, cache_hit=True,
                                inputs=parts.inputs, outputs={n: s.sha256 for n, s in outputs.items()})
-        self.cache.record(self.spec, step, parts, self.run_dir.run_id, outputs, target)
+        # the entry now points at this run's links (valid if the older run is removed) but keeps the producer
+        self.cache.record(self.spec, step, parts, origin, outputs, target)
         self._set_status(step.name, status)
         self.reporter.step_finished(step.name, status, 0.0, f"from {origin}")
 
