@@ -204,7 +204,7 @@ def _pipeline_parser() -> _Parser:
     parser = _Parser(prog="%pipeline", description="Act on the saved notebook this kernel belongs to.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--notebook", metavar="PATH", help="the notebook, when the kernel can't tell")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="show|compile|run|check")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="show|compile|run|check|load")
     show = sub.add_parser("show", parents=[common], help="the steps, what flows between them, the DAG")
     show.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
     comp = sub.add_parser("compile", parents=[common], help="the PipelineSpec as JSON")
@@ -213,13 +213,18 @@ def _pipeline_parser() -> _Parser:
     run.add_argument("-p", "--param", dest="params", action="append", default=[], metavar="NAME=VALUE")
     run.add_argument("--resume", metavar="RUN_ID", help="continue a failed run, reusing finished steps")
     sub.add_parser("check", parents=[common], help="pre-flight: marshal the values that cross steps, and more")
+    load = sub.add_parser("load", parents=[common], help="bring a step's values from a past run into this kernel")
+    load.add_argument("step", help="the step whose outputs to load")
+    load.add_argument("--run", metavar="RUN_ID", help="that run (default: the newest where the step finished)")
+    load.add_argument("--inputs", action="store_true",
+                      help="load what the step reads (upstream values, parameters) to debug the step itself")
     return parser
 
 
 class _CellReporter:
     """One line per finished step, in the cell's output."""
 
-    MARKS = {"succeeded": "✓", "reused": "↺", "failed": "✗", "interrupted": "!"}
+    MARKS = {"succeeded": "✓", "cached": "↺", "reused": "↺", "failed": "✗", "interrupted": "!", "retrying": "↻"}
 
     def __init__(self, total: int, width: int) -> None:
         self.out = sys.stdout  # the cell's stream; steps redirect sys.stdout to their logs while they run
@@ -408,7 +413,7 @@ class NbmlopsMagics(Magics):
     @line_magic
     def pipeline(self, line: str) -> None:
         """%pipeline show [--format text|mermaid|dot] | compile [-o FILE] | run [-p NAME=VALUE ...] [--resume ID]
-        | check   — each with [--notebook PATH]
+        | check | load STEP [--run ID] [--inputs]   — each with [--notebook PATH]
 
         Acts on the saved notebook this kernel belongs to (found from JPY_SESSION_NAME), never changing it."""
         if self._running:
@@ -422,7 +427,7 @@ class NbmlopsMagics(Magics):
             except ValueError as exc:
                 raise _ArgumentError(f"%pipeline: can't parse '{line}': {exc}") from None
             if args.command is None:
-                raise _ArgumentError("%pipeline needs a command: show, compile, run or check "
+                raise _ArgumentError("%pipeline needs a command: show, compile, run, check or load "
                                      "(%pipeline -h for help)")
             getattr(self, f"_pipeline_{args.command}")(args)
         except _HelpShown:
@@ -497,6 +502,17 @@ class NbmlopsMagics(Magics):
         mtime = path.stat().st_mtime
         sources = {c.source.strip() for c in read_notebook(path).cells}
         return len({src for when, src in self.ran if when > mtime and src not in sources})
+
+    def _pipeline_load(self, args: argparse.Namespace) -> None:
+        from nbmlops.pipeline import compile_notebook
+        from nbmlops.runners.replay import load_step_values
+        from nbmlops.store import project_home
+
+        spec = compile_notebook(self._notebook(args))
+        run_id, names = load_step_values(project_home(), spec, args.step, self.shell.user_ns, run_id=args.run,
+                                         inputs=args.inputs)
+        what = f"what step {args.step} reads" if args.inputs else f"the outputs of step {args.step}"
+        print(f"loaded {what} from run {run_id}: {', '.join(names) or 'nothing (it has none)'}")
 
     def _pipeline_check(self, args: argparse.Namespace) -> None:
         from nbmlops.preflight import check_notebook, format_report

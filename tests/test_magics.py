@@ -171,6 +171,18 @@ def test_run_runs_the_saved_notebook_with_parameters(kernel: Kernel, folder: Pat
     assert bad.stdout == "" and bad.stderr.startswith("error: unknown parameter 'nope'")
 
 
+def test_load_brings_a_past_runs_values_into_the_kernel(kernel: Kernel) -> None:
+    kernel.run("del X, y, data")
+    reply = kernel.run("%pipeline load prepare")
+    assert reply.status == "ok" and reply.stdout.startswith("loaded the outputs of step prepare from run ")
+    assert kernel.run("y").results == ["6.0"], "the run's value (C=0.5), not the kernel's earlier one"
+    reply = kernel.run("%pipeline load prepare --inputs")
+    assert "loaded what step prepare reads" in reply.stdout and "data, C" in reply.stdout
+    assert kernel.run("data, C").results == ["([1, 2, 3], 0.5)"]
+    assert kernel.run("%pipeline load nope").stderr.startswith("error: pipeline 'churn' has no step 'nope'")
+    assert "no run 'x1'" in kernel.run("%pipeline load prepare --run x1").stderr
+
+
 def test_check_clean_notebook_is_ready(kernel: Kernel) -> None:
     reply = kernel.run("%pipeline check")
     assert reply.stdout.splitlines()[-1].startswith("ready"), reply.stdout
