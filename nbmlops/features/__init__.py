@@ -1,0 +1,25 @@
+"""The feature store: features defined once for batch and live events, point-in-time training sets, online
+serving, and a catalog with statistics.
+
+    from nbmlops.features import FeatureSet, FeatureVector, Window, Expr, get_offline_features
+    tx = FeatureSet("transactions", entities=["customer_id"], timestamp="ts",
+                    features=["amount", Expr("big", "amount > 100"),
+                              Window("amount", ["sum", "count"], ["1h", "7d"])])
+    tx.ingest(df)                       # or tx.push({"customer_id": 1, "ts": ..., "amount": 3.5})
+    vec = FeatureVector("churn", ["transactions.amount_sum_7d", "transactions.big"], label="churned")
+    train = get_offline_features(vec, entity_df, timestamp_column="ts")
+"""
+
+from nbmlops.features.api import default_store, flush, get_offline_features, get_online_features
+from nbmlops.features.catalog import FeatureInfo, SetInfo, catalog, describe
+from nbmlops.features.definitions import AGGREGATIONS, Expr, FeatureSet, Transform, Window, transform
+from nbmlops.features.errors import FeatureError
+from nbmlops.features.offline import IngestRecord
+from nbmlops.features.parity import ParityReport, parity
+from nbmlops.features.store import FeatureStore, OnlineFeatures
+from nbmlops.features.vectors import FeatureVector
+
+__all__ = ["AGGREGATIONS", "Expr", "FeatureError", "FeatureInfo", "FeatureSet", "FeatureStore", "FeatureVector",
+           "IngestRecord", "OnlineFeatures", "ParityReport", "SetInfo", "Transform", "Window", "catalog",
+           "default_store", "describe", "flush", "get_offline_features", "get_online_features", "parity",
+           "transform"]

@@ -1,0 +1,113 @@
+"""The catalog: every feature set with its versions, features, types, descriptions, owners, statistics and
+freshness, and the vectors and models that use it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nbmlops.features.definitions import SetSpec
+from nbmlops.features.stats import set_stats
+
+if TYPE_CHECKING:
+    from nbmlops.features.store import FeatureStore
+
+
+@dataclass
+class FeatureInfo:
+    name: str
+    set: str
+    kind: str  # 'row' (per event) or 'window'
+    dtype: str | None
+    definition: str
+    description: str
+    stats: dict[str, Any] | None = None
+
+
+@dataclass
+class SetInfo:
+    name: str
+    version: int
+    versions: list[int]
+    entities: list[str]
+    timestamp: str
+    ttl_s: float | None
+    description: str
+    owner: str
+    features: list[FeatureInfo]
+    rows: int
+    ingests: int
+    last_ingest_at: float | None
+    newest_event_ns: int | None
+    freshness_s: float | None  # now minus the newest event time
+    online_entities: int
+    vectors: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+
+def _features(spec: SetSpec) -> list[FeatureInfo]:
+    out = []
+    for item in spec.raw["spec"]["row"]:
+        names = item["outputs"] if item["kind"] == "transform" else [item["name"]]
+        definition = {"column": lambda i: "column", "expr": lambda i: i["expr"],
+                      "transform": lambda i: f"transform {i['fn']}"}[item["kind"]](item)
+        for name in names:
+            out.append(FeatureInfo(name, spec.name, "row", spec.dtypes.get(name), definition,
+                                   item.get("description", "")))
+    for w in spec.windows:
+        out.append(FeatureInfo(w.name, spec.name, "window", "number" if w.agg != "last" else spec.dtypes.get(
+            w.column or ""), f"{w.agg}({w.column or '*'}) over {w.name.rsplit('_', 1)[-1]}", ""))
+    return out
+
+
+def describe(name: str, store: FeatureStore | None = None, *, stats: bool = True) -> SetInfo:
+    from nbmlops.features.api import default_store
+
+    store = store or default_store()
+    versions = store.catalog.versions(name) or [store.catalog.get(name)]
+    spec = versions[-1]
+    ingests = store.offline.ingests(spec.name, spec.version)
+    features = _features(spec)
+    if stats:
+        computed = set_stats(store.offline, spec, ingests)
+        for info in features:
+            info.stats = computed.get(info.name)
+    newest = max((r.max_ts for r in ingests if r.max_ts is not None), default=None)
+    vectors = sorted(v["name"] for v in store.catalog.vectors()
+                     if any(str(ref).split(".")[0] == name for ref in [*v["features"], v.get("label") or ""]))
+    raw = spec.raw["spec"]
+    return SetInfo(
+        name=name, version=spec.version, versions=[v.version for v in versions], entities=list(spec.entities),
+        timestamp=spec.timestamp, ttl_s=spec.ttl_ns / 1e9 if spec.ttl_ns else None,
+        description=raw.get("description", ""), owner=raw.get("owner", ""), features=features,
+        rows=sum(r.rows for r in ingests), ingests=len(ingests),
+        last_ingest_at=max((r.created_at for r in ingests), default=None), newest_event_ns=newest,
+        freshness_s=(time.time_ns() - newest) / 1e9 if newest is not None else None,
+        online_entities=store.online.count(f"{spec.name}:v{spec.version}"),
+        vectors=vectors, models=_models(store, vectors))
+
+
+def catalog(store: FeatureStore | None = None, *, stats: bool = True) -> list[SetInfo]:
+    from nbmlops.features.api import default_store
+
+    store = store or default_store()
+    return [describe(name, store, stats=stats) for name in store.catalog.names()]
+
+
+def _models(store: FeatureStore, vectors: list[str]) -> list[str]:
+    """Model versions registered from runs that read a training set of these vectors (lineage)."""
+    if not vectors:
+        return []
+    from nbmlops.tracking import get_store
+
+    meta = get_store(store.settings.home)
+    found: set[str] = set()
+    for vector in vectors:
+        for edge in meta.edges("feature_vector", vector, "in"):
+            for run_edge in meta.edges("training_set", edge.from_id, "in"):
+                if run_edge.from_kind != "run":
+                    continue
+                found.update(e.from_id for e in meta.edges("run", run_edge.from_id, "in")
+                             if e.from_kind == "model_version")
+    return sorted(found)

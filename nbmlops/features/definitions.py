@@ -1,0 +1,256 @@
+"""Feature definitions, written once: a FeatureSet names its entities, its timestamp and its features.
+
+Features are source columns, column expressions (`Expr`), vectorised Python functions over a DataFrame
+(`Transform`) and sliding-window aggregations (`Window`). Row features are computed per event; window features
+are evaluated at read time over the events in (t - window, t]. `spec()` is the JSON-able form the catalog stores;
+its fingerprint (without description/owner) decides the version: change the schema, get a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from nbmlops.features import durations
+from nbmlops.features.errors import FeatureError
+
+AGGREGATIONS = ("count", "sum", "mean", "min", "max", "last", "distinct")
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A column expression evaluated with DataFrame.eval, e.g. Expr("amount_usd", "amount * rate")."""
+
+    name: str
+    expr: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A vectorised function DataFrame -> DataFrame (columns = outputs) or Series (one output)."""
+
+    fn: Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
+    outputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outputs", tuple(self.outputs) or (self.fn.__name__,))
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+
+
+def transform(*, outputs: Sequence[str] = (), inputs: Sequence[str] = (),
+              description: str = "") -> Callable[[Callable[..., Any]], Transform]:
+    """Decorator form of Transform: `@transform(outputs=["len"]) def text_len(df): ...`."""
+    def wrap(fn: Callable[..., Any]) -> Transform:
+        return Transform(fn, tuple(outputs), tuple(inputs), description or (fn.__doc__ or "").strip())
+    return wrap
+
+
+@dataclass(frozen=True)
+class Window:
+    """Sliding-window aggregations of `column` (None counts events) over each window, named
+    `<column>_<agg>_<window>` (or `<prefix>_<agg>_<window>`), e.g. amount_sum_7d."""
+
+    column: str | None
+    aggs: Sequence[str] = ("count",)
+    windows: Sequence[str] = ("1d",)
+    prefix: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WindowFeature:
+    name: str
+    column: str | None
+    agg: str
+    window_ns: int
+
+
+def _code_sha(fn: Callable[..., Any]) -> str:
+    """Source when available (edits make a new version), else the bytecode."""
+    try:
+        text = inspect.getsource(fn)
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        text = repr(code.co_code) + repr(code.co_consts) if code else repr(fn)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class FeatureSet:
+    """A named group of features of the same entities, stamped by one event-time column."""
+
+    name: str
+    entities: Sequence[str]
+    timestamp: str = "ts"
+    features: Sequence[str | Expr | Transform | Window] = ()
+    ttl: str | int | None = None
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise FeatureError(f"feature set name '{self.name}' must be letters, digits, '_' or '-'")
+        if isinstance(self.entities, str):
+            self.entities = [self.entities]
+        self.entities = list(self.entities)
+        if not self.entities:
+            raise FeatureError(f"feature set '{self.name}': give at least one entity column")
+        self.features = list(self.features)
+        self.ttl_ns = durations.to_ns(self.ttl, what=f"feature set '{self.name}' ttl") if self.ttl else None
+        self.row_features: list[str] = []  # names of per-event features, in order
+        self.windows: list[WindowFeature] = []
+        self._check()
+
+    # -- validation -------------------------------------------------------------------------------------
+    def _check(self) -> None:
+        reserved = {*self.entities, self.timestamp}
+        names: list[str] = []
+        for item in self.features:
+            if isinstance(item, str):
+                names.append(item)
+            elif isinstance(item, Expr):
+                names.append(item.name)
+            elif isinstance(item, Transform):
+                names.extend(item.outputs)
+            elif isinstance(item, Window):
+                self.windows.extend(self._expand(item))
+            else:
+                raise FeatureError(f"feature set '{self.name}': {item!r} is not a column name, Expr, Transform "
+                                   "or Window")
+        self.row_features = names
+        all_names = names + [w.name for w in self.windows]
+        for name in all_names:
+            if name in reserved:
+                raise FeatureError(f"feature set '{self.name}': feature '{name}' is an entity or timestamp column")
+        dupes = sorted({n for n in all_names if all_names.count(n) > 1})
+        if dupes:
+            raise FeatureError(f"feature set '{self.name}': feature names defined twice: {', '.join(dupes)}")
+
+    def _expand(self, item: Window) -> Iterable[WindowFeature]:
+        base = item.prefix or item.column or "events"
+        for agg in item.aggs:
+            if agg not in AGGREGATIONS:
+                raise FeatureError(f"feature set '{self.name}': unknown aggregation '{agg}' on "
+                                   f"'{item.column}' (one of {', '.join(AGGREGATIONS)})")
+            if item.column is None and agg != "count":
+                raise FeatureError(f"feature set '{self.name}': aggregation '{agg}' needs a column")
+            for window in item.windows:
+                ns = durations.to_ns(window, what=f"feature set '{self.name}' window of '{base}'")
+                yield WindowFeature(f"{base}_{agg}_{durations.label(ns)}", item.column, agg, ns)
+
+    # -- what the catalog stores ---------------------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        return self.row_features + [w.name for w in self.windows]
+
+    @property
+    def window_inputs(self) -> list[str]:
+        """Columns the windows aggregate, in first-use order."""
+        seen: list[str] = []
+        for w in self.windows:
+            if w.column is not None and w.column not in seen:
+                seen.append(w.column)
+        return seen
+
+    @property
+    def stored_columns(self) -> list[str]:
+        """Columns written per event besides entities and timestamp: row features, then window inputs."""
+        return self.row_features + [c for c in self.window_inputs if c not in self.row_features]
+
+    def spec(self) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for item in self.features:
+            if isinstance(item, str):
+                rows.append({"kind": "column", "name": item})
+            elif isinstance(item, Expr):
+                rows.append({"kind": "expr", "name": item.name, "expr": item.expr, "description": item.description})
+            elif isinstance(item, Transform):
+                rows.append({"kind": "transform", "outputs": list(item.outputs), "inputs": list(item.inputs),
+                             "fn": f"{item.fn.__module__}.{item.fn.__qualname__}", "code": _code_sha(item.fn),
+                             "description": item.description})
+        return {
+            "name": self.name, "entities": list(self.entities), "timestamp": self.timestamp, "ttl_ns": self.ttl_ns,
+            "row": rows,
+            "windows": [{"name": w.name, "column": w.column, "agg": w.agg, "window_ns": w.window_ns}
+                        for w in self.windows],
+            "description": self.description, "owner": self.owner, "tags": dict(self.tags),
+        }
+
+    def fingerprint(self) -> str:
+        return spec_fingerprint(self.spec())
+
+    # -- shortcuts to the project's feature store ------------------------------------------------------------
+    def ingest(self, data: pd.DataFrame | str, **kwargs: Any) -> Any:
+        from nbmlops.features.api import default_store
+
+        return default_store().ingest(self, data, **kwargs)
+
+    def push(self, event: dict[str, Any], **kwargs: Any) -> None:
+        from nbmlops.features.api import default_store
+
+        default_store().push(self, event, **kwargs)
+
+    def push_many(self, events: Sequence[dict[str, Any]] | pd.DataFrame, **kwargs: Any) -> None:
+        from nbmlops.features.api import default_store
+
+        default_store().push_many(self, events, **kwargs)
+
+
+_METADATA = ("description", "owner", "tags")
+
+
+def spec_fingerprint(spec: dict[str, Any]) -> str:
+    """Hash of what decides the stored schema; descriptions and owners may change without a new version."""
+    core = {k: v for k, v in spec.items() if k not in _METADATA}
+    core["row"] = [{k: v for k, v in row.items() if k != "description"} for row in core["row"]]
+    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    """A catalogued version of a feature set: everything reads need, without the Python callables."""
+
+    name: str
+    version: int
+    entities: tuple[str, ...]
+    timestamp: str
+    ttl_ns: int | None
+    row_features: tuple[str, ...]
+    windows: tuple[WindowFeature, ...]
+    stored: tuple[str, ...]
+    dtypes: dict[str, str]
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SetSpec:
+        spec = record["spec"]
+        row: list[str] = []
+        for item in spec["row"]:
+            row.extend(item["outputs"] if item["kind"] == "transform" else [item["name"]])
+        windows = tuple(WindowFeature(w["name"], w["column"], w["agg"], w["window_ns"]) for w in spec["windows"])
+        inputs = [w.column for w in windows if w.column is not None]
+        stored = list(row) + [c for c in dict.fromkeys(inputs) if c not in row]
+        return cls(spec["name"], record["version"], tuple(spec["entities"]), spec["timestamp"], spec["ttl_ns"],
+                   tuple(row), windows, tuple(stored), dict(record.get("dtypes") or {}), record)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.row_features) + [w.name for w in self.windows]
+
+    @property
+    def window_inputs(self) -> list[str]:
+        return list(dict.fromkeys(w.column for w in self.windows if w.column is not None))
+
+    @property
+    def max_window_ns(self) -> int:
+        return max((w.window_ns for w in self.windows), default=0)

@@ -1,0 +1,308 @@
+"""FeatureStore: one project's catalog, offline store and online store behind the feature-store verbs."""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from nbmlops.features.catalog_files import CatalogFiles
+from nbmlops.features.definitions import FeatureSet, SetSpec
+from nbmlops.features.errors import FeatureError
+from nbmlops.features.files import Files
+from nbmlops.features.join import join_set
+from nbmlops.features.offline import IngestRecord, OfflineStore, arrow_table
+from nbmlops.features.online import entity_key, open_online
+from nbmlops.features.transform import apply_rows, check_entities, check_kinds, column_kinds, timestamps_ns
+from nbmlops.features.vectors import FeatureVector, Resolved, resolve
+
+ONLINE_ENV = "NBMLOPS_ONLINE_STORE"  # sqlite:///PATH or redis://HOST:PORT/DB
+RAY_MIN_ROWS = 2_000_000  # entity rows from which a configured Ray cluster does the join
+NUMERIC_AGGS = ("sum", "mean", "min", "max")
+
+
+@dataclass
+class OnlineFeatures:
+    """Rows (entity columns + features; null for unknown entities) and, per row, each feature's age in seconds
+    (time from its newest event to the read time; None where there is no value)."""
+
+    rows: list[dict[str, Any]]
+    freshness: list[dict[str, float | None]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.rows[i]
+
+    def to_df(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+class FeatureStore:
+    def __init__(self, home: str | Path | None = None, *, artifact_root: str | None = None,
+                 online_url: str | None = None, ray_address: str | None = None, flush_rows: int = 10_000) -> None:
+        from nbmlops.store.config import load_settings
+
+        self.settings = load_settings(home)
+        self.files = Files(artifact_root or self.settings.artifact_root)
+        self.catalog = CatalogFiles(self.files)
+        self.offline = OfflineStore(self.files)
+        self.online = open_online(online_url or os.environ.get(ONLINE_ENV),
+                                  default_path=self.settings.home / "features_online.db",
+                                  namespace=self.files.where(""))
+        self.ray_address = ray_address or self.settings.ray_address
+        self.flush_rows = flush_rows
+        self._lock = threading.RLock()
+        self._pending: dict[tuple[str, int], tuple[SetSpec, list[pa.Table]]] = {}
+        self._specs: dict[tuple[int, str], SetSpec] = {}
+        self._resolved: dict[tuple[Any, ...], Resolved] = {}
+        ref = weakref.ref(self)
+        atexit.register(lambda: (s := ref()) is not None and s.flush())  # pushed events reach the offline store
+
+    def close(self) -> None:
+        self.flush()
+        self.online.close()
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def register(self, fset: FeatureSet) -> SetSpec:
+        """The catalog version of this definition (a new version when its schema changed)."""
+        key = (id(fset), fset.fingerprint())
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = self._specs[key] = self.catalog.register(fset)
+        return spec
+
+    def _prepare(self, fset: FeatureSet, data: pd.DataFrame) -> tuple[SetSpec, pa.Table]:
+        """Validate and transform; records the column types on first sight. Nothing is written on error."""
+        spec = self.register(fset)
+        frame = apply_rows(fset, data)
+        kinds = column_kinds(frame, spec.stored, set_name=spec.name)
+        check_kinds(kinds, spec.dtypes, set_name=spec.name)
+        for w in spec.windows:
+            kind = kinds.get(w.column or "") or spec.dtypes.get(w.column or "")
+            if w.agg in NUMERIC_AGGS and kind not in ("number", "null", None):
+                raise FeatureError(f"feature set '{spec.name}': feature '{w.name}' needs numbers but column "
+                                   f"'{w.column}' holds {kind} values")
+        for column in spec.entities:
+            kind = "int" if pd.api.types.is_integer_dtype(frame[column].dtype) else "str"
+            if spec.dtypes.get(column, kind) != kind:
+                raise FeatureError(f"feature set '{spec.name}': entity column '{column}' holds {kind} keys but "
+                                   f"the set's keys are {spec.dtypes[column]}")
+            kinds[column] = kind
+        if any(spec.dtypes.get(c) != k for c, k in kinds.items() if k != "null"):
+            spec = self.catalog.set_dtypes(spec, kinds)
+            self._specs[(id(fset), fset.fingerprint())] = spec
+        return spec, arrow_table(spec, frame, kinds)
+
+    def ingest(self, fset: FeatureSet, data: pd.DataFrame | str | Path, *, online: bool = True,
+               source: str | None = None) -> IngestRecord:
+        """Write a batch (a DataFrame or a Parquet path) offline and, by default, online: all or nothing."""
+        if isinstance(data, str | Path):
+            source = source or str(data)
+            try:
+                data = pd.read_parquet(data)
+            except (OSError, ValueError) as exc:
+                raise FeatureError(f"feature set '{fset.name}': cannot read {data}: {exc}") from None
+        if not isinstance(data, pd.DataFrame):
+            raise FeatureError(f"feature set '{fset.name}': ingest takes a DataFrame or a Parquet path, "
+                               f"got {type(data).__name__}")
+        spec, table = self._prepare(fset, data)
+        record = self.offline.write(spec, table, source or "DataFrame")
+        if online:
+            try:
+                self._to_online(spec, table)
+            except BaseException:
+                self.offline.rollback(record)  # all or nothing: no offline rows without their online half
+                raise
+        return record
+
+    def push(self, fset: FeatureSet, event: dict[str, Any], *, offline: bool = True) -> None:
+        """One live event: online at once, offline with the next flush."""
+        if not isinstance(event, dict):
+            raise FeatureError(f"feature set '{fset.name}': an event is a dict of column -> value")
+        self.push_many(fset, [event], offline=offline)
+
+    def push_many(self, fset: FeatureSet, events: Sequence[dict[str, Any]] | pd.DataFrame, *,
+                  offline: bool = True) -> None:
+        frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
+        if frame.empty:
+            return
+        spec, table = self._prepare(fset, frame)
+        with self._lock:
+            self._to_online(spec, table)
+            if offline:
+                _, tables = self._pending.setdefault((spec.name, spec.version), (spec, []))
+                tables.append(table)
+                if sum(t.num_rows for t in tables) >= self.flush_rows:
+                    self._flush_one((spec.name, spec.version))
+
+    def flush(self) -> list[IngestRecord]:
+        """Write pushed events still buffered to the offline store (one ingest per set)."""
+        with self._lock:
+            return [r for key in list(self._pending) if (r := self._flush_one(key))]
+
+    def _flush_one(self, key: tuple[str, int]) -> IngestRecord | None:
+        spec, tables = self._pending.pop(key, (None, []))
+        if not tables or spec is None:
+            return None
+        spec = self.catalog.get(spec.name, spec.version)
+        table = pa.concat_tables(tables, promote_options="permissive").cast(self.offline.schema(spec))
+        return self.offline.write(spec, table, "push")
+
+    def _to_online(self, spec: SetSpec, table: pa.Table) -> None:
+        name = f"{spec.name}:v{spec.version}"
+        frame = table.to_pandas()
+        inputs = spec.window_inputs
+        if not spec.windows:  # newest row per entity, written unless a newer one is stored
+            ts_sorted = frame.iloc[np.argsort(frame[spec.timestamp].to_numpy(), kind="stable")]
+            last = ts_sorted.drop_duplicates(list(spec.entities), keep="last")
+            keys = _keys(last, spec.entities)
+            ts = last[spec.timestamp].to_numpy().view(np.int64).tolist()
+            self.online.put_latest(name, list(zip(keys, ts, _values(last, spec.row_features, spec), strict=True)))
+            return
+        keys = _keys(frame, spec.entities)
+        ts = frame[spec.timestamp].to_numpy().view(np.int64).tolist()
+        rows = _values(frame, spec.row_features, spec)
+        ins = _values(frame, inputs, spec)
+        events: dict[str, list[Any]] = {}
+        for key, t, row, inp in zip(keys, ts, rows, ins, strict=True):
+            events.setdefault(key, []).append((t, row, inp))
+        self.online.update(name, events, spec.max_window_ns)
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def resolve(self, vector: FeatureVector) -> Resolved:
+        key = (vector.name, tuple(vector.features), vector.label)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = resolve(vector, self.catalog)
+            self.catalog.save_vector(vector.record())
+        return found
+
+    def get_offline_features(self, vector: FeatureVector, entity_df: pd.DataFrame, timestamp_column: str = "ts", *,
+                             cache: bool = True, engine: str | None = None) -> pd.DataFrame:
+        """A point-in-time correct training set: entity_df's rows (same order) with each feature's value as of
+        the row's time. Cached by definitions, data and entity rows; the active run's lineage names it."""
+        from nbmlops.features import training
+
+        self._resolved.clear()  # a training set always reads the newest catalog
+        resolved = self.resolve(vector)
+        q_ts = _check_entity_df(resolved, entity_df, timestamp_column)
+        ingests = {g.spec.name: self.offline.ingests(g.spec.name, g.spec.version) for g in resolved.groups}
+        key = training.cache_key(resolved, ingests, entity_df, timestamp_column)
+        if cache and (hit := training.load(self, key)) is not None:
+            training.record_lineage(resolved, key)
+            return hit
+        result = entity_df.copy()
+        for group in resolved.groups:
+            spec = group.spec
+            lookback = max(spec.ttl_ns or 0, spec.max_window_ns) if spec.ttl_ns else None
+            wanted = [*spec.entities, spec.timestamp, *group.row,
+                      *[c for c in spec.window_inputs if c in {w.column for w in group.windows}]]
+            table = self.offline.read(spec, columns=list(dict.fromkeys(wanted)), ingests=ingests[spec.name],
+                                      min_ts=int(q_ts.min()) - lookback if lookback and len(q_ts) else None,
+                                      max_ts=int(q_ts.max()) if len(q_ts) else None)
+            events = table.to_pandas()
+            queries = entity_df[list(spec.entities)]
+            if engine == "ray" or (engine is None and self.ray_address and len(entity_df) >= RAY_MIN_ROWS):
+                from nbmlops.features.raydata import join_on_ray
+
+                arrays = join_on_ray(spec, events, queries, q_ts, group.row, group.windows, self.ray_address)
+            elif engine in (None, "local"):
+                arrays = join_set(spec, events, queries, q_ts, group.row, group.windows)
+            else:
+                raise FeatureError(f"unknown join engine '{engine}' (local or ray)")
+            for feature, column in zip(group.features, group.columns, strict=True):
+                result[column] = arrays[feature]
+        result.attrs["training_set"] = key
+        if cache:
+            training.save(self, key, result, resolved)
+        training.record_lineage(resolved, key)
+        return result
+
+    def get_online_features(self, vector: FeatureVector, rows: Sequence[dict[str, Any]], *,
+                            as_of: Any = None) -> OnlineFeatures:
+        """Latest values per entity row; unknown entities give nulls. Windows are evaluated at `as_of` (now)."""
+        from nbmlops.features.serving import read_online
+
+        resolved = self.resolve(vector)
+        as_of_ns = _now_ns() if as_of is None else int(timestamps_ns(pd.Series([as_of]), where="as_of")[0])
+        return read_online(self.online, resolved, rows, as_of_ns)
+
+
+def _keys(frame: pd.DataFrame, entities: Sequence[str]) -> list[str]:
+    if len(entities) == 1:
+        return [str(v) for v in frame[entities[0]].tolist()]
+    return [entity_key(vals) for vals in zip(*(frame[e].tolist() for e in entities), strict=True)]
+
+
+def _values(frame: pd.DataFrame, columns: Sequence[str], spec: SetSpec) -> list[list[Any]]:
+    """JSON-able values per row: nulls as None, datetimes as int ns."""
+    if not columns:
+        return [[] for _ in range(len(frame))]
+    cols = []
+    for c in columns:
+        series = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            series = pd.Series(np.where(series.isna(), None, series.to_numpy().view(np.int64)), dtype=object)
+        cols.append(series.astype(object).where(series.notna(), None).tolist())
+    return [list(r) for r in zip(*cols, strict=True)]
+
+
+def _check_entity_df(resolved: Resolved, entity_df: pd.DataFrame, timestamp_column: str) -> np.ndarray:
+    name = resolved.vector.name
+    if not isinstance(entity_df, pd.DataFrame):
+        raise FeatureError(f"feature vector '{name}': entity_df must be a DataFrame, got {type(entity_df).__name__}")
+    where = f"entity_df of feature vector '{name}'"
+    if timestamp_column not in entity_df.columns:
+        raise FeatureError(f"{where}: missing timestamp column '{timestamp_column}' "
+                           f"(columns: {', '.join(map(str, entity_df.columns))})")
+    label = resolved.vector.label
+    if label and not resolved.label_ref and label not in entity_df.columns:
+        raise FeatureError(f"{where}: label '{label}' is neither a column of entity_df nor 'set.feature'")
+    check_entities(entity_df, resolved.entities, where=where)
+    q_ts = timestamps_ns(entity_df[timestamp_column], where=f"{where}, timestamp column '{timestamp_column}'")
+    for group in resolved.groups:
+        for column in group.spec.entities:
+            kind = "int" if pd.api.types.is_integer_dtype(entity_df[column].dtype) else "str"
+            stored = group.spec.dtypes.get(column)
+            if stored and stored != kind:
+                raise FeatureError(f"{where}: entity column '{column}' holds {kind} keys but feature set "
+                                   f"'{group.spec.name}' keys are {stored}")
+    keys = [*resolved.entities, timestamp_column]
+    dupes = entity_df.duplicated(subset=keys)
+    if dupes.any():
+        first = entity_df[dupes].iloc[0]
+        shown = ", ".join(f"{k}={first[k]}" for k in keys)
+        raise FeatureError(f"{where}: {int(dupes.sum())} duplicate row(s) of ({', '.join(keys)}), e.g. {shown}")
+    return q_ts
+
+
+def hash_frame(frame: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
