@@ -1,0 +1,36 @@
+"""Drift monitoring: data, prediction and performance drift, reports, alerts and retraining.
+
+    from nbmlops.monitoring import detect_drift
+    result = detect_drift(train_df, live_df)            # or a ReferenceProfile from build_reference(train_df)
+    result.table                                        # feature, kind, test, statistic, p_value, threshold, drifted,
+                                                        # effect_size, missing/unseen shares, status, reason ...
+    result.dataset_drift
+
+    monitor_model("churn@production", "live.parquet")   # or window="1d" over logged predictions; stored as a
+                                                        # time series, alert evaluated, retraining started
+
+The automatic test choice is Evidently's (see nbmlops.monitoring.drift); formulas are in stattests.
+"""
+
+from nbmlops.monitoring.alerts import AlertRule, Retraining, retrain
+from nbmlops.monitoring.drift import COLUMNS, DRIFT_SHARE, MIN_ROWS, DriftResult, detect_drift
+from nbmlops.monitoring.logs import log_labels, log_predictions, parse_window, read_table
+from nbmlops.monitoring.monitor import MonitorRun, monitor_model, reference_profile
+from nbmlops.monitoring.performance import join_labels, performance_metrics
+from nbmlops.monitoring.reference import ColumnReference, ReferenceProfile, build_reference
+from nbmlops.monitoring.report import render_html, write_report
+from nbmlops.monitoring.stattests import TESTS, auto_test
+from nbmlops.monitoring.storage import (
+    DRIFT_RESULT,
+    feature_history,
+    get_settings,
+    list_results,
+    load_result,
+    set_settings,
+)
+
+__all__ = ["COLUMNS", "DRIFT_RESULT", "DRIFT_SHARE", "MIN_ROWS", "TESTS", "AlertRule", "ColumnReference",
+           "DriftResult", "MonitorRun", "ReferenceProfile", "Retraining", "auto_test", "build_reference",
+           "detect_drift", "feature_history", "get_settings", "join_labels", "list_results", "load_result",
+           "log_labels", "log_predictions", "monitor_model", "parse_window", "performance_metrics", "read_table",
+           "reference_profile", "render_html", "retrain", "set_settings", "write_report"]

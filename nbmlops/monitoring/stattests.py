@@ -1,0 +1,289 @@
+"""Drift tests on one column, from the precomputed reference and the current values sorted once.
+
+Every formula follows Evidently 0.7's legacy stattests and scipy, so scores agree with both:
+  ks            scipy.stats.ks_2samp (two-sided; exact p below 10,000 rows per side, else kstwo.sf), drift p <= t
+  chisquare     scipy.stats.chisquare of current counts against reference counts scaled to the current size, p < t
+  z             two-proportion Z-test on the reference's most frequent value, p < t
+  wasserstein   scipy.stats.wasserstein_distance / max(reference std (ddof=0), 0.001), drift >= t
+  jensenshannon scipy.spatial.distance.jensenshannon of equal bins over both samples' range, as many as
+                numpy's "sturges" rule gives for both samples together (value shares when the reference has
+                <= 20 distinct values), drift >= t
+  psi           population stability index on the same bins, empty bins filled as Evidently does, drift >= t
+A pair caches what several statistics share (the merged CDFs give KS's D and the Wasserstein distance in one
+pass; bins and category counts are built once), so no statistic is computed twice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from nbmlops.monitoring.columns import unique_counts
+
+BINNED_DISTINCT = 20  # Evidently bins a numeric column only above this many distinct reference values
+EXACT_KS_MAX_N = 10_000  # scipy's ks_2samp 'auto' switches from the exact to the asymptotic p-value above this
+WASSERSTEIN_MIN_STD = 0.001
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    name: str
+    kinds: tuple[str, ...]
+    threshold: float
+    has_p_value: bool
+
+
+TESTS: dict[str, TestSpec] = {t.name: t for t in (
+    TestSpec("ks", ("numeric",), 0.05, True),
+    TestSpec("chisquare", ("numeric", "categorical"), 0.05, True),
+    TestSpec("z", ("numeric", "categorical"), 0.05, True),
+    TestSpec("wasserstein", ("numeric",), 0.1, False),
+    TestSpec("jensenshannon", ("numeric", "categorical"), 0.1, False),
+    TestSpec("psi", ("numeric", "categorical"), 0.1, False),
+)}
+ALIASES = {"chi2": "chisquare", "chi-square": "chisquare", "js": "jensenshannon", "jensen-shannon": "jensenshannon",
+           "wasserstein_norm": "wasserstein", "kolmogorov-smirnov": "ks", "z-test": "z", "ztest": "z"}
+
+
+def test_name(name: str) -> str | None:
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    return key if key in TESTS else None
+
+
+def auto_test(kind: str, n_reference: int, n_values: int) -> str:
+    """Evidently's default choice: small references get p-value tests, large ones distances."""
+    if n_reference <= 1000:
+        if kind == "numeric" and n_values > 5:
+            return "ks"
+        return "chisquare" if n_values > 2 else "z"
+    if kind == "numeric" and n_values > 5:
+        return "wasserstein"
+    return "jensenshannon"
+
+
+@dataclass
+class Outcome:
+    statistic: float  # the test's own statistic: D, chi², z, or the distance
+    p_value: float | None
+    score: float  # what the threshold is compared with (the p-value, else the distance): Evidently's drift_score
+
+
+class _Shares:
+    """Aligned value shares of both sides (keys = union of the values seen)."""
+
+    def __init__(self, ref: dict, cur: dict) -> None:
+        keys = list(ref) + [k for k in cur if k not in ref]
+        self.keys = keys
+        self.ref = np.array([ref.get(k, 0) for k in keys], dtype=np.float64)
+        self.cur = np.array([cur.get(k, 0) for k in keys], dtype=np.float64)
+
+
+def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
+    from scipy.spatial import distance
+
+    return float(distance.jensenshannon(p, q))
+
+
+def _fill_zeroes(percents: np.ndarray) -> np.ndarray:
+    # Evidently's PSI replaces empty bins by a small share so the logarithm stays finite
+    out = percents.copy()
+    nonzero = out[out != 0]
+    if len(nonzero) and (out == 0).any():
+        smallest = nonzero.min()
+        out[out == 0] = smallest / 10**6 if smallest <= 0.0001 else 0.0001
+    return out
+
+
+def _psi(ref_pct: np.ndarray, cur_pct: np.ndarray) -> float:
+    r, c = _fill_zeroes(ref_pct), _fill_zeroes(cur_pct)
+    return float(np.sum((r - c) * np.log(r / c)))
+
+
+def _chisquare(shares: _Shares) -> Outcome:
+    from scipy.stats import chisquare
+
+    expected = shares.ref * (shares.cur.sum() / shares.ref.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):  # a value unseen in the reference: chi² = inf, p = 0
+        stat, p = chisquare(shares.cur, expected)
+    return Outcome(float(stat), float(p), float(p))
+
+
+def _z(shares: _Shares, ref_distinct: int, cur_distinct: int) -> Outcome:
+    from scipy.stats import norm
+
+    if ref_distinct == 1 and cur_distinct == 1 and len(shares.keys) == 1:
+        return Outcome(0.0, 1.0, 1.0)  # the same single value on both sides
+    n1, n2 = shares.ref.sum(), shares.cur.sum()
+    p1, p2 = shares.ref[0] / n1, shares.cur[0] / n2
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
+    p = float(2 * norm.sf(abs(z)))
+    return Outcome(float(z), p, p)
+
+
+class NumericPair:
+    """A numeric column: reference sorted (precomputed), current sorted once here."""
+
+    def __init__(self, ref: np.ndarray, cur: np.ndarray, ref_distinct: int, ref_std: float) -> None:
+        self.ref, self.cur = ref, cur
+        self.ref_distinct, self.ref_std = ref_distinct, ref_std
+
+    @cached_property
+    def cur_distinct(self) -> int:
+        return len(self.cur_counts[0])
+
+    @cached_property
+    def ref_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        return unique_counts(self.ref)
+
+    @cached_property
+    def cur_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        return unique_counts(self.cur)
+
+    @cached_property
+    def n_values(self) -> int:
+        """Distinct values of both samples together."""
+        if self.ref_distinct > 5 or self.cur_distinct > 5:
+            return max(self.ref_distinct, self.cur_distinct)  # enough to choose a test; exact union not needed
+        return len(np.union1d(self.ref_counts[0], self.cur_counts[0]))
+
+    @cached_property
+    def _cdf(self) -> tuple[float, float]:
+        """(KS D, Wasserstein distance) from one pass over the merged sample."""
+        n1, n2 = len(self.ref), len(self.cur)
+        merged = np.concatenate((self.ref, self.cur))
+        merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+        diff = np.searchsorted(self.ref, merged, side="right") / n1
+        diff -= np.searchsorted(self.cur, merged, side="right") / n2
+        np.abs(diff, out=diff)
+        d = float(diff.max())
+        w = float(np.dot(diff[:-1], np.diff(merged)))
+        return d, w
+
+    @cached_property
+    def wasserstein_norm(self) -> float:
+        return self._cdf[1] / max(self.ref_std, WASSERSTEIN_MIN_STD)
+
+    def ks(self) -> Outcome:
+        n1, n2 = len(self.ref), len(self.cur)
+        if max(n1, n2) <= EXACT_KS_MAX_N:
+            from scipy.stats import ks_2samp
+
+            found = ks_2samp(self.ref, self.cur)  # small: scipy's exact p-value, bit for bit
+            return Outcome(float(found.statistic), float(found.pvalue), float(found.pvalue))
+        from scipy.stats import kstwo
+
+        d = self._cdf[0]
+        m, n = sorted([float(n1), float(n2)], reverse=True)
+        p = float(np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+        return Outcome(d, p, p)
+
+    def wasserstein(self) -> Outcome:
+        return Outcome(self.wasserstein_norm, None, self.wasserstein_norm)
+
+    @cached_property
+    def _binned(self) -> tuple[np.ndarray, np.ndarray]:
+        n1, n2 = len(self.ref), len(self.cur)
+        if self.ref_distinct > BINNED_DISTINCT:
+            edges = sturges_edges(min(self.ref[0], self.cur[0]), max(self.ref[-1], self.cur[-1]), n1 + n2)
+
+            def counts(values: np.ndarray) -> np.ndarray:
+                below = np.searchsorted(values, edges, side="left")
+                below[-1] = len(values)  # the last bin is closed, as np.histogram's
+                return np.diff(below)
+
+            return counts(self.ref) / n1, counts(self.cur) / n2
+        shares = self.shares
+        return shares.ref / n1, shares.cur / n2
+
+    @cached_property
+    def shares(self) -> _Shares:
+        ref = dict(zip(self.ref_counts[0].tolist(), self.ref_counts[1].tolist(), strict=True))
+        cur = dict(zip(self.cur_counts[0].tolist(), self.cur_counts[1].tolist(), strict=True))
+        return _Shares(_by_count(ref), cur)
+
+    def jensenshannon(self) -> Outcome:
+        value = _jensenshannon(*self._binned)
+        return Outcome(value, None, value)
+
+    def psi(self) -> Outcome:
+        value = _psi(*self._binned)
+        return Outcome(value, None, value)
+
+    def chisquare(self) -> Outcome:
+        return _chisquare(self.shares)
+
+    def z(self) -> Outcome:
+        return _z(self.shares, self.ref_distinct, self.cur_distinct)
+
+    @property
+    def effect(self) -> tuple[str, float]:
+        return "wasserstein_norm", self.wasserstein_norm
+
+
+def sturges_edges(lo: float, hi: float, size: int) -> np.ndarray:
+    """np.histogram_bin_edges(both samples, bins="sturges") from their min, max and size alone (same float ops)."""
+    width = (hi - lo) / (np.log2(size) + 1.0)
+    n_bins = int(np.ceil((hi - lo) / width)) if width else 1
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    return np.linspace(lo, hi, n_bins + 1, endpoint=True)
+
+
+def _by_count(counts: dict) -> dict:
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+class CategoricalPair:
+    """A categorical column: reference counts (precomputed, most frequent first) and current counts."""
+
+    def __init__(self, ref: dict[str, int], cur: dict[str, int]) -> None:
+        self.ref_map, self.cur_map = ref, cur
+
+    @cached_property
+    def shares(self) -> _Shares:
+        return _Shares(self.ref_map, self.cur_map)
+
+    @property
+    def n_values(self) -> int:
+        return len(self.shares.keys)
+
+    @cached_property
+    def _percents(self) -> tuple[np.ndarray, np.ndarray]:
+        s = self.shares
+        return s.ref / s.ref.sum(), s.cur / s.cur.sum()
+
+    @cached_property
+    def _js(self) -> float:
+        return _jensenshannon(*self._percents)
+
+    def jensenshannon(self) -> Outcome:
+        return Outcome(self._js, None, self._js)
+
+    def psi(self) -> Outcome:
+        value = _psi(*self._percents)
+        return Outcome(value, None, value)
+
+    def chisquare(self) -> Outcome:
+        return _chisquare(self.shares)
+
+    def z(self) -> Outcome:
+        return _z(self.shares, len(self.ref_map), len(self.cur_map))
+
+    @property
+    def effect(self) -> tuple[str, float]:
+        return "jensenshannon", self._js
+
+
+def run_test(pair: NumericPair | CategoricalPair, test: str) -> Outcome:
+    return getattr(pair, test)()
+
+
+def drifted(test: str, score: float, threshold: float) -> bool:
+    if TESTS[test].has_p_value:
+        return bool(score <= threshold) if test == "ks" else bool(score < threshold)
+    return bool(score >= threshold)
