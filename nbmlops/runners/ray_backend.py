@@ -1,0 +1,296 @@
+"""The Ray backend: each step is a Ray task with the resources its options ask for (`cpus`, `gpus`, `memory`).
+
+A step runs in a Ray worker exactly as the local backend runs it (setup, parameters, inputs, cells, logs in
+the step folder, errors mapped to the notebook cell), and its outputs go two ways: marshalled into the run
+folder (cache, lineage, `%pipeline load`) and into Ray's object store, from where downstream tasks receive
+them as object refs without reading files. `ray.init()` on this machine by default; `address=` (or
+NBMLOPS_RAY_ADDRESS / `ray_address` in nbmlops.toml) joins a cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+from nbmlops.errors import NbmlopsError, StepFailed
+from nbmlops.runners.task import StepOutcome, StepTask
+
+# the store settings a worker must see as the driver does now (tests and users switch them after ray.init)
+PASSED_ENV = ("NBMLOPS_DB_URL", "NBMLOPS_ARTIFACT_ROOT")
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
+
+
+class RayBackendError(NbmlopsError):
+    """Ray can't start or be reached, or a step asks for resources the cluster can never give."""
+
+
+def parse_memory(size: str | int | float) -> int:
+    """Bytes from a SIZE option: `512M`/`2G` are powers of 1000, `512Mi`/`2GiB` powers of 1024, a bare
+    number is bytes (Kubernetes' convention, which the `memory:` tag follows)."""
+    if isinstance(size, int | float):
+        return int(size)
+    match = SIZE.match(str(size))
+    if not match:
+        raise NbmlopsError(f"memory '{size}' is not a size such as 512Mi, 2G or 4GiB")
+    number, unit, binary, _ = match.groups()
+    power = " kmgt".index(unit.lower()) if unit else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
+def step_resources(options: dict[str, Any]) -> dict[str, Any]:
+    """Ray task options for a step's `cpus`, `gpus` and `memory` (a step asks for 1 CPU unless it says)."""
+    resources: dict[str, Any] = {"num_cpus": options.get("cpus", 1)}
+    if options.get("gpus"):
+        resources["num_gpus"] = options["gpus"]
+    if options.get("memory"):
+        resources["memory"] = parse_memory(options["memory"])
+    return resources
+
+
+# -- in the Ray worker ------------------------------------------------------------------------------------
+def _run_step(task: StepTask, env: dict[str, str | None], names: list[str], *payloads: bytes) -> Any:
+    """The Ray task: run one step; return its report (plain data) and each output pickled for the object
+    store (None where it can't be: modules, unpicklables), so Ray can hand them to downstream tasks."""
+    from nbmlops.tracking import attach, get_store
+
+    with _environment(env):
+        values = {name: pickle.loads(payload) for name, payload in zip(names, payloads, strict=True)}
+        with attach(task.run_id, task.name, store=get_store(task.home)):
+            outcome, namespace = _execute(task, values)
+    report = {"outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}, "artifacts": outcome.artifacts,
+              "error": None if outcome.error is None else _error_fields(outcome.error),
+              "node": _node_id()}
+    if not task.step.outputs:
+        return report
+    pickled = [_pickle(namespace.get(n)) if outcome.error is None else None for n in task.step.outputs]
+    return (report, *pickled)
+
+
+def _execute(task: StepTask, values: dict[str, Any]) -> tuple[StepOutcome, dict[str, Any]]:
+    """execute_in_process with two additions the object store needs: inputs already in memory are used instead
+    of their files, and the namespace comes back so the outputs can be put in the store unsaved.
+    (Same steps, same helpers as nbmlops.runners.local.execute_in_process.)"""
+    from nbmlops.runners.execution import Tee, format_user_traceback, fresh_namespace, run_setup, run_step_cells
+    from nbmlops.runners.local import load_inputs, save_outputs, step_failure, working_directory
+    from nbmlops.runners.marshal import MarshalError, bind_to_namespace
+
+    namespace = fresh_namespace()
+    task.step_dir.mkdir(parents=True, exist_ok=True)
+    task.workdir.mkdir(parents=True, exist_ok=True)  # a cluster node may not have the notebook's folder
+    on_files = {name: given for name, given in task.inputs.items() if name not in values}
+    with open(task.step_dir / "stdout.txt", "w") as out, open(task.step_dir / "stderr.txt", "w") as err, \
+            working_directory(task.workdir), \
+            contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None)), \
+            contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None)):
+        try:
+            run_setup(task.spec, namespace, task.params)
+            loaded = load_inputs(on_files, namespace)
+            # bind after setup ran, as load_inputs does: notebook functions see this step's globals
+            loaded.update({name: bind_to_namespace(value, namespace) for name, value in values.items()})
+            namespace.update(loaded)
+            run_step_cells(task.spec, task.step, namespace)
+        except KeyboardInterrupt:
+            raise
+        except MarshalError as exc:
+            return StepOutcome(error=StepFailed(f"step '{task.name}': {exc}", step=task.name, cell=None, line=None,
+                                                traceback_text=str(exc))), namespace
+        except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything, SystemExit too
+            text = format_user_traceback(task.spec, task.step, exc)
+            err.write(text)
+            return StepOutcome(error=step_failure(task.spec, task.step, exc, text)), namespace
+    return save_outputs(task, namespace), namespace
+
+
+def _pickle(value: Any) -> bytes | None:
+    """In-band pickle (not Ray's zero-copy one): the reader gets writable arrays, as from the local backend."""
+    import types
+
+    import cloudpickle
+
+    if isinstance(value, types.ModuleType):
+        return None  # re-imported from its file by name downstream
+    try:
+        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - the run folder has it (marshalled); downstream reads that instead
+        return None
+
+
+def _error_fields(error: StepFailed) -> dict[str, Any]:
+    # StepFailed takes keyword-only arguments, so it does not survive pickling through Ray: send its fields
+    return {"message": str(error), "step": error.step, "cell": error.cell, "line": error.line,
+            "traceback_text": error.traceback_text}
+
+
+def _node_id() -> str | None:
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str | None]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in env}
+    for key, value in env.items():
+        _set_env(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            _set_env(key, value)
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
+
+
+# -- in the driver ----------------------------------------------------------------------------------------
+class RayExecutor:
+    """Runs steps as Ray tasks; `capacity` is how many Ray can run at once (the cluster's CPUs)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
+                 log_to_driver: bool = True, **_ignored: Any) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise RayBackendError("the ray backend needs Ray: pip install ray") from None
+        self._ray = ray
+        if address is None:
+            from nbmlops.store.config import load_settings
+
+            address = load_settings().ray_address  # NBMLOPS_RAY_ADDRESS or nbmlops.toml
+        self.started_here = False
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, num_cpus=num_cpus if address is None else None,
+                         num_gpus=num_gpus if address is None else None, include_dashboard=False,
+                         log_to_driver=log_to_driver, logging_level=logging.WARNING)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
+                raise RayBackendError(f"could not start {where}: {exc}") from None
+            self.started_here = True
+        # a cluster we joined may grow (autoscaler): only a runtime we started has fixed resources
+        self.local = address is None
+        self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._step = ray.remote(_run_step)
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, str], Any] = {}  # (name, sha256) -> ObjectRef of the pickled value
+        self._running: dict[Any, StepTask] = {}  # report ObjectRef -> task, to cancel on Ctrl-C
+
+    def submit(self, task: StepTask) -> Future[StepOutcome]:
+        future: Future[StepOutcome] = Future()
+        resources = step_resources(task.step.options)
+        unfit = self._unfit(resources)
+        if unfit:
+            future.set_result(StepOutcome(error=StepFailed(
+                f"step '{task.name}' asks for {unfit}; it would wait forever. Lower the step's options or run "
+                "on a bigger cluster (--ray-address)", step=task.name, cell=None, line=None, traceback_text="")))
+            return future
+        names, refs = [], []
+        with self._lock:
+            for name, (stored, _folder) in task.inputs.items():
+                ref = self._values.get((stored.name, stored.sha256))
+                if ref is not None:  # else (a cached step, a value that can't be pickled) the file is read
+                    names.append(name)
+                    refs.append(ref)
+        # Ray retries only a crashed worker or a lost node (a Python error is a normal result here), with the
+        # attempts left; the orchestrator retries failed steps, so a step is never retried twice over
+        left = max(0, int(task.step.options.get("retries", 0)) - (task.attempt - 1))
+        env = {key: os.environ.get(key) for key in PASSED_ENV}
+        options = {**resources, "num_returns": 1 + len(task.step.outputs), "max_retries": left,
+                   "retry_exceptions": False, "name": f"{task.spec.name}.{task.name}"}
+        returned = self._step.options(**options).remote(task, env, names, *refs)
+        returned = returned if isinstance(returned, list) else [returned]
+        with self._lock:
+            self._running[returned[0]] = task
+        returned[0].future().add_done_callback(
+            lambda done: self._settle(done, task, returned[0], returned[1:], left, future))
+        return future
+
+    def _settle(self, done: Future[Any], task: StepTask, report_ref: Any, value_refs: list[Any], left: int,
+                future: Future[StepOutcome]) -> None:
+        """Turn the task's report (or Ray's error) into a StepOutcome; remember where its outputs are."""
+        with self._lock:
+            self._running.pop(report_ref, None)
+        try:
+            report = done.result()
+        except Exception as exc:  # noqa: BLE001 - any Ray failure (crash, OOM, cancel) fails the step
+            task.attempt += left  # Ray already made the attempts the step's retries allow
+            future.set_result(StepOutcome(error=self._ray_failure(task, exc, left)))
+            return
+        except BaseException as exc:  # noqa: BLE001 - reach the orchestrator through the future
+            future.set_exception(exc)
+            return
+        from nbmlops.runners.marshal import StoredValue
+
+        error = report["error"]
+        outputs = {name: StoredValue(**fields) for name, fields in report["outputs"].items()}
+        if error is None:
+            with self._lock:
+                for name, ref in zip(task.step.outputs, value_refs, strict=True):
+                    stored = outputs.get(name)
+                    if stored is not None:
+                        self._values[(stored.name, stored.sha256)] = ref
+        future.set_result(StepOutcome(outputs=outputs, artifacts=report["artifacts"],
+                                      error=None if error is None else StepFailed(
+                                          error.pop("message"), **error)))
+
+    def _ray_failure(self, task: StepTask, exc: BaseException, left: int) -> StepFailed:
+        """A task that never reported: its worker died, ran out of memory or was cancelled."""
+        kind = type(exc).__name__
+        detail = str(exc).strip().splitlines()
+        retried = f" after {left + 1} attempts" if left else ""
+        message = f"step '{task.name}' failed on Ray{retried}: {kind}" + (f": {detail[-1]}" if detail else "")
+        try:
+            (task.step_dir / "stderr.txt").open("a").write(f"\n{kind}: {exc}\n")
+        except OSError:
+            pass  # the log is a convenience; the message carries the error
+        return StepFailed(message, step=task.name, cell=None, line=None, traceback_text=str(exc))
+
+    def _unfit(self, resources: dict[str, Any]) -> str:
+        """What a step asks for beyond every node of a runtime that can't grow ('' when it fits)."""
+        if not self.local:
+            return ""
+        asked = {"CPU": resources.get("num_cpus", 0), "GPU": resources.get("num_gpus", 0),
+                 "memory": resources.get("memory", 0)}
+        nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+        if any(all(node.get(k, 0) >= v for k, v in asked.items() if v) for node in nodes):
+            return ""
+        most = {k: max((node.get(k, 0) for node in nodes), default=0) for k in asked}
+        over = [f"{_amount(k, v)} (the local Ray has {_amount(k, most[k])})" for k, v in asked.items()
+                if v and v > most[k]]
+        return ", ".join(over)
+
+    def close(self) -> None:
+        """End of a run: cancel what still runs (Ctrl-C) and let go of the values; Ray itself stays up for
+        the next run in this process (starting it costs seconds), and stops when the process exits."""
+        with self._lock:
+            running, self._running = list(self._running), {}
+            self._values.clear()
+        for ref in running:
+            with contextlib.suppress(Exception):
+                self._ray.cancel(ref, force=True)
+
+    def shutdown(self) -> None:
+        """Stop the Ray runtime this executor started (a joined cluster is left alone)."""
+        self.close()
+        if self.started_here and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def _amount(resource: str, value: float) -> str:
+    if resource == "memory":
+        return f"{value / 2**30:.1f} GiB memory"
+    return f"{value:g} {resource}{'s' if value != 1 else ''}"
