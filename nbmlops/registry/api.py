@@ -1,11 +1,16 @@
-"""The registry verbs. Every write is one transaction of the store's database (see Database.write); model bytes
-and reference data go to the content-addressed artifact store first, so a row never names a missing blob."""
+"""The registry verbs. Every write is one transaction of the store's database (Database.transaction); model
+bytes and reference data go to the content-addressed artifact store first, so a row never names a missing blob.
+
+The SQL is plain and parameterised (`:name`), as in nbmlops.store.sql: on a SQLite file it runs on sqlite3 alone,
+so registering and loading a model never import SQLAlchemy; PostgreSQL runs the same strings through SQLAlchemy.
+The tables are declared in nbmlops.registry.tables (migration 0003_registry).
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +21,21 @@ from nbmlops.registry.records import ModelVersion, RegisteredModel
 from nbmlops.registry.uri import LATEST, ModelRef, check_alias, check_name, parse_uri, parse_version
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from nbmlops.store import Store
+    from nbmlops.store.db import Tx
     from nbmlops.tracking import ActiveRun
 
 MODEL_VERSION = "model_version"  # the lineage node kind of a version; its id is "name:version"
 _LIST_LIMIT = 10  # names shown in "unknown ..." messages
+VERSION_COLUMNS = ("name", "version", "created_at", "run_id", "format", "model_type", "artifact_sha256",
+                   "artifact_size", "signature", "input_example", "metrics", "params", "data_sha256",
+                   "reference_sha256", "reference_format", "profile", "notebook_path", "notebook_sha256", "git_commit",
+                   "description")
+_LISTED_COLUMNS = tuple(c for c in VERSION_COLUMNS if c not in ("profile", "input_example"))
+LINEAGE_COLUMNS = ("from_kind", "from_id", "to_kind", "to_id", "relation", "name", "run_id", "step_name",
+                   "created_at")
+
+Query = Callable[[str, Mapping[str, Any]], list[dict[str, Any]]]
 
 
 def _json(value: Any) -> str:
@@ -37,40 +50,34 @@ def _store(store: Store | None, home: str | Path | None) -> Store:
     return get_store(home)
 
 
-def _tables() -> Any:
-    from nbmlops.registry import tables
-
-    return tables
-
-
 def _where(store: Store) -> str:
-    return store.db.engine.url.render_as_string(hide_password=True)
+    return store.db.where
 
 
-def _upsert(conn: Connection, table: Any, row: dict[str, Any], keys: list[str], *, update: bool = True) -> None:
+def _insert(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+
+
+def _in(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """`(:p0, :p1, ...)` and its parameters; `(NULL)` (matching nothing) for no values."""
+    names = [f"{prefix}{i}" for i in range(len(values))]
+    return "(" + (", ".join(":" + n for n in names) or "NULL") + ")", dict(zip(names, values, strict=True))
+
+
+def _upsert(tx: Tx, table: str, row: Mapping[str, Any], keys: Sequence[str], *, update: bool = True) -> None:
     """Insert a row, or update (update=True) / keep (update=False) the one with the same keys."""
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(table).values(row)
-        if update:
-            statement = statement.on_conflict_do_update(
-                index_elements=keys, set_={k: statement.excluded[k] for k in row if k not in keys})
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=keys)
-        conn.execute(statement)
+    columns = list(row)
+    if tx.dialect in ("sqlite", "postgresql"):
+        sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        action = f"DO UPDATE SET {sets}" if update else "DO NOTHING"
+        tx.execute(f"{_insert(table, columns)} ON CONFLICT ({', '.join(keys)}) {action}", row)
         return
-    import sqlalchemy as sa
-
-    where = [table.c[k] == row[k] for k in keys]
-    if conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one():
-        if update:
-            conn.execute(table.update().where(*where).values({k: v for k, v in row.items() if k not in keys}))
-    else:
-        conn.execute(table.insert().values(row))
+    match = " AND ".join(f"{k} = :{k}" for k in keys)
+    if tx.first(f"SELECT 1 FROM {table} WHERE {match}", row) is None:
+        tx.execute(_insert(table, columns), row)
+    elif update:
+        sets = ", ".join(f"{c} = :{c}" for c in columns if c not in keys)
+        tx.execute(f"UPDATE {table} SET {sets} WHERE {match}", row)
 
 
 def _edge(to_kind: str, to_id: str, relation: str, model_id: str, name: str | None = None,
@@ -78,6 +85,20 @@ def _edge(to_kind: str, to_id: str, relation: str, model_id: str, name: str | No
     # run_id stays NULL: the edge belongs to the model version (deleted with it), not to the run
     return {"from_kind": MODEL_VERSION, "from_id": model_id, "to_kind": to_kind, "to_id": to_id,
             "relation": relation, "name": name, "run_id": None, "step_name": step_name, "created_at": time.time()}
+
+
+def _run_record(tx: Tx, run_id: str, store: Store) -> dict[str, Any]:
+    """What a version takes from its run: notebook, commit, params and each metric's latest value."""
+    found = tx.all("SELECT notebook_path, notebook_sha256, git_commit FROM runs WHERE id = :id", {"id": run_id})
+    if not found:
+        raise RegistryError(f"run= names no run '{run_id}' in {_where(store)}")
+    record = dict(found[0])
+    record["params"] = {r["key"]: json.loads(r["value"]) if r["value"] is not None else None
+                        for r in tx.all("SELECT key, value FROM params WHERE run_id = :id", {"id": run_id})}
+    latest = tx.all("SELECT key, value FROM metrics WHERE id IN "
+                    "(SELECT MAX(id) FROM metrics WHERE run_id = :id GROUP BY key)", {"id": run_id})
+    record["metrics"] = {r["key"]: float("nan") if r["value"] is None else r["value"] for r in latest}
+    return record
 
 
 # -- registering --------------------------------------------------------------------------------------------
@@ -115,11 +136,8 @@ def register_model(model: Any, name: str, *, run: str | ActiveRun | None = None,
         _not_latest(alias)
     run_id, step_name, run_store = _resolve_run(run)
     store = _store(store or run_store, home)
-
-    run_info = store.get_run(run_id, check_stale=False) if run_id else None
-    version_metrics = {**(run_info.metrics if run_info else {}), **{str(k): float(v) for k, v in
-                                                                     (metrics or {}).items()}}
-    version_params = {**(run_info.params if run_info else {}), **{str(k): v for k, v in (params or {}).items()}}
+    explicit_metrics = {str(k): float(v) for k, v in (metrics or {}).items()}
+    explicit_params = {str(k): v for k, v in (params or {}).items()}
 
     payload, fmt = serialize.dumps(model)
     blob = store.artifacts.put_bytes(payload)
@@ -135,63 +153,60 @@ def register_model(model: Any, name: str, *, run: str | ActiveRun | None = None,
         data_sha = datamod.sha256(datamod.data_bytes(example)[0])
 
     now = time.time()
-    row = {
+    row: dict[str, Any] = {
         "name": name, "created_at": now, "run_id": run_id, "format": fmt, "model_type": serialize.type_name(model),
         "artifact_sha256": blob.sha256, "artifact_size": blob.size,
         "signature": _json(datamod.signature(example)) if example is not None else None,
         "input_example": _json(datamod.example_rows(example)) if example is not None else None,
-        "metrics": _json(version_metrics), "params": _json(version_params), "data_sha256": data_sha,
-        "reference_sha256": reference_sha, "reference_format": reference_fmt,
-        "profile": _json(profile) if profile is not None else None,
-        "notebook_path": run_info.notebook_path if run_info else None,
-        "notebook_sha256": run_info.notebook_sha256 if run_info else None,
-        "git_commit": run_info.git_commit if run_info else None, "description": description,
+        "data_sha256": data_sha, "reference_sha256": reference_sha, "reference_format": reference_fmt,
+        "profile": _json(profile) if profile is not None else None, "description": description,
     }
     tag_values = {str(k): str(v) for k, v in (tags or {}).items()}
-    t = _tables()
 
-    def write(conn: Connection) -> int:
-        import sqlalchemy as sa
-
-        from nbmlops.store import models as m
-
-        _upsert(conn, t.registered_models, {"name": name, "last_version": 0, "created_at": now, "updated_at": now},
+    def write(tx: Tx) -> tuple[int, dict[str, Any]]:
+        record = _run_record(tx, run_id, store) if run_id else {"params": {}, "metrics": {}}
+        values = {**row, "metrics": _json({**record["metrics"], **explicit_metrics}),
+                  "params": _json({**record["params"], **explicit_params}),
+                  "notebook_path": record.get("notebook_path"), "notebook_sha256": record.get("notebook_sha256"),
+                  "git_commit": record.get("git_commit")}
+        _upsert(tx, "registered_models", {"name": name, "last_version": 0, "created_at": now, "updated_at": now},
                 ["name"], update=False)
-        # The counter: this UPDATE holds the model row (PostgreSQL) / the database (SQLite) until commit.
-        conn.execute(t.registered_models.update().where(t.registered_models.c.name == name)
-                     .values(last_version=t.registered_models.c.last_version + 1, updated_at=now))
-        version = conn.execute(sa.select(t.registered_models.c.last_version)
-                               .where(t.registered_models.c.name == name)).scalar_one()
-        conn.execute(t.model_versions.insert().values({**row, "version": version}))
+        # The counter: this UPDATE holds the model's row (PostgreSQL) / the database (SQLite) until commit.
+        tx.execute("UPDATE registered_models SET last_version = last_version + 1, updated_at = :now "
+                   "WHERE name = :name", {"name": name, "now": now})
+        version = int(tx.first("SELECT last_version FROM registered_models WHERE name = :name", {"name": name})[0])
+        values["version"] = version
+        tx.execute(_insert("model_versions", VERSION_COLUMNS), values)
         for key, value in tag_values.items():
-            conn.execute(t.model_version_tags.insert().values(name=name, version=version, key=key, value=value))
+            tx.execute(_insert("model_version_tags", ("name", "version", "key", "value")),
+                       {"name": name, "version": version, "key": key, "value": value})
         for alias in alias_list:
-            _upsert(conn, t.model_aliases, {"name": name, "alias": alias, "version": version, "updated_at": now},
+            _upsert(tx, "model_aliases", {"name": name, "alias": alias, "version": version, "updated_at": now},
                     ["name", "alias"])
         model_id = f"{name}:{version}"
         edges = [_edge("artifact", blob.sha256, "artifact", model_id, f"model.{fmt}")]
         if run_id:
             edges.append(_edge("run", run_id, "run", model_id, step_name=step_name))
-        if row["notebook_sha256"]:
-            edges.append(_edge("notebook", row["notebook_sha256"], "code", model_id, row["notebook_path"]))
-        if row["git_commit"]:
-            edges.append(_edge("commit", row["git_commit"], "commit", model_id))
+        if values["notebook_sha256"]:
+            edges.append(_edge("notebook", values["notebook_sha256"], "code", model_id, values["notebook_path"]))
+        if values["git_commit"]:
+            edges.append(_edge("commit", values["git_commit"], "commit", model_id))
         if data_sha:
             edges.append(_edge("value", data_sha, "data", model_id,
                                "reference_data" if reference is not None else "input_example"))
-        conn.execute(m.lineage.insert(), edges)
-        return version
+        tx.executemany(_insert("lineage", LINEAGE_COLUMNS), edges)
+        return version, values
 
-    version = store.db.write(write)
+    version, values = store.db.transaction(write)
     return ModelVersion(name=name, version=version, created_at=now, format=fmt, artifact_sha256=blob.sha256,
                         artifact_size=blob.size, model_type=row["model_type"], run_id=run_id,
                         signature=json.loads(row["signature"]) if row["signature"] else None,
                         input_example=json.loads(row["input_example"]) if row["input_example"] else None,
-                        metrics=version_metrics, params=json.loads(row["params"]), data_sha256=data_sha,
-                        reference_sha256=reference_sha, reference_format=reference_fmt, profile=profile,
-                        notebook_path=row["notebook_path"], notebook_sha256=row["notebook_sha256"],
-                        git_commit=row["git_commit"], description=description, tags=tag_values,
-                        aliases=sorted(alias_list))
+                        metrics=json.loads(values["metrics"]), params=json.loads(values["params"]),
+                        data_sha256=data_sha, reference_sha256=reference_sha, reference_format=reference_fmt,
+                        profile=profile, notebook_path=values["notebook_path"],
+                        notebook_sha256=values["notebook_sha256"], git_commit=values["git_commit"],
+                        description=description, tags=tag_values, aliases=sorted(set(alias_list)))
 
 
 # -- resolving and reading -------------------------------------------------------------------------------------
@@ -206,77 +221,68 @@ def _names(items: Iterable[Any]) -> str:
     return shown or "none"
 
 
-def _resolve(conn: Connection, store: Store, ref: ModelRef) -> int:
-    """The version number `ref` names, or a RegistryError that says what exists instead."""
-    import sqlalchemy as sa
+def _reader(store: Store) -> Query:
+    return lambda sql, params: store.db.query(sql, params)
 
-    t = _tables()
-    model = conn.execute(sa.select(t.registered_models.c.name)
-                         .where(t.registered_models.c.name == ref.name)).first()
-    if model is None:
-        known = [r[0] for r in conn.execute(sa.select(t.registered_models.c.name)
-                                            .order_by(t.registered_models.c.name).limit(_LIST_LIMIT + 1))]
+
+def _in_tx(tx: Tx) -> Query:
+    return lambda sql, params: tx.all(sql, params)
+
+
+def _resolve(q: Query, store: Store, ref: ModelRef) -> int:
+    """The version number `ref` names, or a RegistryError that says what exists instead."""
+    name = {"name": ref.name}
+    if not q("SELECT name FROM registered_models WHERE name = :name", name):
+        known = [r["name"] for r in q(f"SELECT name FROM registered_models ORDER BY name LIMIT {_LIST_LIMIT + 1}",
+                                      {})]
         raise RegistryError(f"no model '{ref.name}' in the registry at {_where(store)} (models: {_names(known)})")
-    versions = t.model_versions
     if ref.alias is not None and ref.alias != LATEST:
-        found = conn.execute(sa.select(t.model_aliases.c.version).where(
-            t.model_aliases.c.name == ref.name, t.model_aliases.c.alias == ref.alias)).scalar()
-        if found is None:
-            aliases = [f"{a}→{v}" for a, v in conn.execute(
-                sa.select(t.model_aliases.c.alias, t.model_aliases.c.version)
-                .where(t.model_aliases.c.name == ref.name).order_by(t.model_aliases.c.alias))]
+        found = q("SELECT version FROM model_aliases WHERE name = :name AND alias = :alias",
+                  {**name, "alias": ref.alias})
+        if not found:
+            aliases = [f"{r['alias']}→{r['version']}" for r in
+                       q("SELECT alias, version FROM model_aliases WHERE name = :name ORDER BY alias", name)]
             raise RegistryError(f"model '{ref.name}' has no alias '{ref.alias}' (aliases: {_names(aliases)})")
-        return int(found)
+        return int(found[0]["version"])
     if ref.version is not None:
-        if conn.execute(sa.select(versions.c.id).where(versions.c.name == ref.name,
-                                                      versions.c.version == ref.version)).first() is None:
-            known = [r[0] for r in conn.execute(sa.select(versions.c.version).where(versions.c.name == ref.name)
-                                                .order_by(versions.c.version))]
+        if not q("SELECT 1 AS found FROM model_versions WHERE name = :name AND version = :version",
+                 {**name, "version": ref.version}):
+            known = [r["version"] for r in
+                     q("SELECT version FROM model_versions WHERE name = :name ORDER BY version", name)]
             raise RegistryError(f"model '{ref.name}' has no version {ref.version} (versions: {_names(known)})")
         return ref.version
-    latest = conn.execute(sa.select(sa.func.max(versions.c.version)).where(versions.c.name == ref.name)).scalar()
+    latest = q("SELECT MAX(version) AS latest FROM model_versions WHERE name = :name", name)[0]["latest"]
     if latest is None:
         raise RegistryError(f"model '{ref.name}' has no versions (all were deleted)")
     return int(latest)
 
 
-def _columns(with_profile: bool) -> list[Any]:
-    versions = _tables().model_versions
-    skip = set() if with_profile else {"profile", "input_example"}
-    return [c for c in versions.columns if c.name not in skip]
-
-
-def _fill(conn: Connection, found: list[ModelVersion]) -> list[ModelVersion]:
+def _fill(q: Query, found: list[ModelVersion]) -> list[ModelVersion]:
     """Tags and aliases of the versions (all of one or several models)."""
-    import sqlalchemy as sa
-
-    t = _tables()
     by_key = {(v.name, v.version): v for v in found}
     names = sorted({v.name for v in found})
     if not names:
         return found
-    for row in conn.execute(sa.select(t.model_version_tags).where(t.model_version_tags.c.name.in_(names))):
-        if (row.name, row.version) in by_key:
-            by_key[(row.name, row.version)].tags[row.key] = row.value
-    for row in conn.execute(sa.select(t.model_aliases).where(t.model_aliases.c.name.in_(names))
-                            .order_by(t.model_aliases.c.alias)):
-        if (row.name, row.version) in by_key:
-            by_key[(row.name, row.version)].aliases.append(row.alias)
+    clause, params = _in("n", names)
+    for row in q(f"SELECT name, version, key, value FROM model_version_tags WHERE name IN {clause} ORDER BY key",
+                 params):
+        if (row["name"], row["version"]) in by_key:
+            by_key[(row["name"], row["version"])].tags[row["key"]] = row["value"]
+    for row in q(f"SELECT name, alias, version FROM model_aliases WHERE name IN {clause} ORDER BY alias", params):
+        if (row["name"], row["version"]) in by_key:
+            by_key[(row["name"], row["version"])].aliases.append(row["alias"])
     return found
 
 
 def _get(store: Store, ref: ModelRef, *, with_profile: bool = True) -> ModelVersion:
-    import sqlalchemy as sa
-
-    versions = _tables().model_versions
-
-    def read(conn: Connection) -> ModelVersion:
-        number = _resolve(conn, store, ref)
-        row = conn.execute(sa.select(*_columns(with_profile))
-                           .where(versions.c.name == ref.name, versions.c.version == number)).one()
-        return _fill(conn, [ModelVersion.from_row(row)])[0]
-
-    return store.db.read(read)
+    q = _reader(store)
+    number = _resolve(q, store, ref)
+    columns = VERSION_COLUMNS if with_profile else _LISTED_COLUMNS
+    rows = q(f"SELECT {', '.join(columns)} FROM model_versions WHERE name = :name AND version = :version",
+             {"name": ref.name, "version": number})
+    if not rows:  # deleted between the two reads
+        raise RegistryError(f"model {ref.name}:{number} was just deleted")
+    return _fill(q, [ModelVersion.from_dict(rows[0])])[0]
 
 
 def get_model_version(uri: str, *, store: Store | None = None, home: str | Path | None = None) -> ModelVersion:
@@ -328,51 +334,34 @@ def load_reference_data(uri: str, *, store: Store | None = None, home: str | Pat
 
 def list_models(*, store: Store | None = None, home: str | Path | None = None) -> list[RegisteredModel]:
     """Every registered model, by name, with its latest version, version count and aliases."""
-    import sqlalchemy as sa
-
     store = _store(store, home)
-    t = _tables()
-
-    def read(conn: Connection) -> list[RegisteredModel]:
-        stats = (sa.select(t.model_versions.c.name, sa.func.max(t.model_versions.c.version).label("latest"),
-                           sa.func.count().label("n")).group_by(t.model_versions.c.name).subquery())
-        query = (sa.select(t.registered_models, stats.c.latest, stats.c.n)
-                 .outerjoin(stats, stats.c.name == t.registered_models.c.name)
-                 .order_by(t.registered_models.c.name))
-        found = {r.name: RegisteredModel(name=r.name, created_at=r.created_at, updated_at=r.updated_at,
-                                         latest_version=r.latest, versions=r.n or 0, description=r.description)
-                 for r in conn.execute(query)}
-        for row in conn.execute(sa.select(t.model_aliases).order_by(t.model_aliases.c.alias)):
-            if row.name in found:
-                found[row.name].aliases[row.alias] = row.version
-        return list(found.values())
-
-    return store.db.read(read)
+    q = _reader(store)
+    rows = q("SELECT m.name, m.created_at, m.updated_at, m.description, s.latest, s.n FROM registered_models m "
+             "LEFT JOIN (SELECT name, MAX(version) AS latest, COUNT(*) AS n FROM model_versions GROUP BY name) s "
+             "ON s.name = m.name ORDER BY m.name", {})
+    found = {r["name"]: RegisteredModel(name=r["name"], created_at=r["created_at"], updated_at=r["updated_at"],
+                                        latest_version=r["latest"], versions=r["n"] or 0,
+                                        description=r["description"]) for r in rows}
+    for row in q("SELECT name, alias, version FROM model_aliases ORDER BY alias", {}):
+        if row["name"] in found:
+            found[row["name"]].aliases[row["alias"]] = row["version"]
+    return list(found.values())
 
 
 def list_model_versions(name: str, *, store: Store | None = None,
                         home: str | Path | None = None) -> list[ModelVersion]:
     """The versions of a model, newest first (without profiles and example rows: see get_model_version)."""
-    import sqlalchemy as sa
-
     store = _store(store, home)
-    versions = _tables().model_versions
-
-    def read(conn: Connection) -> list[ModelVersion]:
-        _resolve_model(conn, store, check_name(name))
-        rows = conn.execute(sa.select(*_columns(False)).where(versions.c.name == name)
-                            .order_by(versions.c.version.desc()))
-        return _fill(conn, [ModelVersion.from_row(r) for r in rows])
-
-    return store.db.read(read)
+    q = _reader(store)
+    _resolve_model(q, store, check_name(name))
+    rows = q(f"SELECT {', '.join(_LISTED_COLUMNS)} FROM model_versions WHERE name = :name ORDER BY version DESC",
+             {"name": name})
+    return _fill(q, [ModelVersion.from_dict(r) for r in rows])
 
 
-def _resolve_model(conn: Connection, store: Store, name: str) -> None:
-    import sqlalchemy as sa
-
-    t = _tables()
-    if conn.execute(sa.select(t.registered_models.c.name).where(t.registered_models.c.name == name)).first() is None:
-        _resolve(conn, store, ModelRef(name))  # raises, listing the models there are
+def _resolve_model(q: Query, store: Store, name: str) -> None:
+    if not q("SELECT name FROM registered_models WHERE name = :name", {"name": name}):
+        _resolve(q, store, ModelRef(name))  # raises, listing the models there are
 
 
 # -- aliases and tags -------------------------------------------------------------------------------------------
@@ -385,21 +374,18 @@ def set_alias(name: str, alias: str, version: int | str, *, store: Store | None 
     _not_latest(alias)
     number = parse_version(version)
     store = _store(store, home)
-    t = _tables()
 
-    def write(conn: Connection) -> int | None:
-        import sqlalchemy as sa
-
-        _resolve(conn, store, ModelRef(name, version=number))
-        before = conn.execute(sa.select(t.model_aliases.c.version).where(
-            t.model_aliases.c.name == name, t.model_aliases.c.alias == alias)).scalar()
+    def write(tx: Tx) -> int | None:
+        _resolve(_in_tx(tx), store, ModelRef(name, version=number))
+        before = tx.first("SELECT version FROM model_aliases WHERE name = :name AND alias = :alias",
+                          {"name": name, "alias": alias})
         now = time.time()
-        _upsert(conn, t.model_aliases, {"name": name, "alias": alias, "version": number, "updated_at": now},
+        _upsert(tx, "model_aliases", {"name": name, "alias": alias, "version": number, "updated_at": now},
                 ["name", "alias"])
-        conn.execute(t.registered_models.update().where(t.registered_models.c.name == name).values(updated_at=now))
-        return before
+        tx.execute("UPDATE registered_models SET updated_at = :now WHERE name = :name", {"name": name, "now": now})
+        return None if before is None else int(before[0])
 
-    return store.db.write(write)
+    return store.db.transaction(write)
 
 
 def delete_alias(name: str, alias: str, *, store: Store | None = None, home: str | Path | None = None) -> int:
@@ -408,14 +394,13 @@ def delete_alias(name: str, alias: str, *, store: Store | None = None, home: str
     check_alias(alias)
     _not_latest(alias)
     store = _store(store, home)
-    t = _tables()
 
-    def write(conn: Connection) -> int:
-        number = _resolve(conn, store, ModelRef(name, alias=alias))
-        conn.execute(t.model_aliases.delete().where(t.model_aliases.c.name == name, t.model_aliases.c.alias == alias))
+    def write(tx: Tx) -> int:
+        number = _resolve(_in_tx(tx), store, ModelRef(name, alias=alias))
+        tx.execute("DELETE FROM model_aliases WHERE name = :name AND alias = :alias", {"name": name, "alias": alias})
         return number
 
-    return store.db.write(write)
+    return store.db.transaction(write)
 
 
 def set_model_tag(uri: str, key: str, value: Any, *, store: Store | None = None,
@@ -434,20 +419,19 @@ def _tag(uri: str, key: str, value: str | None, store: Store | None, home: str |
         raise RegistryError(f"a tag key must be 1 to 255 characters, got '{key}'")
     ref = parse_uri(uri)
     store = _store(store, home)
-    tags = _tables().model_version_tags
 
-    def write(conn: Connection) -> int:
-        number = _resolve(conn, store, ref)
-        where = (tags.c.name == ref.name, tags.c.version == number, tags.c.key == key)
+    def write(tx: Tx) -> int:
+        number = _resolve(_in_tx(tx), store, ref)
+        row = {"name": ref.name, "version": number, "key": key}
         if value is None:
-            if conn.execute(tags.delete().where(*where)).rowcount == 0:
+            if tx.execute("DELETE FROM model_version_tags WHERE name = :name AND version = :version AND key = :key",
+                          row) == 0:
                 raise RegistryError(f"model {ref.name}:{number} has no tag '{key}'")
         else:
-            _upsert(conn, tags, {"name": ref.name, "version": number, "key": key, "value": value},
-                    ["name", "version", "key"])
+            _upsert(tx, "model_version_tags", {**row, "value": value}, ["name", "version", "key"])
         return number
 
-    number = store.db.write(write)
+    number = store.db.transaction(write)
     return _get(store, ModelRef(ref.name, version=number), with_profile=False)
 
 
@@ -467,42 +451,37 @@ def delete_model(name: str, *, store: Store | None = None, home: str | Path | No
 
 
 def _delete(store: Store, name: str, version: int | None) -> list[int]:
-    import sqlalchemy as sa
-
-    from nbmlops.store import models as m
-
-    t = _tables()
-    versions = t.model_versions
-
-    def write(conn: Connection) -> tuple[list[int], set[str]]:
+    def write(tx: Tx) -> tuple[list[int], set[str]]:
+        q = _in_tx(tx)
         if version is not None:
-            _resolve(conn, store, ModelRef(name, version=version))
+            _resolve(q, store, ModelRef(name, version=version))
         else:
-            _resolve_model(conn, store, name)
-        where = [versions.c.name == name] + ([versions.c.version == version] if version is not None else [])
-        doomed = list(conn.execute(sa.select(versions.c.version, versions.c.artifact_sha256,
-                                             versions.c.reference_sha256).where(*where)))
-        numbers = sorted(r.version for r in doomed)
-        shas = {s for r in doomed for s in (r.artifact_sha256, r.reference_sha256) if s}
-        ids = [f"{name}:{n}" for n in numbers]
-        conn.execute(m.lineage.delete().where(m.lineage.c.from_kind == MODEL_VERSION, m.lineage.c.from_id.in_(ids)))
-        for table in (t.model_version_tags, t.model_aliases):
-            clause = [table.c.name == name] + ([table.c.version == version] if version is not None else [])
-            conn.execute(table.delete().where(*clause))
-        conn.execute(versions.delete().where(*where))
+            _resolve_model(q, store, name)
+        match = "name = :name" + (" AND version = :version" if version is not None else "")
+        params = {"name": name, "version": version}
+        doomed = tx.all(f"SELECT version, artifact_sha256, reference_sha256 FROM model_versions WHERE {match}",
+                        params)
+        numbers = sorted(int(r["version"]) for r in doomed)
+        shas = sorted({s for r in doomed for s in (r["artifact_sha256"], r["reference_sha256"]) if s})
+        ids_clause, ids = _in("i", [f"{name}:{n}" for n in numbers])
+        tx.execute(f"DELETE FROM lineage WHERE from_kind = :kind AND from_id IN {ids_clause}",
+                   {"kind": MODEL_VERSION, **ids})
+        tx.execute(f"DELETE FROM model_version_tags WHERE {match}", params)
+        tx.execute(f"DELETE FROM model_aliases WHERE {match}", params)
+        tx.execute(f"DELETE FROM model_versions WHERE {match}", params)
         if version is None:
-            conn.execute(t.registered_models.delete().where(t.registered_models.c.name == name))
+            tx.execute("DELETE FROM registered_models WHERE name = :name", params)
         else:
-            conn.execute(t.registered_models.update().where(t.registered_models.c.name == name)
-                         .values(updated_at=time.time()))
-        used = {r[0] for r in conn.execute(sa.select(versions.c.artifact_sha256)
-                                           .where(versions.c.artifact_sha256.in_(shas)))}
-        used |= {r[0] for r in conn.execute(sa.select(versions.c.reference_sha256)
-                                            .where(versions.c.reference_sha256.in_(shas)))}
-        used |= {r[0] for r in conn.execute(sa.select(m.artifacts.c.sha256).where(m.artifacts.c.sha256.in_(shas)))}
-        return numbers, shas - used
+            tx.execute("UPDATE registered_models SET updated_at = :now WHERE name = :name",
+                       {"name": name, "now": time.time()})
+        sha_clause, sha_params = _in("s", shas)
+        used = {r["sha"] for r in tx.all(
+            f"SELECT artifact_sha256 AS sha FROM model_versions WHERE artifact_sha256 IN {sha_clause} "
+            f"UNION SELECT reference_sha256 AS sha FROM model_versions WHERE reference_sha256 IN {sha_clause} "
+            f"UNION SELECT sha256 AS sha FROM artifacts WHERE sha256 IN {sha_clause}", sha_params)}
+        return numbers, set(shas) - used
 
-    numbers, orphans = store.db.write(write)
+    numbers, orphans = store.db.transaction(write)
     for sha in orphans:  # after the commit: a crash here leaves an unused blob, never a row without its blob
         store.artifacts.delete(sha)
     return numbers

@@ -49,8 +49,8 @@ class ModelVersion:
         return {"uri": self.uri, **asdict(self)}
 
     @classmethod
-    def from_row(cls, row: Any) -> ModelVersion:
-        data = dict(row._mapping)
+    def from_dict(cls, row: dict[str, Any]) -> ModelVersion:
+        data = dict(row)
         data.pop("id", None)
         for key, default in (("signature", None), ("input_example", None), ("profile", None), ("metrics", {}),
                              ("params", {})):
