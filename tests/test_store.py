@@ -329,3 +329,30 @@ def test_in_memory_sqlite(home: Path) -> None:
         store.log_metric(run, "a", 1.0)
         store.log_metrics(run, {"b": 2.0})
         assert store.get_run(run).metrics == {"a": 1.0, "b": 2.0}
+
+
+def test_new_sqlite_store_made_from_the_saved_schema(tmp_path: Path, home: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first store is made by Alembic and its DDL saved (per user); later new stores are made from it with
+    sqlite3 alone, identical to what Alembic makes."""
+    monkeypatch.setenv("NBMLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    first = tmp_path / "first.db"
+    open_store(home, db_url=f"sqlite:///{first}").close()
+    assert dbmod.schema_cache_path().is_file()
+    second = tmp_path / "second" / "nbmlops.db"
+    code = ("import sys; from nbmlops.store import open_store; "
+            f"s = open_store(sys.argv[1], db_url='sqlite:///{second}'); r = s.create_run(); s.log_metric(r, 'a', 1.0); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')))")
+    out = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+    def schema(path: Path) -> list[tuple[str, ...]]:
+        import sqlite3
+
+        with sqlite3.connect(path) as conn:
+            return [*conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"),
+                    *conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")]
+
+    assert schema(second) == schema(first)
+    with open_store(home, db_url=f"sqlite:///{second}") as store:
+        assert len(store.list_runs()) == 1

@@ -9,6 +9,7 @@ SQLAlchemy is loaded only when `engine` is first used: migrations, PostgreSQL, a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from nbmlops.store.errors import SchemaError, StoreBusyError
+from nbmlops.store.home import user_cache_dir
 from nbmlops.store.migrations import HEAD, LOCATION, REVISIONS, VERSION_TABLE
 
 if TYPE_CHECKING:
@@ -191,12 +193,15 @@ class Database:
         self.dialect = dialect_of(url)
         self.where = redact(url)
         self._engine: Engine | None = None
+        self._empty = False  # a SQLite file that did not exist or held no table when opened
         self._raw = threading.local()
         # the raw path needs a file every connection sees (an in-memory DB is private to one connection)
         self._file = sqlite_file(url) if self.dialect == "sqlite" else None
         self._fast = self._file is not None
-        if upgrade and not (self._fast and self._at_head()):
+        if upgrade and not (self._fast and (self._at_head() or self._create_from_saved_schema())):
             ensure_schema(self.engine)
+            if self._fast and self._empty:  # made from scratch by Alembic: the DDL of a pristine store
+                self._save_schema()
 
     @property
     def engine(self) -> Engine:
@@ -207,19 +212,77 @@ class Database:
     def _at_head(self) -> bool:
         """True when the SQLite file exists and is stamped with HEAD, checked with sqlite3 alone. Anything
         else (no file, no version table, an older or unknown revision) is left to ensure_schema."""
+        self._empty = True
         if not os.path.isfile(self._file or ""):
             return False
 
         def stamped() -> set[str] | None:
+            conn = self._sqlite_raw()
             try:
-                rows = self._sqlite_raw().execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+                rows = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
+                    self._empty = not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
                     return None
                 raise
+            self._empty = False
             return {row[0] for row in rows}
 
         return _retry_locked(stamped, f"reading {self.where}") == {HEAD}
+
+    def _create_from_saved_schema(self) -> bool:
+        """Make a new SQLite store from the schema Alembic produced last time for these same migrations (see
+        _save_schema), with sqlite3 alone: a fresh project home costs milliseconds, not an Alembic run.
+        False (leave it to Alembic) when no schema is saved or the file already holds tables."""
+        path = schema_cache_path()
+        try:
+            saved = json.loads(path.read_text())
+            statements, stamped = list(saved["statements"]), list(saved["revisions"])
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError):  # damaged: Alembic remakes it
+            return False
+        if stamped != [HEAD]:
+            return False
+        Path(self._file or "").parent.mkdir(parents=True, exist_ok=True)
+
+        def create() -> bool:
+            conn = self._sqlite_raw()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    conn.execute("ROLLBACK")  # someone else made it meanwhile (or it is not empty): let them be
+                    return False
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (?)", (HEAD,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return True
+
+        return _retry_locked(create, f"creating {self.where}") or self._at_head()
+
+    def _save_schema(self) -> None:
+        """After Alembic made or upgraded this SQLite store to head, keep its DDL for the next new store."""
+        path = schema_cache_path()
+        if path.is_file():
+            return
+        conn = self._sqlite_raw()
+        stamped = sorted(row[0] for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}"))
+        if stamped != [HEAD]:
+            return
+        statements = [row[0] for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"revisions": stamped, "statements": statements}))
+            os.replace(tmp, path)
+        except OSError:  # no writable cache folder: every new store runs Alembic, which is only slower
+            tmp.unlink(missing_ok=True)
 
     def _sqlite_raw(self) -> sqlite3.Connection:
         # per thread and per process: sqlite3 connections must not cross a fork
@@ -295,6 +358,17 @@ class Database:
 
 
 # -- schema version -------------------------------------------------------------------------------------
+def schema_cache_path() -> Path:
+    """Where the DDL of a new SQLite store at head is kept (per user), named by a fingerprint of the migration
+    scripts themselves: editing or adding a migration names a new file, so a stale schema is never used."""
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(REVISIONS).encode())
+    for script in sorted((LOCATION / "versions").glob("*.py")):
+        digest.update(script.name.encode() + b"\0" + script.read_bytes())
+    return user_cache_dir() / f"sqlite-schema-{HEAD}-{digest.hexdigest()[:16]}.json"
+
+
 def stamped_revisions(conn: Connection) -> set[str] | None:
     """The revisions stamped in the version table; None when the database has never been set up."""
     import sqlalchemy as sa

@@ -1,4 +1,5 @@
-"""The project home: `.nbmlops/` found upward from the working directory (like `.git`), or NBMLOPS_HOME."""
+"""The project home: `.nbmlops/` found upward from the working directory (like `.git`), or NBMLOPS_HOME;
+and the per-user cache shared by all projects."""
 
 from __future__ import annotations
 
@@ -19,3 +20,11 @@ def project_home(start: str | Path | None = None, create: bool = True) -> Path:
     if create:
         home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def user_cache_dir() -> Path:
+    """Per-user cache shared by every project (derived data only: deleting it costs time, never data):
+    NBMLOPS_CACHE_DIR, else $XDG_CACHE_HOME/nbmlops, else ~/.cache/nbmlops. Not created here."""
+    folder = os.environ.get("NBMLOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nbmlops")
+    return Path(folder)

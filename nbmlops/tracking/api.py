@@ -29,6 +29,7 @@ def start_run(name: str | None = None, params: dict[str, Any] | None = None, tag
 
     Started inside another run (or inside a pipeline step) it becomes that run's child. With `capture`, the
     notebook's sha256, the git commit/dirty flag and the installed package versions are recorded."""
+    from nbmlops.store.home import user_cache_dir
     from nbmlops.tracking.heartbeat import HEARTBEAT
     from nbmlops.tracking.provenance import file_sha256, git_info, package_versions
 
@@ -43,7 +44,7 @@ def start_run(name: str | None = None, params: dict[str, Any] | None = None, tag
         if git_commit is None:
             git_commit, dirty = git_info(Path(notebook_path).parent if notebook_path else None)
             git_dirty = dirty if git_dirty is None else git_dirty
-        packages = package_versions(store.settings.home)
+        packages = package_versions(user_cache_dir())
     new_id = store.create_run(run_id=run_id, name=name, kind=kind, pipeline=pipeline,
                               notebook_path=str(notebook_path) if notebook_path else None,
                               notebook_sha256=notebook_sha256, git_commit=git_commit, git_dirty=git_dirty,

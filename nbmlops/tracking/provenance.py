@@ -127,7 +127,7 @@ def _scan_distributions() -> dict[str, str]:
 
 def package_versions(cache_dir: str | Path | None = None) -> dict[str, str]:
     """Every installed distribution and its version. Scanning them all takes ~150 ms, so the result is kept
-    per process and, with `cache_dir` (start_run passes the project home), in `cache_dir/packages.json`
+    per process and, with `cache_dir` (start_run passes the per-user cache), in `cache_dir/packages.json`
     under environment_key(): an unchanged environment costs ~1 ms; an install or uninstall rescans."""
     key = environment_key()
     found = _packages.get(key)
@@ -163,6 +163,7 @@ def _write_cache(path: Path, key: str, packages: dict[str, str]) -> None:
     entries = {**dict(list(entries.items())[-(_CACHE_ENTRIES - 1):]), key: packages}
     tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(entries))
         os.replace(tmp, path)  # readers see the old file or the new one, never half of one
     except OSError as exc:  # a read-only home only costs the next run a rescan
