@@ -1,0 +1,160 @@
+"""Monitoring registered models: stored reference profiles, results as a time series, logged windows with labels,
+k-of-n alerts, the HTML report, the `monitor` CLI, and retraining on drift (@staging, lineage)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from nbmlops.cli_monitor import monitor
+from nbmlops.errors import NbmlopsError
+from nbmlops.monitoring import (
+    AlertRule,
+    feature_history,
+    list_results,
+    log_labels,
+    log_predictions,
+    monitor_model,
+    set_settings,
+)
+from nbmlops.monitoring.storage import load_reference
+
+
+def data(n: int, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"tenure": rng.normal(12 + shift * 10, 4, n), "spend": rng.gamma(2.0, 30 + shift * 40, n),
+                         "plan": rng.choice(["basic", "pro"], n, p=[0.7 - shift * 0.4, 0.3 + shift * 0.4])})
+
+
+@pytest.fixture
+def model(home: Path) -> str:
+    from sklearn.linear_model import LogisticRegression
+
+    from nbmlops.registry import register_model, set_alias
+
+    X = data(3000)
+    y = (X["tenure"] + X["spend"] / 20 > 15).astype(int)
+    clf = LogisticRegression().fit(X[["tenure", "spend"]], y)
+    register_model(clf, "churn", input_example=X[["tenure", "spend"]].head(), reference_data=X)
+    set_alias("churn", "production", 1)
+    return "churn@production"
+
+
+def get_store():
+    from nbmlops.tracking import get_store as store
+
+    return store()
+
+
+def test_monitor_stores_a_time_series_and_the_reference_once(model: str) -> None:
+    store = get_store()
+    assert load_reference(store, "churn", 1) is None
+    first = monitor_model(model, data(2000, seed=1))
+    assert load_reference(store, "churn", 1) is not None  # precomputed once, then only read
+    second = monitor_model(model, data(2000, shift=1.0, seed=2))
+    assert not first.drift.dataset_drift and second.drift.dataset_drift
+    t = second.drift.table.set_index("feature")
+    assert t.loc["prediction", "role"] == "prediction" and second.drift.prediction_drift
+    results = list_results(store, "churn")
+    assert list(results["id"]) == [second.result_id, first.result_id]
+    series = feature_history(store, "churn", "tenure")
+    assert list(series["result_id"]) == [first.result_id, second.result_id]
+    assert series["drifted"].tolist() == [False, True]
+    edges = store.edges("drift_result", second.result_id, "out")
+    assert [(e.to_kind, e.to_id, e.relation) for e in edges] == [("model_version", "churn:1", "monitors")]
+
+
+def test_window_of_logged_predictions_with_labels(model: str, home: Path) -> None:
+    from nbmlops.registry import load_model
+
+    clf = load_model(model)
+    old, new = data(500, seed=3), data(800, seed=4)
+    log_predictions("churn", old, clf.predict(old[["tenure", "spend"]]), ids=np.arange(500), timestamp=1_000.0)
+    preds = clf.predict(new[["tenure", "spend"]])
+    log_predictions("churn", new, preds, ids=np.arange(1000, 1800), timestamp=90_000.0)
+    truth = preds.copy()
+    truth[:80] = 1 - truth[:80]  # 90% right
+    log_labels("churn", np.arange(1000, 1800), truth)
+    run = monitor_model(model, window="1d", now=100_000.0)
+    assert run.drift.n_current == 800  # the day-old batch is outside the window
+    assert run.metrics["accuracy"] == pytest.approx(0.9) and run.metrics["n_labelled"] == 800
+    assert {"precision", "recall", "f1", "roc_auc"} <= set(run.metrics)
+    with pytest.raises(NbmlopsError, match="not a duration"):
+        monitor_model(model, window="yesterday")
+
+
+def test_alert_needs_k_of_n_windows(model: str) -> None:
+    set_settings(get_store(), "churn", {"alert": AlertRule(k=2, n=3).to_dict()})
+    drifted = data(2000, shift=1.0, seed=5)
+    assert not monitor_model(model, drifted).alert
+    assert not monitor_model(model, data(2000, seed=6)).alert
+    third = monitor_model(model, drifted)
+    assert third.alert and third.retraining is None
+    assert bool(list_results(get_store(), "churn")["alert"].iloc[0])
+
+
+def test_cli_run_report_history_configure_compare(model: str, tmp_path: Path) -> None:
+    current = tmp_path / "live.parquet"
+    data(1500, shift=1.0, seed=7).to_parquet(current)
+    runner = CliRunner()
+    out = runner.invoke(monitor, ["run", model, "--current", str(current), "--test", "tenure=ks",
+                                  "--threshold", "spend=0.5"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert "tenure" in out.output and "DRIFT" in out.output
+    report = tmp_path / "report.html"
+    monitor_model(model, data(1500, seed=8))
+    out = runner.invoke(monitor, ["report", model, "--html", str(report)], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    page = report.read_text()
+    assert "Drift report" in page and "tenure" in page and "Drift over time" in page
+    assert not re.search(r"<script[^>]+src=", page) and len(page) > 1_000_000  # plotly.js inline: works offline
+    out = runner.invoke(monitor, ["history", "churn", "--json"], catch_exceptions=False)
+    assert out.exit_code == 0 and len(json.loads(out.output)) == 2
+    out = runner.invoke(monitor, ["configure", "churn", "--k", "1", "--n", "2", "--min-effect", "0.1"],
+                        catch_exceptions=False)
+    assert out.exit_code == 0 and '"k": 1' in out.output and '"min_effect": 0.1' in out.output
+    ref = tmp_path / "ref.csv"
+    data(300).to_csv(ref, index=False)
+    out = runner.invoke(monitor, ["compare", str(ref), str(current), "--json"], catch_exceptions=False)
+    assert out.exit_code == 0 and '"dataset_drift": true' in out.output
+    bad = runner.invoke(monitor, ["run", model])
+    assert bad.exit_code == 2 and "needs --current FILE or --window" in bad.output
+    bad = runner.invoke(monitor, ["configure", "churn", "--k", "3", "--n", "2"])
+    assert bad.exit_code == 2 and "k <= n" in bad.output
+
+
+RETRAIN = """
+import numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+from nbmlops.registry import register_model
+rng = np.random.default_rng(1)
+X = pd.DataFrame({"tenure": rng.normal(22, 4, 500), "spend": rng.gamma(2.0, 70, 500),
+                  "plan": rng.choice(["basic", "pro"], 500)})
+y = (X["tenure"] > 22).astype(int)
+register_model(LogisticRegression().fit(X[["tenure", "spend"]], y), "churn", reference_data=X,
+               input_example=X[["tenure", "spend"]].head())
+"""
+
+
+def test_drift_starts_retraining_registered_at_staging_with_lineage(model: str, make_notebook) -> None:
+    notebook = make_notebook([(RETRAIN, "step:train")], name="retrain.ipynb")
+    runner = CliRunner()
+    out = runner.invoke(monitor, ["configure", "churn", "--on-drift", f"run {notebook}"], catch_exceptions=False)
+    assert out.exit_code == 0
+    run = monitor_model(model, data(2000, shift=1.0, seed=9), capture_retraining=True)
+    assert run.alert and run.retraining is not None
+    assert run.retraining.returncode == 0 and run.retraining.versions == ["churn:2"]
+    from nbmlops.registry import get_model_version
+
+    assert get_model_version("churn@staging").version == 2
+    assert get_model_version("churn@production").version == 1  # a person promotes it
+    store = get_store()
+    edges = store.edges("drift_result", run.result_id, "in")
+    assert ("model_version", "churn:2", "triggered_by") in {(e.from_kind, e.from_id, e.relation) for e in edges}
+    assert any(e.from_kind == "run" for e in edges)
