@@ -1,0 +1,301 @@
+"""Compile target `papermill`: one parameterized notebook per step, runnable by nbmlops's papermill backend or by
+a plain `papermill` CLI (how a server team schedules it), plus the small runtime those notebooks call.
+
+A step notebook holds, in order: a title, a `parameters` cell (the pipeline's parameters with their defaults and
+where data lives), a cell that prepares the step (working directory, tracking), the setup cells, a cell that loads
+the step's inputs, the step's own cells with their markdown, and a cell that saves its outputs with a manifest.
+Data lives in folders, one per step: a step reads each input from `<nbmlops_data_dir>/<producer>/` (or
+`nbmlops_input_dirs[producer]`) and writes to `<nbmlops_data_dir>/<step>/` (or `nbmlops_output_dir`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
+
+MANIFEST = "nbmlops-manifest.json"  # a hyphen: no variable's file (`name.ext`) can take this name
+LOCATION_PARAMS = ("nbmlops_data_dir", "nbmlops_input_dirs", "nbmlops_output_dir", "nbmlops_workdir",
+                   "nbmlops_run_id", "nbmlops_home")
+# nbmlops's own lines act on the pipeline from a live kernel; in a step notebook they become comments
+_NBMLOPS_MAGIC = re.compile(r"^\s*%%(step|setup|skip)\b")
+_NBMLOPS_CONTROL = re.compile(r"^\s*%(load_ext|reload_ext|unload_ext)\s+nbmlops\s*$|^\s*%pipeline\b")
+
+
+# -- compiling ------------------------------------------------------------------------------------------------
+def write_papermill_target(spec: PipelineSpec, out_dir: str | Path, *, kernel_name: str | None = None) -> list[Path]:
+    """Write `<out_dir>/<step>.ipynb` for every step and `<out_dir>/pipeline.json`; return the paths written.
+
+    Run a step with `papermill STEP.ipynb out.ipynb -p nbmlops_data_dir DATA` in dependency order (pipeline.json
+    lists the steps and their upstream); each reads its inputs from and writes its outputs under DATA."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = notebook_markdown(spec)
+    written = []
+    for step in spec.steps:
+        path = out / f"{step.name}.ipynb"
+        nb = step_notebook(spec, step, kernel_name=kernel_name, markdown=markdown)
+        path.write_text(json.dumps(nb, indent=1) + "\n")
+        written.append(path)
+    spec.save(out / "pipeline.json")
+    written.append(out / "pipeline.json")
+    return written
+
+
+def notebook_markdown(spec: PipelineSpec) -> dict[int, list[str]]:
+    """For each code cell of the source notebook, the markdown cells right above it (since the previous code
+    cell); an unreadable or moved notebook gives none, the step notebooks are still complete without them."""
+    try:
+        cells = json.loads(Path(spec.notebook_path).read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    found: dict[int, list[str]] = {}
+    pending: list[str] = []
+    for index, cell in enumerate(cells):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        if cell.get("cell_type") == "markdown":
+            pending.append(source)
+        elif cell.get("cell_type") == "code":
+            found[index], pending = pending, []
+    return found
+
+
+def kernel_source(cell: CellCode) -> str:
+    """The cell as the user wrote it (a kernel runs `!cmd` and `%magic` itself), with nbmlops's own magic and
+    control lines turned into comments so the line numbers still match the original cell."""
+    lines = cell.source.split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if _NBMLOPS_MAGIC.match(line):
+            lines[i] = "# " + line
+        break
+    return "\n".join("# " + line if _NBMLOPS_CONTROL.match(line) else line for line in lines)
+
+
+def _only_parameter_assignments(cell: CellCode, names: set[str]) -> bool:
+    """True when the cell does nothing but give parameters their defaults (the generated parameters cell
+    already does that, so the cell can be left out)."""
+    try:
+        tree = ast.parse(cell.code)
+    except SyntaxError:
+        return False
+    return all(isinstance(node, ast.Assign | ast.AnnAssign) and all(
+        isinstance(target, ast.Name) and target.id in names
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])) for node in tree.body)
+
+
+def _code_cell(source: str, kind: str, cell: int | None = None, tags: list[str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"nbmlops": {"kind": kind, **({"cell": cell} if cell is not None else {})}}
+    if tags:
+        meta["tags"] = tags
+    return {"cell_type": "code", "execution_count": None, "metadata": meta, "outputs": [], "source": source}
+
+
+def _markdown_cell(source: str) -> dict[str, Any]:
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+def _params_dict(spec: PipelineSpec) -> str:
+    items = [f"{p.name!r}: {p.name}" for p in spec.parameters]
+    return ",\n                                   ".join(items)
+
+
+def _literal(value: Any) -> str:
+    return repr(value)  # spec defaults are JSON values: their repr is Python that gives them back
+
+
+def step_notebook(spec: PipelineSpec, step: Step, *, kernel_name: str | None = None,
+                  markdown: dict[int, list[str]] | None = None) -> dict[str, Any]:
+    """The step's notebook as nbformat-4 JSON; code cells carry `metadata.nbmlops` = {kind, cell}, where `cell`
+    is the source notebook's cell index, so errors map back to it."""
+    markdown = notebook_markdown(spec) if markdown is None else markdown
+    notebook_name = Path(spec.notebook_path).name
+    reads = ", ".join(f"`{var}` (from {producer})" for var, producer in step.inputs.items()) or "nothing"
+    writes = ", ".join(f"`{var}`" for var in step.outputs) or "nothing"
+    cells = [_markdown_cell(
+        f"# {spec.name} · step `{step.name}`\n\n"
+        f"Generated by nbmlops from `{notebook_name}` (cells {', '.join(str(c.index) for c in step.cells)}); "
+        f"edit the notebook and recompile rather than this file.\n\n"
+        f"Reads {reads}; writes {writes}. Upstream steps: {', '.join(step.upstream) or 'none'}.\n\n"
+        f"Run it with `papermill {step.name}.ipynb out.ipynb -p nbmlops_data_dir DATA` once its upstream steps "
+        f"have written to DATA.")]
+
+    names = {p.name for p in spec.parameters}
+    lines = ["# Pipeline parameters (defaults from the notebook)"] if spec.parameters else []
+    lines += [f"{p.name} = {_literal(p.default)}" for p in spec.parameters]
+    lines += [
+        "",
+        "# Where data lives: inputs come from <nbmlops_data_dir>/<producer step>/ (or nbmlops_input_dirs[producer]),",
+        f"# outputs go to <nbmlops_data_dir>/{step.name}/ (or nbmlops_output_dir), with {MANIFEST}",
+        'nbmlops_data_dir = "data"',
+        "nbmlops_input_dirs = {}",
+        'nbmlops_output_dir = ""',
+        'nbmlops_workdir = ""  # run the step in this folder (default: where papermill runs)',
+        'nbmlops_run_id = ""  # an nbmlops run to log metrics to (with nbmlops_home, its project home)',
+        'nbmlops_home = ""',
+    ]
+    cells.append(_code_cell("\n".join(lines), "parameters", tags=["parameters"]))
+    cells.append(_code_cell(
+        "# Prepare the step: working directory, data folders, metric logging\n"
+        "from nbmlops.pipeline.targets.papermill import StepContext\n\n"
+        f"nbmlops_step = StepContext({step.name!r}, nbmlops_data_dir, nbmlops_input_dirs, nbmlops_output_dir,\n"
+        "                           workdir=nbmlops_workdir, run_id=nbmlops_run_id, home=nbmlops_home,\n"
+        f"                           params={{{_params_dict(spec)}}})", "prepare"))
+
+    for cell in spec.setup:
+        if cell.kind == "parameters":
+            if _only_parameter_assignments(cell, names):
+                continue
+            # the notebook's own parameters cell runs as it would, then the values given to this run win again
+            source = kernel_source(cell).rstrip("\n") + "\nglobals().update(nbmlops_step.params)"
+            cells.append(_code_cell(source, "setup", cell.index))
+        else:
+            cells.append(_code_cell(kernel_source(cell), "setup", cell.index))
+
+    if step.inputs:
+        listing = ", ".join(f"{var} ({producer})" for var, producer in step.inputs.items())
+        cells.append(_code_cell(
+            f"# Inputs made by upstream steps: {listing}\n"
+            f"nbmlops_step.load_inputs({dict(step.inputs)!r}, globals())", "inputs"))
+
+    for cell in step.cells:
+        # markdown above the step's first cell and between its cells belongs to it
+        for text in markdown.get(cell.index, []):
+            cells.append(_markdown_cell(text))
+        cells.append(_code_cell(kernel_source(cell), "step", cell.index))
+
+    cells.append(_code_cell(
+        f"# Outputs read by later steps, saved by type with {MANIFEST}\n"
+        f"nbmlops_step.save_outputs({list(step.outputs)!r}, globals())", "outputs"))
+
+    kernel = kernel_name or spec.kernel_name or "python3"
+    for number, cell in enumerate(cells):
+        cell["id"] = f"{cell['metadata'].get('nbmlops', {}).get('kind', 'markdown')}-{number}"  # nbformat 4.5
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": kernel, "display_name": kernel, "language": "python"},
+            "language_info": {"name": "python"},
+            "nbmlops": {"pipeline": spec.name, "step": step.name, "notebook": notebook_name,
+                        "notebook_sha256": spec.notebook_sha256, "inputs": step.inputs, "outputs": step.outputs,
+                        "upstream": step.upstream},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+# -- the runtime the step notebooks call ---------------------------------------------------------------------
+class StepContext:
+    """Prepares a step inside its kernel and moves its data: resolves the data folders (relative ones against
+    where papermill started), moves to the working directory, and points metric logging at the run."""
+
+    def __init__(self, step: str, data_dir: str = "data", input_dirs: dict[str, str] | None = None,
+                 output_dir: str = "", *, workdir: str = "", run_id: str = "", home: str = "",
+                 params: dict[str, Any] | None = None) -> None:
+        start = Path.cwd()
+        self.step = step
+        self.params = dict(params or {})
+        self.data_dir = start / data_dir
+        self.input_dirs = {name: start / folder for name, folder in (input_dirs or {}).items()}
+        self.output_dir = start / output_dir if output_dir else self.data_dir / step
+        if workdir:
+            os.chdir(workdir)
+            if workdir not in sys.path:
+                sys.path.insert(0, workdir)  # local modules next to the notebook import as under Jupyter
+        if run_id:
+            os.environ["NBMLOPS_RUN_ID"] = run_id
+            os.environ["NBMLOPS_STEP"] = step
+        if home:
+            os.environ["NBMLOPS_HOME"] = str(start / home)
+
+    def folder_of(self, producer: str) -> Path:
+        return self.input_dirs.get(producer) or self.data_dir / producer
+
+    def load_inputs(self, inputs: dict[str, str], namespace: dict[str, Any]) -> None:
+        """Load each input (variable -> producing step) into the namespace."""
+        from nbmlops.runners.marshal import bind_to_namespace, load_value
+
+        loaded = {var: load_value(*stored_input(var, self.folder_of(producer))) for var, producer in inputs.items()}
+        # bind only once all are loaded: unpickling an instance re-sets its class's methods
+        namespace.update({var: bind_to_namespace(value, namespace) for var, value in loaded.items()})
+
+    def save_outputs(self, names: list[str], namespace: dict[str, Any]) -> None:
+        """Save the outputs by type and write the manifest (variable -> format, file, sha256, ...)."""
+        from nbmlops.errors import NbmlopsError
+        from nbmlops.runners.marshal import save_value
+
+        missing = [name for name in names if name not in namespace]
+        if missing:
+            raise NbmlopsError(f"step '{self.step}' did not define {', '.join(map(repr, missing))}, which later "
+                               "steps read (was it assigned only in a branch that didn't run?)")
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        manifest = {name: save_value(name, namespace[name], self.output_dir).to_dict() for name in names}
+        tmp = self.output_dir / f".{MANIFEST}.tmp{os.getpid()}"
+        tmp.write_text(json.dumps({"step": self.step, "outputs": manifest}, indent=1))
+        os.replace(tmp, self.output_dir / MANIFEST)
+
+
+def stored_input(var: str, folder: Path) -> tuple[Any, Path]:
+    """(StoredValue, folder) for a variable a step wrote to `folder`: from its manifest, or else from the file's
+    extension (folders filled by other backends have no manifest)."""
+    from nbmlops.errors import NbmlopsError
+    from nbmlops.runners.marshal import EXTENSIONS, StoredValue
+
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        record = json.loads(manifest.read_text())["outputs"].get(var)
+        if record is not None:
+            return StoredValue(**record), folder
+    for fmt, extension in EXTENSIONS.items():
+        path = folder / f"{var}{extension}"
+        if path.is_file():
+            return StoredValue(var, path.name, fmt, "", "", path.stat().st_size), folder
+    raise NbmlopsError(f"input '{var}' is not in {folder}: run the step that makes it first, or pass its folder "
+                       "with -p nbmlops_input_dirs / -p nbmlops_data_dir")
+
+
+def read_manifest(folder: str | Path) -> dict[str, dict[str, Any]]:
+    """The outputs a step notebook saved to `folder` (variable -> StoredValue fields)."""
+    return json.loads((Path(folder) / MANIFEST).read_text())["outputs"]
+
+
+# -- kernel state, for the backend's pool of warm kernels ---------------------------------------------------------
+_baseline: tuple[dict[str, str], str, list[str]] | None = None
+
+
+def snapshot_kernel_state() -> None:
+    """Remember the fresh kernel's environment, working directory and sys.path (run once, at its start)."""
+    global _baseline
+    _baseline = (dict(os.environ), os.getcwd(), list(sys.path))
+
+
+def reset_kernel_state() -> None:
+    """Make a used kernel like a fresh one for the next step: an empty user namespace (IPython's reset), the
+    environment, working directory and sys.path it started with, no open figures. Imported modules stay: that
+    is the point of a warm kernel."""
+    import gc
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.reset(new_session=False)
+    if _baseline is not None:
+        env, cwd, path = _baseline
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.path[:] = path
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+    gc.collect()
