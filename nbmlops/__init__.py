@@ -18,6 +18,8 @@ _LAZY = {
     **{name: "nbmlops.tracking" for name in (
         "start_run", "end_run", "active_run", "attach", "log_param", "log_params", "log_metric", "log_metrics",
         "log_artifact", "set_tag", "set_tags")},
+    **{name: "nbmlops.registry" for name in (
+        "register_model", "load_model", "get_model_version", "list_models", "set_alias", "delete_alias")},
     "compile_notebook": "nbmlops.pipeline",
     "run_pipeline": "nbmlops.runners",
 }

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from nbmlops.cli_models import models
 from nbmlops.cli_runs import runs
 from nbmlops.errors import NbmlopsError, StepFailed
 
@@ -117,6 +118,7 @@ def show(target: str, fmt: str) -> None:
 
 
 main.add_command(runs)
+main.add_command(models)
 
 if __name__ == "__main__":
     main()

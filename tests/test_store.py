@@ -194,8 +194,18 @@ def test_known_revisions_match_the_scripts() -> None:
 
 
 def test_models_match_migrations(db_url: str) -> None:
+    """The schema the migrations build is exactly the tables the parts declare (registry, monitoring, ...)."""
+    import importlib
+    import pkgutil
+
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+
+    import nbmlops
+
+    for part in pkgutil.iter_modules(nbmlops.__path__):
+        if part.ispkg and importlib.util.find_spec(f"nbmlops.{part.name}.tables"):
+            importlib.import_module(f"nbmlops.{part.name}.tables")
 
     database = dbmod.Database(db_url)
     with database.engine.connect() as conn:
