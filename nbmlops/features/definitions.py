@@ -146,7 +146,8 @@ class FeatureSet:
                 raise FeatureError(f"feature set '{self.name}': aggregation '{agg}' needs a column")
             for window in item.windows:
                 ns = durations.to_ns(window, what=f"feature set '{self.name}' window of '{base}'")
-                yield WindowFeature(f"{base}_{agg}_{durations.label(ns)}", item.column, agg, ns)
+                spelled = window.replace(" ", "") if isinstance(window, str) else durations.label(ns)
+                yield WindowFeature(f"{base}_{agg}_{spelled}", item.column, agg, ns)
 
     # -- what the catalog stores ---------------------------------------------------------------------------
     @property
