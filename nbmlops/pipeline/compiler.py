@@ -71,6 +71,8 @@ class _Compiler:
         self.defined: dict[str, _Definition] = {}
         self.parameters: dict[str, Parameter] = {}
         self.star_import = False
+        self.trees: dict[int, ast.Module] = {}  # cell index -> parsed Python, parsed once
+        self.cell_events: dict[int, list[Event]] = {}
 
     def error(self, cell: Cell, message: str, line: int | None = None) -> NotebookError:
         first = cell.first_line
@@ -128,10 +130,17 @@ class _Compiler:
         except SyntaxError as exc:
             raise self.error(cell, f"IPython syntax that can't be transformed ({exc.msg})", exc.lineno) from None
         try:
-            ast.parse(code)
+            self.trees[cell.index] = ast.parse(code)
         except SyntaxError as exc:
             raise self.error(cell, f"syntax error: {exc.msg}", exc.lineno) from None
         return code
+
+    def events(self, cell: Cell) -> list[Event]:
+        """The cell's name events, analysed once from the tree `_python` parsed."""
+        found = self.cell_events.get(cell.index)
+        if found is None:
+            found = self.cell_events[cell.index] = cell_events(self.trees[cell.index])
+        return found
 
     def _start_step(self, name: str, cell: Cell) -> _StepState:
         if name in self.steps:
@@ -157,10 +166,10 @@ class _Compiler:
 
     # -- parameters and setup --------------------------------------------------------------------------
     def _collect_parameters(self) -> None:
-        for cell, role, code in self.setup:
+        for cell, role, _code in self.setup:
             if role.kind != "parameters":
                 continue
-            for stmt in ast.parse(code).body:
+            for stmt in self.trees[cell.index].body:
                 target, value, annotation = None, None, None
                 if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                     target, value = stmt.targets[0], stmt.value
@@ -178,8 +187,8 @@ class _Compiler:
                 self.parameters[target.id] = Parameter(target.id, default, type_name, cell.index)
 
     def _flow_setup(self) -> None:
-        for cell, _role, code in self.setup:
-            for event in cell_events(ast.parse(code)):
+        for cell, _role, _code in self.setup:
+            for event in self.events(cell):
                 if isinstance(event, Read):
                     if not self._known_ambient(event.name):
                         producer = self._step_writing(event.name)
@@ -196,8 +205,8 @@ class _Compiler:
     def _step_writing(self, name: str) -> str:
         """Who defines a name a setup cell reads, for the error message (setup flows before any step)."""
         for state in self.steps.values():
-            for cell, _role, code in state.cells:
-                if any(isinstance(e, Write) and e.name == name for e in cell_events(ast.parse(code))):
+            for cell, _role, _code in state.cells:
+                if any(isinstance(e, Write) and e.name == name for e in self.events(cell)):
                     return f"step '{state.name}' (cell {cell.index})"
         return "no setup or parameters cell before it"
 
@@ -207,8 +216,8 @@ class _Compiler:
 
     # -- step dataflow ---------------------------------------------------------------------------------
     def _flow_step(self, state: _StepState) -> None:
-        for cell, _role, code in state.cells:
-            for event in cell_events(ast.parse(code)):
+        for cell, _role, _code in state.cells:
+            for event in self.events(cell):
                 self._apply(state, cell, event)
 
     def _apply(self, state: _StepState, cell: Cell, event: Event) -> None:
@@ -298,8 +307,9 @@ class _Compiler:
                                            f"{', '.join(self.steps)})")
         upstream = {name: list(dict.fromkeys([*s.inputs.values(), *s.after])) for name, s in self.steps.items()}
         self._check_cycles(upstream)
+        setup_params = self._params_of_setup()
         for state in self.steps.values():
-            self._params_of_setup(state)
+            state.params |= setup_params
         steps = [
             Step(name, [CellCode(c.index, c.source, code) for c, _, code in s.cells], dict(s.inputs),
                  sorted(s.params), outputs[name], upstream[name], dict(s.options))
@@ -309,12 +319,10 @@ class _Compiler:
         return PipelineSpec(pipeline_name(self.path), self.path, self.nb.sha256, list(self.parameters.values()),
                             setup, steps, self.warnings, self.nb.kernel_name)
 
-    def _params_of_setup(self, state: _StepState) -> None:
-        """Setup code reading a parameter makes every step depend on that parameter's value."""
-        for _cell, role, code in self.setup:
-            if role.kind == "setup":
-                state.params.update(e.name for e in cell_events(ast.parse(code))
-                                    if isinstance(e, Read) and e.name in self.parameters)
+    def _params_of_setup(self) -> set[str]:
+        """Parameters the setup code reads: every step depends on their values."""
+        return {e.name for cell, role, _code in self.setup if role.kind == "setup" for e in self.events(cell)
+                if isinstance(e, Read) and e.name in self.parameters}
 
     def _check_cycles(self, upstream: dict[str, list[str]]) -> None:
         visiting: list[str] = []
