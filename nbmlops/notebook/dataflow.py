@@ -116,6 +116,9 @@ class _ScopeCollector(ast.NodeVisitor):
     """Collects bindings, loads, global declarations and in-place mutations of one function-like scope,
     folding in the free names of the scopes nested inside it."""
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Constants name nothing (and NodeVisitor's compatibility shim for them is slow)."""
+
     def __init__(self) -> None:
         self.bound: set[str] = set()
         self.loads: set[str] = set()
@@ -304,6 +307,9 @@ def class_scope(node: ast.ClassDef) -> tuple[ScopeSummary, ScopeSummary]:
 # --- module level: ordered events ---------------------------------------------------------------------
 
 class _ModuleEvents(ast.NodeVisitor):
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Constants name nothing; this also skips NodeVisitor's slow compatibility shim for them."""
+
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.conditional = 0
