@@ -1,0 +1,34 @@
+"""Jupyter Server extension: the REST API under `/nbmlops/` that the JupyterLab extension calls.
+
+Enabled by `jupyter-config/jupyter_server_config.d/nbmlops.json`; the handlers live in `handlers.py` and load only
+when a server starts, so `import nbmlops` never pulls in tornado or jupyter_server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "nbmlops.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    # for `jupyter labextension develop`; installs use the copy in share/jupyter/labextensions/nbmlops
+    return [{"src": "labextension", "dest": "nbmlops"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    from nbmlops.server.handlers import setup_handlers
+
+    setup_handlers(server_app)
+    server_app.log.info("nbmlops server extension loaded at %snbmlops/", server_app.web_app.settings["base_url"])
+
+
+def _unload_jupyter_server_extension(server_app: Any) -> None:
+    jobs = server_app.web_app.settings.get("nbmlops_jobs")
+    if jobs is not None:
+        jobs.stop_all()  # a run still going would otherwise outlive the server
+
+
+__all__: list[str] = []

@@ -1,0 +1,235 @@
+"""REST handlers under `<base_url>/nbmlops/`, all on jupyter_server's authenticated APIHandler: no token or
+cookie → 403, a POST without the XSRF token → 403. Compiling and store queries run in a thread, pipeline runs in a
+worker process, so the event loop never waits on them. Errors are JSON: `{"message": ..., "cell": ...}`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from nbmlops.server.jobs import JobManager
+from nbmlops.server.paths import api_path_of, safe_path
+
+T = TypeVar("T")
+TARGETS = ("json", "papermill", "ray")
+
+
+class BaseHandler(APIHandler):
+    @property
+    def root_dir(self) -> str:
+        return self.settings["nbmlops_root_dir"]
+
+    @property
+    def jobs(self) -> JobManager:
+        return self.settings["nbmlops_jobs"]
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the request body is not JSON") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "the request body must be a JSON object")
+        return data
+
+    def notebook(self, api_path: Any) -> Path:
+        path = safe_path(self.root_dir, api_path)
+        if path.suffix != ".ipynb" or not path.is_file():
+            raise web.HTTPError(400, f"not a notebook: {api_path}")
+        return path
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await IOLoop.current().run_in_executor(None, fn, *args)
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def user_error(self, exc: Exception, status: int = 400) -> None:
+        """A user-caused error (bad tags, unknown parameter...): the message the panel shows, and the cell."""
+        self.reply({"message": str(exc), "cell": getattr(exc, "cell", None)}, status)
+
+
+class InfoHandler(BaseHandler):
+    @web.authenticated
+    def get(self) -> None:
+        from nbmlops.runners import BACKENDS
+
+        backends = ["local", "papermill", "ray"]
+        self.reply({"backends": [b for b in backends if b in BACKENDS] or ["local"], "targets": list(TARGETS)})
+
+
+def _compile(path: Path, content: Any) -> dict[str, Any]:
+    from nbmlops.notebook import parse_notebook
+    from nbmlops.pipeline import compile_notebook
+
+    # the panel sends the notebook as it is in the editor, so the DAG follows unsaved changes too
+    source = parse_notebook(json.dumps(content).encode(), str(path)) if content is not None else path
+    return compile_notebook(source).to_dict()
+
+
+class SpecHandler(BaseHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        from nbmlops.errors import NbmlopsError
+
+        data = self.body()
+        path = self.notebook(data.get("path"))
+        try:
+            spec = await self.in_thread(_compile, path, data.get("content"))
+        except NbmlopsError as exc:
+            return self.user_error(exc)
+        self.reply(spec)
+
+
+def _pipeline_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", path.stem) or "pipeline"  # as the compiler names a pipeline
+
+
+def _list_runs(path: Path, limit: int) -> list[dict[str, Any]]:
+    from nbmlops.store import open_store, project_home
+
+    home = project_home(path.parent, create=False)
+    if not home.is_dir():
+        return []
+    store = open_store(home)
+    runs = store.list_runs(pipeline=_pipeline_name(path), limit=limit)
+    keys = ("id", "status", "started_at", "ended_at", "duration", "backend", "params", "metrics", "error",
+            "parent_run_id", "notebook_path")
+    return [{k: getattr(r, k) for k in keys} for r in runs]
+
+
+def _check_params(path: Path, params: dict[str, Any]) -> None:
+    from nbmlops.pipeline import compile_notebook, resolve_parameters
+
+    resolve_parameters(compile_notebook(path), params)  # unknown names and bad values fail before a process starts
+
+
+class RunsHandler(BaseHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        from nbmlops.errors import NbmlopsError
+
+        path = self.notebook(self.get_query_argument("path", ""))
+        try:
+            runs = await self.in_thread(_list_runs, path, int(self.get_query_argument("limit", "50")))
+        except (NbmlopsError, ValueError) as exc:
+            return self.user_error(exc)
+        self.reply({"runs": runs})
+
+    @web.authenticated
+    async def post(self) -> None:
+        from nbmlops.errors import NbmlopsError
+
+        data = self.body()
+        api_path = data.get("path")
+        path = self.notebook(api_path)
+        backend = data.get("backend") or "local"
+        params = data.get("params") or {}
+        if backend not in ("local", "papermill", "ray") or not isinstance(params, dict):
+            raise web.HTTPError(400, "backend must be local, papermill or ray, params an object")
+        try:
+            await self.in_thread(_check_params, path, params)
+        except NbmlopsError as exc:
+            return self.user_error(exc)
+        job = self.jobs.start(api_path, path, backend, params)
+        self.reply(job.to_dict(), 202)
+
+
+class JobHandler(BaseHandler):
+    @web.authenticated
+    def get(self, job_id: str) -> None:
+        job = self.jobs.jobs.get(job_id)
+        if job is None:
+            raise web.HTTPError(404, f"no run job {job_id}")
+        self.reply(job.to_dict())
+
+
+class StepNotebookHandler(BaseHandler):
+    """A step's executed notebook (papermill backend) from a run this server started: where to open it in
+    JupyterLab when it is under the root and not hidden, else rendered as HTML for the panel to show."""
+
+    @web.authenticated
+    async def get(self, job_id: str, step: str) -> None:
+        job = self.jobs.jobs.get(job_id)
+        notebook = (job.artifacts.get(step) or {}).get("notebook") if job else None
+        if not notebook or not Path(notebook).is_file():
+            raise web.HTTPError(404, f"no executed notebook for step {step}")
+        if self.get_query_argument("format", "json") != "html":
+            return self.reply({"path": api_path_of(self.root_dir, notebook), "file": notebook})
+        html = await self.in_thread(_to_html, notebook)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(html)
+
+
+def _to_html(path: str) -> str:
+    import nbconvert
+    import nbformat
+
+    body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(path, as_version=4))
+    return body
+
+
+def _export(path: Path, target: str) -> list[Path]:
+    import importlib
+
+    from nbmlops.errors import NbmlopsError
+    from nbmlops.pipeline import compile_notebook
+
+    spec = compile_notebook(path)
+    stem = path.with_suffix("")
+    if target == "json":
+        out = stem.with_name(f"{stem.name}.pipeline.json")
+        spec.save(out)
+        return [out]
+    # compile targets are optional modules: one that is not in this nbmlops says so instead of failing
+    name, out_dir = ("papermill", stem.with_name(f"{stem.name}_papermill")) if target == "papermill" else \
+        ("ray", stem.with_name(f"{stem.name}_ray"))
+    try:
+        module = importlib.import_module(f"nbmlops.pipeline.targets.{name}")
+        write = getattr(module, f"write_{name}_target")
+    except (ImportError, AttributeError):
+        raise NbmlopsError(f"the {name} compile target is not available in this nbmlops") from None
+    written = write(spec, out_dir)
+    return [Path(p) for p in written] if written else [out_dir]
+
+
+class ExportHandler(BaseHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        from nbmlops.errors import NbmlopsError
+
+        data = self.body()
+        path = self.notebook(data.get("path"))
+        target = data.get("target")
+        if target not in TARGETS:
+            raise web.HTTPError(400, f"target must be one of {', '.join(TARGETS)}")
+        try:
+            written = await self.in_thread(_export, path, target)
+        except NbmlopsError as exc:
+            return self.user_error(exc)
+        self.reply({"written": [api_path_of(self.root_dir, p) or str(p) for p in written]})
+
+
+def setup_handlers(server_app: Any) -> None:
+    web_app = server_app.web_app
+    web_app.settings["nbmlops_root_dir"] = server_app.root_dir
+    web_app.settings.setdefault("nbmlops_jobs", JobManager())
+    base = url_path_join(web_app.settings["base_url"], "nbmlops")
+    web_app.add_handlers(".*$", [
+        (url_path_join(base, "info"), InfoHandler),
+        (url_path_join(base, "spec"), SpecHandler),
+        (url_path_join(base, "runs"), RunsHandler),
+        (url_path_join(base, "jobs", r"(\w+)"), JobHandler),
+        (url_path_join(base, "jobs", r"(\w+)", "steps", r"([A-Za-z0-9_\-]+)", "notebook"), StepNotebookHandler),
+        (url_path_join(base, "export"), ExportHandler),
+    ])
