@@ -21,6 +21,7 @@ from nbmlops.store.home import project_home
 # backend name -> "module:factory"; factories take the keyword options of run_pipeline they understand
 BACKENDS = {
     "local": "nbmlops.runners.local:LocalExecutor",
+    "papermill": "nbmlops.runners.papermill_backend:PapermillExecutor",
     "ray": "nbmlops.runners.ray_backend:RayExecutor",
 }
 
