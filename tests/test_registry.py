@@ -410,3 +410,19 @@ def test_default_store_is_the_project_home(home: Path, data) -> None:
     register_model(fit(frame, target), "churn")
     assert load_model("churn").C == 1.0
     assert (home / "nbmlops.db").exists()
+
+
+def test_deleting_a_run_keeps_blobs_a_model_version_uses(home: Path) -> None:
+    """A run that logged the very bytes of a registered model: removing the run must not break the model."""
+    import nbmlops
+    from nbmlops.store import open_store
+
+    model = {"weights": [1, 2, 3]}
+    with nbmlops.start_run("train", capture=False) as run:
+        version = nbmlops.register_model(model, "shared", run=run)
+    store = open_store(home)
+    same_bytes = store.artifacts.get_bytes(version.artifact_sha256)
+    with nbmlops.start_run("other", capture=False) as other:
+        nbmlops.log_artifact(same_bytes, "copy.pkl")
+    store.delete_run(other.id)
+    assert nbmlops.load_model(f"shared:{version.version}") == model

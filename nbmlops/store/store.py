@@ -49,6 +49,11 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[i:i + _CHUNK]
 
 
+# every (table, column) holding the sha256 of a stored blob (the registry's come from migration 0003)
+BLOB_REFERENCES = (("artifacts", "sha256"), ("model_versions", "artifact_sha256"),
+                   ("model_versions", "reference_sha256"))
+
+
 class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -218,7 +223,11 @@ class Store:
                 sa.and_(m.lineage.c.to_kind == "run", m.lineage.c.to_id.in_(ids)))))
             if conn.execute(m.runs.delete().where(m.runs.c.id.in_(ids))).rowcount == 0:
                 raise RunError(f"no run '{run_id}' in {self._where()}")
-            used = {r[0] for r in conn.execute(sa.select(m.artifacts.c.sha256).where(m.artifacts.c.sha256.in_(shas)))}
+            used: set[str] = set()
+            for table, column in BLOB_REFERENCES:  # a blob a model version stores is in use too
+                query = sa.text(f"SELECT {column} FROM {table} WHERE {column} IN :shas").bindparams(
+                    sa.bindparam("shas", expanding=True))
+                used |= {r[0] for r in conn.execute(query, {"shas": sorted(shas)})} if shas else set()
             return ids, shas - used
 
         ids, orphans = self.db.write(write)
