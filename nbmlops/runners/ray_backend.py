@@ -155,6 +155,29 @@ def _set_env(key: str, value: str | None) -> None:
 
 
 # -- in the driver ----------------------------------------------------------------------------------------
+def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
+             log_to_driver: bool = True, attempts: int = 2) -> None:
+    """Start a local Ray runtime (or join the cluster at `address`) quietly, without the dashboard.
+
+    A local start fails when Ray's agent processes take longer than its fixed timeouts to import, which happens
+    on a loaded machine; the second try finds the imports warm, so a failed local start is tried again."""
+    import ray
+
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, num_cpus=num_cpus if address is None else None,
+                     num_gpus=num_gpus if address is None else None, include_dashboard=False,
+                     log_to_driver=log_to_driver, logging_level=logging.WARNING)
+            return
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node times out
+            with contextlib.suppress(Exception):
+                ray.shutdown()  # stops what the failed start left running
+            if address is None and attempt < attempts:
+                continue
+            where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
+            raise RayBackendError(f"could not start {where}: {exc}") from None
+
+
 class RayExecutor:
     """Runs steps as Ray tasks; `capacity` is how many Ray can run at once (the cluster's CPUs)."""
 
@@ -171,16 +194,9 @@ class RayExecutor:
             from nbmlops.store.config import load_settings
 
             address = load_settings().ray_address  # NBMLOPS_RAY_ADDRESS or nbmlops.toml
-        self.started_here = False
-        if not ray.is_initialized():
-            try:
-                ray.init(address=address, num_cpus=num_cpus if address is None else None,
-                         num_gpus=num_gpus if address is None else None, include_dashboard=False,
-                         log_to_driver=log_to_driver, logging_level=logging.WARNING)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
-                raise RayBackendError(f"could not start {where}: {exc}") from None
-            self.started_here = True
+        self.started_here = not ray.is_initialized()
+        if self.started_here:
+            init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus, log_to_driver=log_to_driver)
         # a cluster we joined may grow (autoscaler): only a runtime we started has fixed resources
         self.local = address is None
         self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
