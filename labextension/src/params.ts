@@ -45,14 +45,3 @@ export function parseValue(p: ParamSpec, text: string): unknown {
       }
   }
 }
-
-/** Only the values that differ from the defaults, so a run records what the user changed. */
-export function changedParams(specs: readonly ParamSpec[], values: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const p of specs) {
-    if (p.name in values && JSON.stringify(values[p.name]) !== JSON.stringify(p.default)) {
-      out[p.name] = values[p.name];
-    }
-  }
-  return out;
-}
