@@ -39,8 +39,8 @@ def evaluate(index: EventIndex, columns: dict[str, pd.Series], windows: Sequence
     for feature in windows:
         lo = lo_cache.get(feature.window_ns)
         if lo is None:
-            lo = lo_cache[feature.window_ns] = np.where(alive, index.floor(q_codes, q_ts - feature.window_ns), 0)
-        top = np.where(alive, hi, 0)
+            lo = lo_cache[feature.window_ns] = np.where(alive, index.floor(q_codes, q_ts - feature.window_ns), -1)
+        top = np.where(alive, hi, -1)  # dead queries: an empty slice at the start, masked below
         lo = np.minimum(lo, top)
         empty = lo == top
         values = _agg(feature, columns, lo, top, empty)
