@@ -1,0 +1,161 @@
+"""JupyterLab in Debian's headless Chromium: tag a cell through the toolbar, see the Pipeline panel, run it.
+
+A real `jupyter lab` serves a temporary root holding a copy of example_notebooks/churn.ipynb. Screenshots go to
+tests/browser/artifacts/. Every wait is on a condition with a deadline, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("jupyterlab")
+if not os.path.exists(CHROMIUM):
+    pytest.skip("no /usr/bin/chromium (.ci/chromium.sh installs it)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)  # polling interval of a condition with a deadline
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[dict]:
+    labext = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True, text=True)
+    if "nbmlops" not in labext.stdout + labext.stderr:
+        pytest.skip("the nbmlops lab extension is not installed (pip install -e .)")
+    root = tmp_path_factory.mktemp("labroot")
+    shutil.copy(REPO / "example_notebooks" / "churn.ipynb", root / "churn.ipynb")
+    port, token = free_port(), "nbmlops-browser-test"
+    env = {**os.environ, "NBMLOPS_HOME": str(root / ".nbmlops"), "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config")}
+    log = open(root.parent / "jupyter-lab.log", "w")  # noqa: SIM115 - closed after the server stops
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as reply:
+                return reply.status == 200
+        except OSError:
+            assert server.poll() is None, (root.parent / "jupyter-lab.log").read_text()[-3000:]
+            return False
+
+    try:
+        wait_until(up, 60, "jupyter lab to start")
+        yield {"url": url, "token": token, "root": root}
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab) -> Iterator:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 950})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{lab['url']}/lab/tree/churn.ipynb?reset&token={lab['token']}")
+        page.locator(".jp-Notebook .jp-Cell").nth(15).wait_for()
+        try:
+            yield page
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "last.png"))
+            browser.close()
+
+
+def cell_tags(root: Path, index: int) -> list[str]:
+    return json.loads((root / "churn.ipynb").read_text())["cells"][index]["metadata"].get("tags", [])
+
+
+def test_badges_show_steps(page) -> None:
+    badges = page.locator(".jp-Notebook .jp-Cell .nbmlops-badge")
+    badges.nth(0).wait_for()
+    texts = badges.all_inner_texts()
+    assert "setup" in texts and "parameters" in texts and "load" in texts and "skip" in texts
+
+
+def test_tag_a_cell_through_the_toolbar_and_save(page, lab) -> None:
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(5)  # `raw.describe(...)`, tagged skip
+    cell.locator(".jp-InputPrompt").click()
+    # the context menu offers the same command
+    cell.locator(".jp-InputArea-editor").click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Pipeline step…").wait_for()
+    page.keyboard.press("Escape")
+    cell.locator(".jp-InputPrompt").click()
+    page.locator(".nbmlops-tag-button").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("select[name=kind]").select_option("step")
+    dialog.locator("input[name=step]").fill("explore")
+    dialog.locator("input[name=retries]").fill("1")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    dialog.wait_for(state="detached")
+    page.locator(".jp-Notebook .jp-Cell").nth(5).locator(".nbmlops-badge", has_text="explore").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "tagged.png"))
+    page.keyboard.press("Control+s")
+    wait_until(lambda: cell_tags(lab["root"], 5) == ["step:explore", "retries:1"], 30, "the tags in the saved file")
+
+
+def test_pipeline_panel_shows_dag_and_steps(page) -> None:
+    page.locator('.jp-SideBar [data-id="nbmlops-pipeline"]').click()
+    panel = page.locator("#nbmlops-pipeline")
+    panel.locator("svg.nbmlops-dag").wait_for()
+    wait_until(lambda: panel.locator("svg.nbmlops-dag .nbmlops-node").count() == 8, 30, "8 DAG nodes with explore")
+    names = panel.locator(".nbmlops-steps li b").all_inner_texts()
+    assert names[:3] == ["load", "clean", "explore"] or "explore" in names
+    assert panel.locator('.nbmlops-steps li[data-step="clean"] .nbmlops-io').first.inner_text() == "in: raw ← load"
+    assert panel.locator(".nbmlops-edge").count() >= 2 * 7
+    # clicking a DAG node selects the step's first cell
+    panel.locator('svg.nbmlops-dag .nbmlops-node[data-step="train"]').click()
+    active = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .nbmlops-badge")
+    wait_until(lambda: active.inner_text() == "train", 10, "the train cell to be active")
+    page.screenshot(path=str(ARTIFACTS / "panel.png"))
+
+
+def test_run_from_the_panel_succeeds(page) -> None:
+    panel = page.locator("#nbmlops-pipeline")
+    panel.locator('input[name="C"]').fill("0.5")
+    panel.locator("button.nbmlops-run").click()
+    panel.locator('.nbmlops-job[data-status="succeeded"]').wait_for(timeout=180_000)
+    statuses = panel.locator(".nbmlops-job-steps li").evaluate_all("els => els.map(e => e.dataset.status)")
+    assert len(statuses) == 8 and set(statuses) <= {"succeeded", "cached"}
+    panel.locator(".nbmlops-runs tr[data-run]").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "run.png"))
