@@ -60,10 +60,20 @@ class CategoryCounts:
 
 def numeric_values(series: pd.Series) -> NumericValues:
     """Finite values sorted once: every numeric statistic below reads this one sorted array."""
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = values[np.isfinite(values)]  # boolean indexing copies, so sorting in place leaves the frame alone
-    finite.sort()
+    values = np.sort(series.to_numpy(dtype=np.float64, na_value=np.nan))  # a sorted copy; the frame is untouched
+    # sorting puts -inf first and +inf, then NaN, last: the finite values are one slice, found by two searches
+    lo = int(np.searchsorted(values, -np.inf, side="right")) if len(values) and values[0] == -np.inf else 0
+    hi = len(values) if not len(values) or np.isfinite(values[-1]) else int(np.searchsorted(values, np.inf, "left"))
+    finite = values[lo:hi]
     return NumericValues(sorted=finite, missing=int(len(values) - len(finite)), rows=len(values))
+
+
+def population_std(sorted_values: np.ndarray) -> float:
+    """np.std (ddof=0) with one temporary instead of three: BLAS dot of the centred values."""
+    if not len(sorted_values):
+        return 0.0
+    centred = sorted_values - sorted_values.mean()
+    return float(np.sqrt(np.dot(centred, centred) / len(centred)))
 
 
 def category_counts(series: pd.Series) -> CategoryCounts:

@@ -27,6 +27,7 @@ from nbmlops.monitoring.columns import (
     column_kind,
     distinct_count,
     numeric_values,
+    population_std,
 )
 
 FORMAT_VERSION = 1
@@ -114,7 +115,7 @@ def reference_column(name: str, series: pd.Series, max_values: int | None = None
         values = numeric_values(series)
         col.missing = values.missing
         col.distinct = distinct_count(values.sorted)
-        col.std = float(np.std(values.sorted)) if len(values.sorted) else 0.0
+        col.std = population_std(values.sorted)
         capped = _capped(values.sorted, max_values)
         if len(capped) != len(values.sorted):
             col.sampled_from = len(values.sorted)
