@@ -158,3 +158,17 @@ def test_drift_starts_retraining_registered_at_staging_with_lineage(model: str, 
     edges = store.edges("drift_result", run.result_id, "in")
     assert ("model_version", "churn:2", "triggered_by") in {(e.from_kind, e.from_id, e.relation) for e in edges}
     assert any(e.from_kind == "run" for e in edges)
+
+
+def test_window_over_a_file_timestamp_column_and_prepare(model: str, tmp_path: Path) -> None:
+    frame = data(1200, seed=10)
+    frame["timestamp"] = pd.to_datetime(100_000, unit="s") - pd.to_timedelta(np.arange(1200) * 100, unit="s")
+    path = tmp_path / "live.csv"
+    frame.to_csv(path, index=False)
+    run = monitor_model(model, pd.read_csv(path, parse_dates=["timestamp"]), window="12h", now=100_000.0)
+    assert run.drift.n_current == 433  # 43,200 s / 100 s, both ends included
+    assert run.window_end == 100_000.0 and run.window_start == 100_000.0 - 43_200
+    with pytest.raises(NbmlopsError, match="needs a 'timestamp' column"):
+        monitor_model(model, data(100), window="1d")
+    out = CliRunner().invoke(monitor, ["prepare", model, "--rebuild"], catch_exceptions=False)
+    assert out.exit_code == 0 and "reference profile of churn:1: 3000 rows, 4 columns (with predictions)" in out.output
