@@ -150,7 +150,8 @@ class PapermillExecutor:
                     self._spawn()
             self._submitted += 1
             self._jobs.put((task, future))
-            if self._idle == 0 and len(self._threads) < self.capacity:
+            # a thread still starting its kernel counts as idle: it takes the job once ready
+            if self._idle < self._jobs.qsize() and len(self._threads) < self.capacity:
                 self._spawn()
         return future
 
@@ -170,6 +171,7 @@ class PapermillExecutor:
     def _spawn(self) -> None:
         thread = threading.Thread(target=self._work, name=f"nbmlops-papermill-{len(self._threads)}", daemon=True)
         self._threads.append(thread)
+        self._idle += 1  # called under the lock
         thread.start()
 
     def _work(self) -> None:
@@ -179,21 +181,21 @@ class PapermillExecutor:
             while True:
                 if kernel is None and start_error is None and self._want_spare():
                     kernel, start_error = self._start_kernel()
-                with self._lock:
-                    self._idle += 1
                 item = self._jobs.get()
-                with self._lock:
-                    self._idle -= 1
                 if item is None:
                     return
                 task, future = item
                 if not future.set_running_or_notify_cancel():
                     continue
+                with self._lock:
+                    self._idle -= 1
                 if kernel is None:
                     kernel, start_error = self._start_kernel()
                 if kernel is None:
                     future.set_result(_failed(task, f"the kernel '{self.kernel_name}' did not start: {start_error}"))
                     start_error = None  # try again for the next step
+                    with self._lock:
+                        self._idle += 1
                     continue
                 try:
                     outcome, reusable = self._execute(task, kernel)
@@ -205,6 +207,8 @@ class PapermillExecutor:
                 if self.fresh_kernel or not reusable or not self._reset(kernel):
                     self._discard(kernel)
                     kernel = None
+                with self._lock:
+                    self._idle += 1
         finally:
             if kernel is not None:
                 self._discard(kernel)
