@@ -65,13 +65,11 @@ def _run_step(task: StepTask, env: dict[str, str | None], names: list[str], *pay
         values = {name: pickle.loads(payload) for name, payload in zip(names, payloads, strict=True)}
         with attach(task.run_id, task.name, store=get_store(task.home)):
             outcome, namespace = _execute(task, values)
-    report = {"outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}, "artifacts": outcome.artifacts,
-              "error": None if outcome.error is None else _error_fields(outcome.error),
-              "node": _node_id()}
-    if not task.step.outputs:
-        return report
     pickled = [_pickle(namespace.get(n)) if outcome.error is None else None for n in task.step.outputs]
-    return (report, *pickled)
+    report = {"outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}, "artifacts": outcome.artifacts,
+              "error": None if outcome.error is None else _error_fields(outcome.error), "node": _node_id(),
+              "in_store": [n for n, data in zip(task.step.outputs, pickled, strict=True) if data is not None]}
+    return (report, *pickled) if task.step.outputs else report
 
 
 def _execute(task: StepTask, values: dict[str, Any]) -> tuple[StepOutcome, dict[str, Any]]:
@@ -155,6 +153,19 @@ def _set_env(key: str, value: str | None) -> None:
 
 
 # -- in the driver ----------------------------------------------------------------------------------------
+_INIT_LOCK = threading.Lock()
+_REMOTE: list[Any] = []  # the remote function, made once per process (each one is exported to the cluster)
+
+
+def _remote_step() -> Any:
+    import ray
+
+    with _INIT_LOCK:
+        if not _REMOTE:
+            _REMOTE.append(ray.remote(_run_step))
+        return _REMOTE[0]
+
+
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
              log_to_driver: bool = True, attempts: int = 2) -> None:
     """Start a local Ray runtime (or join the cluster at `address`) quietly, without the dashboard.
@@ -194,13 +205,14 @@ class RayExecutor:
             from nbmlops.store.config import load_settings
 
             address = load_settings().ray_address  # NBMLOPS_RAY_ADDRESS or nbmlops.toml
-        self.started_here = not ray.is_initialized()
-        if self.started_here:
-            init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus, log_to_driver=log_to_driver)
+        with _INIT_LOCK:  # a sweep builds one executor per child run, in threads, at the same moment
+            self.started_here = not ray.is_initialized()
+            if self.started_here:
+                init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus, log_to_driver=log_to_driver)
         # a cluster we joined may grow (autoscaler): only a runtime we started has fixed resources
         self.local = address is None
         self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._step = ray.remote(_run_step)
+        self._step = _remote_step()
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], Any] = {}  # (name, sha256) -> ObjectRef of the pickled value
         self._running: dict[Any, StepTask] = {}  # report ObjectRef -> task, to cancel on Ctrl-C
@@ -257,7 +269,7 @@ class RayExecutor:
             with self._lock:
                 for name, ref in zip(task.step.outputs, value_refs, strict=True):
                     stored = outputs.get(name)
-                    if stored is not None:
+                    if stored is not None and name in report["in_store"]:
                         self._values[(stored.name, stored.sha256)] = ref
         future.set_result(StepOutcome(outputs=outputs, artifacts=report["artifacts"],
                                       error=None if error is None else StepFailed(
