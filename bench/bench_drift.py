@@ -4,13 +4,13 @@
     .venv/bin/python bench/bench_drift.py --rows 100000 1000000 --nbmlops-only 10000000
 
 Data: reference and current frames of N rows, 20 numeric + 5 categorical columns, 5 numeric columns shifted.
-Every tool runs in its own subprocess (peak memory = that process's max RSS; "over data" subtracts its RSS once the
-data is loaded) and reads the same .npz files; timings exclude loading and imports (nbmlops warms up on 2,000
-rows first, so its lazy imports are not timed; Evidently imports everything at `import evidently`). Evidently 0.7 needs pandas < 3, so it
-runs from its own virtualenv, bench/.peers/evidently (created here on first use: pip install "evidently==0.7.*"
-"pandas<3"). Reported: seconds, peak memory, ratios, the numpy baseline (sorting every numeric column of both
-frames once), and agreement of every column's score with Evidently and with scipy, for the default tests
-(Wasserstein / Jensen–Shannon at these sizes) and with KS + chi-square forced (p-values).
+Every tool runs in its own subprocess (peak memory = that process's max RSS; "over data" subtracts its RSS once
+the data is loaded) and reads the same .npz files. Timings exclude loading and imports: nbmlops warms up on 2,000
+rows first, so its lazy imports are not timed; Evidently imports everything at `import evidently`. Evidently 0.7
+needs pandas < 3, so it runs from its own virtualenv, bench/.peers/evidently (created here on first use:
+pip install "evidently==0.7.*" "pandas<3"). Reported: seconds, peak memory, ratios, the numpy baseline (sorting
+every numeric column of both frames once), and agreement of every column's score with Evidently and with scipy,
+for the default tests (Wasserstein / Jensen-Shannon at these sizes) and with KS + chi-square forced (p-values).
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ N_NUM, N_CAT, N_SHIFTED = 20, 5, 5
 NUM = [f"num_{i}" for i in range(N_NUM)]
 CAT = [f"cat_{i}" for i in range(N_CAT)]
 EVIDENTLY_TIMEOUT_S = 1800
+# Evidently reports a chosen test by its display name, a forced one by its id
+EVIDENTLY_TESTS = {"Wasserstein distance (normed)": "wasserstein", "Jensen-Shannon distance": "jensenshannon",
+                   "K-S p_value": "ks", "chi-square p_value": "chisquare", "Z-test p_value": "z", "PSI": "psi"}
 
 
 # -- data ---------------------------------------------------------------------------------------------------------
@@ -156,7 +159,8 @@ def worker(tool: str, folder: Path, mode: str) -> dict:
             config = metric["config"]
             if config.get("type", "").endswith("ValueDrift"):
                 scores[config["column"]] = float(metric["value"])
-                tests[config["column"]] = config.get("method")
+                method = config.get("method")
+                tests[config["column"]] = EVIDENTLY_TESTS.get(method, method)
         out["scores"], out["tests"] = scores, tests
     else:
         raise SystemExit(f"unknown tool {tool}")

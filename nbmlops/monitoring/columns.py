@@ -60,7 +60,11 @@ class CategoryCounts:
 
 def numeric_values(series: pd.Series) -> NumericValues:
     """Finite values sorted once: every numeric statistic below reads this one sorted array."""
-    values = np.sort(series.to_numpy(dtype=np.float64, na_value=np.nan))  # a sorted copy; the frame is untouched
+    if series.dtype == np.float64:  # a plain float column: read it in place, NaN is already its missing value
+        raw = series.to_numpy(copy=False)
+    else:  # ints, float32, nullable Int64/Float64 (pd.NA -> NaN), bool-free numerics
+        raw = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.sort(raw)  # a sorted copy; the frame is untouched
     # sorting puts -inf first and +inf, then NaN, last: the finite values are one slice, found by two searches
     lo = int(np.searchsorted(values, -np.inf, side="right")) if len(values) and values[0] == -np.inf else 0
     hi = len(values) if not len(values) or np.isfinite(values[-1]) else int(np.searchsorted(values, np.inf, "left"))

@@ -160,12 +160,14 @@ class NumericPair:
         n1, n2 = len(self.ref), len(self.cur)
         both = np.concatenate((self.ref, self.cur))
         order = np.argsort(both, kind="stable")  # two sorted runs: timsort merges them in linear time
+        # (F_ref - F_cur) * n1 * n2 at each merged position, in exact integers: ref_seen * n2 - cur_seen * n1
+        gap = np.cumsum(order < n1, dtype=np.int64) * (n1 + n2) - np.arange(1, n1 + n2 + 1, dtype=np.int64) * n1
+        np.abs(gap, out=gap)
         merged = both[order]
-        ref_seen = np.cumsum(order < n1)
-        gap = np.abs(ref_seen / n1 - (np.arange(1, n1 + n2 + 1) - ref_seen) / n2)
-        # a CDF is right-continuous: read it only at the last of equal values
-        last = np.concatenate((merged[1:] != merged[:-1], [True]))
-        return float(gap[last].max())
+        ties = merged[1:] == merged[:-1]
+        if ties.any():  # a CDF is right-continuous: read it only at the last of equal values
+            gap = gap[np.concatenate((~ties, [True]))]
+        return float(gap.max() / (n1 * n2))
 
     @cached_property
     def wasserstein(self) -> float:
