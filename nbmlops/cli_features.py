@@ -28,7 +28,10 @@ class _Group(click.Group):
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(soft_wrap=True)
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:  # pipes and CliRunner: don't squeeze tables into 80 columns
+        console = Console(soft_wrap=True, width=200)
+    return console
 
 
 def _age(seconds: float | None) -> str:

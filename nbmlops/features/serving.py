@@ -24,7 +24,8 @@ def read_online(backend: OnlineBackend, resolved: Resolved, rows: Sequence[dict[
 
     if isinstance(rows, dict):
         rows = [rows]
-    out = [{e: row.get(e) for e in resolved.entities} for row in rows]
+    entities = resolved.entities
+    out = [{e: row.get(e) for e in entities} for row in rows]
     fresh: list[dict[str, float | None]] = [{} for _ in rows]
     for group in resolved.groups:
         _read_group(backend, group, rows, as_of_ns, out, fresh, resolved.vector.name)

@@ -169,21 +169,22 @@ class FeatureStore:
 
     def _to_online(self, spec: SetSpec, table: pa.Table) -> None:
         name = f"{spec.name}:v{spec.version}"
-        frame = table.to_pandas()
-        inputs = spec.window_inputs
+        ts = table.column(spec.timestamp).cast(pa.int64()).to_numpy()
         if not spec.windows:  # newest row per entity, written unless a newer one is stored
-            ts_sorted = frame.iloc[np.argsort(frame[spec.timestamp].to_numpy(), kind="stable")]
-            last = ts_sorted.drop_duplicates(list(spec.entities), keep="last")
-            keys = _keys(last, spec.entities)
-            ts = last[spec.timestamp].to_numpy().view(np.int64).tolist()
-            self.online.put_latest(name, list(zip(keys, ts, _values(last, spec.row_features, spec), strict=True)))
+            if table.num_rows > 1:
+                frame = pd.DataFrame({e: table.column(e).to_numpy() for e in spec.entities})
+                order = np.argsort(ts, kind="stable")  # ties: the later arrival comes last and wins
+                last = order[~frame.iloc[order].duplicated(list(spec.entities), keep="last").to_numpy()]
+                table, ts = table.take(pa.array(last)), ts[last]
+            rows = list(zip(_keys(table, spec.entities), ts.tolist(), _values(table, spec.row_features),
+                            strict=True))
+            self.online.put_latest(name, rows)
             return
-        keys = _keys(frame, spec.entities)
-        ts = frame[spec.timestamp].to_numpy().view(np.int64).tolist()
-        rows = _values(frame, spec.row_features, spec)
-        ins = _values(frame, inputs, spec)
+        keys = _keys(table, spec.entities)
+        rows_ = _values(table, spec.row_features)
+        ins = _values(table, spec.window_inputs)
         events: dict[str, list[Any]] = {}
-        for key, t, row, inp in zip(keys, ts, rows, ins, strict=True):
+        for key, t, row, inp in zip(keys, ts.tolist(), rows_, ins, strict=True):
             events.setdefault(key, []).append((t, row, inp))
         self.online.update(name, events, spec.max_window_ns)
 
@@ -247,22 +248,22 @@ class FeatureStore:
         return read_online(self.online, resolved, rows, as_of_ns)
 
 
-def _keys(frame: pd.DataFrame, entities: Sequence[str]) -> list[str]:
+def _keys(table: pa.Table, entities: Sequence[str]) -> list[str]:
     if len(entities) == 1:
-        return [str(v) for v in frame[entities[0]].tolist()]
-    return [entity_key(vals) for vals in zip(*(frame[e].tolist() for e in entities), strict=True)]
+        return [str(v) for v in table.column(entities[0]).to_pylist()]
+    return [entity_key(vals) for vals in zip(*(table.column(e).to_pylist() for e in entities), strict=True)]
 
 
-def _values(frame: pd.DataFrame, columns: Sequence[str], spec: SetSpec) -> list[list[Any]]:
-    """JSON-able values per row: nulls as None, datetimes as int ns."""
+def _values(table: pa.Table, columns: Sequence[str]) -> list[list[Any]]:
+    """JSON-able values per row from the normalised Arrow table: nulls (and NaN) as None, datetimes as int ns."""
     if not columns:
-        return [[] for _ in range(len(frame))]
+        return [[] for _ in range(table.num_rows)]
     cols = []
     for c in columns:
-        series = frame[c]
-        if pd.api.types.is_datetime64_any_dtype(series.dtype):
-            series = pd.Series(np.where(series.isna(), None, series.to_numpy().view(np.int64)), dtype=object)
-        cols.append(series.astype(object).where(series.notna(), None).tolist())
+        array = table.column(c)
+        if pa.types.is_timestamp(array.type):
+            array = array.cast(pa.int64())
+        cols.append(array.to_pylist())
     return [list(r) for r in zip(*cols, strict=True)]
 
 
