@@ -24,7 +24,9 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
 
 export function dagSvg(spec: Spec, onClick: (step: string) => void): SVGElement {
   const l = layout(spec.steps);
-  const root = svg('svg', { width: l.width, height: l.height, class: 'nbmlops-dag', role: 'img' });
+  const root = svg('svg', { viewBox: `0 0 ${l.width} ${l.height}`, class: 'nbmlops-dag', role: 'img' });
+  root.style.minWidth = `${Math.round(l.width / 2)}px`;
+  root.style.maxWidth = `${l.width}px`;
   root.append(svg('title', {}, `DAG of ${spec.name}`));
   const at = new Map(l.nodes.map(n => [n.name, n]));
   for (const e of l.edges) {
@@ -54,6 +56,8 @@ export class PipelinePanel extends Widget {
   private runs: RunRow[] = [];
   private compare = new Set<string>();
   private backends = ['local'];
+  // what the user typed in the run form survives re-rendering (every poll and every recompile re-renders)
+  private form: { backend?: string; values: Record<string, string> } = { values: {} };
   private timer = 0;
   private body = h('div', { class: 'nbmlops-body' });
 
@@ -83,6 +87,7 @@ export class PipelinePanel extends Widget {
     this.job = null;
     this.runs = [];
     this.compare.clear();
+    this.form = { values: {} };
     void this.refresh();
   }
 
@@ -186,10 +191,15 @@ export class PipelinePanel extends Widget {
   }
 
   private runForm(spec: Spec): HTMLElement {
+    const state = this.form;
     const backend = h('select', { name: 'backend' }, ...this.backends.map(n => h('option', { value: n }, n)));
-    const fields = spec.parameters.map(p =>
-      h('label', {}, h('span', {}, `${p.name} `), h('input', { name: p.name, value: formatValue(p), title: p.type }), h('small', {}, p.type))
-    );
+    backend.value = state.backend ?? this.backends[0];
+    backend.addEventListener('change', () => (state.backend = backend.value));
+    const fields = spec.parameters.map(p => {
+      const input = h('input', { name: p.name, value: state.values[p.name] ?? formatValue(p), title: p.type });
+      input.addEventListener('input', () => (state.values[p.name] = input.value));
+      return h('label', {}, h('span', {}, `${p.name} `), input, h('small', {}, p.type));
+    });
     const message = h('div', { class: 'nbmlops-form-error' }, this.notice);
     const running = this.job?.status === 'running' || this.job?.status === 'starting';
     const run = h('button', { class: 'jp-mod-styled jp-mod-accept nbmlops-run' }, running ? 'Running…' : 'Run');
@@ -237,13 +247,20 @@ export class PipelinePanel extends Widget {
       if (!job) {
         return;
       }
+      let latest: Job;
       try {
-        this.job = await request<Job>(`jobs/${job.id}`);
+        latest = await request<Job>(`jobs/${job.id}`);
       } catch (e) {
         this.notice = (e as Error).message;
         return this.render();
       }
-      this.render();
+      if (this.job !== job) {
+        return; // another notebook or run took over meanwhile
+      }
+      this.job = latest;
+      if (JSON.stringify(latest) !== JSON.stringify(job)) {
+        this.render(); // only on news: re-rendering takes the focus from a field being typed in
+      }
       if (this.job.status === 'running' || this.job.status === 'starting') {
         this.poll();
       } else {

@@ -167,8 +167,7 @@ class StepNotebookHandler(BaseHandler):
         if self.get_query_argument("format", "json") != "html":
             return self.reply({"path": api_path_of(self.root_dir, notebook), "file": notebook})
         html = await self.in_thread(_to_html, notebook)
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(html)
+        self.finish(html, set_content_type="text/html; charset=utf-8")  # APIHandler would say JSON
 
 
 def _to_html(path: str) -> str:

@@ -56,7 +56,12 @@ def lab(tmp_path_factory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("labroot")
     shutil.copy(REPO / "example_notebooks" / "churn.ipynb", root / "churn.ipynb")
     port, token = free_port(), "nbmlops-browser-test"
-    env = {**os.environ, "NBMLOPS_HOME": str(root / ".nbmlops"), "JUPYTER_CONFIG_DIR": str(root / ".jupyter-config")}
+    settings = root / ".lab" / "user-settings"
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false"}))  # no news toast over the panel's buttons
+    env = {**os.environ, "NBMLOPS_HOME": str(root / ".nbmlops"), "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "workspaces")}
     log = open(root.parent / "jupyter-lab.log", "w")  # noqa: SIM115 - closed after the server stops
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
@@ -94,7 +99,7 @@ def page(lab) -> Iterator:
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(f"{lab['url']}/lab/tree/churn.ipynb?reset&token={lab['token']}")
-        page.locator(".jp-Notebook .jp-Cell").nth(15).wait_for()
+        page.locator(".jp-Notebook .jp-Cell").nth(15).wait_for(timeout=180_000)  # a busy CI machine is slow
         try:
             yield page
         finally:
@@ -102,8 +107,11 @@ def page(lab) -> Iterator:
             browser.close()
 
 
-def cell_tags(root: Path, index: int) -> list[str]:
-    return json.loads((root / "churn.ipynb").read_text())["cells"][index]["metadata"].get("tags", [])
+def cell_tags(root: Path, index: int) -> list[str] | None:
+    try:
+        return json.loads((root / "churn.ipynb").read_text())["cells"][index]["metadata"].get("tags", [])
+    except ValueError:
+        return None  # caught mid-save: read it again
 
 
 def test_badges_show_steps(page) -> None:
@@ -159,3 +167,26 @@ def test_run_from_the_panel_succeeds(page) -> None:
     assert len(statuses) == 8 and set(statuses) <= {"succeeded", "cached"}
     panel.locator(".nbmlops-runs tr[data-run]").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "run.png"))
+
+
+def test_papermill_run_opens_step_notebook_and_compares(page) -> None:
+    panel = page.locator("#nbmlops-pipeline")
+    panel.locator("select[name=backend]").select_option("papermill")
+    panel.locator('input[name="C"]').fill("0.8")  # train and later steps rerun, the others come from the cache
+    panel.locator("button.nbmlops-run").click()
+    rows = panel.locator(".nbmlops-runs tr[data-run]")
+    wait_until(lambda: rows.count() == 2, 240, "the second run in the runs list", every=0.5)
+    assert panel.locator(".nbmlops-job").get_attribute("data-status") == "succeeded"
+    # a papermill step's executed notebook (in the hidden run folder) opens rendered in the main area
+    panel.locator('.nbmlops-job-steps li[data-step="train"] button.nbmlops-link').click()
+    frame = page.frame_locator(".jp-MainAreaWidget iframe")
+    frame.locator("text=model.fit").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "step-notebook.png"))
+    rows.nth(0).locator("input[type=checkbox]").check()
+    panel.locator(".nbmlops-runs tr[data-run]").nth(1).locator("input[type=checkbox]").check()
+    compare = panel.locator("table.nbmlops-compare")
+    compare.wait_for()
+    differs = compare.locator("tr.nbmlops-differs td:first-child").all_inner_texts()
+    assert "param C" in differs
+    compare.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "compare.png"))
