@@ -88,15 +88,27 @@ def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, 
 
 @main.command("compile")
 @click.argument("notebook", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of to stdout.")
-@click.option("--target", type=click.Choice(["json"]), default="json", show_default=True,
-              help="What to compile to.")
-def compile_(notebook: str, output: str | None, target: str) -> None:
-    """Compile a tagged notebook into a PipelineSpec (pipeline.json)."""
+@click.option("-o", "--output", type=click.Path(), help="Write here (a folder for papermill) instead of stdout.")
+@click.option("--target", type=click.Choice(["json", "papermill", "ray"]), default="json", show_default=True,
+              help="json: pipeline.json; papermill: a notebook per step; ray: a standalone Ray module.")
+@click.option("--kernel", help="papermill: the kernel the step notebooks name.")
+def compile_(notebook: str, output: str | None, target: str, kernel: str | None) -> None:
+    """Compile a tagged notebook into a PipelineSpec, papermill notebooks or a Ray module."""
     from nbmlops.pipeline import compile_notebook
 
     spec = compile_notebook(notebook)
-    if output:
+    if target != "json" and not output:
+        raise NbmlopsError(f"--target {target} needs -o: a {'folder' if target == 'papermill' else 'file'} to write")
+    if target == "papermill":
+        from nbmlops.pipeline.targets.papermill import write_papermill_target
+
+        written = write_papermill_target(spec, output, kernel_name=kernel)
+        click.echo(f"wrote {len(written)} files to {output}: a notebook per step and pipeline.json", err=True)
+    elif target == "ray":
+        from nbmlops.pipeline.targets.ray import write_ray_module
+
+        click.echo(f"wrote {write_ray_module(spec, output)}: run it with python (needs ray)", err=True)
+    elif output:
         spec.save(output)
         click.echo(f"wrote {output}: {len(spec.steps)} steps, {len(spec.parameters)} parameters", err=True)
     else:

@@ -122,3 +122,16 @@ def test_sweep_from_the_command_line(workdir: Path) -> None:
     assert done.stderr.count("cached") >= 8, "load, clean, features and split ran once, in the parent"
     done = cli("run", "churn.ipynb", "-p", "C=0.1,x", cwd=workdir)
     assert done.returncode == 2 and "'x' is not a number" in done.stderr
+
+
+def test_compile_to_papermill_notebooks(workdir: Path) -> None:
+    done = cli("compile", "churn.ipynb", "--target", "papermill", "-o", "steps", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (workdir / "steps").iterdir())
+    assert names == sorted([f"{s}.ipynb" for s in ("load", "clean", "features", "split", "train", "evaluate",
+                                                     "save_metrics")] + ["pipeline.json"])
+    train = json.loads((workdir / "steps" / "train.ipynb").read_text())
+    assert any("parameters" in c["metadata"].get("tags", []) for c in train["cells"])
+    assert any("model.fit(X_train, y_train)" in "".join(c["source"]) for c in train["cells"])
+    missing = cli("compile", "churn.ipynb", "--target", "ray", cwd=workdir)
+    assert missing.returncode == 2 and "needs -o" in missing.stderr
