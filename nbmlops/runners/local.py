@@ -36,7 +36,7 @@ class LocalExecutor:
         future: Future[StepOutcome] = Future()
         try:
             with attach(task.run_id, task.name, store=get_store(task.home)):
-                future.set_result(execute_in_process(task))
+                future.set_result(execute_in_process(task)[0])
         except BaseException as exc:  # KeyboardInterrupt must reach the orchestrator through the future
             future.set_exception(exc)
         return future
@@ -45,32 +45,39 @@ class LocalExecutor:
         pass
 
 
-def execute_in_process(task: StepTask) -> StepOutcome:
-    """Run the step's setup and cells in a fresh namespace; a StepFailed in the outcome on any error."""
+def execute_in_process(task: StepTask, values: dict[str, Any] | None = None) -> tuple[StepOutcome, dict[str, Any]]:
+    """Run the step's setup and cells in a fresh namespace; a StepFailed in the outcome on any error.
+    `values` are inputs already in memory (Ray's object store): they replace reading those inputs' files.
+    Returns the outcome and the namespace the step left."""
+    values = values or {}
     namespace = fresh_namespace()
     task.step_dir.mkdir(parents=True, exist_ok=True)
+    task.workdir.mkdir(parents=True, exist_ok=True)  # a cluster node may not have the notebook's folder
+    on_files = {name: given for name, given in task.inputs.items() if name not in values}
     with open(task.step_dir / "stdout.txt", "w") as out, open(task.step_dir / "stderr.txt", "w") as err, \
             working_directory(task.workdir), \
             contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None)), \
             contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None)):
         try:
             run_setup(task.spec, namespace, task.params)
-            namespace.update(load_inputs(task.inputs, namespace))
+            namespace.update(load_inputs(on_files, namespace, values))
             run_step_cells(task.spec, task.step, namespace)
         except KeyboardInterrupt:
             raise
         except MarshalError as exc:
             return StepOutcome(error=StepFailed(f"step '{task.name}': {exc}", step=task.name, cell=None, line=None,
-                                                traceback_text=str(exc)))
+                                                traceback_text=str(exc))), namespace
         except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything, SystemExit too
             text = format_user_traceback(task.spec, task.step, exc)
             err.write(text)
-            return StepOutcome(error=step_failure(task.spec, task.step, exc, text))
-    return save_outputs(task, namespace)
+            return StepOutcome(error=step_failure(task.spec, task.step, exc, text)), namespace
+    return save_outputs(task, namespace), namespace
 
 
-def load_inputs(inputs: dict[str, tuple[StoredValue, Path]], namespace: dict[str, Any]) -> dict[str, Any]:
+def load_inputs(inputs: dict[str, tuple[StoredValue, Path]], namespace: dict[str, Any],
+                values: dict[str, Any] | None = None) -> dict[str, Any]:
     loaded = {name: load_value(stored, folder) for name, (stored, folder) in inputs.items()}
+    loaded.update(values or {})
     # bind only once all are loaded: unpickling an instance re-sets its class's methods
     return {name: bind_to_namespace(value, namespace) for name, value in loaded.items()}
 

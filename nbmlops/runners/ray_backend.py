@@ -14,7 +14,6 @@ import logging
 import os
 import pickle
 import re
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -59,52 +58,18 @@ def step_resources(options: dict[str, Any]) -> dict[str, Any]:
 def _run_step(task: StepTask, env: dict[str, str | None], names: list[str], *payloads: bytes) -> Any:
     """The Ray task: run one step; return its report (plain data) and each output pickled for the object
     store (None where it can't be: modules, unpicklables), so Ray can hand them to downstream tasks."""
+    from nbmlops.runners.local import execute_in_process
     from nbmlops.tracking import attach, get_store
 
     with _environment(env):
         values = {name: pickle.loads(payload) for name, payload in zip(names, payloads, strict=True)}
         with attach(task.run_id, task.name, store=get_store(task.home)):
-            outcome, namespace = _execute(task, values)
+            outcome, namespace = execute_in_process(task, values)
     pickled = [_pickle(namespace.get(n)) if outcome.error is None else None for n in task.step.outputs]
     report = {"outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}, "artifacts": outcome.artifacts,
               "error": None if outcome.error is None else _error_fields(outcome.error), "node": _node_id(),
               "in_store": [n for n, data in zip(task.step.outputs, pickled, strict=True) if data is not None]}
     return (report, *pickled) if task.step.outputs else report
-
-
-def _execute(task: StepTask, values: dict[str, Any]) -> tuple[StepOutcome, dict[str, Any]]:
-    """execute_in_process with two additions the object store needs: inputs already in memory are used instead
-    of their files, and the namespace comes back so the outputs can be put in the store unsaved.
-    (Same steps, same helpers as nbmlops.runners.local.execute_in_process.)"""
-    from nbmlops.runners.execution import Tee, format_user_traceback, fresh_namespace, run_setup, run_step_cells
-    from nbmlops.runners.local import load_inputs, save_outputs, step_failure, working_directory
-    from nbmlops.runners.marshal import MarshalError, bind_to_namespace
-
-    namespace = fresh_namespace()
-    task.step_dir.mkdir(parents=True, exist_ok=True)
-    task.workdir.mkdir(parents=True, exist_ok=True)  # a cluster node may not have the notebook's folder
-    on_files = {name: given for name, given in task.inputs.items() if name not in values}
-    with open(task.step_dir / "stdout.txt", "w") as out, open(task.step_dir / "stderr.txt", "w") as err, \
-            working_directory(task.workdir), \
-            contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None)), \
-            contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None)):
-        try:
-            run_setup(task.spec, namespace, task.params)
-            loaded = load_inputs(on_files, namespace)
-            # bind after setup ran, as load_inputs does: notebook functions see this step's globals
-            loaded.update({name: bind_to_namespace(value, namespace) for name, value in values.items()})
-            namespace.update(loaded)
-            run_step_cells(task.spec, task.step, namespace)
-        except KeyboardInterrupt:
-            raise
-        except MarshalError as exc:
-            return StepOutcome(error=StepFailed(f"step '{task.name}': {exc}", step=task.name, cell=None, line=None,
-                                                traceback_text=str(exc))), namespace
-        except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything, SystemExit too
-            text = format_user_traceback(task.spec, task.step, exc)
-            err.write(text)
-            return StepOutcome(error=step_failure(task.spec, task.step, exc, text)), namespace
-    return save_outputs(task, namespace), namespace
 
 
 def _pickle(value: Any) -> bytes | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ def new_run_id() -> str:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write JSON atomically: a reader (or a crash) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    # pid and thread in the name: a sweep's children write the same cache entries from several threads
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     tmp.write_text(json.dumps(data, indent=1, default=str))
     os.replace(tmp, path)
 
