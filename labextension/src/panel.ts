@@ -49,6 +49,11 @@ export function dagSvg(spec: Spec, onClick: (step: string) => void): SVGElement 
   return root;
 }
 
+/** A run id without its date (runs of one notebook are mostly from the same days): `051904-619888`. */
+function shortId(id: string): string {
+  return id.replace(/^\d{8}-/, '');
+}
+
 export class PipelinePanel extends Widget {
   private nb: NotebookPanel | null = null;
   private spec: Spec | null = null;
@@ -333,6 +338,10 @@ export class PipelinePanel extends Widget {
       return box;
     }
     const metricKeys = [...new Set(this.runs.flatMap(r => Object.keys(r.metrics)))].slice(0, 4);
+    // only the parameters that differ between the listed runs say anything about them
+    const paramKeys = [...new Set(this.runs.flatMap(r => Object.keys(r.params)))].filter(
+      k => new Set(this.runs.map(r => JSON.stringify(r.params[k]))).size > 1
+    );
     const table = h(
       'table',
       {},
@@ -350,10 +359,10 @@ export class PipelinePanel extends Widget {
           'tr',
           { 'data-run': r.id },
           h('td', {}, check),
-          h('td', {}, r.id.slice(0, 8)),
+          h('td', { title: r.id }, shortId(r.id)),
           h('td', {}, h('span', { class: `nbmlops-status nbmlops-${r.status}` }, r.status)),
           h('td', {}, r.duration !== null ? r.duration.toFixed(1) : ''),
-          h('td', {}, Object.entries(r.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')),
+          h('td', {}, paramKeys.map(k => `${k}=${JSON.stringify(r.params[k])}`).join(' ')),
           ...metricKeys.map(k => h('td', {}, r.metrics[k] !== undefined ? r.metrics[k].toPrecision(4) : ''))
         )
       );
@@ -384,7 +393,7 @@ export class PipelinePanel extends Widget {
     return h(
       'table',
       { class: 'nbmlops-compare' },
-      h('tr', {}, h('th', {}, ''), h('th', {}, a.id.slice(0, 8)), h('th', {}, b.id.slice(0, 8))),
+      h('tr', {}, h('th', {}, ''), h('th', {}, shortId(a.id)), h('th', {}, shortId(b.id))),
       ...rows.map(([k, x, y]) =>
         h('tr', { class: show(x) !== show(y) ? 'nbmlops-differs' : '' }, h('td', {}, k), h('td', {}, show(x)), h('td', {}, show(y)))
       )
