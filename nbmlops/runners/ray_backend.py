@@ -139,6 +139,10 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     on a loaded machine; the second try finds the imports warm, so a failed local start is tried again."""
     import ray
 
+    if address is None:
+        # Ray's raylet waits 15 s for its agents; importing jsonschema (with its rfc3987 grammar) alone can take
+        # longer on a busy machine, and the raylet then dies. The local raylet inherits this environment.
+        os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
     for attempt in range(1, attempts + 1):
         try:
             ray.init(address=address, num_cpus=num_cpus if address is None else None,
