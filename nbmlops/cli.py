@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from nbmlops._version import __version__
+from nbmlops.cli_features import features
 from nbmlops.cli_models import models
 from nbmlops.cli_runs import runs
 from nbmlops.errors import NbmlopsError, StepFailed
@@ -132,6 +133,7 @@ def show(target: str, fmt: str) -> None:
 
 main.add_command(runs)
 main.add_command(models)
+main.add_command(features)
 
 if __name__ == "__main__":
     main()

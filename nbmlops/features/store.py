@@ -6,7 +6,6 @@ import atexit
 import hashlib
 import io
 import json
-import os
 import threading
 import time
 import weakref
@@ -65,7 +64,7 @@ class FeatureStore:
         self.files = Files(artifact_root or self.settings.artifact_root)
         self.catalog = CatalogFiles(self.files)
         self.offline = OfflineStore(self.files)
-        self.online = open_online(online_url or os.environ.get(ONLINE_ENV),
+        self.online = open_online(online_url or self.settings.online_store,
                                   default_path=self.settings.home / "features_online.db",
                                   namespace=self.files.where(""))
         self.ray_address = ray_address or self.settings.ray_address

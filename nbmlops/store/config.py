@@ -11,7 +11,8 @@ from nbmlops.store.home import project_home
 
 CONFIG_FILE = "nbmlops.toml"
 # toml key -> environment variable that overrides it
-KEYS = {"db_url": "NBMLOPS_DB_URL", "artifact_root": "NBMLOPS_ARTIFACT_ROOT", "ray_address": "NBMLOPS_RAY_ADDRESS"}
+KEYS = {"db_url": "NBMLOPS_DB_URL", "artifact_root": "NBMLOPS_ARTIFACT_ROOT", "ray_address": "NBMLOPS_RAY_ADDRESS",
+        "online_store": "NBMLOPS_ONLINE_STORE"}
 
 
 class ConfigError(NbmlopsError):
@@ -24,6 +25,7 @@ class Settings:
     db_url: str
     artifact_root: str
     ray_address: str | None = None
+    online_store: str | None = None  # the feature store's online store: sqlite:///PATH or redis://HOST:PORT/DB
     sources: tuple[str, ...] = ()  # the toml files that were read, for messages and `nbmlops config`
 
 
@@ -76,5 +78,6 @@ def load_settings(home: str | Path | None = None) -> Settings:
         db_url=values.get("db_url") or f"sqlite:///{home_path / 'nbmlops.db'}",
         artifact_root=artifact_root,
         ray_address=values.get("ray_address"),
+        online_store=values.get("online_store"),
         sources=tuple(str(p) for p in files),
     )
