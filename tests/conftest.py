@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 import pytest
+
+PG_URL = os.environ.get("NBMLOPS_TEST_PG_URL")
+REQUIRE_PG = os.environ.get("NBMLOPS_REQUIRE_PG") == "1"
 
 
 def notebook_json(cells: list, kernel: str = "python3") -> dict:
@@ -51,3 +55,39 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _no_user_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     if "NBMLOPS_HOME" not in os.environ:
         monkeypatch.setenv("NBMLOPS_HOME", str(tmp_path_factory.mktemp("home") / ".nbmlops"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A database URL: SQLite, and a real PostgreSQL (NBMLOPS_TEST_PG_URL, started by .ci/postgres.sh).
+    With NBMLOPS_REQUIRE_PG=1 (CI) a missing or unreachable PostgreSQL fails the test instead of skipping it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'nbmlops.db'}"
+        return
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("NBMLOPS_REQUIRE_PG=1 but NBMLOPS_TEST_PG_URL is not set (run .ci/postgres.sh)")
+        pytest.skip("NBMLOPS_TEST_PG_URL not set (export NBMLOPS_TEST_PG_URL=$(.ci/postgres.sh))")
+    import sqlalchemy as sa
+
+    schema = f"t_{secrets.token_hex(6)}"  # a schema per test: independent, and dropped afterwards
+    admin = sa.create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at NBMLOPS_TEST_PG_URL is unreachable: {exc}")
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture
+def store(db_url: str, home: Path):
+    from nbmlops.store import open_store
+
+    s = open_store(home, db_url=db_url)
+    yield s
+    s.close()

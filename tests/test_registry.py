@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import secrets
 import subprocess
 import sys
 import textwrap
@@ -14,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
 
 from nbmlops.registry import (
@@ -37,39 +34,6 @@ from nbmlops.registry import (
 )
 from nbmlops.store import open_store
 from nbmlops.tracking import attach, start_run
-
-PG_URL = os.environ.get("NBMLOPS_TEST_PG_URL")
-REQUIRE_PG = os.environ.get("NBMLOPS_REQUIRE_PG") == "1"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'nbmlops.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("NBMLOPS_REQUIRE_PG=1 but NBMLOPS_TEST_PG_URL is not set (run .ci/postgres.sh)")
-        pytest.skip("NBMLOPS_TEST_PG_URL not set (export NBMLOPS_TEST_PG_URL=$(.ci/postgres.sh))")
-    schema = f"t_{secrets.token_hex(6)}"  # a schema per test: independent, and dropped afterwards
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at NBMLOPS_TEST_PG_URL is unreachable: {exc}")
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
-
-
-@pytest.fixture
-def store(db_url: str, home: Path):
-    s = open_store(home, db_url=db_url)
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")
@@ -415,7 +379,6 @@ def test_default_store_is_the_project_home(home: Path, data) -> None:
 def test_deleting_a_run_keeps_blobs_a_model_version_uses(home: Path) -> None:
     """A run that logged the very bytes of a registered model: removing the run must not break the model."""
     import nbmlops
-    from nbmlops.store import open_store
 
     model = {"weights": [1, 2, 3]}
     with nbmlops.start_run("train", capture=False) as run:

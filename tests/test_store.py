@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -24,40 +23,6 @@ from nbmlops.store import (
 from nbmlops.store import db as dbmod
 from nbmlops.store.migrations import HEAD, LOCATION, REVISIONS, VERSION_TABLE
 from nbmlops.store.models import metadata
-
-PG_URL = os.environ.get("NBMLOPS_TEST_PG_URL")
-REQUIRE_PG = os.environ.get("NBMLOPS_REQUIRE_PG") == "1"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'nbmlops.db'}"
-        return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("NBMLOPS_REQUIRE_PG=1 but NBMLOPS_TEST_PG_URL is not set (run .ci/postgres.sh)")
-        pytest.skip("NBMLOPS_TEST_PG_URL not set (export NBMLOPS_TEST_PG_URL=$(.ci/postgres.sh))")
-    # A schema per test: tests are independent and leave nothing behind.
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at NBMLOPS_TEST_PG_URL is unreachable: {exc}")
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
-
-
-@pytest.fixture
-def store(db_url: str, home: Path):
-    s = open_store(home, db_url=db_url)
-    yield s
-    s.close()
 
 
 def test_runs_params_metrics_tags_round_trip(store) -> None:
