@@ -143,9 +143,16 @@ def test_tag_a_cell_through_the_toolbar_and_save(page, lab) -> None:
     wait_until(lambda: cell_tags(lab["root"], 5) == ["step:explore", "retries:1"], 30, "the tags in the saved file")
 
 
-def test_pipeline_panel_shows_dag_and_steps(page) -> None:
-    page.locator('.jp-SideBar [data-id="nbmlops-pipeline"]').click()
+def open_panel(page):
     panel = page.locator("#nbmlops-pipeline")
+    if not panel.is_visible():
+        page.locator('.jp-SideBar [data-id="nbmlops-pipeline"]').click()
+    panel.wait_for()
+    return panel
+
+
+def test_pipeline_panel_shows_dag_and_steps(page) -> None:
+    panel = open_panel(page)
     panel.locator("svg.nbmlops-dag").wait_for()
     wait_until(lambda: panel.locator("svg.nbmlops-dag .nbmlops-node").count() == 8, 30, "8 DAG nodes with explore")
     names = panel.locator(".nbmlops-steps li b").all_inner_texts()
@@ -191,3 +198,26 @@ def test_papermill_run_opens_step_notebook_and_compares(page) -> None:
     assert "param C" in differs
     compare.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "compare.png"))
+
+
+def test_export_pipeline_json(page, lab) -> None:
+    panel = page.locator("#nbmlops-pipeline")
+    panel.locator('.nbmlops-export button[data-target="json"]').click()
+    panel.locator(".nbmlops-export-result", has_text="churn.pipeline.json").wait_for()
+    assert json.loads((lab["root"] / "churn.pipeline.json").read_text())["name"] == "churn"
+
+
+def test_compiler_error_shows_and_selects_the_cell(page) -> None:
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn.ipynb").click()  # after the step notebook
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(7)  # step clean
+    cell.locator(".jp-InputPrompt").click()
+    cell.locator('.jp-cell-toolbar [data-command="nbmlops:tag-cells"]').click()
+    page.locator('.jp-Dialog input[name="after"]').fill("nope")
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+    error = open_panel(page).locator(".nbmlops-error", has_text="no step 'nope'")
+    error.wait_for()  # the panel recompiles the unsaved notebook on its own
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputArea").click()
+    error.click()
+    active = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .nbmlops-badge")
+    wait_until(lambda: active.inner_text() == "clean", 10, "the clean cell to be selected")
+    page.screenshot(path=str(ARTIFACTS / "error.png"))
