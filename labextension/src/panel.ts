@@ -107,7 +107,7 @@ export class PipelinePanel extends Widget {
       this.spec = await post<Spec>('spec', { path: nb.context.path, content: nb.context.model.toJSON() });
       this.error = null;
     } catch (e) {
-      this.spec = null;
+      // the last good pipeline stays on show under the error, so fixing a tag doesn't make the panel jump
       this.error = e instanceof ApiError ? e : new ApiError(String(e));
     }
     this.render();

@@ -25,10 +25,4 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     server_app.log.info("nbmlops server extension loaded at %snbmlops/", server_app.web_app.settings["base_url"])
 
 
-def _unload_jupyter_server_extension(server_app: Any) -> None:
-    jobs = server_app.web_app.settings.get("nbmlops_jobs")
-    if jobs is not None:
-        jobs.stop_all()  # a run still going would otherwise outlive the server
-
-
 __all__: list[str] = []

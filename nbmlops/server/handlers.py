@@ -4,6 +4,7 @@ worker process, so the event loop never waits on them. Errors are JSON: `{"messa
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 from collections.abc import Callable
@@ -68,13 +69,14 @@ class InfoHandler(BaseHandler):
         self.reply({"backends": [b for b in backends if b in BACKENDS] or ["local"], "targets": list(TARGETS)})
 
 
-def _compile(path: Path, content: Any) -> dict[str, Any]:
+def _compile(path: Path, api_path: str, content: Any) -> dict[str, Any]:
     from nbmlops.notebook import parse_notebook
     from nbmlops.pipeline import compile_notebook
 
-    # the panel sends the notebook as it is in the editor, so the DAG follows unsaved changes too
-    source = parse_notebook(json.dumps(content).encode(), str(path)) if content is not None else path
-    return compile_notebook(source).to_dict()
+    # the panel sends the notebook as it is in the editor, so the DAG follows unsaved changes too; messages name
+    # the notebook by its path in JupyterLab, not by where the server keeps it
+    raw = json.dumps(content).encode() if content is not None else path.read_bytes()
+    return compile_notebook(parse_notebook(raw, api_path)).to_dict()
 
 
 class SpecHandler(BaseHandler):
@@ -85,7 +87,7 @@ class SpecHandler(BaseHandler):
         data = self.body()
         path = self.notebook(data.get("path"))
         try:
-            spec = await self.in_thread(_compile, path, data.get("content"))
+            spec = await self.in_thread(_compile, path, data["path"], data.get("content"))
         except NbmlopsError as exc:
             return self.user_error(exc)
         self.reply(spec)
@@ -222,7 +224,10 @@ class ExportHandler(BaseHandler):
 def setup_handlers(server_app: Any) -> None:
     web_app = server_app.web_app
     web_app.settings["nbmlops_root_dir"] = server_app.root_dir
-    web_app.settings.setdefault("nbmlops_jobs", JobManager())
+    if "nbmlops_jobs" not in web_app.settings:
+        jobs = web_app.settings["nbmlops_jobs"] = JobManager()
+        # module extensions get no shutdown hook from jupyter_server: stop the runs when the server process ends
+        atexit.register(jobs.stop_all)
     base = url_path_join(web_app.settings["base_url"], "nbmlops")
     web_app.add_handlers(".*$", [
         (url_path_join(base, "info"), InfoHandler),

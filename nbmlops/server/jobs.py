@@ -30,6 +30,7 @@ class Job:
     error: dict[str, Any] | None = None
     artifacts: dict[str, dict[str, str]] = field(default_factory=dict)
     process: asyncio.subprocess.Process | None = None
+    outcome: tuple[str, dict[str, Any] | None] | None = None  # the worker's last word; final once it has exited
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "notebook": self.notebook, "backend": self.backend, "params": self.params,
@@ -75,9 +76,13 @@ class JobManager:
                 self._apply(job, event)
         code = await job.process.wait()
         stderr = (await stderr_task).decode(errors="replace")
-        if job.status == "running":  # the worker died without a final event
+        # close the pipes now, on a live loop: Python 3.11 otherwise closes them when the transport is collected,
+        # possibly after the server's loop is gone ("Event loop is closed")
+        _close_pipes(job.process)
+        if job.outcome is None:  # the worker died without a final event
             tail = "\n".join(stderr.strip().splitlines()[-15:])
-            self._finish(job, "failed", {"message": f"the run process exited with code {code}\n{tail}".strip()})
+            job.outcome = ("failed", {"message": f"the run process exited with code {code}\n{tail}".strip()})
+        self._finish(job, *job.outcome)
 
     def _apply(self, job: Job, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -92,11 +97,11 @@ class JobManager:
             job.run_id = event.get("run_id")
             job.artifacts = event.get("artifacts") or {}
             status = event.get("status") or "succeeded"
-            self._finish(job, "succeeded" if status in ("succeeded", "success") else status, None)
+            job.outcome = ("succeeded" if status in ("succeeded", "success") else status, None)
         elif kind == "failed":
             job.run_id = event.get("run_id")
             job.artifacts = event.get("artifacts") or {}
-            self._finish(job, "failed", {k: event.get(k) for k in ("message", "step", "cell", "line", "traceback")})
+            job.outcome = ("failed", {k: event.get(k) for k in ("message", "step", "cell", "line", "traceback")})
 
     def _finish(self, job: Job, status: str, error: dict[str, Any] | None) -> None:
         job.status, job.error, job.ended = status, error, time.time()
@@ -109,6 +114,16 @@ class JobManager:
             del self.jobs[job.id]
 
     def stop_all(self) -> None:
+        """At server exit: end the runs still going (the store marks them failed once their heartbeat stops)."""
         for job in self.jobs.values():
-            if job.process and job.process.returncode is None:
-                job.process.terminate()
+            if job.process is not None and job.process.returncode is None:
+                try:
+                    job.process.terminate()
+                except ProcessLookupError:
+                    pass  # it ended on its own meanwhile
+
+
+def _close_pipes(process: asyncio.subprocess.Process) -> None:
+    transport = getattr(process, "_transport", None)
+    if transport is not None:
+        transport.close()
