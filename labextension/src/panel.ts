@@ -93,7 +93,7 @@ export class PipelinePanel extends Widget {
     this.runs = [];
     this.compare.clear();
     this.form = { values: {} };
-    void this.refresh();
+    void this.refresh().then(() => this.loadRuns());
   }
 
   /** Recompile from the notebook as it is in the editor (unsaved edits included). */
