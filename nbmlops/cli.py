@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
 from nbmlops._version import __version__
 from nbmlops.cli_features import features
+from nbmlops.cli_group import NbmlopsGroup
 from nbmlops.cli_models import models
 from nbmlops.cli_runs import runs
-from nbmlops.errors import NbmlopsError, StepFailed
+from nbmlops.errors import NbmlopsError
 
 
-class _Group(click.Group):
-    """Prints an NbmlopsError as one clear message and exits 2 (no traceback); a failed run exits 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except StepFailed as exc:
-            click.echo(f"error: {exc}", err=True)
-            if exc.traceback_text:
-                click.echo(exc.traceback_text.rstrip(), err=True)
-            if exc.run_id:
-                click.echo(f"run {exc.run_id} failed; after fixing the cell: nbmlops run ... --resume {exc.run_id}",
-                           err=True)
-            sys.exit(1)
-        except NbmlopsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=NbmlopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__)  # not package_name=: reading package metadata costs ~50 ms
 def main() -> None:
     """nbmlops: tagged Jupyter notebooks as tracked, parameterized ML pipelines."""

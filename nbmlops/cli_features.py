@@ -11,18 +11,7 @@ from typing import Any
 
 import click
 
-from nbmlops.errors import NbmlopsError
-
-
-class _Group(click.Group):
-    """An NbmlopsError prints as one line and exits 2, as under the main `nbmlops` group."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except NbmlopsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+from nbmlops.cli_group import NbmlopsGroup
 
 
 def _console() -> Any:
@@ -51,7 +40,7 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-@click.group("features", cls=_Group)
+@click.group("features", cls=NbmlopsGroup)
 def features() -> None:
     """Feature sets, their statistics and freshness; vectors; online/offline parity."""
 

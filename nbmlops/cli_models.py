@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from nbmlops.cli_group import NbmlopsGroup
+
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(_jsonable(value), indent=2, sort_keys=False, default=str))
@@ -57,7 +59,7 @@ def _fmt(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-@click.group("models", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("models", cls=NbmlopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def models() -> None:
     """The model registry: versions, aliases (churn@production), tags."""
 

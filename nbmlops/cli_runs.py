@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from nbmlops.cli_group import NbmlopsGroup
 from nbmlops.errors import NbmlopsError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -65,7 +66,7 @@ def split_filter(text: str | None) -> list[str]:
     return clauses
 
 
-@click.group()
+@click.group(cls=NbmlopsGroup)
 def runs() -> None:
     """Runs recorded in this project's store."""
 

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
 from nbmlops.cli_models import models
-from nbmlops.errors import NbmlopsError
 from nbmlops.registry import get_model_version, list_models, register_model
 from nbmlops.tracking import start_run
 
@@ -119,10 +118,11 @@ def test_rm_version_and_model(registered) -> None:
     (("rm", "churn@production", "--yes"), "not an alias"),
     (("rm", "nope", "--yes"), "no model 'nope'"),
 ])
-def test_errors_are_nbmlops_errors(registered, args: tuple[str, ...], message: str) -> None:
+def test_errors_are_one_line_and_exit_2(registered, args: tuple[str, ...], message: str) -> None:
     result = invoke(*args)
-    assert isinstance(result.exception, NbmlopsError), result.output
-    assert message in str(result.exception)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
 
 
 def test_errors_through_the_main_command_are_one_line_exit_2(registered) -> None:

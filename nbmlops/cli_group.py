@@ -1,0 +1,31 @@
+"""The click group every `nbmlops` command group uses: errors a user caused are one line, never a traceback.
+
+An NbmlopsError prints `error: ...` and exits 2; a failed pipeline step also shows its own traceback and how to
+resume, and exits 1. Sub-groups use it too, so they behave the same when invoked on their own (tests, scripts).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from nbmlops.errors import NbmlopsError, StepFailed
+
+
+class NbmlopsGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StepFailed as exc:
+            click.echo(f"error: {exc}", err=True)
+            if exc.traceback_text:
+                click.echo(exc.traceback_text.rstrip(), err=True)
+            if exc.run_id:
+                click.echo(f"run {exc.run_id} failed; after fixing the cell: nbmlops run ... --resume {exc.run_id}",
+                           err=True)
+            sys.exit(1)
+        except NbmlopsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
