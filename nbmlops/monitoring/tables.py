@@ -39,6 +39,7 @@ drift_results = sa.Table(
     sa.Column("metrics", sa.Text),
     sa.Column("alert", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("seconds", sa.Float),
+    sa.Index("ix_drift_results_model", "model_name", "window_end"),
 )
 
 drift_features = sa.Table(
@@ -67,6 +68,8 @@ drift_features = sa.Table(
     sa.Column("missing_current", sa.Float),
     sa.Column("unseen_current", sa.Float),
     sa.Column("plot", sa.Text),
+    sa.Index("ix_drift_features_result_id", "result_id"),
+    sa.Index("ix_drift_features_series", "model_name", "feature", "window_end"),
 )
 
 monitor_settings = sa.Table(
