@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from nbmlops.cli_group import NbmlopsGroup
 from nbmlops.errors import NbmlopsError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -82,18 +83,7 @@ def _records(result: Any) -> list[dict[str, Any]]:
     return json.loads(result.table.to_json(orient="records"))
 
 
-class _Group(click.Group):
-    """An NbmlopsError is one line on stderr and exit 2, as under `nbmlops` (where main's group does the same)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except NbmlopsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group(cls=NbmlopsGroup)
 def monitor() -> None:
     """Drift monitoring: compare live data with a model's reference data, store and report it."""
 
