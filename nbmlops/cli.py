@@ -8,6 +8,7 @@ from nbmlops._version import __version__
 from nbmlops.cli_features import features
 from nbmlops.cli_group import NbmlopsGroup
 from nbmlops.cli_models import models
+from nbmlops.cli_monitor import monitor
 from nbmlops.cli_runs import runs
 from nbmlops.errors import NbmlopsError
 
@@ -113,6 +114,7 @@ def show(target: str, fmt: str) -> None:
 main.add_command(runs)
 main.add_command(models)
 main.add_command(features)
+main.add_command(monitor)
 
 if __name__ == "__main__":
     main()
