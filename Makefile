@@ -8,11 +8,14 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock $(wildcard labextension/src/*.ts labextension/style/* labextension/schema/*.json)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	rm -rf nbmlops/labextension  # pip install -e rebuilds the lab extension from labextension/ with the machine's Node.js
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/jupyter labextension list 2>&1 | grep -q 'nbmlops.*enabled.*OK'
+	$(BIN)/jupyter server extension list 2>&1 | grep -q 'nbmlops.server.*enabled'
 	touch $(STAMP)
 
 demo: $(STAMP)

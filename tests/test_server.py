@@ -152,6 +152,9 @@ async def test_export_json_next_to_the_notebook(jp_fetch, root: Path) -> None:
     assert json.loads((root / "churn.pipeline.json").read_text())["steps"]
     code, reply = await call(jp_fetch, "POST", "export", {"path": "churn.ipynb", "target": "papermill"})
     assert code == 200 and "churn_papermill/pipeline.json" in reply["written"]
+    code, reply = await call(jp_fetch, "POST", "export", {"path": "churn.ipynb", "target": "ray"})
+    assert code == 200 and reply["written"] == ["churn_ray.py"]
+    assert "@ray.remote" in (root / "churn_ray.py").read_text()
 
 
 async def test_unknown_job_is_404(jp_fetch, root: Path) -> None:

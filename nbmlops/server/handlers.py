@@ -181,9 +181,7 @@ def _to_html(path: str) -> str:
 
 
 def _export(path: Path, target: str) -> list[Path]:
-    import importlib
 
-    from nbmlops.errors import NbmlopsError
     from nbmlops.pipeline import compile_notebook
 
     spec = compile_notebook(path)
@@ -192,16 +190,13 @@ def _export(path: Path, target: str) -> list[Path]:
         out = stem.with_name(f"{stem.name}.pipeline.json")
         spec.save(out)
         return [out]
-    # compile targets are optional modules: one that is not in this nbmlops says so instead of failing
-    name, out_dir = ("papermill", stem.with_name(f"{stem.name}_papermill")) if target == "papermill" else \
-        ("ray", stem.with_name(f"{stem.name}_ray"))
-    try:
-        module = importlib.import_module(f"nbmlops.pipeline.targets.{name}")
-        write = getattr(module, f"write_{name}_target")
-    except (ImportError, AttributeError):
-        raise NbmlopsError(f"the {name} compile target is not available in this nbmlops") from None
-    written = write(spec, out_dir)
-    return [Path(p) for p in written] if written else [out_dir]
+    if target == "papermill":
+        from nbmlops.pipeline.targets.papermill import write_papermill_target
+
+        return write_papermill_target(spec, stem.with_name(f"{stem.name}_papermill"))
+    from nbmlops.pipeline.targets.ray import write_ray_module
+
+    return [write_ray_module(spec, stem.with_name(f"{stem.name}_ray.py"))]
 
 
 class ExportHandler(BaseHandler):
