@@ -79,7 +79,7 @@ metrics = sa.Table(
     sa.Column("value", sa.Float),  # NULL is NaN: SQLite stores NaN as NULL
     sa.Column("step", sa.Integer),
     sa.Column("timestamp", sa.Float, nullable=False),
-    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    sa.Index("ix_metrics_run_key_id", "run_id", "key", "id"),  # the latest value of a key: one seek
 )
 
 tags = sa.Table(

@@ -1,26 +1,28 @@
 """Run filters and orderings: `metrics.acc > 0.8`, `params.lr = 0.1`, `tags.team = ml`, `status = failed`,
-`-metrics.acc` / `metrics.acc desc`. Strings come straight from the CLI; tuples (field, op, value) from code."""
+`-metrics.acc` / `metrics.acc desc`. Strings come straight from the CLI; tuples (field, op, value) from code.
+
+They compile to plain SQL fragments over the `runs` table with `:name` bound parameters (see sql.py): the same
+strings run on sqlite3 and through SQLAlchemy's text(), so a search never imports SQLAlchemy on SQLite. Values
+and keys are always bound, never formatted in; run column names come from the RUN_FIELDS whitelist.
+"""
 
 from __future__ import annotations
 
 import json
-import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
 from nbmlops.store.errors import QueryError
-from nbmlops.store.models import metrics, params, runs, tags
+from nbmlops.store.sql import RUN_COLUMNS
 
 RUN_FIELDS = ("id", "name", "kind", "pipeline", "status", "started_at", "ended_at", "duration", "heartbeat_at",
               "notebook_path", "notebook_sha256", "git_commit", "git_dirty", "backend", "host", "pid",
               "parent_run_id", "resumed_from", "python_version", "nbmlops_version")
-OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq, "==": operator.eq, "!=": operator.ne,
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
+_NUMERIC_FIELDS = frozenset({"started_at", "ended_at", "duration", "heartbeat_at", "pid"})
+_TEXT_FIELDS = frozenset(RUN_FIELDS) - _NUMERIC_FIELDS - {"git_dirty"}
+# the filter operators, and the SQL each becomes
+OPERATORS: dict[str, str] = {"=": "=", "==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FILTER = re.compile(r"^\s*([\w.\-/]+)\s*(==|!=|<=|>=|=|<|>)\s*(.*?)\s*$")
 
 Filter = str | tuple[str, str, Any]
@@ -33,6 +35,10 @@ def _literal(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_filter(item: Filter) -> tuple[str, str, Any]:
@@ -50,48 +56,64 @@ def parse_filter(item: Filter) -> tuple[str, str, Any]:
     return match.group(1), match.group(2), _literal(value)
 
 
-def latest_metric(key: str) -> sa.ScalarSelect[Any]:
-    """The last value logged for `key` in the outer run (highest row id = logged last)."""
-    return (sa.select(metrics.c.value).where(metrics.c.run_id == runs.c.id, metrics.c.key == key)
-            .order_by(metrics.c.id.desc()).limit(1).scalar_subquery())
+def latest_metric(key_param: str) -> str:
+    """The last value logged for the key bound as `key_param` in the outer run (highest row id = logged last);
+    one seek of the metrics index on (run_id, key, id)."""
+    return (f"(SELECT m.value FROM metrics m WHERE m.run_id = runs.id AND m.key = :{key_param} "
+            "ORDER BY m.id DESC LIMIT 1)")
 
 
-def field_expression(name: str, value: Any = None) -> sa.ColumnElement[Any]:
-    """The SQL expression of a field; for params the column to compare depends on the value's type."""
+def field_expression(name: str, key_param: str, *, numeric: bool = True) -> tuple[str, dict[str, Any]]:
+    """The SQL expression of a field over `runs`, and its parameters (the key, bound as `key_param`). For params
+    the column compared depends on the value: value_num for numbers (`numeric`), the JSON text otherwise."""
     prefix, _, key = name.partition(".")
     if prefix == "metrics" and key:
-        return latest_metric(key)
+        return latest_metric(key_param), {key_param: key}
     if prefix == "params" and key:
-        numeric = isinstance(value, int | float) and not isinstance(value, bool) or value is None
-        column = params.c.value_num if numeric else params.c.value
-        return (sa.select(column).where(params.c.run_id == runs.c.id, params.c.key == key).scalar_subquery())
+        column = "value_num" if numeric else "value"
+        return (f"(SELECT p.{column} FROM params p WHERE p.run_id = runs.id AND p.key = :{key_param})",
+                {key_param: key})
     if prefix == "tags" and key:
-        return sa.select(tags.c.value).where(tags.c.run_id == runs.c.id, tags.c.key == key).scalar_subquery()
+        return f"(SELECT t.value FROM tags t WHERE t.run_id = runs.id AND t.key = :{key_param})", {key_param: key}
     column = key if prefix == "attributes" and key else name
     if column in RUN_FIELDS:
-        return runs.c[column]
+        return f"runs.{column}", {}
     raise QueryError(f"unknown run field '{name}' (use params.NAME, metrics.NAME, tags.NAME or one of "
                      f"{', '.join(RUN_FIELDS)})")
 
 
-def filter_clause(item: Filter) -> sa.ColumnElement[bool]:
+def filter_clause(item: Filter, n: int = 0) -> tuple[str, dict[str, Any]]:
+    """One filter as a SQL condition over `runs` and its bound parameters (named w{n}, w{n}k)."""
     name, op, value = parse_filter(item)
-    expression = field_expression(name, value)
+    prefix, _, key = name.partition(".")
+    column = key if prefix == "attributes" and key else name
     if name.startswith("params."):
-        if isinstance(value, bool):
-            value = float(value)
-        elif not isinstance(value, int | float):
-            value = json.dumps(value)  # params are stored as JSON text
-    elif name.startswith("metrics.") and not (isinstance(value, int | float) and not isinstance(value, bool)):
-        raise QueryError(f"filter '{name} {op} {value}': metrics are numbers, compare with a number")
+        numeric = isinstance(value, int | float)  # bools too: value_num holds them as 0/1
+        value = float(value) if numeric else json.dumps(value)  # other params compare as their JSON text
+    elif name.startswith("metrics."):
+        if not _is_number(value):
+            raise QueryError(f"filter '{name} {op} {value}': metrics are numbers, compare with a number")
+        numeric = True
     elif name.startswith("tags."):
-        value = str(value)
-    return OPERATORS[op](expression, value)
+        numeric, value = False, str(value)
+    else:
+        numeric = True
+        if column in _NUMERIC_FIELDS and value is not None and not _is_number(value):
+            raise QueryError(f"filter '{name} {op} {value}': {column} is a number, compare with a number")
+        if column in _TEXT_FIELDS and value is not None and not isinstance(value, str):
+            value = json.dumps(value)
+    expression, params = field_expression(name, f"w{n}k", numeric=numeric)
+    sql_op = OPERATORS[op]
+    if value is None and sql_op in ("=", "<>"):  # `ended_at = null`: IS NULL, as SQL means it
+        return f"{expression} IS {'NOT ' if sql_op == '<>' else ''}NULL", params
+    return f"{expression} {sql_op} :w{n}", {**params, f"w{n}": value}
 
 
-def order_clauses(items: Iterable[str]) -> list[sa.ColumnElement[Any]]:
-    out = []
-    for item in items:
+def order_clauses(items: Iterable[str]) -> tuple[list[str], dict[str, Any]]:
+    """ORDER BY terms (runs lacking the field sort last) and their bound parameters (named o{n}k)."""
+    terms: list[str] = []
+    params: dict[str, Any] = {}
+    for n, item in enumerate(items):
         text = item.strip()
         descending = text.startswith("-")
         text = text.lstrip("-+").strip()
@@ -100,6 +122,37 @@ def order_clauses(items: Iterable[str]) -> list[sa.ColumnElement[Any]]:
             descending = words[1].lower() == "desc"
         elif len(words) != 1:
             raise QueryError(f"order '{item}': expected FIELD, -FIELD, or 'FIELD asc|desc'")
-        expression = field_expression(words[0], 0.0)
-        out.append((expression.desc() if descending else expression.asc()).nulls_last())
-    return out
+        expression, bound = field_expression(words[0], f"o{n}k")
+        terms.append(f"{expression} {'DESC' if descending else 'ASC'} NULLS LAST")
+        params.update(bound)
+    return terms, params
+
+
+SELECT_RUNS = f"SELECT {', '.join('runs.' + c for c in RUN_COLUMNS)} FROM runs"
+
+
+def select_runs(equals: Mapping[str, Any] | None = None, where: Iterable[Filter] = (),
+                order_by: Iterable[str] = (), limit: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The SELECT of the runs matching `equals` (run column -> value) and every filter, in `order_by` order and
+    then newest first, and its parameters."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    for column, value in (equals or {}).items():
+        if column not in RUN_FIELDS:
+            raise QueryError(f"unknown run field '{column}'")
+        conditions.append(f"runs.{column} = :eq_{column}")
+        params[f"eq_{column}"] = value
+    for n, item in enumerate(where):
+        condition, bound = filter_clause(item, n)
+        conditions.append(condition)
+        params.update(bound)
+    terms, bound = order_clauses(order_by)
+    params.update(bound)
+    statement = SELECT_RUNS
+    if conditions:
+        statement += " WHERE " + " AND ".join(conditions)
+    statement += " ORDER BY " + ", ".join([*terms, "runs.started_at DESC", "runs.id DESC"])
+    if limit is not None:
+        statement += " LIMIT :limit"
+        params["limit"] = int(limit)
+    return statement, params

@@ -1,4 +1,4 @@
-"""The store's writes (and its simple reads) as plain parameterised SQL, written once.
+"""The store's SQL, reads and writes, as plain parameterised statements written once.
 
 `:name` parameters read the same to sqlite3 (the raw SQLite path) and to SQLAlchemy's `text()` (PostgreSQL and
 everything else), so both paths run these very strings. `ON CONFLICT ... DO UPDATE` is SQLite (>= 3.24) and
@@ -58,3 +58,57 @@ INSERT_LINEAGE = insert("lineage", LINEAGE_COLUMNS)
 INSERT_ARTIFACT = insert("artifacts", ARTIFACT_COLUMNS)
 STEP_STARTED_AT = "SELECT started_at FROM steps WHERE run_id = :run_id AND name = :name"
 SELECT_STEPS = f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = :run_id ORDER BY id"
+
+
+@cache
+def in_list(prefix: str, n: int) -> str:
+    """`(:prefix0, :prefix1, ...)`: an IN list of n bound parameters (never empty: PostgreSQL refuses `IN ()`)."""
+    if n < 1:
+        raise ValueError("in_list: an IN list needs at least one value")
+    return "(" + ", ".join(f":{prefix}{i}" for i in range(n)) + ")"
+
+
+def in_params(prefix: str, values: list[str] | tuple[str, ...]) -> dict[str, str]:
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+# -- reads ------------------------------------------------------------------------------------------------
+# (the run search itself is built by query.select_runs from these same columns)
+SELECT_RUN_PARAMS = "SELECT run_id, key, value FROM params WHERE run_id IN {ids}"
+SELECT_RUN_TAGS = "SELECT run_id, key, value FROM tags WHERE run_id IN {ids}"
+# The latest value of each key of each run (the highest row id per (run_id, key)), by seeks of the index on
+# (run_id, key, id) alone: k walks each run's keys in order (a loose index scan: next key = the first one above the
+# last), then one seek per key finds its last row. Its cost is runs x keys, however long the histories: a GROUP BY
+# MAX(id) reads every logged point of the listed runs (0.5 s for 200 runs of 10,000 steps, against 0.01 s).
+SELECT_LATEST_METRICS = (
+    "WITH RECURSIVE k(run_id, key) AS ("
+    "SELECT runs.id, (SELECT m.key FROM metrics m WHERE m.run_id = runs.id ORDER BY m.key LIMIT 1) "
+    "FROM runs WHERE runs.id IN {ids} "
+    "UNION ALL "
+    "SELECT k.run_id, (SELECT m.key FROM metrics m WHERE m.run_id = k.run_id AND m.key > k.key "
+    "ORDER BY m.key LIMIT 1) FROM k WHERE k.key IS NOT NULL) "
+    "SELECT k.run_id, k.key, (SELECT m.value FROM metrics m WHERE m.run_id = k.run_id AND m.key = k.key "
+    "ORDER BY m.id DESC LIMIT 1) AS value FROM k WHERE k.key IS NOT NULL")
+SELECT_RUNNING = "SELECT id, host, pid, heartbeat_at, started_at FROM runs WHERE status = 'running'"
+MARK_RUN_FAILED = ("UPDATE runs SET status = 'failed', error = :error, ended_at = :ended, "
+                   "duration = :ended - started_at WHERE id = :id AND status = 'running'")
+MARK_STEPS_FAILED = ("UPDATE steps SET status = 'failed', error = :error, ended_at = :ended "
+                     "WHERE run_id = :id AND status IN ('running', 'pending')")
+_METRIC_POINTS = f"SELECT key, value, step, {_q('timestamp')}, step_name FROM metrics WHERE run_id = :run_id"
+SELECT_METRIC_HISTORY = f"{_METRIC_POINTS} ORDER BY id"
+SELECT_KEY_HISTORY = f"{_METRIC_POINTS} AND key = :key ORDER BY id"
+SELECT_ARTIFACTS = f"SELECT {', '.join(ARTIFACT_COLUMNS)} FROM artifacts WHERE run_id = :run_id ORDER BY id"
+_LINEAGE_OUT = "(from_kind = :kind AND from_id = :id)"
+_LINEAGE_IN = "(to_kind = :kind AND to_id = :id)"
+SELECT_EDGES = {direction: f"SELECT {', '.join(LINEAGE_COLUMNS)} FROM lineage WHERE {clause} ORDER BY id"
+                for direction, clause in (("out", _LINEAGE_OUT), ("in", _LINEAGE_IN),
+                                          ("both", f"{_LINEAGE_OUT} OR {_LINEAGE_IN}"))}
+
+# -- delete_run ---------------------------------------------------------------------------------------------
+SELECT_CHILD_RUNS = "SELECT id FROM runs WHERE parent_run_id IN {ids}"
+SELECT_RUN_BLOBS = "SELECT sha256 FROM artifacts WHERE run_id IN {ids}"
+DELETE_OWNED = {table: f"DELETE FROM {table} WHERE run_id IN {{ids}}"
+                for table in ("metrics", "params", "tags", "steps", "artifacts", "lineage")}
+DELETE_RUN_EDGES = ("DELETE FROM lineage WHERE (from_kind = 'run' AND from_id IN {ids}) "
+                    "OR (to_kind = 'run' AND to_id IN {ids})")
+DELETE_RUNS = "DELETE FROM runs WHERE id IN {ids}"

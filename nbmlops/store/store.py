@@ -1,9 +1,9 @@
 """The Store: one project's metadata database plus its artifact store, behind the verbs tracking, the
 runners and the CLI need. Every write is one committed transaction (see db.Database.transaction).
 
-What a pipeline run does (create_run, steps, lineage, params, metrics, tags, heartbeats, finish_run) is plain SQL
-from sql.py: on a SQLite file at head it runs on sqlite3 alone, so `nbmlops run` never imports SQLAlchemy.
-Queries, deletes and stale-run sweeps build SQLAlchemy Core expressions, imported when they are called."""
+Every statement is plain parameterised SQL written once (sql.py; run searches compiled by query.py): on a SQLite
+file at head it runs on sqlite3 alone, so neither `nbmlops run` nor `nbmlops runs ls/show` imports SQLAlchemy;
+elsewhere the same strings run through SQLAlchemy's text()."""
 
 from __future__ import annotations
 
@@ -24,9 +24,6 @@ from nbmlops.store.db import Database, Tx
 from nbmlops.store.liveness import STALE_AFTER_S, stale_reason, this_host
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
-    from sqlalchemy.engine import Connection
-
     from nbmlops.store.artifacts import ArtifactStore
     from nbmlops.store.query import Filter
     from nbmlops.store.records import ArtifactInfo, Edge, MetricPoint, RunInfo, StepInfo
@@ -143,13 +140,11 @@ class Store:
             raise RunError(f"no run '{run_id}' in {self._where()}")
 
     def get_run(self, run_id: str, *, check_stale: bool = True) -> RunInfo:
-        import sqlalchemy as sa
-
-        from nbmlops.store import models as m
+        from nbmlops.store.query import SELECT_RUNS
 
         if check_stale:
             self.mark_stale_runs(run_ids=[run_id])
-        found = self._load_runs(sa.select(m.runs).where(m.runs.c.id == run_id))
+        found = self._load_runs(f"{SELECT_RUNS} WHERE runs.id = :id", {"id": run_id})
         if not found:
             raise RunError(f"no run '{run_id}' in {self._where()}")
         return found[0]
@@ -158,79 +153,64 @@ class Store:
                   parent_run_id: str | None = None, where: Iterable[Filter] = (), order_by: Iterable[str] = (),
                   limit: int | None = None, check_stale: bool = True) -> list[RunInfo]:
         """Runs matching every filter, newest first unless `order_by` says otherwise (e.g. ['-metrics.acc'])."""
-        import sqlalchemy as sa
+        from nbmlops.store.query import select_runs
 
-        from nbmlops.store import models as m
-        from nbmlops.store.query import filter_clause, order_clauses
-
+        equals = {column: value for column, value in (("pipeline", pipeline), ("status", status), ("kind", kind),
+                                                      ("parent_run_id", parent_run_id)) if value is not None}
+        statement, params = select_runs(equals, where, order_by, limit)  # a bad filter fails before any sweep
         if check_stale:
             self.mark_stale_runs()
-        query = sa.select(m.runs)
-        for column, value in (("pipeline", pipeline), ("status", status), ("kind", kind),
-                              ("parent_run_id", parent_run_id)):
-            if value is not None:
-                query = query.where(m.runs.c[column] == value)
-        for item in where:
-            query = query.where(filter_clause(item))
-        query = query.order_by(*order_clauses(order_by), m.runs.c.started_at.desc(), m.runs.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        return self._load_runs(query)
+        return self._load_runs(statement, params)
 
-    def _load_runs(self, query: sa.Select[Any]) -> list[RunInfo]:
-        import sqlalchemy as sa
-
-        from nbmlops.store import models as m
-        from nbmlops.store.records import RunInfo
-
-        def read(conn: Connection) -> list[RunInfo]:
-            found = [RunInfo.from_row(row) for row in conn.execute(query)]
-            by_id = {run.id: run for run in found}
-            for ids in _chunks(list(by_id)):
-                for row in conn.execute(sa.select(m.params).where(m.params.c.run_id.in_(ids))):
-                    by_id[row.run_id].params[row.key] = json.loads(row.value) if row.value is not None else None
-                for row in conn.execute(sa.select(m.tags).where(m.tags.c.run_id.in_(ids))):
-                    by_id[row.run_id].tags[row.key] = row.value
-                last = (sa.select(sa.func.max(m.metrics.c.id)).where(m.metrics.c.run_id.in_(ids))
-                        .group_by(m.metrics.c.run_id, m.metrics.c.key))
-                for row in conn.execute(sa.select(m.metrics.c.run_id, m.metrics.c.key, m.metrics.c.value)
-                                        .where(m.metrics.c.id.in_(last))):
-                    by_id[row.run_id].metrics[row.key] = math.nan if row.value is None else row.value
-            return found
-
-        return self.db.read(read)
+    def _load_runs(self, statement: str, params: Mapping[str, Any]) -> list[RunInfo]:
+        """The runs a SELECT of run columns finds, in its order, with their params, tags and latest metrics."""
+        found = [_run_info(row) for row in self.db.query(statement, params)]
+        by_id = {run.id: run for run in found}
+        for ids in _chunks(list(by_id)):
+            bound = sql.in_params("r", ids)
+            ids_sql = sql.in_list("r", len(ids))
+            for row in self.db.query(sql.SELECT_RUN_PARAMS.format(ids=ids_sql), bound):
+                by_id[row["run_id"]].params[row["key"]] = json.loads(row["value"]) if row["value"] is not None else None
+            for row in self.db.query(sql.SELECT_RUN_TAGS.format(ids=ids_sql), bound):
+                by_id[row["run_id"]].tags[row["key"]] = row["value"]
+            for row in self.db.query(sql.SELECT_LATEST_METRICS.format(ids=ids_sql), bound):
+                by_id[row["run_id"]].metrics[row["key"]] = math.nan if row["value"] is None else row["value"]
+        return found
 
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a run, its child runs and everything they recorded; blobs no other run uses go too.
         Returns the ids of the deleted runs."""
-        import sqlalchemy as sa
 
-        from nbmlops.store import models as m
+        def run_each(tx: Tx, template: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for chunk in _chunks(ids):
+                rows += tx.all(template.format(ids=sql.in_list("r", len(chunk))), sql.in_params("r", chunk))
+            return rows
 
-        def write(conn: Connection) -> tuple[list[str], set[str]]:
+        def delete_each(tx: Tx, template: str, ids: Sequence[str]) -> int:
+            return sum(tx.execute(template.format(ids=sql.in_list("r", len(chunk))), sql.in_params("r", chunk))
+                       for chunk in _chunks(ids))
+
+        def write(tx: Tx) -> tuple[list[str], set[str]]:
             ids = [run_id]
             frontier = [run_id]
             while frontier:  # children of sweeps, recursively
-                children = [r[0] for r in conn.execute(sa.select(m.runs.c.id)
-                                                       .where(m.runs.c.parent_run_id.in_(frontier)))]
+                children = [r["id"] for r in run_each(tx, sql.SELECT_CHILD_RUNS, frontier) if r["id"] not in ids]
                 ids += children
                 frontier = children
-            shas = {r[0] for r in conn.execute(sa.select(m.artifacts.c.sha256).where(m.artifacts.c.run_id.in_(ids)))}
-            for table in (m.metrics, m.params, m.tags, m.steps, m.artifacts, m.lineage):
-                conn.execute(table.delete().where(table.c.run_id.in_(ids)))
-            conn.execute(m.lineage.delete().where(sa.or_(
-                sa.and_(m.lineage.c.from_kind == "run", m.lineage.c.from_id.in_(ids)),
-                sa.and_(m.lineage.c.to_kind == "run", m.lineage.c.to_id.in_(ids)))))
-            if conn.execute(m.runs.delete().where(m.runs.c.id.in_(ids))).rowcount == 0:
+            shas = {r["sha256"] for r in run_each(tx, sql.SELECT_RUN_BLOBS, ids)}
+            for statement in sql.DELETE_OWNED.values():
+                delete_each(tx, statement, ids)
+            delete_each(tx, sql.DELETE_RUN_EDGES, ids)
+            if delete_each(tx, sql.DELETE_RUNS, ids) == 0:
                 raise RunError(f"no run '{run_id}' in {self._where()}")
             used: set[str] = set()
             for table, column in BLOB_REFERENCES:  # a blob a model version stores is in use too
-                query = sa.text(f"SELECT {column} FROM {table} WHERE {column} IN :shas").bindparams(
-                    sa.bindparam("shas", expanding=True))
-                used |= {r[0] for r in conn.execute(query, {"shas": sorted(shas)})} if shas else set()
+                template = f"SELECT {column} AS sha256 FROM {table} WHERE {column} IN {{ids}}"
+                used |= {r["sha256"] for r in run_each(tx, template, sorted(shas))}
             return ids, shas - used
 
-        ids, orphans = self.db.write(write)
+        ids, orphans = self.db.transaction(write)
         for sha in orphans:  # after the commit: a crash here leaves an unreferenced blob, never a dangling row
             self.artifacts.delete(sha)
         return ids
@@ -238,35 +218,30 @@ class Store:
     def mark_stale_runs(self, stale_after: float = STALE_AFTER_S, *, run_ids: Sequence[str] | None = None) -> list[str]:
         """Runs still 'running' whose process is gone (dead pid on this host, or no heartbeat for
         `stale_after` seconds) become 'failed' with the reason; their running steps too. Returns their ids."""
-        import sqlalchemy as sa
-
-        from nbmlops.store import models as m
-
-        query = sa.select(m.runs.c.id, m.runs.c.host, m.runs.c.pid, m.runs.c.heartbeat_at, m.runs.c.started_at) \
-            .where(m.runs.c.status == "running")
-        if run_ids is not None:
-            query = query.where(m.runs.c.id.in_(list(run_ids)))
+        if run_ids is None:
+            rows = self.db.query(sql.SELECT_RUNNING)
+        else:
+            rows = []
+            for chunk in _chunks(list(run_ids)):
+                rows += self.db.query(f"{sql.SELECT_RUNNING} AND id IN {sql.in_list('r', len(chunk))}",
+                                      sql.in_params("r", chunk))
         now = time.time()
         stale = {}
-        for row in self.db.read(lambda c: list(c.execute(query))):
-            reason = stale_reason(host=row.host, pid=row.pid, heartbeat_at=row.heartbeat_at,
-                                  started_at=row.started_at, now=now, stale_after=stale_after)
+        for row in rows:
+            reason = stale_reason(host=row["host"], pid=row["pid"], heartbeat_at=row["heartbeat_at"],
+                                  started_at=row["started_at"], now=now, stale_after=stale_after)
             if reason:
-                stale[row.id] = (reason, row.heartbeat_at or row.started_at)
+                stale[row["id"]] = (reason, row["heartbeat_at"] or row["started_at"])
         if not stale:
             return []
 
-        def write(conn: Connection) -> None:
+        def write(tx: Tx) -> None:
             for run_id, (reason, last) in stale.items():
-                done = conn.execute(m.runs.update().where(m.runs.c.id == run_id, m.runs.c.status == "running")
-                                    .values(status="failed", error=reason, ended_at=last,
-                                            duration=sa.literal(last) - m.runs.c.started_at)).rowcount
-                if done:
-                    conn.execute(m.steps.update().where(m.steps.c.run_id == run_id,
-                                                        m.steps.c.status.in_(("running", "pending")))
-                                 .values(status="failed", error=reason, ended_at=last))
+                values = {"id": run_id, "error": reason, "ended": last}
+                if tx.execute(sql.MARK_RUN_FAILED, values):
+                    tx.execute(sql.MARK_STEPS_FAILED, values)
 
-        self.db.write(write)
+        self.db.transaction(write)
         return list(stale)
 
     # -- params, metrics, tags -------------------------------------------------------------------------------
@@ -305,15 +280,14 @@ class Store:
         self.db.executemany(sql.INSERT_METRIC, rows)
 
     def metric_history(self, run_id: str, key: str | None = None) -> list[MetricPoint]:
-        import sqlalchemy as sa
-
-        from nbmlops.store import models as m
         from nbmlops.store.records import MetricPoint
 
-        query = sa.select(m.metrics).where(m.metrics.c.run_id == run_id).order_by(m.metrics.c.id)
-        if key is not None:
-            query = query.where(m.metrics.c.key == key)
-        return self.db.read(lambda c: [MetricPoint.from_row(r) for r in c.execute(query)])
+        if key is None:
+            rows = self.db.query(sql.SELECT_METRIC_HISTORY, {"run_id": run_id})
+        else:
+            rows = self.db.query(sql.SELECT_KEY_HISTORY, {"run_id": run_id, "key": key})
+        return [MetricPoint(r["key"], math.nan if r["value"] is None else r["value"], r["step"], r["timestamp"],
+                            r["step_name"]) for r in rows]
 
     # -- steps of a pipeline run ----------------------------------------------------------------------------
     def start_step(self, run_id: str, name: str, *, cache_key: str | None = None,
@@ -408,13 +382,9 @@ class Store:
         return [ArtifactInfo(r["run_id"], r["name"], r["sha256"], r["size"], r["path"], step_name, now) for r in rows]
 
     def artifacts_of(self, run_id: str) -> list[ArtifactInfo]:
-        import sqlalchemy as sa
-
-        from nbmlops.store import models as m
         from nbmlops.store.records import ArtifactInfo
 
-        query = sa.select(m.artifacts).where(m.artifacts.c.run_id == run_id).order_by(m.artifacts.c.id)
-        return self.db.read(lambda c: [ArtifactInfo.from_row(r) for r in c.execute(query)])
+        return [ArtifactInfo(**row) for row in self.db.query(sql.SELECT_ARTIFACTS, {"run_id": run_id})]
 
     # -- lineage --------------------------------------------------------------------------------------------
     def add_edge(self, from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, *,
@@ -424,19 +394,23 @@ class Store:
 
     def edges(self, kind: str, id_: str, direction: str = "both") -> list[Edge]:
         """Edges leaving ('out'), entering ('in') or touching ('both') the node kind/id."""
-        import sqlalchemy as sa
-
-        from nbmlops.store import models as m
         from nbmlops.store.records import Edge
 
-        out = sa.and_(m.lineage.c.from_kind == kind, m.lineage.c.from_id == id_)
-        into = sa.and_(m.lineage.c.to_kind == kind, m.lineage.c.to_id == id_)
-        clause = {"out": out, "in": into, "both": sa.or_(out, into)}[direction]
-        query = sa.select(m.lineage).where(clause).order_by(m.lineage.c.id)
-        return self.db.read(lambda c: [Edge.from_row(r) for r in c.execute(query)])
+        statement = sql.SELECT_EDGES[direction]
+        return [Edge(r["from_kind"], r["from_id"], r["to_kind"], r["to_id"], r["relation"], r["name"], r["run_id"],
+                     r["step_name"]) for r in self.db.query(statement, {"kind": kind, "id": id_})]
 
     def _where(self) -> str:
         return self.db.where
+
+
+def _run_info(row: dict[str, Any]) -> RunInfo:
+    from nbmlops.store.records import RunInfo
+
+    row["packages"] = json.loads(row["packages"]) if row["packages"] else {}
+    if row["git_dirty"] is not None:  # SQLite hands back 0/1
+        row["git_dirty"] = bool(row["git_dirty"])
+    return RunInfo(**row)
 
 
 def _edge_row(from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, name: str | None,
