@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -107,6 +109,62 @@ def test_queries_filter_and_order(store) -> None:
         store.list_runs(where=["metrics.acc ~ 1"])
 
 
+def test_query_values_are_bound_and_typed(store) -> None:
+    """Filters compile to SQL with bound parameters: keys and values are data, never SQL; params compare as
+    numbers when the value is one (bools as 0/1) and as JSON text otherwise; `= null` on a run column is IS NULL."""
+    store.create_run(name="a", params={"lr": 0.1, "flag": True, "opt": "adam", "n": None, "it's": 1},
+                     tags={"x'; DROP TABLE runs; --": "v"})
+    b = store.create_run(name="b", params={"lr": 1, "flag": False, "opt": "sgd"}, tags={"team": "ml"})
+    store.finish_run(b)
+
+    def names(*where: object, **kw: object) -> list[str]:
+        return sorted(r.name for r in store.list_runs(where=list(where), **kw))
+
+    assert names("params.lr > 0.5") == ["b"] and names(("params.lr", "=", 1.0)) == ["b"]
+    assert names("params.flag = true") == ["a"] and names(("params.flag", "=", 0)) == ["b"]
+    assert names("params.opt = 'adam'") == ["a"] and names("params.n = null") == ["a"]
+    assert names(("params.it's", "=", 1)) == ["a"]
+    assert names(("tags.x'; DROP TABLE runs; --", "=", "v")) == ["a"] and len(store.list_runs()) == 2
+    assert names("ended_at = null") == ["a"] and names("ended_at != null") == ["b"]
+    assert names("tags.team != ml") == []  # a run without the tag matches no comparison
+    assert names("name = b", status="succeeded") == ["b"] and names(("pid", ">", 0), kind="run") == ["a", "b"]
+    assert [r.name for r in store.list_runs(order_by=["-params.lr"])] == ["b", "a"]
+    with pytest.raises(QueryError, match="metrics are numbers"):
+        store.list_runs(where=["metrics.acc > high"])
+    with pytest.raises(QueryError, match="started_at is a number"):
+        store.list_runs(where=["started_at > yesterday"])
+    with pytest.raises(QueryError, match="unknown run field 'runs.id;--'"):
+        store.list_runs(order_by=["runs.id;--"])
+    with pytest.raises(QueryError, match="FIELD, -FIELD"):
+        store.list_runs(order_by=["name up down"])
+
+
+def test_latest_metric_of_long_interleaved_histories(store) -> None:
+    """The latest value of each key (the last logged) is what runs show and what filters and orderings compare,
+    however the keys' points interleave; listings of more runs than one IN list holds are complete."""
+    runs = [store.create_run(name=f"r{i}") for i in range(3)]
+    for step in range(40):
+        for i, run in enumerate(runs):
+            store.log_metrics(run, {"loss": 100.0 - step - i, "acc": step / 100 + i}, step=step)
+            if step % 10 == 0:
+                store.log_metric(run, "rare", float(step + i))
+    store.log_metric(runs[2], "loss", math.nan)  # the latest is NaN: stored as NULL on SQLite
+    expected = {runs[i]: {"loss": 61.0 - i, "acc": 39 / 100 + i, "rare": 30.0 + i} for i in (0, 1)}
+    found = {r.id: r.metrics for r in store.list_runs()}
+    assert {k: found[k] for k in expected} == expected and math.isnan(found[runs[2]]["loss"])
+    assert [r.name for r in store.list_runs(where=["metrics.loss < 61", "metrics.rare > 29"])] == ["r1"]
+    assert [r.name for r in store.list_runs(order_by=["-metrics.acc"])] == ["r2", "r1", "r0"]
+    assert store.metric_history(runs[0], "rare")[-1].value == 30.0 and len(store.metric_history(runs[0])) == 84
+
+    many = [f"bulk-{i:04d}" for i in range(1_100)]  # more than one IN list of ids (_CHUNK = 500)
+    store.db.executemany("INSERT INTO runs (id, kind, status, started_at) VALUES (:id, 'run', 'succeeded', 1)",
+                         [{"id": i} for i in many])
+    store.db.executemany("INSERT INTO metrics (run_id, key, value, \"timestamp\") VALUES (:id, 'k', :v, 1)",
+                         [{"id": i, "v": n} for n, i in enumerate(many)])
+    listed = store.list_runs(where=["metrics.k >= 0"], order_by=["metrics.k"])
+    assert [r.id for r in listed] == many and all(r.metrics == {"k": n} for n, r in enumerate(listed))
+
+
 def test_delete_run_and_what_it_owns(store) -> None:
     parent = store.create_run(name="sweep", kind="pipeline")
     child = store.create_run(name="trial", parent_run_id=parent)
@@ -144,6 +202,33 @@ def test_stale_runs_are_marked_failed(store) -> None:
     assert store.steps(gone)[0].status == "failed"
     assert store.get_run(remote).status == "failed" and "no heartbeat" in store.get_run(remote).error
     assert store.get_run(alive).status == "running"
+
+
+def test_reads_load_no_sqlalchemy(tmp_path: Path) -> None:
+    """`runs ls --filter`, `runs show` and `runs lineage` on an existing SQLite store: a fresh process runs the
+    search, the run, its steps and its edges on sqlite3 alone."""
+    home = tmp_path / ".nbmlops"
+    with open_store(home) as store:
+        for i in range(8):
+            run = store.create_run(name=f"r{i}", kind="pipeline", params={f"p{k}": (i + k) % 4 for k in range(3)})
+            store.log_metrics(run, {"m0": i / 5, "m1": (8 - i) / 8})
+            store.record_step(run, "train", "succeeded", outputs={"model": f"{i:064d}"})
+            store.finish_run(run)
+    code = textwrap.dedent("""
+        import json, sys
+        from nbmlops.store import open_store
+        store = open_store(sys.argv[1])
+        found = store.list_runs(where=["metrics.m0 > 0.5", "params.p1 = 3"], order_by=["-metrics.m1"])
+        run = store.get_run(found[0].id)
+        out = {"found": [r.name for r in found], "steps": [s.name for s in store.steps(run.id)],
+               "edges": [e.relation for e in store.edges("run", run.id)], "history": len(store.metric_history(run.id)),
+               "stale": store.mark_stale_runs(), "loaded": sorted(m for m in sys.modules
+                                                                if m.split(".")[0] in ("sqlalchemy", "alembic"))}
+        print(json.dumps(out))
+    """)
+    done = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, check=True)
+    out = json.loads(done.stdout)
+    assert out == {"found": ["r6"], "steps": ["train"], "edges": ["output"], "history": 2, "stale": [], "loaded": []}
 
 
 # -- migrations ---------------------------------------------------------------------------------------------
