@@ -41,9 +41,11 @@ class RunInfo:
     tags: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: Any) -> RunInfo:
-        data = dict(row._mapping)
+    def from_row(cls, row: dict[str, Any]) -> RunInfo:
+        data = dict(row)
         data["packages"] = json.loads(data["packages"]) if data.get("packages") else {}
+        if data.get("git_dirty") is not None:  # SQLite hands back 0/1
+            data["git_dirty"] = bool(data["git_dirty"])
         return cls(**data)
 
 
@@ -83,8 +85,9 @@ class MetricPoint:
     step_name: str | None = None
 
     @classmethod
-    def from_row(cls, row: Any) -> MetricPoint:
-        return cls(row.key, math.nan if row.value is None else row.value, row.step, row.timestamp, row.step_name)
+    def from_row(cls, row: dict[str, Any]) -> MetricPoint:
+        value = math.nan if row["value"] is None else row["value"]
+        return cls(row["key"], value, row["step"], row["timestamp"], row["step_name"])
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,6 @@ class ArtifactInfo:
     path: str
     step_name: str | None = None
     created_at: float = 0.0
-
-    @classmethod
-    def from_row(cls, row: Any) -> ArtifactInfo:
-        return cls(row.run_id, row.name, row.sha256, row.size, row.path, row.step_name, row.created_at)
 
 
 @dataclass(frozen=True)
@@ -114,6 +113,6 @@ class Edge:
     step_name: str | None = None
 
     @classmethod
-    def from_row(cls, row: Any) -> Edge:
-        return cls(row.from_kind, row.from_id, row.to_kind, row.to_id, row.relation, row.name, row.run_id,
-                   row.step_name)
+    def from_row(cls, row: dict[str, Any]) -> Edge:
+        return cls(row["from_kind"], row["from_id"], row["to_kind"], row["to_id"], row["relation"], row["name"],
+                   row["run_id"], row["step_name"])

@@ -286,8 +286,7 @@ class Store:
             rows = self.db.query(sql.SELECT_METRIC_HISTORY, {"run_id": run_id})
         else:
             rows = self.db.query(sql.SELECT_KEY_HISTORY, {"run_id": run_id, "key": key})
-        return [MetricPoint(r["key"], math.nan if r["value"] is None else r["value"], r["step"], r["timestamp"],
-                            r["step_name"]) for r in rows]
+        return [MetricPoint.from_row(r) for r in rows]
 
     # -- steps of a pipeline run ----------------------------------------------------------------------------
     def start_step(self, run_id: str, name: str, *, cache_key: str | None = None,
@@ -397,8 +396,7 @@ class Store:
         from nbmlops.store.records import Edge
 
         statement = sql.SELECT_EDGES[direction]
-        return [Edge(r["from_kind"], r["from_id"], r["to_kind"], r["to_id"], r["relation"], r["name"], r["run_id"],
-                     r["step_name"]) for r in self.db.query(statement, {"kind": kind, "id": id_})]
+        return [Edge.from_row(r) for r in self.db.query(statement, {"kind": kind, "id": id_})]
 
     def _where(self) -> str:
         return self.db.where
@@ -407,10 +405,7 @@ class Store:
 def _run_info(row: dict[str, Any]) -> RunInfo:
     from nbmlops.store.records import RunInfo
 
-    row["packages"] = json.loads(row["packages"]) if row["packages"] else {}
-    if row["git_dirty"] is not None:  # SQLite hands back 0/1
-        row["git_dirty"] = bool(row["git_dirty"])
-    return RunInfo(**row)
+    return RunInfo.from_row(row)
 
 
 def _edge_row(from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, name: str | None,
