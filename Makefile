@@ -28,10 +28,13 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q tests
 
+# the quick ones; bench/README.md lists the rest (Ray, papermill, Feast, Evidently: minutes each)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_compile.py
 	$(BIN)/python bench/bench_run_overhead.py
 	$(BIN)/python bench/bench_example.py
+	$(BIN)/python bench/bench_cache.py
+	$(BIN)/python bench/bench_tracking.py --runs-mlflow 500
 
 clean:
 	rm -rf $(VENV) .nbmlops .pytest_cache .ruff_cache
