@@ -326,3 +326,13 @@ def test_rejected_online_half_rolls_back_the_offline_write(home: Path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         store.ingest(tx_set(), transactions(n=20, seed=5))
     assert _state(store) == before
+
+
+def test_many_point_in_time_lookups_match_searchsorted() -> None:
+    """Above 10,000 queries the lookups are searched in sorted order; the answers must not change."""
+    from nbmlops.features.pit import _search_right
+
+    rng = np.random.default_rng(3)
+    keys = np.sort(rng.integers(0, 50_000, 200_000))
+    queries = rng.integers(-10, 50_010, 60_000)
+    assert np.array_equal(_search_right(keys, queries), np.searchsorted(keys, queries, side="right"))

@@ -86,7 +86,7 @@ class EventIndex:
         """Sorted position of the last event of the same entity with time <= ts, or -1."""
         if len(self.keys) == 0:
             return np.full(len(codes), -1, dtype=np.int64)
-        pos = np.searchsorted(self.keys, self.key(codes, ts), side="right") - 1
+        pos = _search_right(self.keys, self.key(codes, ts)) - 1
         hit = pos >= 0
         hit[hit] = self.codes[pos[hit]] == codes[hit]
         return np.where(hit, pos, -1)
@@ -95,7 +95,18 @@ class EventIndex:
         """Sorted position of the last event with key <= (code, ts), whatever its entity (window starts)."""
         if len(self.keys) == 0:
             return np.full(len(codes), -1, dtype=np.int64)
-        return np.searchsorted(self.keys, self.key(codes, ts), side="right") - 1
+        return _search_right(self.keys, self.key(codes, ts)) - 1
+
+
+def _search_right(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """np.searchsorted(side="right") for many queries: searching them in sorted order walks the keys forward
+    instead of jumping around memory (several times faster for a million queries), then the order is restored."""
+    if len(queries) < 10_000:
+        return np.searchsorted(sorted_keys, queries, side="right")
+    order = np.argsort(queries)  # any order among equal keys: they all get the same answer
+    found = np.empty(len(queries), dtype=np.int64)
+    found[order] = np.searchsorted(sorted_keys, queries[order], side="right")
+    return found
 
 
 def take(values: np.ndarray | pd.api.extensions.ExtensionArray, positions: np.ndarray) -> np.ndarray:
