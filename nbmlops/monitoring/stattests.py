@@ -84,9 +84,19 @@ class _Shares:
 
 
 def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
-    from scipy.spatial import distance
+    """scipy.spatial.distance.jensenshannon (natural log), the same arithmetic in numpy: the default test of
+    categorical columns should not cost scipy.spatial's import (~26 MiB, a tenth of a second)."""
+    p = p / np.sum(p)
+    q = q / np.sum(q)
+    m = (p + q) / 2.0
+    return float(np.sqrt((np.sum(_rel_entr(p, m)) + np.sum(_rel_entr(q, m))) / 2.0))
 
-    return float(distance.jensenshannon(p, q))
+
+def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """scipy.special.rel_entr: x*log(x/y) where both are positive, 0 where x == 0 and y >= 0, inf otherwise."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where((x > 0) & (y > 0), x * np.log(x / y), 0.0)
+    return np.where((x < 0) | ((x > 0) & (y <= 0)) | ((x == 0) & (y < 0)), np.inf, out)
 
 
 def _fill_zeroes(percents: np.ndarray) -> np.ndarray:
