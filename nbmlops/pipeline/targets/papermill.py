@@ -51,19 +51,20 @@ def write_papermill_target(spec: PipelineSpec, out_dir: str | Path, *, kernel_na
 def notebook_markdown(spec: PipelineSpec) -> dict[int, list[str]]:
     """For each code cell of the source notebook, the markdown cells right above it (since the previous code
     cell); an unreadable or moved notebook gives none, the step notebooks are still complete without them."""
+    from nbmlops.errors import NotebookError
+    from nbmlops.notebook.reader import read_notebook
+
     try:
-        cells = json.loads(Path(spec.notebook_path).read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError):
+        cells = read_notebook(spec.notebook_path).cells
+    except NotebookError:
         return {}
     found: dict[int, list[str]] = {}
     pending: list[str] = []
-    for index, cell in enumerate(cells):
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        if cell.get("cell_type") == "markdown":
-            pending.append(source)
-        elif cell.get("cell_type") == "code":
-            found[index], pending = pending, []
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            pending.append(cell.source)
+        elif cell.cell_type == "code":
+            found[cell.index], pending = pending, []
     return found
 
 
@@ -232,6 +233,7 @@ class StepContext:
         """Save the outputs by type and write the manifest (variable -> format, file, sha256, ...)."""
         from nbmlops.errors import NbmlopsError
         from nbmlops.runners.marshal import save_value
+        from nbmlops.runners.rundir import write_json
 
         missing = [name for name in names if name not in namespace]
         if missing:
@@ -239,9 +241,7 @@ class StepContext:
                                "steps read (was it assigned only in a branch that didn't run?)")
         self.output_dir.mkdir(parents=True, exist_ok=True)
         manifest = {name: save_value(name, namespace[name], self.output_dir).to_dict() for name in names}
-        tmp = self.output_dir / f".{MANIFEST}.tmp{os.getpid()}"
-        tmp.write_text(json.dumps({"step": self.step, "outputs": manifest}, indent=1))
-        os.replace(tmp, self.output_dir / MANIFEST)
+        write_json(self.output_dir / MANIFEST, {"step": self.step, "outputs": manifest})
 
 
 def stored_input(var: str, folder: Path) -> tuple[Any, Path]:
@@ -250,9 +250,8 @@ def stored_input(var: str, folder: Path) -> tuple[Any, Path]:
     from nbmlops.errors import NbmlopsError
     from nbmlops.runners.marshal import EXTENSIONS, StoredValue
 
-    manifest = folder / MANIFEST
-    if manifest.is_file():
-        record = json.loads(manifest.read_text())["outputs"].get(var)
+    if (folder / MANIFEST).is_file():
+        record = read_manifest(folder).get(var)
         if record is not None:
             return StoredValue(**record), folder
     for fmt, extension in EXTENSIONS.items():
