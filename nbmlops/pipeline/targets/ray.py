@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import keyword
-import os
 import pickle
 import re
 import sys
@@ -293,8 +292,7 @@ def start(pipeline: str, notebook: str, params: dict[str, Any], *, address: str 
         from nbmlops.store.home import project_home
         from nbmlops.tracking import start_run
 
-        with _cwd(folder):
-            home = project_home()
+        home = project_home(folder)
         run = start_run(pipeline, params=params, kind="pipeline", pipeline=pipeline, backend="ray",
                         notebook_path=str(folder / notebook), tags={"compiled": "ray"}, home=home)
         ctx.update(run_id=run.id, home=str(home), _run=run)
@@ -329,15 +327,14 @@ def run_step(notebook: str, name: str, setup: list[Cell], ctx: dict[str, Any], i
              outputs: list[str], cells: list[Cell]) -> Any:
     """Run one step as a notebook would: setup and parameters cells, then the step's cells, in a fresh
     namespace holding exactly its inputs; its outputs come back (one value, a tuple, or None)."""
-    from nbmlops.runners.execution import fresh_namespace, run_setup, run_step_cells, with_path
+    from nbmlops.runners.execution import fresh_namespace, run_setup, run_step_cells
+    from nbmlops.runners.local import working_directory
     from nbmlops.runners.marshal import bind_to_namespace
 
     spec, step = _as_spec(notebook, name, setup, cells)
     namespace = fresh_namespace()
     values = {key: _unpack(value) for key, value in inputs.items()}
-    workdir = Path(ctx["workdir"])
-    with_path(workdir)
-    with _cwd(workdir), _attached(ctx, name):
+    with working_directory(Path(ctx["workdir"])), _attached(ctx, name):
         try:
             run_setup(spec, namespace, ctx["params"])
             namespace.update({key: bind_to_namespace(value, namespace) for key, value in values.items()})
@@ -385,16 +382,6 @@ def _step_error(spec: PipelineSpec, step: Step, exc: BaseException) -> StepError
 
     text = format_user_traceback(spec, step, exc)
     return StepError(f"{step_failure(spec, step, exc, text)}\n\n{text.rstrip()}")
-
-
-@contextlib.contextmanager
-def _cwd(folder: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 @contextlib.contextmanager
