@@ -217,9 +217,11 @@ def test_package_versions_are_cached_until_the_environment_changes(tmp_path: Pat
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from nbmlops.tracking import provenance
 
-    site = tmp_path / "site"
+    site = tmp_path / "site-packages"
+    project = tmp_path / "project"  # an editable install's source root, or the script's folder
     site.mkdir()
-    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    project.mkdir()
+    monkeypatch.setattr(sys, "path", [str(project), *sys.path, str(site)])
     monkeypatch.setattr(provenance, "_packages", {})
     first = tracking.package_versions(tmp_path)
     assert first.get("sqlalchemy") and (tmp_path / provenance.PACKAGES_CACHE).is_file()
@@ -230,6 +232,9 @@ def test_package_versions_are_cached_until_the_environment_changes(tmp_path: Pat
     monkeypatch.setattr(provenance, "_packages", {})  # a new process: only the file cache is left
     scan = provenance._scan_distributions
     monkeypatch.setattr(provenance, "_scan_distributions", no_scan)
+    assert tracking.package_versions(tmp_path) == first
+    time.sleep(0.01)
+    (project / "notes.txt").write_text("a new file in the project is not an install")
     assert tracking.package_versions(tmp_path) == first
 
     time.sleep(0.01)  # an install: a new *.dist-info folder in a sys.path entry changes the key

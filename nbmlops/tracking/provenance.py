@@ -100,17 +100,20 @@ def _head_commit(git_dir: Path) -> str | None:
 
 
 def environment_key() -> str:
-    """Changes when a distribution is installed, upgraded or removed: the interpreter, and every sys.path
-    entry with its modification time (installing or removing anything adds or removes a *.dist-info folder,
-    which touches the folder holding it). A few stat calls."""
+    """Changes when a distribution is installed, upgraded or removed: the interpreter, and the modification
+    time of every site directory on sys.path (`*-packages`: installing or removing anything adds or removes a
+    *.dist-info folder there, which touches the folder). Other entries (the script's folder, the working
+    directory, an editable project's source root) change whenever a file is created in them, so they are left
+    out. A few stat calls."""
     parts = [sys.prefix, sys.version]
     for entry in sys.path:
-        path = entry or os.getcwd()
+        if not entry.rstrip("/\\").endswith("-packages"):
+            continue
         try:
-            mtime = os.stat(path).st_mtime_ns
+            mtime = os.stat(entry).st_mtime_ns
         except OSError:
             mtime = -1
-        parts.append(f"{path}={mtime}")
+        parts.append(f"{entry}={mtime}")
     return "|".join(parts)  # a few hundred characters: no need to hash it (and no hashlib to load)
 
 
