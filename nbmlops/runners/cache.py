@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class KeyParts:
     inputs: dict[str, str]
     version: str = __version__
 
-    @property
+    @cached_property  # read several times per step; cached_property writes __dict__, so frozen is fine
     def key(self) -> str:
         return _digest(asdict(self))
 
@@ -52,6 +53,7 @@ class CacheHit:
 class StepCache:
     def __init__(self, home: Path) -> None:
         self.root = home / "cache"
+        self._made: set[Path] = set()  # folders this process already made: one mkdir each, not one per step
 
     def _entry(self, key: str) -> Path:
         return self.root / "steps" / f"{key}.json"
@@ -75,7 +77,9 @@ class StepCache:
     def record(self, spec: PipelineSpec, step: Step, parts: KeyParts, run_id: str,
                outputs: dict[str, StoredValue], folder: Path) -> None:
         for directory in (self.root / "steps", self.root / "last" / spec.name):
-            directory.mkdir(parents=True, exist_ok=True)
+            if directory not in self._made:
+                directory.mkdir(parents=True, exist_ok=True)
+                self._made.add(directory)
         write_json(self._entry(parts.key), {"run_id": run_id, "step": step.name, "folder": str(folder),
                                             "outputs": {n: s.to_dict() for n, s in outputs.items()}})
         write_json(self.root / "last" / spec.name / f"{step.name}.json", asdict(parts))

@@ -5,7 +5,7 @@ and every step recorded in the run folder and the store."""
 from __future__ import annotations
 
 import os
-import platform
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -110,7 +110,7 @@ class Orchestrator:
             "status": "running", "started": now_iso(), "ended": None, "duration": None, "pid": os.getpid(),
             "resumed_from": self.options.resume_from.run_id if self.options.resume_from else None,
             "parent_run_id": self.options.parent_run_id, "only": self.options.only,
-            "nbmlops_version": __version__, "python": platform.python_version(),
+            "nbmlops_version": __version__, "python": sys.version.split()[0],
             "steps": {name: "skipped" if name in self.skipped else "pending" for name in order},
         }
         run.write_run(self.record)
@@ -241,8 +241,9 @@ class Orchestrator:
             self.stored_by[(step, name)] = (stored, folder)
 
     def _set_status(self, step: str, status: str) -> None:
+        # run.json is rewritten when the run ends, not after every step: the live status of each step is
+        # its own status.json (and the database)
         self.record["steps"][step] = status
-        self.run_dir.write_run(self.record)
 
     def _adopt(self, step: Step, parts: KeyParts, outputs: dict[str, StoredValue], source: Path,
                status: str, origin: str) -> None:

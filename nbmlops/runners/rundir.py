@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -16,14 +15,16 @@ from nbmlops.runners.marshal import StoredValue
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()  # (secrets: 5 ms import)
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically: a reader (or a crash) never sees half a file."""
+def write_json(path: Path, data: dict[str, Any], indent: int | None = None) -> None:
+    """Write JSON atomically: a reader (or a crash) never sees half a file. Compact by default: json's C
+    encoder only runs without indent, and a step writes several of these."""
     # pid and thread in the name: a sweep's children write the same cache entries from several threads
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
+    with open(tmp, "w") as handle:
+        handle.write(json.dumps(data, indent=indent, default=str))
     os.replace(tmp, path)
 
 
@@ -57,7 +58,7 @@ class RunDir:
         return self.step_dir(step) / "outputs"
 
     def write_run(self, data: dict[str, Any]) -> None:
-        write_json(self.root / "run.json", data)
+        write_json(self.root / "run.json", data, indent=1)  # the file a person opens: written twice a run
 
     def read_run(self) -> dict[str, Any]:
         return json.loads((self.root / "run.json").read_text())
