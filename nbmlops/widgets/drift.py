@@ -337,7 +337,7 @@ class DriftDashboard(widgets.VBox):
         self.drifted_only = widgets.Checkbox(description="drifted only", indent=False,
                                              layout=widgets.Layout(width="120px"))
         self.sort_by = widgets.Dropdown(description="sort", options=SORTS, value=SORTS[0],
-                                        layout=widgets.Layout(width="220px"))
+                                        style={"description_width": "initial"}, layout=widgets.Layout(width="200px"))
         self.table_html = widgets.HTML()
         self.feature_picker = widgets.Dropdown(description="feature", options=[],
                                                layout=widgets.Layout(width="360px"))
@@ -351,6 +351,10 @@ class DriftDashboard(widgets.VBox):
             widgets.HBox([self.distribution_output, history_box], layout=widgets.Layout(flex_flow="row wrap")),
         ])
         self.add_class("nbmlops-drift-dashboard")
+        for control, name in ((self.result_picker, "result"), (self.filter_text, "filter"), (self.sort_by, "sort"),
+                              (self.drifted_only, "drifted-only"), (self.feature_picker, "feature"),
+                              (self.distribution_output, "distribution"), (self.history_output, "history")):
+            control.add_class(f"nbmlops-drift-{name}")  # stable hooks for styling and browser tests
         for control in (self.filter_text, self.drifted_only, self.sort_by):
             control.observe(self._on_rows, names="value")
         self.feature_picker.observe(self._on_feature, names="value")
