@@ -5,15 +5,13 @@ from __future__ import annotations
 import click
 
 from nbmlops._version import __version__
-from nbmlops.cli_features import features
 from nbmlops.cli_group import NbmlopsGroup
-from nbmlops.cli_models import models
-from nbmlops.cli_monitor import monitor
-from nbmlops.cli_runs import runs
 from nbmlops.errors import NbmlopsError
 
+SUBGROUPS = {name: f"nbmlops.cli_{name}:{name}" for name in ("runs", "models", "features", "monitor")}
 
-@click.group(cls=NbmlopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=NbmlopsGroup, lazy=SUBGROUPS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__)  # not package_name=: reading package metadata costs ~50 ms
 def main() -> None:
     """nbmlops: tagged Jupyter notebooks as tracked, parameterized ML pipelines."""
@@ -110,11 +108,6 @@ def show(target: str, fmt: str) -> None:
     render = {"text": to_text, "mermaid": to_mermaid, "dot": to_dot, "json": lambda s: s.to_json() + "\n"}[fmt]
     click.echo(render(spec), nl=False)
 
-
-main.add_command(runs)
-main.add_command(models)
-main.add_command(features)
-main.add_command(monitor)
 
 if __name__ == "__main__":
     main()

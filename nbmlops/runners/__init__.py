@@ -33,8 +33,8 @@ def make_executor(backend: str, **options: Any) -> Executor:
         raise NbmlopsError(f"unknown backend '{backend}' (available: {', '.join(BACKENDS)})")
     module, _, factory = target.partition(":")
     make = getattr(importlib.import_module(module), factory)
-    accepted = inspect.signature(make).parameters
-    unknown = [name for name in options if name not in accepted]
+    # only with options: inspect.signature of a class without __init__ parses object's text signature (~10 ms)
+    unknown = [name for name in options if name not in inspect.signature(make).parameters] if options else []
     if unknown:
         flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
         raise NbmlopsError(f"the {backend} backend doesn't take {flags}")

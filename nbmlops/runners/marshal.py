@@ -10,7 +10,6 @@ import hashlib
 import json
 import math
 import os
-import pickle
 import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,7 +98,7 @@ def _write(value: Any, fmt: str, path: Path) -> None:
     else:
         import cloudpickle
 
-        path.write_bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        path.write_bytes(cloudpickle.dumps(value, protocol=cloudpickle.DEFAULT_PROTOCOL))
 
 
 def save_value(name: str, value: Any, directory: Path) -> StoredValue:
@@ -145,9 +144,9 @@ def load_value(stored: StoredValue, directory: Path) -> Any:
             import importlib
 
             return importlib.import_module(path.read_text())
-        import cloudpickle  # noqa: F401 - registers what cloudpickled objects need to load
+        import cloudpickle  # registers what cloudpickled objects need to load; its loads is pickle's
 
-        return pickle.loads(path.read_bytes())
+        return cloudpickle.loads(path.read_bytes())
     except FileNotFoundError:
         raise MarshalError(f"'{stored.name}': its stored file {path} is missing") from None
 

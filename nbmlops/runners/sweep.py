@@ -7,10 +7,8 @@ are tracked under the parent, which records the best child by the objective (`me
 from __future__ import annotations
 
 import itertools
-import random
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +56,8 @@ def sweep_points(swept: dict[str, list[Any]], mode: str = "grid", seed: int = 0)
     count = int(match.group(2))
     if count < 1:
         raise ParameterError(f"--sweep {mode}: N must be at least 1")
+    import random  # lazy, like the thread pool below: `nbmlops run` without a sweep never needs them
+
     return random.Random(seed).sample(grid, min(count, len(grid)))
 
 
@@ -91,6 +91,8 @@ def run_sweep(spec: PipelineSpec, fixed: list[str], swept: dict[str, list[Any]],
     def child(point: dict[str, Any]) -> RunResult:
         params = {**dict(split_assignment(i) for i in fixed), **point}
         return run(params, parent_run_id=parent.run_id, tags={"sweep": "child"})
+
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         children = list(pool.map(child, points))
