@@ -232,6 +232,7 @@ def test_history_shows_every_stored_window(store, churn: str) -> None:
     assert [t.name for t in fig.data] == ["score", "threshold", "shown"]
     assert list(fig.data[1].y) == pytest.approx([0.05] * 3) and list(fig.data[2].y) == pytest.approx(expected[2:])
     assert plotted(dash.history_output)["data"][0]["y"] == pytest.approx(expected)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text.startswith("p-value")  # ks p-values
     share = dash.share_figure.data[0]
     assert list(share.y) == pytest.approx([r.drift.drift_share for r in runs])
     assert len(plotted_all(dash.history_output)) == 2

@@ -259,6 +259,8 @@ def history_figure(feature: str, history: pd.DataFrame, shown: str | None) -> Fi
         axis = "distance (drift above the threshold)"
     else:
         axis = "score (p-value or distance)"
+    if axis.startswith("p-value") and min(scores) > 0:
+        fig.update_yaxes(type="log", exponentformat="e")  # p-values span decades: 1e-40 and 0.2 both readable
     fig.update_layout(title={"text": f"{feature} over time", "font": {"size": 14}}, height=330, width=560,
                       margin={"l": 50, "r": 10, "t": 40, "b": 45}, yaxis_title=axis, template="plotly_white",
                       legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"})
