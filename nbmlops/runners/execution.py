@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import linecache
 import sys
-import traceback
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,7 +22,13 @@ def compile_cell(spec: PipelineSpec, cell: CellCode) -> Any:
     filename = cell_filename(spec, cell)
     lines = cell.code.splitlines(keepends=True)
     linecache.cache[filename] = (len(cell.code), None, lines, filename)
-    return compile(cell.code, filename, "exec")
+    return _compiled(cell.code, filename)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(code: str, filename: str) -> Any:
+    # every step of a run executes the setup cells again: compile them once per process
+    return compile(code, filename, "exec")
 
 
 def _display(*objs: Any, **_kwargs: Any) -> None:
@@ -62,6 +68,8 @@ def run_step_cells(spec: PipelineSpec, step: Step, namespace: dict[str, Any]) ->
 
 def locate_error(spec: PipelineSpec, step: Step, tb: TracebackType | None) -> tuple[int | None, int | None]:
     """The (cell index, line) of the deepest frame that is notebook code of this step or its setup."""
+    import traceback  # only a failed step needs it (and its imports)
+
     names = {cell_filename(spec, c): c.index for c in [*spec.setup, *step.cells]}
     found: tuple[int | None, int | None] = (None, None)
     for frame, line in traceback.walk_tb(tb):
@@ -73,6 +81,8 @@ def locate_error(spec: PipelineSpec, step: Step, tb: TracebackType | None) -> tu
 
 def format_user_traceback(spec: PipelineSpec, step: Step, exc: BaseException) -> str:
     """The traceback from the first notebook frame on: nbmlops's own frames are not the user's concern."""
+    import traceback
+
     names = {cell_filename(spec, c) for c in [*spec.setup, *step.cells]}
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename not in names:

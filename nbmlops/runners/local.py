@@ -7,7 +7,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,21 @@ from nbmlops.runners.execution import (
     with_path,
 )
 from nbmlops.runners.marshal import MarshalError, StoredValue, bind_to_namespace, load_value, save_value
-from nbmlops.runners.task import StepOutcome, StepTask
+from nbmlops.runners.task import Finished, StepOutcome, StepTask
 
 
 class LocalExecutor:
     name = "local"
     capacity = 1  # in-process steps share sys.stdout and the working directory: one at a time
 
-    def submit(self, task: StepTask) -> Future[StepOutcome]:
+    def submit(self, task: StepTask) -> Finished:
         from nbmlops.tracking import attach, get_store
 
-        future: Future[StepOutcome] = Future()
         try:
             with attach(task.run_id, task.name, store=get_store(task.home)):
-                future.set_result(execute_in_process(task)[0])
-        except BaseException as exc:  # KeyboardInterrupt must reach the orchestrator through the future
-            future.set_exception(exc)
-        return future
+                return Finished(execute_in_process(task)[0])
+        except BaseException as exc:  # KeyboardInterrupt must reach the orchestrator through result()
+            return Finished(error=exc)
 
     def close(self) -> None:
         pass

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.runners.cache import KeyParts, StepCache, key_parts
 from nbmlops.runners.marshal import StoredValue
 from nbmlops.runners.rundir import RunDir
-from nbmlops.runners.task import Executor, Reporter, SilentReporter, StepOutcome, StepTask
+from nbmlops.runners.task import Executor, Reporter, SilentReporter, StepFuture, StepOutcome, StepTask
 
 
 @dataclass
@@ -148,7 +147,7 @@ class Orchestrator:
         the first failure and let the running ones finish."""
         done: set[str] = set()
         pending = list(order)
-        running: dict[Future[StepOutcome], tuple[StepTask, KeyParts, float]] = {}
+        running: dict[StepFuture, tuple[StepTask, KeyParts, float]] = {}
         failure: BaseException | None = None
         while True:
             while failure is None and pending and len(running) < self.executor.capacity:
@@ -167,7 +166,11 @@ class Orchestrator:
                     running[submitted[0]] = submitted[1:]
             if not running:
                 return failure
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            finished = [future for future in running if future.done()]
+            if not finished:  # only backends that run steps elsewhere (threads, Ray) get here
+                from concurrent.futures import FIRST_COMPLETED, wait
+
+                finished = list(wait(list(running), return_when=FIRST_COMPLETED)[0])
             for future in finished:
                 task, parts, began = running.pop(future)
                 outcome = future.result()  # KeyboardInterrupt re-raises here
@@ -183,7 +186,7 @@ class Orchestrator:
                     failure = outcome.error
 
     # -- one step ---------------------------------------------------------------------------------------
-    def _start(self, step: Step) -> tuple[Future[StepOutcome], StepTask, KeyParts, float] | None:
+    def _start(self, step: Step) -> tuple[StepFuture, StepTask, KeyParts, float] | None:
         """Reuse the step (resume or cache) and return None, or submit it to the backend."""
         inputs = {name: self.stored_by[(producer, name)] for name, producer in step.inputs.items()}
         parts = key_parts(self.spec, step, self.params, {n: s.sha256 for n, (s, _) in inputs.items()})

@@ -64,9 +64,12 @@ class RunDir:
         return json.loads((self.root / "run.json").read_text())
 
     def write_status(self, step: str, data: dict[str, Any]) -> None:
-        directory = self.step_dir(step)
-        directory.mkdir(parents=True, exist_ok=True)
-        write_json(directory / "status.json", data)
+        path = self.step_dir(step) / "status.json"
+        try:
+            write_json(path, data)
+        except FileNotFoundError:  # the step's first record: make its folder (not one mkdir per write)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, data)
 
     def read_status(self, step: str) -> dict[str, Any] | None:
         path = self.step_dir(step) / "status.json"

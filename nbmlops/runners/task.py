@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from nbmlops.errors import StepFailed
 from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.runners.marshal import StoredValue
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass
@@ -41,13 +43,33 @@ class StepOutcome:
     artifacts: dict[str, str] = field(default_factory=dict)  # e.g. {"notebook": path of the executed notebook}
 
 
+class Finished:
+    """A step the backend ran inside submit() (the local backend): what the orchestrator reads of a Future,
+    without importing concurrent.futures, and the logging it pulls in, on the fast path."""
+
+    def __init__(self, outcome: StepOutcome | None = None, error: BaseException | None = None) -> None:
+        self.outcome, self.error = outcome, error
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> StepOutcome:
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+
+StepFuture = Union["Future[StepOutcome]", Finished]
+
+
 class Executor(Protocol):
     """A backend: runs StepTasks, up to `capacity` at once. submit() may run the task before returning."""
 
     name: str
     capacity: int
 
-    def submit(self, task: StepTask) -> Future[StepOutcome]: ...
+    def submit(self, task: StepTask) -> StepFuture: ...
 
     def close(self) -> None: ...
 
