@@ -7,6 +7,8 @@ Infinite numbers count as missing, as in Evidently.
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +60,56 @@ class CategoryCounts:
         return dict(zip(self.values.tolist(), self.counts.tolist(), strict=True))
 
 
-def numeric_values(series: pd.Series) -> NumericValues:
-    """Finite values sorted once: every numeric statistic below reads this one sorted array."""
-    if series.dtype == np.float64:  # a plain float column: read it in place, NaN is already its missing value
+CHUNK = 1 << 16  # elements per temporary in chunked passes: 512 KiB, however long the column
+
+
+class SortBuffer:
+    """One float64 array reused for every column a worker thread sorts: a drift run then holds a column-sized copy
+    per side and thread, not one per column (and no allocator churn of column-sized blocks). Arrays handed out
+    are views of the buffer, valid until the next take()."""
+
+    def __init__(self) -> None:
+        self._array: np.ndarray | None = None
+
+    def take(self, n: int) -> np.ndarray:
+        if self._array is None or len(self._array) < n:
+            self._array = None  # free the smaller one before allocating
+            self._array = np.empty(n, dtype=np.float64)
+        return self._array[:n]
+
+
+class ThreadBuffers:
+    """`per_thread` SortBuffers for each thread that asks, for one call: they go when this object goes."""
+
+    def __init__(self, per_thread: int) -> None:
+        self._local = threading.local()
+        self._per_thread = per_thread
+
+    def get(self) -> tuple[SortBuffer, ...]:
+        found = getattr(self._local, "buffers", None)
+        if found is None:
+            found = self._local.buffers = tuple(SortBuffer() for _ in range(self._per_thread))
+        return found
+
+
+def numeric_values(series: pd.Series, buffer: SortBuffer | None = None) -> NumericValues:
+    """Finite values sorted once: every numeric statistic below reads this one sorted array.
+
+    The frame is never modified. A float64 column is copied once (into `buffer` when given, else a new array) and
+    sorted in place; other numeric dtypes are converted to a new float64 array, which is itself sorted in place."""
+    if series.dtype == np.float64:  # a plain float column: NaN is already its missing value
         raw = series.to_numpy(copy=False)
-    else:  # ints, float32, nullable Int64/Float64 (pd.NA -> NaN), bool-free numerics
+        owned = False
+    else:  # ints, float32, nullable Int64/Float64 (pd.NA -> NaN), Arrow numbers
         raw = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    values = np.sort(raw)  # a sorted copy; the frame is untouched
+        owned = raw.flags.owndata and raw.flags.writeable  # a fresh conversion (never a view of the frame)
+    if owned:
+        values = raw
+    else:
+        values = buffer.take(len(raw)) if buffer is not None else np.empty(len(raw), dtype=np.float64)
+        np.copyto(values, raw)
+    del raw
+    values.sort()
     # sorting puts -inf first and +inf, then NaN, last: the finite values are one slice, found by two searches
     lo = int(np.searchsorted(values, -np.inf, side="right")) if len(values) and values[0] == -np.inf else 0
     hi = len(values) if not len(values) or np.isfinite(values[-1]) else int(np.searchsorted(values, np.inf, "left"))
@@ -73,11 +118,19 @@ def numeric_values(series: pd.Series) -> NumericValues:
 
 
 def population_std(sorted_values: np.ndarray) -> float:
-    """np.std (ddof=0) with one temporary instead of three: BLAS dot of the centred values."""
-    if not len(sorted_values):
+    """np.std (ddof=0) without a column-sized temporary: the centred squares are summed chunk by chunk."""
+    n = len(sorted_values)
+    if not n:
         return 0.0
-    centred = sorted_values - sorted_values.mean()
-    return float(np.sqrt(np.dot(centred, centred) / len(centred)))
+    mean = sorted_values.mean()
+    scratch = np.empty(min(n, CHUNK), dtype=np.float64)
+    partials = []
+    for start in range(0, n, CHUNK):
+        part = scratch[:min(CHUNK, n - start)]
+        np.subtract(sorted_values[start:start + CHUNK], mean, out=part)
+        np.square(part, out=part)  # not np.dot: a BLAS call per chunk wakes BLAS's threads each time (ms each)
+        partials.append(float(part.sum()))
+    return float(np.sqrt(math.fsum(partials) / n))
 
 
 def category_counts(series: pd.Series) -> CategoryCounts:
@@ -104,9 +157,15 @@ def unique_counts(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def distinct_count(sorted_values: np.ndarray) -> int:
-    if not len(sorted_values):
+    """Distinct values of an ascending array: value changes between neighbours, counted chunk by chunk."""
+    n = len(sorted_values)
+    if not n:
         return 0
-    return int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1]) + 1)
+    changes = 0
+    for start in range(0, n - 1, CHUNK):
+        stop = min(start + CHUNK, n - 1)
+        changes += int(np.count_nonzero(sorted_values[start + 1:stop + 1] != sorted_values[start:stop]))
+    return changes + 1
 
 
 def describe(value: Any) -> str:

@@ -17,16 +17,27 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from nbmlops.errors import NbmlopsError
 from nbmlops.monitoring import stattests as st
-from nbmlops.monitoring.columns import NUMERIC, SKIPPED, category_counts, column_kind, numeric_values
-from nbmlops.monitoring.parallel import map_columns
+from nbmlops.monitoring.columns import (
+    NUMERIC,
+    SKIPPED,
+    CategoryCounts,
+    NumericValues,
+    SortBuffer,
+    ThreadBuffers,
+    category_counts,
+    column_kind,
+    numeric_values,
+)
+from nbmlops.monitoring.parallel import map_columns, workers
 from nbmlops.monitoring.reference import ColumnReference, ReferenceProfile, build_reference, reference_column
 
 MIN_ROWS = 10  # fewer non-missing values on either side: "not enough data", never a p-value from 3 points
@@ -150,7 +161,22 @@ class _Options:
     plots: bool
 
 
-def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Options) -> tuple[dict, dict | None]:
+def _read_current(ref_kind: str, current: pd.DataFrame, name: str,
+                  buffer: SortBuffer | None) -> NumericValues | CategoryCounts | None:
+    """The pass over the current column _compare needs (None where _compare skips the column unread). A numeric
+    column is sorted in `buffer` when given: its values are then a view of it, valid until the buffer's next use."""
+    if ref_kind == SKIPPED or name not in current.columns:
+        return None
+    series = current[name]
+    if ref_kind == NUMERIC:
+        return numeric_values(series, buffer) if column_kind(series)[0] == NUMERIC else None
+    return category_counts(series)
+
+
+def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Options,
+             buffer: SortBuffer | None = None,
+             read: NumericValues | CategoryCounts | None = None) -> tuple[dict, dict | None]:
+    """One column's row (and plot). `read`: the current column already read by _read_current, else read here."""
     role = opt.roles.get(name, "feature")
     if ref.kind == SKIPPED:
         return _row(name, ref, role, status=SKIP, reason=ref.reason), None
@@ -162,8 +188,10 @@ def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Optio
         return _row(name, ref, role, status=SKIP, dtype=str(series.dtype),
                     reason=f"numeric in the reference but {series.dtype} in the current data"), None
     plot = None
+    if read is None:
+        read = _read_current(ref.kind, current, name, buffer)
     if ref.kind == NUMERIC:
-        cur = numeric_values(series)
+        cur = cast(NumericValues, read)
         n_cur, missing, rows = len(cur.sorted), cur.missing, cur.rows
         ref_sorted = ref.numeric.sorted if ref.numeric is not None else np.array([])
         if len(ref_sorted) and n_cur:
@@ -173,7 +201,7 @@ def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Optio
             outside = 0
         unseen = outside / n_cur if n_cur else math.nan
     else:
-        counts = category_counts(series)
+        counts = cast(CategoryCounts, read)
         n_cur, missing, rows = counts.total, counts.missing, counts.rows
         ref_map = ref.categories.as_dict() if ref.categories is not None else {}
         cur_map = counts.as_dict()
@@ -262,14 +290,40 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
         rows = (profile.rows if profile is not None else len(reference_df)) + len(current)
         progress = rows * len(names) >= PROGRESS_CELLS
 
-    by_name = {} if profile is not None else {str(c): c for c in reference_df.columns}
+    # Memory beyond the data: each column worker sorts into its own two buffers (reference, current), reused column
+    # after column, so a run holds two column-sized arrays per column worker whatever the number of columns.
+    # With a stored profile only the current side is read: one column per thread. With a DataFrame reference both
+    # sides are read, at the same time: a column's reference side in a helper thread (into the worker's reference
+    # buffer) while the worker reads its current side, so half as many column workers keep every core busy and
+    # hold half the buffers that a column per thread would.
+    buffers = ThreadBuffers(2)
+    if profile is not None:
+        found = map_columns(lambda name: _compare(name, profile.columns[name], current, opt, buffers.get()[1]),
+                            names, parallel=parallel, progress=bool(progress), description="drift")
+    else:
+        by_name = {str(c): c for c in reference_df.columns}
+        pairs = max(1, workers(2 * len(names)) // 2) if parallel else 1  # column workers, each with a helper
+        helpers = ThreadPoolExecutor(max_workers=pairs, thread_name_prefix="drift-reference") \
+            if parallel and workers(2 * len(names)) > 1 else None
 
-    def one(name: str) -> tuple[dict, dict | None]:
-        # a DataFrame reference: this column's side is profiled once, here in this worker
-        ref = profile.columns[name] if profile is not None else reference_column(name, reference_df[by_name[name]])
-        return _compare(name, ref, current, opt)
+        def one(name: str) -> tuple[dict, dict | None]:
+            ref_buffer, cur_buffer = buffers.get()
+            series = reference_df[by_name[name]]
+            if helpers is None:
+                return _compare(name, reference_column(name, series, buffer=ref_buffer), current, opt, cur_buffer)
+            reading = helpers.submit(reference_column, name, series, None, ref_buffer)
+            try:
+                read = _read_current(column_kind(series)[0], current, name, cur_buffer)
+            finally:
+                ref = reading.result()  # the helper is done with ref_buffer before this worker moves on
+            return _compare(name, ref, current, opt, cur_buffer, read)
 
-    found = map_columns(one, names, parallel=parallel, progress=bool(progress), description="drift")
+        try:
+            found = map_columns(one, names, parallel=parallel, progress=bool(progress), description="drift",
+                                max_workers=pairs)
+        finally:
+            if helpers is not None:
+                helpers.shutdown()
     table = pd.DataFrame([row for row, _ in found], columns=COLUMNS)
     table["drifted"] = table["drifted"].astype(bool)
     plots_by = {name: plot for name, (_, plot) in zip(names, found, strict=True) if plot is not None}

@@ -30,16 +30,18 @@ def _bar(total: int, description: str, enabled: bool) -> Iterator[Callable[[], N
 
 
 def map_columns(fn: Callable[[str], T], names: Sequence[str], *, parallel: bool = True, progress: bool = False,
-                description: str = "drift") -> list[T]:
-    """fn over names, in order; threads when parallel and there is more than one column."""
+                description: str = "drift", max_workers: int | None = None) -> list[T]:
+    """fn over names, in order; threads when parallel and there is more than one column (as many as cores, or
+    max_workers; one worker runs in the calling thread)."""
+    count = workers(len(names)) if max_workers is None else max(1, min(max_workers, workers(len(names))))
     with _bar(len(names), description, progress) as tick:
-        if not parallel or workers(len(names)) == 1:
+        if not parallel or count == 1:
             out = []
             for name in names:
                 out.append(fn(name))
                 tick()
             return out
-        with ThreadPoolExecutor(max_workers=workers(len(names))) as pool:
+        with ThreadPoolExecutor(max_workers=count) as pool:
             futures = [pool.submit(fn, name) for name in names]
             results = []
             for future in futures:

@@ -23,6 +23,8 @@ from nbmlops.monitoring.columns import (
     SKIPPED,
     CategoryCounts,
     NumericValues,
+    SortBuffer,
+    ThreadBuffers,
     category_counts,
     column_kind,
     distinct_count,
@@ -108,11 +110,14 @@ def _capped(values: np.ndarray, max_values: int | None) -> np.ndarray:
     return values[picks]
 
 
-def reference_column(name: str, series: pd.Series, max_values: int | None = None) -> ColumnReference:
+def reference_column(name: str, series: pd.Series, max_values: int | None = None,
+                     buffer: SortBuffer | None = None) -> ColumnReference:
+    """One column's reference side. With a `buffer`, a numeric column is sorted in it and the result's sorted values
+    are a view of it (valid until the buffer's next use) unless capped to `max_values` (then a new array)."""
     kind, reason = column_kind(series)
     col = ColumnReference(name=name, kind=kind, dtype=str(series.dtype), rows=len(series), reason=reason)
     if kind == NUMERIC:
-        values = numeric_values(series)
+        values = numeric_values(series, buffer)
         col.missing = values.missing
         col.distinct = distinct_count(values.sorted)
         col.std = population_std(values.sorted)
@@ -138,7 +143,16 @@ def build_reference(data: pd.DataFrame, *, max_values: int | None = None, column
     frame = data.set_axis([str(c) for c in data.columns], axis=1)
     from nbmlops.monitoring.parallel import map_columns
 
-    built = map_columns(lambda n: reference_column(n, frame[n], max_values), names, parallel=parallel)
+    # a column longer than the cap is sorted in a per-thread buffer and only its capped sample is kept
+    buffers = ThreadBuffers(1) if max_values is not None and len(frame) > max_values else None
+
+    def one(name: str) -> ColumnReference:
+        col = reference_column(name, frame[name], max_values, buffers.get()[0] if buffers is not None else None)
+        if buffers is not None and col.numeric is not None and col.sampled_from is None:
+            col.numeric.sorted = col.numeric.sorted.copy()  # not capped (nulls brought it under): own the values
+        return col
+
+    built = map_columns(one, names, parallel=parallel)
     return ReferenceProfile(rows=len(data), columns=dict(zip(names, built, strict=True)))
 
 

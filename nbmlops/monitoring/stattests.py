@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-from nbmlops.monitoring.columns import unique_counts
+from nbmlops.monitoring.columns import CHUNK, unique_counts
 
 BINNED_DISTINCT = 20  # Evidently bins a numeric column only above this many distinct reference values
 EXACT_KS_MAX_N = 10_000  # scipy's ks_2samp 'auto' switches from the exact to the asymptotic p-value above this
@@ -136,6 +136,77 @@ def _z(shares: _Shares, ref_distinct: int, cur_distinct: int) -> Outcome:
     return Outcome(float(z), p, p)
 
 
+def _chunked_sum_abs_diff(r: np.ndarray, c: np.ndarray) -> float:
+    """sum |r - c| of two equal-length arrays, one chunk-sized temporary."""
+    scratch = np.empty(min(len(r), CHUNK), dtype=np.float64)
+    partials = []
+    for start in range(0, len(r), CHUNK):
+        part = scratch[:min(CHUNK, len(r) - start)]
+        np.subtract(r[start:start + CHUNK], c[start:start + CHUNK], out=part)
+        np.abs(part, out=part)
+        partials.append(float(part.sum()))
+    return math.fsum(partials)
+
+
+def _wasserstein_merged(r: np.ndarray, c: np.ndarray) -> float:
+    """n1 * n2 * W1 of sorted samples of different sizes. In units of 1/(n1*n2) the quantile functions step at
+    a_i = i*n2 (reference, i >= 1) and b_j = j*n1 (current); on each interval (previous step, g] both are
+    constant, read at g. The u axis [0, n1*n2] is walked in pieces (u0, u1] holding about CHUNK steps each; a
+    step's place in the merged order is closed form: a_i has i - 1 + (a_i - 1) // n1 steps before it, b_j has
+    j - 1 + b_j // n2 (a tie puts a first; its width is 0 either way), less the i0 + j0 steps at or below u0."""
+    n1, n2 = len(r), len(c)
+    total = n1 * n2  # Python ints for the bounds: no overflow
+    pieces = max(1, -(-(n1 + n2) // CHUNK))
+    partials = []
+    u0 = 0
+    for k in range(1, pieces + 1):
+        u1 = total * k // pieces
+        i0, i1, j0, j1 = u0 // n2, u1 // n2, u0 // n1, u1 // n1
+        a = np.arange(i0 + 1, i1 + 1, dtype=np.int64) * n2
+        b = np.arange(j0 + 1, j1 + 1, dtype=np.int64) * n1
+        m = len(a) + len(b)
+        grid = np.empty(m + 1, dtype=np.int64)
+        grid[np.arange(i0 - (i0 + j0), i1 - (i0 + j0)) + (a - 1) // n1] = a
+        grid[np.arange(j0 - (i0 + j0), j1 - (i0 + j0)) + b // n2] = b
+        grid[m] = u1  # the piece's end, where the last interval is cut (width 0 if it is a step itself)
+        width = np.diff(grid, prepend=u0)
+        gap = r[(grid + n2 - 1) // n2 - 1]
+        gap -= c[(grid + n1 - 1) // n1 - 1]
+        np.abs(gap, out=gap)
+        gap *= width  # no BLAS dot per piece (each call wakes BLAS's threads)
+        partials.append(float(gap.sum()))
+        u0 = u1
+    return math.fsum(partials)
+
+
+def _ks_d(ref: np.ndarray, cur: np.ndarray) -> float:
+    """max |F_ref(x) - F_cur(x)| over every value x of both sorted samples (right-continuous CDFs, as ks_2samp),
+    in exact integers |ref_seen * n2 - cur_seen * n1| / (n1 * n2). The samples are merged piece by piece: a piece
+    ends at a value t (at most CHUNK values of each side before ties), takes every value <= t of both, and is
+    merged by a stable argsort of its two sorted runs (timsort: linear); ties never straddle two pieces."""
+    n1, n2 = len(ref), len(cur)
+    best = 0
+    rs = cs = 0
+    while rs < n1 or cs < n2:
+        ends = ([ref[min(rs + CHUNK, n1) - 1]] if rs < n1 else []) + ([cur[min(cs + CHUNK, n2) - 1]] if cs < n2 else [])
+        t = min(ends)
+        re = rs + int(np.searchsorted(ref[rs:], t, "right"))
+        ce = cs + int(np.searchsorted(cur[cs:], t, "right"))
+        both = np.concatenate((ref[rs:re], cur[cs:ce]))
+        order = np.argsort(both, kind="stable")
+        ref_seen = np.cumsum(order < re - rs, dtype=np.int64)
+        cur_seen = np.arange(1, len(order) + 1, dtype=np.int64) - ref_seen + cs
+        ref_seen += rs
+        gap = np.abs(ref_seen * n2 - cur_seen * n1)
+        merged = both[order]
+        last = np.empty(len(merged), dtype=bool)  # a CDF is right-continuous: read it at the last of equal values
+        np.not_equal(merged[1:], merged[:-1], out=last[:-1])
+        last[-1] = True
+        best = max(best, int(gap[last].max()))
+        rs, cs = re, ce
+    return best / (n1 * n2)
+
+
 class NumericPair:
     """A numeric column: reference sorted (precomputed), current sorted once here."""
 
@@ -167,35 +238,18 @@ class NumericPair:
     @cached_property
     def ks_d(self) -> float:
         """KS's D = max |F_ref - F_cur| over the merged sample (only computed when KS is asked for)."""
-        n1, n2 = len(self.ref), len(self.cur)
-        both = np.concatenate((self.ref, self.cur))
-        order = np.argsort(both, kind="stable")  # two sorted runs: timsort merges them in linear time
-        # (F_ref - F_cur) * n1 * n2 at each merged position, in exact integers: ref_seen * n2 - cur_seen * n1
-        gap = np.cumsum(order < n1, dtype=np.int64) * (n1 + n2) - np.arange(1, n1 + n2 + 1, dtype=np.int64) * n1
-        np.abs(gap, out=gap)
-        merged = both[order]
-        ties = merged[1:] == merged[:-1]
-        if ties.any():  # a CDF is right-continuous: read it only at the last of equal values
-            gap = gap[np.concatenate((~ties, [True]))]
-        return float(gap.max() / (n1 * n2))
+        return _ks_d(self.ref, self.cur)
 
     @cached_property
     def wasserstein(self) -> float:
         """W1 = integral over u of |Q_ref(u) - Q_cur(u)|: the sorted samples' quantile functions compared on the
-        merged grid {i/n1} U {j/n2}, whose order is known in closed form (no search, no second sort)."""
+        merged grid {i/n1} U {j/n2}, whose order is known in closed form (no search, no second sort); walked in
+        chunks of the u axis, so its temporaries are a few hundred KiB, not several column-sized arrays."""
         r, c = self.ref, self.cur
         n1, n2 = len(r), len(c)
         if n1 == n2:
-            return float(np.mean(np.abs(r - c)))
-        # breakpoints in units of 1/(n1*n2): i*n2 (reference) and j*n1 (current), i, j >= 1
-        a = np.arange(1, n1 + 1, dtype=np.int64) * n2
-        b = np.arange(1, n2 + 1, dtype=np.int64) * n1
-        grid = np.empty(n1 + n2, dtype=np.int64)
-        grid[np.arange(n1) + (a - 1) // n1] = a  # each a_i's rank: i + the b_j below it
-        grid[np.arange(n2) + b // n2] = b  # each b_j's rank: j + the a_i at or below it
-        width = np.diff(grid, prepend=0)
-        gap = np.abs(r[(grid + n2 - 1) // n2 - 1] - c[(grid + n1 - 1) // n1 - 1])
-        return float(np.dot(width, gap) / (n1 * n2))
+            return _chunked_sum_abs_diff(r, c) / n1
+        return _wasserstein_merged(r, c) / (n1 * n2)
 
     @cached_property
     def wasserstein_norm(self) -> float:
