@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/bench_drift.py                      # 100,000 rows
     .venv/bin/python bench/bench_drift.py --rows 100000 1000000 --nbmlops-only 10000000
+    .venv/bin/python bench/bench_drift.py --rows 1000000 --pvalues none --reuse-evidently   # while developing
 
 Data: reference and current frames of N rows, 20 numeric + 5 categorical columns, 5 numeric columns shifted.
 Every tool runs in its own subprocess (peak memory = that process's peak RSS counted from when its data is loaded,
 data included; "over data" subtracts the RSS of the loaded data; nbmlops and numpy take the best of 3 runs below
 2,000,000 rows, Evidently runs once) and reads the same .npz files. Timings exclude loading and imports: nbmlops
-warms up on 2,000 rows first, so its lazy imports are not timed; Evidently imports everything at `import evidently`.
+warms up on 2,000 rows first, so its lazy imports are not timed (and what it does not import is not in its memory:
+scipy, for the default tests); Evidently imports everything at `import evidently`. Both import after the peak count
+starts, so both peaks include their imports.
+Every Evidently result is saved under bench/.work/drift/N/; `--reuse-evidently` reads the saved one instead of
+running Evidently again (minutes at 1,000,000 rows) and says so: for development, not for published figures.
 Evidently 0.7 needs pandas < 3, so it runs from its own virtualenv, bench/.peers/evidently (created here on first
 use: pip install "evidently==0.7.*" "pandas<3"). Reported: seconds, peak memory, ratios, the numpy baseline (sorting
 every numeric column of both frames once), and agreement of every column's score with Evidently and with scipy, for
@@ -119,9 +124,6 @@ def worker(tool: str, folder: Path, mode: str) -> dict:
         out["seconds_current_only"] = _best(lambda: [np.sort(a) for a in arrays[N_NUM:]], repeats)
     elif tool == "nbmlops":
         sys.path.insert(0, str(ROOT))
-        import scipy.spatial.distance  # noqa: F401 - imported before timing, as Evidently's import does
-        import scipy.stats  # noqa: F401
-
         from nbmlops.monitoring import build_reference, detect_drift
 
         tests = {c: "ks" for c in NUM} | {c: "chisquare" for c in CAT} if mode == "pvalues" else None
@@ -262,6 +264,8 @@ def main() -> None:
     parser.add_argument("--pvalues", choices=["smallest", "all", "none"], default="smallest",
                         help="also compare KS/chi-square p-values (at the smallest size by default)")
     parser.add_argument("--no-evidently", action="store_true")
+    parser.add_argument("--reuse-evidently", action="store_true",
+                        help="read Evidently's saved result for each size instead of running it (development only)")
     parser.add_argument("--worker", nargs=3, metavar=("TOOL", "FOLDER", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -284,8 +288,16 @@ def main() -> None:
                        "scipy": run_worker(sys.executable, "scipy", folder, mode)}
             if mode == "default":
                 results["numpy"] = run_worker(sys.executable, "numpy", folder, mode)
-            if with_peer and have_peer:
+            saved = folder / f"evidently-{mode}.json"
+            if with_peer and args.reuse_evidently and saved.exists():
+                results["evidently"] = json.loads(saved.read_text())
+                print(f"(Evidently, {rows:,} rows, {mode}: the result saved {results['evidently']['saved']}, "
+                      f"not run now)")
+            elif with_peer and have_peer:
                 results["evidently"] = run_worker(str(PEER_PY), "evidently", folder, mode, EVIDENTLY_TIMEOUT_S)
+                if "error" not in results["evidently"]:
+                    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+                    saved.write_text(json.dumps(results["evidently"] | {"saved": stamp}))
             elif not with_peer:
                 results["evidently"] = {"tool": "evidently", "error": "not run at this size (see --nbmlops-only)"}
             report(rows, mode, results)
