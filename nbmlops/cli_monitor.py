@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -12,7 +13,9 @@ import click
 from nbmlops.cli_group import NbmlopsGroup
 from nbmlops.errors import NbmlopsError
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print JSON for scripts (strict JSON: a non-finite number, such as the infinite "
+                                "chi-square statistic of a value unseen in the reference, is null).")
 
 
 def _console() -> Any:
@@ -79,8 +82,41 @@ def _print_result(result: Any, title: str) -> None:
                   + ("[/bold red]" if result.dataset_drift else "[/green]"))
 
 
-def _records(result: Any) -> list[dict[str, Any]]:
-    return json.loads(result.table.to_json(orient="records"))
+def _plain(value: Any) -> Any:
+    """A value as strict JSON can hold it: numpy scalars as Python numbers at full precision, NaN/±inf/NA/NaT as
+    None (JSON has no Infinity or NaN), containers walked; anything else is left to json.dumps(default=str)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and hasattr(value, "__len__"):  # a numpy array in a cell
+        return _plain(value.tolist())
+    if value is None or isinstance(value, str | bool):
+        return value
+    if hasattr(value, "item") and not hasattr(value, "__len__"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int | str | bool):
+        return value
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _dump(payload: Any) -> str:
+    """Strict JSON (allow_nan=False: a non-finite number that slipped through is an error, not `Infinity`)."""
+    return json.dumps(_plain(payload), default=str, allow_nan=False)
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as plain dicts (not DataFrame.to_json: it rounds to 10 decimals, 3e-14 -> 0.0)."""
+    return [_plain(r) for r in frame.to_dict("records")]
 
 
 @click.group(cls=NbmlopsGroup)
@@ -126,12 +162,11 @@ def run_(model: str, current: str | None, window: str | None, tests: tuple[str, 
     if html_path:
         _report(store, outcome.result_id, html_path)
     if as_json:
-        click.echo(json.dumps({"result_id": outcome.result_id, "model": outcome.model,
-                               "dataset_drift": outcome.drift.dataset_drift, "drift_share": outcome.drift.drift_share,
-                               "prediction_drift": outcome.drift.prediction_drift, "alert": outcome.alert,
-                               "metrics": outcome.metrics, "features": _records(outcome.drift),
-                               "retraining": outcome.retraining.__dict__ if outcome.retraining else None},
-                              default=str))
+        click.echo(_dump({"result_id": outcome.result_id, "model": outcome.model,
+                          "dataset_drift": outcome.drift.dataset_drift, "drift_share": outcome.drift.drift_share,
+                          "prediction_drift": outcome.drift.prediction_drift, "alert": outcome.alert,
+                          "metrics": outcome.metrics, "features": _records(outcome.drift.table),
+                          "retraining": outcome.retraining.__dict__ if outcome.retraining else None}))
     else:
         _print_result(outcome.drift, f"drift of {outcome.model} · result {outcome.result_id}")
         if outcome.metrics:
@@ -201,8 +236,8 @@ def compare(reference: str, current: str, tests: tuple[str, ...], thresholds: tu
         write_report(result, html_path, title=f"Drift report — {current} vs {reference}",
                      summary={"source": current})
     if as_json:
-        click.echo(json.dumps({"dataset_drift": result.dataset_drift, "drift_share": result.drift_share,
-                               "features": _records(result)}))
+        click.echo(_dump({"dataset_drift": result.dataset_drift, "drift_share": result.drift_share,
+                          "features": _records(result.table)}))
     else:
         _print_result(result, f"drift of {current} against {reference}")
         if html_path:
@@ -223,7 +258,7 @@ def history(model: str, feature: str | None, limit: int, as_json: bool) -> None:
     if feature:
         frame = feature_history(store, name, feature).tail(limit)
         if as_json:
-            click.echo(frame.to_json(orient="records"))
+            click.echo(_dump(_records(frame)))
             return
         rows = [[time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.window_end)), r.test or "", _num(r.score),
                  _num(r.effect_size), "drift" if r.drifted else r.status] for r in frame.itertuples()]
@@ -231,7 +266,7 @@ def history(model: str, feature: str | None, limit: int, as_json: bool) -> None:
         return
     frame = list_results(store, name, limit=limit)
     if as_json:
-        click.echo(frame.to_json(orient="records"))
+        click.echo(_dump(_records(frame)))
         return
     rows = [[r.id, f"{r.model_name}:{r.model_version}", time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.window_end)),
              r.window or "", f"{r.n_drifted}/{r.n_features}", "DRIFT" if r.dataset_drift else "ok",
@@ -278,7 +313,7 @@ def configure(model: str, tests: tuple[str, ...], thresholds: tuple[str, ...], m
         config["alert"] = AlertRule.from_dict(alert).to_dict()  # validates k <= n etc. before storing
     if any(v is not None for v in (*changes.values(), k, n, on, on_drift)):
         set_settings(store, name, config)
-    click.echo(json.dumps(config, indent=None if as_json else 2))
+    click.echo(_dump(config) if as_json else json.dumps(_plain(config), indent=2))
 
 
 @monitor.command("prepare")

@@ -4,6 +4,7 @@ k-of-n alerts, the HTML report, the `monitor` CLI, and retraining on drift (@sta
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -172,3 +173,62 @@ def test_window_over_a_file_timestamp_column_and_prepare(model: str, tmp_path: P
         monitor_model(model, data(100), window="1d")
     out = CliRunner().invoke(monitor, ["prepare", model, "--rebuild"], catch_exceptions=False)
     assert out.exit_code == 0 and "reference profile of churn:1: 3000 rows, 4 columns (with predictions)" in out.output
+
+
+def strict_json(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)  # Python's json would accept Infinity / NaN
+
+
+def test_cli_json_is_strict_json_at_full_precision(model: str, tmp_path: Path) -> None:
+    current = data(1500, seed=11)
+    current.loc[:299, "plan"] = "enterprise"  # never seen in the reference: chi-square = inf, p = 0
+    path = tmp_path / "live.parquet"
+    current.to_parquet(path)
+    runner = CliRunner()
+    out = runner.invoke(monitor, ["run", model, "--current", str(path), "--test", "plan=chisquare", "--json"],
+                        catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    found = strict_json(out.output)
+    plan = next(f for f in found["features"] if f["feature"] == "plan")
+    assert plan["test"] == "chisquare" and plan["statistic"] is None and plan["p_value"] == 0.0
+    assert plan["drifted"] is True and plan["unseen_current"] == pytest.approx(0.2)
+    tenure = next(f for f in found["features"] if f["feature"] == "tenure")
+    assert isinstance(tenure["score"], float) and tenure["n_current"] == 1500
+    stored = load_result_table(found["result_id"])
+    assert math.isinf(stored.loc["plan", "statistic"])  # the store keeps the real value; only JSON says null
+
+    ref = tmp_path / "ref.csv"
+    data(3000).to_csv(ref, index=False)
+    out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "plan=chisquare", "--json"],
+                        catch_exceptions=False)
+    compared = {f["feature"]: f for f in strict_json(out.output)["features"]}
+    assert compared["plan"]["statistic"] is None and compared["plan"]["p_value"] == 0.0
+    # full precision, unlike DataFrame.to_json's 10 decimals: a tiny p-value is not rounded to 0
+    out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "ks", "--json"], catch_exceptions=False)
+    tiny = {f["feature"]: f for f in strict_json(out.output)["features"]}
+    from nbmlops.monitoring import detect_drift, read_table
+
+    expected = detect_drift(read_table(str(ref)), read_table(str(path)), "ks").table.set_index("feature")
+    assert tiny["spend"]["p_value"] == expected.loc["spend", "p_value"]
+    # labels of one class only: ROC AUC is undefined (NaN), printed as null
+    logged = data(400, seed=12)
+    log_predictions("churn", logged, np.ones(400, dtype=int), ids=np.arange(400))
+    log_labels("churn", np.arange(400), np.ones(400, dtype=int))
+    out = runner.invoke(monitor, ["run", model, "--window", "1d", "--json"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    metrics = strict_json(out.output)["metrics"]
+    assert metrics["roc_auc"] is None and metrics["accuracy"] == 1.0
+    for args in (["history", "churn", "--json"], ["history", "churn", "--feature", "plan", "--json"],
+                 ["configure", "churn", "--json"]):
+        out = runner.invoke(monitor, args, catch_exceptions=False)
+        assert out.exit_code == 0, out.output
+        strict_json(out.output)
+
+
+def load_result_table(result_id: str) -> pd.DataFrame:
+    from nbmlops.monitoring.storage import load_result
+
+    return load_result(get_store(), result_id)[1].table.set_index("feature")

@@ -38,6 +38,10 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def new_result_id() -> str:
     return "drift-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
@@ -58,7 +62,8 @@ def save_result(store: Store, result: DriftResult, *, model_name: str | None = N
         "n_drifted": int(features["drifted"].sum()), "drift_share": result.drift_share,
         "share_threshold": result.share_threshold, "dataset_drift": result.dataset_drift,
         "prediction_drift": result.prediction_drift, "alert": alert, "seconds": result.seconds,
-        "metrics": json.dumps({k: _clean(v) for k, v in (metrics or {}).items()}) if metrics else None,
+        "metrics": json.dumps({k: _finite(_clean(v)) for k, v in (metrics or {}).items()}, allow_nan=False)
+        if metrics else None,  # strict JSON text: a non-finite metric is null
     }
     rows = []
     for record in result.table.to_dict("records"):
@@ -96,7 +101,8 @@ def list_results(store: Store, model_name: str | None = None, *, limit: int | No
         query = query.limit(limit)
     rows = store.db.read(lambda c: [dict(r._mapping) for r in c.execute(query)])
     frame = pd.DataFrame(rows, columns=[c.name for c in t.drift_results.columns])
-    frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
+    # pandas 3 reads a text column with nulls as str dtype, its nulls as NaN: only text is parsed
+    frame["metrics"] = [json.loads(m) if isinstance(m, str) and m else {} for m in frame["metrics"]]
     return frame
 
 
