@@ -143,6 +143,24 @@ def test_git_info(tmp_path: Path) -> None:
     assert tracking.git_info(tmp_path) == (commit, True)
 
 
+def test_a_run_records_its_commit_at_once_and_whether_the_tree_was_dirty_when_it_ends(home: Path,
+                                                                                       tmp_path: Path) -> None:
+    git = ["git", "-c", "user.email=t@e", "-c", "user.name=t", "-C", str(tmp_path)]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "nb.ipynb").write_text("{}")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    for content, dirty in (("{}", False), ("{ }", True)):
+        (tmp_path / "nb.ipynb").write_text(content)
+        with start_run("r", notebook_path=tmp_path / "nb.ipynb") as run:
+            assert get_store().get_run(run.id).git_commit == head  # known while it runs
+        info = get_store().get_run(run.id)
+        assert (info.git_commit, info.git_dirty) == (head, dirty)
+        commit_edges = [e for e in get_store().edges("run", run.id, "out") if e.relation == "commit"]
+        assert [(e.to_id, e.name) for e in commit_edges] == [(head, "dirty" if dirty else None)]
+
+
 def test_git_commit_read_from_files_matches_git(tmp_path: Path) -> None:
     """The commit comes from .git's files: loose and packed refs, detached HEAD, linked worktrees, no commit yet."""
     git = ["git", "-c", "user.email=t@e", "-c", "user.name=t", "-C", str(tmp_path / "repo")]

@@ -51,6 +51,9 @@ def update_step(columns: tuple[str, ...]) -> str:
 
 INSERT_RUN = insert("runs", [c for c in RUN_COLUMNS if c not in ("ended_at", "duration", "error")])
 HEARTBEAT = "UPDATE runs SET heartbeat_at = :now WHERE id = :id"
+SET_GIT_DIRTY = "UPDATE runs SET git_dirty = :dirty WHERE id = :id"
+MARK_COMMIT_DIRTY = ("UPDATE lineage SET name = :name WHERE from_kind = 'run' AND from_id = :id "
+                     "AND relation = 'commit'")
 FINISH_RUN = ("UPDATE runs SET status = :status, ended_at = :ended, heartbeat_at = :ended, error = :error, "
               "duration = :ended - started_at WHERE id = :id")
 INSERT_METRIC = insert("metrics", METRIC_COLUMNS)

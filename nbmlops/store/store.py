@@ -131,6 +131,14 @@ class Store:
     def heartbeat(self, run_id: str) -> None:
         self.db.execute(sql.HEARTBEAT, {"now": time.time(), "id": run_id})
 
+    def set_git_dirty(self, run_id: str, dirty: bool) -> None:
+        """Record whether the run's git work tree had changes (known after `git status` returns)."""
+        def write(tx: Tx) -> None:
+            tx.execute(sql.SET_GIT_DIRTY, {"dirty": dirty, "id": run_id})
+            tx.execute(sql.MARK_COMMIT_DIRTY, {"name": "dirty" if dirty else None, "id": run_id})
+
+        self.db.transaction(write)
+
     def finish_run(self, run_id: str, status: str = "succeeded", *, error: str | None = None,
                    ended_at: float | None = None) -> None:
         if status not in sql.RUN_STATUSES:

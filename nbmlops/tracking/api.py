@@ -30,27 +30,29 @@ def start_run(name: str | None = None, params: dict[str, Any] | None = None, tag
     Started inside another run (or inside a pipeline step) it becomes that run's child. With `capture`, the
     notebook's sha256, the git commit/dirty flag and the installed package versions are recorded."""
     from nbmlops.store.home import user_cache_dir
+    from nbmlops.tracking import provenance
     from nbmlops.tracking.heartbeat import HEARTBEAT
-    from nbmlops.tracking.provenance import file_sha256, git_info, package_versions
 
     store = store or get_store(home)
     parent = active_run()
     if parent_run_id is None and parent is not None:
         parent_run_id = parent.id
     packages = None
+    dirty_check = None
     if capture:
         if notebook_path and not notebook_sha256 and Path(notebook_path).is_file():
-            notebook_sha256 = file_sha256(notebook_path)
+            notebook_sha256 = provenance.file_sha256(notebook_path)
         if git_commit is None:
-            git_commit, dirty = git_info(Path(notebook_path).parent if notebook_path else None)
-            git_dirty = dirty if git_dirty is None else git_dirty
-        packages = package_versions(user_cache_dir())
+            git_commit, tree = provenance.git_commit(Path(notebook_path).parent if notebook_path else None)
+            if tree is not None and git_dirty is None:  # recorded when the run ends
+                dirty_check = provenance.Background(provenance.git_dirty, tree)
+        packages = provenance.package_versions(user_cache_dir())
     new_id = store.create_run(run_id=run_id, name=name, kind=kind, pipeline=pipeline,
                               notebook_path=str(notebook_path) if notebook_path else None,
                               notebook_sha256=notebook_sha256, git_commit=git_commit, git_dirty=git_dirty,
                               backend=backend, params=params, tags=tags, parent_run_id=parent_run_id,
                               resumed_from=resumed_from, packages=packages)
-    run = ActiveRun(store, new_id, owned=True)
+    run = ActiveRun(store, new_id, owned=True, dirty_check=dirty_check)
     HEARTBEAT.register(store, new_id)
     push(run)
     _owned.append(run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,33 +26,67 @@ def file_sha256(path: str | Path) -> str:
 
 def git_info(path: str | Path | None = None) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the git work tree holding `path` (the working directory by default); (None, None)
-    outside git or without a git binary. Dirty means tracked files differ from the commit.
+    outside git or without a git binary. Dirty means tracked files differ from the commit."""
+    commit, tree = git_commit(path)
+    return (commit, git_dirty(tree)) if tree is not None else (None, None)
 
-    The commit is read from the repository's files (HEAD, loose refs, packed-refs) and outside a work tree
-    nothing is spawned; only the dirty check runs `git status`. Anything unusual asks git itself."""
+
+def git_commit(path: str | Path | None = None) -> tuple[str | None, Path | None]:
+    """The commit HEAD points at and the folder to ask git about dirtiness; (None, None) outside git.
+
+    The commit is read from the repository's files (HEAD, loose refs, packed-refs): outside a work tree, or in
+    an ordinary one, nothing is spawned. Anything unusual (an unborn branch, reftable, GIT_DIR) asks git."""
     folder = Path(path or Path.cwd())
     if folder.is_file():
         folder = folder.parent
-    commit: str | None = None
     if not any(os.environ.get(v) for v in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
         git_dir = _git_dir(folder.resolve())
         if git_dir is None:
             return None, None
         commit = _head_commit(git_dir)
+        if commit is not None:
+            return commit, folder
     import subprocess
 
     try:
-        if commit is None:  # unborn branch, reftable, odd layout: let git answer
-            found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                                   timeout=10)
-            if found.returncode != 0:
-                return None, None
-            commit = found.stdout.strip() or None
+        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
+                               timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    return (found.stdout.strip() or None, folder) if found.returncode == 0 else (None, None)
+
+
+def git_dirty(folder: Path) -> bool | None:
+    """Whether tracked files in the work tree holding `folder` differ from HEAD (`git status`); None when git
+    can't say."""
+    import subprocess
+
+    try:
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
                                 capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        return commit, None
-    return commit, bool(status.stdout.strip()) if status.returncode == 0 else None
+        return None
+    return bool(status.stdout.strip()) if status.returncode == 0 else None
+
+
+class Background:
+    """fn(*args) on a daemon thread: `git status` (and importing subprocess) runs beside the run's first steps
+    instead of before them. result() waits for it."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        import threading
+
+        self._value: Any = None
+        self._thread = threading.Thread(target=self._call, args=(fn, *args), name="nbmlops-provenance",
+                                        daemon=True)
+        self._thread.start()
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._value = fn(*args)
+
+    def result(self, timeout: float | None = None) -> Any:
+        self._thread.join(timeout)
+        return None if self._thread.is_alive() else self._value
 
 
 def _git_dir(folder: Path) -> Path | None:

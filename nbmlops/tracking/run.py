@@ -9,18 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbmlops.store import ArtifactInfo, RunInfo, Store
+    from nbmlops.tracking.provenance import Background
 
 
 class ActiveRun:
     """`owned` runs were started by this process (start_run) and are ended by it; attached ones (a pipeline
     run seen from inside a step) belong to the runner and are only logged to."""
 
-    def __init__(self, store: Store, run_id: str, *, step: str | None = None, owned: bool = False) -> None:
+    def __init__(self, store: Store, run_id: str, *, step: str | None = None, owned: bool = False,
+                 dirty_check: Background | None = None) -> None:
         self.store = store
         self.id = run_id
         self.step = step
         self.owned = owned
         self.ended = False
+        self.dirty_check = dirty_check  # `git status`, still running when the run started
 
     def __repr__(self) -> str:
         where = f", step={self.step!r}" if self.step else ""
@@ -64,7 +67,12 @@ class ActiveRun:
         from nbmlops.tracking.heartbeat import HEARTBEAT
 
         HEARTBEAT.unregister(self.id)
-        self.store.finish_run(self.id, status, error=error, ended_at=time.time())
+        ended = time.time()
+        if self.dirty_check is not None:
+            dirty = self.dirty_check.result(timeout=30)
+            if dirty is not None:
+                self.store.set_git_dirty(self.id, dirty)
+        self.store.finish_run(self.id, status, error=error, ended_at=ended)
 
     def __enter__(self) -> ActiveRun:
         return self
