@@ -130,6 +130,18 @@ def test_heartbeat_advances(home: Path, monkeypatch: pytest.MonkeyPatch) -> None
         assert get_store().get_run(run.id).heartbeat_at > first
 
 
+def test_a_project_home_deleted_while_the_process_lives_is_made_again(home: Path) -> None:
+    import shutil
+
+    with start_run("before") as run:
+        log_metric("m", 1.0)
+    assert get_store().get_run(run.id).metrics == {"m": 1.0}
+    shutil.rmtree(home)  # e.g. `rm -rf .nbmlops` beside a running kernel
+    with start_run("after") as run:
+        log_metric("m", 2.0)
+    assert [r.name for r in get_store().list_runs()] == ["after"]
+
+
 def test_git_info(tmp_path: Path) -> None:
     assert tracking.git_info(tmp_path) == (None, None)
     git = ["git", "-c", "user.email=t@e", "-c", "user.name=t"]

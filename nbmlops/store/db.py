@@ -203,6 +203,11 @@ class Database:
             if self._fast and self._empty:  # made from scratch by Alembic: the DDL of a pristine store
                 self._save_schema()
 
+    def file_removed(self) -> bool:
+        """True when this SQLite store's file was deleted after it was opened (a connection would make an
+        empty one)."""
+        return self._file is not None and not os.path.exists(self._file)
+
     @property
     def engine(self) -> Engine:
         if self._engine is None:

@@ -37,6 +37,9 @@ def get_store(home: str | Path | None = None) -> Store:
     key = (os.getpid(), folder, os.environ.get("NBMLOPS_DB_URL", ""), os.environ.get("NBMLOPS_ARTIFACT_ROOT", ""))
     with _lock:
         store = _stores.get(key)
+        if store is not None and store.db.file_removed():  # `rm -rf .nbmlops` while a kernel kept its store
+            store.close()
+            store = None
         if store is None:
             store = _stores[key] = open_store(folder)
         return store
