@@ -232,3 +232,79 @@ def load_result_table(result_id: str) -> pd.DataFrame:
     from nbmlops.monitoring.storage import load_result
 
     return load_result(get_store(), result_id)[1].table.set_index("feature")
+
+
+def _count(store, sql: str, **params) -> int:
+    return int(store.db.query(f"SELECT COUNT(*) AS n FROM {sql}", params)[0]["n"])
+
+
+def _register(store, name: str, reference: pd.DataFrame):
+    from sklearn.linear_model import LogisticRegression
+
+    from nbmlops.registry import register_model
+
+    y = (reference["tenure"] > 12).astype(int)
+    clf = LogisticRegression().fit(reference[["tenure", "spend"]], y)
+    return register_model(clf, name, reference_data=reference, input_example=reference[["tenure", "spend"]].head(),
+                          store=store)
+
+
+def test_deleting_a_version_or_model_deletes_its_drift_history(store) -> None:
+    """SQLite and PostgreSQL (db_url fixture): the monitoring rows go in the registry's deleting transaction."""
+    from nbmlops.registry import delete_model, delete_model_version
+
+    v1, v2 = _register(store, "churn", data(1500, seed=20)), _register(store, "churn", data(1500, seed=21))
+    other = _register(store, "other", data(1500, seed=22))
+    runs = {uri: [monitor_model(uri, data(800, shift=s, seed=30 + i), store=store).result_id
+                  for i, s in enumerate((0.0, 1.0))] for uri in ("churn:1", "churn:2", "other:1")}
+    set_settings(store, "churn", {"min_effect": 0.1})
+    set_settings(store, "other", {"min_effect": 0.2})
+    # a retrained version's own record of why it exists: kept when the result it points at goes
+    store.add_edge("model_version", "churn:2", "drift_result", runs["churn:1"][1], "triggered_by")
+    profile_1 = store.db.query("SELECT sha256 FROM monitor_references WHERE model_name = 'churn' "
+                               "AND model_version = 1")[0]["sha256"]
+    assert store.artifacts.exists(profile_1)
+
+    assert delete_model_version("churn:1", store=store) == 1
+    assert set(list_results(store, "churn")["id"]) == set(runs["churn:2"])
+    assert set(feature_history(store, "churn")["result_id"]) == set(runs["churn:2"])
+    for gone in runs["churn:1"]:
+        assert _count(store, "drift_features WHERE result_id = :r", r=gone) == 0
+        assert store.edges("drift_result", gone, "out") == []
+    assert load_reference(store, "churn", 1) is None and load_reference(store, "churn", 2) is not None
+    assert not store.artifacts.exists(profile_1)  # the profile blob went with its row
+    assert ("model_version", "churn:2", "triggered_by") in {
+        (e.from_kind, e.from_id, e.relation) for e in store.edges("drift_result", runs["churn:1"][1], "in")}
+    assert get_settings_of(store, "churn") == {"min_effect": 0.1}  # a version goes, the model's settings stay
+    kept = runs["churn:2"][0]
+    assert [(e.to_kind, e.to_id) for e in store.edges("drift_result", kept, "out")] == [("model_version", "churn:2")]
+
+    assert delete_model("churn", store=store) == [2]
+    assert list_results(store, "churn").empty and feature_history(store, "churn").empty
+    assert _count(store, "drift_features WHERE model_name = 'churn'") == 0
+    assert _count(store, "monitor_references WHERE model_name = 'churn'") == 0
+    assert get_settings_of(store, "churn") == {}
+    assert store.edges("drift_result", kept, "out") == []
+    # nothing of the other model is touched
+    assert set(list_results(store, "other")["id"]) == set(runs["other:1"])
+    assert _count(store, "drift_features WHERE model_name = 'other'") == 2 * 4  # 3 columns + the prediction
+    assert load_reference(store, "other", 1) is not None and get_settings_of(store, "other") == {"min_effect": 0.2}
+    assert store.artifacts.exists(other.artifact_sha256) and (v1.version, v2.version) == (1, 2)
+
+
+def get_settings_of(store, name: str) -> dict:
+    from nbmlops.monitoring import get_settings
+
+    return get_settings(store, name)
+
+
+def test_models_rm_deletes_the_drift_history(model: str) -> None:
+    from nbmlops.cli_models import models
+
+    monitor_model(model, data(800, seed=40))
+    store = get_store()
+    assert len(list_results(store, "churn")) == 1
+    out = CliRunner().invoke(models, ["rm", "churn", "--yes"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert list_results(store, "churn").empty and load_reference(store, "churn", 1) is None
+    assert _count(store, "drift_features") == 0

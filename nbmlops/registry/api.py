@@ -438,7 +438,8 @@ def _tag(uri: str, key: str, value: str | None, store: Store | None, home: str |
 # -- deleting ------------------------------------------------------------------------------------------------
 def delete_model_version(uri: str, *, store: Store | None = None, home: str | Path | None = None) -> int:
     """Delete one version (`name:N`; an explicit number, never an alias or 'latest'), its tags, the aliases
-    that point at it and its lineage edges; blobs nothing else uses go too. Returns the version number."""
+    that point at it, its lineage edges and its monitoring (drift results with their edges, the stored reference
+    profile); blobs nothing else uses go too. Returns the version number."""
     ref = parse_uri(uri)
     if ref.version is None:
         raise RegistryError(f"'{uri}': say which version to delete (NAME:VERSION), or delete the whole model")
@@ -446,7 +447,8 @@ def delete_model_version(uri: str, *, store: Store | None = None, home: str | Pa
 
 
 def delete_model(name: str, *, store: Store | None = None, home: str | Path | None = None) -> list[int]:
-    """Delete a model with all its versions, aliases and tags; returns the version numbers deleted."""
+    """Delete a model with all its versions, aliases and tags, and its monitoring (drift results, reference
+    profiles, settings); returns the version numbers deleted."""
     return _delete(_store(store, home), check_name(name), None)
 
 
@@ -474,10 +476,12 @@ def _delete(store: Store, name: str, version: int | None) -> list[int]:
         else:
             tx.execute("UPDATE registered_models SET updated_at = :now WHERE name = :name",
                        {"name": name, "now": time.time()})
+        shas = sorted(set(shas) | _delete_monitoring(tx, params, whole_model=version is None))
         sha_clause, sha_params = _in("s", shas)
         used = {r["sha"] for r in tx.all(
             f"SELECT artifact_sha256 AS sha FROM model_versions WHERE artifact_sha256 IN {sha_clause} "
             f"UNION SELECT reference_sha256 AS sha FROM model_versions WHERE reference_sha256 IN {sha_clause} "
+            f"UNION SELECT sha256 AS sha FROM monitor_references WHERE sha256 IN {sha_clause} "
             f"UNION SELECT sha256 AS sha FROM artifacts WHERE sha256 IN {sha_clause}", sha_params)}
         return numbers, set(shas) - used
 
@@ -485,6 +489,25 @@ def _delete(store: Store, name: str, version: int | None) -> list[int]:
     for sha in orphans:  # after the commit: a crash here leaves an unused blob, never a row without its blob
         store.artifacts.delete(sha)
     return numbers
+
+
+def _delete_monitoring(tx: Tx, params: Mapping[str, Any], *, whole_model: bool) -> set[str]:
+    """In the deleting transaction: the monitoring rows of the doomed versions (tables of migration
+    0004_monitoring, which nbmlops.monitoring writes): drift results with their per-feature rows and the lineage
+    edges they own (drift_result -> model_version 'monitors'), stored reference profiles, and for a whole model its
+    monitoring settings. Edges other nodes own that point at a result (a retrained version's or run's
+    'triggered_by') stay: they are those nodes' history. Returns the profiles' blob hashes, to delete if unused.
+    Subqueries, not id lists: a model monitored hourly for years has tens of thousands of results."""
+    match = "model_name = :name" + ("" if whole_model else " AND model_version = :version")
+    results = f"(SELECT id FROM drift_results WHERE {match})"
+    tx.execute(f"DELETE FROM lineage WHERE from_kind = 'drift_result' AND from_id IN {results}", params)
+    tx.execute(f"DELETE FROM drift_features WHERE result_id IN {results}", params)
+    tx.execute(f"DELETE FROM drift_results WHERE {match}", params)
+    profiles = {r["sha256"] for r in tx.all(f"SELECT sha256 FROM monitor_references WHERE {match}", params)}
+    tx.execute(f"DELETE FROM monitor_references WHERE {match}", params)
+    if whole_model:
+        tx.execute("DELETE FROM monitor_settings WHERE model_name = :name", params)
+    return profiles
 
 
 def model_lineage(uri: str, *, store: Store | None = None, home: str | Path | None = None) -> list[Any]:
