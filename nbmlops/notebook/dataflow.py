@@ -11,13 +11,18 @@ A cell's module-level code is walked in evaluation order and turned into events:
 Function and class bodies run later, when called, against the caller's globals: their free names are
 recorded as deferred reads/writes on the Write(kind="def") event, and the compiler applies them wherever
 the function or class is used.
+
+The walkers dispatch on the exact node type through dicts and step only through the fields that can hold
+nodes; ast.NodeVisitor's dispatch by method name and its iter_fields made this analysis as slow as parsing.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 # Methods that change their receiver in place; a call of one is a new version of the receiver.
 MUTATING_METHODS = frozenset({
@@ -33,13 +38,14 @@ KERNEL_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython", "In", "Out"
                                            "___", "__name__", "__builtins__", "__doc__", "__file__"}
 
 
-@dataclass(frozen=True)
+# Events are made by the thousand: slotted ones are built twice as fast.
+@dataclass(frozen=True, slots=True)
 class Read:
     name: str
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Write:
     name: str
     line: int
@@ -49,19 +55,19 @@ class Write:
     deferred_writes: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delete:
     name: str
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mutate:
     name: str
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StarImport:
     module: str
     line: int
@@ -70,11 +76,18 @@ class StarImport:
 Event = Read | Write | Delete | Mutate | StarImport
 
 
+_Name, _Attribute, _Constant, _Load, _Store = ast.Name, ast.Attribute, ast.Constant, ast.Load, ast.Store
+_Subscript, _BinOp, _Call, _Tuple, _List = ast.Subscript, ast.BinOp, ast.Call, ast.Tuple, ast.List
+_NO_NAMES: frozenset[str] = frozenset()
+_CHAIN = (ast.Attribute, ast.Subscript, ast.Starred)
+_FUNCTION_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
 def root_name(node: ast.AST) -> ast.Name | None:
     """`df` for `df["a"].loc[0]`, `model` for `model.steps[0]`; None when the chain starts elsewhere."""
-    while isinstance(node, ast.Attribute | ast.Subscript | ast.Starred):
+    while isinstance(node, _CHAIN):
         node = node.value
-    return node if isinstance(node, ast.Name) else None
+    return node if type(node) is _Name else None
 
 
 def _is_inplace_call(call: ast.Call) -> bool:
@@ -87,9 +100,45 @@ def _is_inplace_call(call: ast.Call) -> bool:
 def mutated_receiver(call: ast.Call) -> ast.Name | None:
     """The name a method call changes in place, if the call is one that does."""
     func = call.func
-    if isinstance(func, ast.Attribute) and (func.attr in MUTATING_METHODS or _is_inplace_call(call)):
+    if type(func) is _Attribute and (func.attr in MUTATING_METHODS or (call.keywords and _is_inplace_call(call))):
         return root_name(func.value)
     return None
+
+
+# --- stepping through the tree --------------------------------------------------------------------------
+
+# Fields that never hold a node we must visit: identifiers, constants, flags, and the ctx/operator singletons.
+_SCALAR_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asname", "module", "level", "kind",
+                            "conversion", "is_async", "type_comment", "tag", "simple", "kwd_attrs", "rest"})
+_SCALAR_FIELDS_OF: dict[type, frozenset[str]] = {
+    ast.Constant: frozenset({"value"}), ast.MatchSingleton: frozenset({"value"}),
+    ast.Global: frozenset({"names"}), ast.Nonlocal: frozenset({"names"}),
+}
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    """The fields of a node type that hold child nodes, in `_fields` order (the order NodeVisitor visits)."""
+    fields = _CHILD_FIELDS.get(node_type)
+    if fields is None:
+        skip = _SCALAR_FIELDS | _SCALAR_FIELDS_OF.get(node_type, frozenset())
+        fields = _CHILD_FIELDS[node_type] = tuple(f for f in node_type._fields if f not in skip)  # type: ignore[attr-defined]
+    return fields
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """A node's children in NodeVisitor's order: lists flattened, their None holes (`{**d}` keys) dropped."""
+    found: list[ast.AST] = []
+    add = found.append
+    for field in _child_fields(type(node)):
+        value = getattr(node, field, None)
+        if type(value) is list:
+            for item in value:
+                if item is not None:
+                    add(item)
+        elif value is not None:
+            add(value)
+    return found
 
 
 # --- scopes of functions, lambdas, comprehensions and classes ------------------------------------------
@@ -103,46 +152,86 @@ class ScopeSummary:
 
 
 def _target_names(target: ast.AST) -> list[str]:
-    if isinstance(target, ast.Name):
+    target_type = type(target)
+    if target_type is _Name:
         return [target.id]
-    if isinstance(target, ast.Tuple | ast.List):
+    if target_type is _Tuple or target_type is _List:
         return [n for elt in target.elts for n in _target_names(elt)]
-    if isinstance(target, ast.Starred):
+    if target_type is ast.Starred:
         return _target_names(target.value)
     return []
 
 
-class _ScopeCollector(ast.NodeVisitor):
+# A walrus inside a comprehension binds its name in the enclosing scope, wherever it sits in the
+# comprehension (its first iterable and nested lambdas included). Every walker appends the walrus targets it
+# meets to one log shared by the whole cell; a comprehension is walked in one go, so its walrus names are the
+# entries logged from the moment its first iterable is visited until its own scope is summarised.
+WalrusLog = list[str]
+
+
+class _ScopeCollector:
     """Collects bindings, loads, global declarations and in-place mutations of one function-like scope,
-    folding in the free names of the scopes nested inside it."""
+    folding in the free names of the scopes nested inside it. Its results are sets, so the nodes are taken
+    from a stack in whatever order is fastest."""
 
-    def visit_Constant(self, node: ast.Constant) -> None:
-        """Constants name nothing (and NodeVisitor's compatibility shim for them is slow)."""
+    __slots__ = ("bound", "loads", "globals", "nonlocals", "mutated", "nested_writes", "walrus_log")
 
-    def __init__(self) -> None:
+    def __init__(self, walrus_log: WalrusLog) -> None:
         self.bound: set[str] = set()
         self.loads: set[str] = set()
         self.globals: set[str] = set()
         self.nonlocals: set[str] = set()
         self.mutated: set[str] = set()
         self.nested_writes: set[str] = set()
+        self.walrus_log = walrus_log
 
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self.loads.add(node.id)
-        else:
-            self.bound.add(node.id)
+    def collect(self, nodes: Iterable[ast.AST]) -> None:
+        stack = list(nodes)
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        loads, bound, handlers = self.loads, self.bound, _SCOPE_HANDLERS
+        while stack:
+            node = pop()
+            node_type = type(node)
+            # the most frequent node types first, inline
+            if node_type is _Name:
+                (loads if type(node.ctx) is _Load else bound).add(node.id)
+            elif node_type is _Attribute:
+                push(node.value)
+            elif node_type is _Constant:
+                continue  # constants name nothing
+            elif node_type is _Subscript:
+                push(node.value)
+                push(node.slice)
+            elif node_type is _Call:
+                receiver = mutated_receiver(node)
+                if receiver is not None:
+                    self.mutated.add(receiver.id)
+                push(node.func)
+                extend(node.args)
+                for keyword in node.keywords:
+                    push(keyword.value)
+            elif node_type is _BinOp:
+                push(node.left)
+                push(node.right)
+            elif node_type is _Tuple or node_type is _List:
+                extend(node.elts)
+            else:
+                handler = handlers.get(node_type)
+                if handler is None:
+                    extend(_children(node))
+                else:
+                    handler(self, node, stack)
 
-    def visit_Global(self, node: ast.Global) -> None:
+    def _global(self, node: ast.Global, stack: list[ast.AST]) -> None:
         self.globals.update(node.names)
 
-    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+    def _nonlocal(self, node: ast.Nonlocal, stack: list[ast.AST]) -> None:
         self.nonlocals.update(node.names)
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        if isinstance(node.target, ast.Name):
+    def _aug_assign(self, node: ast.AugAssign, stack: list[ast.AST]) -> None:
+        if type(node.target) is _Name:
             self.loads.add(node.target.id)
-        self.generic_visit(node)
+        stack.extend(_children(node))
 
     def _mutation_target(self, target: ast.AST) -> None:
         if isinstance(target, ast.Attribute | ast.Subscript):
@@ -151,97 +240,96 @@ class _ScopeCollector(ast.NodeVisitor):
                 self.mutated.add(root.id)
                 self.loads.add(root.id)
 
-    def visit_Assign(self, node: ast.Assign) -> None:
+    def _assign_or_delete(self, node: ast.Assign | ast.Delete, stack: list[ast.AST]) -> None:
         for target in node.targets:
             self._mutation_target(target)
-        self.generic_visit(node)
+        stack.extend(_children(node))
 
-    def visit_Delete(self, node: ast.Delete) -> None:
-        for target in node.targets:
-            self._mutation_target(target)
-        self.generic_visit(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        receiver = mutated_receiver(node)
-        if receiver is not None:
-            self.mutated.add(receiver.id)
-        self.generic_visit(node)
-
-    def visit_Import(self, node: ast.Import) -> None:
+    def _import(self, node: ast.Import, stack: list[ast.AST]) -> None:
         for alias in node.names:
             self.bound.add(alias.asname or alias.name.split(".")[0])
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+    def _import_from(self, node: ast.ImportFrom, stack: list[ast.AST]) -> None:
         for alias in node.names:
             if alias.name != "*":
                 self.bound.add(alias.asname or alias.name)
 
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+    def _named_binding(self, node: ast.ExceptHandler | ast.MatchAs | ast.MatchStar, stack: list[ast.AST]) -> None:
         if node.name:
             self.bound.add(node.name)
-        self.generic_visit(node)
+        stack.extend(_children(node))
 
-    def visit_MatchAs(self, node: ast.MatchAs) -> None:
-        if node.name:
-            self.bound.add(node.name)
-        self.generic_visit(node)
-
-    def visit_MatchStar(self, node: ast.MatchStar) -> None:
-        if node.name:
-            self.bound.add(node.name)
-
-    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+    def _match_mapping(self, node: ast.MatchMapping, stack: list[ast.AST]) -> None:
         if node.rest:
             self.bound.add(node.rest)
-        self.generic_visit(node)
+        stack.extend(_children(node))
 
     def _nested(self, summary: ScopeSummary) -> None:
         self.loads.update(summary.reads)
         self.nested_writes.update(summary.global_writes)
 
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    def _function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, stack: list[ast.AST]) -> None:
         self.bound.add(node.name)
-        for expr in _def_time_exprs(node):
-            self.visit(expr)
-        self._nested(function_scope(node))
+        stack.extend(_def_time_exprs(node))
+        self._nested(function_scope(node, self.walrus_log))
 
-    visit_AsyncFunctionDef = visit_FunctionDef
+    def _lambda(self, node: ast.Lambda, stack: list[ast.AST]) -> None:
+        stack.extend(_def_time_exprs(node))
+        self._nested(function_scope(node, self.walrus_log))
 
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        for expr in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
-            self.visit(expr)
-        self._nested(function_scope(node))
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+    def _class_def(self, node: ast.ClassDef, stack: list[ast.AST]) -> None:
         self.bound.add(node.name)
-        immediate, deferred = class_scope(node)
+        immediate, deferred = class_scope(node, self.walrus_log)
         self._nested(immediate)
         self._nested(deferred)
 
-    def _comprehension(self, node: ast.AST) -> None:
-        generators = node.generators  # type: ignore[attr-defined]
-        self.visit(generators[0].iter)  # evaluated in the enclosing scope
-        summary, walrus = comprehension_scope(node)
+    def _comprehension(self, node: ast.ListComp, stack: list[ast.AST]) -> None:
+        mark = len(self.walrus_log)
+        self.collect([node.generators[0].iter])  # evaluated in the enclosing scope
+        summary, walrus = comprehension_scope(node, self.walrus_log, mark)
         self._nested(summary)
         self.bound.update(walrus)
 
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
-        self.visit(node.value)
+    def _named_expr(self, node: ast.NamedExpr, stack: list[ast.AST]) -> None:
+        self.walrus_log.append(node.target.id)
+        stack.append(node.value)
         self.bound.add(node.target.id)
+
+
+_SCOPE_HANDLERS: dict[type, Callable[[_ScopeCollector, Any, list[ast.AST]], None]] = {
+    ast.Global: _ScopeCollector._global,
+    ast.Nonlocal: _ScopeCollector._nonlocal,
+    ast.AugAssign: _ScopeCollector._aug_assign,
+    ast.Assign: _ScopeCollector._assign_or_delete,
+    ast.Delete: _ScopeCollector._assign_or_delete,
+    ast.Import: _ScopeCollector._import,
+    ast.ImportFrom: _ScopeCollector._import_from,
+    ast.ExceptHandler: _ScopeCollector._named_binding,
+    ast.MatchAs: _ScopeCollector._named_binding,
+    ast.MatchStar: _ScopeCollector._named_binding,
+    ast.MatchMapping: _ScopeCollector._match_mapping,
+    ast.FunctionDef: _ScopeCollector._function_def,
+    ast.AsyncFunctionDef: _ScopeCollector._function_def,
+    ast.Lambda: _ScopeCollector._lambda,
+    ast.ClassDef: _ScopeCollector._class_def,
+    ast.ListComp: _ScopeCollector._comprehension,
+    ast.SetComp: _ScopeCollector._comprehension,
+    ast.DictComp: _ScopeCollector._comprehension,
+    ast.GeneratorExp: _ScopeCollector._comprehension,
+    ast.NamedExpr: _ScopeCollector._named_expr,
+}
 
 
 def _def_time_exprs(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.expr]:
     """Expressions evaluated when the `def` runs: decorators, defaults and annotations."""
     args = node.args
-    exprs: list[ast.expr] = list(args.defaults) + [d for d in args.kw_defaults if d is not None]
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        exprs = list(node.decorator_list) + exprs
+    exprs: list[ast.expr] = args.defaults + [d for d in args.kw_defaults if d is not None]
+    if type(node) is not ast.Lambda:
+        exprs = node.decorator_list + exprs  # type: ignore[union-attr]
         all_args = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
         exprs += [a.annotation for a in all_args if a.annotation is not None]
-        if node.returns is not None:
-            exprs.append(node.returns)
+        if node.returns is not None:  # type: ignore[union-attr]
+            exprs.append(node.returns)  # type: ignore[union-attr]
     return exprs
 
 
@@ -251,12 +339,10 @@ def _parameters(args: ast.arguments) -> set[str]:
     return names
 
 
-def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> ScopeSummary:
+def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, walrus_log: WalrusLog) -> ScopeSummary:
     """Free names a function or lambda reads when called, and the globals it rebinds or mutates."""
-    collector = _ScopeCollector()
-    body = node.body if isinstance(node.body, list) else [node.body]
-    for stmt in body:
-        collector.visit(stmt)
+    collector = _ScopeCollector(walrus_log)
+    collector.collect(node.body if isinstance(node.body, list) else [node.body])
     local = (collector.bound | _parameters(node.args)) - collector.globals - collector.nonlocals
     reads = collector.loads - local
     writes = (collector.bound & collector.globals) | (collector.mutated - local) | (
@@ -264,69 +350,111 @@ def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) ->
     return ScopeSummary(reads, writes)
 
 
-def comprehension_scope(node: ast.AST) -> tuple[ScopeSummary, set[str]]:
-    """Free names of a comprehension (minus its first iterable) and the names its walruses bind outside."""
-    collector = _ScopeCollector()
-    generators = node.generators  # type: ignore[attr-defined]
-    for i, gen in enumerate(generators):
-        collector.visit(gen.target)
+def comprehension_scope(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+                        walrus_log: WalrusLog, mark: int) -> tuple[ScopeSummary, set[str]]:
+    """Free names of a comprehension (minus its first iterable, which the caller has just walked, logging
+    walruses from `mark` on) and the names its walruses bind outside."""
+    collector = _ScopeCollector(walrus_log)
+    parts: list[ast.AST] = []
+    for i, gen in enumerate(node.generators):
+        parts.append(gen.target)
         if i:
-            collector.visit(gen.iter)
-        for cond in gen.ifs:
-            collector.visit(cond)
-    for part in ("elt", "key", "value"):
-        if hasattr(node, part):
-            collector.visit(getattr(node, part))
-    targets = {n for gen in generators for n in _target_names(gen.target)}
-    walrus = {n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr)}
+            parts.append(gen.iter)
+        parts.extend(gen.ifs)
+    if type(node) is ast.DictComp:
+        parts += [node.key, node.value]
+    else:
+        parts.append(node.elt)  # type: ignore[union-attr]
+    collector.collect(parts)
+    targets = {n for gen in node.generators for n in _target_names(gen.target)}
+    walrus = set(walrus_log[mark:])
     reads = collector.loads - targets - walrus  # a walrus name is the comprehension's own binding
     writes = (collector.mutated - targets) | collector.nested_writes
     return ScopeSummary(reads, writes), walrus
 
 
-def class_scope(node: ast.ClassDef) -> tuple[ScopeSummary, ScopeSummary]:
+def class_scope(node: ast.ClassDef, walrus_log: WalrusLog) -> tuple[ScopeSummary, ScopeSummary]:
     """(what the class body reads while the class is created, what its methods read when called)."""
-    immediate = _ScopeCollector()
+    immediate = _ScopeCollector(walrus_log)
     deferred = ScopeSummary(set(), set())
-    for expr in node.bases + [k.value for k in node.keywords] + node.decorator_list:
-        immediate.visit(expr)
+    immediate.collect(node.bases + [k.value for k in node.keywords] + node.decorator_list)
     for stmt in node.body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-            for expr in _def_time_exprs(stmt):
-                immediate.visit(expr)
-            method = function_scope(stmt)
+        if isinstance(stmt, _FUNCTION_DEFS):
+            immediate.collect(_def_time_exprs(stmt))
+            method = function_scope(stmt, walrus_log)
             deferred.reads |= method.reads
             deferred.global_writes |= method.global_writes
             immediate.bound.add(stmt.name)
         else:
-            immediate.visit(stmt)
+            immediate.collect([stmt])
     reads = immediate.loads - immediate.bound
     return ScopeSummary(reads, immediate.mutated - immediate.bound), deferred
 
 
 # --- module level: ordered events ---------------------------------------------------------------------
 
-class _ModuleEvents(ast.NodeVisitor):
-    def visit_Constant(self, node: ast.Constant) -> None:
-        """Constants name nothing; this also skips NodeVisitor's slow compatibility shim for them."""
+class _ModuleEvents:
+    """Walks a cell's module-level code in evaluation order (NodeVisitor's order), recording events."""
+
+    __slots__ = ("events", "conditional", "walrus_log")
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.conditional = 0
+        self.walrus_log: WalrusLog = []
 
-    # names
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self.events.append(Read(node.id, node.lineno))
-        elif isinstance(node.ctx, ast.Store):
-            self._write(node.id, node.lineno)
+    def visit(self, node: ast.AST) -> None:
+        node_type = type(node)
+        # the most frequent node types first, inline
+        if node_type is _Name:
+            ctx = type(node.ctx)
+            if ctx is _Load:
+                self.events.append(Read(node.id, node.lineno))
+            elif ctx is _Store:
+                self._write(node.id, node.lineno)
+            else:
+                self.events.append(Delete(node.id, node.lineno))
+        elif node_type is _Attribute:
+            self.visit(node.value)
+        elif node_type is _Constant:
+            return  # constants name nothing
+        elif node_type is _Subscript:
+            self.visit(node.value)
+            self.visit(node.slice)
+        elif node_type is _Call:
+            visit = self.visit
+            visit(node.func)
+            for arg in node.args:
+                if type(arg) is not _Constant:
+                    visit(arg)
+            for keyword in node.keywords:
+                if type(keyword.value) is not _Constant:
+                    visit(keyword.value)
+            receiver = mutated_receiver(node)
+            if receiver is not None:
+                self.events.append(Mutate(receiver.id, node.lineno))
+        elif node_type is _BinOp:
+            self.visit(node.left)
+            self.visit(node.right)
         else:
-            self.events.append(Delete(node.id, node.lineno))
+            handler = _EVENT_HANDLERS.get(node_type)
+            if handler is None:
+                for child in _children(node):
+                    self.visit(child)
+            else:
+                handler(self, node)
+
+    def _visit_all(self, nodes: Iterable[ast.AST]) -> None:
+        visit = self.visit
+        for node in nodes:
+            visit(node)
 
     def _write(self, name: str, line: int, kind: str = "assign", summary: ScopeSummary | None = None) -> None:
-        self.events.append(Write(name, line, self.conditional > 0, kind,
-                                 frozenset(summary.reads) if summary else frozenset(),
-                                 frozenset(summary.global_writes) if summary else frozenset()))
+        if summary is None:
+            self.events.append(Write(name, line, self.conditional > 0, kind, _NO_NAMES, _NO_NAMES))
+        else:
+            self.events.append(Write(name, line, self.conditional > 0, kind, frozenset(summary.reads),
+                                     frozenset(summary.global_writes)))
 
     def _summary(self, summary: ScopeSummary, line: int) -> None:
         """A nested scope that runs right now (lambda passed on, comprehension, class body)."""
@@ -336,47 +464,49 @@ class _ModuleEvents(ast.NodeVisitor):
             self.events.append(Mutate(name, line))
 
     def _target(self, target: ast.AST) -> None:
-        if isinstance(target, ast.Name):
+        target_type = type(target)
+        if target_type is _Name:
             self._write(target.id, target.lineno)
-        elif isinstance(target, ast.Tuple | ast.List):
+        elif target_type is _Tuple or target_type is _List:
             for elt in target.elts:
                 self._target(elt)
-        elif isinstance(target, ast.Starred):
+        elif target_type is ast.Starred:
             self._target(target.value)
-        elif isinstance(target, ast.Attribute | ast.Subscript):
+        elif target_type is _Attribute or target_type is _Subscript:
             self.visit(target)  # reads the chain (root, indices)
             root = root_name(target)
             if root is not None:
                 self.events.append(Mutate(root.id, target.lineno))
 
     # statements
-    def visit_Assign(self, node: ast.Assign) -> None:
-        if isinstance(node.value, ast.Lambda) and all(isinstance(t, ast.Name) for t in node.targets):
+    def _assign(self, node: ast.Assign) -> None:
+        value = node.value
+        value_type = type(value)
+        if value_type is ast.Lambda and all(type(t) is _Name for t in node.targets):
             # `f = lambda ...` is a function definition: its body runs when called, against the caller's globals
-            for expr in _def_time_exprs(node.value):
-                self.visit(expr)
-            summary = function_scope(node.value)
+            self._visit_all(_def_time_exprs(value))
+            summary = function_scope(value, self.walrus_log)
             for target in node.targets:
                 self._write(target.id, target.lineno, "def", summary)  # type: ignore[attr-defined]
             return
-        if isinstance(node.value, ast.Name) and all(isinstance(t, ast.Name) for t in node.targets):
+        if value_type is _Name and all(type(t) is _Name for t in node.targets):
             # `g = f`: if f is a function or class, g runs f's body when called; the compiler resolves it
-            self.visit(node.value)
+            self.visit(value)
             for target in node.targets:
                 self._write(target.id, target.lineno, "alias",  # type: ignore[attr-defined]
-                            ScopeSummary({node.value.id}, set()))
+                            ScopeSummary({value.id}, set()))
             return
-        self.visit(node.value)
+        self.visit(value)
         for target in node.targets:
             self._target(target)
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+    def _ann_assign(self, node: ast.AnnAssign) -> None:
         self.visit(node.annotation)
         if node.value is not None:
             self.visit(node.value)
             self._target(node.target)
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+    def _aug_assign(self, node: ast.AugAssign) -> None:
         if isinstance(node.target, ast.Name):
             self.events.append(Read(node.target.id, node.lineno))
             self.visit(node.value)
@@ -385,7 +515,7 @@ class _ModuleEvents(ast.NodeVisitor):
             self.visit(node.value)
             self._target(node.target)
 
-    def visit_Delete(self, node: ast.Delete) -> None:
+    def _delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             if isinstance(target, ast.Name | ast.Tuple | ast.List):
                 for name in _target_names(target):
@@ -393,110 +523,83 @@ class _ModuleEvents(ast.NodeVisitor):
             else:
                 self._target(target)
 
-    def visit_Import(self, node: ast.Import) -> None:
+    def _import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._write(alias.asname or alias.name.split(".")[0], node.lineno, "import")
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+    def _import_from(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
             if alias.name == "*":
                 self.events.append(StarImport(node.module or "", node.lineno))
             else:
                 self._write(alias.asname or alias.name, node.lineno, "import")
 
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for expr in _def_time_exprs(node):
-            self.visit(expr)
-        self._write(node.name, node.lineno, "def", function_scope(node))
+    def _function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._visit_all(_def_time_exprs(node))
+        self._write(node.name, node.lineno, "def", function_scope(node, self.walrus_log))
 
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        immediate, deferred = class_scope(node)
+    def _class_def(self, node: ast.ClassDef) -> None:
+        immediate, deferred = class_scope(node, self.walrus_log)
         self._summary(immediate, node.lineno)
         self._write(node.name, node.lineno, "def", deferred)
 
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        for expr in _def_time_exprs(node):
-            self.visit(expr)
+    def _lambda(self, node: ast.Lambda) -> None:
+        self._visit_all(_def_time_exprs(node))
         # a lambda in an expression is usually called right away (apply, sorted key): read what it reads now
-        self._summary(function_scope(node), node.lineno)
+        self._summary(function_scope(node, self.walrus_log), node.lineno)
 
-    def _comprehension(self, node: ast.AST) -> None:
-        self.visit(node.generators[0].iter)  # type: ignore[attr-defined]
-        summary, walrus = comprehension_scope(node)
-        self._summary(summary, node.lineno)  # type: ignore[attr-defined]
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
+        mark = len(self.walrus_log)
+        self.visit(node.generators[0].iter)
+        summary, walrus = comprehension_scope(node, self.walrus_log, mark)
+        self._summary(summary, node.lineno)
         for name in sorted(walrus):
-            self._write(name, node.lineno)  # type: ignore[attr-defined]
+            self._write(name, node.lineno)
 
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+    def _named_expr(self, node: ast.NamedExpr) -> None:
+        self.walrus_log.append(node.target.id)
         self.visit(node.value)
         self._write(node.target.id, node.lineno)
 
-    def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
-        receiver = mutated_receiver(node)
-        if receiver is not None:
-            self.events.append(Mutate(receiver.id, node.lineno))
-
-    def _conditional_block(self, before: list[ast.AST], blocks: list[ast.AST]) -> None:
-        for part in before:
-            self.visit(part)
+    def _conditional_block(self, before: list[ast.expr], blocks: list[ast.stmt]) -> None:
+        self._visit_all(before)
         self.conditional += 1
-        for part in blocks:
-            self.visit(part)
+        self._visit_all(blocks)
         self.conditional -= 1
 
-    def visit_If(self, node: ast.If) -> None:
+    def _if_or_while(self, node: ast.If | ast.While) -> None:
         self._conditional_block([node.test], node.body + node.orelse)
 
-    def visit_While(self, node: ast.While) -> None:
-        self._conditional_block([node.test], node.body + node.orelse)
-
-    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+    def _for(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self.conditional += 1
         self._target(node.target)
-        for stmt in node.body + node.orelse:
-            self.visit(stmt)
+        self._visit_all(node.body + node.orelse)
         self.conditional -= 1
 
-    visit_AsyncFor = visit_For
-
-    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
             self.visit(item.context_expr)
             if item.optional_vars is not None:
                 self._target(item.optional_vars)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._visit_all(node.body)
 
-    visit_AsyncWith = visit_With
-
-    def visit_Try(self, node: ast.Try) -> None:
+    def _try(self, node: ast.Try | ast.TryStar) -> None:
         self.conditional += 1
-        for stmt in node.body:
-            self.visit(stmt)
+        self._visit_all(node.body)
         for handler in node.handlers:
             if handler.type is not None:
                 self.visit(handler.type)
             if handler.name:
                 self._write(handler.name, handler.lineno)
-            for stmt in handler.body:
-                self.visit(stmt)
+            self._visit_all(handler.body)
             if handler.name:  # Python unbinds `e` of `except E as e` when the handler ends
                 self.events.append(Delete(handler.name, handler.lineno))
-        for stmt in node.orelse:
-            self.visit(stmt)
+        self._visit_all(node.orelse)
         self.conditional -= 1
-        for stmt in node.finalbody:
-            self.visit(stmt)
+        self._visit_all(node.finalbody)
 
-    visit_TryStar = visit_Try
-
-    def visit_Match(self, node: ast.Match) -> None:
+    def _match(self, node: ast.Match) -> None:
         self.visit(node.subject)
         self.conditional += 1
         for case in node.cases:
@@ -509,14 +612,40 @@ class _ModuleEvents(ast.NodeVisitor):
                     self.visit(sub.value if isinstance(sub, ast.MatchValue) else sub.cls)
             if case.guard is not None:
                 self.visit(case.guard)
-            for stmt in case.body:
-                self.visit(stmt)
+            self._visit_all(case.body)
         self.conditional -= 1
+
+
+_EVENT_HANDLERS: dict[type, Callable[[_ModuleEvents, Any], None]] = {
+    ast.Assign: _ModuleEvents._assign,
+    ast.AnnAssign: _ModuleEvents._ann_assign,
+    ast.AugAssign: _ModuleEvents._aug_assign,
+    ast.Delete: _ModuleEvents._delete,
+    ast.Import: _ModuleEvents._import,
+    ast.ImportFrom: _ModuleEvents._import_from,
+    ast.FunctionDef: _ModuleEvents._function_def,
+    ast.AsyncFunctionDef: _ModuleEvents._function_def,
+    ast.ClassDef: _ModuleEvents._class_def,
+    ast.Lambda: _ModuleEvents._lambda,
+    ast.ListComp: _ModuleEvents._comprehension,
+    ast.SetComp: _ModuleEvents._comprehension,
+    ast.DictComp: _ModuleEvents._comprehension,
+    ast.GeneratorExp: _ModuleEvents._comprehension,
+    ast.NamedExpr: _ModuleEvents._named_expr,
+    ast.If: _ModuleEvents._if_or_while,
+    ast.While: _ModuleEvents._if_or_while,
+    ast.For: _ModuleEvents._for,
+    ast.AsyncFor: _ModuleEvents._for,
+    ast.With: _ModuleEvents._with,
+    ast.AsyncWith: _ModuleEvents._with,
+    ast.Try: _ModuleEvents._try,
+    ast.TryStar: _ModuleEvents._try,
+    ast.Match: _ModuleEvents._match,
+}
 
 
 def cell_events(tree: ast.Module) -> list[Event]:
     """The name events of a parsed cell, in the order a run performs them."""
     visitor = _ModuleEvents()
-    for stmt in tree.body:
-        visitor.visit(stmt)
+    visitor._visit_all(tree.body)
     return visitor.events
