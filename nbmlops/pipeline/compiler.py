@@ -231,7 +231,7 @@ class _Compiler:
 
     def _apply(self, state: _StepState, cell: Cell, event: Event) -> None:
         if isinstance(event, Read):
-            self._read(state, cell, event.name, event.line, strict=True, seen=set())
+            self._read(state, cell, event.name, event.line, strict=True)
         elif isinstance(event, Write):
             previous = self.defined.get(event.name)
             if event.conditional and previous and previous.producer not in (state.name, AMBIENT, DELETED):
@@ -239,7 +239,7 @@ class _Compiler:
                 self._take_input(state, cell, event.name, previous.producer)
             self.defined[event.name] = self._definition(state.name, event, cell)
         elif isinstance(event, Delete):
-            self._read(state, cell, event.name, event.line, strict=True, seen=set())
+            self._read(state, cell, event.name, event.line, strict=True)
             self.defined[event.name] = _Definition(DELETED, cell=cell.index)
         elif isinstance(event, Mutate):
             self._mutate(state, cell, event.name, event.line, strict=True)
@@ -261,15 +261,18 @@ class _Compiler:
         definition = self.defined.get(name)
         if definition is None or definition.kind == "import" or definition.producer == DELETED:
             return  # module attributes and unknown names: nothing of ours to version
-        self._read(state, cell, name, line, strict=strict, seen=set())
+        self._read(state, cell, name, line, strict=strict)
         if definition.producer != state.name:
             self.defined[name] = _Definition(state.name, definition.kind, definition.deferred_reads,
                                              definition.deferred_writes, cell.index)
 
-    def _read(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool, seen: set[str]) -> None:
-        if name in seen:
-            return
-        seen.add(name)
+    def _read(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool,
+              seen: set[str] | None = None) -> None:
+        """`seen`: the names already read while following one read through function bodies (None: none yet)."""
+        if seen is not None:
+            if name in seen:
+                return
+            seen.add(name)
         definition = self.defined.get(name)
         if definition is None:
             if strict and name not in KERNEL_NAMES and not self.star_import:
@@ -286,7 +289,11 @@ class _Compiler:
                 state.params.add(name)
         elif definition.producer != state.name:
             self._take_input(state, cell, name, definition.producer)
-        # using a function or class runs its body later against this step's globals
+        if definition.deferred_reads or definition.deferred_writes:
+            self._run_body(state, cell, definition, line, {name} if seen is None else seen)
+
+    def _run_body(self, state: _StepState, cell: Cell, definition: _Definition, line: int, seen: set[str]) -> None:
+        """Using a function or class runs its body later against this step's globals."""
         for deferred in sorted(definition.deferred_reads):
             self._read(state, cell, deferred, line, strict=False, seen=seen)
         for deferred in sorted(definition.deferred_writes):
