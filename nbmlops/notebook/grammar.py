@@ -7,7 +7,6 @@ One grammar, three carriers: JupyterLab panel and hand-written tags both write `
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 
 from nbmlops.errors import NotebookError
@@ -123,6 +122,8 @@ def _role_from_tags(cell: Cell, path: str) -> CellRole | None:
 
 def _role_from_magic(cell: Cell, path: str) -> tuple[CellRole | None, str]:
     """Parse a leading `%%step`/`%%setup`/`%%skip` line; return the role and the source with it blanked."""
+    if "%%" not in cell.source:
+        return None, cell.source
     lines = cell.source.split("\n")
     for i, line in enumerate(lines):
         stripped = line.strip()
@@ -130,6 +131,8 @@ def _role_from_magic(cell: Cell, path: str) -> tuple[CellRole | None, str]:
             continue
         if not stripped.startswith(MAGICS):
             return None, cell.source
+        import shlex  # here: most notebooks carry their roles in tags, not magics
+
         try:
             words = shlex.split(stripped)
         except ValueError as exc:
