@@ -348,27 +348,28 @@ class _Compiler:
                 if isinstance(e, Read) and e.name in self.parameters}
 
     def _check_cycles(self, upstream: dict[str, list[str]]) -> None:
+        # a method, not a recursive closure: a closure that calls itself is a reference cycle, and through
+        # `self` it would keep every parsed cell alive until the cyclic GC (~40 ms on 500 cells) found it
         visiting: list[str] = []
         done: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in done:
-                return
-            if name in visiting:
-                cycle = visiting[visiting.index(name):] + [name]
-                # name the cell whose `after:` closes the cycle (data only flows forward, so one must)
-                cell = self.steps[name].cells[0][0]
-                for down, up in zip(cycle, cycle[1:], strict=False):
-                    if up in self.steps[down].after:
-                        index = self.steps[down].after[up]
-                        cell = next(c for c, _, _ in self.steps[down].cells if c.index == index)
-                        break
-                raise self.error(cell, "steps form a cycle: " + " -> ".join(reversed(cycle)))
-            visiting.append(name)
-            for up in upstream[name]:
-                visit(up)
-            visiting.pop()
-            done.add(name)
-
         for name in upstream:
-            visit(name)
+            self._visit_upstream(name, upstream, visiting, done)
+
+    def _visit_upstream(self, name: str, upstream: dict[str, list[str]], visiting: list[str], done: set[str]) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            cycle = visiting[visiting.index(name):] + [name]
+            # name the cell whose `after:` closes the cycle (data only flows forward, so one must)
+            cell = self.steps[name].cells[0][0]
+            for down, up in zip(cycle, cycle[1:], strict=False):
+                if up in self.steps[down].after:
+                    index = self.steps[down].after[up]
+                    cell = next(c for c, _, _ in self.steps[down].cells if c.index == index)
+                    break
+            raise self.error(cell, "steps form a cycle: " + " -> ".join(reversed(cycle)))
+        visiting.append(name)
+        for up in upstream[name]:
+            self._visit_upstream(up, upstream, visiting, done)
+        visiting.pop()
+        done.add(name)
