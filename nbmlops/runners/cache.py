@@ -8,7 +8,6 @@ key's parts from the last execution, to tell the user why a step re-ran.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -16,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops._version import __version__
+from nbmlops.digest import sha256_hex
 from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.runners.marshal import StoredValue
 from nbmlops.runners.rundir import write_json
 
 
 def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()
+    return sha256_hex(json.dumps(value, sort_keys=True, default=repr).encode())
 
 
 @dataclass(frozen=True)

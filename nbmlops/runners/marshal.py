@@ -6,7 +6,6 @@ anything else -> cloudpickle. Heavy libraries are imported only when a value of 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -15,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nbmlops.digest import sha256_hex
 from nbmlops.errors import NbmlopsError
 
 EXTENSIONS = {"parquet": ".parquet", "npy": ".npy", "joblib": ".joblib", "json": ".json", "pickle": ".pkl",
@@ -117,7 +117,7 @@ def save_value(name: str, value: Any, directory: Path) -> StoredValue:
             continue
         os.replace(tmp, path)
         data = path.read_bytes()
-        return StoredValue(name, path.name, attempt, hashlib.sha256(data).hexdigest(), type_name(value),
+        return StoredValue(name, path.name, attempt, sha256_hex(data), type_name(value),
                            len(data))
     raise MarshalError(f"'{name}' ({type_name(value)}) can't be saved to pass to another step: "
                        + "; ".join(errors))

@@ -366,12 +366,13 @@ class Database:
 def schema_cache_path() -> Path:
     """Where the DDL of a new SQLite store at head is kept (per user), named by a fingerprint of the migration
     scripts themselves: editing or adding a migration names a new file, so a stale schema is never used."""
-    import hashlib
+    from nbmlops.digest import sha256_hex
 
-    digest = hashlib.sha256("\n".join(REVISIONS).encode())
-    for script in sorted((LOCATION / "versions").glob("*.py")):
-        digest.update(script.name.encode() + b"\0" + script.read_bytes())
-    return user_cache_dir() / f"sqlite-schema-{HEAD}-{digest.hexdigest()[:16]}.json"
+    folder = LOCATION / "versions"
+    parts = ["\n".join(REVISIONS).encode()]
+    for name in sorted(n for n in os.listdir(folder) if n.endswith(".py")):  # (glob would compile a regex)
+        parts.append(name.encode() + b"\0" + (folder / name).read_bytes())
+    return user_cache_dir() / f"sqlite-schema-{HEAD}-{sha256_hex(b''.join(parts))[:16]}.json"
 
 
 def stamped_revisions(conn: Connection) -> set[str] | None:
