@@ -40,9 +40,15 @@ KERNEL_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython", "In", "Out"
 
 # Events are made by the thousand: slotted ones are built twice as fast.
 @dataclass(frozen=True, slots=True)
-class Read:
+class _NameEvent:
     name: str
     line: int
+
+
+# Read, Delete and Mutate share _NameEvent's generated methods (making a dataclass costs ~1 ms of import);
+# its __eq__ compares the exact class, so Read("x", 1) != Mutate("x", 1), and the repr names the subclass.
+class Read(_NameEvent):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +61,12 @@ class Write:
     deferred_writes: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Delete:
-    name: str
-    line: int
+class Delete(_NameEvent):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Mutate:
-    name: str
-    line: int
+class Mutate(_NameEvent):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
