@@ -6,14 +6,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from nbmlops.digest import sha256_hex
 from nbmlops.errors import NotebookError
 
-# pathlib and hashlib are left out: on the `nbmlops compile` path they cost 7 and 4 ms of imports (hashlib
-# loads OpenSSL first); CPython's own SHA-256 gives the same digest.
-try:
-    from _sha256 import sha256  # CPython 3.11
-except ImportError:  # pragma: no cover - other versions and builds
-    from hashlib import sha256
+# No pathlib here: on the `nbmlops compile` path it would cost 7 ms of imports for these few calls.
 
 
 @dataclass(frozen=True)
@@ -96,4 +92,4 @@ def parse_notebook(raw: bytes, path: str = "<notebook>") -> Notebook:
     kernel = (meta.get("kernelspec") or {}).get("name")
     language = (meta.get("language_info") or {}).get("name") or (meta.get("kernelspec") or {}).get(
         "language") or "python"
-    return Notebook(path, sha256(raw).hexdigest(), tuple(cells), kernel, language, meta)
+    return Notebook(path, sha256_hex(raw), tuple(cells), kernel, language, meta)
