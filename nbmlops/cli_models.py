@@ -228,7 +228,7 @@ def tag(uri: str, key: str, value: str | None, delete: bool) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
 def rm(target: str, yes: bool, as_json: bool) -> None:
-    """Delete version NAME:VERSION, or model NAME with all its versions and aliases."""
+    """Delete version NAME:VERSION, or model NAME with all its versions and aliases (and their drift history)."""
     from nbmlops.registry import (
         RegistryError,
         delete_model,
@@ -243,11 +243,12 @@ def rm(target: str, yes: bool, as_json: bool) -> None:
         raise RegistryError(f"'{target}': rm takes NAME:VERSION or NAME, not an alias (aliases move; versions don't)")
     if ref.version is not None:
         version = get_model_version(target)
-        what = f"version {version.uri}" + (f" (aliases {', '.join('@' + a for a in version.aliases)} go too)"
-                                           if version.aliases else "")
+        what = f"version {version.uri} with its drift history" + (
+            f" (aliases {', '.join('@' + a for a in version.aliases)} go too)" if version.aliases else "")
     else:
         count = len(list_model_versions(ref.name))
-        what = f"model {ref.name} with its {count} version{'s' if count != 1 else ''}, aliases and tags"
+        what = (f"model {ref.name} with its {count} version{'s' if count != 1 else ''}, aliases, tags and drift "
+                "history")
     if not yes:
         click.confirm(f"delete {what}?", abort=True, err=True)
     numbers = delete_model_version(target) if ref.version is not None else delete_model(ref.name)
