@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from nbmlops._version import __version__
 from nbmlops.cli_group import NbmlopsGroup
 from nbmlops.errors import NbmlopsError
+
+if TYPE_CHECKING:
+    from nbmlops.pipeline.spec import PipelineSpec
 
 SUBGROUPS = {name: f"nbmlops.cli_{name}:{name}" for name in ("runs", "models", "features", "monitor")}
 
@@ -41,7 +46,7 @@ def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, 
     """Run a notebook (or a compiled pipeline.json) as a pipeline."""
     from nbmlops.cli_output import TerminalReporter, print_run_summary, print_sweep_summary
     from nbmlops.pipeline import load_pipeline
-    from nbmlops.runners import run_pipeline, split_sweep_params, sweep_pipeline
+    from nbmlops.runners import run_pipeline, sweep_pipeline
 
     freeze_imported_objects()
     spec = load_pipeline(target)
@@ -49,7 +54,7 @@ def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, 
                                          "address": ray_address}.items() if v is not None}
     options = {"backend": backend, "use_cache": not no_cache, "force": force, "echo": verbose,
                "backend_options": backend_options}
-    if sweep or split_sweep_params(spec, list(params))[1]:
+    if sweep or (any("," in item for item in params) and is_sweep(spec, params)):
         if resume or only:
             raise NbmlopsError("--resume and --only run one pipeline; they can't be combined with a sweep")
         result = sweep_pipeline(spec, list(params), sweep=sweep or "grid", objective=objective, seed=seed,
@@ -64,6 +69,13 @@ def run(target: str, params: tuple[str, ...], backend: str, resume: str | None, 
     finally:
         reporter.close()
     print_run_summary(result)
+
+
+def is_sweep(spec: PipelineSpec, params: tuple[str, ...]) -> bool:
+    """Whether a `-p NAME=a,b` sweeps a scalar parameter (a comma may also sit inside a string value)."""
+    from nbmlops.runners.sweep import split_sweep_params
+
+    return bool(split_sweep_params(spec, list(params))[1])
 
 
 def freeze_imported_objects() -> None:

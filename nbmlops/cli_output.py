@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.orchestrator import RunResult
-from nbmlops.runners.sweep import SweepResult
+
+if TYPE_CHECKING:
+    from nbmlops.runners.sweep import SweepResult
 
 MARKS = {"succeeded": ("✓", "green"), "cached": ("↺", "cyan"), "reused": ("↺", "cyan"), "failed": ("✗", "red"),
          "interrupted": ("!", "yellow"), "retrying": ("↻", "yellow")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbmlops.errors import NbmlopsError
 from nbmlops.pipeline.params import resolve_parameters
@@ -14,9 +14,11 @@ from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.marshal import StoredValue, load_value, save_value
 from nbmlops.runners.orchestrator import Orchestrator, RunOptions, RunResult, resume_run
 from nbmlops.runners.rundir import RunDir
-from nbmlops.runners.sweep import SweepResult, run_sweep, split_sweep_params, sweep_points
 from nbmlops.runners.task import Executor, Reporter, StepOutcome, StepTask
 from nbmlops.store.home import project_home
+
+if TYPE_CHECKING:
+    from nbmlops.runners.sweep import SweepResult
 
 # backend name -> "module:factory"; factories take the keyword options of run_pipeline they understand
 BACKENDS = {
@@ -67,6 +69,8 @@ def sweep_pipeline(spec: PipelineSpec, params: list[str], *, sweep: str = "grid"
                    reporter_for: Any = None, **options: Any) -> SweepResult:
     """Run every point of the sweep the `-p name=a,b,c` items describe, as children of one parent run.
     Children run at the same time on a backend that spreads work (ray), one after another otherwise."""
+    from nbmlops.runners.sweep import run_sweep, split_sweep_params, sweep_points
+
     fixed, swept = split_sweep_params(spec, params)
     if not swept:
         raise NbmlopsError("nothing to sweep: give a parameter several values, e.g. -p C=0.1,1,10")
@@ -82,3 +86,11 @@ def sweep_pipeline(spec: PipelineSpec, params: list[str], *, sweep: str = "grid"
 
 __all__ = ["BACKENDS", "Executor", "Orchestrator", "RunDir", "RunOptions", "RunResult", "StepOutcome", "StepTask",
            "StoredValue", "SweepResult", "load_value", "make_executor", "run_pipeline", "save_value", "sweep_pipeline"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SweepResult":  # sweeps load their module (and its dataclass) only when one runs
+        from nbmlops.runners.sweep import SweepResult
+
+        return SweepResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
