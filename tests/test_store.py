@@ -416,3 +416,28 @@ def test_new_sqlite_store_made_from_the_saved_schema(tmp_path: Path, home: Path,
     assert schema(second) == schema(first)
     with open_store(home, db_url=f"sqlite:///{second}") as store:
         assert len(store.list_runs()) == 1
+
+
+def test_new_stores_made_at_once_by_several_processes_are_one_store(tmp_path: Path, home: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new store is copied from a per-user template; processes racing to make the same new store end up
+    with one store holding all their runs, and a damaged template is replaced, never copied."""
+    monkeypatch.setenv("NBMLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    open_store(home, db_url=f"sqlite:///{tmp_path / 'first.db'}").close()  # Alembic: saves the schema
+    template = dbmod.schema_cache_path().with_suffix(".db")
+    target = tmp_path / "shared" / "nbmlops.db"
+    code = (f"import sys; from nbmlops.store import open_store; s = open_store(sys.argv[1], "
+            f"db_url='sqlite:///{target}'); s.create_run(name=sys.argv[2])")
+    env = {**os.environ, "NBMLOPS_CACHE_DIR": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(home), f"r{i}"], env=env) for i in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    assert template.is_file()
+    with open_store(home, db_url=f"sqlite:///{target}") as store:
+        assert sorted(r.name for r in store.list_runs()) == ["r0", "r1", "r2", "r3"]
+
+    template.write_bytes(b"not a database")
+    damaged = tmp_path / "after_damage" / "nbmlops.db"
+    with open_store(home, db_url=f"sqlite:///{damaged}") as store:
+        store.create_run(name="ok")
+        assert [r.name for r in store.list_runs()] == ["ok"]
+    assert not template.exists() or template.read_bytes() != b"not a database"

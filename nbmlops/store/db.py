@@ -250,6 +250,9 @@ class Database:
         if stamped != [HEAD]:
             return False
         Path(self._file or "").parent.mkdir(parents=True, exist_ok=True)
+        fresh = self._file is not None and not os.path.exists(self._file)
+        if fresh and _copy_template(path, statements, self._file or "") and self._at_head():
+            return True
 
         def create() -> bool:
             conn = self._sqlite_raw()
@@ -360,6 +363,52 @@ class Database:
             self._raw.conn = None
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _copy_template(schema: Path, statements: list[str], target: str) -> bool:
+    """Make a new SQLite store by copying an empty database made once from `statements` (kept beside the
+    saved schema, same fingerprint): ~0.3 ms instead of ~9 ms of DDL. The copy appears under its name at
+    once (a hard link of a finished file), so a store made meanwhile by another process is never overwritten
+    and nobody opens half a file. False when it could not be done (the DDL path then runs)."""
+    template = schema.with_suffix(".db")
+    try:
+        if not template.is_file():
+            building = template.with_name(f".{template.name}.{os.urandom(4).hex()}.tmp")
+            conn = sqlite3.connect(building)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: new stores start in WAL
+                with conn:
+                    for statement in statements:
+                        conn.execute(statement)
+                    conn.execute(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (?)", (HEAD,))
+            finally:
+                conn.close()  # checkpoints: the template is one self-contained file
+            os.replace(building, template)
+        copy = f"{target}.{os.urandom(4).hex()}.tmp"
+        with open(copy, "wb") as handle:
+            handle.write(template.read_bytes())
+        try:
+            if not _stamped_head(copy):  # a damaged template (derived data): drop it, make a new one next time
+                template.unlink(missing_ok=True)
+                return False
+            os.link(copy, target)
+        except FileExistsError:
+            pass  # another process made the store first: use theirs
+        finally:
+            os.unlink(copy)
+    except (OSError, sqlite3.Error):
+        return False
+    return True
+
+
+def _stamped_head(path: str) -> bool:
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")} == {HEAD}
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.close()
 
 
 # -- schema version -------------------------------------------------------------------------------------
