@@ -5,11 +5,19 @@
 Times `compile_notebook` in this process (median of --runs calls, after one warm-up call) and
 `nbmlops compile NB -o pipeline.json` as a whole command (start-up and imports included).
 Target: under 0.3 s for both.
+
+Then where the in-process time goes: each phase of compiling timed alone over the same cells (min and
+median of --runs rounds, the cyclic GC paused as compile_notebook pauses it). `ast.parse` is the floor: no
+analysis can be faster than parsing the cells once. The load average is printed before and after: on a
+shared machine the medians move with it, the minimums much less.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import gc
+import os
 import statistics
 import sys
 import time
@@ -148,6 +156,46 @@ def generate(path: Path) -> tuple[int, int]:
     return len(notebook.cells), sum(1 for c in notebook.cells if c.cell_type == "code")
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def phase_times(path: Path, rounds: int) -> list[list[str]]:
+    """Each phase of compile_notebook alone, over the bench notebook's code cells."""
+    from nbmlops.notebook import cell_events, cell_role, read_notebook, to_python
+    from nbmlops.pipeline import compile_notebook
+
+    notebook = read_notebook(path)
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    codes = [to_python(cell_role(c, str(path)).code) for c in cells]
+    trees = [ast.parse(code) for code in codes]
+    spec = compile_notebook(notebook)
+    phases = {
+        "read_notebook (JSON, SHA-256)": lambda: read_notebook(path),
+        "grammar + IPython syntax (cell_role, to_python)": lambda: [to_python(cell_role(c, str(path)).code)
+                                                                    for c in cells],
+        "ast.parse, every code cell once": lambda: [ast.parse(code) for code in codes],
+        "dataflow (cell_events)": lambda: [cell_events(tree) for tree in trees],
+        "compile_notebook (everything, from the parsed file)": lambda: compile_notebook(notebook),
+        "spec.save (pipeline.json)": lambda: spec.save(path.with_name("phases.json")),
+    }
+    times: dict[str, list[float]] = {name: [] for name in phases}
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for name, phase in phases.items():
+                began = time.perf_counter()
+                phase()
+                times[name].append(time.perf_counter() - began)
+    finally:
+        if paused:
+            gc.enable()
+    return [[name, str(rounds), f"{min(t) * 1000:.1f}", f"{statistics.median(t) * 1000:.1f}"]
+            for name, t in times.items()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="in-process compile_notebook calls")
@@ -158,6 +206,7 @@ def main() -> int:
     path = work / "big.ipynb"
     cells, code = generate(path)
     print(f"machine: {machine()}")
+    print(f"before: {load()}")
     print(f"notebook: {path} ({cells} cells, {code} code cells, {STEPS} steps, {path.stat().st_size // 1024} KiB)")
 
     began = time.perf_counter()
@@ -194,6 +243,10 @@ def main() -> int:
         stats_row(floor.label, floor.times),
         stats_row(python.label, python.times),
     ])
+    print()
+    print_table(["phase (in-process)", "rounds", "min ms", "median ms"], phase_times(path, args.runs))
+    print()
+    print(f"after: {load()}")
     med_in = statistics.median(in_process)
     med_cli = statistics.median(cli.times)
     print()
