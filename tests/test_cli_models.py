@@ -96,7 +96,8 @@ def test_tag(registered) -> None:
 def test_rm_version_and_model(registered) -> None:
     invoke("alias", "churn", "production", "1")
     declined = invoke("rm", "churn:1", input="n\n")
-    assert declined.exit_code == 1 and "delete version churn:1 with its drift history (aliases @production go too)?" in declined.output
+    assert declined.exit_code == 1
+    assert "delete version churn:1 with its drift history (aliases @production go too)?" in declined.output
     assert get_model_version("churn:1").version == 1
 
     confirmed = invoke("rm", "churn:1", input="y\n")
