@@ -9,10 +9,8 @@ key's parts from the last execution, to tell the user why a step re-ran.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbmlops._version import __version__
 from nbmlops.digest import sha256_hex
@@ -25,26 +23,29 @@ def _digest(value: Any) -> str:
     return sha256_hex(json.dumps(value, sort_keys=True, default=repr).encode())
 
 
-@dataclass(frozen=True)
-class KeyParts:
+class KeyParts(NamedTuple):
+    """What a step's cache key is made of, and `key`, their digest (made by key_parts). NamedTuples, not
+    dataclasses, for these records: a dataclass costs ~1 ms to create at import."""
+
     code: str
     setup: str
     params: dict[str, Any]
     inputs: dict[str, str]
     version: str = __version__
+    key: str = ""
 
-    @cached_property  # read several times per step; cached_property writes __dict__, so frozen is fine
-    def key(self) -> str:
-        return _digest(asdict(self))
+    def parts(self) -> dict[str, Any]:
+        return {"code": self.code, "setup": self.setup, "params": self.params, "inputs": self.inputs,
+                "version": self.version}
 
 
 def key_parts(spec: PipelineSpec, step: Step, params: dict[str, Any], input_hashes: dict[str, str]) -> KeyParts:
-    return KeyParts(_digest([c.code for c in step.cells]), _digest([c.code for c in spec.setup]),
-                    {name: params[name] for name in step.params}, dict(sorted(input_hashes.items())))
+    parts = KeyParts(_digest([c.code for c in step.cells]), _digest([c.code for c in spec.setup]),
+                     {name: params[name] for name in step.params}, dict(sorted(input_hashes.items())))
+    return parts._replace(key=_digest(parts.parts()))
 
 
-@dataclass
-class CacheHit:
+class CacheHit(NamedTuple):
     run_id: str
     outputs: dict[str, StoredValue]
     folder: Path  # the outputs folder of the run that produced them
@@ -82,7 +83,7 @@ class StepCache:
                 self._made.add(directory)
         write_json(self._entry(parts.key), {"run_id": run_id, "step": step.name, "folder": str(folder),
                                             "outputs": {n: s.to_dict() for n, s in outputs.items()}})
-        write_json(self.root / "last" / spec.name / f"{step.name}.json", asdict(parts))
+        write_json(self.root / "last" / spec.name / f"{step.name}.json", parts.parts())
 
     def why_rerun(self, spec: PipelineSpec, step: Step, parts: KeyParts) -> str:
         """Why a cache miss happened, in words: compare with the step's last execution."""

@@ -10,9 +10,8 @@ import json
 import math
 import os
 import types
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbmlops.digest import sha256_hex
 from nbmlops.errors import NbmlopsError
@@ -25,8 +24,7 @@ class MarshalError(NbmlopsError):
     """A value that crosses a step boundary but can't be saved or loaded."""
 
 
-@dataclass(frozen=True)
-class StoredValue:
+class StoredValue(NamedTuple):  # a NamedTuple: cheaper than a dataclass to create at import, same fields
     name: str
     file: str  # relative to the step's outputs folder
     format: str
@@ -35,7 +33,7 @@ class StoredValue:
     size: int
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 def type_name(value: Any) -> str:
