@@ -8,6 +8,7 @@ import contextvars
 import os
 import threading
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ def get_store(home: str | Path | None = None) -> Store:
     """The Store of a project home (cached per process: opening one costs a connection and a schema check)."""
     from nbmlops.store import open_store, project_home
 
-    folder = str(Path(home).resolve() if home else project_home())
+    folder = _resolved(os.path.abspath(home)) if home else str(project_home())
     # env overrides are part of the key: tests and runners switch databases within one process
     key = (os.getpid(), folder, os.environ.get("NBMLOPS_DB_URL", ""), os.environ.get("NBMLOPS_ARTIFACT_ROOT", ""))
     with _lock:
@@ -43,6 +44,11 @@ def get_store(home: str | Path | None = None) -> Store:
         if store is None:
             store = _stores[key] = open_store(folder)
         return store
+
+
+@lru_cache(maxsize=64)
+def _resolved(home: str) -> str:
+    return str(Path(home).resolve())  # a walk of lstat calls: once per (absolute) home, not once per step
 
 
 def push(run: ActiveRun) -> None:
