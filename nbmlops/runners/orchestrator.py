@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbmlops._version import __version__
 from nbmlops.errors import RunError, StepFailed
@@ -31,15 +31,14 @@ class RunResult:
     seconds: float = 0.0
 
 
-@dataclass
-class RunOptions:
+class RunOptions(NamedTuple):  # a NamedTuple: cheaper than a dataclass to create at import
     use_cache: bool = True
     force: tuple[str, ...] = ()  # steps to run even on a cache hit
     only: str | None = None  # run this step alone, its upstream from the cache
     skip: frozenset[str] = frozenset()  # steps left out of this run (a sweep's parent runs only shared steps)
     resume_from: RunDir | None = None
     parent_run_id: str | None = None
-    tags: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] | None = None
     echo: bool = False
 
 

@@ -6,9 +6,8 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbmlops.errors import RunError
 from nbmlops.runners.marshal import StoredValue
@@ -28,8 +27,7 @@ def write_json(path: Path, data: dict[str, Any], indent: int | None = None) -> N
     os.replace(tmp, path)
 
 
-@dataclass
-class RunDir:
+class RunDir(NamedTuple):  # a NamedTuple: cheaper than a dataclass to create at import
     root: Path
 
     @property

@@ -433,8 +433,6 @@ def open_store(home: str | Path | None = None, *, db_url: str | None = None,
     override the settings from env and nbmlops.toml."""
     settings = load_settings(home)
     if db_url or artifact_root:
-        from dataclasses import replace
-
-        settings = replace(settings, db_url=db_url or settings.db_url,
-                           artifact_root=artifact_root or settings.artifact_root)
+        settings = settings._replace(db_url=db_url or settings.db_url,
+                                     artifact_root=artifact_root or settings.artifact_root)
     return Store(settings)
