@@ -223,8 +223,6 @@ def distribution_figure(feature: str, plot: dict[str, Any], row: dict[str, Any] 
 
 def history_figure(feature: str, history: pd.DataFrame, shown: str | None) -> Figure | None:
     """One column's score per stored window against its threshold; drifted windows in red; the shown one ringed."""
-    import plotly.graph_objects as go
-
     rows = history[(history["feature"] == feature) & (history["status"] == OK)].copy()
     rows["score"] = pd.to_numeric(rows["score"], errors="coerce")
     rows = rows[rows["score"].notna()]
@@ -236,20 +234,10 @@ def history_figure(feature: str, history: pd.DataFrame, shown: str | None) -> Fi
     custom = list(zip(rows["result_id"], rows["test"].fillna(""),
                       [fmt(v) for v in pd.to_numeric(rows["p_value"], errors="coerce")],
                       [fmt(v) for v in pd.to_numeric(rows["effect_size"], errors="coerce")], strict=True))
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=when, y=scores, mode="lines+markers", name="score",
-                             line={"color": NO_DRIFT_COLOR}, customdata=custom,
-                             marker={"size": 8, "color": [DRIFT_COLOR if d else NO_DRIFT_COLOR for d in drifted]},
-                             hovertemplate="%{x}<br>%{customdata[1]}: %{y:.4g}<br>p-value %{customdata[2]} · "
-                                           "effect %{customdata[3]}<br>%{customdata[0]}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=when, y=pd.to_numeric(rows["threshold"], errors="coerce").tolist(), mode="lines",
-                             name="threshold", line={"color": THRESHOLD_COLOR, "dash": "dash", "shape": "hv"},
-                             hoverinfo="skip"))
-    here = [i for i, r in enumerate(rows["result_id"]) if r == shown]
-    if here:
-        fig.add_trace(go.Scatter(x=[when[i] for i in here], y=[scores[i] for i in here], mode="markers", name="shown",
-                                 marker={"size": 16, "symbol": "circle-open", "color": "#212121",
-                                         "line": {"width": 2}}, hoverinfo="skip"))
+    fig = _over_time(when, scores, drifted, pd.to_numeric(rows["threshold"], errors="coerce").tolist(),
+                     [r == shown for r in rows["result_id"]], "score", custom,
+                     "%{x}<br>%{customdata[1]}: %{y:.4g}<br>p-value %{customdata[2]} · effect %{customdata[3]}<br>"
+                     "%{customdata[0]}<extra></extra>")
     tests = set(rows["test"].dropna())
     from nbmlops.monitoring import TESTS
 
@@ -269,8 +257,6 @@ def history_figure(feature: str, history: pd.DataFrame, shown: str | None) -> Fi
 
 def share_figure(results: pd.DataFrame, shown: str | None) -> Figure | None:
     """The share of drifted features per stored window against the dataset-drift threshold."""
-    import plotly.graph_objects as go
-
     rows = results.sort_values(["window_end", "created_at"], kind="stable")
     if rows.empty:
         return None
@@ -278,20 +264,10 @@ def share_figure(results: pd.DataFrame, shown: str | None) -> Figure | None:
     shares = rows["drift_share"].astype(float).tolist()
     flags = rows["dataset_drift"].fillna(False).astype(bool).tolist()
     custom = list(zip(rows["id"], rows["n_drifted"], rows["n_features"], strict=True))
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=when, y=shares, mode="lines+markers", name="drifted share",
-                             line={"color": NO_DRIFT_COLOR}, customdata=custom,
-                             marker={"size": 8, "color": [DRIFT_COLOR if f else NO_DRIFT_COLOR for f in flags]},
-                             hovertemplate="%{x}<br>%{customdata[1]} of %{customdata[2]} drifted (%{y:.0%})<br>"
-                                           "%{customdata[0]}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=when, y=rows["share_threshold"].astype(float).tolist(), mode="lines", name="threshold",
-                             line={"color": THRESHOLD_COLOR, "dash": "dash", "shape": "hv"}, hoverinfo="skip"))
-    here = [i for i, r in enumerate(rows["id"]) if r == shown]
-    if here:
-        fig.add_trace(go.Scatter(x=[when[i] for i in here], y=[shares[i] for i in here], mode="markers",
-                                 name="shown", hoverinfo="skip",
-                                 marker={"size": 16, "symbol": "circle-open", "color": "#212121",
-                                         "line": {"width": 2}}))
+    fig = _over_time(when, shares, flags, rows["share_threshold"].astype(float).tolist(),
+                     [r == shown for r in rows["id"]], "drifted share", custom,
+                     "%{x}<br>%{customdata[1]} of %{customdata[2]} drifted (%{y:.0%})<br>%{customdata[0]}"
+                     "<extra></extra>")
     fig.update_layout(title={"text": "share of drifted features", "font": {"size": 14}}, height=300, width=560,
                       margin={"l": 50, "r": 10, "t": 40, "b": 45}, yaxis_tickformat=".0%", yaxis_range=[0, 1.05],
                       template="plotly_white",
@@ -547,3 +523,23 @@ class DriftDashboard(widgets.VBox):
         self.result, self.info = result, _info(summary)
         self._table = _prepared(result.table)
         self._show_result(None)
+
+
+def _over_time(when: list[Any], values: list[float], drifted: list[bool], thresholds: list[float],
+               shown: list[bool], name: str, custom: list[Any], hover: str) -> Figure:
+    """A series per stored window against its threshold: drifted points red, the result on screen ringed."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=when, y=values, mode="lines+markers", name=name, line={"color": NO_DRIFT_COLOR},
+                             customdata=custom, hovertemplate=hover,
+                             marker={"size": 8, "color": [DRIFT_COLOR if d else NO_DRIFT_COLOR for d in drifted]}))
+    fig.add_trace(go.Scatter(x=when, y=thresholds, mode="lines", name="threshold", hoverinfo="skip",
+                             line={"color": THRESHOLD_COLOR, "dash": "dash", "shape": "hv"}))
+    here = [i for i, flag in enumerate(shown) if flag]
+    if here:
+        fig.add_trace(go.Scatter(x=[when[i] for i in here], y=[values[i] for i in here], mode="markers",
+                                 name="shown", hoverinfo="skip",
+                                 marker={"size": 16, "symbol": "circle-open", "color": "#212121",
+                                         "line": {"width": 2}}))
+    return fig
