@@ -42,7 +42,7 @@ def test_any_change_to_the_notebook_or_the_compiler_compiles_again(make_notebook
     assert load_pipeline(str(notebook)).defaults == {"C": 0.7}
     compiled = []
     real = spec_cache._compile
-    monkeypatch.setattr(spec_cache, "_compile", lambda path: compiled.append(path) or real(path))
+    monkeypatch.setattr(spec_cache, "_compile", lambda path, *raw: compiled.append(path) or real(path, *raw))
     load_pipeline(str(notebook))
     assert compiled == []
     monkeypatch.setattr(spec_cache, "compiler_fingerprint", lambda: "a newer nbmlops")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nbmlops.digest import sha256_hex
 from nbmlops.errors import SpecError
@@ -39,7 +39,7 @@ def compiler_fingerprint() -> str:
 def compile_cached(path: str) -> PipelineSpec:
     """compile_notebook(path), or the spec compiled from these same bytes by this same compiler."""
     from nbmlops.pipeline.spec import PipelineSpec
-    from nbmlops.store.home import user_cache_dir
+    from nbmlops.store.home import user_cache_dir, write_cache_json
 
     try:
         with open(path, "rb") as handle:
@@ -56,26 +56,13 @@ def compile_cached(path: str) -> PipelineSpec:
             return PipelineSpec.from_dict(saved["spec"], where=str(entry))
     except (OSError, ValueError, AttributeError, SpecError):
         pass  # no entry, or a damaged one: compile
-    spec = _compile(path)
-    if spec.notebook_sha256 == key["sha256"]:  # the file did not change while it was compiled
-        _save(entry, {"key": key, "spec": spec.to_dict()})
+    spec = _compile(path, content)  # the bytes the key was made from: the entry can't describe another file
+    write_cache_json(entry, json.dumps({"key": key, "spec": spec.to_dict()}))  # best effort
     return spec
 
 
-def _compile(path: str) -> PipelineSpec:
+def _compile(path: str, content: bytes | None = None) -> PipelineSpec:
+    from nbmlops.notebook.reader import parse_notebook, path_string
     from nbmlops.pipeline.compiler import compile_notebook
 
-    return compile_notebook(path)
-
-
-def _save(entry: Any, data: dict[str, Any]) -> None:
-    tmp = entry.with_name(f".{entry.name}.{os.urandom(4).hex()}.tmp")
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, entry)
-    except OSError:  # a read-only cache only costs the next run a compile
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    return compile_notebook(path if content is None else parse_notebook(content, path_string(path)))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from nbmlops.store.errors import SchemaError, StoreBusyError
-from nbmlops.store.home import user_cache_dir
+from nbmlops.store.home import user_cache_dir, write_cache_json
 from nbmlops.store.migrations import HEAD, LOCATION, REVISIONS, VERSION_TABLE
 
 if TYPE_CHECKING:
@@ -284,13 +284,8 @@ class Database:
             return
         statements = [row[0] for row in conn.execute(
             "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
-        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"revisions": stamped, "statements": statements}))
-            os.replace(tmp, path)
-        except OSError:  # no writable cache folder: every new store runs Alembic, which is only slower
-            tmp.unlink(missing_ok=True)
+        # no writable cache folder: every new store runs Alembic, which is only slower
+        write_cache_json(path, json.dumps({"revisions": stamped, "statements": statements}))
 
     def _sqlite_raw(self) -> sqlite3.Connection:
         # per thread and per process: sqlite3 connections must not cross a fork

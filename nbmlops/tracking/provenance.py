@@ -46,14 +46,8 @@ def git_commit(path: str | Path | None = None) -> tuple[str | None, Path | None]
         commit = _head_commit(git_dir)
         if commit is not None:
             return commit, folder
-    import subprocess
-
-    try:
-        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                               timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    return (found.stdout.strip() or None, folder) if found.returncode == 0 else (None, None)
+    found = _output_of(["git", "-C", str(folder), "rev-parse", "HEAD"])
+    return (found[1].strip() or None, folder) if found is not None and found[0] == 0 else (None, None)
 
 
 def git_dirty(folder: Path) -> bool | None:
@@ -219,14 +213,11 @@ def _write_cache(path: Path, key: str, packages: dict[str, str]) -> None:
     # a few environments side by side (a venv and a kernel's, say) share one home without evicting each other
     entries = {k: v for k, v in _cache_entries(path).items() if k != key}
     entries = {**dict(list(entries.items())[-(_CACHE_ENTRIES - 1):]), key: packages}
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(entries))
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    except OSError as exc:  # a read-only home only costs the next run a rescan
-        _log().debug("nbmlops: could not write package cache %s: %s", path, exc)
-        tmp.unlink(missing_ok=True)
+    from nbmlops.store.home import write_cache_json  # (the store package stays unloaded until a run needs it)
+
+    error = write_cache_json(path, json.dumps(entries))
+    if error is not None:  # a read-only cache only costs the next run a rescan
+        _log().debug("nbmlops: could not write package cache %s: %s", path, error)
 
 
 def python_version() -> str:
