@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from nbmlops.errors import NbmlopsError, StepFailed
+from nbmlops.cli_commands import exit_code_of
+from nbmlops.errors import NbmlopsError
 
 
 class NbmlopsGroup(click.Group):
@@ -36,14 +37,5 @@ class NbmlopsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except StepFailed as exc:
-            click.echo(f"error: {exc}", err=True)
-            if exc.traceback_text:
-                click.echo(exc.traceback_text.rstrip(), err=True)
-            if exc.run_id:
-                click.echo(f"run {exc.run_id} failed; after fixing the cell: nbmlops run ... --resume {exc.run_id}",
-                           err=True)
-            sys.exit(1)
         except NbmlopsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(exit_code_of(exc))

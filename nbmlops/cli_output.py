@@ -1,12 +1,10 @@
-"""Terminal output of runs: a line per step as it finishes and a summary. Plain click output, not rich:
-`nbmlops run` must start fast, and rich's import alone costs a good part of a trivial step."""
+"""Terminal output of commands: a line per step as it finishes and a summary. Plain writes, neither rich nor click:
+`nbmlops run` must start fast, and either import alone costs a good part of a trivial step."""
 
 from __future__ import annotations
 
 import sys
 from typing import TYPE_CHECKING, Any
-
-import click
 
 from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.orchestrator import RunResult
@@ -16,6 +14,24 @@ if TYPE_CHECKING:
 
 MARKS = {"succeeded": ("✓", "green"), "cached": ("↺", "cyan"), "reused": ("↺", "cyan"), "failed": ("✗", "red"),
          "interrupted": ("!", "yellow"), "retrying": ("↻", "yellow")}
+
+
+COLOURS = {"red": 31, "green": 32, "yellow": 33, "cyan": 36, "white": 37}
+
+
+def echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """Write a line to stdout (or stderr) at once, as click.echo does."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n" if nl else text)
+    stream.flush()
+
+
+def style(text: str, fg: str | None = None, bold: bool = False) -> str:
+    """`text` in colour / bold where stderr, which the run lines go to, is a terminal (never in a log file)."""
+    if not sys.stderr.isatty():
+        return text
+    codes = ([f"\x1b[{COLOURS[fg]}m"] if fg else []) + (["\x1b[1m"] if bold else [])
+    return "".join(codes) + text + "\x1b[0m" if codes else text
 
 
 class TerminalReporter:
@@ -28,14 +44,14 @@ class TerminalReporter:
         self.live = sys.stderr.isatty() and not verbose and not point
         self.width = max(len(s.name) for s in spec.steps)
         if not point:
-            click.echo(click.style(spec.name, bold=True) + f": {self.total} steps", err=True)
+            echo(style(spec.name, bold=True) + f": {self.total} steps", err=True)
 
     def step_started(self, step: str) -> None:
         text = f"  [{self.done + 1}/{self.total}] {step} …"
         if self.live:
-            click.echo(text + "\r", err=True, nl=False)
+            echo(text + "\r", err=True, nl=False)
         elif self.verbose:
-            click.echo(text, err=True)
+            echo(text, err=True)
 
     def step_finished(self, step: str, status: str, seconds: float, detail: str = "") -> None:
         if status != "retrying":
@@ -43,12 +59,12 @@ class TerminalReporter:
         mark, colour = MARKS.get(status, ("?", "white"))
         extra = f"  {detail}" if detail else ""
         counter = f"[{self.done}/{self.total}]"
-        line = f"{click.style(mark, fg=colour)} {counter:>7} {step:<{self.width}}  {seconds:7.2f}s  {status}"
-        click.echo(("\x1b[2K" if self.live else "") + self.prefix + line + extra, err=True)
+        line = f"{style(mark, fg=colour)} {counter:>7} {step:<{self.width}}  {seconds:7.2f}s  {status}"
+        echo(("\x1b[2K" if self.live else "") + self.prefix + line + extra, err=True)
 
     def close(self) -> None:
         if self.live:
-            click.echo("\x1b[2K", err=True, nl=False)
+            echo("\x1b[2K", err=True, nl=False)
 
 
 def print_run_summary(result: RunResult) -> None:
@@ -58,15 +74,15 @@ def print_run_summary(result: RunResult) -> None:
         state = status.get("status", "?") + (f" (cached from {origin})" if origin else "")
         rows.append((name, state, f"{status.get('duration') or 0:.2f}", ", ".join(status.get("outputs") or {})))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    click.echo(f"\nrun {result.run_id}: " + click.style(result.status, bold=True), err=True)
+    echo(f"\nrun {result.run_id}: " + style(result.status, bold=True), err=True)
     for i, row in enumerate(rows):
         line = f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}"
-        click.echo(click.style(line, bold=True) if i == 0 else line, err=True)
-    click.echo(f"total {result.seconds:.2f}s · run folder {result.run_dir}", err=True)
+        echo(style(line, bold=True) if i == 0 else line, err=True)
+    echo(f"total {result.seconds:.2f}s · run folder {result.run_dir}", err=True)
 
 
 def print_sweep_summary(result: SweepResult) -> None:
-    click.echo(f"\nsweep {result.parent.run_id}: {len(result.children)} runs", err=True)
+    echo(f"\nsweep {result.parent.run_id}: {len(result.children)} runs", err=True)
     names = list(result.points[0]) if result.points else []
     scores = result.scores or [None] * len(result.children)
     for child, point, score in zip(result.children, result.points, scores, strict=True):
@@ -74,4 +90,4 @@ def print_sweep_summary(result: SweepResult) -> None:
         values = "  ".join(f"{n}={point[n]}" for n in names)
         shown = f"  {result.objective.split(':')[0]}={score:.4g}" if score is not None and result.objective else ""
         line = f"  {child.run_id}  {child.status:<9}  {values}{shown}" + ("  ← best" if best else "")
-        click.echo(click.style(line, bold=True) if best else line, err=True)
+        echo(style(line, bold=True) if best else line, err=True)
