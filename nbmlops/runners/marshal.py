@@ -2,6 +2,11 @@
 
 DataFrame -> Parquet, ndarray -> .npy, scikit-learn estimators -> joblib, JSON-able -> JSON,
 anything else -> cloudpickle. Heavy libraries are imported only when a value of theirs shows up.
+
+A set pickles in the order of its elements' hashes, and strings hash differently in every process
+(PYTHONHASHSEED), so the same value would give different bytes -- and a different content hash, a step-cache
+miss downstream -- in every run. Pickles and joblib files are therefore written with sets' elements sorted;
+they load with the ordinary `pickle.loads` / `joblib.load`.
 """
 
 from __future__ import annotations
@@ -86,17 +91,240 @@ def _write(value: Any, fmt: str, path: Path) -> None:
         with open(path, "wb") as handle:  # a file handle: np.save would add ".npy" to our temporary name
             np.save(handle, value, allow_pickle=False)
     elif fmt == "joblib":
-        import joblib
-
-        joblib.dump(value, path)
+        _joblib_dump(value, path)
     elif fmt == "json":
         path.write_text(json.dumps(value))
     elif fmt == "module":
         path.write_text(value.__name__)
     else:
+        path.write_bytes(pickle_bytes(value))
+
+
+# --- pickles whose bytes don't depend on the process's string hashing --------------------------------------
+
+_PLAIN_KINDS = (frozenset({str}), frozenset({bytes}), frozenset({int}), frozenset({bool}), frozenset({int, bool}))
+
+
+def _order_key(value: Any) -> tuple:
+    """A total order on hashable values that is the same in every process: by type, then by value."""
+    kind = type(value)
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if kind in (str, bytes, int, bool):
+        return (name, value)
+    if kind is float:
+        return (name, (1, 0.0) if value != value else (0, value))  # NaN last, not unordered
+    if kind is tuple:
+        return (name, tuple(_order_key(v) for v in value))
+    if kind is frozenset:
+        return (name, tuple(sorted(_order_key(v) for v in value)))
+    if value is None:
+        return (name, ())
+    return (name, repr(value))  # anything else: by its repr (equal reprs keep the set's own order)
+
+
+def _set_elements(value: set | frozenset) -> list:
+    """The elements of a set in an order that doesn't depend on string hashing (PYTHONHASHSEED)."""
+    if frozenset(map(type, value)) in _PLAIN_KINDS:
+        return sorted(value)  # all strings, all bytes, all ints: their own order is total
+    try:
+        return sorted(value, key=_order_key)  # mixed kinds, floats (NaN), frozensets (`<` is only a partial order)
+    except Exception:  # noqa: BLE001 - e.g. a repr that raises: the set's own order, as pickle has it
+        return list(value)
+
+
+_SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def _save_items(pickler: Any, items: list) -> None:
+    """pickler.save(item) for each item, a str, int, ... without save()'s general steps (twice as fast on a
+    big set of them): what save() writes for it, memo included. (A frame is committed every 1024 items.)"""
+    save, write, memo, get, dispatch = pickler.save, pickler.write, pickler.memo, pickler.get, pickler.dispatch
+    for i, item in enumerate(items):
+        kind = type(item)
+        if kind not in _SCALARS:
+            save(item)
+            continue
+        if not i & 1023:
+            pickler.framer.commit_frame()
+        seen = memo.get(id(item))
+        if seen is not None:
+            write(get(seen[0]))
+        else:
+            dispatch[kind](pickler, item)
+
+
+def _save_set(pickler: Any, obj: set) -> None:
+    """pickle._Pickler.save_set, with the elements sorted: the same opcodes, so any unpickler loads it."""
+    import pickle
+
+    items = _set_elements(obj)
+    if pickler.proto < 4:
+        pickler.save_reduce(set, (items,), obj=obj)
+        return
+    pickler.write(pickle.EMPTY_SET)
+    pickler.memoize(obj)
+    batch = pickler._BATCHSIZE
+    for start in range(0, len(items), batch):
+        pickler.write(pickle.MARK)
+        _save_items(pickler, items[start:start + batch])
+        pickler.write(pickle.ADDITEMS)
+
+
+def _save_frozenset(pickler: Any, obj: frozenset) -> None:
+    """pickle._Pickler.save_frozenset, with the elements sorted."""
+    import pickle
+
+    items = _set_elements(obj)
+    if pickler.proto < 4:
+        pickler.save_reduce(frozenset, (items,), obj=obj)
+        return
+    pickler.write(pickle.MARK)
+    _save_items(pickler, items)
+    if id(obj) in pickler.memo:  # reached again through its own elements: take it from the memo
+        pickler.write(pickle.POP_MARK + pickler.get(pickler.memo[id(obj)][0]))
+        return
+    pickler.write(pickle.FROZENSET)
+    pickler.memoize(obj)
+
+
+def _reduce_set_subclass(obj: Any) -> Any:
+    """A subclass of set/frozenset with the default reduction (`cls, (list(self),), state`): sorted elements."""
+    cls = type(obj)
+    if cls.__reduce_ex__ is not object.__reduce_ex__ or cls.__reduce__ not in (set.__reduce__, frozenset.__reduce__):
+        return NotImplemented
+    cls_, _, *rest = obj.__reduce__()
+    return (cls_, (_set_elements(obj),), *rest)
+
+
+_ATOMS = frozenset({str, int, float, bool, bytes, type(None), list, tuple, dict})
+_PROBE_OBJECTS = 10_000
+_picklers: dict[str, Any] = {}  # made on first use: most steps never write a pickle
+
+
+def _cloudpicklers() -> dict[str, Any]:
+    """fast: cloudpickle's C pickler (set subclasses sorted); it writes a set or frozenset in hash order and
+    can't be told otherwise (C pickles those before asking reducer_override).
+    probe: the same, raising _SetFound at the first set (see _holds_a_set).
+    sorted: pickle's pure-Python pickler with cloudpickle's reducers, sets sorted -- slower, so used only for
+    values that hold a set."""
+    if "fast" not in _picklers:
+        import pickle
+
         import cloudpickle
 
-        path.write_bytes(cloudpickle.dumps(value, protocol=cloudpickle.DEFAULT_PROTOCOL))
+        cloud_reduce = cloudpickle.Pickler.reducer_override
+
+        def reducer_override(self: Any, obj: Any) -> Any:
+            kind = type(obj)
+            if kind in _ATOMS:  # the Python pickler asks about every object: the common ones, quickly
+                return NotImplemented
+            if isinstance(obj, set | frozenset) and kind is not set and kind is not frozenset:  # a subclass
+                reduced = _reduce_set_subclass(obj)
+                if reduced is not NotImplemented:
+                    return reduced
+            return cloud_reduce(self, obj)
+
+        members = {name: member for name, member in vars(cloudpickle.Pickler).items()
+                   if isinstance(member, types.FunctionType) and name.startswith("_")
+                   and not name.startswith("__")}  # _function_reduce and the helpers it calls
+
+        def __init__(self: Any, file: Any, protocol: int) -> None:
+            pickle._Pickler.__init__(self, file, protocol)
+            self.globals_ref = {}
+
+        dispatch = dict(pickle._Pickler.dispatch)
+        dispatch[set], dispatch[frozenset] = _save_set, _save_frozenset
+        _picklers["sorted"] = type("_SortedSetsCloudPickler", (pickle._Pickler,), {
+            **members, "__init__": __init__, "dispatch": dispatch, "reducer_override": reducer_override,
+            "dispatch_table": cloudpickle.Pickler.dispatch_table})
+        _picklers["fast"] = fast = type("_CloudPickler", (cloudpickle.Pickler,),
+                                        {"reducer_override": reducer_override})
+
+        def persistent_id(self: Any, obj: Any) -> None:
+            kind = type(obj)
+            if kind is set or kind is frozenset:
+                raise _SetFound
+            self.budget -= 1
+            if self.budget < 0:
+                raise _ManyObjects
+
+        _picklers["probe"] = type("_SetProbe", (fast,), {"persistent_id": persistent_id})
+    return _picklers
+
+
+def _dump(pickler: type, value: Any, protocol: int) -> bytes:
+    import io
+
+    with io.BytesIO() as buffer:
+        pickler(buffer, protocol=protocol).dump(value)
+        return buffer.getvalue()
+
+
+class _SetFound(Exception):
+    pass
+
+
+class _ManyObjects(Exception):
+    pass
+
+
+class _Discard:
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+def _holds_a_set(picklers: dict[str, Any], value: Any) -> bool:
+    """Whether pickling `value` pickles a set or frozenset.
+    The probe pickler sees every object (persistent_id), arrays' data left out -- for a value of a few objects;
+    after _PROBE_OBJECTS objects, protocol 3 instead, which pickles a set as a call of the global builtins.set:
+    text that data can't be mistaken for (unlike protocol 4's one-byte opcodes), at C speed."""
+    probe = picklers["probe"](_Discard(), protocol=5, buffer_callback=_out_of_band)
+    probe.budget = _PROBE_OBJECTS
+    try:
+        probe.dump(value)
+        return False
+    except _SetFound:
+        return True
+    except Exception:  # noqa: BLE001 - _ManyObjects, or the probe can't tell: protocol 3
+        pass
+    try:
+        text = _dump(picklers["fast"], value, 3)
+    except Exception:  # noqa: BLE001 - e.g. a PickleBuffer (protocol 5 only): can't tell, so assume one
+        return True
+    return b"cbuiltins\nset\n" in text or b"cbuiltins\nfrozenset\n" in text
+
+
+def _out_of_band(_buffer: Any) -> bool:
+    return False
+
+
+def pickle_bytes(value: Any) -> bytes:
+    """cloudpickle's bytes for `value`; a value that holds sets gives the same bytes in every process."""
+    import cloudpickle
+
+    picklers, protocol = _cloudpicklers(), cloudpickle.DEFAULT_PROTOCOL
+    data = _dump(picklers["fast"], value, protocol)
+    # no EMPTY_SET or FROZENSET opcode byte: no set in it. Those bytes in data (a float, an array, UTF-8 text)
+    # make a false alarm, which the probe settles
+    if b"\x8f" not in data and b"\x91" not in data or not _holds_a_set(picklers, value):
+        return data
+    try:
+        return _dump(picklers["sorted"], value, protocol)
+    except Exception:  # noqa: BLE001 - e.g. too deep for the Python pickler: C's bytes load the same
+        return data
+
+
+def _joblib_dump(value: Any, path: Path) -> None:
+    """joblib.dump(value, path) (uncompressed: one file), with sets sorted (joblib's pickler is pickle's
+    Python one, so sets get its save_set: a scikit-learn attribute such as CountVectorizer.stop_words_)."""
+    if "joblib" not in _picklers:
+        from joblib.numpy_pickle import NumpyPickler
+
+        dispatch = dict(NumpyPickler.dispatch)
+        dispatch[set], dispatch[frozenset] = _save_set, _save_frozenset
+        _picklers["joblib"] = type("_SortedSetsNumpyPickler", (NumpyPickler,), {"dispatch": dispatch})
+    with open(path, "wb") as handle:
+        _picklers["joblib"](handle).dump(value)
 
 
 def save_value(name: str, value: Any, directory: Path) -> StoredValue:
