@@ -132,27 +132,6 @@ def _set_elements(value: set | frozenset) -> list:
         return list(value)
 
 
-_SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
-
-
-def _save_items(pickler: Any, items: list) -> None:
-    """pickler.save(item) for each item, a str, int, ... without save()'s general steps (twice as fast on a
-    big set of them): what save() writes for it, memo included. (A frame is committed every 1024 items.)"""
-    save, write, memo, get, dispatch = pickler.save, pickler.write, pickler.memo, pickler.get, pickler.dispatch
-    for i, item in enumerate(items):
-        kind = type(item)
-        if kind not in _SCALARS:
-            save(item)
-            continue
-        if not i & 1023:
-            pickler.framer.commit_frame()
-        seen = memo.get(id(item))
-        if seen is not None:
-            write(get(seen[0]))
-        else:
-            dispatch[kind](pickler, item)
-
-
 def _save_set(pickler: Any, obj: set) -> None:
     """pickle._Pickler.save_set, with the elements sorted: the same opcodes, so any unpickler loads it."""
     import pickle
@@ -166,7 +145,8 @@ def _save_set(pickler: Any, obj: set) -> None:
     batch = pickler._BATCHSIZE
     for start in range(0, len(items), batch):
         pickler.write(pickle.MARK)
-        _save_items(pickler, items[start:start + batch])
+        for item in items[start:start + batch]:
+            pickler.save(item)
         pickler.write(pickle.ADDITEMS)
 
 
@@ -179,7 +159,8 @@ def _save_frozenset(pickler: Any, obj: frozenset) -> None:
         pickler.save_reduce(frozenset, (items,), obj=obj)
         return
     pickler.write(pickle.MARK)
-    _save_items(pickler, items)
+    for item in items:
+        pickler.save(item)
     if id(obj) in pickler.memo:  # reached again through its own elements: take it from the memo
         pickler.write(pickle.POP_MARK + pickler.get(pickler.memo[id(obj)][0]))
         return
