@@ -1,6 +1,6 @@
-"""The `nbmlops` console script. A plain, valid `nbmlops run|compile|show ...` is parsed by getopt from the option
-tables click uses too, and runs without importing click (~70 ms here, a third of a 10-step run); anything else —
-another command, --help, --version, anything getopt or the table rejects, forms the two parsers could read
+"""The `nbmlops` console script. A plain, valid `nbmlops run|compile|show ...` is read from the option tables
+click uses too, and runs without importing click (~70 ms here, a third of a 10-step run); anything else —
+another command, --help, --version, anything the table rejects, forms the two parsers could read
 differently — goes to the click group, which gives the documented help and error messages. So a user never
 sees the two parsers disagree: the fast path only takes what click takes, with the same values.
 """
@@ -42,30 +42,33 @@ def entry() -> None:
 
 
 def parse_simply(options: tuple[Option, ...], argv: list[str]) -> dict[str, Any] | None:
-    """The keyword arguments click would pass for `argv`, or None where click should parse it: help, every
-    error, and forms the two could read differently. getopt, not argparse: argparse's import and its help
-    formatter (made for every add_argument) cost as much as the parsing saves."""
-    import getopt
+    """The keyword arguments click would pass for `argv`, or None where click should parse it.
 
-    if not only_plain_forms(options, argv):
-        return None
+    Only the plain forms: positionals, options spelled out in full (`-p A=1`, `--seed 3`, `--seed=3`, `-v`) and
+    their values. Everything else goes to click: help, every error, abbreviations, `--`, attached short values
+    (`-pA=1`), a flag given a value, an option value click would refuse. Not getopt or argparse: both import
+    gettext (a regex compiled at import, ~3 ms here) and accept forms click refuses (abbreviations), so they
+    would need this walk anyway. tests/test_cli_fast.py checks these words give what click gives."""
     by_flag = {flag: option for option in options for flag in option.flags}
-    short = "".join(flag[1] + ("" if by_flag[flag].kind == "flag" else ":") for flag in by_flag if flag[1] != "-")
-    long = [flag[2:] + ("" if by_flag[flag].kind == "flag" else "=") for flag in by_flag if flag[1] == "-"]
-    try:
-        pairs, positionals = getopt.gnu_getopt(argv, short, long)
-    except getopt.GetoptError:
-        return None
-    files = [option for option in options if option.kind == "file"]
-    if len(positionals) != len(files) or any(os.path.isdir(path) for path in positionals):
-        return None  # click's "missing argument", "got an unexpected extra argument", "is a directory"
     parsed: dict[str, Any] = {option.dest: () if option.kind == "multiple" else option.default for option in options}
-    parsed.update(zip((option.dest for option in files), positionals, strict=True))
-    for flag, value in pairs:
-        option = by_flag[flag]
+    positionals = []
+    words = iter(argv)
+    for word in words:
+        if not word.startswith("-") or word == "-":
+            positionals.append(word)
+            continue
+        flag, equals, value = word.partition("=")
+        option = by_flag.get(flag if equals and flag.startswith("--") else word)
+        if option is None or (equals and option.kind == "flag"):
+            return None
         if option.kind == "flag":
             parsed[option.dest] = True
-        elif option.kind == "multiple":
+            continue
+        if not equals:
+            value = next(words, None)
+            if value is None:
+                return None  # click's "requires an argument"
+        if option.kind == "multiple":
             parsed[option.dest] += (value,)
         elif option.kind == "int":
             try:
@@ -76,22 +79,8 @@ def parse_simply(options: tuple[Option, ...], argv: list[str]) -> dict[str, Any]
             return None
         else:
             parsed[option.dest] = value
+    files = [option.dest for option in options if option.kind == "file"]
+    if len(positionals) != len(files) or any(os.path.isdir(path) for path in positionals):
+        return None  # click's "missing argument", "got an unexpected extra argument", "is a directory"
+    parsed.update(zip(files, positionals, strict=True))
     return parsed
-
-
-def only_plain_forms(options: tuple[Option, ...], argv: list[str]) -> bool:
-    """Whether every word is a positional, an option spelled out (`--seed 3`, `--seed=3`, `-p A=1`) or an
-    option's value. Left to click: abbreviations (getopt completes `--no-c`, click refuses it), a flag given a
-    value, `--`, attached short values (`-pA=1`) and unknown options."""
-    takes_value = {flag for option in options if option.kind not in ("flag", "file") for flag in option.flags}
-    flags = {flag for option in options for flag in option.flags}
-    words = iter(argv)
-    for word in words:
-        if not word.startswith("-") or word == "-":
-            continue
-        name, equals, _ = word.partition("=")
-        if word in takes_value:
-            next(words, None)  # its value, whatever it looks like (argparse may refuse it: then click parses)
-        elif word not in flags and not (equals and name.startswith("--") and name in takes_value):
-            return False
-    return True
