@@ -2,12 +2,20 @@
 
 A cell's module-level code is walked in evaluation order and turned into events:
   Read(name)                      the name's current value is used
-  Write(name, conditional, kind)  the name is (re)bound; kind is "assign", "import", "def" or "alias"
+  Write(name, conditional, kind, aliases)
+                                  the name is (re)bound; kind is "assign", "import", "def" or "alias"
                                   (`g = f`: deferred_reads holds the one name it copies)
   Delete(name)                    `del name`
   Mutate(name)                    the object is changed in place (`df["a"] = ...`, `lst.append(x)`,
-                                  `model.fit(...)`, `df.drop(..., inplace=True)`): a new version of it
+                                  `model.fit(...)`, `df.drop(..., inplace=True)`, `s.push(1)`): a new version
+                                  of it. Any method call may change its receiver, unless the method is one
+                                  known not to (READ_ONLY_METHODS, less the methods the notebook's own classes
+                                  define that change `self`).
   StarImport(module)              `from m import *`: names the analysis can't see
+A Write's `aliases` are the variables whose object the new value may be, or be part of (`row` in
+`for row in rows`, `t = X[i]`, `t = X.attr`, `with X as t`, `b = a`): the compiler makes a change of the
+alias in place a new version of them too, within the step. A fresh value (`len(X)`, `X + 1`, `X.copy()`,
+`f(X)`) aliases nothing.
 Function and class bodies run later, when called, against the caller's globals: their free names are
 recorded as deferred reads/writes on the Write(kind="def") event, and the compiler applies them wherever
 the function or class is used.
@@ -24,14 +32,74 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-# Methods that change their receiver in place; a call of one is a new version of the receiver.
+# Methods known to change their receiver in place; never read-only, whatever type also has the name
+# (ndarray.partition sorts in place, str.partition doesn't).
 MUTATING_METHODS = frozenset({
     "append", "extend", "insert", "remove", "pop", "clear", "update", "add", "discard", "sort", "reverse",
     "setdefault", "popitem", "appendleft", "extendleft", "popleft", "rotate", "intersection_update",
     "difference_update", "symmetric_difference_update", "fit", "partial_fit", "fit_transform",
-    "fit_predict", "set_params", "set_output", "resize", "fill", "put", "itemset", "setflags",
+    "fit_predict", "set_params", "set_output", "resize", "fill", "put", "itemset", "setflags", "partition",
     "__setitem__", "__delitem__", "set_index_inplace", "insert_column", "fillna_inplace",
 })
+
+# Methods known to leave their receiver as it was. Any other method call may change its receiver in place
+# (a user's `stack.push(1)`, `rng.normal()`, `optimizer.step()`): a new version of it. The read-only ones are
+# those of the immutable builtins and the common ones of list/dict/set, pandas, numpy, scikit-learn, pathlib,
+# re and logging; missing one only costs a step's parallelism, never a value.
+READ_ONLY_METHODS = frozenset(
+    {name for kind in (str, bytes, int, float, complex, tuple, frozenset, range) for name in dir(kind)
+     if not name.startswith("_") and callable(getattr(kind, name))}  # not range.step, int.real
+    | {
+        # containers
+        "copy", "get", "keys", "items", "values", "index", "count", "union", "intersection", "difference",
+        "symmetric_difference", "issubset", "issuperset", "isdisjoint", "fromkeys", "__getitem__",
+        "__len__", "__contains__", "__iter__", "__repr__", "__str__", "__eq__", "__hash__",
+        # pandas
+        "head", "tail", "describe", "info", "groupby", "agg", "aggregate", "apply", "applymap", "map",
+        "transform", "pipe", "merge", "join", "assign", "drop", "dropna", "fillna", "ffill", "bfill",
+        "interpolate", "replace", "rename", "rename_axis", "reset_index", "set_index", "reindex",
+        "sort_values", "sort_index", "astype", "convert_dtypes", "infer_objects", "isna", "isnull", "notna",
+        "notnull", "isin", "between", "where", "mask", "clip", "round", "abs", "sum", "mean", "median",
+        "mode", "std", "var", "sem", "skew", "kurt", "min", "max", "prod", "product", "nunique", "unique",
+        "value_counts", "corr", "corrwith", "cov", "quantile", "rank", "cumsum", "cumprod", "cummax",
+        "cummin", "diff", "pct_change", "shift", "rolling", "expanding", "ewm", "resample", "query", "filter",
+        "select_dtypes", "sample", "nlargest", "nsmallest", "idxmax", "idxmin", "any", "all", "duplicated",
+        "drop_duplicates", "explode", "stack", "unstack", "melt", "pivot", "pivot_table", "transpose",
+        "squeeze", "equals", "memory_usage", "align", "combine", "combine_first", "add_prefix", "add_suffix",
+        "droplevel", "swaplevel", "xs", "take", "truncate", "asfreq", "tz_convert", "tz_localize",
+        "to_numpy", "to_list", "tolist", "to_dict", "to_frame", "to_records", "to_csv", "to_parquet",
+        "to_json", "to_excel", "to_sql", "to_pickle", "to_string", "to_markdown", "to_html", "to_latex",
+        "to_period", "to_timestamp", "plot", "hist", "boxplot", "iterrows", "itertuples", "get_group",
+        "size", "nth", "first", "last", "ngroup", "cumcount", "factorize", "first_valid_index",
+        "last_valid_index", "sub", "mul", "div", "truediv", "floordiv", "mod", "pow", "radd", "rsub", "rmul",
+        "rdiv", "rtruediv", "lt", "gt", "le", "ge", "eq", "ne", "dot", "contains", "len", "cat",
+        "get_dummies", "strftime",
+        # numpy
+        "reshape", "ravel", "flatten", "item", "tobytes", "argmax", "argmin", "argsort", "argpartition",
+        "nonzero", "repeat", "swapaxes", "diagonal", "trace", "ptp", "conj", "compress", "choose",
+        "searchsorted", "view", "tofile",
+        # scikit-learn
+        "predict", "predict_proba", "predict_log_proba", "decision_function", "score", "score_samples",
+        "inverse_transform", "get_params", "get_feature_names_out", "get_support", "staged_predict",
+        # pathlib, re, logging, display
+        "exists", "is_file", "is_dir", "read_text", "read_bytes", "write_text", "write_bytes", "mkdir",
+        "glob", "rglob", "iterdir", "joinpath", "with_suffix", "with_name", "with_stem", "relative_to",
+        "resolve", "absolute", "stat", "match", "search", "findall", "finditer", "fullmatch", "subn",
+        "group", "groups", "groupdict", "span", "debug", "warning", "error", "exception",
+        "critical", "log", "show", "savefig", "isoformat", "total_seconds", "weekday", "date", "time",
+        "timestamp", "clone", "detach", "numpy", "dim", "numel",
+    }
+) - MUTATING_METHODS
+
+# Read-only methods whose result may share the receiver's objects (`d.get(k)`, `a.reshape(n)`, `df.head()`,
+# `t.detach()`): changing the result in place may change the receiver.
+VIEW_METHODS = frozenset({"get", "values", "items", "keys", "head", "tail", "view", "reshape", "ravel",
+                          "flatten", "transpose", "squeeze", "swapaxes", "diagonal", "to_numpy", "xs",
+                          "get_group", "__getitem__", "__iter__", "detach", "numpy"})
+
+# Builtins whose result yields the items of their arguments (`for row in enumerate(rows)`).
+_ITEM_PRESERVING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple", "set", "frozenset",
+                              "iter", "filter"})
 
 # Names a kernel (or Python) provides without any cell defining them.
 KERNEL_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython", "In", "Out", "exit", "quit", "_", "__",
@@ -59,6 +127,7 @@ class Write:
     kind: str = "assign"
     deferred_reads: frozenset[str] = frozenset()
     deferred_writes: frozenset[str] = frozenset()
+    aliases: frozenset[str] = frozenset()  # the name itself for `t += ...`: the old object may be changed
 
 
 class Delete(_NameEvent):
@@ -81,15 +150,82 @@ Event = Read | Write | Delete | Mutate | StarImport
 _Name, _Attribute, _Constant, _Load, _Store = ast.Name, ast.Attribute, ast.Constant, ast.Load, ast.Store
 _Subscript, _BinOp, _Call, _Tuple, _List = ast.Subscript, ast.BinOp, ast.Call, ast.Tuple, ast.List
 _NO_NAMES: frozenset[str] = frozenset()
-_CHAIN = (ast.Attribute, ast.Subscript, ast.Starred)
+_Starred = ast.Starred
 _FUNCTION_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def root_name(node: ast.AST) -> ast.Name | None:
-    """`df` for `df["a"].loc[0]`, `model` for `model.steps[0]`; None when the chain starts elsewhere."""
-    while isinstance(node, _CHAIN):
-        node = node.value
-    return node if type(node) is _Name else None
+def alias_root(node: ast.AST, read_only: frozenset[str] = READ_ONLY_METHODS) -> ast.Name | None:
+    """The variable whose object `node` may be, or be part of: `df` for `df["a"].loc[0]`, `d` for `d.get(k)[0]`,
+    `model` for `model.fit(X)` (an unknown method may return its receiver); None for a fresh value (`len(x)`,
+    `x + 1`, `x.copy()`, `f(x)`: what a function returns is taken as new)."""
+    while True:
+        node_type = type(node)
+        if node_type is _Attribute or node_type is _Subscript:
+            node = node.value
+        elif node_type is _Name:
+            return node
+        elif node_type is _Call:
+            func = node.func
+            if type(func) is not _Attribute or (func.attr in read_only and func.attr not in VIEW_METHODS):
+                return None
+            node = func.value
+        elif node_type is _Starred:
+            node = node.value
+        else:
+            return None
+
+
+# Expressions whose value holds, or is one of, the values of their parts.
+_HOLDERS = frozenset({ast.Tuple, ast.List, ast.Set, ast.Dict, ast.IfExp, ast.BoolOp, ast.NamedExpr})
+# Expressions whose value may be (part of) a variable's object; any other (`1`, `a + b`, `f"{a}"`, `[... for]`)
+# is new. A call is new too unless it is a method's.
+_MAY_ALIAS = _HOLDERS | {ast.Name, ast.Attribute, ast.Subscript, ast.Starred}
+
+
+def value_roots(node: ast.AST, read_only: frozenset[str] = READ_ONLY_METHODS) -> list[str]:
+    """The variables whose objects the value of `node` may be, be part of or hold (`[a, b]`, `a or b`)."""
+    node_type = type(node)
+    # the most frequent values first: calls, then chains; anything else but a holder is fresh
+    if node_type is _Call:
+        func = node.func
+        if type(func) is not _Attribute or (func.attr in read_only and func.attr not in VIEW_METHODS):
+            return []  # what a function or a read-only method returns is new
+        root = alias_root(func.value, read_only)
+    elif node_type is _Attribute or node_type is _Subscript or node_type is _Name or node_type is _Starred:
+        root = alias_root(node, read_only)
+    elif node_type in _HOLDERS:
+        parts = (node.elts if node_type is _Tuple or node_type is _List or node_type is ast.Set
+                 else node.values if node_type is ast.Dict or node_type is ast.BoolOp
+                 else [node.body, node.orelse] if node_type is ast.IfExp else [node.value])
+        return [name for part in parts if part is not None for name in value_roots(part, read_only)]
+    else:
+        return []
+    return [] if root is None else [root.id]
+
+
+def may_alias(node: ast.AST, read_only: frozenset[str] = READ_ONLY_METHODS) -> bool:
+    """Whether `value_roots(node)` may find a variable: a cheap test that skips the common fresh values."""
+    node_type = type(node)
+    if node_type is _Call:
+        func = node.func
+        return type(func) is _Attribute and (func.attr not in read_only or func.attr in VIEW_METHODS)
+    return node_type in _MAY_ALIAS
+
+
+def item_roots(node: ast.AST, read_only: frozenset[str] = READ_ONLY_METHODS) -> list[str]:
+    """The variables whose objects the items of `for t in node` may be part of: `rows` for `rows`,
+    `enumerate(rows)`, `sorted(rows)`, `rows.copy()` (a shallow copy shares its items), `d.items()`."""
+    if type(node) is _Call:
+        func = node.func
+        if type(func) is _Name and func.id in _ITEM_PRESERVING:
+            return [name for arg in node.args for name in item_roots(arg, read_only)]
+        if type(func) is _Attribute:  # a method yields parts of its receiver (`df.iterrows()`, `d.values()`)
+            return item_roots(func.value, read_only)
+    return value_roots(node, read_only)
+
+
+def _roots(names: list[str]) -> frozenset[str]:
+    return frozenset(names) if names else _NO_NAMES
 
 
 def _is_inplace_call(call: ast.Call) -> bool:
@@ -97,14 +233,6 @@ def _is_inplace_call(call: ast.Call) -> bool:
         if kw.arg == "inplace" and not (isinstance(kw.value, ast.Constant) and kw.value.value in (False, None)):
             return True
     return False
-
-
-def mutated_receiver(call: ast.Call) -> ast.Name | None:
-    """The name a method call changes in place, if the call is one that does."""
-    func = call.func
-    if type(func) is _Attribute and (func.attr in MUTATING_METHODS or (call.keywords and _is_inplace_call(call))):
-        return root_name(func.value)
-    return None
 
 
 # --- stepping through the tree --------------------------------------------------------------------------
@@ -148,11 +276,13 @@ def _children(node: ast.AST) -> list[ast.AST]:
 class ScopeSummary:
     """What a nested scope does to the globals when it runs. (A plain class: a dataclass costs ~1 ms of import.)"""
 
-    __slots__ = ("reads", "global_writes")
+    __slots__ = ("reads", "global_writes", "changed_parameters")
 
-    def __init__(self, reads: set[str], global_writes: set[str]) -> None:
+    def __init__(self, reads: set[str], global_writes: set[str],
+                 changed_parameters: set[str] | frozenset[str] = _NO_NAMES) -> None:
         self.reads = reads  # free names it reads (globals, or the enclosing scope's for nested scopes)
         self.global_writes = global_writes  # globals it rebinds (`global x; x = ...`) or mutates in place
+        self.changed_parameters = changed_parameters  # its parameters whose objects it changes in place
 
 
 def _target_names(target: ast.AST) -> list[str]:
@@ -176,23 +306,49 @@ WalrusLog = list[str]
 class _ScopeCollector:
     """Collects bindings, loads, global declarations and in-place mutations of one function-like scope,
     folding in the free names of the scopes nested inside it. Its results are sets, so the nodes are taken
-    from a stack in whatever order is fastest."""
+    from a stack in whatever order is fastest. Aliases too are order-blind (`bindings`: (targets, value,
+    whether the targets take the value's items), wherever in the scope they're bound), which only errs
+    towards a mutation; they're resolved only for a scope that changes something in place."""
 
-    __slots__ = ("bound", "loads", "globals", "nonlocals", "mutated", "nested_writes", "walrus_log")
+    __slots__ = ("bound", "loads", "globals", "nonlocals", "mutated", "nested_writes", "bindings", "walrus_log",
+                 "read_only")
 
-    def __init__(self, walrus_log: WalrusLog) -> None:
+    def __init__(self, walrus_log: WalrusLog, read_only: frozenset[str]) -> None:
         self.bound: set[str] = set()
         self.loads: set[str] = set()
         self.globals: set[str] = set()
         self.nonlocals: set[str] = set()
         self.mutated: set[str] = set()
         self.nested_writes: set[str] = set()
+        self.bindings: list[tuple[list[ast.expr], ast.expr, bool]] = []
         self.walrus_log = walrus_log
+        self.read_only = read_only
+
+    def changed(self) -> set[str]:
+        """The names the scope changes in place, and every variable one of them is (part of) the object of."""
+        changed, pending, read_only = self.mutated, self.bindings, self.read_only
+        while changed and pending:  # until no binding of a changed name is left to follow
+            waiting = []
+            for binding in pending:
+                targets, value, items = binding
+                target = targets[0]
+                if len(targets) == 1 and type(target) is _Name:
+                    hit = target.id in changed
+                else:
+                    hit = not changed.isdisjoint([name for t in targets for name in _target_names(t)])
+                if hit:
+                    changed.update(item_roots(value, read_only) if items else value_roots(value, read_only))
+                else:
+                    waiting.append(binding)
+            if len(waiting) == len(pending):
+                break
+            pending = waiting
+        return changed
 
     def collect(self, nodes: Iterable[ast.AST]) -> None:
         stack = list(nodes)
         pop, push, extend = stack.pop, stack.append, stack.extend
-        loads, bound, handlers = self.loads, self.bound, _SCOPE_HANDLERS
+        loads, bound, handlers, read_only = self.loads, self.bound, _SCOPE_HANDLERS, self.read_only
         while stack:
             node = pop()
             node_type = type(node)
@@ -207,10 +363,14 @@ class _ScopeCollector:
                 push(node.value)
                 push(node.slice)
             elif node_type is _Call:
-                receiver = mutated_receiver(node)
-                if receiver is not None:
-                    self.mutated.add(receiver.id)
-                push(node.func)
+                func = node.func
+                # a method not known to be read-only, or `inplace=True`, may change its receiver
+                if type(func) is _Attribute and (func.attr not in read_only or (
+                        node.keywords and _is_inplace_call(node))):
+                    receiver = alias_root(func.value, read_only)
+                    if receiver is not None:
+                        self.mutated.add(receiver.id)
+                push(func)
                 extend(node.args)
                 for keyword in node.keywords:
                     push(keyword.value)
@@ -235,18 +395,51 @@ class _ScopeCollector:
     def _aug_assign(self, node: ast.AugAssign, stack: list[ast.AST]) -> None:
         if type(node.target) is _Name:
             self.loads.add(node.target.id)
+            self.mutated.add(node.target.id)  # `t += [0]` changes a list in place (a local stays local)
+        else:
+            self._mutation_target(node.target)
         stack.extend(_children(node))
 
     def _mutation_target(self, target: ast.AST) -> None:
         if isinstance(target, ast.Attribute | ast.Subscript):
-            root = root_name(target)
+            root = alias_root(target, self.read_only)
             if root is not None:
                 self.mutated.add(root.id)
                 self.loads.add(root.id)
 
-    def _assign_or_delete(self, node: ast.Assign | ast.Delete, stack: list[ast.AST]) -> None:
+    def _assign(self, node: ast.Assign, stack: list[ast.AST]) -> None:
+        names = False
+        for target in node.targets:
+            target_type = type(target)
+            if target_type is _Name or target_type is _Tuple or target_type is _List:
+                names = True
+            else:
+                self._mutation_target(target)
+        if names and may_alias(node.value, self.read_only):
+            self.bindings.append((node.targets, node.value, False))
+        stack.extend(_children(node))
+
+    def _ann_assign(self, node: ast.AnnAssign, stack: list[ast.AST]) -> None:
+        if node.value is not None:
+            self._mutation_target(node.target)
+            if may_alias(node.value, self.read_only):
+                self.bindings.append(([node.target], node.value, False))
+        stack.extend(_children(node))
+
+    def _delete(self, node: ast.Delete, stack: list[ast.AST]) -> None:
         for target in node.targets:
             self._mutation_target(target)
+        stack.extend(_children(node))
+
+    def _for(self, node: ast.For | ast.AsyncFor, stack: list[ast.AST]) -> None:
+        it = node.iter
+        if type(it) is not _Call or type(it.func) is not _Name or it.func.id in _ITEM_PRESERVING:  # not range(n)
+            self.bindings.append(([node.target], it, True))
+        stack.extend(_children(node))
+
+    def _with_item(self, node: ast.withitem, stack: list[ast.AST]) -> None:
+        if node.optional_vars is not None and may_alias(node.context_expr, self.read_only):
+            self.bindings.append(([node.optional_vars], node.context_expr, False))
         stack.extend(_children(node))
 
     def _import(self, node: ast.Import, stack: list[ast.AST]) -> None:
@@ -275,27 +468,29 @@ class _ScopeCollector:
     def _function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, stack: list[ast.AST]) -> None:
         self.bound.add(node.name)
         stack.extend(_def_time_exprs(node))
-        self._nested(function_scope(node, self.walrus_log))
+        self._nested(function_scope(node, self.walrus_log, self.read_only))
 
     def _lambda(self, node: ast.Lambda, stack: list[ast.AST]) -> None:
         stack.extend(_def_time_exprs(node))
-        self._nested(function_scope(node, self.walrus_log))
+        self._nested(function_scope(node, self.walrus_log, self.read_only))
 
     def _class_def(self, node: ast.ClassDef, stack: list[ast.AST]) -> None:
         self.bound.add(node.name)
-        immediate, deferred = class_scope(node, self.walrus_log)
+        immediate, deferred, _changing = class_scope(node, self.walrus_log, self.read_only)
         self._nested(immediate)
         self._nested(deferred)
 
     def _comprehension(self, node: ast.ListComp, stack: list[ast.AST]) -> None:
         mark = len(self.walrus_log)
         self.collect([node.generators[0].iter])  # evaluated in the enclosing scope
-        summary, walrus = comprehension_scope(node, self.walrus_log, mark)
+        summary, walrus = comprehension_scope(node, self.walrus_log, mark, self.read_only)
         self._nested(summary)
         self.bound.update(walrus)
 
     def _named_expr(self, node: ast.NamedExpr, stack: list[ast.AST]) -> None:
         self.walrus_log.append(node.target.id)
+        if may_alias(node.value, self.read_only):
+            self.bindings.append(([node.target], node.value, False))
         stack.append(node.value)
         self.bound.add(node.target.id)
 
@@ -304,8 +499,12 @@ _SCOPE_HANDLERS: dict[type, Callable[[_ScopeCollector, Any, list[ast.AST]], None
     ast.Global: _ScopeCollector._global,
     ast.Nonlocal: _ScopeCollector._nonlocal,
     ast.AugAssign: _ScopeCollector._aug_assign,
-    ast.Assign: _ScopeCollector._assign_or_delete,
-    ast.Delete: _ScopeCollector._assign_or_delete,
+    ast.Assign: _ScopeCollector._assign,
+    ast.AnnAssign: _ScopeCollector._ann_assign,
+    ast.Delete: _ScopeCollector._delete,
+    ast.For: _ScopeCollector._for,
+    ast.AsyncFor: _ScopeCollector._for,
+    ast.withitem: _ScopeCollector._with_item,
     ast.Import: _ScopeCollector._import,
     ast.ImportFrom: _ScopeCollector._import_from,
     ast.ExceptHandler: _ScopeCollector._named_binding,
@@ -343,28 +542,33 @@ def _parameters(args: ast.arguments) -> set[str]:
     return names
 
 
-def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, walrus_log: WalrusLog) -> ScopeSummary:
+def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, walrus_log: WalrusLog,
+                   read_only: frozenset[str] = READ_ONLY_METHODS) -> ScopeSummary:
     """Free names a function or lambda reads when called, and the globals it rebinds or mutates."""
-    collector = _ScopeCollector(walrus_log)
+    collector = _ScopeCollector(walrus_log, read_only)
     collector.collect(node.body if isinstance(node.body, list) else [node.body])
-    local = (collector.bound | _parameters(node.args)) - collector.globals - collector.nonlocals
+    parameters = _parameters(node.args)
+    local = (collector.bound | parameters) - collector.globals - collector.nonlocals
     reads = collector.loads - local
-    writes = (collector.bound & collector.globals) | (collector.mutated - local) | (
-        collector.nested_writes - local)
-    return ScopeSummary(reads, writes)
+    changed = collector.changed()
+    writes = (collector.bound & collector.globals) | (changed - local) | (collector.nested_writes - local)
+    # a parameter rebound in the body before it's changed is taken as changed too: it only errs towards a mutation
+    return ScopeSummary(reads, writes, (changed | collector.nested_writes) & parameters)
 
 
 def comprehension_scope(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
-                        walrus_log: WalrusLog, mark: int) -> tuple[ScopeSummary, set[str]]:
+                        walrus_log: WalrusLog, mark: int,
+                        read_only: frozenset[str] = READ_ONLY_METHODS) -> tuple[ScopeSummary, set[str]]:
     """Free names of a comprehension (minus its first iterable, which the caller has just walked, logging
     walruses from `mark` on) and the names its walruses bind outside."""
-    collector = _ScopeCollector(walrus_log)
+    collector = _ScopeCollector(walrus_log, read_only)
     parts: list[ast.AST] = []
     for i, gen in enumerate(node.generators):
         parts.append(gen.target)
         if i:
             parts.append(gen.iter)
         parts.extend(gen.ifs)
+        collector.bindings.append(([gen.target], gen.iter, True))
     if type(node) is ast.DictComp:
         parts += [node.key, node.value]
     else:
@@ -373,26 +577,38 @@ def comprehension_scope(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.Ge
     targets = {n for gen in node.generators for n in _target_names(gen.target)}
     walrus = set(walrus_log[mark:])
     reads = collector.loads - targets - walrus  # a walrus name is the comprehension's own binding
-    writes = (collector.mutated - targets) | collector.nested_writes
+    writes = (collector.changed() - targets) | collector.nested_writes
     return ScopeSummary(reads, writes), walrus
 
 
-def class_scope(node: ast.ClassDef, walrus_log: WalrusLog) -> tuple[ScopeSummary, ScopeSummary]:
-    """(what the class body reads while the class is created, what its methods read when called)."""
-    immediate = _ScopeCollector(walrus_log)
+def class_scope(node: ast.ClassDef, walrus_log: WalrusLog, read_only: frozenset[str] = READ_ONLY_METHODS
+                ) -> tuple[ScopeSummary, ScopeSummary, set[str]]:
+    """(what the class body reads while the class is created, what its methods read when called, the methods
+    that change their own object: `self.items.append(v)`, `self.n = 0`)."""
+    immediate = _ScopeCollector(walrus_log, read_only)
     deferred = ScopeSummary(set(), set())
+    changing: set[str] = set()
     immediate.collect(node.bases + [k.value for k in node.keywords] + node.decorator_list)
     for stmt in node.body:
         if isinstance(stmt, _FUNCTION_DEFS):
             immediate.collect(_def_time_exprs(stmt))
-            method = function_scope(stmt, walrus_log)
+            method = function_scope(stmt, walrus_log, read_only)
             deferred.reads |= method.reads
             deferred.global_writes |= method.global_writes
+            if method.changed_parameters and _changes_own_object(stmt, method):
+                changing.add(stmt.name)
             immediate.bound.add(stmt.name)
         else:
             immediate.collect([stmt])
     reads = immediate.loads - immediate.bound
-    return ScopeSummary(reads, immediate.mutated - immediate.bound), deferred
+    return ScopeSummary(reads, immediate.changed() - immediate.bound), deferred, changing
+
+
+def _changes_own_object(method: ast.FunctionDef | ast.AsyncFunctionDef, summary: ScopeSummary) -> bool:
+    """Whether a method changes its `self` (or a class method its `cls`); a static method has none."""
+    args = method.args.posonlyargs + method.args.args
+    return bool(args) and args[0].arg in summary.changed_parameters and not any(
+        type(d) is _Name and d.id == "staticmethod" for d in method.decorator_list)
 
 
 # --- module level: ordered events ---------------------------------------------------------------------
@@ -400,12 +616,14 @@ def class_scope(node: ast.ClassDef, walrus_log: WalrusLog) -> tuple[ScopeSummary
 class _ModuleEvents:
     """Walks a cell's module-level code in evaluation order (NodeVisitor's order), recording events."""
 
-    __slots__ = ("events", "conditional", "walrus_log")
+    __slots__ = ("events", "conditional", "walrus_log", "read_only", "changing")
 
-    def __init__(self) -> None:
+    def __init__(self, read_only: frozenset[str], changing: set[str]) -> None:
         self.events: list[Event] = []
         self.conditional = 0
         self.walrus_log: WalrusLog = []
+        self.read_only = read_only
+        self.changing = changing  # methods of the cell's classes that change their own object
 
     def visit(self, node: ast.AST) -> None:
         node_type = type(node)
@@ -434,9 +652,13 @@ class _ModuleEvents:
             for keyword in node.keywords:
                 if type(keyword.value) is not _Constant:
                     visit(keyword.value)
-            receiver = mutated_receiver(node)
-            if receiver is not None:
-                self.events.append(Mutate(receiver.id, node.lineno))
+            func = node.func
+            # a method not known to be read-only, or `inplace=True`, may change its receiver
+            if type(func) is _Attribute and (func.attr not in self.read_only or (
+                    node.keywords and _is_inplace_call(node))):
+                receiver = alias_root(func.value, self.read_only)
+                if receiver is not None:
+                    self.events.append(Mutate(receiver.id, node.lineno))
         elif node_type is _BinOp:
             self.visit(node.left)
             self.visit(node.right)
@@ -453,12 +675,13 @@ class _ModuleEvents:
         for node in nodes:
             visit(node)
 
-    def _write(self, name: str, line: int, kind: str = "assign", summary: ScopeSummary | None = None) -> None:
+    def _write(self, name: str, line: int, kind: str = "assign", summary: ScopeSummary | None = None,
+               aliases: frozenset[str] = _NO_NAMES) -> None:
         if summary is None:
-            self.events.append(Write(name, line, self.conditional > 0, kind, _NO_NAMES, _NO_NAMES))
+            self.events.append(Write(name, line, self.conditional > 0, kind, _NO_NAMES, _NO_NAMES, aliases))
         else:
             self.events.append(Write(name, line, self.conditional > 0, kind, frozenset(summary.reads),
-                                     frozenset(summary.global_writes)))
+                                     frozenset(summary.global_writes), aliases))
 
     def _summary(self, summary: ScopeSummary, line: int) -> None:
         """A nested scope that runs right now (lambda passed on, comprehension, class body)."""
@@ -467,18 +690,20 @@ class _ModuleEvents:
         for name in sorted(summary.global_writes):
             self.events.append(Mutate(name, line))
 
-    def _target(self, target: ast.AST) -> None:
+    def _target(self, target: ast.AST, aliases: frozenset[str] = _NO_NAMES) -> None:
+        """Bind a target; `aliases`: the variables whose object the bound value may be (part of)."""
         target_type = type(target)
-        if target_type is _Name:
-            self._write(target.id, target.lineno)
+        if target_type is _Name:  # the most frequent: _write inline
+            self.events.append(Write(target.id, target.lineno, self.conditional > 0, "assign", _NO_NAMES, _NO_NAMES,
+                                     aliases))
         elif target_type is _Tuple or target_type is _List:
             for elt in target.elts:
-                self._target(elt)
-        elif target_type is ast.Starred:
-            self._target(target.value)
+                self._target(elt, aliases)  # an unpacked item may be any part of the value
+        elif target_type is _Starred:
+            self._target(target.value, aliases)
         elif target_type is _Attribute or target_type is _Subscript:
             self.visit(target)  # reads the chain (root, indices)
-            root = root_name(target)
+            root = alias_root(target, self.read_only)
             if root is not None:
                 self.events.append(Mutate(root.id, target.lineno))
 
@@ -489,7 +714,7 @@ class _ModuleEvents:
         if value_type is ast.Lambda and all(type(t) is _Name for t in node.targets):
             # `f = lambda ...` is a function definition: its body runs when called, against the caller's globals
             self._visit_all(_def_time_exprs(value))
-            summary = function_scope(value, self.walrus_log)
+            summary = function_scope(value, self.walrus_log, self.read_only)
             for target in node.targets:
                 self._write(target.id, target.lineno, "def", summary)  # type: ignore[attr-defined]
             return
@@ -498,23 +723,29 @@ class _ModuleEvents:
             self.visit(value)
             for target in node.targets:
                 self._write(target.id, target.lineno, "alias",  # type: ignore[attr-defined]
-                            ScopeSummary({value.id}, set()))
+                            ScopeSummary({value.id}, set()), frozenset((value.id,)))
             return
         self.visit(value)
+        aliases = _NO_NAMES
+        if may_alias(value, self.read_only):
+            roots = value_roots(value, self.read_only)
+            if roots:
+                aliases = frozenset(roots)
         for target in node.targets:
-            self._target(target)
+            self._target(target, aliases)
 
     def _ann_assign(self, node: ast.AnnAssign) -> None:
         self.visit(node.annotation)
         if node.value is not None:
             self.visit(node.value)
-            self._target(node.target)
+            self._target(node.target, _roots(value_roots(node.value, self.read_only)))
 
     def _aug_assign(self, node: ast.AugAssign) -> None:
         if isinstance(node.target, ast.Name):
             self.events.append(Read(node.target.id, node.lineno))
             self.visit(node.value)
-            self._write(node.target.id, node.lineno)
+            # `t += [0]` may change t's object in place: the compiler versions what t is part of
+            self._write(node.target.id, node.lineno, aliases=frozenset((node.target.id,)))
         else:
             self.visit(node.value)
             self._target(node.target)
@@ -540,22 +771,23 @@ class _ModuleEvents:
 
     def _function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self._visit_all(_def_time_exprs(node))
-        self._write(node.name, node.lineno, "def", function_scope(node, self.walrus_log))
+        self._write(node.name, node.lineno, "def", function_scope(node, self.walrus_log, self.read_only))
 
     def _class_def(self, node: ast.ClassDef) -> None:
-        immediate, deferred = class_scope(node, self.walrus_log)
+        immediate, deferred, changing = class_scope(node, self.walrus_log, self.read_only)
+        self.changing.update(changing)
         self._summary(immediate, node.lineno)
         self._write(node.name, node.lineno, "def", deferred)
 
     def _lambda(self, node: ast.Lambda) -> None:
         self._visit_all(_def_time_exprs(node))
         # a lambda in an expression is usually called right away (apply, sorted key): read what it reads now
-        self._summary(function_scope(node, self.walrus_log), node.lineno)
+        self._summary(function_scope(node, self.walrus_log, self.read_only), node.lineno)
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
         mark = len(self.walrus_log)
         self.visit(node.generators[0].iter)
-        summary, walrus = comprehension_scope(node, self.walrus_log, mark)
+        summary, walrus = comprehension_scope(node, self.walrus_log, mark, self.read_only)
         self._summary(summary, node.lineno)
         for name in sorted(walrus):
             self._write(name, node.lineno)
@@ -563,7 +795,7 @@ class _ModuleEvents:
     def _named_expr(self, node: ast.NamedExpr) -> None:
         self.walrus_log.append(node.target.id)
         self.visit(node.value)
-        self._write(node.target.id, node.lineno)
+        self._write(node.target.id, node.lineno, aliases=_roots(value_roots(node.value, self.read_only)))
 
     def _conditional_block(self, before: list[ast.expr], blocks: list[ast.stmt]) -> None:
         self._visit_all(before)
@@ -577,15 +809,15 @@ class _ModuleEvents:
     def _for(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self.conditional += 1
-        self._target(node.target)
+        self._target(node.target, _roots(item_roots(node.iter, self.read_only)))
         self._visit_all(node.body + node.orelse)
         self.conditional -= 1
 
     def _with(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
             self.visit(item.context_expr)
-            if item.optional_vars is not None:
-                self._target(item.optional_vars)
+            if item.optional_vars is not None:  # `with X as t`: __enter__ mostly returns X itself
+                self._target(item.optional_vars, _roots(value_roots(item.context_expr, self.read_only)))
         self._visit_all(node.body)
 
     def _try(self, node: ast.Try | ast.TryStar) -> None:
@@ -605,11 +837,12 @@ class _ModuleEvents:
 
     def _match(self, node: ast.Match) -> None:
         self.visit(node.subject)
+        parts = _roots(value_roots(node.subject, self.read_only))  # a capture is (part of) the subject
         self.conditional += 1
         for case in node.cases:
             for sub in ast.walk(case.pattern):
                 if isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name:
-                    self._write(sub.name, case.pattern.lineno)
+                    self._write(sub.name, case.pattern.lineno, aliases=parts)
                 elif isinstance(sub, ast.MatchMapping) and sub.rest:
                     self._write(sub.rest, case.pattern.lineno)
                 elif isinstance(sub, ast.MatchValue | ast.MatchClass):
@@ -648,8 +881,11 @@ _EVENT_HANDLERS: dict[type, Callable[[_ModuleEvents, Any], None]] = {
 }
 
 
-def cell_events(tree: ast.Module) -> list[Event]:
-    """The name events of a parsed cell, in the order a run performs them."""
-    visitor = _ModuleEvents()
+def cell_events(tree: ast.Module, read_only: frozenset[str] = READ_ONLY_METHODS,
+                changing: set[str] | None = None) -> list[Event]:
+    """The name events of a parsed cell, in the order a run performs them. `read_only`: the methods taken not
+    to change their receiver; `changing`, if given, gets the names of the methods the cell's classes define
+    that change their own object (the compiler takes them out of `read_only` for the whole notebook)."""
+    visitor = _ModuleEvents(read_only, set() if changing is None else changing)
     visitor._visit_all(tree.body)
     return visitor.events

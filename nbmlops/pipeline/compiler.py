@@ -11,6 +11,7 @@ from typing import Any
 from nbmlops.errors import NotebookError
 from nbmlops.notebook.dataflow import (
     KERNEL_NAMES,
+    READ_ONLY_METHODS,
     Delete,
     Event,
     Mutate,
@@ -32,15 +33,19 @@ PARAM_TYPES = {"int", "float", "str", "bool", "list", "dict", "tuple"}
 
 # The two working records below are plain classes: a dataclass costs ~1 ms to create at import.
 class _Definition:
-    __slots__ = ("producer", "kind", "deferred_reads", "deferred_writes", "cell")
+    __slots__ = ("producer", "kind", "deferred_reads", "deferred_writes", "cell", "aliases")
 
     def __init__(self, producer: str, kind: str = "assign", deferred_reads: frozenset[str] = frozenset(),
-                 deferred_writes: frozenset[str] = frozenset(), cell: int | None = None) -> None:
+                 deferred_writes: frozenset[str] = frozenset(), cell: int | None = None,
+                 aliases: frozenset[str] = frozenset()) -> None:
         self.producer = producer  # step name, AMBIENT or DELETED
         self.kind = kind
         self.deferred_reads = deferred_reads
         self.deferred_writes = deferred_writes
         self.cell = cell
+        # variables of the same step whose object this value may be (part of), transitively: changing it in
+        # place changes them. Only within a step: values crossing steps are separate copies.
+        self.aliases = aliases
 
 
 class _StepState:
@@ -89,6 +94,7 @@ class _Compiler:
         self.star_import = False
         self.trees: dict[int, ast.Module] = {}  # cell index -> parsed Python, parsed once
         self.cell_events: dict[int, list[Event]] = {}
+        self.read_only = READ_ONLY_METHODS  # methods taken not to change their receiver (see _analyse)
 
     def error(self, cell: Cell, message: str, line: int | None = None) -> NotebookError:
         first = cell.first_line
@@ -134,6 +140,7 @@ class _Compiler:
         if not self.steps:
             raise NotebookError("every code cell is setup, parameters or skip: there is no step to run",
                                 path=self.path)
+        self._analyse()
         self._collect_parameters()
         self._flow_setup()
         for state in self.steps.values():
@@ -151,11 +158,23 @@ class _Compiler:
             raise self.error(cell, f"syntax error: {exc.msg}", exc.lineno) from None
         return code
 
+    def _analyse(self) -> None:
+        """The events of every setup and step cell. A method the notebook's own classes define to change their
+        object is not read-only, whatever its name (a `get` that counts hits): where one is named like a
+        read-only method, the cells are analysed again without that name (until no more such are found)."""
+        cells = [c for c, _, _ in self.setup] + [c for s in self.steps.values() for c, _, _ in s.cells]
+        changing: set[str] = set()
+        while True:
+            self.cell_events = {c.index: cell_events(self.trees[c.index], self.read_only, changing) for c in cells}
+            if self.read_only.isdisjoint(changing):
+                return
+            self.read_only = self.read_only - changing
+
     def events(self, cell: Cell) -> list[Event]:
-        """The cell's name events, analysed once from the tree `_python` parsed."""
+        """The cell's name events (from `_analyse`), or those of a cell outside the pipeline."""
         found = self.cell_events.get(cell.index)
         if found is None:
-            found = self.cell_events[cell.index] = cell_events(self.trees[cell.index])
+            found = self.cell_events[cell.index] = cell_events(self.trees[cell.index], self.read_only)
         return found
 
     def _start_step(self, name: str, cell: Cell) -> _StepState:
@@ -244,6 +263,10 @@ class _Compiler:
             if event.conditional and previous and previous.producer not in (state.name, AMBIENT, DELETED):
                 # a rebinding that may not happen must start from the upstream value, as top-to-bottom would
                 self._take_input(state, cell, event.name, previous.producer)
+            if event.aliases and event.name in event.aliases and previous and previous.producer == state.name:
+                # `t += ...` may change t's object in place: what t is part of changes too
+                for source in previous.aliases:
+                    self._mutate(state, cell, source, event.line, strict=False, aliases=False)
             self.defined[event.name] = self._definition(state.name, event, cell)
         elif isinstance(event, Delete):
             self._read(state, cell, event.name, event.line, strict=True)
@@ -256,15 +279,35 @@ class _Compiler:
                                  "the names it brings are not tracked; move it to a setup cell")
 
     def _definition(self, producer: str, event: Write, cell: Cell) -> _Definition:
+        aliases = self._aliases(producer, event) if event.aliases else event.aliases
         if event.kind == "alias":  # `g = f`: g is a function or class like f, or a plain value
             source = self.defined.get(next(iter(event.deferred_reads)))
             if source is not None and source.kind in ("def", "import"):
                 return _Definition(producer, source.kind, source.deferred_reads, source.deferred_writes,
-                                   cell.index)
-            return _Definition(producer, cell=cell.index)
-        return _Definition(producer, event.kind, event.deferred_reads, event.deferred_writes, cell.index)
+                                   cell.index, aliases)
+            return _Definition(producer, cell=cell.index, aliases=aliases)
+        return _Definition(producer, event.kind, event.deferred_reads, event.deferred_writes, cell.index, aliases)
 
-    def _mutate(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool) -> None:
+    def _aliases(self, producer: str, event: Write) -> frozenset[str]:
+        """What the written value may be part of: the event's variables and, for those this same step
+        bound, what they are part of; a rebinding that may not happen keeps the old value's too."""
+        found = None
+        for name in event.aliases:
+            known = self.defined.get(name)
+            if known is not None and known.aliases and known.producer == producer:
+                found = (found or set(event.aliases)) | known.aliases
+        previous = self.defined.get(event.name) if event.conditional else None
+        if previous is not None and previous.aliases and previous.producer == producer:
+            found = (found or set(event.aliases)) | previous.aliases
+        if found is None:
+            return event.aliases if event.name not in event.aliases else event.aliases - {event.name}
+        found.discard(event.name)
+        return frozenset(found)
+
+    def _mutate(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool,
+                aliases: bool = True) -> None:
+        """`name`'s object changes in place: a new version of it and, with `aliases`, of what this step bound
+        it as (part of)."""
         definition = self.defined.get(name)
         if definition is None or definition.kind == "import" or definition.producer == DELETED:
             return  # module attributes and unknown names: nothing of ours to version
@@ -272,6 +315,9 @@ class _Compiler:
         if definition.producer != state.name:
             self.defined[name] = _Definition(state.name, definition.kind, definition.deferred_reads,
                                              definition.deferred_writes, cell.index)
+        elif aliases:
+            for source in definition.aliases:  # closed over already: theirs are among them
+                self._mutate(state, cell, source, line, strict=False, aliases=False)
 
     def _read(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool,
               seen: set[str] | None = None) -> None:
