@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from nbmlops.pipeline.spec import PipelineSpec
-from nbmlops.runners.orchestrator import RunResult
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `nbmlops compile` and `show` print through echo without importing the runners
+    from nbmlops.pipeline.spec import PipelineSpec
+    from nbmlops.runners.orchestrator import RunResult
     from nbmlops.runners.sweep import SweepResult
 
 MARKS = {"succeeded": ("✓", "green"), "cached": ("↺", "cyan"), "reused": ("↺", "cyan"), "failed": ("✗", "red"),
