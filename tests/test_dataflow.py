@@ -12,7 +12,7 @@ import ast
 import pytest
 
 from nbmlops.errors import NotebookError
-from nbmlops.notebook.dataflow import Delete, Mutate, Read, StarImport, Write, cell_events
+from nbmlops.notebook.dataflow import Call, Delete, Mutate, Read, StarImport, Write, cell_events
 from nbmlops.notebook.ipython_syntax import to_python
 from nbmlops.pipeline.compiler import compile_notebook
 
@@ -243,6 +243,117 @@ CASES = [
     ("method_of_an_import_versions_nothing", [("setup", "import math"), ("a", "x = math.floor(2.5)"),
                                               ("b", "math.sqrt(x)\nprint(x)"), ("c", "print(x)")],
      {"a": {}, "b": {"x": "a"}, "c": {"x": "a"}}),
+    # --- a function that changes an argument in place: the call is a new version of the argument ---
+    ("function_changing_parameter_same_step",
+     [("a", "model = []"), ("b", "def train(m, X):\n    m.append(X)\ntrain(model, 1)"), ("c", "print(model)")],
+     {"a": {}, "b": {"model": "a"}, "c": {"model": "b"}}),
+    ("function_changing_parameter_defined_earlier",
+     [("a", "def train(m, X, y):\n    m.fit(X, y)"), ("b", "model = object()\nX = y = 0"), ("c", "train(model, X, y)"),
+      ("d", "print(model)")],
+     {"a": {}, "b": {}, "c": {"train": "a", "model": "b", "X": "b", "y": "b"}, "d": {"model": "c"}}),
+    ("function_changing_parameter_in_setup",
+     [("setup", "def add_col(df):\n    df['x'] = 1"), ("a", "frame = {}"), ("b", "add_col(frame)"),
+      ("c", "print(frame)")], {"a": {}, "b": {"frame": "a"}, "c": {"frame": "b"}}),
+    ("function_changing_keyword_argument",
+     [("a", "rows = []\nother = []"), ("b", "def fill(src, dst):\n    dst.extend(src)\nfill(dst=rows, src=other)"),
+      ("c", "print(rows, other)")], {"a": {}, "b": {"rows": "a", "other": "a"}, "c": {"rows": "b", "other": "a"}}),
+    ("function_changing_second_positional_only",
+     [("a", "rows = []\nother = []"), ("b", "def fill(src, dst):\n    dst.extend(src)\nfill(other, rows)"),
+      ("c", "print(rows, other)")], {"a": {}, "b": {"rows": "a", "other": "a"}, "c": {"rows": "b", "other": "a"}}),
+    ("function_changing_part_of_argument_versions_its_root",
+     [("a", "cfg = {'m': []}"), ("b", "def add(xs):\n    xs.append(1)\nadd(cfg['m'])"), ("c", "print(cfg)")],
+     {"a": {}, "b": {"cfg": "a"}, "c": {"cfg": "b"}}),
+    ("function_changing_parameter_through_alias_and_loop",
+     [("a", "rows = [[1]]"), ("b", "def zero(table):\n    for row in table:\n        row.append(0)"),
+      ("c", "zero(rows)"), ("d", "print(rows)")],
+     {"a": {}, "b": {}, "c": {"zero": "b", "rows": "a"}, "d": {"rows": "c"}}),
+    ("function_passing_parameter_to_changing_helper",
+     [("a", "def add(xs):\n    xs.append(1)"), ("b", "def outer(ys):\n    add(ys)\n    return len(ys)"),
+      ("c", "rows = []"), ("d", "outer(rows)"), ("e", "print(rows)")],
+     {"a": {}, "b": {}, "c": {}, "d": {"outer": "b", "add": "a", "rows": "c"}, "e": {"rows": "d"}}),
+    ("helper_defined_after_caller_resolved_at_call",
+     [("a", "def outer(ys):\n    helper(ys)"), ("b", "def helper(xs):\n    xs.clear()"), ("c", "rows = [1]"),
+      ("d", "outer(rows)"), ("e", "print(rows)")],
+     {"a": {}, "b": {}, "c": {}, "d": {"outer": "a", "helper": "b", "rows": "c"}, "e": {"rows": "d"}}),
+    ("function_passing_global_to_changing_helper",
+     [("a", "rows = []\ndef add(xs):\n    xs.append(1)"), ("b", "def go():\n    add(rows)\ngo()"),
+      ("c", "print(rows)")], {"a": {}, "b": {"add": "a", "rows": "a"}, "c": {"rows": "b"}}),
+    ("nested_helper_changing_parameter",
+     [("a", "rows = []"), ("b", "def outer(ys):\n    def inner(zs):\n        zs.append(1)\n    inner(ys)\n"
+                                "outer(rows)"), ("c", "print(rows)")],
+     {"a": {}, "b": {"rows": "a"}, "c": {"rows": "b"}}),
+    ("decorated_function_changing_parameter",
+     [("setup", "import functools"), ("a", "rows = []"),
+      ("b", "@functools.wraps(print)\ndef add(xs):\n    xs.append(1)\nadd(rows)"), ("c", "print(rows)")],
+     {"a": {}, "b": {"rows": "a"}, "c": {"rows": "b"}}),
+    ("lambda_changing_parameter", [("a", "rows = []"), ("b", "add = lambda xs: xs.append(1)\nadd(rows)"),
+                                   ("c", "print(rows)")], {"a": {}, "b": {"rows": "a"}, "c": {"rows": "b"}}),
+    ("function_alias_changing_parameter", [("a", "rows = []\ndef add(xs):\n    xs.append(1)"),
+                                           ("b", "put = add\nput(rows)"), ("c", "print(rows)")],
+     {"a": {}, "b": {"add": "a", "rows": "a"}, "c": {"rows": "b"}}),
+    ("star_arguments_are_changed_conservatively",
+     [("a", "rows = []\nargs = [rows]\nopts = {'xs': rows}\ndef add(xs):\n    xs.append(1)"),
+      ("b", "add(*args)\nadd(**opts)"), ("c", "print(args, opts)")],
+     {"a": {}, "b": {"add": "a", "args": "a", "opts": "a"}, "c": {"args": "b", "opts": "b"}}),
+    ("function_changing_argument_in_comprehension",
+     [("a", "rows = [[1]]\ndef add(xs):\n    xs.append(1)"), ("b", "done = [add(r) for r in rows]"),
+      ("c", "print(rows)")], {"a": {}, "b": {"add": "a", "rows": "a"}, "c": {"rows": "b"}}),
+    ("function_only_reading_parameter_is_a_read",
+     [("a", "rows = [1]"), ("b", "def total(xs):\n    ys = xs.copy()\n    ys.append(0)\n    return sum(xs)\n"
+                                 "print(total(rows))"), ("c", "print(rows)")],
+     {"a": {}, "b": {"rows": "a"}, "c": {"rows": "a"}}),
+    ("function_changing_its_own_copy_is_a_read",
+     [("a", "frame = {'a': 1}\nrows = [1]"),
+      ("b", "def add(df, xs):\n    \"doc\"\n    df = df.copy()\n    df['x'] = 1\n    xs = list(xs)\n"
+            "    helper(xs)\n    return df\ndef helper(v):\n    v.append(0)\nout = add(frame, rows)"),
+      ("c", "print(frame, rows)")], {"a": {}, "b": {"frame": "a", "rows": "a"}, "c": {"frame": "a", "rows": "a"}}),
+    ("function_changing_parameter_before_rebinding_it",
+     [("a", "frame = {'a': 1}"), ("b", "def add(df):\n    df['x'] = 1\n    df = dict(df)\nadd(frame)"),
+      ("c", "print(frame)")], {"a": {}, "b": {"frame": "a"}, "c": {"frame": "b"}}),
+    ("function_rebinding_parameter_through_changing_call",
+     [("a", "frame = {'a': 1}"), ("b", "def prep(d):\n    d['x'] = 1\n    return 0\n"
+                                 "def add(df):\n    df = prep(df)\nadd(frame)"),
+      ("c", "print(frame)")], {"a": {}, "b": {"frame": "a"}, "c": {"frame": "b"}}),
+    ("unknown_functions_only_read_their_arguments",
+     [("setup", "import pandas as pd\nfrom sklearn.model_selection import train_test_split"),
+      ("a", "X = [1, 2, 3, 4]\ny = [0, 1, 0, 1]\na = pd.DataFrame({'v': [1]})\nb = a.copy()"),
+      ("b", "print(X, len(X))\nparts = train_test_split(X, y)\nboth = pd.concat([a, b])"),
+      ("c", "print(X, y, a, b)")],
+     {"a": {}, "b": {"X": "a", "y": "a", "a": "a", "b": "a"}, "c": {"X": "a", "y": "a", "a": "a", "b": "a"}}),
+    ("function_changing_a_fresh_argument_changes_nothing",
+     [("a", "rows = [1]"), ("b", "def add(xs):\n    xs.append(1)\nadd(rows.copy())\nadd(list(rows))"),
+      ("c", "print(rows)")], {"a": {}, "b": {"rows": "a"}, "c": {"rows": "a"}}),
+    ("variable_rebound_over_changing_function_is_not_a_function",
+     [("a", "def f(xs):\n    xs.append(1)"), ("b", "f = print\nrows = [1]"), ("c", "f(rows)"), ("d", "print(rows)")],
+     {"a": {}, "b": {}, "c": {"f": "b", "rows": "b"}, "d": {"rows": "b"}}),
+    # --- library functions that change an argument in place ---
+    ("random_shuffle_module", [("setup", "import random"), ("a", "rows = [1, 2]"), ("b", "random.shuffle(rows)"),
+                               ("c", "print(rows)")], {"a": {}, "b": {"rows": "a"}, "c": {"rows": "b"}}),
+    ("random_shuffle_from_import", [("setup", "from random import shuffle"), ("a", "rows = [1, 2]"),
+                                    ("b", "shuffle(rows)"), ("c", "print(rows)")],
+     {"a": {}, "b": {"rows": "a"}, "c": {"rows": "b"}}),
+    ("random_shuffle_import_in_step", [("a", "from random import shuffle as mix\nrows = [1, 2]"),
+                                       ("b", "mix(rows)"), ("c", "print(rows)")],
+     {"a": {}, "b": {"mix": "a", "rows": "a"}, "c": {"rows": "b"}}),
+    ("numpy_shuffle_and_writes", [("setup", "import numpy as np\nimport numpy\nfrom numpy import random as npr"),
+                                  ("a", "a = np.arange(4)\nb = np.arange(4)\nc = np.zeros((2, 2))\nd = np.arange(3)"),
+                                  ("b", "np.random.shuffle(a)\nnumpy.copyto(b, a)\nnp.fill_diagonal(c, 1)\n"
+                                        "npr.shuffle(d)"),
+                                  ("c", "print(a, b, c, d)")],
+     {"a": {}, "b": {"a": "a", "b": "a", "c": "a", "d": "a"}, "c": {"a": "b", "b": "b", "c": "b", "d": "b"}}),
+    ("generator_shuffle_method_changes_its_argument",
+     [("setup", "import numpy as np"), ("a", "rng = np.random.default_rng(0)\nx = np.arange(3)"),
+      ("b", "rng.shuffle(x)"), ("c", "print(x)")], {"a": {}, "b": {"rng": "a", "x": "a"}, "c": {"x": "b"}}),
+    ("heapq_and_bisect", [("setup", "import heapq\nfrom bisect import insort"), ("a", "heap = []\nsorted_ = [1, 3]"),
+                          ("b", "heapq.heappush(heap, 2)\ninsort(sorted_, 2)"), ("c", "print(heap, sorted_)")],
+     {"a": {}, "b": {"heap": "a", "sorted_": "a"}, "c": {"heap": "b", "sorted_": "b"}}),
+    ("sklearn_utils_shuffle_returns_copies",
+     [("setup", "from sklearn.utils import shuffle"), ("a", "X = [1, 2]"), ("b", "Xs = shuffle(X)"), ("c", "print(X)")],
+     {"a": {}, "b": {"X": "a"}, "c": {"X": "a"}}),
+    ("library_shuffle_inside_notebook_function",
+     [("setup", "import random"), ("a", "def mix(xs):\n    random.shuffle(xs)"), ("b", "rows = [1, 2]"),
+      ("c", "mix(rows)"), ("d", "print(rows)")],
+     {"a": {}, "b": {}, "c": {"mix": "a", "rows": "b"}, "d": {"rows": "c"}}),
     # --- IPython syntax is transformed, not a syntax error ---
     ("ipython_bash_cell_magic_reads_nothing", [("a", "x = 1"), ("b", "%%bash\necho $x"), ("c", "print(x)")],
      {"a": {}, "b": {}, "c": {"x": "a"}}),
@@ -453,6 +564,32 @@ def test_events_imports_are_import_writes() -> None:
     evs = events("import a.b.c\nimport d as e\nfrom f import g, h as i")
     assert [(e.name, e.kind) for e in evs if isinstance(e, Write)] == [
         ("a", "import"), ("e", "import"), ("g", "import"), ("i", "import")]
+
+
+def test_events_imports_carry_their_qualified_names() -> None:
+    evs = events("import a.b.c\nimport d.e as f\nfrom g.h import i as j\nfrom . import k")
+    assert [(e.name, e.binding) for e in evs if isinstance(e, Write)] == [
+        ("a", "a"), ("f", "d.e"), ("j", "g.h.i"), ("k", None)]
+
+
+def test_events_calls_that_may_change_an_argument() -> None:
+    evs = events("print(x, len(y))\nf(a, b.c, d.copy(), *e, k=g[0], **h)\nnp.random.shuffle(z)\nz.mean(w)\nf()")
+    assert [(e.name, e.arguments) for e in evs if isinstance(e, Call)] == [
+        ("f", ((0, frozenset({"a"})), (1, frozenset({"b"})), (-1, frozenset({"e"})), ("k", frozenset({"g"})),
+               (None, frozenset({"h"})))),
+        ("np.random.shuffle", ((0, frozenset({"z"})),)),
+    ]
+
+
+def test_events_function_signature_reports_changed_and_passed_on_parameters() -> None:
+    (write,) = [e for e in events("def f(a, b, *c, d, **e):\n    a.append(1)\n    g(b, d)\n    h(len(e))")
+                if isinstance(e, Write)]
+    signature = write.binding
+    assert (signature.positional, signature.keyword_only, signature.varargs, signature.varkw) == (
+        ("a", "b"), {"d"}, "c", "e")
+    assert signature.changed == {"a"}
+    assert signature.calls == (("g", ((0, frozenset({"b"})), (1, frozenset({"d"})))),)
+    assert [e.binding for e in events("def f(a):\n    return a.sum() + len(a)") if isinstance(e, Write)] == [None]
 
 
 def test_events_comprehension_scope() -> None:

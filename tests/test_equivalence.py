@@ -146,6 +146,19 @@ NOTEBOOKS = {
         step("train", "model.fit(X, y)\nprint('train', round(float(model.coef_[0]), 6))"),
         step("predict", "print('predict', np.round(model.predict(X[:3]), 6).tolist(), round(model.intercept_, 6))"),
     ],
+    "function_changing_its_argument": [
+        ("import random\nimport heapq\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression",
+         ["setup"]),
+        step("data", "X = np.array([[0.0], [1.0], [2.0], [3.0]])\ny = np.array([0, 0, 1, 1])\n"
+                     "model = LogisticRegression()\nrows = [[1], [2]]\nprint('data', hasattr(model, 'coef_'))"),
+        step("helpers", "def train(m, X, y):\n    m.fit(X, y)\n"
+                        "def add_zero(table):\n    for row in table:\n        row.append(0)\n"
+                        "def prepare(t, *, zero=add_zero):\n    zero(t)\n    heapq.heapify(t)\nprint('helpers')"),
+        step("train", "train(model, X, y)\nprint('train', hasattr(model, 'coef_'))"),
+        step("prepare", "prepare(t=rows)\nrandom.seed(0)\norder = list(range(5))\nrandom.shuffle(order)\n"
+                        "print('prepare')"),
+        step("report", "print('report', np.round(model.coef_, 4).tolist(), rows, order)"),
+    ],
     "parameters_and_setup": [
         ("C = 0.5\nname: str = 'run'", ["parameters"]),
         ("import math\nLIMIT = 3\ndef clip(v):\n    return min(v, LIMIT)", ["setup"]),

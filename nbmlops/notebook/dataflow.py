@@ -12,6 +12,11 @@ A cell's module-level code is walked in evaluation order and turned into events:
                                   known not to (READ_ONLY_METHODS, less the methods the notebook's own classes
                                   define that change `self`).
   StarImport(module)              `from m import *`: names the analysis can't see
+  Call(name, arguments)           `f(x, k=y)` of a name that is no builtin, or `np.random.shuffle(x)`: the
+                                  compiler resolves f where the call runs (a notebook function whose Signature
+                                  says it changes a parameter in place, itself or through the calls it passes
+                                  it on to; a library function of ARGUMENT_CHANGING_FUNCTIONS) and makes the
+                                  arguments it changes new versions. Any other function only reads them.
 A Write's `aliases` are the variables whose object the new value may be, or be part of (`row` in
 `for row in rows`, `t = X[i]`, `t = X.attr`, `with X as t`, `b = a`): the compiler makes a change of the
 alias in place a new version of them too, within the step. A fresh value (`len(X)`, `X + 1`, `X.copy()`,
@@ -101,6 +106,26 @@ VIEW_METHODS = frozenset({"get", "values", "items", "keys", "head", "tail", "vie
 _ITEM_PRESERVING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple", "set", "frozenset",
                               "iter", "filter"})
 
+# Library functions that change an argument in place, so a call is a new version of it (`random.shuffle(rows)`,
+# `heapq.heappush(heap, x)`). Each changes its first argument; the value is that parameter's name (for a
+# keyword call). They're found through the imports the analysis sees (`import numpy as np`, `from random
+# import shuffle`). Any other function the notebook doesn't define is taken to only read its arguments
+# (`print(x)`, `train_test_split(X, y)`, `pd.concat([a, b])`; `sklearn.utils.shuffle` returns copies).
+ARGUMENT_CHANGING_FUNCTIONS: dict[str, str] = {
+    "random.shuffle": "x", "numpy.random.shuffle": "x",  # shuffle a sequence/array in place
+    "numpy.copyto": "dst", "numpy.put": "a", "numpy.place": "arr", "numpy.putmask": "a",  # write into an array
+    "numpy.put_along_axis": "arr", "numpy.fill_diagonal": "a",
+    "heapq.heappush": "heap", "heapq.heappop": "heap", "heapq.heapify": "x", "heapq.heapreplace": "heap",
+    "heapq.heappushpop": "heap",  # keep a list a heap
+    "bisect.insort": "a", "bisect.insort_left": "a", "bisect.insort_right": "a",  # insert into a sorted list
+}
+# Methods that change their first argument (besides, maybe, their receiver): `rng.shuffle(x)` of numpy's
+# Generator and RandomState and of random.Random.
+ARGUMENT_CHANGING_METHODS: dict[str, str] = {"shuffle": "x"}
+# The last names of the dotted callees above: an `a.b(...)` call named otherwise needs no Call event.
+_CHANGING_CALLEE_TAILS = frozenset(
+    [name.rpartition(".")[2] for name in ARGUMENT_CHANGING_FUNCTIONS] + list(ARGUMENT_CHANGING_METHODS))
+
 # Names a kernel (or Python) provides without any cell defining them.
 KERNEL_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython", "In", "Out", "exit", "quit", "_", "__",
                                            "___", "__name__", "__builtins__", "__doc__", "__file__"}
@@ -128,6 +153,9 @@ class Write:
     deferred_reads: frozenset[str] = frozenset()
     deferred_writes: frozenset[str] = frozenset()
     aliases: frozenset[str] = frozenset()  # the name itself for `t += ...`: the old object may be changed
+    # an import's qualified name (`numpy` for `import numpy as np`); a def's Signature if it may change a
+    # parameter in place, else None
+    binding: Any = None
 
 
 class Delete(_NameEvent):
@@ -144,7 +172,22 @@ class StarImport:
     line: int
 
 
-Event = Read | Write | Delete | Mutate | StarImport
+# How a call's arguments are passed: (key, the variables the argument's value may be, be part of or hold).
+# key: the position (an int from 0), -1 for a `*args` argument or one after it, the keyword, or None for `**kw`.
+CallArguments = tuple[tuple[int | str | None, frozenset[str]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """`f(x, ...)` of a function the notebook may define or a library function that may change an argument:
+    the compiler resolves `name` (dotted: `np.random.shuffle`, `?.shuffle` for a method of a value that is no
+    name) where the call runs, and versions the arguments the function changes in place."""
+    name: str
+    line: int
+    arguments: CallArguments
+
+
+Event = Read | Write | Delete | Mutate | StarImport | Call
 
 
 _Name, _Attribute, _Constant, _Load, _Store = ast.Name, ast.Attribute, ast.Constant, ast.Load, ast.Store
@@ -235,6 +278,85 @@ def _is_inplace_call(call: ast.Call) -> bool:
     return False
 
 
+def callee_name(func: ast.expr) -> str | None:
+    """The dotted name of a call's function when the call may change an argument in place: a name that is
+    no builtin (the notebook may define it, or import a library function), or `a.b.shuffle` and the like
+    (`?.shuffle` where the chain doesn't start at a name); None for any other call."""
+    if type(func) is _Name:
+        return None if func.id in KERNEL_NAMES else func.id
+    if type(func) is _Attribute and func.attr in _CHANGING_CALLEE_TAILS:
+        parts = [func.attr]
+        node = func.value
+        while type(node) is _Attribute:
+            parts.append(node.attr)
+            node = node.value
+        parts.append(node.id if type(node) is _Name else "?")
+        return ".".join(reversed(parts))
+    return None
+
+
+def call_arguments(call: ast.Call, read_only: frozenset[str] = READ_ONLY_METHODS) -> CallArguments:
+    """The arguments of a call whose values may be (part of) variables, keyed as in CallArguments."""
+    found: list[tuple[int | str | None, frozenset[str]]] = []
+    position = 0
+    for arg in call.args:
+        if type(arg) is _Starred:
+            position = -1
+            arg = arg.value
+        if may_alias(arg, read_only):
+            roots = value_roots(arg, read_only)
+            if roots:
+                found.append((position, frozenset(roots)))
+        if position >= 0:
+            position += 1
+    for keyword in call.keywords:
+        if may_alias(keyword.value, read_only):
+            roots = value_roots(keyword.value, read_only)
+            if roots:
+                found.append((keyword.arg, frozenset(roots)))
+    return tuple(found)
+
+
+class Signature:
+    """A function's parameters, those it changes in place, and the calls it passes parameters or globals on
+    to (`calls`: (callee, CallArguments) whose names are the function's parameters or globals; whether the
+    callee changes them is known only where the function is called)."""
+
+    __slots__ = ("positional", "keyword_only", "varargs", "varkw", "changed", "calls", "names")
+
+    def __init__(self, positional: tuple[str, ...], keyword_only: frozenset[str], varargs: str | None,
+                 varkw: str | None, changed: frozenset[str],
+                 calls: tuple[tuple[str, CallArguments], ...] = ()) -> None:
+        self.positional = positional
+        self.keyword_only = keyword_only
+        self.varargs = varargs
+        self.varkw = varkw
+        self.changed = changed
+        self.calls = calls
+        self.names = frozenset(positional) | keyword_only | {n for n in (varargs, varkw) if n}
+
+    def changes(self, key: int | str | None, changed: set[str] | frozenset[str]) -> bool:
+        """Whether the argument passed as `key` is one of the `changed` parameters (any it may be, for
+        `*args` and `**kw`)."""
+        if type(key) is int:
+            if key >= 0:
+                positional = self.positional
+                return (positional[key] if key < len(positional) else self.varargs) in changed
+            return self.varargs in changed or not changed.isdisjoint(self.positional)
+        if key is None:
+            return not changed.isdisjoint(self.names)
+        return (key if key in self.positional or key in self.keyword_only else self.varkw) in changed
+
+
+def _first_argument_changer(parameter: str) -> Signature:
+    return Signature((parameter,), _NO_NAMES, None, None, frozenset((parameter,)))
+
+
+# The Signatures of ARGUMENT_CHANGING_FUNCTIONS and ARGUMENT_CHANGING_METHODS.
+LIBRARY_SIGNATURES = {name: _first_argument_changer(p) for name, p in ARGUMENT_CHANGING_FUNCTIONS.items()}
+METHOD_SIGNATURES = {name: _first_argument_changer(p) for name, p in ARGUMENT_CHANGING_METHODS.items()}
+
+
 # --- stepping through the tree --------------------------------------------------------------------------
 
 # Fields that never hold a node we must visit: identifiers, constants, flags, and the ctx/operator singletons.
@@ -276,13 +398,17 @@ def _children(node: ast.AST) -> list[ast.AST]:
 class ScopeSummary:
     """What a nested scope does to the globals when it runs. (A plain class: a dataclass costs ~1 ms of import.)"""
 
-    __slots__ = ("reads", "global_writes", "changed_parameters")
+    __slots__ = ("reads", "global_writes", "changed_parameters", "signature")
 
     def __init__(self, reads: set[str], global_writes: set[str],
-                 changed_parameters: set[str] | frozenset[str] = _NO_NAMES) -> None:
+                 changed_parameters: set[str] | frozenset[str] = _NO_NAMES, signature: Signature | None = None
+                 ) -> None:
         self.reads = reads  # free names it reads (globals, or the enclosing scope's for nested scopes)
         self.global_writes = global_writes  # globals it rebinds (`global x; x = ...`) or mutates in place
         self.changed_parameters = changed_parameters  # its parameters whose objects it changes in place
+        # a function's: set where it changes a parameter or passes one (or a global) on to a call that may;
+        # a comprehension's: the calls it passes the enclosing scope's variables to (Signature.calls)
+        self.signature = signature
 
 
 def _target_names(target: ast.AST) -> list[str]:
@@ -311,7 +437,7 @@ class _ScopeCollector:
     towards a mutation; they're resolved only for a scope that changes something in place."""
 
     __slots__ = ("bound", "loads", "globals", "nonlocals", "mutated", "nested_writes", "bindings", "walrus_log",
-                 "read_only")
+                 "read_only", "calls", "local_signatures")
 
     def __init__(self, walrus_log: WalrusLog, read_only: frozenset[str]) -> None:
         self.bound: set[str] = set()
@@ -323,10 +449,18 @@ class _ScopeCollector:
         self.bindings: list[tuple[list[ast.expr], ast.expr, bool]] = []
         self.walrus_log = walrus_log
         self.read_only = read_only
+        # calls that may change an argument: (callee, the Call node or, from a nested comprehension, its
+        # CallArguments)
+        self.calls: list[tuple[str, ast.Call | CallArguments]] = []
+        self.local_signatures: dict[str, Signature] = {}  # of the functions defined in the scope
 
     def changed(self) -> set[str]:
         """The names the scope changes in place, and every variable one of them is (part of) the object of."""
-        changed, pending, read_only = self.mutated, self.bindings, self.read_only
+        return self.reach(self.mutated)
+
+    def reach(self, changed: set[str]) -> set[str]:
+        """`changed` (updated) and every variable one of its names is (part of) the object of."""
+        pending, read_only = self.bindings, self.read_only
         while changed and pending:  # until no binding of a changed name is left to follow
             waiting = []
             for binding in pending:
@@ -370,6 +504,10 @@ class _ScopeCollector:
                     receiver = alias_root(func.value, read_only)
                     if receiver is not None:
                         self.mutated.add(receiver.id)
+                if (node.args or node.keywords) and (
+                        (type(func) is _Name and func.id not in KERNEL_NAMES)
+                        or (type(func) is _Attribute and func.attr in _CHANGING_CALLEE_TAILS)):
+                    self.calls.append((callee_name(func), node))  # type: ignore[arg-type]
                 push(func)
                 extend(node.args)
                 for keyword in node.keywords:
@@ -468,7 +606,10 @@ class _ScopeCollector:
     def _function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, stack: list[ast.AST]) -> None:
         self.bound.add(node.name)
         stack.extend(_def_time_exprs(node))
-        self._nested(function_scope(node, self.walrus_log, self.read_only))
+        summary = function_scope(node, self.walrus_log, self.read_only)
+        self._nested(summary)
+        if summary.signature is not None:
+            self.local_signatures[node.name] = summary.signature
 
     def _lambda(self, node: ast.Lambda, stack: list[ast.AST]) -> None:
         stack.extend(_def_time_exprs(node))
@@ -485,6 +626,8 @@ class _ScopeCollector:
         self.collect([node.generators[0].iter])  # evaluated in the enclosing scope
         summary, walrus = comprehension_scope(node, self.walrus_log, mark, self.read_only)
         self._nested(summary)
+        if summary.signature is not None:
+            self.calls.extend(summary.signature.calls)
         self.bound.update(walrus)
 
     def _named_expr(self, node: ast.NamedExpr, stack: list[ast.AST]) -> None:
@@ -550,10 +693,72 @@ def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, wa
     parameters = _parameters(node.args)
     local = (collector.bound | parameters) - collector.globals - collector.nonlocals
     reads = collector.loads - local
+    calls = _passed_on(collector, local - parameters) if collector.calls else ()
     changed = collector.changed()
     writes = (collector.bound & collector.globals) | (changed - local) | (collector.nested_writes - local)
-    # a parameter rebound in the body before it's changed is taken as changed too: it only errs towards a mutation
-    return ScopeSummary(reads, writes, (changed | collector.nested_writes) & parameters)
+    changed_parameters = (changed | collector.nested_writes) & parameters
+    if (changed_parameters or calls) and type(node) is not ast.Lambda and not parameters.isdisjoint(collector.bound):
+        # `df = df.copy()` before anything else uses df: what the body changes is its own copy. A parameter
+        # rebound otherwise is taken as changed: it only errs towards a mutation
+        fresh = {name for name in parameters & collector.bound if _rebound_first(node.body, name, read_only)}
+        if fresh:
+            changed_parameters -= fresh
+            calls = tuple((callee, kept) for callee, arguments in calls
+                          if (kept := tuple((key, names - fresh) for key, names in arguments if names - fresh)))
+    signature = None
+    if changed_parameters or calls:
+        args = node.args
+        signature = Signature(tuple(a.arg for a in args.posonlyargs + args.args),
+                              frozenset(a.arg for a in args.kwonlyargs), args.vararg and args.vararg.arg,
+                              args.kwarg and args.kwarg.arg, frozenset(changed_parameters), calls)
+    return ScopeSummary(reads, writes, changed_parameters, signature)
+
+
+def _rebound_first(body: list[ast.stmt], name: str, read_only: frozenset[str]) -> bool:
+    """Whether the first statement of `body` that uses `name` rebinds it to a fresh value (`df = df.copy()`)
+    that neither changes it nor passes it to a call that may."""
+    for stmt in body:
+        if type(stmt) is ast.Assign and any(type(t) is _Name and t.id == name for t in stmt.targets):
+            value = stmt.value
+            if name in value_roots(value, read_only):
+                return False
+            probe = _ScopeCollector([], read_only)
+            probe.collect([value])
+            return name not in probe.changed() and not any(
+                name in names for _callee, call in probe.calls if type(call) is _Call
+                for _key, names in call_arguments(call, read_only))
+        if any(type(node) is _Name and node.id == name for node in ast.walk(stmt)):
+            return False
+    return False
+
+
+def _passed_on(collector: _ScopeCollector, local: set[str]) -> tuple[tuple[str, CallArguments], ...]:
+    """The scope's calls that may change an argument, with each argument's names taken to the variables they
+    may be (part of) and those that outlive the scope (not in `local`). A call of a function defined in the
+    scope is resolved here: what it changes joins `collector.mutated`."""
+    found = []
+    for callee, call in collector.calls:
+        arguments = call_arguments(call, collector.read_only) if type(call) is _Call else call
+        if not arguments:
+            continue
+        root = callee.partition(".")[0]
+        if root in local:  # a local function (resolved now) or value (unknown unless a `.shuffle`)
+            signature = collector.local_signatures.get(callee) if root == callee else None
+            if signature is None and root != callee:
+                signature = METHOD_SIGNATURES.get(callee.rpartition(".")[2])
+            if signature is not None:
+                for key, names in arguments:  # type: ignore[union-attr]
+                    if signature.changes(key, signature.changed):
+                        collector.mutated.update(names)
+            continue
+        passed = []
+        for key, names in arguments:  # type: ignore[union-attr]
+            reached = collector.reach(set(names)) - local
+            if reached:
+                passed.append((key, frozenset(reached)))
+        if passed:
+            found.append((callee, tuple(passed)))
+    return tuple(found)
 
 
 def comprehension_scope(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
@@ -577,8 +782,10 @@ def comprehension_scope(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.Ge
     targets = {n for gen in node.generators for n in _target_names(gen.target)}
     walrus = set(walrus_log[mark:])
     reads = collector.loads - targets - walrus  # a walrus name is the comprehension's own binding
+    calls = _passed_on(collector, targets | collector.bound - walrus) if collector.calls else ()
     writes = (collector.changed() - targets) | collector.nested_writes
-    return ScopeSummary(reads, writes), walrus
+    signature = Signature((), _NO_NAMES, None, None, _NO_NAMES, calls) if calls else None
+    return ScopeSummary(reads, writes, _NO_NAMES, signature), walrus
 
 
 def class_scope(node: ast.ClassDef, walrus_log: WalrusLog, read_only: frozenset[str] = READ_ONLY_METHODS
@@ -659,6 +866,13 @@ class _ModuleEvents:
                 receiver = alias_root(func.value, self.read_only)
                 if receiver is not None:
                     self.events.append(Mutate(receiver.id, node.lineno))
+            # a function the notebook defines, or a library one, may change an argument: the compiler resolves it
+            if (node.args or node.keywords) and (
+                    (type(func) is _Name and func.id not in KERNEL_NAMES)
+                    or (type(func) is _Attribute and func.attr in _CHANGING_CALLEE_TAILS)):
+                arguments = call_arguments(node, self.read_only)
+                if arguments:
+                    self.events.append(Call(callee_name(func), node.lineno, arguments))  # type: ignore[arg-type]
         elif node_type is _BinOp:
             self.visit(node.left)
             self.visit(node.right)
@@ -676,12 +890,13 @@ class _ModuleEvents:
             visit(node)
 
     def _write(self, name: str, line: int, kind: str = "assign", summary: ScopeSummary | None = None,
-               aliases: frozenset[str] = _NO_NAMES) -> None:
+               aliases: frozenset[str] = _NO_NAMES, binding: str | None = None) -> None:
         if summary is None:
-            self.events.append(Write(name, line, self.conditional > 0, kind, _NO_NAMES, _NO_NAMES, aliases))
+            self.events.append(Write(name, line, self.conditional > 0, kind, _NO_NAMES, _NO_NAMES, aliases,
+                                     binding))
         else:
             self.events.append(Write(name, line, self.conditional > 0, kind, frozenset(summary.reads),
-                                     frozenset(summary.global_writes), aliases))
+                                     frozenset(summary.global_writes), aliases, summary.signature))
 
     def _summary(self, summary: ScopeSummary, line: int) -> None:
         """A nested scope that runs right now (lambda passed on, comprehension, class body)."""
@@ -759,15 +974,20 @@ class _ModuleEvents:
                 self._target(target)
 
     def _import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self._write(alias.asname or alias.name.split(".")[0], node.lineno, "import")
+        for alias in node.names:  # `import a.b` binds a, `import a.b as c` binds a.b
+            if alias.asname:
+                self._write(alias.asname, node.lineno, "import", binding=alias.name)
+            else:
+                top = alias.name.split(".")[0]
+                self._write(top, node.lineno, "import", binding=top)
 
     def _import_from(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
             if alias.name == "*":
                 self.events.append(StarImport(node.module or "", node.lineno))
             else:
-                self._write(alias.asname or alias.name, node.lineno, "import")
+                self._write(alias.asname or alias.name, node.lineno, "import",
+                            binding=f"{node.module}.{alias.name}" if node.module and not node.level else None)
 
     def _function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self._visit_all(_def_time_exprs(node))
@@ -789,6 +1009,9 @@ class _ModuleEvents:
         self.visit(node.generators[0].iter)
         summary, walrus = comprehension_scope(node, self.walrus_log, mark, self.read_only)
         self._summary(summary, node.lineno)
+        if summary.signature is not None:  # `[f(row) for row in rows]`: f may change rows' items
+            for callee, arguments in summary.signature.calls:
+                self.events.append(Call(callee, node.lineno, arguments))
         for name in sorted(walrus):
             self._write(name, node.lineno)
 

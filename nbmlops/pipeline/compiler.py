@@ -11,11 +11,15 @@ from typing import Any
 from nbmlops.errors import NotebookError
 from nbmlops.notebook.dataflow import (
     KERNEL_NAMES,
+    LIBRARY_SIGNATURES,
+    METHOD_SIGNATURES,
     READ_ONLY_METHODS,
+    Call,
     Delete,
     Event,
     Mutate,
     Read,
+    Signature,
     StarImport,
     Write,
     cell_events,
@@ -33,11 +37,11 @@ PARAM_TYPES = {"int", "float", "str", "bool", "list", "dict", "tuple"}
 
 # The two working records below are plain classes: a dataclass costs ~1 ms to create at import.
 class _Definition:
-    __slots__ = ("producer", "kind", "deferred_reads", "deferred_writes", "cell", "aliases")
+    __slots__ = ("producer", "kind", "deferred_reads", "deferred_writes", "cell", "aliases", "binding")
 
     def __init__(self, producer: str, kind: str = "assign", deferred_reads: frozenset[str] = frozenset(),
                  deferred_writes: frozenset[str] = frozenset(), cell: int | None = None,
-                 aliases: frozenset[str] = frozenset()) -> None:
+                 aliases: frozenset[str] = frozenset(), binding: Any = None) -> None:
         self.producer = producer  # step name, AMBIENT or DELETED
         self.kind = kind
         self.deferred_reads = deferred_reads
@@ -46,6 +50,7 @@ class _Definition:
         # variables of the same step whose object this value may be (part of), transitively: changing it in
         # place changes them. Only within a step: values crossing steps are separate copies.
         self.aliases = aliases
+        self.binding = binding  # Write.binding: an import's qualified name, a def's Signature
 
 
 class _StepState:
@@ -273,6 +278,8 @@ class _Compiler:
             self.defined[event.name] = _Definition(DELETED, cell=cell.index)
         elif isinstance(event, Mutate):
             self._mutate(state, cell, event.name, event.line, strict=True)
+        elif isinstance(event, Call):
+            self._call(state, cell, event)
         elif isinstance(event, StarImport):
             self.star_import = True
             self.warnings.append(f"cell {cell.index}: `from {event.module} import *` in step '{state.name}': "
@@ -284,9 +291,10 @@ class _Compiler:
             source = self.defined.get(next(iter(event.deferred_reads)))
             if source is not None and source.kind in ("def", "import"):
                 return _Definition(producer, source.kind, source.deferred_reads, source.deferred_writes,
-                                   cell.index, aliases)
+                                   cell.index, aliases, source.binding)
             return _Definition(producer, cell=cell.index, aliases=aliases)
-        return _Definition(producer, event.kind, event.deferred_reads, event.deferred_writes, cell.index, aliases)
+        return _Definition(producer, event.kind, event.deferred_reads, event.deferred_writes, cell.index, aliases,
+                           event.binding)
 
     def _aliases(self, producer: str, event: Write) -> frozenset[str]:
         """What the written value may be part of: the event's variables and, for those this same step
@@ -314,10 +322,56 @@ class _Compiler:
         self._read(state, cell, name, line, strict=strict)
         if definition.producer != state.name:
             self.defined[name] = _Definition(state.name, definition.kind, definition.deferred_reads,
-                                             definition.deferred_writes, cell.index)
+                                             definition.deferred_writes, cell.index, binding=definition.binding)
         elif aliases:
             for source in definition.aliases:  # closed over already: theirs are among them
                 self._mutate(state, cell, source, line, strict=False, aliases=False)
+
+    def _call(self, state: _StepState, cell: Cell, event: Call) -> None:
+        """`f(x, ...)`: where f changes a parameter in place (itself or through the calls it passes it on to),
+        the argument passed for it is a new version, with what it is (part of)."""
+        signature = self._signature(event.name)
+        if signature is None:
+            return
+        changed = self._changed_by(signature, set()) if signature.calls else signature.changed
+        if not changed:
+            return
+        for key, names in event.arguments:
+            if signature.changes(key, changed):
+                for name in sorted(names):
+                    self._mutate(state, cell, name, event.line, strict=False)
+
+    def _signature(self, callee: str) -> Signature | None:
+        """The Signature a call of `callee` (dotted) runs here: a function the notebook defines, a library
+        function through its import (ARGUMENT_CHANGING_FUNCTIONS), a `.shuffle` method; None if it changes no
+        argument as far as is known."""
+        root, dot, rest = callee.partition(".")
+        definition = self.defined.get(root)
+        if definition is not None and definition.producer != DELETED:
+            if definition.kind == "import":
+                return LIBRARY_SIGNATURES.get(f"{definition.binding}.{rest}" if dot else definition.binding)
+            if not dot:
+                binding = definition.binding
+                return binding if definition.kind == "def" and type(binding) is Signature else None
+        return METHOD_SIGNATURES.get(callee.rpartition(".")[2]) if dot else None
+
+    def _changed_by(self, signature: Signature, seen: set[int]) -> set[str]:
+        """The parameters (and globals) a function changes in place, with those it passes on to calls that
+        change them, resolved against the definitions where it is called (as Python looks its globals up)."""
+        changed = set(signature.changed)
+        if id(signature) in seen:  # recursion: what it changes is found at the outer level
+            return changed
+        seen.add(id(signature))
+        for callee, arguments in signature.calls:
+            target = self._signature(callee)
+            if target is None:
+                continue
+            target_changed = self._changed_by(target, seen) if target.calls else target.changed
+            if target_changed:
+                for key, names in arguments:
+                    if target.changes(key, target_changed):
+                        changed.update(names)
+        return changed
 
     def _read(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool,
               seen: set[str] | None = None) -> None:
@@ -356,6 +410,12 @@ class _Compiler:
                 self.defined[deferred] = _Definition(state.name, cell=cell.index)
             else:
                 self._mutate(state, cell, deferred, line, strict=False)
+        signature = definition.binding
+        if definition.kind == "def" and type(signature) is Signature and signature.calls:
+            # globals it passes on to a function that changes them
+            for changed in sorted(self._changed_by(signature, set()) - signature.names):
+                if changed in self.defined:
+                    self._mutate(state, cell, changed, line, strict=False)
 
     def _take_input(self, state: _StepState, cell: Cell, name: str, producer: str) -> None:
         if name not in state.inputs:
