@@ -66,12 +66,14 @@ def run_command(target: str, params: tuple[str, ...], backend: str, resume: str 
                 force: tuple[str, ...], only: str | None, sweep: str | None, objective: str | None, seed: int,
                 workers: int | None, kernel: str | None, fresh_kernel: bool | None, ray_address: str | None,
                 verbose: bool) -> None:
-    from nbmlops.cli_output import TerminalReporter, print_run_summary, print_sweep_summary
+    from nbmlops.cli_output import TerminalReporter, echo, print_run_summary, print_sweep_summary
     from nbmlops.pipeline import load_pipeline
     from nbmlops.runners import run_pipeline, sweep_pipeline
 
     freeze_imported_objects()
     spec = load_pipeline(target)
+    for warning in spec.warnings:
+        echo(f"warning: {warning}", err=True)
     backend_options = {k: v for k, v in {"workers": workers, "kernel": kernel, "fresh_kernel": fresh_kernel,
                                          "address": ray_address}.items() if v is not None}
     options = {"backend": backend, "use_cache": not no_cache, "force": force, "echo": verbose,

@@ -481,6 +481,8 @@ class NbmlopsMagics(Magics):
         saved = time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime))
         print(f"running the saved {path.name} (saved {saved}): {len(spec.steps)} steps"
               + (f" · {' '.join(args.params)}" if args.params else ""))
+        for warning in spec.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         unsaved = self._unsaved_cells(path)
         if unsaved:
             print(f"note: {unsaved} cell{'s' if unsaved != 1 else ''} run in this kernel since the last save "

@@ -46,7 +46,7 @@ _PIPELINE_MAGIC = re.compile(r"^\s*%(?:pipeline|load_ext\s+nbmlops)\b")
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # marshal, missing, kernel, install, path, order, notebook, magic
+    kind: str  # marshal, missing, kernel, install, path, order, notebook, magic, dataflow
     message: str
     cell: int | None = None
     first_line: str = ""
@@ -173,6 +173,8 @@ def check_notebook(notebook: str | Path | Notebook, namespace: Mapping[str, Any]
                                        getattr(compile_error, "first_line", None) or ""))
     if spec is not None:
         report.steps = len(spec.steps)
+        # the compiler's warnings say where the pipeline's values would differ from a top-to-bottom run
+        report.findings.extend(Finding("dataflow", warning) for warning in spec.warnings)
         _check_crossing(spec, infos, namespace, ran, report)
     report.findings.extend(kernel_findings)
     report.findings.extend(_text_checks(infos))

@@ -38,6 +38,14 @@ def test_run_prints_progress_and_summary_and_leaves_a_run_folder(workdir: Path) 
     assert (runs[0] / "steps" / "train" / "outputs" / "model.joblib").is_file()
 
 
+def test_run_shows_the_compilers_warnings(make_notebook, tmp_path: Path) -> None:
+    notebook = make_notebook([("rows = [[1], [2]]", ["step:load"]), ("first = rows[0]", ["step:bind"]),
+                              ("first.append(0)", ["step:change"]), ("print(rows)", ["step:report"])])
+    done = cli("run", str(notebook), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: cell 2: step 'change' changes `first` in place" in done.stderr
+
+
 def test_compiled_spec_runs_the_same(workdir: Path) -> None:
     done = cli("compile", "churn.ipynb", "-o", "pipeline.json", cwd=workdir)
     assert done.returncode == 0, done.stderr

@@ -622,3 +622,21 @@ def test_nbmlops_control_magics_are_not_pipeline_code(make_notebook) -> None:
     assert [c.index for c in spec.setup] == []
     assert [c.index for c in spec.step("a").cells] == [1]
     assert "%pipeline" not in spec.step("b").cells[0].code and "pipeline" not in spec.step("b").cells[0].code
+
+
+def test_change_of_a_part_bound_in_an_earlier_step_is_a_warning(make_notebook) -> None:
+    spec = compile_steps(make_notebook, [("load", "rows = [[1], [2]]"), ("bind", "first = rows[0]"),
+                                         ("change", "first.append(0)\nfirst.append(1)"), ("report", "print(rows)")])
+    assert spec.warnings == [
+        "cell 2: step 'change' changes `first` in place, which step 'bind' bound as part of `rows`; steps receive "
+        "separate copies, so later steps see `rows` without this change (a top-to-bottom run would show it): "
+        "bind `first` and change it in the same step"]
+
+
+@pytest.mark.parametrize("steps", [
+    [("load", "rows = [[1], [2]]"), ("change", "first = rows[0]\nfirst.append(0)"), ("report", "print(rows)")],
+    [("load", "rows = [[1], [2]]"), ("bind", "first = rows[0]"), ("read", "print(first[0])")],
+    [("load", "rows = [[1], [2]]"), ("bind", "first = list(rows[0])"), ("change", "first.append(0)")],
+], ids=["bound_and_changed_in_one_step", "only_read_later", "a_copy"])
+def test_no_alias_warning_where_the_pipeline_gives_the_top_to_bottom_values(make_notebook, steps) -> None:
+    assert compile_steps(make_notebook, steps).warnings == []

@@ -100,3 +100,12 @@ def test_notebook_that_does_not_compile_is_one_problem(make_notebook) -> None:
     path = make_notebook(["%%step a\nx = 1", "%%step a2\ny = x", "%%step a\nz = 2"])
     [finding] = check_notebook(path, {}).problems
     assert finding.kind == "notebook" and "duplicate step 'a'" in finding.message
+
+
+def test_change_of_a_part_an_earlier_step_bound_is_flagged(make_notebook) -> None:
+    path = make_notebook([("rows = [[1], [2]]", ["step:load"]), ("first = rows[0]", ["step:bind"]),
+                          ("first.append(0)", ["step:change"]), ("print(rows)", ["step:report"])])
+    report = check_notebook(path, {"rows": [[1, 0], [2]], "first": [1, 0]})
+    [finding] = report.problems
+    assert finding.kind == "dataflow" and "step 'change' changes `first` in place" in finding.message
+    assert not report.ready

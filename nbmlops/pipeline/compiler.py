@@ -320,12 +320,26 @@ class _Compiler:
         if definition is None or definition.kind == "import" or definition.producer == DELETED:
             return  # module attributes and unknown names: nothing of ours to version
         self._read(state, cell, name, line, strict=strict)
+        if definition.producer != state.name and definition.aliases:
+            self._warn_cross_step_alias(state, cell, name, definition)
         if definition.producer != state.name:
             self.defined[name] = _Definition(state.name, definition.kind, definition.deferred_reads,
                                              definition.deferred_writes, cell.index, binding=definition.binding)
         elif aliases:
             for source in definition.aliases:  # closed over already: theirs are among them
                 self._mutate(state, cell, source, line, strict=False, aliases=False)
+
+    def _warn_cross_step_alias(self, state: _StepState, cell: Cell, name: str, definition: _Definition) -> None:
+        """A change in place of a value an earlier step bound as part of others reaches only this step's copy:
+        steps hand values on separately, so later readers of those others see them unchanged. Said, not
+        silently computed differently from a top-to-bottom run."""
+        parts = ", ".join(f"`{source}`" for source in sorted(definition.aliases))
+        warning = (f"cell {cell.index}: step '{state.name}' changes `{name}` in place, which step "
+                   f"'{definition.producer}' bound as part of {parts}; steps receive separate copies, so later "
+                   f"steps see {parts} without this change (a top-to-bottom run would show it): bind `{name}` "
+                   "and change it in the same step")
+        if warning not in self.warnings:
+            self.warnings.append(warning)
 
     def _call(self, state: _StepState, cell: Cell, event: Call) -> None:
         """`f(x, ...)`: where f changes a parameter in place (itself or through the calls it passes it on to),
