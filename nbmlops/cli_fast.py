@@ -39,6 +39,9 @@ def entry() -> None:
     except KeyboardInterrupt:
         print("\nAborted!", file=sys.stderr)  # as click says it
         sys.exit(1)
+    except BrokenPipeError:  # `nbmlops compile NB | head`: quiet, exit 1, as click does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not raise again
+        sys.exit(1)
 
 
 def parse_simply(options: tuple[Option, ...], argv: list[str]) -> dict[str, Any] | None:

@@ -97,3 +97,15 @@ def test_what_the_fast_path_refuses_gets_clicks_message(argv, expected, tmp_path
 def test_help_still_comes_from_click(tmp_path: Path) -> None:
     done = subprocess.run([NBMLOPS, "run", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "--no-cache" in done.stdout and "Run every step" in done.stdout
+
+
+def test_output_into_a_closed_pipe_ends_quietly_as_with_click(make_notebook, tmp_path: Path) -> None:
+    notebook = make_notebook([(f"x{i} = {i}", [f"step:s{i}"]) for i in range(400)])
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads what `nbmlops compile` prints
+    try:
+        done = subprocess.run([NBMLOPS, "compile", str(notebook)], stdout=writer, stderr=subprocess.PIPE,
+                              text=True, timeout=120, env={**os.environ, "NBMLOPS_HOME": str(tmp_path / "home")})
+    finally:
+        os.close(writer)
+    assert done.returncode == 1 and done.stderr == ""
