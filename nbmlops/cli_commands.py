@@ -1,8 +1,8 @@
 """The core commands (`run`, `compile`, `show`): their options as data and their bodies, without click.
 
-click builds the documented commands from these tables (nbmlops.cli); the console script parses a valid
-invocation of one of them with argparse instead (nbmlops.cli_fast) because `import click` alone costs a good
-part of a 10-step `nbmlops run`. One table, so both parsers give the bodies the same arguments.
+click builds the documented commands from these tables (nbmlops.cli); the console script reads a plain, valid
+invocation of one of them without click (nbmlops.cli_fast) because `import click` alone costs a good part of a
+10-step `nbmlops run`. One table, so both readers give the bodies the same arguments.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ class _Definition:
         self.deferred_writes = deferred_writes
         self.cell = cell
         # variables of the same step whose object this value may be (part of), transitively: changing it in
-        # place changes them. Only within a step: values crossing steps are separate copies.
+        # place changes them. Only within a step: values crossing steps are separate copies, so a later step
+        # changing it is only warned about (_warn_cross_step_alias).
         self.aliases = aliases
         self.binding = binding  # Write.binding: an import's qualified name, a def's Signature
 
@@ -347,7 +348,7 @@ class _Compiler:
         signature = self._signature(event.name)
         if signature is None:
             return
-        changed = self._changed_by(signature, set()) if signature.calls else signature.changed
+        changed = self._changed_by(signature, set())
         if not changed:
             return
         for key, names in event.arguments:
@@ -369,9 +370,11 @@ class _Compiler:
                 return binding if definition.kind == "def" and type(binding) is Signature else None
         return METHOD_SIGNATURES.get(callee.rpartition(".")[2]) if dot else None
 
-    def _changed_by(self, signature: Signature, seen: set[int]) -> set[str]:
+    def _changed_by(self, signature: Signature, seen: set[int]) -> frozenset[str] | set[str]:
         """The parameters (and globals) a function changes in place, with those it passes on to calls that
         change them, resolved against the definitions where it is called (as Python looks its globals up)."""
+        if not signature.calls:
+            return signature.changed
         changed = set(signature.changed)
         if id(signature) in seen:  # recursion: what it changes is found at the outer level
             return changed
@@ -380,7 +383,7 @@ class _Compiler:
             target = self._signature(callee)
             if target is None:
                 continue
-            target_changed = self._changed_by(target, seen) if target.calls else target.changed
+            target_changed = self._changed_by(target, seen)
             if target_changed:
                 for key, names in arguments:
                     if target.changes(key, target_changed):
