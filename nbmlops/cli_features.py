@@ -48,7 +48,8 @@ def features() -> None:
 @features.command("ls")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def ls_cmd(as_json: bool) -> None:
-    """Every feature set: version, features, rows, freshness and the vectors that use it."""
+    """Every feature set: current version (the one last ingested) and all versions, features, rows, freshness
+    and the vectors that use it."""
     from nbmlops.features import catalog
 
     sets = catalog(stats=False)
@@ -60,10 +61,11 @@ def ls_cmd(as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table("set", "version", "entities", "features", "rows", "online", "newest event", "vectors", "owner")
+    table = Table("set", "current", "versions", "entities", "features", "rows", "online", "newest event",
+                  "vectors", "owner")
     for s in sets:
-        table.add_row(s.name, f"v{s.version}" + (f" (of {len(s.versions)})" if len(s.versions) > 1 else ""),
-                      ", ".join(s.entities), str(len(s.features)), str(s.rows), str(s.online_entities),
+        table.add_row(s.name, f"v{s.version}", ", ".join(f"v{v}" for v in s.versions), ", ".join(s.entities),
+                      str(len(s.features)), str(s.rows), str(s.online_entities),
                       _age(s.freshness_s) + " ago" if s.freshness_s is not None else "-",
                       ", ".join(s.vectors) or "-", s.owner or "-")
     _console().print(table)
@@ -73,7 +75,8 @@ def ls_cmd(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def show_cmd(name: str, as_json: bool) -> None:
-    """A feature set: definition, statistics of every feature, freshness, vectors and models using it."""
+    """A feature set (NAME, or NAME@vN for a version other than the current one): definition, statistics of
+    every feature, freshness, every version, vectors and models using it."""
     from nbmlops.features import describe
 
     info = describe(name)
@@ -83,7 +86,8 @@ def show_cmd(name: str, as_json: bool) -> None:
     from rich.table import Table
 
     console = _console()
-    console.print(f"[bold]{info.name}[/] v{info.version} (versions {', '.join(map(str, info.versions))})"
+    state = "current" if info.version == info.current else f"current: v{info.current}"
+    console.print(f"[bold]{info.name}[/] v{info.version} ({state})"
                   f"  entities: {', '.join(info.entities)}  timestamp: {info.timestamp}"
                   + (f"  ttl: {_age(info.ttl_s)}" if info.ttl_s else ""))
     if info.description or info.owner:
@@ -98,6 +102,12 @@ def show_cmd(name: str, as_json: bool) -> None:
         table.add_row(f.name, f.kind, f.dtype or "-", f.definition, _num(st.get("count")), _num(st.get("nulls")),
                       _num(st.get("min")), _num(st.get("max")), _num(st.get("mean")), _num(st.get("distinct")))
     console.print(table)
+    versions = Table("version", "current", "schema", "features", "rows", "ingests", "online", "last ingest")
+    for v in info.history:
+        last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(v.last_ingest_at)) if v.last_ingest_at else "-"
+        versions.add_row(f"v{v.version}", "*" if v.current else "", v.schema, ", ".join(v.features) or "-",
+                         str(v.rows), str(v.ingests), str(v.online_entities), last)
+    console.print(versions)
     console.print(f"vectors: {', '.join(info.vectors) or '-'}   models: {', '.join(info.models) or '-'}")
 
 

@@ -8,10 +8,13 @@ serving, and a catalog with statistics.
     tx.ingest(df)                       # or tx.push({"customer_id": 1, "ts": ..., "amount": 3.5})
     vec = FeatureVector("churn", ["transactions.amount_sum_7d", "transactions.big"], label="churned")
     train = get_offline_features(vec, entity_df, timestamp_column="ts")
+
+A set without a feature list (or with "*" in it) takes the other columns of its first ingested frame. 'set.f'
+reads the set's current version (the one last ingested); 'set@v1.f' pins one.
 """
 
 from nbmlops.features.api import default_store, flush, get_offline_features, get_online_features
-from nbmlops.features.catalog import FeatureInfo, SetInfo, catalog, describe
+from nbmlops.features.catalog import FeatureInfo, SetInfo, VersionInfo, catalog, describe
 from nbmlops.features.definitions import AGGREGATIONS, Expr, FeatureSet, Transform, Window, transform
 from nbmlops.features.errors import FeatureError
 from nbmlops.features.offline import IngestRecord
@@ -20,6 +23,6 @@ from nbmlops.features.store import FeatureStore, OnlineFeatures
 from nbmlops.features.vectors import FeatureVector
 
 __all__ = ["AGGREGATIONS", "Expr", "FeatureError", "FeatureInfo", "FeatureSet", "FeatureStore", "FeatureVector",
-           "IngestRecord", "OnlineFeatures", "ParityReport", "SetInfo", "Transform", "Window", "catalog",
-           "default_store", "describe", "flush", "get_offline_features", "get_online_features", "parity",
+           "IngestRecord", "OnlineFeatures", "ParityReport", "SetInfo", "Transform", "VersionInfo", "Window",
+           "catalog", "default_store", "describe", "flush", "get_offline_features", "get_online_features", "parity",
            "transform"]

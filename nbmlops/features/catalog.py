@@ -1,5 +1,6 @@
-"""The catalog: every feature set with its versions, features, types, descriptions, owners, statistics and
-freshness, and the vectors and models that use it."""
+"""The catalog: every feature set with its versions (which one is current: the one last ingested, what
+'set.feature' reads), features, types, descriptions, owners, statistics and freshness, and the vectors and
+models that use it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbmlops.features.definitions import SetSpec
 from nbmlops.features.stats import set_stats
+from nbmlops.features.vectors import split_pin
 
 if TYPE_CHECKING:
     from nbmlops.features.store import FeatureStore
@@ -26,9 +28,24 @@ class FeatureInfo:
 
 
 @dataclass
+class VersionInfo:
+    """One version of a set: its features and data; `current` marks the one unpinned references read."""
+
+    version: int
+    current: bool
+    schema: str  # 'declared', 'inferred' (columns fixed at its first ingest) or 'inferred at first ingest'
+    features: list[str]
+    rows: int
+    ingests: int
+    created_at: float | None
+    last_ingest_at: float | None
+    online_entities: int
+
+
+@dataclass
 class SetInfo:
     name: str
-    version: int
+    version: int  # the version described: the current one unless asked for another
     versions: list[int]
     entities: list[str]
     timestamp: str
@@ -44,14 +61,19 @@ class SetInfo:
     online_entities: int
     vectors: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
+    current: int | None = None  # the version 'set.feature' reads (last ingested)
+    history: list[VersionInfo] = field(default_factory=list)  # every version, oldest first
 
 
 def _features(spec: SetSpec) -> list[FeatureInfo]:
     out = []
     for item in spec.raw["spec"]["row"]:
-        names = item["outputs"] if item["kind"] == "transform" else [item["name"]]
-        definition = {"column": lambda i: "column", "expr": lambda i: i["expr"],
-                      "transform": lambda i: f"transform {i['fn']}"}[item["kind"]](item)
+        if item["kind"] == "infer":
+            names, definition = spec.inferred or [], "column (inferred)"
+        else:
+            names = item["outputs"] if item["kind"] == "transform" else [item["name"]]
+            definition = {"column": lambda i: "column", "expr": lambda i: i["expr"],
+                          "transform": lambda i: f"transform {i['fn']}"}[item["kind"]](item)
         for name in names:
             out.append(FeatureInfo(name, spec.name, "row", spec.dtypes.get(name), definition,
                                    item.get("description", "")))
@@ -61,12 +83,35 @@ def _features(spec: SetSpec) -> list[FeatureInfo]:
     return out
 
 
-def describe(name: str, store: FeatureStore | None = None, *, stats: bool = True) -> SetInfo:
+def _schema(spec: SetSpec) -> str:
+    if not spec.infers:
+        return "declared"
+    return "inferred" if spec.inferred is not None else "inferred at first ingest"
+
+
+def _history(store: FeatureStore, specs: list[SetSpec], current: int) -> list[VersionInfo]:
+    out = []
+    for spec in specs:
+        ingests = store.offline.ingests(spec.name, spec.version)
+        out.append(VersionInfo(
+            version=spec.version, current=spec.version == current, schema=_schema(spec),
+            features=spec.feature_names, rows=sum(r.rows for r in ingests), ingests=len(ingests),
+            created_at=spec.raw.get("created_at"), last_ingest_at=max((r.created_at for r in ingests), default=None),
+            online_entities=store.online.count(f"{spec.name}:v{spec.version}")))
+    return out
+
+
+def describe(name: str, store: FeatureStore | None = None, *, version: int | None = None,
+             stats: bool = True) -> SetInfo:
+    """A set's current version (or `version`; or name it 'set@v2'), with every version listed in `history`."""
     from nbmlops.features.api import default_store
 
     store = store or default_store()
-    versions = store.catalog.versions(name) or [store.catalog.get(name)]
-    spec = versions[-1]
+    name, pinned = split_pin(name, where=f"feature set '{name}'")
+    version = version if version is not None else pinned
+    current = store.catalog.get(name)  # unknown sets fail here, naming the known ones
+    versions = store.catalog.versions(name)
+    spec = store.catalog.get(name, version) if version is not None else current
     ingests = store.offline.ingests(spec.name, spec.version)
     features = _features(spec)
     if stats:
@@ -74,8 +119,9 @@ def describe(name: str, store: FeatureStore | None = None, *, stats: bool = True
         for info in features:
             info.stats = computed.get(info.name)
     newest = max((r.max_ts for r in ingests if r.max_ts is not None), default=None)
-    vectors = sorted(v["name"] for v in store.catalog.vectors()
-                     if any(str(ref).split(".")[0] == name for ref in [*v["features"], v.get("label") or ""]))
+    vectors = sorted(v["name"] for v in store.catalog.vectors()  # 'set.f' and pinned 'set@v1.f' alike
+                     if any(str(ref).split(".")[0].split("@")[0] == name
+                            for ref in [*v["features"], v.get("label") or ""]))
     raw = spec.raw["spec"]
     return SetInfo(
         name=name, version=spec.version, versions=[v.version for v in versions], entities=list(spec.entities),
@@ -85,7 +131,8 @@ def describe(name: str, store: FeatureStore | None = None, *, stats: bool = True
         last_ingest_at=max((r.created_at for r in ingests), default=None), newest_event_ns=newest,
         freshness_s=(time.time_ns() - newest) / 1e9 if newest is not None else None,
         online_entities=store.online.count(f"{spec.name}:v{spec.version}"),
-        vectors=vectors, models=_models(store, vectors))
+        vectors=vectors, models=_models(store, vectors), current=current.version,
+        history=_history(store, versions, current.version))
 
 
 def catalog(store: FeatureStore | None = None, *, stats: bool = True) -> list[SetInfo]:

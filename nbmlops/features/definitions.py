@@ -4,6 +4,10 @@ Features are source columns, column expressions (`Expr`), vectorised Python func
 (`Transform`) and sliding-window aggregations (`Window`). Row features are computed per event; window features
 are evaluated at read time over the events in (t - window, t]. `spec()` is the JSON-able form the catalog stores;
 its fingerprint (without description/owner) decides the version: change the schema, get a new version.
+
+`"*"` among the features (or no features at all) stands for the columns of the first frame ingested into the
+version, other than entities, timestamp and the declared features: the store infers them once, records them in
+that version's catalog entry (with their types) and holds later ingests of the same definition to them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from nbmlops.features import durations
 from nbmlops.features.errors import FeatureError
 
 AGGREGATIONS = ("count", "sum", "mean", "min", "max", "last", "distinct")
+INFER = "*"  # in a feature list: the other columns of the first ingested frame
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class FeatureSet:
     name: str
     entities: Sequence[str]
     timestamp: str = "ts"
-    features: Sequence[str | Expr | Transform | Window] = ()
+    features: Sequence[str | Expr | Transform | Window] = (INFER,)
     ttl: str | int | None = None
     description: str = ""
     owner: str = ""
@@ -105,7 +110,7 @@ class FeatureSet:
         self.entities = list(self.entities)
         if not self.entities:
             raise FeatureError(f"feature set '{self.name}': give at least one entity column")
-        self.features = list(self.features)
+        self.features = list(self.features) or [INFER]  # no list at all: infer, as Feast and MLRun do
         self.ttl_ns = durations.to_ns(self.ttl, what=f"feature set '{self.name}' ttl") if self.ttl else None
         self.row_features: list[str] = []  # names of per-event features, in order
         self.windows: list[WindowFeature] = []
@@ -115,7 +120,12 @@ class FeatureSet:
     def _check(self) -> None:
         reserved = {*self.entities, self.timestamp}
         names: list[str] = []
+        self.infers = self.features.count(INFER) > 0
+        if self.features.count(INFER) > 1:
+            raise FeatureError(f"feature set '{self.name}': '{INFER}' (infer the other columns) given twice")
         for item in self.features:
+            if item == INFER:
+                continue
             if isinstance(item, str):
                 names.append(item)
             elif isinstance(item, Expr):
@@ -171,7 +181,9 @@ class FeatureSet:
     def spec(self) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
         for item in self.features:
-            if isinstance(item, str):
+            if item == INFER:
+                rows.append({"kind": "infer"})  # the columns themselves are recorded at the first ingest
+            elif isinstance(item, str):
                 rows.append({"kind": "column", "name": item})
             elif isinstance(item, Expr):
                 rows.append({"kind": "expr", "name": item.name, "expr": item.expr, "description": item.description})
@@ -237,7 +249,10 @@ class SetSpec:
         spec = record["spec"]
         row: list[str] = []
         for item in spec["row"]:
-            row.extend(item["outputs"] if item["kind"] == "transform" else [item["name"]])
+            if item["kind"] == "infer":
+                row.extend(record.get("inferred") or [])
+            else:
+                row.extend(item["outputs"] if item["kind"] == "transform" else [item["name"]])
         windows = tuple(WindowFeature(w["name"], w["column"], w["agg"], w["window_ns"]) for w in spec["windows"])
         inputs = [w.column for w in windows if w.column is not None]
         stored = list(row) + [c for c in dict.fromkeys(inputs) if c not in row]
@@ -251,6 +266,20 @@ class SetSpec:
     @property
     def window_inputs(self) -> list[str]:
         return list(dict.fromkeys(w.column for w in self.windows if w.column is not None))
+
+    @property
+    def infers(self) -> bool:
+        """The definition leaves (some of) its columns to be inferred from the first ingest."""
+        return any(item["kind"] == "infer" for item in self.raw["spec"]["row"])
+
+    @property
+    def inferred(self) -> list[str] | None:
+        """The columns inferred at the version's first ingest; None before it (or when nothing is inferred)."""
+        found = self.raw.get("inferred")
+        return list(found) if found is not None else None
+
+    def with_inferred(self, columns: Sequence[str]) -> SetSpec:
+        return SetSpec.from_record({**self.raw, "inferred": list(columns)})
 
     @property
     def max_window_ns(self) -> int:

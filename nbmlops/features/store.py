@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from nbmlops.features import inference
 from nbmlops.features.catalog_files import CatalogFiles
 from nbmlops.features.definitions import FeatureSet, SetSpec
 from nbmlops.features.errors import FeatureError
@@ -31,6 +32,7 @@ from nbmlops.features.vectors import FeatureVector, Resolved, resolve
 ONLINE_ENV = "NBMLOPS_ONLINE_STORE"  # sqlite:///PATH or redis://HOST:PORT/DB
 RAY_MIN_ROWS = 2_000_000  # entity rows from which a configured Ray cluster does the join
 NUMERIC_AGGS = ("sum", "mean", "min", "max")
+RESOLVE_TTL_S = 2.0  # online reads re-check the catalog this often: another process may have made a version current
 
 
 @dataclass
@@ -72,7 +74,9 @@ class FeatureStore:
         self._lock = threading.RLock()
         self._pending: dict[tuple[str, int], tuple[SetSpec, list[pa.Table]]] = {}
         self._specs: dict[tuple[int, str], SetSpec] = {}
-        self._resolved: dict[tuple[Any, ...], Resolved] = {}
+        self._concrete: dict[tuple[int, str, tuple[str, ...]], FeatureSet] = {}
+        self._resolved: dict[tuple[Any, ...], tuple[float, Resolved]] = {}
+        self._made_current: dict[str, int] = {}  # what this store last made current, so pushes write it once
         ref = weakref.ref(self)
         atexit.register(lambda: (s := ref()) is not None and s.flush())  # pushed events reach the offline store
 
@@ -90,9 +94,23 @@ class FeatureStore:
         return spec
 
     def _prepare(self, fset: FeatureSet, data: pd.DataFrame) -> tuple[SetSpec, pa.Table]:
-        """Validate and transform; records the column types on first sight. Nothing is written on error."""
+        """Validate and transform; records inferred columns and the column types on first sight. Nothing is
+        written on error."""
         spec = self.register(fset)
-        frame = apply_rows(fset, data)
+        claim: list[str] | None = None  # inferred columns this frame proposes, fixed once every check passed
+        if spec.infers:
+            if spec.inferred is None:
+                claim = inference.columns_of(fset, data)
+                spec = spec.with_inferred(claim)
+            else:
+                inference.check_present(spec, data)
+            columns = tuple(spec.inferred or ())
+            key = (id(fset), fset.fingerprint(), columns)
+            if key not in self._concrete:
+                self._concrete[key] = inference.concrete(fset, columns)
+            frame = apply_rows(self._concrete[key], data)
+        else:
+            frame = apply_rows(fset, data)
         kinds = column_kinds(frame, spec.stored, set_name=spec.name)
         check_kinds(kinds, spec.dtypes, set_name=spec.name)
         for w in spec.windows:
@@ -106,6 +124,11 @@ class FeatureStore:
                 raise FeatureError(f"feature set '{spec.name}': entity column '{column}' holds {kind} keys but "
                                    f"the set's keys are {spec.dtypes[column]}")
             kinds[column] = kind
+        if claim is not None:
+            spec = self.catalog.claim_inferred(self.register(fset), claim)
+            self._specs[(id(fset), fset.fingerprint())] = spec
+            if spec.inferred != claim:  # another writer inferred first: check this frame against its columns
+                return self._prepare(fset, data)
         if any(spec.dtypes.get(c) != k for c, k in kinds.items() if k != "null"):
             spec = self.catalog.set_dtypes(spec, kinds)
             self._specs[(id(fset), fset.fingerprint())] = spec
@@ -131,7 +154,15 @@ class FeatureStore:
             except BaseException:
                 self.offline.rollback(record)  # all or nothing: no offline rows without their online half
                 raise
+        self._make_current(spec, always=True)  # another process may have moved it since: an ingest always says
         return record
+
+    def _make_current(self, spec: SetSpec, *, always: bool = False) -> None:
+        """The version just written is the one 'set.feature' reads from now on (only pins read others)."""
+        if always or self._made_current.get(spec.name) != spec.version:
+            self.catalog.set_current(spec.name, spec.version)
+            self._made_current[spec.name] = spec.version
+            self._resolved.clear()
 
     def push(self, fset: FeatureSet, event: dict[str, Any], *, offline: bool = True) -> None:
         """One live event: online at once, offline with the next flush."""
@@ -147,6 +178,7 @@ class FeatureStore:
         spec, table = self._prepare(fset, frame)
         with self._lock:
             self._to_online(spec, table)
+            self._make_current(spec)
             if offline:
                 _, tables = self._pending.setdefault((spec.name, spec.version), (spec, []))
                 tables.append(table)
@@ -188,13 +220,17 @@ class FeatureStore:
         self.online.update(name, events, spec.max_window_ns)
 
     # -- reading ------------------------------------------------------------------------------------------
-    def resolve(self, vector: FeatureVector) -> Resolved:
+    def resolve(self, vector: FeatureVector, *, fresh: bool = False) -> Resolved:
+        """Each reference against its pinned version, else the set's current one; cached for RESOLVE_TTL_S."""
         key = (vector.name, tuple(vector.features), vector.label)
+        now = time.monotonic()
         found = self._resolved.get(key)
-        if found is None:
-            found = self._resolved[key] = resolve(vector, self.catalog)
-            self.catalog.save_vector(vector.record())
-        return found
+        if fresh or found is None or now - found[0] > RESOLVE_TTL_S:
+            resolved = resolve(vector, self.catalog, fresh=fresh or found is not None)
+            if found is None:
+                self.catalog.save_vector(vector.record())
+            found = self._resolved[key] = (now, resolved)
+        return found[1]
 
     def get_offline_features(self, vector: FeatureVector, entity_df: pd.DataFrame, timestamp_column: str = "ts", *,
                              cache: bool = True, engine: str | None = None) -> pd.DataFrame:
@@ -202,10 +238,9 @@ class FeatureStore:
         the row's time. Cached by definitions, data and entity rows; the active run's lineage names it."""
         from nbmlops.features import training
 
-        self._resolved.clear()  # a training set always reads the newest catalog
-        resolved = self.resolve(vector)
+        resolved = self.resolve(vector, fresh=True)  # a training set always reads the newest catalog
         q_ts = _check_entity_df(resolved, entity_df, timestamp_column)
-        ingests = {g.spec.name: self.offline.ingests(g.spec.name, g.spec.version) for g in resolved.groups}
+        ingests = {g.key: self.offline.ingests(g.spec.name, g.spec.version) for g in resolved.groups}
         key = training.cache_key(resolved, ingests, entity_df, timestamp_column)
         if cache and (hit := training.load(self, key)) is not None:
             training.record_lineage(resolved, key)
@@ -216,7 +251,7 @@ class FeatureStore:
             lookback = max(spec.ttl_ns or 0, spec.max_window_ns) if spec.ttl_ns else None
             wanted = [*spec.entities, spec.timestamp, *group.row,
                       *[c for c in spec.window_inputs if c in {w.column for w in group.windows}]]
-            table = self.offline.read(spec, columns=list(dict.fromkeys(wanted)), ingests=ingests[spec.name],
+            table = self.offline.read(spec, columns=list(dict.fromkeys(wanted)), ingests=ingests[group.key],
                                       min_ts=int(q_ts.min()) - lookback if lookback and len(q_ts) else None,
                                       max_ts=int(q_ts.max()) if len(q_ts) else None)
             events = table.to_pandas()

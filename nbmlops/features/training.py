@@ -21,7 +21,7 @@ FORMAT = 1
 _recorded: set[tuple[str, str]] = set()
 
 
-def cache_key(resolved: Resolved, ingests: dict[str, list[IngestRecord]], entity_df: pd.DataFrame,
+def cache_key(resolved: Resolved, ingests: dict[tuple[str, int], list[IngestRecord]], entity_df: pd.DataFrame,
               timestamp_column: str) -> str:
     from nbmlops._version import __version__
     from nbmlops.features.store import hash_frame
@@ -30,7 +30,7 @@ def cache_key(resolved: Resolved, ingests: dict[str, list[IngestRecord]], entity
         "format": FORMAT, "nbmlops": __version__, "timestamp_column": timestamp_column,
         "vector": resolved.vector.record() | {"description": None},
         "sets": [[g.spec.name, g.spec.version, g.spec.raw["fingerprint"], g.features, g.columns,
-                  [r.id for r in ingests[g.spec.name]]] for g in resolved.groups],
+                  [r.id for r in ingests[g.key]]] for g in resolved.groups],
         "entity_df": hash_frame(entity_df),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
@@ -64,7 +64,7 @@ def save(store: FeatureStore, key: str, frame: pd.DataFrame, resolved: Resolved)
 
     blob = _artifacts(store).put_bytes(parquet_bytes(frame))
     entry = {"key": key, "sha256": blob.sha256, "rows": len(frame), "vector": resolved.vector.name,
-             "sets": {g.spec.name: g.spec.version for g in resolved.groups}, "created_at": time.time()}
+             "sets": [f"{g.spec.name}:v{g.spec.version}" for g in resolved.groups], "created_at": time.time()}
     store.files.write_bytes(_index(key), json.dumps(entry).encode())
 
 
