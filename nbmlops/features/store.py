@@ -105,7 +105,7 @@ class FeatureStore:
             else:
                 inference.check_present(spec, data)
             columns = tuple(spec.inferred or ())
-            key = (id(fset), fset.fingerprint(), columns)
+            key = (id(fset), spec.raw["fingerprint"], columns)
             if key not in self._concrete:
                 self._concrete[key] = inference.concrete(fset, columns)
             frame = apply_rows(self._concrete[key], data)
