@@ -272,3 +272,51 @@ def test_package_versions_are_cached_until_the_environment_changes(tmp_path: Pat
     (site / "fakepkg-1.2.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fakepkg\nVersion: 1.2\n")
     monkeypatch.setattr(provenance, "_scan_distributions", scan)
     assert tracking.package_versions(tmp_path) == {**first, "fakepkg": "1.2"}
+
+
+def test_a_reused_step_carries_exactly_what_its_execution_logged(store) -> None:
+    """Store.reuse_step, what a cache hit records: the source step's records copied once, marked with their
+    origin, through a chain of reuses; a fresh value logged later is fresh again."""
+    source = store.create_run(kind="pipeline", pipeline="p", params={"C": 0.5})
+    store.start_step(source, "train")
+    with attach(source, "train", store=store, set_env=False):
+        log_param("model", "lr")
+        set_tag("framework", "sklearn")
+        log_metric("loss", 0.5, step=0, timestamp=100.0)
+        log_metric("loss", 0.25, step=1, timestamp=101.0)
+        log_artifact(b"weights", "model.bin")
+    with attach(source, "report", store=store, set_env=False):
+        log_metric("pages", 2)  # another step's: not carried by train
+    store.finish_step(source, "train")
+    assert store.reuse_step(store.create_run(kind="pipeline"), "train", source, "nope") is None
+
+    second = store.create_run(kind="pipeline", pipeline="p", params={"C": 0.5})
+    for _ in range(2):  # a second reuse replaces the first copy
+        assert store.reuse_step(second, "train", source, "train", cache_key="k") == (source, "train")
+    third = store.create_run(kind="pipeline", pipeline="p")
+    assert store.reuse_step(third, "fit", second, "train") == (source, "train"), "followed to the original"
+
+    for run_id in (second, third):
+        points = store.metric_history(run_id)
+        assert [(p.key, p.value, p.step, p.timestamp) for p in points] == [
+            ("loss", 0.5, 0, 100.0), ("loss", 0.25, 1, 101.0)]
+        info = store.get_run(run_id)
+        assert info.params["model"] == "lr" and info.tags == {"framework": "sklearn"} and "pages" not in info.metrics
+        assert set(info.reused) == {"params.model", "tags.framework", "metrics.loss"}
+        assert {(o["run_id"], o["step"]) for o in info.reused.values()} == {(source, "train")}
+        assert [(a.name, a.sha256) for a in store.artifacts_of(run_id)] == \
+            [(a.name, a.sha256) for a in store.artifacts_of(source)]
+    assert store.get_run(source).reused == {} and store.steps(source)[0].reused_from_run is None
+    fit = store.steps(third)[0]
+    assert (fit.name, fit.status, fit.cache_hit, fit.reused_from_run, fit.reused_from_step) == \
+        ("fit", "succeeded", True, source, "train")
+    assert [p.step_name for p in store.metric_history(third)] == ["fit", "fit"]
+
+    with attach(third, "evaluate", store=store, set_env=False):
+        log_metric("loss", 0.1)
+        log_param("model", "tree")
+    info = store.get_run(third)
+    assert info.metrics["loss"] == 0.1 and info.params["model"] == "tree"
+    assert set(info.reused) == {"tags.framework"}, "values logged again are fresh"
+    store.delete_run(source)
+    assert len(store.artifacts_of(second)) == 1 and store.artifacts.exists(store.artifacts_of(second)[0].sha256)

@@ -59,6 +59,9 @@ steps = sa.Table(
     sa.Column("stdout_path", sa.Text),
     sa.Column("stderr_path", sa.Text),
     sa.Column("error", sa.Text),
+    # a step taken from the cache (or from the run it resumes): the step execution that logged its records
+    sa.Column("reused_from_run", sa.String(64)),
+    sa.Column("reused_from_step", sa.String(255)),
     sa.UniqueConstraint("run_id", "name"),
 )
 
@@ -68,6 +71,7 @@ params = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text),  # JSON, so 0.1, "0.1" and [1, 2] come back as they went in
     sa.Column("value_num", sa.Float),  # numbers (and bools) again, for `params.lr > 0.01` filters
+    sa.Column("step_name", sa.String(255)),  # the pipeline step that logged it, if any
 )
 
 metrics = sa.Table(
@@ -87,6 +91,7 @@ tags = sa.Table(
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text),
+    sa.Column("step_name", sa.String(255)),  # the pipeline step that set it, if any
 )
 
 artifacts = sa.Table(

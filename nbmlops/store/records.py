@@ -39,6 +39,9 @@ class RunInfo:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)  # latest value of each key
     tags: dict[str, str] = field(default_factory=dict)
+    # the params, metrics and tags above that a cached step carried over, by field ("metrics.auc"): where they
+    # were logged, {"run_id": ..., "step": ...} (the original execution, however many cached runs lie between)
+    reused: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunInfo:
@@ -65,6 +68,10 @@ class StepInfo:
     stdout_path: str | None = None
     stderr_path: str | None = None
     error: str | None = None
+    # taken from the cache or a resumed run: the step execution whose records (metrics, params, tags,
+    # artifacts) this step carries, followed to the original through chains of cached runs
+    reused_from_run: str | None = None
+    reused_from_step: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> StepInfo:

@@ -16,7 +16,8 @@ RUN_COLUMNS = ("id", "name", "kind", "pipeline", "status", "notebook_path", "not
                "git_dirty", "backend", "started_at", "ended_at", "duration", "heartbeat_at", "pid", "host",
                "python_version", "nbmlops_version", "packages", "parent_run_id", "resumed_from", "error")
 STEP_COLUMNS = ("run_id", "name", "status", "started_at", "ended_at", "duration", "cache_hit", "cache_key",
-                "attempts", "inputs", "outputs", "stdout_path", "stderr_path", "error")
+                "attempts", "inputs", "outputs", "stdout_path", "stderr_path", "error", "reused_from_run",
+                "reused_from_step")
 METRIC_COLUMNS = ("run_id", "step_name", "key", "value", "step", "timestamp")
 LINEAGE_COLUMNS = ("from_kind", "from_id", "to_kind", "to_id", "relation", "name", "run_id", "step_name",
                    "created_at")
@@ -77,12 +78,15 @@ def in_params(prefix: str, values: list[str] | tuple[str, ...]) -> dict[str, str
 
 # -- reads ------------------------------------------------------------------------------------------------
 # (the run search itself is built by query.select_runs from these same columns)
-SELECT_RUN_PARAMS = "SELECT run_id, key, value FROM params WHERE run_id IN {ids}"
-SELECT_RUN_TAGS = "SELECT run_id, key, value FROM tags WHERE run_id IN {ids}"
+SELECT_RUN_PARAMS = "SELECT run_id, key, value, step_name FROM params WHERE run_id IN {ids}"
+SELECT_RUN_TAGS = "SELECT run_id, key, value, step_name FROM tags WHERE run_id IN {ids}"
+SELECT_REUSED_STEPS = ("SELECT run_id, name, reused_from_run, reused_from_step FROM steps "
+                       "WHERE run_id IN {ids} AND reused_from_run IS NOT NULL")
 # The latest value of each key of each run (the highest row id per (run_id, key)), by seeks of the index on
 # (run_id, key, id) alone: k walks each run's keys in order (a loose index scan: next key = the first one above the
-# last), then one seek per key finds its last row. Its cost is runs x keys, however long the histories: a GROUP BY
-# MAX(id) reads every logged point of the listed runs (0.5 s for 200 runs of 10,000 steps, against 0.01 s).
+# last), then one seek per key finds its last row (its value, and the step that logged it: a reused step marks it
+# reused). Its cost is runs x keys, however long the histories: a GROUP BY MAX(id) reads every logged point of the
+# listed runs (0.5 s for 200 runs of 10,000 steps, against 0.01 s).
 SELECT_LATEST_METRICS = (
     "WITH RECURSIVE k(run_id, key) AS ("
     "SELECT runs.id, (SELECT m.key FROM metrics m WHERE m.run_id = runs.id ORDER BY m.key LIMIT 1) "
@@ -90,8 +94,9 @@ SELECT_LATEST_METRICS = (
     "UNION ALL "
     "SELECT k.run_id, (SELECT m.key FROM metrics m WHERE m.run_id = k.run_id AND m.key > k.key "
     "ORDER BY m.key LIMIT 1) FROM k WHERE k.key IS NOT NULL) "
-    "SELECT k.run_id, k.key, (SELECT m.value FROM metrics m WHERE m.run_id = k.run_id AND m.key = k.key "
-    "ORDER BY m.id DESC LIMIT 1) AS value FROM k WHERE k.key IS NOT NULL")
+    "SELECT k.run_id, k.key, last.value, last.step_name FROM k JOIN metrics last ON last.id = "
+    "(SELECT m.id FROM metrics m WHERE m.run_id = k.run_id AND m.key = k.key ORDER BY m.id DESC LIMIT 1) "
+    "WHERE k.key IS NOT NULL")
 SELECT_RUNNING = "SELECT id, host, pid, heartbeat_at, started_at FROM runs WHERE status = 'running'"
 MARK_RUN_FAILED = ("UPDATE runs SET status = 'failed', error = :error, ended_at = :ended, "
                    "duration = :ended - started_at WHERE id = :id AND status = 'running'")
@@ -106,6 +111,23 @@ _LINEAGE_IN = "(to_kind = :kind AND to_id = :id)"
 SELECT_EDGES = {direction: f"SELECT {', '.join(LINEAGE_COLUMNS)} FROM lineage WHERE {clause} ORDER BY id"
                 for direction, clause in (("out", _LINEAGE_OUT), ("in", _LINEAGE_IN),
                                           ("both", f"{_LINEAGE_OUT} OR {_LINEAGE_IN}"))}
+
+# -- reuse_step: a cached step's records copied from the step execution that logged them ----------------------
+SELECT_REUSABLE_STEP = ("SELECT reused_from_run, reused_from_step FROM steps WHERE run_id = :run_id AND name = :name "
+                        "AND status = 'succeeded'")
+_OF_STEP = "WHERE run_id = :run_id AND step_name = :step_name"
+_OF_SOURCE = "WHERE run_id = :source_run AND step_name = :source_step"
+DELETE_STEP_RECORDS = {table: f"DELETE FROM {table} {_OF_STEP}" for table in ("metrics", "params", "tags",
+                                                                               "artifacts")}
+DELETE_STEP_ARTIFACT_EDGES = ("DELETE FROM lineage WHERE run_id = :run_id AND step_name = :step_name "
+                              "AND to_kind = 'artifact'")
+# in id order: the copy's history reads as the original's; values, steps and timestamps as they were logged
+COPY_METRICS = (f"INSERT INTO metrics ({', '.join(_q(c) for c in METRIC_COLUMNS)}) "
+                f"SELECT :run_id, :step_name, key, value, step, {_q('timestamp')} FROM metrics {_OF_SOURCE} "
+                "ORDER BY id")
+SELECT_SOURCE_PARAMS = f"SELECT key, value, value_num FROM params {_OF_SOURCE}"
+SELECT_SOURCE_TAGS = f"SELECT key, value FROM tags {_OF_SOURCE}"
+SELECT_SOURCE_ARTIFACTS = f"SELECT name, sha256, size, path, created_at FROM artifacts {_OF_SOURCE} ORDER BY id"
 
 # -- delete_run ---------------------------------------------------------------------------------------------
 SELECT_CHILD_RUNS = "SELECT id FROM runs WHERE parent_run_id IN {ids}"

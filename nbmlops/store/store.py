@@ -177,12 +177,22 @@ class Store:
         for ids in _chunks(list(by_id)):
             bound = sql.in_params("r", ids)
             ids_sql = sql.in_list("r", len(ids))
+            # (run, step) -> where that reused step's records were logged
+            reused = {(row["run_id"], row["name"]): {"run_id": row["reused_from_run"], "step": row["reused_from_step"]}
+                      for row in self.db.query(sql.SELECT_REUSED_STEPS.format(ids=ids_sql), bound)}
             for row in self.db.query(sql.SELECT_RUN_PARAMS.format(ids=ids_sql), bound):
-                by_id[row["run_id"]].params[row["key"]] = json.loads(row["value"]) if row["value"] is not None else None
+                run = by_id[row["run_id"]]
+                run.params[row["key"]] = json.loads(row["value"]) if row["value"] is not None else None
+                _mark_reused(run, f"params.{row['key']}", reused.get((run.id, row["step_name"])))
             for row in self.db.query(sql.SELECT_RUN_TAGS.format(ids=ids_sql), bound):
-                by_id[row["run_id"]].tags[row["key"]] = row["value"]
+                run = by_id[row["run_id"]]
+                run.tags[row["key"]] = row["value"]
+                _mark_reused(run, f"tags.{row['key']}", reused.get((run.id, row["step_name"])))
             for row in self.db.query(sql.SELECT_LATEST_METRICS.format(ids=ids_sql), bound):
-                by_id[row["run_id"]].metrics[row["key"]] = math.nan if row["value"] is None else row["value"]
+                run = by_id[row["run_id"]]
+                run.metrics[row["key"]] = math.nan if row["value"] is None else row["value"]
+                # the latest value decides: a fresh value logged after a reused one is fresh
+                _mark_reused(run, f"metrics.{row['key']}", reused.get((run.id, row["step_name"])))
         return found
 
     def delete_run(self, run_id: str) -> list[str]:
@@ -253,25 +263,27 @@ class Store:
         return list(stale)
 
     # -- params, metrics, tags -------------------------------------------------------------------------------
-    def _write_params(self, tx: Tx, run_id: str, values: Mapping[str, Any]) -> None:
-        rows = [{"run_id": run_id, "key": str(k), "value": _json(v), "value_num": _num(v)} for k, v in values.items()]
+    def _write_params(self, tx: Tx, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
+        rows = [{"run_id": run_id, "key": str(k), "value": _json(v), "value_num": _num(v), "step_name": step_name}
+                for k, v in values.items()]
         self._upsert(tx, "params", rows, ("run_id", "key"))
 
-    def _write_tags(self, tx: Tx, run_id: str, values: Mapping[str, Any]) -> None:
-        rows = [{"run_id": run_id, "key": str(k), "value": str(v)} for k, v in values.items()]
+    def _write_tags(self, tx: Tx, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
+        rows = [{"run_id": run_id, "key": str(k), "value": str(v), "step_name": step_name} for k, v in values.items()]
         self._upsert(tx, "tags", rows, ("run_id", "key"))
 
-    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
-        self.db.transaction(lambda tx: self._write_params(tx, run_id, values))
+    def log_params(self, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
+        """Set params of a run (`step_name`: the pipeline step logging them, which a cache hit copies them from)."""
+        self.db.transaction(lambda tx: self._write_params(tx, run_id, values, step_name))
 
-    def log_param(self, run_id: str, key: str, value: Any) -> None:
-        self.log_params(run_id, {key: value})
+    def log_param(self, run_id: str, key: str, value: Any, step_name: str | None = None) -> None:
+        self.log_params(run_id, {key: value}, step_name)
 
-    def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
-        self.db.transaction(lambda tx: self._write_tags(tx, run_id, values))
+    def set_tags(self, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
+        self.db.transaction(lambda tx: self._write_tags(tx, run_id, values, step_name))
 
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        self.set_tags(run_id, {key: value})
+    def set_tag(self, run_id: str, key: str, value: Any, step_name: str | None = None) -> None:
+        self.set_tags(run_id, {key: value}, step_name)
 
     def log_metric(self, run_id: str, key: str, value: float, step: int | None = None,
                    timestamp: float | None = None, step_name: str | None = None) -> None:
@@ -314,6 +326,9 @@ class Store:
 
     def record_step(self, run_id: str, name: str, status: str, **fields: Any) -> None:
         """Insert or update a step row with the fields given (None leaves a field as it was)."""
+        self.db.transaction(lambda tx: self._write_step(tx, run_id, name, status, **fields))
+
+    def _write_step(self, tx: Tx, run_id: str, name: str, status: str, **fields: Any) -> None:
         inputs = fields.pop("inputs", None)
         outputs = fields.pop("outputs", None)
         unknown = set(fields) - set(sql.STEP_COLUMNS)
@@ -328,24 +343,58 @@ class Store:
         edges = [_edge_row("run", run_id, "value", sha, relation, variable, run_id, name)
                  for relation, hashes in (("input", inputs), ("output", outputs))
                  for variable, sha in (hashes or {}).items()]
+        key = {"run_id": run_id, "name": name}
+        current = tx.first(sql.STEP_STARTED_AT, key)
+        row = dict(values)
+        if row.get("ended_at") is not None:
+            started = row.get("started_at") or (current[0] if current else None)
+            if started is not None:
+                row["duration"] = row["ended_at"] - started
+        if current is None:
+            row.update(key)
+            tx.execute(sql.insert("steps", tuple(row)), row)
+        else:
+            tx.execute(sql.update_step(tuple(row)), {**row, **key})
+        if edges:
+            tx.executemany(sql.INSERT_LINEAGE, edges)
 
-        def write(tx: Tx) -> None:
-            key = {"run_id": run_id, "name": name}
-            current = tx.first(sql.STEP_STARTED_AT, key)
-            row = dict(values)
-            if row.get("ended_at") is not None:
-                started = row.get("started_at") or (current[0] if current else None)
-                if started is not None:
-                    row["duration"] = row["ended_at"] - started
-            if current is None:
-                row.update(key)
-                tx.execute(sql.insert("steps", tuple(row)), row)
-            else:
-                tx.execute(sql.update_step(tuple(row)), {**row, **key})
-            if edges:
-                tx.executemany(sql.INSERT_LINEAGE, edges)
+    def reuse_step(self, run_id: str, name: str, source_run: str, source_step: str, *,
+                   cache_key: str | None = None, inputs: Mapping[str, str] | None = None,
+                   outputs: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+        """Record step `name` of `run_id` as succeeded by reuse of step `source_step` of `source_run` (a cache
+        hit, or the run being resumed), carrying exactly what that step execution logged: its metrics (values,
+        steps and timestamps, in order), params, tags and artifacts, marked with where they were logged.
 
-        self.db.transaction(write)
+        Returns that origin, (run, step): the source itself, or, when the source was reused too, its origin, so
+        chains of cached runs keep pointing at the execution that logged the values. Returns None and writes
+        nothing when the store has no succeeded `source_step` in `source_run` (its records are gone)."""
+        def write(tx: Tx) -> tuple[str, str] | None:
+            found = tx.first(sql.SELECT_REUSABLE_STEP, {"run_id": source_run, "name": source_step})
+            if found is None:
+                return None
+            origin = (found[0] or source_run, found[1] or source_step)
+            self._write_step(tx, run_id, name, "succeeded", cache_hit=True, cache_key=cache_key, inputs=inputs,
+                             outputs=outputs, reused_from_run=origin[0], reused_from_step=origin[1])
+            target = {"run_id": run_id, "step_name": name}
+            source = {"source_run": source_run, "source_step": source_step}
+            # the step's records are replaced, never added to: reusing twice leaves one copy
+            for statement in sql.DELETE_STEP_RECORDS.values():
+                tx.execute(statement, target)
+            tx.execute(sql.DELETE_STEP_ARTIFACT_EDGES, target)
+            tx.execute(sql.COPY_METRICS, {**target, **source})
+            self._upsert(tx, "params", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_PARAMS, source)],
+                         ("run_id", "key"))
+            self._upsert(tx, "tags", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_TAGS, source)],
+                         ("run_id", "key"))
+            artifacts = [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_ARTIFACTS, source)]
+            if artifacts:  # the same blobs: content-addressed, nothing is copied but the rows
+                tx.executemany(sql.INSERT_ARTIFACT, artifacts)
+                tx.executemany(sql.INSERT_LINEAGE, [
+                    _edge_row("run", run_id, "artifact", a["sha256"], "output", a["name"], run_id, name)
+                    for a in artifacts])
+            return origin
+
+        return self.db.transaction(write)
 
     def steps(self, run_id: str) -> list[StepInfo]:
         from nbmlops.store.records import StepInfo
@@ -408,6 +457,11 @@ class Store:
 
     def _where(self) -> str:
         return self.db.where
+
+
+def _mark_reused(run: RunInfo, field: str, origin: dict[str, str] | None) -> None:
+    if origin is not None:
+        run.reused[field] = origin
 
 
 def _run_info(row: dict[str, Any]) -> RunInfo:

@@ -30,11 +30,12 @@ class ActiveRun:
         return f"ActiveRun(id={self.id!r}{where})"
 
     # -- logging ----------------------------------------------------------------------------------------
+    # each record names the step that logged it: a later run that takes the step from the cache copies them
     def log_param(self, key: str, value: Any) -> None:
-        self.store.log_param(self.id, key, value)
+        self.store.log_param(self.id, key, value, self.step)
 
     def log_params(self, values: dict[str, Any]) -> None:
-        self.store.log_params(self.id, values)
+        self.store.log_params(self.id, values, self.step)
 
     def log_metric(self, key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
         self.store.log_metric(self.id, key, value, step, timestamp, self.step)
@@ -44,10 +45,10 @@ class ActiveRun:
         self.store.log_metrics(self.id, values, step, timestamp, self.step)
 
     def set_tag(self, key: str, value: Any) -> None:
-        self.store.set_tag(self.id, key, value)
+        self.store.set_tag(self.id, key, value, self.step)
 
     def set_tags(self, values: dict[str, Any]) -> None:
-        self.store.set_tags(self.id, values)
+        self.store.set_tags(self.id, values, self.step)
 
     def log_artifact(self, source: bytes | str | Path, name: str | None = None) -> list[ArtifactInfo]:
         return self.store.log_artifact(self.id, source, name, step_name=self.step)
