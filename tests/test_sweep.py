@@ -63,3 +63,18 @@ def test_random_sweep_and_bad_objective(make_notebook, home: Path) -> None:
         sweep_pipeline(spec, ["C=0.5,1"], objective="auc", home=home)
     with pytest.raises(NbmlopsError, match="nothing to sweep"):
         sweep_pipeline(spec, ["C=0.5"], home=home)
+
+
+def test_the_same_sweep_twice_ranks_the_cached_children_by_their_carried_metrics(make_notebook, home: Path) -> None:
+    spec = compile_notebook(make_notebook(CELLS))
+    first = sweep_pipeline(spec, ["C=0.5,1.5,2"], objective="metrics.score:max", home=home)
+    again = sweep_pipeline(spec, ["C=0.5,1.5,2"], objective="metrics.score:max", home=home)
+    assert all(set(s.get("cached") for s in child.steps.values()) == {True} for child in again.children)
+    assert again.best.params == first.best.params == {"C": 1.5, "depth": 2, "name": "x"}
+    assert again.scores == first.scores and again.best.run_id != first.best.run_id
+    store = open_store(home)
+    best = store.get_run(again.best.run_id)
+    assert best.reused["metrics.score"] == {"run_id": first.best.run_id, "step": "train"}
+    parent = store.get_run(again.parent.run_id)
+    assert parent.tags["best_child"] == again.best.run_id and parent.metrics["score"] == pytest.approx(-0.02)
+    assert "metrics.score" not in parent.reused, "the parent's best score is its own record"

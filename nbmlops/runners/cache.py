@@ -1,8 +1,9 @@
 """Step cache: a step whose code, setup, parameter values and inputs are unchanged reuses earlier outputs.
 
 Key = hash(step code, setup code, values of the parameters the step reads, input value hashes, nbmlops
-version). Entries live in `<home>/cache/steps/<key>.json` and point at the run folder that holds the outputs;
-an entry whose files are gone (run removed) is a miss. `<home>/cache/last/<pipeline>/<step>.json` keeps the
+version). Entries live in `<home>/cache/steps/<key>.json` and point at the run folder that holds the outputs
+(and at that run's step, whose records in the store a hit copies); an entry whose files are gone (run removed)
+is a miss. `<home>/cache/last/<pipeline>/<step>.json` keeps the
 key's parts from the last execution, to tell the user why a step re-ran.
 """
 
@@ -46,9 +47,11 @@ def key_parts(spec: PipelineSpec, step: Step, params: dict[str, Any], input_hash
 
 
 class CacheHit(NamedTuple):
-    run_id: str
+    run_id: str  # the run that produced the outputs
     outputs: dict[str, StoredValue]
-    folder: Path  # the outputs folder of the run that produced them
+    folder: Path  # an outputs folder holding them: the producer's, or a later run's that took them from the cache
+    source_run: str  # the run that folder belongs to, and the step there: its records (metrics, ...) are copied
+    source_step: str
 
 
 class StepCache:
@@ -67,21 +70,26 @@ class StepCache:
             data = json.loads(path.read_text())
             outputs = {name: StoredValue(**record) for name, record in data["outputs"].items()}
             folder = Path(data["folder"])
+            run_id, step = str(data["run_id"]), str(data["step"])
         except (ValueError, KeyError, TypeError):
             return None  # a damaged entry is a miss, never an error
         for stored in outputs.values():
             file = folder / stored.file
             if not file.is_file() or file.stat().st_size != stored.size:
                 return None
-        return CacheHit(data["run_id"], outputs, folder)
+        # entries written before source_run was kept pointed at the producer's own folder, or at a copy of it
+        return CacheHit(run_id, outputs, folder, str(data.get("source_run") or run_id), step)
 
     def record(self, spec: PipelineSpec, step: Step, parts: KeyParts, run_id: str,
-               outputs: dict[str, StoredValue], folder: Path) -> None:
+               outputs: dict[str, StoredValue], folder: Path, source_run: str | None = None) -> None:
+        """Remember the outputs of `step` (made by run `run_id`) in `folder`, which belongs to `source_run` (the
+        producer unless given)."""
         for directory in (self.root / "steps", self.root / "last" / spec.name):
             if directory not in self._made:
                 directory.mkdir(parents=True, exist_ok=True)
                 self._made.add(directory)
         write_json(self._entry(parts.key), {"run_id": run_id, "step": step.name, "folder": str(folder),
+                                            "source_run": source_run or run_id,
                                             "outputs": {n: s.to_dict() for n, s in outputs.items()}})
         write_json(self.root / "last" / spec.name / f"{step.name}.json", parts.parts())
 

@@ -88,6 +88,7 @@ class Orchestrator:
         for name in self.options.force:
             spec.step(name)  # unknown step names are an error before anything runs
         self.base_status: dict[str, dict[str, Any]] = {}  # status.json fields of the steps started
+        self.unreusable: dict[str, str] = {}  # step -> why its cache hit or earlier run could not be taken
         self.skipped: set[str] = set(self.options.skip)
         if self.options.only:
             spec.step(self.options.only)
@@ -213,7 +214,7 @@ class Orchestrator:
             return "forced"
         if not self.options.use_cache or step.options.get("nocache"):
             return "cache off"
-        return self.cache.why_rerun(self.spec, step, parts)
+        return self.unreusable.get(step.name) or self.cache.why_rerun(self.spec, step, parts)
 
     def _finish(self, task: StepTask, parts: KeyParts, outcome: StepOutcome, seconds: float) -> bool:
         name = task.name
@@ -248,8 +249,17 @@ class Orchestrator:
         self.record["steps"][step] = status
 
     def _adopt(self, step: Step, parts: KeyParts, outputs: dict[str, StoredValue], source: Path,
-               status: str, origin: str) -> None:
-        """Take outputs made by an earlier run into this run's folder (hard links: no copy) and record them."""
+               status: str, origin: str, source_run: str, source_step: str) -> bool:
+        """Take outputs made by an earlier run into this run's folder (hard links: no copy) and record them,
+        with a copy of what that step execution logged (metrics, params, tags, artifacts), marked reused.
+        False, taking nothing, when the store no longer has that step's records: the step runs again rather
+        than carry no metrics."""
+        reused = self.store.reuse_step(self.run_dir.run_id, step.name, source_run, source_step,
+                                       cache_key=parts.key, inputs=parts.inputs,
+                                       outputs={n: s.sha256 for n, s in outputs.items()})
+        if reused is None:
+            self.unreusable[step.name] = f"step {source_step} of run {source_run} is no longer in the store"
+            return False
         target = self.run_dir.outputs_dir(step.name)
         target.mkdir(parents=True, exist_ok=True)
         for stored in outputs.values():
@@ -257,13 +267,14 @@ class Orchestrator:
         self._keep_outputs(step.name, outputs, target)
         self.run_dir.write_status(step.name, {
             "step": step.name, "status": "succeeded", "cached": True, status + "_from": origin, "key": parts.key,
-            "inputs": parts.inputs, "duration": 0.0, "outputs": {n: s.to_dict() for n, s in outputs.items()}})
-        self.store.record_step(self.run_dir.run_id, step.name, "succeeded", cache_key=parts.key, cache_hit=True,
-                               inputs=parts.inputs, outputs={n: s.sha256 for n, s in outputs.items()})
-        # the entry now points at this run's links (valid if the older run is removed) but keeps the producer
-        self.cache.record(self.spec, step, parts, origin, outputs, target)
+            "inputs": parts.inputs, "duration": 0.0, "outputs": {n: s.to_dict() for n, s in outputs.items()},
+            "records_from": {"run_id": reused[0], "step": reused[1]}})
+        # the entry now points at this run's links and records (valid if the older run is removed) but keeps
+        # the producer
+        self.cache.record(self.spec, step, parts, origin, outputs, target, source_run=self.run_dir.run_id)
         self._set_status(step.name, status)
         self.reporter.step_finished(step.name, status, 0.0, f"from {origin}")
+        return True
 
     def _reuse_earlier_run(self, step: Step, parts: KeyParts) -> bool:
         """--resume: a step that succeeded in the resumed run with the same key keeps its outputs."""
@@ -273,9 +284,8 @@ class Orchestrator:
         status = earlier.read_status(step.name)
         if not status or status.get("status") != "succeeded" or status.get("key") != parts.key:
             return False
-        self._adopt(step, parts, earlier.stored_outputs(step.name), earlier.outputs_dir(step.name), "reused",
-                    earlier.run_id)
-        return True
+        return self._adopt(step, parts, earlier.stored_outputs(step.name), earlier.outputs_dir(step.name),
+                           "reused", earlier.run_id, earlier.run_id, step.name)
 
     def _reuse_cache(self, step: Step, parts: KeyParts) -> bool:
         if (not self.options.use_cache or step.options.get("nocache") or step.name in self.options.force
@@ -284,8 +294,8 @@ class Orchestrator:
         hit = self.cache.lookup(parts.key)
         if hit is None:
             return False
-        self._adopt(step, parts, hit.outputs, hit.folder, "cached", hit.run_id)
-        return True
+        return self._adopt(step, parts, hit.outputs, hit.folder, "cached", hit.run_id, hit.source_run,
+                           hit.source_step)
 
 
 def link_or_copy(source: Path, target: Path) -> None:
