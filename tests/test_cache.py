@@ -243,6 +243,14 @@ def test_a_hit_whose_records_left_the_store_runs_the_step_again(make_notebook, h
     assert open_store(home).get_run(second.run_id).metrics["executions"] == 2
 
 
+def test_a_step_whose_later_steps_now_read_more_of_it_runs_again(make_notebook, home: Path) -> None:
+    quiet = [*LOGGED[:4], ("report = 'no score'", ["step:report"])]  # train hands nothing on
+    run_pipeline(compile_notebook(make_notebook(quiet)), home=home)
+    result = run_pipeline(compile_notebook(make_notebook(LOGGED)), home=home)
+    assert statuses(result) == {"load": "cached", "train": "succeeded", "report": "succeeded"}
+    assert reasons(result)["train"] == "later steps now also read score from it"
+
+
 def test_papermill_steps_records_are_carried_by_a_cached_run(make_notebook, home: Path) -> None:
     """Steps logging from a kernel (attached through the environment) name their step too; a cache hit never
     reaches the backend, so the same orchestrator copy applies."""

@@ -253,7 +253,11 @@ class Orchestrator:
         """Take outputs made by an earlier run into this run's folder (hard links: no copy) and record them,
         with a copy of what that step execution logged (metrics, params, tags, artifacts), marked reused.
         False, taking nothing, when the store no longer has that step's records: the step runs again rather
-        than carry no metrics."""
+        than carry no metrics, or when later steps now read values the earlier execution did not hand on."""
+        missing = [name for name in step.outputs if name not in outputs]
+        if missing:  # the key covers what a step reads, not what later steps take from it
+            self.unreusable[step.name] = f"later steps now also read {', '.join(missing)} from it"
+            return False
         reused = self.store.reuse_step(self.run_dir.run_id, step.name, source_run, source_step,
                                        cache_key=parts.key, inputs=parts.inputs,
                                        outputs={n: s.sha256 for n, s in outputs.items()})
