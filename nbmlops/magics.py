@@ -28,7 +28,7 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from nbmlops.errors import NbmlopsError, NotebookError, StepFailed
-from nbmlops.notebook import Delete, Mutate, Read, Write, cell_events, to_python
+from nbmlops.notebook import Delete, Mutate, Read, Write, cell_events, expand_magics, to_python
 from nbmlops.notebook.dataflow import KERNEL_NAMES
 from nbmlops.notebook.grammar import CellRole, parse_step_magic_args
 from nbmlops.notebook.reader import Cell
@@ -153,7 +153,8 @@ def strip_magic_line(lines: list[str]) -> list[str]:
 
 def cell_flow(source: str) -> tuple[list[str], list[str]]:
     """(names the cell reads before binding them, names it binds or changes), in order, from static events."""
-    events = cell_events(ast.parse(to_python(source)))
+    code = to_python(source)
+    events = cell_events(expand_magics(ast.parse(code), code))
     bound: set[str] = set()
     reads: dict[str, None] = {}
     writes: dict[str, None] = {}

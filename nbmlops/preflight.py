@@ -29,6 +29,7 @@ from nbmlops.errors import NbmlopsError, NotebookError
 from nbmlops.notebook import Cell, Mutate, Notebook, Read, StarImport, Write, cell_events, cell_role, read_notebook
 from nbmlops.notebook.dataflow import KERNEL_NAMES
 from nbmlops.notebook.ipython_syntax import to_python
+from nbmlops.notebook.magic_code import expand_magics
 from nbmlops.pipeline import PipelineSpec, compile_notebook
 from nbmlops.runners.marshal import MarshalError, save_value, type_name
 
@@ -121,7 +122,8 @@ def _cell_infos(notebook: Notebook) -> list[_CellInfo]:
         else:
             step = current if kind == "step" else None
         try:
-            tree = ast.parse(to_python(role.code if role is not None else cell.source))
+            code = to_python(role.code if role is not None else cell.source)
+            tree = expand_magics(ast.parse(code), code)
         except (SyntaxError, ValueError):
             tree = None
         infos.append(_CellInfo(cell, kind, step, tree))

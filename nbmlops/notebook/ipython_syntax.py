@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-# Cell magics whose body is ordinary Python: the pipeline runs the body itself, so names flow as usual.
-PYTHON_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 _IPY_LINE = re.compile(r"^\s*(%|!|\?)|(\?\s*$)|=\s*[!%]")
-# nbmlops's own controls act on the pipeline from the kernel; inside the pipeline they are blank lines
+# nbmlops's own lines act on the pipeline from a live kernel; inside the pipeline they are blank lines
+# (plain Python) or comments (kernel source)
+_NBMLOPS_MAGIC = re.compile(r"^\s*%%(step|setup|skip)\b")
 _NBMLOPS_CONTROL = re.compile(r"^\s*%(load_ext|reload_ext|unload_ext)\s+nbmlops\s*$|^\s*%pipeline\b")
 
 
@@ -25,17 +25,19 @@ def to_python(source: str) -> str:
         return source
     lines = ["" if _NBMLOPS_CONTROL.match(line) else line for line in source.split("\n")]
     source = "\n".join(lines)
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped.startswith("%%"):
-            magic = stripped[2:].split(None, 1)[0] if len(stripped) > 2 else ""
-            if magic in PYTHON_BODY_CELL_MAGICS:
-                # keep the body, blank the magic line so the cell's line numbers still match
-                lines[i] = ""
-                return to_python("\n".join(lines))
-        break
     from IPython.core.inputtransformer2 import TransformerManager  # lazy: costs ~0.1 s to import
 
     return TransformerManager().transform_cell(source)
+
+
+def kernel_code(source: str) -> str:
+    """A cell as a kernel runs it: as the user wrote it (`!cmd` and `%magic` included), nbmlops's own magic and
+    control lines turned into comments so the line numbers still match the original cell."""
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if _NBMLOPS_MAGIC.match(line):
+            lines[i] = "# " + line
+        break
+    return "\n".join("# " + line if _NBMLOPS_CONTROL.match(line) else line for line in lines)

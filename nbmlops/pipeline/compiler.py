@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import gc
 import os
 import re
@@ -26,6 +27,7 @@ from nbmlops.notebook.dataflow import (
 )
 from nbmlops.notebook.grammar import CellRole, cell_role
 from nbmlops.notebook.ipython_syntax import to_python
+from nbmlops.notebook.magic_code import MagicError, expand_magics
 from nbmlops.notebook.reader import Cell, Notebook, read_notebook
 from nbmlops.pipeline.spec import CellCode, Parameter, PipelineSpec, Step
 
@@ -159,9 +161,13 @@ class _Compiler:
         except SyntaxError as exc:
             raise self.error(cell, f"IPython syntax that can't be transformed ({exc.msg})", exc.lineno) from None
         try:
-            self.trees[cell.index] = ast.parse(code)
+            tree = ast.parse(code)
         except SyntaxError as exc:
             raise self.error(cell, f"syntax error: {exc.msg}", exc.lineno) from None
+        try:  # what magics run is analysed as the Python it is
+            self.trees[cell.index] = expand_magics(tree, code, headless=True)
+        except MagicError as exc:
+            raise self.error(cell, str(exc), exc.lineno) from None
         return code
 
     def _analyse(self) -> None:
@@ -299,7 +305,13 @@ class _Compiler:
 
     def _aliases(self, producer: str, event: Write) -> frozenset[str]:
         """What the written value may be part of: the event's variables and, for those this same step
-        bound, what they are part of; a rebinding that may not happen keeps the old value's too."""
+        bound, what they are part of; a rebinding that may not happen keeps the old value's too. A module is
+        no variable a value can be part of: what `pd.DataFrame(...)` or `np.zeros(3)` returns is new, and steps
+        import modules themselves rather than receive them."""
+        modules = {name for name in event.aliases if (known := self.defined.get(name)) is not None
+                   and known.kind == "import"}
+        if modules:
+            event = dataclasses.replace(event, aliases=event.aliases - modules)
         found = None
         for name in event.aliases:
             known = self.defined.get(name)

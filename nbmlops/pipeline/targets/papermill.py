@@ -13,19 +13,16 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from nbmlops.notebook.ipython_syntax import kernel_code
 from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
 
 MANIFEST = "nbmlops-manifest.json"  # a hyphen: no variable's file (`name.ext`) can take this name
 LOCATION_PARAMS = ("nbmlops_data_dir", "nbmlops_input_dirs", "nbmlops_output_dir", "nbmlops_workdir",
                    "nbmlops_run_id", "nbmlops_home")
-# nbmlops's own lines act on the pipeline from a live kernel; in a step notebook they become comments
-_NBMLOPS_MAGIC = re.compile(r"^\s*%%(step|setup|skip)\b")
-_NBMLOPS_CONTROL = re.compile(r"^\s*%(load_ext|reload_ext|unload_ext)\s+nbmlops\s*$|^\s*%pipeline\b")
 
 
 # -- compiling ------------------------------------------------------------------------------------------------
@@ -69,16 +66,8 @@ def notebook_markdown(spec: PipelineSpec) -> dict[int, list[str]]:
 
 
 def kernel_source(cell: CellCode) -> str:
-    """The cell as the user wrote it (a kernel runs `!cmd` and `%magic` itself), with nbmlops's own magic and
-    control lines turned into comments so the line numbers still match the original cell."""
-    lines = cell.source.split("\n")
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        if _NBMLOPS_MAGIC.match(line):
-            lines[i] = "# " + line
-        break
-    return "\n".join("# " + line if _NBMLOPS_CONTROL.match(line) else line for line in lines)
+    """The cell as the user wrote it, nbmlops's own lines commented out (see notebook.kernel_code)."""
+    return kernel_code(cell.source)
 
 
 def _only_parameter_assignments(cell: CellCode, names: set[str]) -> bool:
