@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from nbmlops.errors import StepFailed
 from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
 
 
@@ -49,21 +50,58 @@ def fresh_namespace() -> dict[str, Any]:
     return {"__name__": "__main__", "__builtins__": builtins, "display": _display, "get_ipython": _get_ipython}
 
 
-def run_setup(spec: PipelineSpec, namespace: dict[str, Any], params: dict[str, Any]) -> None:
+def run_setup(spec: PipelineSpec, namespace: dict[str, Any], params: dict[str, Any], kernel: Any = None) -> None:
     """Setup and parameters cells in notebook order; parameter values replace the defaults right after
-    the cell that defines them, as papermill's injected cell does."""
+    the cell that defines them, as papermill's injected cell does. `kernel`: a kernel_shell session to run
+    the cells in (else plain `exec`)."""
     by_cell: dict[int, list[str]] = {}
     for parameter in spec.parameters:
         by_cell.setdefault(parameter.cell, []).append(parameter.name)
     for cell in spec.setup:
-        exec(compile_cell(spec, cell), namespace)  # noqa: S102 - running the user's notebook is the job
+        run_cell(spec, cell, namespace, kernel)
         for name in by_cell.get(cell.index, []):
             namespace[name] = params[name]
 
 
-def run_step_cells(spec: PipelineSpec, step: Step, namespace: dict[str, Any]) -> None:
+def run_step_cells(spec: PipelineSpec, step: Step, namespace: dict[str, Any], kernel: Any = None) -> None:
     for cell in step.cells:
-        exec(compile_cell(spec, cell), namespace)  # noqa: S102
+        run_cell(spec, cell, namespace, kernel)
+
+
+def run_cell(spec: PipelineSpec, cell: CellCode, namespace: dict[str, Any], kernel: Any = None) -> None:
+    code = compile_cell(spec, cell)
+    if kernel is None:
+        exec(code, namespace)  # noqa: S102 - running the user's notebook is the job
+        return
+    from nbmlops.notebook.ipython_syntax import kernel_code
+    from nbmlops.runners.kernel_shell import run_in_kernel
+
+    run_in_kernel(kernel, kernel_code(cell.source), cell.index, cell_filename(spec, cell))
+
+
+def binding_cell(step: Step, name: str) -> int | None:
+    """The last cell of the step that binds `name` at its top level (where an output comes from)."""
+    import ast
+
+    found = None
+    for cell in step.cells:
+        try:
+            tree = ast.parse(cell.code)
+        except SyntaxError:
+            continue
+        if any(isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+               for node in ast.walk(tree)):
+            found = cell.index
+    return found
+
+
+def unsaveable_failure(spec: PipelineSpec, step: Step, name: str, message: str, note: str = "") -> StepFailed:
+    """A step's output that can't be saved: which cell made it and which steps read it, with the fix."""
+    cell = binding_cell(step, name)
+    readers = [s.name for s in spec.steps if s.inputs.get(name) == step.name]
+    where = f"step '{step.name}'" + (f", cell {cell}" if cell is not None else "")
+    text = f"{where}: {message}" + (f" (read by {', '.join(readers)})" if readers else "")
+    return StepFailed(text + note, step=step.name, cell=cell, line=None, traceback_text=message)
 
 
 def locate_error(spec: PipelineSpec, step: Step, tb: TracebackType | None) -> tuple[int | None, int | None]:
@@ -91,16 +129,19 @@ def format_user_traceback(spec: PipelineSpec, step: Step, exc: BaseException) ->
 
 
 class Tee:
-    """Writes to a log file and, when asked, to the terminal too."""
+    """Writes to a log file and, when asked, to the terminal and to a kernel step's cell outputs too."""
 
-    def __init__(self, log: Any, echo: Any | None) -> None:
+    def __init__(self, log: Any, echo: Any | None, outputs: Any = None, stream: str = "stdout") -> None:
         self.log = log
         self.echo = echo
+        self.outputs, self.stream = outputs, stream
 
     def write(self, text: str) -> int:
         self.log.write(text)
         if self.echo is not None:
             self.echo.write(text)
+        if self.outputs is not None:
+            self.outputs.stream(self.stream, text)
         return len(text)
 
     def flush(self) -> None:
@@ -114,6 +155,27 @@ class Tee:
     @property
     def encoding(self) -> str:
         return "utf-8"
+
+
+def write_executed_notebook(task: Any, log: Any) -> Path:
+    """The step as a notebook, each cell with the outputs it showed (what papermill keeps for its steps):
+    `<step>.ipynb` in the step's folder (`.attemptN` for retries)."""
+    import json
+
+    cells = []
+    for cell in [*task.spec.setup, *task.step.cells]:
+        count = log.counts.get(cell.index)
+        cells.append({"cell_type": "code", "execution_count": count, "id": f"cell-{cell.index}",
+                      "metadata": {"nbmlops": {"kind": cell.kind, "cell": cell.index}},
+                      "outputs": log.cells.get(cell.index, []), "source": cell.source})
+    notebook = {"cells": cells, "metadata": {
+        "kernelspec": {"name": task.spec.kernel_name or "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"}, "nbmlops": {"run_id": task.run_id, "step": task.name}},
+        "nbformat": 4, "nbformat_minor": 5}
+    suffix = "" if task.attempt == 1 else f".attempt{task.attempt}"
+    path = task.step_dir / f"{task.name}{suffix}.ipynb"
+    path.write_text(json.dumps(notebook, indent=1, default=str) + "\n")
+    return path
 
 
 def with_path(directory: Path) -> None:

@@ -19,8 +19,11 @@ from nbmlops.runners.execution import (
     locate_error,
     run_setup,
     run_step_cells,
+    unsaveable_failure,
     with_path,
+    write_executed_notebook,
 )
+from nbmlops.runners.kernel_shell import OutputLog, needs_kernel
 from nbmlops.runners.marshal import MarshalError, StoredValue, bind_to_namespace, load_value, save_value
 from nbmlops.runners.task import Finished, StepOutcome, StepTask
 
@@ -45,20 +48,25 @@ class LocalExecutor:
 def execute_in_process(task: StepTask, values: dict[str, Any] | None = None) -> tuple[StepOutcome, dict[str, Any]]:
     """Run the step's setup and cells in a fresh namespace; a StepFailed in the outcome on any error.
     `values` are inputs already in memory (Ray's object store): they replace reading those inputs' files.
-    Returns the outcome and the namespace the step left."""
+    A step that needs a kernel (kernel_shell.needs_kernel) runs in the headless IPython shell and leaves its
+    executed notebook, outputs and figures included, in its folder. Returns the outcome and the namespace the
+    step left."""
     values = values or {}
     namespace = fresh_namespace()
     task.step_dir.mkdir(parents=True, exist_ok=True)
     task.workdir.mkdir(parents=True, exist_ok=True)  # a cluster node may not have the notebook's folder
     on_files = {name: given for name, given in task.inputs.items() if name not in values}
+    log = _output_log(task)
+    artifacts = {}
     with open(task.step_dir / "stdout.txt", "w") as out, open(task.step_dir / "stderr.txt", "w") as err, \
-            working_directory(task.workdir), \
-            contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None)), \
-            contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None)):
+            working_directory(task.workdir), process_state(), \
+            contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None, log, "stdout")), \
+            contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None, log, "stderr")), \
+            _kernel(namespace, log) as kernel:
         try:
-            run_setup(task.spec, namespace, task.params)
+            run_setup(task.spec, namespace, task.params, kernel)
             namespace.update(load_inputs(on_files, namespace, values))
-            run_step_cells(task.spec, task.step, namespace)
+            run_step_cells(task.spec, task.step, namespace, kernel)
         except KeyboardInterrupt:
             raise
         except MarshalError as exc:
@@ -67,8 +75,47 @@ def execute_in_process(task: StepTask, values: dict[str, Any] | None = None) -> 
         except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything, SystemExit too
             text = format_user_traceback(task.spec, task.step, exc)
             err.write(text)
-            return StepOutcome(error=step_failure(task.spec, task.step, exc, text)), namespace
-    return save_outputs(task, namespace), namespace
+            if log is not None:
+                log.error(exc, text)
+                artifacts["notebook"] = str(write_executed_notebook(task, log))
+            return StepOutcome(error=step_failure(task.spec, task.step, exc, text), artifacts=artifacts), namespace
+    if log is not None:
+        artifacts["notebook"] = str(write_executed_notebook(task, log))
+    outcome = save_outputs(task, namespace)
+    outcome.artifacts.update(artifacts)
+    return outcome, namespace
+
+
+def _output_log(task: StepTask) -> OutputLog | None:
+    """An OutputLog when the step needs a kernel (its setup cells count: they run in every step)."""
+    if not needs_kernel([*task.spec.setup, *task.step.cells]):
+        return None
+    return OutputLog()
+
+
+@contextlib.contextmanager
+def _kernel(namespace: dict[str, Any], log: OutputLog | None) -> Iterator[Any]:
+    if log is None:
+        yield None
+        return
+    from nbmlops.runners.kernel_shell import kernel_session
+
+    with kernel_session(namespace, log) as shell:
+        yield shell
+
+
+@contextlib.contextmanager
+def process_state() -> Iterator[None]:
+    """What a step may change in the process beyond its namespace (`%env`, `os.environ[...]`, `%cd`, sys.path)
+    is put back after it, as a fresh kernel per step would have it: steps don't leak into each other."""
+    environ, path = dict(os.environ), list(sys.path)
+    try:
+        yield
+    finally:
+        if os.environ != environ:
+            os.environ.clear()
+            os.environ.update(environ)
+        sys.path[:] = path
 
 
 def load_inputs(inputs: dict[str, tuple[StoredValue, Path]], namespace: dict[str, Any],
@@ -105,8 +152,7 @@ def save_outputs(task: StepTask, namespace: dict[str, Any]) -> StepOutcome:
         try:
             saved[name] = save_value(name, namespace[name], task.outputs_dir)
         except MarshalError as exc:
-            return StepOutcome(error=StepFailed(f"step '{task.name}': {exc}", step=task.name, cell=None, line=None,
-                                                traceback_text=str(exc)))
+            return StepOutcome(error=unsaveable_failure(task.spec, task.step, name, str(exc)))
     return StepOutcome(outputs=saved)
 
 
