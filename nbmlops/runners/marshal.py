@@ -295,15 +295,28 @@ def pickle_bytes(value: Any) -> bytes:
         return data
 
 
+class NotebookDefined(Exception):
+    """joblib would save a class or function of the notebook by reference (`__main__.MyEstimator`), which
+    another step's kernel can't load: the value goes to cloudpickle, which saves those by value."""
+
+
 def _joblib_dump(value: Any, path: Path) -> None:
     """joblib.dump(value, path) (uncompressed: one file), with sets sorted (joblib's pickler is pickle's
-    Python one, so sets get its save_set: a scikit-learn attribute such as CountVectorizer.stop_words_)."""
+    Python one, so sets get its save_set: a scikit-learn attribute such as CountVectorizer.stop_words_).
+    Raises NotebookDefined for a value that holds anything the notebook defined."""
     if "joblib" not in _picklers:
         from joblib.numpy_pickle import NumpyPickler
 
+        def save_global(self: Any, obj: Any, name: str | None = None) -> None:
+            if getattr(obj, "__module__", None) == "__main__":
+                raise NotebookDefined(f"{type_name(obj)} is defined in the notebook")
+            NumpyPickler.save_global(self, obj, name)
+
         dispatch = dict(NumpyPickler.dispatch)
         dispatch[set], dispatch[frozenset] = _save_set, _save_frozenset
-        _picklers["joblib"] = type("_SortedSetsNumpyPickler", (NumpyPickler,), {"dispatch": dispatch})
+        dispatch[types.FunctionType] = save_global
+        _picklers["joblib"] = type("_SortedSetsNumpyPickler", (NumpyPickler,),
+                                   {"dispatch": dispatch, "save_global": save_global})
     with open(path, "wb") as handle:
         _picklers["joblib"](handle).dump(value)
 
@@ -326,8 +339,9 @@ def save_value(name: str, value: Any, directory: Path) -> StoredValue:
         data = path.read_bytes()
         return StoredValue(name, path.name, attempt, sha256_hex(data), type_name(value),
                            len(data))
-    raise MarshalError(f"'{name}' ({type_name(value)}) can't be saved to pass to another step: "
-                       + "; ".join(errors))
+    raise MarshalError(f"'{name}' ({type_name(value)}) can't be saved to pass to another step ("
+                       + "; ".join(errors) + "). Convert it to a value that can (a DataFrame, an array, a dict, ...) "
+                       "before the step ends, or put the cells that make it and the cells that read it in one step")
 
 
 def load_value(stored: StoredValue, directory: Path) -> Any:

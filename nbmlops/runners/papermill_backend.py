@@ -30,6 +30,7 @@ from typing import Any
 from nbmlops.errors import NbmlopsError, StepFailed
 from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.pipeline.targets.papermill import MANIFEST, kernel_source, notebook_markdown, step_notebook
+from nbmlops.runners.execution import unsaveable_failure
 from nbmlops.runners.marshal import StoredValue
 from nbmlops.runners.task import StepOutcome, StepTask
 
@@ -359,10 +360,16 @@ def _cells_by_count(output: Path) -> dict[int, dict[str, Any]]:
     return {c["execution_count"]: c for c in cells if c.get("cell_type") == "code" and c.get("execution_count")}
 
 
+_UNSAVEABLE = re.compile(r"'(\w+)' \(.*\) can't be saved to pass to another step")
+
+
 def map_error(spec: PipelineSpec, step: Step, error: Any, output: Path) -> StepFailed:
     """A StepFailed naming the ORIGINAL notebook's cell and line: the deepest traceback frame that is a step or
     setup cell (`Cell In[N], line L`, N the generated cell's execution count, its metadata the source cell)."""
     text = _plain(error.traceback)
+    unsaved = _UNSAVEABLE.match(error.evalue or "") if error.ename == "MarshalError" else None
+    if unsaved and unsaved.group(1) in step.outputs:
+        return unsaveable_failure(spec, step, unsaved.group(1), error.evalue, f"\n(executed notebook: {output})")
     by_count = _cells_by_count(output)
     cell: int | None = None
     line: int | None = None
