@@ -126,13 +126,20 @@ def show_run(run_id: str, as_json: bool) -> None:
     if run.error:
         console.print(f"[red]error:[/] {run.error}")
     if run.params:
-        console.print(_table("params", ["name", "value"], [[k, _short(v)] for k, v in run.params.items()]))
+        console.print(_table("params", ["name", "value", "from"], [
+            [k, _short(v), _reused_from(run.reused.get(f"params.{k}"))] for k, v in run.params.items()]))
     if run.metrics:
-        console.print(_table("metrics", ["name", "value"], [[k, _short(v)] for k, v in run.metrics.items()]))
+        console.print(_table("metrics", ["name", "value", "from"], [
+            [k, _short(v), _reused_from(run.reused.get(f"metrics.{k}"))] for k, v in run.metrics.items()]))
     if steps:
         rows = [[s.name, s.status + (" (cached)" if s.cache_hit else ""), _seconds(s.duration),
                  ", ".join(s.inputs), ", ".join(s.outputs)] for s in steps]
         console.print(_table("steps", ["step", "status", "seconds", "inputs", "outputs"], rows))
+
+
+def _reused_from(origin: dict[str, str] | None) -> str:
+    """Where a reused value was logged (a cache hit carries the producing step's records), or '' if fresh."""
+    return f"reused: run {origin['run_id']} step {origin['step']}" if origin else ""
 
 
 @runs.command("compare")

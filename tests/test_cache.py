@@ -162,6 +162,9 @@ def test_a_fully_cached_run_carries_the_metrics_params_tags_and_artifacts_marked
     shown = json.loads(runs_cli(home, "show", second.run_id, "--json"))
     assert shown["metrics"]["score"] == 10.0 and shown["reused"]["metrics.score"] == origin(first.run_id, "train")
     assert {s["name"]: s["reused_from_run"] for s in shown["steps"]} == dict.fromkeys(steps, first.run_id)
+    table = runs_cli(home, "show", second.run_id)
+    assert f"reused: run {first.run_id} step train" in table and f"reused: run {first.run_id} step load" in table
+    assert "reused" not in runs_cli(home, "show", first.run_id), "the first run's values are its own"
 
 
 def test_a_partially_cached_run_has_the_reused_steps_values_and_the_fresh_steps(make_notebook, home: Path) -> None:
