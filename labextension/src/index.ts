@@ -2,6 +2,7 @@
 // context menu) writing the grammar's tags, and the Pipeline side panel.
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ToolbarButton } from '@jupyterlab/apputils';
+import { ICellModel } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -28,6 +29,9 @@ function debounce(fn: () => void, ms: number): () => void {
   };
 }
 
+/** Cell models whose metadata changes are already followed (a cell is hooked once, however often cells change). */
+const hooked = new WeakSet<ICellModel>();
+
 /** Badges and the panel follow every change of the notebook: tags, sources, cells added or moved. */
 function watch(nb: NotebookPanel, panel: PipelinePanel): void {
   const badgesSoon = debounce(() => renderBadges(nb), 150);
@@ -42,9 +46,8 @@ function watch(nb: NotebookPanel, panel: PipelinePanel): void {
     // metadata (tags) changes of any cell, including cells added later
     const hook = (): void => {
       for (const cell of nb.content.widgets) {
-        const m = cell.model as any;
-        if (!m.__nbmlops) {
-          m.__nbmlops = true;
+        if (!hooked.has(cell.model)) {
+          hooked.add(cell.model);
           cell.model.metadataChanged.connect(changed);
         }
       }
@@ -73,8 +76,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async () => {
         const nb = tracker.currentWidget;
         if (nb) {
-          const steps = [...new Set((panel.notebook === nb ? (panel as any).spec?.steps ?? [] : []).map((s: any) => s.name))];
-          await tagSelectedCells(nb.content, steps as string[]);
+          await tagSelectedCells(nb.content, panel.notebook === nb ? panel.stepNames() : []);
         }
       }
     });

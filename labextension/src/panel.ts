@@ -83,6 +83,11 @@ export class PipelinePanel extends Widget {
     return this.nb;
   }
 
+  /** The names of the steps of the pipeline on show (the last one that compiled), each once, in order. */
+  stepNames(): string[] {
+    return [...new Set((this.spec?.steps ?? []).map(s => s.name))];
+  }
+
   setNotebook(nb: NotebookPanel | null): void {
     if (nb === this.nb) {
       return;
