@@ -35,7 +35,7 @@ export function post<T>(path: string, body: unknown): Promise<T> {
   return request<T>(path, { method: 'POST', body: JSON.stringify(body) });
 }
 
-export interface Step {
+export interface IStep {
   name: string;
   cells: { index: number; kind: string }[];
   inputs: Record<string, string>;
@@ -45,30 +45,30 @@ export interface Step {
   params: string[];
 }
 
-export interface Spec {
+export interface ISpec {
   name: string;
   parameters: { name: string; default: unknown; type: string; cell: number }[];
-  steps: Step[];
+  steps: IStep[];
   warnings: string[];
 }
 
-export interface JobStep {
+export interface IJobStep {
   name: string;
   status: string;
   seconds?: number;
   detail?: string;
 }
 
-export interface Job {
+export interface IJob {
   id: string;
   status: string;
   run_id: string | null;
-  steps: JobStep[];
+  steps: IJobStep[];
   error: { message: string; step?: string; cell?: number | null; line?: number | null } | null;
   artifacts: Record<string, Record<string, string>>;
 }
 
-export interface RunRow {
+export interface IRunRow {
   id: string;
   status: string;
   started_at: number;

@@ -1,9 +1,9 @@
 // A badge on every code cell with its step (coloured per step), or setup / skip / parameters.
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { badges, CellInfo, stepColor } from './tags';
+import { badges, ICellInfo, stepColor } from './tags';
 
-export function cellInfos(panel: NotebookPanel): CellInfo[] {
+export function cellInfos(panel: NotebookPanel): ICellInfo[] {
   return panel.content.widgets.map(cell => ({
     type: cell.model.type,
     tags: (cell.model.getMetadata('tags') as string[] | undefined) ?? [],

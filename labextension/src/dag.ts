@@ -1,11 +1,11 @@
 // Left-to-right layered layout of the step DAG: a step's column is its longest path from a source.
 
-export interface StepLike {
+export interface IStepLike {
   name: string;
   upstream: string[];
 }
 
-export interface Layout {
+export interface ILayout {
   nodes: { name: string; x: number; y: number }[];
   edges: { from: string; to: string }[];
   width: number;
@@ -17,7 +17,7 @@ export const NODE_H = 30;
 const GAP_X = 50;
 const GAP_Y = 16;
 
-export function layout(steps: readonly StepLike[]): Layout {
+export function layout(steps: readonly IStepLike[]): ILayout {
   const names = new Set(steps.map(s => s.name));
   const byName = new Map(steps.map(s => [s.name, s]));
   const column = new Map<string, number>();

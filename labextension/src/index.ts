@@ -72,6 +72,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Pipeline step…',
       caption: 'Set the pipeline step, after, setup/skip/parameters or step options of the selected cells',
       icon: pipelineIcon,
+      describedBy: { args: { type: 'object', properties: {} } },
       isEnabled: () => tracker.currentWidget !== null,
       execute: async () => {
         const nb = tracker.currentWidget;
@@ -82,6 +83,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(PANEL_COMMAND, {
       label: 'Show Pipeline panel',
+      describedBy: { args: { type: 'object', properties: {} } },
       execute: () => app.shell.activateById(panel.id)
     });
     app.contextMenu.addItem({ command: TAG_COMMAND, selector: '.jp-Notebook .jp-Cell', rank: 20 });

@@ -4,7 +4,7 @@ import { IFrame, MainAreaWidget } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
-import { apiUrl, ApiError, Job, post, request, RunRow, Spec } from './api';
+import { apiUrl, ApiError, IJob, IRunRow, ISpec, post, request } from './api';
 import { layout, NODE_H, NODE_W } from './dag';
 import { h } from './dom';
 import { formatValue, parseValue } from './params';
@@ -22,7 +22,7 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
   return el;
 }
 
-export function dagSvg(spec: Spec, onClick: (step: string) => void): SVGElement {
+export function dagSvg(spec: ISpec, onClick: (step: string) => void): SVGElement {
   const l = layout(spec.steps);
   const root = svg('svg', { viewBox: `0 0 ${l.width} ${l.height}`, class: 'nbmlops-dag', role: 'img' });
   root.style.minWidth = `${Math.round(l.width / 2)}px`;
@@ -56,9 +56,9 @@ function shortId(id: string): string {
 
 export class PipelinePanel extends Widget {
   private nb: NotebookPanel | null = null;
-  private spec: Spec | null = null;
-  private job: Job | null = null;
-  private runs: RunRow[] = [];
+  private spec: ISpec | null = null;
+  private job: IJob | null = null;
+  private runs: IRunRow[] = [];
   private compare = new Set<string>();
   private backends = ['local'];
   // what the user typed in the run form survives re-rendering (every poll and every recompile re-renders)
@@ -109,7 +109,7 @@ export class PipelinePanel extends Widget {
     }
     await nb.context.ready;
     try {
-      this.spec = await post<Spec>('spec', { path: nb.context.path, content: nb.context.model.toJSON() });
+      this.spec = await post<ISpec>('spec', { path: nb.context.path, content: nb.context.model.toJSON() });
       this.error = null;
     } catch (e) {
       // the last good pipeline stays on show under the error, so fixing a tag doesn't make the panel jump
@@ -154,17 +154,24 @@ export class PipelinePanel extends Widget {
     );
     if (this.error) {
       b.append(
-        h(
-          'div',
-          { class: 'nbmlops-error', onclick: () => this.selectCell(this.error?.cell) },
-          this.error.message
-        )
+        h('div', { class: 'nbmlops-error', onclick: () => this.selectCell(this.error?.cell) }, this.error.message)
       );
     }
     const spec = this.spec;
     if (spec) {
-      b.append(...spec.warnings.map(w => h('div', { class: 'nbmlops-warning', onclick: () => this.selectCell(this.cellOf(w)) }, w)));
-      b.append(h('h3', {}, 'DAG'), h('div', { class: 'nbmlops-dag-box' }, dagSvg(spec, s => this.selectStep(s))));
+      b.append(
+        ...spec.warnings.map(w =>
+          h('div', { class: 'nbmlops-warning', onclick: () => this.selectCell(this.cellOf(w)) }, w)
+        )
+      );
+      b.append(
+        h('h3', {}, 'DAG'),
+        h(
+          'div',
+          { class: 'nbmlops-dag-box' },
+          dagSvg(spec, s => this.selectStep(s))
+        )
+      );
       b.append(h('h3', {}, `Steps (${spec.steps.length})`), this.stepList(spec));
       b.append(h('h3', {}, 'Run'), this.runForm(spec));
     }
@@ -180,7 +187,7 @@ export class PipelinePanel extends Widget {
     this.selectCell(step?.cells[0]?.index);
   }
 
-  private stepList(spec: Spec): HTMLElement {
+  private stepList(spec: ISpec): HTMLElement {
     const status = new Map((this.job?.steps ?? []).map(s => [s.name, s.status]));
     return h(
       'ul',
@@ -192,7 +199,9 @@ export class PipelinePanel extends Widget {
           { 'data-step': s.name, onclick: () => this.selectStep(s.name) },
           h('span', { class: 'nbmlops-dot', style: `background:${stepColor(s.name)}` }),
           h('b', {}, s.name),
-          status.has(s.name) ? h('span', { class: `nbmlops-status nbmlops-${status.get(s.name)}` }, status.get(s.name)!) : null,
+          status.has(s.name)
+            ? h('span', { class: `nbmlops-status nbmlops-${status.get(s.name)}` }, status.get(s.name)!)
+            : null,
           h('div', { class: 'nbmlops-io' }, inputs.length ? `in: ${inputs.join(', ')}` : 'in: —'),
           h('div', { class: 'nbmlops-io' }, s.outputs.length ? `out: ${s.outputs.join(', ')}` : 'out: —')
         );
@@ -200,7 +209,7 @@ export class PipelinePanel extends Widget {
     );
   }
 
-  private runForm(spec: Spec): HTMLElement {
+  private runForm(spec: ISpec): HTMLElement {
     const state = this.form;
     const backend = h('select', { name: 'backend' }, ...this.backends.map(n => h('option', { value: n }, n)));
     backend.value = state.backend ?? this.backends[0];
@@ -240,7 +249,7 @@ export class PipelinePanel extends Widget {
       await this.nb.context.save(); // the run reads the file: run what the user sees
     }
     try {
-      this.job = await post<Job>('runs', { path: this.nb.context.path, backend, params });
+      this.job = await post<IJob>('runs', { path: this.nb.context.path, backend, params });
     } catch (e) {
       this.notice = (e as Error).message;
       this.selectCell((e as ApiError).cell);
@@ -257,9 +266,9 @@ export class PipelinePanel extends Widget {
       if (!job) {
         return;
       }
-      let latest: Job;
+      let latest: IJob;
       try {
-        latest = await request<Job>(`jobs/${job.id}`);
+        latest = await request<IJob>(`jobs/${job.id}`);
       } catch (e) {
         this.notice = (e as Error).message;
         return this.render();
@@ -282,11 +291,16 @@ export class PipelinePanel extends Widget {
     }, POLL_MS);
   }
 
-  private jobView(job: Job): HTMLElement {
+  private jobView(job: IJob): HTMLElement {
     return h(
       'div',
       { class: `nbmlops-job nbmlops-job-${job.status}`, 'data-status': job.status },
-      h('div', {}, h('b', {}, `Run ${job.run_id ?? ''} `), h('span', { class: `nbmlops-status nbmlops-${job.status}` }, job.status)),
+      h(
+        'div',
+        {},
+        h('b', {}, `Run ${job.run_id ?? ''} `),
+        h('span', { class: `nbmlops-status nbmlops-${job.status}` }, job.status)
+      ),
       h(
         'ul',
         { class: 'nbmlops-job-steps' },
@@ -298,7 +312,11 @@ export class PipelinePanel extends Widget {
             ` ${s.name}`,
             s.seconds !== undefined ? h('small', {}, ` ${s.seconds.toFixed(1)} s`) : null,
             job.artifacts[s.name]?.notebook
-              ? h('button', { class: 'nbmlops-link', onclick: () => void this.openStepNotebook(job, s.name) }, 'open notebook')
+              ? h(
+                  'button',
+                  { class: 'nbmlops-link', onclick: () => void this.openStepNotebook(job, s.name) },
+                  'open notebook'
+                )
               : null
           )
         )
@@ -309,7 +327,7 @@ export class PipelinePanel extends Widget {
     );
   }
 
-  private async openStepNotebook(job: Job, step: string): Promise<void> {
+  private async openStepNotebook(job: IJob, step: string): Promise<void> {
     const where = `jobs/${job.id}/steps/${step}/notebook`;
     const found = await request<{ path: string | null }>(where);
     if (found.path) {
@@ -329,7 +347,7 @@ export class PipelinePanel extends Widget {
       return;
     }
     try {
-      this.runs = (await request<{ runs: RunRow[] }>(`runs?path=${encodeURIComponent(this.nb.context.path)}`)).runs;
+      this.runs = (await request<{ runs: IRunRow[] }>(`runs?path=${encodeURIComponent(this.nb.context.path)}`)).runs;
     } catch (e) {
       this.notice = (e as Error).message;
     }
@@ -350,13 +368,26 @@ export class PipelinePanel extends Widget {
     const table = h(
       'table',
       {},
-      h('tr', {}, h('th', {}, ''), h('th', {}, 'run'), h('th', {}, 'status'), h('th', {}, 's'), h('th', {}, 'params'), ...metricKeys.map(k => h('th', {}, k)))
+      h(
+        'tr',
+        {},
+        h('th', {}, ''),
+        h('th', {}, 'run'),
+        h('th', {}, 'status'),
+        h('th', {}, 's'),
+        h('th', {}, 'params'),
+        ...metricKeys.map(k => h('th', {}, k))
+      )
     );
     for (const r of this.runs) {
       const check = h('input', { type: 'checkbox' });
       check.checked = this.compare.has(r.id);
       check.addEventListener('change', () => {
-        check.checked ? this.compare.add(r.id) : this.compare.delete(r.id);
+        if (check.checked) {
+          this.compare.add(r.id);
+        } else {
+          this.compare.delete(r.id);
+        }
         this.render();
       });
       table.append(
@@ -382,7 +413,7 @@ export class PipelinePanel extends Widget {
     return box;
   }
 
-  private compareView([a, b]: RunRow[]): HTMLElement {
+  private compareView([a, b]: IRunRow[]): HTMLElement {
     const rows: [string, unknown, unknown][] = [
       ['status', a.status, b.status],
       ['duration', a.duration?.toFixed(2), b.duration?.toFixed(2)],
@@ -394,13 +425,20 @@ export class PipelinePanel extends Widget {
     for (const k of new Set([...Object.keys(a.metrics), ...Object.keys(b.metrics)])) {
       rows.push([`metric ${k}`, a.metrics[k], b.metrics[k]]);
     }
-    const show = (v: unknown): string => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+    const show = (v: unknown): string =>
+      v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v);
     return h(
       'table',
       { class: 'nbmlops-compare' },
       h('tr', {}, h('th', {}, ''), h('th', {}, shortId(a.id)), h('th', {}, shortId(b.id))),
       ...rows.map(([k, x, y]) =>
-        h('tr', { class: show(x) !== show(y) ? 'nbmlops-differs' : '' }, h('td', {}, k), h('td', {}, show(x)), h('td', {}, show(y)))
+        h(
+          'tr',
+          { class: show(x) !== show(y) ? 'nbmlops-differs' : '' },
+          h('td', {}, k),
+          h('td', {}, show(x)),
+          h('td', {}, show(y))
+        )
       )
     );
   }
@@ -428,7 +466,9 @@ export class PipelinePanel extends Widget {
         ['json', 'pipeline.json'],
         ['papermill', 'papermill folder'],
         ['ray', 'Ray module']
-      ].map(([t, label]) => h('button', { class: 'jp-mod-styled', 'data-target': t, onclick: () => void go(t) }, label)),
+      ].map(([t, label]) =>
+        h('button', { class: 'jp-mod-styled', 'data-target': t, onclick: () => void go(t) }, label)
+      ),
       out
     );
   }

@@ -1,13 +1,13 @@
 // Typed values for the run form: a parameter's type comes from its default in the parameters cell.
 
-export interface ParamSpec {
+export interface IParamSpec {
   name: string;
   default: unknown;
   type: string; // int, float, str, bool, list, dict, NoneType
 }
 
 /** The text a form field starts with. */
-export function formatValue(p: ParamSpec): string {
+export function formatValue(p: IParamSpec): string {
   if (p.type === 'str') {
     return String(p.default ?? '');
   }
@@ -15,7 +15,7 @@ export function formatValue(p: ParamSpec): string {
 }
 
 /** The value a field's text means for the parameter's type; throws with a message the form shows. */
-export function parseValue(p: ParamSpec, text: string): unknown {
+export function parseValue(p: IParamSpec, text: string): unknown {
   const t = text.trim();
   switch (p.type) {
     case 'int':

@@ -4,7 +4,7 @@ import { Notebook } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
-import { checkRole, Kind, readRole, Role, writeRole } from './tags';
+import { checkRole, IRole, Kind, readRole, writeRole } from './tags';
 
 const KINDS: [Kind, string][] = [
   ['step', 'Start step'],
@@ -14,8 +14,8 @@ const KINDS: [Kind, string][] = [
   ['skip', 'Skip (not in the pipeline)']
 ];
 
-class RoleForm extends Widget implements Dialog.IBodyWidget<Role> {
-  constructor(initial: Role, steps: string[]) {
+class RoleForm extends Widget implements Dialog.IBodyWidget<IRole> {
+  constructor(initial: IRole, steps: string[]) {
     super();
     this.addClass('nbmlops-tag-form');
     const kind = h('select', { name: 'kind' }, ...KINDS.map(([k, label]) => h('option', { value: k }, label)));
@@ -46,7 +46,7 @@ class RoleForm extends Widget implements Dialog.IBodyWidget<Role> {
     this.node.querySelector('input[name=step]')?.setAttribute('list', 'nbmlops-step-names');
   }
 
-  getValue(): Role {
+  getValue(): IRole {
     const v = (name: string): string => (this.node.querySelector(`[name=${name}]`) as HTMLInputElement).value.trim();
     const options: Record<string, string> = {};
     for (const key of ['retries', 'cpus', 'gpus', 'memory']) {

@@ -2,7 +2,7 @@
 
 export type Kind = 'step' | 'continue' | 'setup' | 'skip' | 'parameters' | 'none';
 
-export interface Role {
+export interface IRole {
   kind: Kind;
   step?: string;
   after: string[];
@@ -32,8 +32,8 @@ function isOurs(tag: string): boolean {
 }
 
 /** The role the tags (or a leading %%step/%%setup/%%skip magic) give one code cell; `none` if they say nothing. */
-export function readRole(tags: readonly string[], source = ''): Role {
-  const role: Role = { kind: 'none', after: [], options: {} };
+export function readRole(tags: readonly string[], source = ''): IRole {
+  const role: IRole = { kind: 'none', after: [], options: {} };
   for (const tag of tags) {
     const i = tag.indexOf(':');
     const key = (i < 0 ? tag : tag.slice(0, i)).trim().toLowerCase();
@@ -42,7 +42,12 @@ export function readRole(tags: readonly string[], source = ''): Role {
       role.kind = 'step';
       role.step = value;
     } else if (key === 'after' || key === 'prev') {
-      role.after.push(...value.split(',').map(s => s.trim()).filter(Boolean));
+      role.after.push(
+        ...value
+          .split(',')
+          .map(s => s.trim())
+          .filter(Boolean)
+      );
     } else if (OPTION_KEYS.includes(key)) {
       role.options[key] = value;
     } else if (i < 0 && key in ROLE_TAGS && role.kind === 'none') {
@@ -71,7 +76,7 @@ export function readRole(tags: readonly string[], source = ''): Role {
 }
 
 /** `tags` with the grammar's tags replaced by those of `role`; tags of other tools are kept, in order. */
-export function writeRole(tags: readonly string[], role: Role): string[] {
+export function writeRole(tags: readonly string[], role: IRole): string[] {
   const kept = tags.filter(t => !isOurs(t));
   const ours: string[] = [];
   if (role.kind === 'step' && role.step) {
@@ -95,7 +100,7 @@ export function writeRole(tags: readonly string[], role: Role): string[] {
 }
 
 /** What a role would break in the grammar, or null: the dialog says so before writing anything. */
-export function checkRole(role: Role): string | null {
+export function checkRole(role: IRole): string | null {
   if (role.kind === 'step' && !STEP_NAME.test(role.step ?? '')) {
     return 'a step name is letters, digits, "_" or "-", starting with a letter or "_"';
   }
@@ -120,20 +125,20 @@ export function checkRole(role: Role): string | null {
   return null;
 }
 
-export interface CellInfo {
+export interface ICellInfo {
   type: string; // code, markdown, raw
   tags: readonly string[];
   source: string;
 }
 
-export interface Badge {
+export interface IBadge {
   label: string;
   kind: Kind;
   step?: string;
 }
 
 /** The badge of every cell: untagged code cells continue the step above; code before the first step is setup. */
-export function badges(cells: readonly CellInfo[]): (Badge | null)[] {
+export function badges(cells: readonly ICellInfo[]): (IBadge | null)[] {
   let current: string | null = null;
   return cells.map(cell => {
     if (cell.type !== 'code') {

@@ -8,7 +8,10 @@ const { parseValue, formatValue } = require('../lib-test/params.js');
 
 test('reads roles from tags, Kale tags and magics', () => {
   assert.deepEqual(readRole(['step:train', 'after:a, b', 'retries:2', 'nocache']), {
-    kind: 'step', step: 'train', after: ['a', 'b'], options: { retries: '2', nocache: '' }
+    kind: 'step',
+    step: 'train',
+    after: ['a', 'b'],
+    options: { retries: '2', nocache: '' }
   });
   assert.equal(readRole(['block:load']).step, 'load');
   assert.equal(readRole(['imports']).kind, 'setup');
@@ -21,8 +24,13 @@ test('reads roles from tags, Kale tags and magics', () => {
 
 test('writing a role replaces the grammar tags and keeps the others', () => {
   const tags = ['hide-input', 'step:old', 'after:x', 'skip', 'cpus:4'];
-  assert.deepEqual(writeRole(tags, { kind: 'step', step: 'new', after: ['a'], options: { gpus: '1', nocache: '' } }),
-    ['hide-input', 'step:new', 'after:a', 'gpus:1', 'nocache']);
+  assert.deepEqual(writeRole(tags, { kind: 'step', step: 'new', after: ['a'], options: { gpus: '1', nocache: '' } }), [
+    'hide-input',
+    'step:new',
+    'after:a',
+    'gpus:1',
+    'nocache'
+  ]);
   assert.deepEqual(writeRole(tags, { kind: 'setup', after: ['a'], options: { gpus: '1' } }), ['hide-input', 'setup']);
   assert.deepEqual(writeRole(tags, { kind: 'continue', after: [], options: {} }), ['hide-input']);
   // round trip: what is written reads back the same
@@ -40,8 +48,18 @@ test('invalid roles are caught before writing', () => {
 
 test('badges: untagged cells continue the step above, code before the first step is setup', () => {
   const cell = (tags, type = 'code') => ({ type, tags, source: '' });
-  const got = badges([cell([]), cell(['parameters']), cell([], 'markdown'), cell(['step:a']), cell([]), cell(['skip'])]);
-  assert.deepEqual(got.map(b => b && b.kind), ['setup', 'parameters', null, 'step', 'continue', 'skip']);
+  const got = badges([
+    cell([]),
+    cell(['parameters']),
+    cell([], 'markdown'),
+    cell(['step:a']),
+    cell([]),
+    cell(['skip'])
+  ]);
+  assert.deepEqual(
+    got.map(b => b && b.kind),
+    ['setup', 'parameters', null, 'step', 'continue', 'skip']
+  );
   assert.equal(got[4].step, 'a');
 });
 
@@ -57,7 +75,13 @@ test('layout puts each step right of its upstream steps', () => {
   assert.equal(l.edges.length, 3);
   assert.ok(l.width > x.train);
   // a cycle (a compiler error) still lays out
-  assert.equal(layout([{ name: 'a', upstream: ['b'] }, { name: 'b', upstream: ['a'] }]).nodes.length, 2);
+  assert.equal(
+    layout([
+      { name: 'a', upstream: ['b'] },
+      { name: 'b', upstream: ['a'] }
+    ]).nodes.length,
+    2
+  );
 });
 
 test('parameter values are parsed by type', () => {
