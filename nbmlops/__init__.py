@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext nbmlops`: the %%step, %%setup, %%skip and %pipeline magics."""
-    from nbmlops.magics import register
+    from nbmlops.kernel.magics import register
 
     register(ipython)
 

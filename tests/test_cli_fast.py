@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import pytest
 
-from nbmlops.cli import main
-from nbmlops.cli_fast import COMMANDS, parse_simply
+from nbmlops.cli.fast import COMMANDS, parse_simply
+from nbmlops.cli.main import main
 
 NBMLOPS = str(Path(sys.executable).with_name("nbmlops"))
 
@@ -73,7 +73,7 @@ def test_run_imports_no_click(tmp_path: Path, make_notebook) -> None:
     probe = ("import sys, atexit\n"
              "atexit.register(lambda: print('click' in sys.modules, file=sys.__stdout__))\n"
              f"sys.argv = ['nbmlops', 'run', {str(notebook)!r}]\n"
-             "from nbmlops.cli_fast import entry\nentry()")
+             "from nbmlops.cli.fast import entry\nentry()")
     env = {**os.environ, "NBMLOPS_HOME": str(tmp_path / "home")}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
-from nbmlops.cli_models import models
+from nbmlops.cli.models import models
 from nbmlops.registry import get_model_version, list_models, register_model
 from nbmlops.tracking import start_run
 
@@ -127,7 +127,7 @@ def test_errors_are_one_line_and_exit_2(registered, args: tuple[str, ...], messa
 
 
 def test_errors_through_the_main_command_are_one_line_exit_2(registered) -> None:
-    from nbmlops.cli import main
+    from nbmlops.cli.main import main
 
     # a group of main's own class (its NbmlopsError handling), so the real `main` is left alone
     group = type(main)("nbmlops", commands={**main.commands, "models": models})

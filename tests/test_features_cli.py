@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from features_helpers import entity_rows, transactions, tx_set
 
-from nbmlops.cli_features import features
+from nbmlops.cli.features import features
 from nbmlops.features import FeatureVector, default_store
 
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import notebook_json
 
 from nbmlops.errors import NbmlopsError
-from nbmlops.magics import cell_flow, find_notebook, parse_magic_line, strip_magic_line
+from nbmlops.kernel.magics import cell_flow, find_notebook, parse_magic_line, strip_magic_line
 
 CELLS = [
     "%load_ext nbmlops",
@@ -153,8 +153,12 @@ def test_compile_writes_the_spec_and_never_the_notebook(kernel: Kernel, folder: 
     assert reply.stdout.strip() == "wrote pipeline.json: 3 steps, 1 parameters"
     spec = json.loads((folder / "pipeline.json").read_text())
     assert [s["name"] for s in spec["steps"]] == ["load", "prepare", "train"]
-    assert "-o" in kernel.run("%pipeline compile -o churn.ipynb").stderr
+    assert "is the notebook itself" in kernel.run("%pipeline compile -o churn.ipynb --force").stderr
     assert (folder / "churn.ipynb").read_bytes() == before
+    (folder / "notes.json").write_text("{}")  # a file of the user's: the same rule as `nbmlops compile`
+    assert "--force" in kernel.run("%pipeline compile -o notes.json").stderr
+    assert (folder / "notes.json").read_text() == "{}"
+    assert kernel.run("%pipeline compile -o notes.json --force").stdout.startswith("wrote notes.json")
 
 
 def test_run_runs_the_saved_notebook_with_parameters(kernel: Kernel, folder: Path) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from nbmlops.cli_monitor import monitor
+from nbmlops.cli.monitor import monitor
 from nbmlops.errors import NbmlopsError
 from nbmlops.monitoring import (
     AlertRule,
@@ -299,7 +299,7 @@ def get_settings_of(store, name: str) -> dict:
 
 
 def test_models_rm_deletes_the_drift_history(model: str) -> None:
-    from nbmlops.cli_models import models
+    from nbmlops.cli.models import models
 
     monitor_model(model, data(800, seed=40))
     store = get_store()

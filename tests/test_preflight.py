@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from nbmlops.preflight import KernelRecord, check_notebook, format_report
+from nbmlops.kernel.preflight import KernelRecord, check_notebook, format_report
 
 PIPELINE = [
     ("C = 1.0", ["parameters"]),

@@ -91,7 +91,7 @@ def retrain(command: str, *, model_name: str, result_id: str, store: Store, home
     env[TRIGGER_ENV] = f"{DRIFT_RESULT}:{result_id}"
     env["NBMLOPS_HOME"] = str(store.settings.home if home is None else Path(home).resolve())
     started = time.time()
-    proc = subprocess.run([sys.executable, "-m", "nbmlops.cli", *args], env=env, check=False,
+    proc = subprocess.run([sys.executable, "-m", "nbmlops.cli.main", *args], env=env, check=False,
                           capture_output=capture, text=True)
     outcome = Retraining(command=command, returncode=proc.returncode, seconds=time.time() - started)
     if proc.returncode != 0:

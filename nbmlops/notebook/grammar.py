@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nbmlops.errors import NotebookError
+from nbmlops.errors import NbmlopsError, NotebookError
 from nbmlops.notebook.reader import Cell
 
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -79,6 +79,7 @@ def parse_option(key: str, value: str | None, cell: Cell, path: str) -> tuple[st
     raise _error(cell, path, f"unknown step option '{key}'")
 
 
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
 OPTION_KEYS = ("retries", "cpus", "gpus", "memory", "nocache")
 
 
@@ -192,3 +193,16 @@ def cell_role(cell: Cell, path: str) -> CellRole:
         role = magic_role or tag_role or CellRole("continue")
     role.code = code
     return role
+
+
+def parse_memory(size: str | int | float) -> int:
+    """Bytes from a SIZE option: `512M`/`2G` are powers of 1000, `512Mi`/`2GiB` powers of 1024, a bare
+    number is bytes (Kubernetes' convention, which the `memory:` tag follows)."""
+    if isinstance(size, int | float):
+        return int(size)
+    match = SIZE.match(str(size))
+    if not match:
+        raise NbmlopsError(f"memory '{size}' is not a size such as 512Mi, 2G or 4GiB")
+    number, unit, binary, _ = match.groups()
+    power = " kmgt".index(unit.lower()) if unit else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)

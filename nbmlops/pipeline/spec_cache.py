@@ -39,7 +39,7 @@ def compiler_fingerprint() -> str:
 def compile_cached(path: str) -> PipelineSpec:
     """compile_notebook(path), or the spec compiled from these same bytes by this same compiler."""
     from nbmlops.pipeline.spec import PipelineSpec
-    from nbmlops.store.home import user_cache_dir, write_cache_json
+    from nbmlops.user_cache import user_cache_dir, write_cache_json
 
     try:
         with open(path, "rb") as handle:

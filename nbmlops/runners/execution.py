@@ -52,7 +52,7 @@ def fresh_namespace() -> dict[str, Any]:
 
 def run_setup(spec: PipelineSpec, namespace: dict[str, Any], params: dict[str, Any], kernel: Any = None) -> None:
     """Setup and parameters cells in notebook order; parameter values replace the defaults right after
-    the cell that defines them, as papermill's injected cell does. `kernel`: a kernel_shell session to run
+    the cell that defines them, as papermill's injected cell does. `kernel`: a headless_shell session to run
     the cells in (else plain `exec`)."""
     by_cell: dict[int, list[str]] = {}
     for parameter in spec.parameters:
@@ -74,7 +74,7 @@ def run_cell(spec: PipelineSpec, cell: CellCode, namespace: dict[str, Any], kern
         exec(code, namespace)  # noqa: S102 - running the user's notebook is the job
         return
     from nbmlops.notebook.ipython_syntax import kernel_code
-    from nbmlops.runners.kernel_shell import run_in_kernel
+    from nbmlops.runners.headless_shell import run_in_kernel
 
     run_in_kernel(kernel, kernel_code(cell.source), cell.index, cell_filename(spec, cell))
 

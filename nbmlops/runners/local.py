@@ -23,7 +23,7 @@ from nbmlops.runners.execution import (
     with_path,
     write_executed_notebook,
 )
-from nbmlops.runners.kernel_shell import OutputLog, needs_kernel
+from nbmlops.runners.headless_shell import OutputLog, needs_kernel
 from nbmlops.runners.marshal import MarshalError, StoredValue, bind_to_namespace, load_value, save_value
 from nbmlops.runners.task import Finished, StepOutcome, StepTask
 
@@ -48,7 +48,7 @@ class LocalExecutor:
 def execute_in_process(task: StepTask, values: dict[str, Any] | None = None) -> tuple[StepOutcome, dict[str, Any]]:
     """Run the step's setup and cells in a fresh namespace; a StepFailed in the outcome on any error.
     `values` are inputs already in memory (Ray's object store): they replace reading those inputs' files.
-    A step that needs a kernel (kernel_shell.needs_kernel) runs in the headless IPython shell and leaves its
+    A step that needs a kernel (headless_shell.needs_kernel) runs in the headless IPython shell and leaves its
     executed notebook, outputs and figures included, in its folder. Returns the outcome and the namespace the
     step left."""
     values = values or {}
@@ -98,7 +98,7 @@ def _kernel(namespace: dict[str, Any], log: OutputLog | None) -> Iterator[Any]:
     if log is None:
         yield None
         return
-    from nbmlops.runners.kernel_shell import kernel_session
+    from nbmlops.runners.headless_shell import kernel_session
 
     with kernel_session(namespace, log) as shell:
         yield shell

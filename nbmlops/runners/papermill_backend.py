@@ -37,9 +37,9 @@ from nbmlops.runners.task import StepOutcome, StepTask
 ENGINE = "nbmlops-pooled"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
-_RESET = ("from nbmlops.pipeline.targets.papermill import reset_kernel_state as _r\n"
+_RESET = ("from nbmlops.runners.runtime.papermill import reset_kernel_state as _r\n"
           "_r()\n")
-_BASELINE = ("from nbmlops.pipeline.targets.papermill import snapshot_kernel_state as _s\n"
+_BASELINE = ("from nbmlops.runners.runtime.papermill import snapshot_kernel_state as _s\n"
              "_s()\n")
 
 

@@ -13,35 +13,21 @@ import contextlib
 import logging
 import os
 import pickle
-import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
 from nbmlops.errors import NbmlopsError, StepFailed
+from nbmlops.notebook.grammar import parse_memory
 from nbmlops.runners.task import StepOutcome, StepTask
 
 # the store settings a worker must see as the driver does now (tests and users switch them after ray.init)
 PASSED_ENV = ("NBMLOPS_DB_URL", "NBMLOPS_ARTIFACT_ROOT")
-SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
 
 
 class RayBackendError(NbmlopsError):
     """Ray can't start or be reached, or a step asks for resources the cluster can never give."""
-
-
-def parse_memory(size: str | int | float) -> int:
-    """Bytes from a SIZE option: `512M`/`2G` are powers of 1000, `512Mi`/`2GiB` powers of 1024, a bare
-    number is bytes (Kubernetes' convention, which the `memory:` tag follows)."""
-    if isinstance(size, int | float):
-        return int(size)
-    match = SIZE.match(str(size))
-    if not match:
-        raise NbmlopsError(f"memory '{size}' is not a size such as 512Mi, 2G or 4GiB")
-    number, unit, binary, _ = match.groups()
-    power = " kmgt".index(unit.lower()) if unit else 0
-    return int(float(number) * (1024 if binary else 1000) ** power)
 
 
 def step_resources(options: dict[str, Any]) -> dict[str, Any]:

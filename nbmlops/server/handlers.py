@@ -16,11 +16,11 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from nbmlops.pipeline.targets import TARGETS
 from nbmlops.server.jobs import JobManager
 from nbmlops.server.paths import api_path_of, safe_path
 
 T = TypeVar("T")
-TARGETS = ("json", "papermill", "ray")
 
 
 class BaseHandler(APIHandler):
@@ -181,22 +181,14 @@ def _to_html(path: str) -> str:
 
 
 def _export(path: Path, target: str) -> list[Path]:
-
+    """Write the target next to the notebook (`churn.pipeline.json`, `churn_papermill/`, `churn_ray.py`);
+    a file there that nbmlops did not write is left alone (an error the panel shows)."""
     from nbmlops.pipeline import compile_notebook
+    from nbmlops.pipeline.targets import write_target
 
     spec = compile_notebook(path)
     stem = path.with_suffix("")
-    if target == "json":
-        out = stem.with_name(f"{stem.name}.pipeline.json")
-        spec.save(out)
-        return [out]
-    if target == "papermill":
-        from nbmlops.pipeline.targets.papermill import write_papermill_target
-
-        return write_papermill_target(spec, stem.with_name(f"{stem.name}_papermill"))
-    from nbmlops.pipeline.targets.ray import write_ray_module
-
-    return [write_ray_module(spec, stem.with_name(f"{stem.name}_ray.py"))]
+    return write_target(spec, target, stem.with_name(f"{stem.name}{TARGETS[target].suffix}"))
 
 
 class ExportHandler(BaseHandler):

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from nbmlops.store.errors import SchemaError, StoreBusyError
-from nbmlops.store.home import user_cache_dir, write_cache_json
 from nbmlops.store.migrations import HEAD, LOCATION, REVISIONS, VERSION_TABLE
+from nbmlops.user_cache import user_cache_dir, write_cache_json
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

@@ -1,5 +1,5 @@
-"""The project home: `.nbmlops/` found upward from the working directory (like `.git`), or NBMLOPS_HOME;
-and the per-user cache shared by all projects."""
+"""The project home: `.nbmlops/` found upward from the working directory (like `.git`), or NBMLOPS_HOME
+(the per-user cache shared by all projects is nbmlops.user_cache)."""
 
 from __future__ import annotations
 
@@ -20,26 +20,3 @@ def project_home(start: str | Path | None = None, create: bool = True) -> Path:
     if create:
         home.mkdir(parents=True, exist_ok=True)
     return home
-
-
-def user_cache_dir() -> Path:
-    """Per-user cache shared by every project (derived data only: deleting it costs time, never data):
-    NBMLOPS_CACHE_DIR, else $XDG_CACHE_HOME/nbmlops, else ~/.cache/nbmlops. Not created here."""
-    folder = os.environ.get("NBMLOPS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nbmlops")
-    return Path(folder)
-
-
-def write_cache_json(path: Path, text: str) -> OSError | None:
-    """Write a per-user cache file atomically (readers see the old file or the new one, never half of one);
-    best effort: a read-only cache only costs the next command the work again, so the error is returned, not
-    raised."""
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        return exc
-    return None

@@ -29,9 +29,9 @@ def start_run(name: str | None = None, params: dict[str, Any] | None = None, tag
 
     Started inside another run (or inside a pipeline step) it becomes that run's child. With `capture`, the
     notebook's sha256, the git commit/dirty flag and the installed package versions are recorded."""
-    from nbmlops.store.home import user_cache_dir
     from nbmlops.tracking import provenance
     from nbmlops.tracking.heartbeat import HEARTBEAT
+    from nbmlops.user_cache import user_cache_dir
 
     store = store or get_store(home)
     parent = active_run()

@@ -66,6 +66,9 @@ def forget(run: ActiveRun) -> None:
             _process_stack.remove(run)
 
 
+ActiveRun.forget = staticmethod(forget)  # an ending run leaves the stacks without run.py importing this module
+
+
 def active_run() -> ActiveRun | None:
     """The run that log_* calls write to now, or None."""
     global _env_run

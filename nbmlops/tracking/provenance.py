@@ -213,7 +213,7 @@ def _write_cache(path: Path, key: str, packages: dict[str, str]) -> None:
     # a few environments side by side (a venv and a kernel's, say) share one home without evicting each other
     entries = {k: v for k, v in _cache_entries(path).items() if k != key}
     entries = {**dict(list(entries.items())[-(_CACHE_ENTRIES - 1):]), key: packages}
-    from nbmlops.store.home import write_cache_json  # (the store package stays unloaded until a run needs it)
+    from nbmlops.user_cache import write_cache_json
 
     error = write_cache_json(path, json.dumps(entries))
     if error is not None:  # a read-only cache only costs the next run a rescan

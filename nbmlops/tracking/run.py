@@ -57,11 +57,13 @@ class ActiveRun:
         return self.store.get_run(self.id)
 
     # -- ending -----------------------------------------------------------------------------------------
+    @staticmethod
+    def forget(run: ActiveRun) -> None:
+        """Take the run off the stacks of active runs: nbmlops.tracking.context, which keeps those stacks (and
+        imports this module), puts its own function here; without it no run was ever made active."""
     def end(self, status: str = "succeeded", error: str | None = None) -> None:
         """End the run (a no-op for attached runs, whose runner ends them, and for runs already ended)."""
-        from nbmlops.tracking.context import forget
-
-        forget(self)
+        self.forget(self)
         if not self.owned or self.ended:
             return
         self.ended = True

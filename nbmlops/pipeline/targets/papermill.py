@@ -1,5 +1,6 @@
 """Compile target `papermill`: one parameterized notebook per step, runnable by nbmlops's papermill backend or by
-a plain `papermill` CLI (how a server team schedules it), plus the small runtime those notebooks call.
+a plain `papermill` CLI (how a server team schedules it); the notebooks call the small runtime in
+nbmlops.runners.runtime.papermill.
 
 A step notebook holds, in order: a title, a `parameters` cell (the pipeline's parameters with their defaults and
 where data lives), a cell that prepares the step (working directory, tracking), the setup cells, a cell that loads
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +134,7 @@ def step_notebook(spec: PipelineSpec, step: Step, *, kernel_name: str | None = N
     cells.append(_code_cell("\n".join(lines), "parameters", tags=["parameters"]))
     cells.append(_code_cell(
         "# Prepare the step: working directory, data folders, metric logging\n"
-        "from nbmlops.pipeline.targets.papermill import StepContext\n\n"
+        "from nbmlops.runners.runtime.papermill import StepContext\n\n"
         f"nbmlops_step = StepContext({step.name!r}, nbmlops_data_dir, nbmlops_input_dirs, nbmlops_output_dir,\n"
         "                           workdir=nbmlops_workdir, run_id=nbmlops_run_id, home=nbmlops_home,\n"
         f"                           params={{{_params_dict(spec)}}})", "prepare"))
@@ -183,107 +182,12 @@ def step_notebook(spec: PipelineSpec, step: Step, *, kernel_name: str | None = N
     }
 
 
-# -- the runtime the step notebooks call ---------------------------------------------------------------------
-class StepContext:
-    """Prepares a step inside its kernel and moves its data: resolves the data folders (relative ones against
-    where papermill started), moves to the working directory, and points metric logging at the run."""
+def __getattr__(name: str) -> Any:
+    """Step notebooks compiled before the runtime moved import StepContext from here: hand them the runtime's."""
+    import importlib
 
-    def __init__(self, step: str, data_dir: str = "data", input_dirs: dict[str, str] | None = None,
-                 output_dir: str = "", *, workdir: str = "", run_id: str = "", home: str = "",
-                 params: dict[str, Any] | None = None) -> None:
-        start = Path.cwd()
-        self.step = step
-        self.params = dict(params or {})
-        self.data_dir = start / data_dir
-        self.input_dirs = {name: start / folder for name, folder in (input_dirs or {}).items()}
-        self.output_dir = start / output_dir if output_dir else self.data_dir / step
-        if workdir:
-            os.chdir(workdir)
-            if workdir not in sys.path:
-                sys.path.insert(0, workdir)  # local modules next to the notebook import as under Jupyter
-        if run_id:
-            os.environ["NBMLOPS_RUN_ID"] = run_id
-            os.environ["NBMLOPS_STEP"] = step
-        if home:
-            os.environ["NBMLOPS_HOME"] = str(start / home)
-
-    def folder_of(self, producer: str) -> Path:
-        return self.input_dirs.get(producer) or self.data_dir / producer
-
-    def load_inputs(self, inputs: dict[str, str], namespace: dict[str, Any]) -> None:
-        """Load each input (variable -> producing step) into the namespace."""
-        from nbmlops.runners.marshal import bind_to_namespace, load_value
-
-        loaded = {var: load_value(*stored_input(var, self.folder_of(producer))) for var, producer in inputs.items()}
-        # bind only once all are loaded: unpickling an instance re-sets its class's methods
-        namespace.update({var: bind_to_namespace(value, namespace) for var, value in loaded.items()})
-
-    def save_outputs(self, names: list[str], namespace: dict[str, Any]) -> None:
-        """Save the outputs by type and write the manifest (variable -> format, file, sha256, ...)."""
-        from nbmlops.errors import NbmlopsError
-        from nbmlops.runners.marshal import save_value
-        from nbmlops.runners.rundir import write_json
-
-        missing = [name for name in names if name not in namespace]
-        if missing:
-            raise NbmlopsError(f"step '{self.step}' did not define {', '.join(map(repr, missing))}, which later "
-                               "steps read (was it assigned only in a branch that didn't run?)")
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        manifest = {name: save_value(name, namespace[name], self.output_dir).to_dict() for name in names}
-        write_json(self.output_dir / MANIFEST, {"step": self.step, "outputs": manifest})
-
-
-def stored_input(var: str, folder: Path) -> tuple[Any, Path]:
-    """(StoredValue, folder) for a variable a step wrote to `folder`: from its manifest, or else from the file's
-    extension (folders filled by other backends have no manifest)."""
-    from nbmlops.errors import NbmlopsError
-    from nbmlops.runners.marshal import EXTENSIONS, StoredValue
-
-    if (folder / MANIFEST).is_file():
-        record = read_manifest(folder).get(var)
-        if record is not None:
-            return StoredValue(**record), folder
-    for fmt, extension in EXTENSIONS.items():
-        path = folder / f"{var}{extension}"
-        if path.is_file():
-            return StoredValue(var, path.name, fmt, "", "", path.stat().st_size), folder
-    raise NbmlopsError(f"input '{var}' is not in {folder}: run the step that makes it first, or pass its folder "
-                       "with -p nbmlops_input_dirs / -p nbmlops_data_dir")
-
-
-def read_manifest(folder: str | Path) -> dict[str, dict[str, Any]]:
-    """The outputs a step notebook saved to `folder` (variable -> StoredValue fields)."""
-    return json.loads((Path(folder) / MANIFEST).read_text())["outputs"]
-
-
-# -- kernel state, for the backend's pool of warm kernels ---------------------------------------------------------
-_baseline: tuple[dict[str, str], str, list[str]] | None = None
-
-
-def snapshot_kernel_state() -> None:
-    """Remember the fresh kernel's environment, working directory and sys.path (run once, at its start)."""
-    global _baseline
-    _baseline = (dict(os.environ), os.getcwd(), list(sys.path))
-
-
-def reset_kernel_state() -> None:
-    """Make a used kernel like a fresh one for the next step: an empty user namespace (IPython's reset), the
-    environment, working directory and sys.path it started with, no open figures. Imported modules stay: that
-    is the point of a warm kernel."""
-    import gc
-
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    if shell is not None:
-        shell.reset(new_session=False)
-    if _baseline is not None:
-        env, cwd, path = _baseline
-        os.environ.clear()
-        os.environ.update(env)
-        os.chdir(cwd)
-        sys.path[:] = path
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.close("all")
-    gc.collect()
+    runtime = importlib.import_module("nbmlops.runners.runtime.papermill")
+    try:
+        return getattr(runtime, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -2,26 +2,22 @@
 
 `nbmlops compile NB --target ray -o pipeline_ray.py` writes one `@ray.remote` function per step holding the
 step's notebook cells as text, a `run()` that wires the steps by object refs, and an argparse `main()` with one
-`--NAME` option per pipeline parameter. It needs Ray and the nbmlops runtime (this module's second half: the
+`--NAME` option per pipeline parameter. It needs Ray and the nbmlops runtime (nbmlops.runners.runtime.ray: the
 few helpers the generated code calls), not the notebook.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import keyword
-import pickle
 import re
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nbmlops._version import __version__
+from nbmlops.notebook.grammar import parse_memory
 from nbmlops.pipeline.render import topological_order
-from nbmlops.pipeline.spec import CellCode, Parameter, PipelineSpec, Step
+from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
 
 # names the generated module itself uses: steps and variables must not shadow them
 MODULE_NAMES = {"argparse", "ray", "Cell", "collect", "run_step", "start", "finish", "save_outputs", "as_bool",
@@ -36,6 +32,10 @@ def write_ray_module(spec: PipelineSpec, output: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_ray_module(spec))
     return path
+
+
+def write_ray_target(spec: PipelineSpec, output: str | Path) -> list[Path]:
+    return [write_ray_module(spec, output)]
 
 
 def render_ray_module(spec: PipelineSpec) -> str:
@@ -85,10 +85,10 @@ def _runtime_import(spec: PipelineSpec) -> str:
     names = ["Cell", "collect", "finish", "run_step", "save_outputs", "start"]
     kinds = {ARG_TYPES.get(p.type, "as_literal") for p in spec.parameters}
     names += [helper for helper in ("as_bool", "as_literal") if helper in kinds]
-    line = f"from nbmlops.pipeline.targets.ray import {', '.join(sorted(names, key=str.lower))}"
+    line = f"from nbmlops.runners.runtime.ray import {', '.join(sorted(names, key=str.lower))}"
     if len(line) <= 120:
         return line
-    return "from nbmlops.pipeline.targets.ray import (\n" + "".join(f"    {n},\n" for n in sorted(names)) + ")"
+    return "from nbmlops.runners.runtime.ray import (\n" + "".join(f"    {n},\n" for n in sorted(names)) + ")"
 
 
 def _function_names(steps: list[Step], variables: set[str]) -> dict[str, str]:
@@ -129,8 +129,6 @@ def _step_function(step: Step, function: str) -> list[str]:
     if options.get("gpus"):
         decorator.append(f"num_gpus={options['gpus']!r}")
     if options.get("memory"):
-        from nbmlops.runners.ray_backend import parse_memory
-
         decorator.append(f"memory={parse_memory(options['memory'])}")
         comment = [f"# memory: {options['memory']}"]
     if len(step.outputs) > 1:
@@ -209,188 +207,12 @@ def _main(spec: PipelineSpec, options: list[str]) -> list[str]:
     ]
 
 
-# -- the runtime the generated module calls ---------------------------------------------------------------
-@dataclass
-class Cell:
-    """A notebook cell as the compiled module holds it; `parameters` are the names a parameters cell sets."""
+def __getattr__(name: str) -> Any:
+    """Modules compiled before the runtime moved import it from here: hand them nbmlops.runners.runtime.ray's."""
+    import importlib
 
-    index: int
-    code: str
-    parameters: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.code = self.code.removeprefix("\n")  # the literal opens on its own line; line numbers stay the cell's
-
-
-class StepError(RuntimeError):
-    """A step's code raised: the message names the step, the notebook cell and line, and has the traceback."""
-
-
-@dataclass
-class _Packed:
-    """A value in the object store, pickled in-band: the reader gets writable arrays (not Ray's read-only
-    zero-copy views), as a notebook would; a module travels by name."""
-
-    data: bytes | None = None
-    module: str | None = None
-
-
-def _pack(value: Any) -> _Packed:
-    import types
-
-    import cloudpickle
-
-    if isinstance(value, types.ModuleType):
-        return _Packed(module=value.__name__)
-    return _Packed(data=cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _unpack(packed: Any) -> Any:
-    if not isinstance(packed, _Packed):
-        return packed
-    if packed.module is not None:
-        import importlib
-
-        return importlib.import_module(packed.module)
-    return pickle.loads(packed.data or b"")
-
-
-def as_bool(text: str) -> bool:
-    return _parse(text, "bool")
-
-
-def as_literal(text: str) -> Any:
-    return _parse(text, "")
-
-
-def _parse(text: str, kind: str) -> Any:
-    import argparse
-
-    from nbmlops.errors import ParameterError
-    from nbmlops.pipeline.params import parse_value
-
+    runtime = importlib.import_module("nbmlops.runners.runtime.ray")
     try:
-        return parse_value(Parameter("value", None, kind, -1), text)
-    except ParameterError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def start(pipeline: str, notebook: str, params: dict[str, Any], *, address: str | None = None,
-          num_cpus: int | None = None, workdir: str | Path | None = None, track: bool = True) -> dict[str, Any]:
-    """Connect to Ray and (with `track`) start a run in the nbmlops store; the context every step gets."""
-    import ray
-
-    from nbmlops.runners.ray_backend import init_ray
-
-    folder = Path(workdir or Path.cwd()).resolve()
-    folder = folder.parent if folder.is_file() else folder
-    if not ray.is_initialized():
-        init_ray(address, num_cpus=num_cpus)
-    ctx: dict[str, Any] = {"pipeline": pipeline, "params": params, "workdir": str(folder), "run_id": None,
-                           "home": None}
-    if track:
-        from nbmlops.store.home import project_home
-        from nbmlops.tracking import start_run
-
-        home = project_home(folder)
-        run = start_run(pipeline, params=params, kind="pipeline", pipeline=pipeline, backend="ray",
-                        notebook_path=str(folder / notebook), tags={"compiled": "ray"}, home=home)
-        ctx.update(run_id=run.id, home=str(home), _run=run)
-    return ctx
-
-
-@contextlib.contextmanager
-def finish(ctx: dict[str, Any]) -> Iterator[None]:
-    """End the tracked run with the pipeline's status; a step's error is shown as the user's, without Ray's."""
-    import ray
-
-    run = ctx.pop("_run", None)
-    try:
-        yield
-    except ray.exceptions.RayTaskError as exc:
-        cause = getattr(exc, "cause", None) or exc
-        if run is not None:
-            run.end("failed", str(cause))
-        if isinstance(cause, StepError):
-            print(f"error: {cause}", file=sys.stderr)
-            raise SystemExit(1) from None
-        raise
-    except BaseException as exc:
-        if run is not None:
-            run.end("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", str(exc) or type(exc).__name__)
-        raise
-    if run is not None:
-        run.end("succeeded")
-
-
-def run_step(notebook: str, name: str, setup: list[Cell], ctx: dict[str, Any], inputs: dict[str, Any],
-             outputs: list[str], cells: list[Cell]) -> Any:
-    """Run one step as a notebook would: setup and parameters cells, then the step's cells, in a fresh
-    namespace holding exactly its inputs; its outputs come back (one value, a tuple, or None)."""
-    from nbmlops.runners.execution import fresh_namespace, run_setup, run_step_cells
-    from nbmlops.runners.local import working_directory
-    from nbmlops.runners.marshal import bind_to_namespace
-
-    spec, step = _as_spec(notebook, name, setup, cells)
-    namespace = fresh_namespace()
-    values = {key: _unpack(value) for key, value in inputs.items()}
-    with working_directory(Path(ctx["workdir"])), _attached(ctx, name):
-        try:
-            run_setup(spec, namespace, ctx["params"])
-            namespace.update({key: bind_to_namespace(value, namespace) for key, value in values.items()})
-            run_step_cells(spec, step, namespace)
-        except Exception as exc:
-            raise _step_error(spec, step, exc) from None
-    missing = [output for output in outputs if output not in namespace]
-    if missing:
-        raise StepError(f"step '{name}' did not define {', '.join(missing)}, which later steps read")
-    packed = [_pack(namespace[output]) for output in outputs]
-    return None if not packed else packed[0] if len(packed) == 1 else tuple(packed)
-
-
-def collect(refs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Wait for the object refs (by step, by name) and return their values."""
-    import ray
-
-    flat = [ref for made in refs.values() for ref in made.values()]
-    found = iter(ray.get(flat))
-    return {step: {name: _unpack(next(found)) for name in made} for step, made in refs.items()}
-
-
-def save_outputs(values: dict[str, dict[str, Any]], directory: str | Path) -> dict[str, dict[str, str]]:
-    """Marshal every value as the nbmlops runners do (DIR/STEP/NAME.ext); the sha256 of each, by step."""
-    from nbmlops.runners.marshal import save_value
-
-    hashes: dict[str, dict[str, str]] = {}
-    for step, made in values.items():
-        hashes[step] = {n: save_value(n, v, Path(directory) / step).sha256 for n, v in made.items()}
-    return hashes
-
-
-def _as_spec(notebook: str, name: str, setup: list[Cell], cells: list[Cell]) -> tuple[PipelineSpec, Step]:
-    """The spec pieces the shared execution helpers work from (cell file names, parameter injection)."""
-    parameters = [Parameter(p, None, "", cell.index) for cell in setup for p in cell.parameters]
-    step = Step(name, [CellCode(c.index, c.code, c.code) for c in cells])
-    spec = PipelineSpec(name, notebook, "", parameters,
-                        [CellCode(c.index, c.code, c.code, "setup") for c in setup], [step])
-    return spec, step
-
-
-def _step_error(spec: PipelineSpec, step: Step, exc: BaseException) -> StepError:
-    from nbmlops.runners.execution import format_user_traceback
-    from nbmlops.runners.local import step_failure
-
-    text = format_user_traceback(spec, step, exc)
-    return StepError(f"{step_failure(spec, step, exc, text)}\n\n{text.rstrip()}")
-
-
-@contextlib.contextmanager
-def _attached(ctx: dict[str, Any], step: str) -> Iterator[None]:
-    """log_metric(...) in the step lands on the pipeline's run and this step."""
-    if not ctx.get("run_id"):
-        yield
-        return
-    from nbmlops.tracking import attach, get_store
-
-    with attach(ctx["run_id"], step, store=get_store(ctx["home"])):
-        yield
+        return getattr(runtime, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -1,7 +1,7 @@
 """The core commands (`run`, `compile`, `show`): their options as data and their bodies, without click.
 
-click builds the documented commands from these tables (nbmlops.cli); the console script reads a plain, valid
-invocation of one of them without click (nbmlops.cli_fast) because `import click` alone costs a good part of a
+click builds the documented commands from these tables (nbmlops.cli.main); the console script reads a plain, valid
+invocation of one of them without click (nbmlops.cli.fast) because `import click` alone costs a good part of a
 10-step `nbmlops run`. One table, so both readers give the bodies the same arguments.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nbmlops.errors import NbmlopsError, StepFailed
+from nbmlops.pipeline.targets import TARGETS
 
 if TYPE_CHECKING:
     from nbmlops.pipeline.spec import PipelineSpec
@@ -51,9 +52,10 @@ RUN_OPTIONS = (
 COMPILE_OPTIONS = (
     Option((), "notebook", "file"),
     Option(("-o", "--output"), "output", help="Write here (a folder for papermill) instead of stdout."),
-    Option(("--target",), "target", "choice", "json", choices=("json", "papermill", "ray"),
-           help="json: pipeline.json; papermill: a notebook per step; ray: a standalone Ray module."),
+    Option(("--target",), "target", "choice", "json", choices=tuple(TARGETS),
+           help="; ".join(f"{t.name}: {t.help}" for t in TARGETS.values()) + "."),
     Option(("--kernel",), "kernel", help="papermill: the kernel the step notebooks name."),
+    Option(("--force",), "force", "flag", False, "Replace an existing output nbmlops did not write."),
 )
 
 SHOW_OPTIONS = (
@@ -66,7 +68,7 @@ def run_command(target: str, params: tuple[str, ...], backend: str, resume: str 
                 force: tuple[str, ...], only: str | None, sweep: str | None, objective: str | None, seed: int,
                 workers: int | None, kernel: str | None, fresh_kernel: bool | None, ray_address: str | None,
                 verbose: bool) -> None:
-    from nbmlops.cli_output import TerminalReporter, echo, print_run_summary, print_sweep_summary
+    from nbmlops.cli.output import TerminalReporter, echo, print_run_summary, print_sweep_summary
     from nbmlops.pipeline import load_pipeline
     from nbmlops.runners import run_pipeline, sweep_pipeline
 
@@ -102,34 +104,30 @@ def is_sweep(spec: PipelineSpec, params: tuple[str, ...]) -> bool:
     return bool(split_sweep_params(spec, list(params))[1])
 
 
-def compile_command(notebook: str, output: str | None, target: str, kernel: str | None) -> None:
-    from nbmlops.cli_output import echo
+def compile_command(notebook: str, output: str | None, target: str, kernel: str | None, force: bool = False) -> None:
+    from nbmlops.cli.output import echo
     from nbmlops.pipeline import compile_notebook
+    from nbmlops.pipeline.targets import target as find_target
+    from nbmlops.pipeline.targets import write_target
 
+    chosen = find_target(target)
     spec = compile_notebook(notebook)
     freeze_imported_objects()  # the spec too: nothing made here is garbage before the process ends
-    if target != "json" and not output:
-        raise NbmlopsError(f"--target {target} needs -o: a {'folder' if target == 'papermill' else 'file'} to write")
-    if target == "papermill":
-        from nbmlops.pipeline.targets.papermill import write_papermill_target
-
-        written = write_papermill_target(spec, output, kernel_name=kernel)
-        echo(f"wrote {len(written)} files to {output}: a notebook per step and pipeline.json", err=True)
-    elif target == "ray":
-        from nbmlops.pipeline.targets.ray import write_ray_module
-
-        echo(f"wrote {write_ray_module(spec, output)}: run it with python (needs ray)", err=True)
-    elif output:
-        spec.save(output)
-        echo(f"wrote {output}: {len(spec.steps)} steps, {len(spec.parameters)} parameters", err=True)
-    else:
+    if output is None:
+        if target != "json":
+            raise NbmlopsError(f"--target {target} needs -o: a {chosen.output} to write")
         echo(spec.to_json())
+    else:
+        written = write_target(spec, target, output, force=force, kernel_name=kernel)
+        files = f", {len(written)} files" if len(written) > 1 else ""
+        echo(f"wrote {output}: {chosen.help} ({len(spec.steps)} steps, {len(spec.parameters)} parameters{files})",
+             err=True)
     for warning in spec.warnings:
         echo(f"warning: {warning}", err=True)
 
 
 def show_command(target: str, fmt: str) -> None:
-    from nbmlops.cli_output import echo
+    from nbmlops.cli.output import echo
     from nbmlops.pipeline import load_pipeline, to_dot, to_mermaid, to_text
 
     spec = load_pipeline(target)
@@ -140,7 +138,7 @@ def show_command(target: str, fmt: str) -> None:
 def exit_code_of(error: NbmlopsError) -> int:
     """Print a user's error as one line (a failed step also with its traceback and how to resume); the exit code:
     1 for a failed step, 2 for bad input."""
-    from nbmlops.cli_output import echo
+    from nbmlops.cli.output import echo
 
     echo(f"error: {error}", err=True)
     if not isinstance(error, StepFailed):

@@ -28,11 +28,12 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from nbmlops.errors import NbmlopsError, NotebookError, StepFailed
+from nbmlops.kernel.preflight import KernelRecord
 from nbmlops.notebook import Delete, Mutate, Read, Write, cell_events, expand_magics, to_python
 from nbmlops.notebook.dataflow import KERNEL_NAMES
 from nbmlops.notebook.grammar import CellRole, parse_step_magic_args
 from nbmlops.notebook.reader import Cell
-from nbmlops.preflight import KernelRecord
+from nbmlops.pipeline.targets import TARGETS
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +209,10 @@ def _pipeline_parser() -> _Parser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="show|compile|run|check|load")
     show = sub.add_parser("show", parents=[common], help="the steps, what flows between them, the DAG")
     show.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
-    comp = sub.add_parser("compile", parents=[common], help="the PipelineSpec as JSON")
-    comp.add_argument("-o", "--output", metavar="FILE", help="write it here instead of printing it")
+    comp = sub.add_parser("compile", parents=[common], help="the PipelineSpec as JSON, or another target")
+    comp.add_argument("-o", "--output", metavar="PATH", help="write it here instead of printing it")
+    comp.add_argument("--target", choices=list(TARGETS), default="json")
+    comp.add_argument("--force", action="store_true", help="replace an existing output nbmlops did not write")
     run = sub.add_parser("run", parents=[common], help="run the saved notebook as a pipeline, in this kernel")
     run.add_argument("-p", "--param", dest="params", action="append", default=[], metavar="NAME=VALUE")
     run.add_argument("--resume", metavar="RUN_ID", help="continue a failed run, reusing finished steps")
@@ -457,15 +460,15 @@ class NbmlopsMagics(Magics):
 
     def _pipeline_compile(self, args: argparse.Namespace) -> None:
         from nbmlops.pipeline import compile_notebook
+        from nbmlops.pipeline.targets import write_target
 
-        path = self._notebook(args)
-        spec = compile_notebook(path)
+        spec = compile_notebook(self._notebook(args))
         if args.output:
-            output = Path(args.output).expanduser()
-            if output.resolve() == path:
-                raise NbmlopsError(f"-o {args.output} is the notebook itself; nbmlops never overwrites it")
-            spec.save(output)
-            print(f"wrote {args.output}: {len(spec.steps)} steps, {len(spec.parameters)} parameters")
+            written = write_target(spec, args.target, args.output, force=args.force)
+            files = f" ({len(written)} files)" if len(written) > 1 else ""
+            print(f"wrote {args.output}: {len(spec.steps)} steps, {len(spec.parameters)} parameters{files}")
+        elif args.target != "json":
+            raise NbmlopsError(f"--target {args.target} needs -o: where to write it")
         else:
             print(spec.to_json())
         for warning in spec.warnings:
@@ -507,8 +510,8 @@ class NbmlopsMagics(Magics):
         return len({src for when, src in self.ran if when > mtime and src not in sources})
 
     def _pipeline_load(self, args: argparse.Namespace) -> None:
+        from nbmlops.kernel.replay import load_step_values
         from nbmlops.pipeline import compile_notebook
-        from nbmlops.runners.replay import load_step_values
         from nbmlops.store import project_home
 
         spec = compile_notebook(self._notebook(args))
@@ -518,7 +521,7 @@ class NbmlopsMagics(Magics):
         print(f"loaded {what} from run {run_id}: {', '.join(names) or 'nothing (it has none)'}")
 
     def _pipeline_check(self, args: argparse.Namespace) -> None:
-        from nbmlops.preflight import check_notebook, format_report
+        from nbmlops.kernel.preflight import check_notebook, format_report
 
         path = self._notebook(args)
         history = list(self.shell.history_manager.input_hist_raw) if self.shell.history_manager else None

@@ -1,5 +1,5 @@
 """The `nbmlops` click group: every command, its help and its error messages. Imports stay lazy: `nbmlops run`
-must start far faster than a kernel (the console script runs the core commands without click: nbmlops.cli_fast)."""
+must start far faster than a kernel (the console script runs the core commands without click: nbmlops.cli.fast)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from nbmlops._version import __version__
-from nbmlops.cli_commands import (
+from nbmlops.cli.commands import (
     COMPILE_OPTIONS,
     RUN_OPTIONS,
     SHOW_OPTIONS,
@@ -17,9 +17,9 @@ from nbmlops.cli_commands import (
     run_command,
     show_command,
 )
-from nbmlops.cli_group import NbmlopsGroup
+from nbmlops.cli.group import NbmlopsGroup
 
-SUBGROUPS = {name: f"nbmlops.cli_{name}:{name}" for name in ("runs", "models", "features", "monitor")}
+SUBGROUPS = {name: f"nbmlops.cli.{name}:{name}" for name in ("runs", "models", "features", "monitor")}
 
 
 @click.group(cls=NbmlopsGroup, lazy=SUBGROUPS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +29,7 @@ def main() -> None:
 
 
 def click_params(options: tuple[Option, ...]) -> list[click.Parameter]:
-    """click's parameters for one of nbmlops.cli_commands' option tables."""
+    """click's parameters for one of nbmlops.cli.commands' option tables."""
     params: list[click.Parameter] = []
     for option in options:
         if option.kind == "file":

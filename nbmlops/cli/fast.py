@@ -11,8 +11,8 @@ import os
 import sys
 from typing import Any
 
-from nbmlops import cli_commands
-from nbmlops.cli_commands import Option
+from nbmlops.cli import commands as cli_commands
+from nbmlops.cli.commands import Option
 from nbmlops.errors import NbmlopsError
 
 COMMANDS = {
@@ -28,7 +28,7 @@ def entry() -> None:
     command = COMMANDS.get(sys.argv[1]) if len(sys.argv) > 1 else None
     arguments = parse_simply(command[0], sys.argv[2:]) if command else None
     if arguments is None:
-        from nbmlops.cli import main
+        from nbmlops.cli.main import main
 
         main()
         return

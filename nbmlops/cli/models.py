@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from nbmlops.cli_group import NbmlopsGroup
+from nbmlops.cli.group import NbmlopsGroup
 
 
 def _echo_json(value: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from nbmlops.cli_group import NbmlopsGroup
+from nbmlops.cli.group import NbmlopsGroup
 from nbmlops.errors import NbmlopsError
 
 json_option = click.option("--json", "as_json", is_flag=True,

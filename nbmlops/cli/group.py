@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from nbmlops.cli_commands import exit_code_of
+from nbmlops.cli.commands import exit_code_of
 from nbmlops.errors import NbmlopsError
 
 
