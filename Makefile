@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	cd labextension && ../$(BIN)/jlpm lint:check
 
 test: lint
 	$(BIN)/python -m pytest -q tests

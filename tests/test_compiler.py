@@ -10,8 +10,9 @@ import pytest
 from nbmlops.errors import NotebookError, ParameterError, SpecError
 from nbmlops.notebook.reader import parse_notebook, read_notebook
 from nbmlops.pipeline.compiler import compile_notebook
+from nbmlops.pipeline.graph import topological_order
 from nbmlops.pipeline.params import parse_value, resolve_parameters
-from nbmlops.pipeline.render import to_dot, to_mermaid, to_text, topological_order
+from nbmlops.pipeline.render import to_dot, to_mermaid, to_text
 from nbmlops.pipeline.spec import Parameter, PipelineSpec
 
 
@@ -362,3 +363,11 @@ def test_topological_order(dag_spec) -> None:
     order = topological_order(dag_spec)
     assert order.index("load") < order.index("prep") < order.index("train-v2")
     assert order.index("other") < order.index("train-v2")
+
+
+def test_layers_and_what_lies_up_and_down(dag_spec) -> None:
+    from nbmlops.pipeline.graph import ancestors, descendants, layers
+
+    assert layers(dag_spec) == [["load", "other"], ["prep"], ["train-v2"]]
+    assert ancestors(dag_spec, "train-v2") == {"load", "prep", "other"}
+    assert descendants(dag_spec, "load") == {"prep", "train-v2"} and descendants(dag_spec, "train-v2") == set()

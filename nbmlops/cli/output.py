@@ -6,13 +6,13 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from nbmlops.status import MARKS, StepStatus
+
 if TYPE_CHECKING:  # `nbmlops compile` and `show` print through echo without importing the runners
     from nbmlops.pipeline.spec import PipelineSpec
     from nbmlops.runners.orchestrator import RunResult
     from nbmlops.runners.sweep import SweepResult
 
-MARKS = {"succeeded": ("✓", "green"), "cached": ("↺", "cyan"), "reused": ("↺", "cyan"), "failed": ("✗", "red"),
-         "interrupted": ("!", "yellow"), "retrying": ("↻", "yellow")}
 
 
 COLOURS = {"red": 31, "green": 32, "yellow": 33, "cyan": 36, "white": 37}
@@ -53,7 +53,7 @@ class TerminalReporter:
             echo(text, err=True)
 
     def step_finished(self, step: str, status: str, seconds: float, detail: str = "") -> None:
-        if status != "retrying":
+        if status != StepStatus.RETRYING:
             self.done += 1
         mark, colour = MARKS.get(status, ("?", "white"))
         extra = f"  {detail}" if detail else ""

@@ -34,6 +34,7 @@ from nbmlops.notebook.dataflow import KERNEL_NAMES
 from nbmlops.notebook.grammar import CellRole, parse_step_magic_args
 from nbmlops.notebook.reader import Cell
 from nbmlops.pipeline.targets import TARGETS
+from nbmlops.status import mark as status_mark
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,6 @@ def _pipeline_parser() -> _Parser:
 class _CellReporter:
     """One line per finished step, in the cell's output."""
 
-    MARKS = {"succeeded": "✓", "cached": "↺", "reused": "↺", "failed": "✗", "interrupted": "!", "retrying": "↻"}
 
     def __init__(self, total: int, width: int) -> None:
         self.out = sys.stdout  # the cell's stream; steps redirect sys.stdout to their logs while they run
@@ -242,7 +242,7 @@ class _CellReporter:
     def step_finished(self, step: str, status: str, seconds: float, detail: str = "") -> None:
         self.done += 1
         extra = f"  {detail}" if detail else ""
-        print(f"{self.MARKS.get(status, '?')} [{self.done}/{self.total}] {step:<{self.width}}  {seconds:6.2f}s  "
+        print(f"{status_mark(status)} [{self.done}/{self.total}] {step:<{self.width}}  {seconds:6.2f}s  "
               f"{status}{extra}", file=self.out, flush=True)
 
 

@@ -11,17 +11,18 @@ from nbmlops.errors import RunError
 from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.marshal import bind_to_namespace, load_value
 from nbmlops.runners.rundir import RunDir
+from nbmlops.status import StepStatus
 
 
 def _succeeded(run: RunDir, steps: set[str]) -> bool:
-    return all((run.read_status(s) or {}).get("status") == "succeeded" for s in steps)
+    return all((run.read_status(s) or {}).get("status") == StepStatus.SUCCEEDED for s in steps)
 
 
 def find_run(home: Path, spec: PipelineSpec, needed: set[str], run_id: str | None = None) -> RunDir:
     """The given run, or the newest run of this pipeline in which every step in `needed` succeeded."""
     if run_id:
         run = RunDir.open(home, run_id)
-        missing = sorted(s for s in needed if (run.read_status(s) or {}).get("status") != "succeeded")
+        missing = sorted(s for s in needed if (run.read_status(s) or {}).get("status") != StepStatus.SUCCEEDED)
         if missing:
             raise RunError(f"run {run_id}: step {', '.join(missing)} did not succeed there; nothing to load")
         return run

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "compile_notebook": "nbmlops.pipeline.compiler",
     **{name: "nbmlops.pipeline.params" for name in ("parse_value", "resolve_parameters")},
-    **{name: "nbmlops.pipeline.render" for name in ("ascii_dag", "to_dot", "to_mermaid", "to_text",
-                                                   "topological_order")},
+    **{name: "nbmlops.pipeline.render" for name in ("ascii_dag", "to_dot", "to_mermaid", "to_text")},
+    **{name: "nbmlops.pipeline.graph" for name in ("ancestors", "descendants", "layers", "topological_order")},
     **{name: "nbmlops.pipeline.spec" for name in ("CellCode", "Parameter", "PipelineSpec", "Step")},
 }
 
@@ -37,5 +37,6 @@ def load_pipeline(path: str) -> PipelineSpec:
     return compile_cached(path)
 
 
-__all__ = ["CellCode", "Parameter", "PipelineSpec", "Step", "ascii_dag", "compile_notebook", "load_pipeline",
-           "parse_value", "resolve_parameters", "to_dot", "to_mermaid", "to_text", "topological_order"]
+__all__ = ["CellCode", "Parameter", "PipelineSpec", "Step", "ancestors", "ascii_dag", "compile_notebook",
+           "descendants", "layers", "load_pipeline", "parse_value", "resolve_parameters", "to_dot", "to_mermaid",
+           "to_text", "topological_order"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nbmlops.pipeline.graph import topological_order
 from nbmlops.pipeline.spec import PipelineSpec
 
 
@@ -37,23 +38,6 @@ def to_dot(spec: PipelineSpec) -> str:
 
 def _node_id(name: str) -> str:
     return "s_" + name.replace("-", "_")
-
-
-def topological_order(spec: PipelineSpec) -> list[str]:
-    """Steps in an order where each comes after its upstream steps (notebook order breaks ties)."""
-    done: list[str] = []
-    remaining = [s.name for s in spec.steps]
-    while remaining:
-        for name in remaining:
-            if all(up in done for up in spec.step(name).upstream):
-                done.append(name)
-                remaining.remove(name)
-                break
-        else:  # the compiler rejects cycles; a hand-edited spec may still have one
-            from nbmlops.errors import SpecError
-
-            raise SpecError(f"steps {', '.join(remaining)} depend on each other in a cycle")
-    return done
 
 
 def to_text(spec: PipelineSpec) -> str:

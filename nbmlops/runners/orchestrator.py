@@ -13,12 +13,13 @@ from typing import Any, NamedTuple
 
 from nbmlops._version import __version__
 from nbmlops.errors import RunError, StepFailed
-from nbmlops.pipeline.render import topological_order
+from nbmlops.pipeline.graph import ancestors, topological_order
 from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.runners.cache import KeyParts, StepCache, key_parts
 from nbmlops.runners.marshal import StoredValue
 from nbmlops.runners.rundir import RunDir
 from nbmlops.runners.task import Executor, Reporter, SilentReporter, StepFuture, StepOutcome, StepTask
+from nbmlops.status import StepStatus
 
 
 @dataclass
@@ -44,31 +45,6 @@ class RunOptions(NamedTuple):  # a NamedTuple: cheaper than a dataclass to creat
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
-
-
-def descendants(spec: PipelineSpec, name: str) -> set[str]:
-    """Steps that depend on `name`, directly or not."""
-    found: set[str] = set()
-    frontier = [name]
-    while frontier:
-        current = frontier.pop()
-        for step in spec.steps:
-            if current in step.upstream and step.name not in found:
-                found.add(step.name)
-                frontier.append(step.name)
-    return found
-
-
-def ancestors(spec: PipelineSpec, name: str) -> set[str]:
-    """Steps `name` depends on, directly or not."""
-    found: set[str] = set()
-    frontier = [name]
-    while frontier:
-        for up in spec.step(frontier.pop()).upstream:
-            if up not in found:
-                found.add(up)
-                frontier.append(up)
-    return found
 
 
 class Orchestrator:
@@ -106,11 +82,11 @@ class Orchestrator:
         self.record: dict[str, Any] = {
             "run_id": run.run_id, "pipeline": self.spec.name, "notebook": self.spec.notebook_path,
             "notebook_sha256": self.spec.notebook_sha256, "params": self.params, "backend": self.executor.name,
-            "status": "running", "started": now_iso(), "ended": None, "duration": None, "pid": os.getpid(),
+            "status": StepStatus.RUNNING, "started": now_iso(), "ended": None, "duration": None, "pid": os.getpid(),
             "resumed_from": self.options.resume_from.run_id if self.options.resume_from else None,
             "parent_run_id": self.options.parent_run_id, "only": self.options.only,
             "nbmlops_version": __version__, "python": sys.version.split()[0],
-            "steps": {name: "skipped" if name in self.skipped else "pending" for name in order},
+            "steps": {name: StepStatus.SKIPPED if name in self.skipped else StepStatus.PENDING for name in order},
         }
         run.write_run(self.record)
         self.tracked = start_run(kind="pipeline", run_id=run.run_id, pipeline=self.spec.name,
@@ -119,7 +95,7 @@ class Orchestrator:
                                  resumed_from=self.record["resumed_from"], parent_run_id=self.options.parent_run_id,
                                  home=self.home)
         self.store = self.tracked.store
-        result = RunResult(run.run_id, run.root, "running", self.params)
+        result = RunResult(run.run_id, run.root, StepStatus.RUNNING, self.params)
         failure: BaseException | None = None
         try:
             failure = self._schedule([n for n in order if n not in self.skipped])
@@ -127,8 +103,8 @@ class Orchestrator:
             failure = exc
         finally:
             self.executor.close()
-        status = "succeeded" if failure is None else (
-            "interrupted" if isinstance(failure, KeyboardInterrupt) else "failed")
+        status = StepStatus.SUCCEEDED if failure is None else (
+            StepStatus.INTERRUPTED if isinstance(failure, KeyboardInterrupt) else StepStatus.FAILED)
         self.record.update(status=status, ended=now_iso(), duration=round(time.time() - started, 4))
         if isinstance(failure, StepFailed):
             failure.run_id = run.run_id
@@ -176,7 +152,7 @@ class Orchestrator:
                 outcome = future.result()  # KeyboardInterrupt re-raises here
                 if outcome.error is not None and task.attempt <= int(task.step.options.get("retries", 0)):
                     task.attempt += 1
-                    self.reporter.step_finished(task.name, "retrying", time.perf_counter() - began,
+                    self.reporter.step_finished(task.name, StepStatus.RETRYING, time.perf_counter() - began,
                                                 f"attempt {task.attempt}")
                     running[self.executor.submit(task)] = (task, parts, began)
                     continue
@@ -202,7 +178,7 @@ class Orchestrator:
         self.base_status[step.name] = {
             "step": step.name, "key": parts.key, "inputs": parts.inputs, "cells": [c.index for c in step.cells],
             "started": now_iso(), "pid": os.getpid(), "reason": reason, "backend": self.executor.name}
-        self.run_dir.write_status(step.name, {**self.base_status[step.name], "status": "running"})
+        self.run_dir.write_status(step.name, {**self.base_status[step.name], "status": StepStatus.RUNNING})
         self.store.start_step(self.run_dir.run_id, step.name, cache_key=parts.key, inputs=parts.inputs)
         task = StepTask(self.spec, step, self.params, inputs, directory, self.run_dir.outputs_dir(step.name),
                         self.workdir, self.run_dir.run_id, home=self.home, echo=self.options.echo)
@@ -223,20 +199,22 @@ class Orchestrator:
                 "duration": round(seconds, 4), "artifacts": outcome.artifacts}
         if outcome.error is not None:
             error = outcome.error
-            self.run_dir.write_status(name, {**base, "status": "failed", "error": str(error), "cell": error.cell,
-                                             "line": error.line, "traceback": error.traceback_text})
-            self.store.finish_step(self.run_dir.run_id, name, "failed", error=str(error), attempts=task.attempt, **logs)
-            self._set_status(name, "failed")
-            self.reporter.step_finished(name, "failed", seconds)
+            self.run_dir.write_status(name, {**base, "status": StepStatus.FAILED, "error": str(error),
+                                             "cell": error.cell, "line": error.line,
+                                             "traceback": error.traceback_text})
+            self.store.finish_step(self.run_dir.run_id, name, StepStatus.FAILED, error=str(error),
+                                   attempts=task.attempt, **logs)
+            self._set_status(name, StepStatus.FAILED)
+            self.reporter.step_finished(name, StepStatus.FAILED, seconds)
             return False
-        self.run_dir.write_status(name, {**base, "status": "succeeded",
+        self.run_dir.write_status(name, {**base, "status": StepStatus.SUCCEEDED,
                                          "outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}})
-        self.store.finish_step(self.run_dir.run_id, name, "succeeded", attempts=task.attempt,
+        self.store.finish_step(self.run_dir.run_id, name, StepStatus.SUCCEEDED, attempts=task.attempt,
                                outputs={n: s.sha256 for n, s in outcome.outputs.items()}, **logs)
         self._keep_outputs(name, outcome.outputs, task.outputs_dir)
         self.cache.record(self.spec, task.step, parts, self.run_dir.run_id, outcome.outputs, task.outputs_dir)
-        self._set_status(name, "succeeded")
-        self.reporter.step_finished(name, "succeeded", seconds, base["reason"])
+        self._set_status(name, StepStatus.SUCCEEDED)
+        self.reporter.step_finished(name, StepStatus.SUCCEEDED, seconds, base["reason"])
         return True
 
     def _keep_outputs(self, step: str, outputs: dict[str, StoredValue], folder: Path) -> None:
@@ -270,7 +248,8 @@ class Orchestrator:
             link_or_copy(source / stored.file, target / stored.file)
         self._keep_outputs(step.name, outputs, target)
         self.run_dir.write_status(step.name, {
-            "step": step.name, "status": "succeeded", "cached": True, status + "_from": origin, "key": parts.key,
+            "step": step.name, "status": StepStatus.SUCCEEDED, "cached": True, status + "_from": origin,
+            "key": parts.key,
             "inputs": parts.inputs, "duration": 0.0, "outputs": {n: s.to_dict() for n, s in outputs.items()},
             "records_from": {"run_id": reused[0], "step": reused[1]}})
         # the entry now points at this run's links and records (valid if the older run is removed) but keeps
@@ -286,10 +265,10 @@ class Orchestrator:
         if earlier is None or step.name in self.options.force:
             return False
         status = earlier.read_status(step.name)
-        if not status or status.get("status") != "succeeded" or status.get("key") != parts.key:
+        if not status or status.get("status") != StepStatus.SUCCEEDED or status.get("key") != parts.key:
             return False
         return self._adopt(step, parts, earlier.stored_outputs(step.name), earlier.outputs_dir(step.name),
-                           "reused", earlier.run_id, earlier.run_id, step.name)
+                           StepStatus.REUSED, earlier.run_id, earlier.run_id, step.name)
 
     def _reuse_cache(self, step: Step, parts: KeyParts) -> bool:
         if (not self.options.use_cache or step.options.get("nocache") or step.name in self.options.force
@@ -298,7 +277,7 @@ class Orchestrator:
         hit = self.cache.lookup(parts.key)
         if hit is None:
             return False
-        return self._adopt(step, parts, hit.outputs, hit.folder, "cached", hit.run_id, hit.source_run,
+        return self._adopt(step, parts, hit.outputs, hit.folder, StepStatus.CACHED, hit.run_id, hit.source_run,
                            hit.source_step)
 
 
@@ -317,6 +296,6 @@ def link_or_copy(source: Path, target: Path) -> None:
 def resume_run(home: Path, run_id: str) -> tuple[RunDir, dict[str, Any]]:
     earlier = RunDir.open(home, run_id)
     record = earlier.read_run()
-    if record.get("status") == "succeeded":
+    if record.get("status") == StepStatus.SUCCEEDED:
         raise RunError(f"run {run_id} succeeded; there is nothing to resume")
     return earlier, record

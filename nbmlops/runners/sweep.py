@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbmlops.errors import NbmlopsError, ParameterError
+from nbmlops.pipeline.graph import descendants
 from nbmlops.pipeline.params import parse_value, split_assignment
 from nbmlops.pipeline.spec import PipelineSpec
-from nbmlops.runners.orchestrator import RunResult, descendants
+from nbmlops.runners.orchestrator import RunResult
 
 SCALAR_TYPES = {"int", "float", "bool", "str", "NoneType"}
 _SWEEP = re.compile(r"^(grid|random:(\d+))$")

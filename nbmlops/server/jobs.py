@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbmlops.status import StepStatus
+
 KEEP_JOBS = 50  # finished jobs remembered for polling; older ones are forgotten (the store keeps the runs)
 
 
@@ -35,7 +37,7 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "notebook": self.notebook, "backend": self.backend, "params": self.params,
                 "status": self.status, "started": self.started, "ended": self.ended, "run_id": self.run_id,
-                "steps": [{"name": n, **self.steps.get(n, {"status": "pending"})} for n in self.order],
+                "steps": [{"name": n, **self.steps.get(n, {"status": StepStatus.PENDING})} for n in self.order],
                 "error": self.error, "artifacts": self.artifacts}
 
 
@@ -62,9 +64,9 @@ class JobManager:
                 limit=1 << 22, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE)
         except OSError as exc:
-            self._finish(job, "failed", {"message": f"could not start the run: {exc}"})
+            self._finish(job, StepStatus.FAILED, {"message": f"could not start the run: {exc}"})
             return
-        job.status = "running"
+        job.status = StepStatus.RUNNING
         stderr_task = asyncio.ensure_future(job.process.stderr.read())  # type: ignore[union-attr]
         assert job.process.stdout is not None
         async for raw in job.process.stdout:
@@ -81,7 +83,7 @@ class JobManager:
         _close_pipes(job.process)
         if job.outcome is None:  # the worker died without a final event
             tail = "\n".join(stderr.strip().splitlines()[-15:])
-            job.outcome = ("failed", {"message": f"the run process exited with code {code}\n{tail}".strip()})
+            job.outcome = (StepStatus.FAILED, {"message": f"the run process exited with code {code}\n{tail}".strip()})
         self._finish(job, *job.outcome)
 
     def _apply(self, job: Job, event: dict[str, Any]) -> None:
@@ -97,16 +99,18 @@ class JobManager:
             job.run_id = event.get("run_id")
             job.artifacts = event.get("artifacts") or {}
             status = event.get("status") or "succeeded"
-            job.outcome = ("succeeded" if status in ("succeeded", "success") else status, None)
+            job.outcome = (StepStatus.SUCCEEDED if status in (StepStatus.SUCCEEDED, "success") else status, None)
         elif kind == "failed":
             job.run_id = event.get("run_id")
             job.artifacts = event.get("artifacts") or {}
-            job.outcome = ("failed", {k: event.get(k) for k in ("message", "step", "cell", "line", "traceback")})
+            job.outcome = (StepStatus.FAILED,
+                           {k: event.get(k) for k in ("message", "step", "cell", "line", "traceback")})
 
     def _finish(self, job: Job, status: str, error: dict[str, Any] | None) -> None:
         job.status, job.error, job.ended = status, error, time.time()
         for name in job.order:  # steps never reached in a failed run
-            job.steps.setdefault(name, {"status": "not run" if status == "failed" else "pending"})
+            never = StepStatus.NOT_RUN if status == StepStatus.FAILED else StepStatus.PENDING
+            job.steps.setdefault(name, {"status": never})
 
     def _forget_old(self) -> None:
         finished = sorted((j for j in self.jobs.values() if j.ended), key=lambda j: j.ended or 0)

@@ -16,7 +16,7 @@ from typing import Any
 
 from nbmlops._version import __version__
 from nbmlops.notebook.grammar import parse_memory
-from nbmlops.pipeline.render import topological_order
+from nbmlops.pipeline.graph import topological_order
 from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
 
 # names the generated module itself uses: steps and variables must not shadow them

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.pipeline.spec import CellCode, Parameter, PipelineSpec, Step
+from nbmlops.status import StepStatus
 
 
 @dataclass
@@ -114,17 +115,18 @@ def finish(ctx: dict[str, Any]) -> Iterator[None]:
     except ray.exceptions.RayTaskError as exc:
         cause = getattr(exc, "cause", None) or exc
         if run is not None:
-            run.end("failed", str(cause))
+            run.end(StepStatus.FAILED, str(cause))
         if isinstance(cause, StepError):
             print(f"error: {cause}", file=sys.stderr)
             raise SystemExit(1) from None
         raise
     except BaseException as exc:
         if run is not None:
-            run.end("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", str(exc) or type(exc).__name__)
+            status = StepStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else StepStatus.FAILED
+            run.end(status, str(exc) or type(exc).__name__)
         raise
     if run is not None:
-        run.end("succeeded")
+        run.end(StepStatus.SUCCEEDED)
 
 
 def run_step(notebook: str, name: str, setup: list[Cell], ctx: dict[str, Any], inputs: dict[str, Any],
