@@ -1,19 +1,18 @@
 """Content-addressed artifact storage: a blob is named by its sha256, stored once at <root>/<sha[:2]>/<sha>.
 
-The root is a local folder, or any URL pyarrow's filesystems understand (s3://, gs://, hdfs://, file://).
+The root is a local folder, or any URL pyarrow's filesystems understand (s3://, gs://, hdfs://, file://), opened
+through nbmlops.store.filesystems, the registry every artifact root goes through.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from nbmlops.errors import NbmlopsError
-
-CHUNK = 1 << 20
+from nbmlops.store.filesystems import CHUNK, Root, open_root
 
 
 class ArtifactError(NbmlopsError):
@@ -47,32 +46,20 @@ def _check_sha(sha256: str) -> str:
 
 
 class ArtifactStore:
-    def __init__(self, root: str | Path) -> None:
-        self.root = str(root)
-        self._fs: Any = None
-        self._base = ""
-        if "://" in self.root:
-            import pyarrow.fs  # lazy: pyarrow is heavy and only needed for URL roots
-
-            self._fs, self._base = pyarrow.fs.FileSystem.from_uri(self.root)
-            self._base = self._base.rstrip("/")
-        else:
-            self._local = Path(self.root).expanduser().resolve()
+    def __init__(self, root: str | Path | Root) -> None:
+        # one way to open a root, local or remote: nbmlops.store.filesystems (pyarrow only for URL roots)
+        self._root = root if isinstance(root, Root) else open_root(root)
+        self.root = self._root.url
 
     @property
     def is_local(self) -> bool:
-        return self._fs is None
+        return self._root.is_local
 
     def _rel(self, sha256: str) -> str:
         return f"{sha256[:2]}/{_check_sha(sha256)}"
 
     def uri(self, sha256: str) -> str:
-        if self.is_local:
-            return str(self._local / self._rel(sha256))
-        return f"{self.root.rstrip('/')}/{self._rel(sha256)}"
-
-    def _remote(self, sha256: str) -> str:
-        return f"{self._base}/{self._rel(sha256)}"
+        return self._root.where(self._rel(sha256))
 
     # -- writing ------------------------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> StoredBlob:
@@ -81,58 +68,24 @@ class ArtifactStore:
         sha = hashlib.sha256(data).hexdigest()
         if self.exists(sha):
             return StoredBlob(sha, len(data), self.uri(sha), False)
-        self._write(sha, iter([data]))
+        self._root.write_chunks(self._rel(sha), (data,))
         return StoredBlob(sha, len(data), self.uri(sha), True)
 
     def put_file(self, path: str | Path) -> StoredBlob:
         sha, size = sha256_file(path)
         if self.exists(sha):
             return StoredBlob(sha, size, self.uri(sha), False)
-        if self.is_local:
-            target = self._local / self._rel(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{sha}.{os.urandom(4).hex()}.tmp")
-            import shutil
-
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
-        else:
-            with open(path, "rb") as handle:
-                self._write(sha, iter(lambda: handle.read(CHUNK), b""))
+        self._root.copy_file(self._rel(sha), path)
         return StoredBlob(sha, size, self.uri(sha), True)
-
-    def _write(self, sha256: str, chunks: Iterator[bytes]) -> None:
-        if self.is_local:
-            target = self._local / self._rel(sha256)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # temp + rename: a reader or a concurrent writer of the same bytes never sees half a blob
-            tmp = target.with_name(f".{sha256}.{os.urandom(4).hex()}.tmp")
-            with open(tmp, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-            os.replace(tmp, target)
-            return
-        path = self._remote(sha256)
-        self._fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        # object stores publish an object only when the upload completes, so no temp name is needed there
-        with self._fs.open_output_stream(path) as out:
-            for chunk in chunks:
-                out.write(chunk)
 
     # -- reading ------------------------------------------------------------------------------------------
     def exists(self, sha256: str) -> bool:
-        if self.is_local:
-            return (self._local / self._rel(sha256)).is_file()
-        import pyarrow.fs
-
-        return self._fs.get_file_info(self._remote(sha256)).type == pyarrow.fs.FileType.File
+        return self._root.is_file(self._rel(sha256))
 
     def open(self, sha256: str) -> IO[bytes]:
         if not self.exists(sha256):
             raise ArtifactError(f"artifact {sha256} is not in the artifact store {self.root}")
-        if self.is_local:
-            return open(self._local / self._rel(sha256), "rb")
-        return self._fs.open_input_stream(self._remote(sha256))
+        return self._root.open_input(self._rel(sha256))
 
     def get_bytes(self, sha256: str) -> bytes:
         with self.open(sha256) as handle:
@@ -143,7 +96,7 @@ class ArtifactStore:
         if self.is_local:
             if not self.exists(sha256):
                 raise ArtifactError(f"artifact {sha256} is not in the artifact store {self.root}")
-            return self._local / self._rel(sha256)
+            return Path(self.uri(sha256))
         if cache_dir is None:
             raise ArtifactError(f"artifact root {self.root} is remote: give a cache_dir to download into")
         target = Path(cache_dir) / self._rel(sha256)
@@ -170,10 +123,4 @@ class ArtifactStore:
         return digest.hexdigest() == sha256
 
     def delete(self, sha256: str) -> bool:
-        if not self.exists(sha256):
-            return False
-        if self.is_local:
-            (self._local / self._rel(sha256)).unlink()
-        else:
-            self._fs.delete_file(self._remote(sha256))
-        return True
+        return self._root.delete(self._rel(sha256))
