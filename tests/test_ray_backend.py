@@ -192,3 +192,26 @@ def test_compiled_module_maps_a_failure_to_the_cell(make_notebook, home: Path) -
     ok = subprocess.run([sys.executable, str(module), "--ray-address", address, "--no-track", "--n", "4"],
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr[-2000:]
+
+
+MAGIC_CELLS = [("import numpy as np", ["setup"]), ("big = np.arange(10)", ["step:make"]),
+               ("%time total = int(np.sum(big))\nshown = !echo {total}", ["step:sum"]),
+               ("%%capture out\nprint('captured', total, shown)", ["step:report"]),
+               ("result = out.stdout", ["step:keep"]), ("print(result)", ["step:end"])]
+
+
+def test_magics_run_as_in_a_kernel_on_ray_and_in_a_compiled_module(make_notebook, home: Path) -> None:
+    """Ray workers run a step that needs a kernel in the headless shell, as the local backend does."""
+    from nbmlops.pipeline.targets.ray import write_ray_module
+
+    nb = make_notebook(MAGIC_CELLS)
+    spec = compile_notebook(nb)
+    result = run_pipeline(spec, home=home, backend="ray")
+    run = RunDir(result.run_dir)
+    assert load_value(run.stored_outputs("keep")["result"], run.outputs_dir("keep")) == "captured 45 ['45']\n"
+    module = write_ray_module(spec, nb.with_name("nb_ray.py"))
+    address = ray.get_runtime_context().gcs_address
+    done = subprocess.run([sys.executable, str(module), "--ray-address", address, "--no-track", "--save-outputs",
+                           str(nb.parent / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((nb.parent / "out" / "keep" / "result.json").read_text()) == "captured 45 ['45']\n"

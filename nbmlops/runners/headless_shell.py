@@ -232,6 +232,16 @@ def kernel_session(namespace: dict[str, Any], log: OutputLog) -> Iterator[Any]:
         InteractiveShell._instance = previous
 
 
+@contextlib.contextmanager
+def kernel_or_none(namespace: dict[str, Any], log: OutputLog | None) -> Iterator[Any]:
+    """kernel_session when there is a log to fill (the step needs a kernel), else None: plain `exec`."""
+    if log is None:
+        yield None
+        return
+    with kernel_session(namespace, log) as shell:
+        yield shell
+
+
 def run_in_kernel(shell: Any, source: str, index: int, filename: str) -> None:
     """Run one cell's kernel source as a kernel would; raise what it raised (its traceback intact)."""
     shell.output_log.start_cell(index, shell.execution_count)

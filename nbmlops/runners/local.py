@@ -23,7 +23,7 @@ from nbmlops.runners.execution import (
     with_path,
     write_executed_notebook,
 )
-from nbmlops.runners.headless_shell import OutputLog, needs_kernel
+from nbmlops.runners.headless_shell import OutputLog, kernel_or_none, needs_kernel
 from nbmlops.runners.marshal import MarshalError, StoredValue, bind_to_namespace, load_value, save_value
 from nbmlops.runners.task import Finished, StepOutcome, StepTask
 
@@ -62,7 +62,7 @@ def execute_in_process(task: StepTask, values: dict[str, Any] | None = None) -> 
             working_directory(task.workdir), process_state(), \
             contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None, log, "stdout")), \
             contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None, log, "stderr")), \
-            _kernel(namespace, log) as kernel:
+            kernel_or_none(namespace, log) as kernel:
         try:
             run_setup(task.spec, namespace, task.params, kernel)
             namespace.update(load_inputs(on_files, namespace, values))
@@ -91,17 +91,6 @@ def _output_log(task: StepTask) -> OutputLog | None:
     if not needs_kernel([*task.spec.setup, *task.step.cells]):
         return None
     return OutputLog()
-
-
-@contextlib.contextmanager
-def _kernel(namespace: dict[str, Any], log: OutputLog | None) -> Iterator[Any]:
-    if log is None:
-        yield None
-        return
-    from nbmlops.runners.headless_shell import kernel_session
-
-    with kernel_session(namespace, log) as shell:
-        yield shell
 
 
 @contextlib.contextmanager

@@ -134,17 +134,20 @@ def run_step(notebook: str, name: str, setup: list[Cell], ctx: dict[str, Any], i
     """Run one step as a notebook would: setup and parameters cells, then the step's cells, in a fresh
     namespace holding exactly its inputs; its outputs come back (one value, a tuple, or None)."""
     from nbmlops.runners.execution import fresh_namespace, run_setup, run_step_cells
-    from nbmlops.runners.local import working_directory
+    from nbmlops.runners.headless_shell import OutputLog, kernel_or_none, needs_kernel
+    from nbmlops.runners.local import process_state, working_directory
     from nbmlops.runners.marshal import bind_to_namespace
 
     spec, step = _as_spec(notebook, name, setup, cells)
     namespace = fresh_namespace()
     values = {key: _unpack(value) for key, value in inputs.items()}
-    with working_directory(Path(ctx["workdir"])), _attached(ctx, name):
+    log = OutputLog() if needs_kernel([*spec.setup, *step.cells]) else None  # magics, display: as in a kernel
+    with working_directory(Path(ctx["workdir"])), process_state(), _attached(ctx, name), \
+            kernel_or_none(namespace, log) as kernel:
         try:
-            run_setup(spec, namespace, ctx["params"])
+            run_setup(spec, namespace, ctx["params"], kernel)
             namespace.update({key: bind_to_namespace(value, namespace) for key, value in values.items()})
-            run_step_cells(spec, step, namespace)
+            run_step_cells(spec, step, namespace, kernel)
         except Exception as exc:
             raise _step_error(spec, step, exc) from None
     missing = [output for output in outputs if output not in namespace]
