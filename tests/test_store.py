@@ -185,6 +185,72 @@ def test_delete_run_and_what_it_owns(store) -> None:
         store.get_run(parent)
 
 
+def test_one_transaction_runs_plain_sql_and_core_statements(store) -> None:
+    """SQLite (the raw sqlite3 path: Core compiled for it) and PostgreSQL: both kinds of statement in one
+    transaction, committed together or rolled back together."""
+    from nbmlops.store.models import runs, tags
+
+    row = {"kind": "run", "status": "succeeded", "started_at": 1.0}
+
+    def write(tx) -> list[dict]:
+        tx.execute("INSERT INTO runs (id, kind, status, started_at) VALUES (:id, :kind, :status, :started_at)",
+                   {"id": "plain", **row})
+        tx.execute(runs.insert().values(id="core", **row))
+        tx.executemany(runs.insert(), [{"id": f"many{i}", **row} for i in range(3)])
+        tx.executemany(tags.insert(), [{"run_id": "core", "key": k, "value": v} for k, v in (("a", "1"), ("b", "2"))])
+        changed = tx.execute(runs.update().where(runs.c.id.in_(["plain", "core"])).values(name="both"))
+        assert changed == 2
+        return tx.all(sa.select(runs.c.id, runs.c.name).where(runs.c.name == "both").order_by(runs.c.id))
+
+    assert store.db.transaction(write) == [{"id": "core", "name": "both"}, {"id": "plain", "name": "both"}]
+    assert store.get_run("core").tags == {"a": "1", "b": "2"}
+    assert store.db.execute(runs.delete().where(runs.c.id.in_([f"many{i}" for i in range(3)]))) == 3
+
+    def fail(tx) -> None:
+        tx.execute(runs.insert().values(id="doomed", **row))
+        tx.execute("UPDATE runs SET name = 'changed' WHERE id = 'plain'")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        store.db.transaction(fail)
+    assert store.find_run("doomed") is None and store.get_run("plain").name == "both"
+
+
+@pytest.mark.parametrize("on_conflict", ["native", "looked up"])
+def test_upsert_updates_or_keeps_and_never_deletes(store, on_conflict: str) -> None:
+    """Tx.upsert: ON CONFLICT on SQLite and PostgreSQL; elsewhere each row is looked up first (forced here by
+    naming another dialect). Overwriting a run's row leaves the params that reference it (ON DELETE CASCADE)."""
+    run = store.create_run(name="before", params={"lr": 0.1})
+
+    def upsert(rows: list[dict], keys: tuple[str, ...], update: bool = True) -> None:
+        def write(tx) -> None:
+            if on_conflict == "looked up":
+                tx.dialect = "otherdb"
+            tx.upsert("runs" if "id" in keys else "tags", rows, keys, update=update)
+
+        store.db.transaction(write)
+
+    upsert([{"id": run, "name": "after", "kind": "run", "status": "running", "started_at": 1.0}], ("id",))
+    info = store.get_run(run, check_stale=False)
+    assert info.name == "after" and info.started_at == 1.0 and info.params == {"lr": 0.1}
+    upsert([{"id": run, "name": "ignored", "kind": "run", "status": "running", "started_at": 2.0}], ("id",),
+           update=False)
+    assert store.get_run(run, check_stale=False).name == "after"
+    upsert([{"run_id": run, "key": "a", "value": "1"}, {"run_id": run, "key": "b", "value": "2"}], ("run_id", "key"))
+    upsert([{"run_id": run, "key": "a", "value": "3"}, {"run_id": run, "key": "c", "value": "4"}], ("run_id", "key"))
+    upsert([{"run_id": run, "key": "b", "value": "5"}], ("run_id", "key"), update=False)
+    assert store.get_run(run, check_stale=False).tags == {"a": "3", "b": "2", "c": "4"}
+
+
+def test_deleting_a_run_keeps_a_blob_a_monitoring_profile_names(store) -> None:
+    run = store.create_run(name="r")
+    sha = store.log_artifact(run, b"the same bytes as a stored reference profile", "p.bin")[0].sha256
+    store.db.execute("INSERT INTO monitor_references (model_name, model_version, sha256, size, rows, columns, "
+                     "created_at) VALUES ('churn', 1, :sha, 1, 1, '[]', 1)", {"sha": sha})
+    store.delete_run(run)
+    assert store.artifacts.exists(sha)
+
+
 def test_stale_runs_are_marked_failed(store) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

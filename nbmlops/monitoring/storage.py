@@ -1,5 +1,7 @@
 """Drift results as a time series in the store (per model, feature and window), reference profiles per model
-version (blob in the artifact store, row in monitor_references), and per-model alert settings."""
+version (blob in the artifact store, row in monitor_references), and per-model alert settings.
+
+Writes are Core statements in the store's transactions (Database.transaction)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from nbmlops.monitoring.reference import ReferenceProfile
 
 if TYPE_CHECKING:
     from nbmlops.store import Store
+    from nbmlops.store.db import Tx
 
 DRIFT_RESULT = "drift_result"  # the lineage node kind of a stored result; its id is the result id
 
@@ -73,19 +76,17 @@ def save_result(store: Store, result: DriftResult, *, model_name: str | None = N
         rows.append({**row, "result_id": result_id, "model_name": model_name, "window_end": end,
                      "plot": json.dumps(plot) if plot else None})
 
-    def write(conn: Any) -> None:
-        conn.execute(t.drift_results.insert().values(summary))
-        if rows:
-            conn.execute(t.drift_features.insert(), rows)
+    def write(tx: Tx) -> None:
+        tx.execute(t.drift_results.insert().values(summary))
+        tx.executemany(t.drift_features.insert(), rows)
 
-    store.db.write(write)
+    store.db.transaction(write)
     return result_id
 
 
 def set_alert_flag(store: Store, result_id: str, alert: bool) -> None:
     t = _tables()
-    store.db.write(lambda conn: conn.execute(t.drift_results.update().where(t.drift_results.c.id == result_id)
-                                             .values(alert=alert)))
+    store.db.execute(t.drift_results.update().where(t.drift_results.c.id == result_id).values(alert=alert))
 
 
 def list_results(store: Store, model_name: str | None = None, *, limit: int | None = None) -> pd.DataFrame:
@@ -160,12 +161,12 @@ def save_reference(store: Store, name: str, version: int, profile: ReferenceProf
            "rows": profile.rows, "columns": json.dumps(list(profile.columns)), "prediction": prediction,
            "created_at": time.time()}
 
-    def write(conn: Any) -> None:
+    def write(tx: Tx) -> None:
         table = t.monitor_references
-        conn.execute(table.delete().where(table.c.model_name == name, table.c.model_version == version))
-        conn.execute(table.insert().values(row))
+        tx.execute(table.delete().where(table.c.model_name == name, table.c.model_version == version))
+        tx.execute(table.insert().values(row))
 
-    store.db.write(write)
+    store.db.transaction(write)
     return blob.sha256
 
 
@@ -202,8 +203,9 @@ def set_settings(store: Store, name: str, config: dict[str, Any]) -> None:
     t = _tables()
     table = t.monitor_settings
 
-    def write(conn: Any) -> None:
-        conn.execute(table.delete().where(table.c.model_name == name))
-        conn.execute(table.insert().values(model_name=name, config=json.dumps(config), updated_at=time.time()))
+    def write(tx: Tx) -> None:
+        tx.execute(table.delete().where(table.c.model_name == name))
+        tx.execute(table.insert().values(model_name=name, config=json.dumps(config), updated_at=time.time()))
 
-    store.db.write(write)
+    store.db.transaction(write)
+

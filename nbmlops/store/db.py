@@ -1,10 +1,14 @@
-"""The metadata database: engine set-up, the schema check/upgrade on open, and the retrying write helpers.
+"""The metadata database: engine set-up, the schema check/upgrade on open, and the one way to write.
 
-Two ways in, one SQL. The store's writes are plain parameterised SQL (`:name` parameters, see sql.py) run
-through a `Tx`: on a SQLite file already at the head revision, a plain sqlite3 connection per thread (no
-SQLAlchemy import at all: the pipeline-run path stays fast); anywhere else (PostgreSQL, in-memory SQLite, a
-database that must first be created or upgraded) a SQLAlchemy connection running the same strings as `text()`.
-SQLAlchemy is loaded only when `engine` is first used: migrations, PostgreSQL, and the query builders.
+Every write of every package is `Database.transaction(fn)`: fn(tx) runs in one committed transaction (BEGIN
+IMMEDIATE on SQLite), retried while another writer holds the lock. A `Tx` runs plain parameterised SQL (`:name`
+parameters, see sql.py) and SQLAlchemy Core statements alike, in the same transaction: on a SQLite file already at
+the head revision over a plain sqlite3 connection per thread (no SQLAlchemy import for plain SQL: the pipeline-run
+path stays fast; a Core statement is compiled for SQLite and run there, without SQLAlchemy's type conversions, so
+its values must be ones sqlite3 stores: None, bool, int, float, str, bytes); anywhere else (PostgreSQL,
+in-memory SQLite, a database that must first be created or upgraded) over a SQLAlchemy connection, plain SQL as
+`text()`. `Tx.upsert` is the one insert-or-update. SQLAlchemy is loaded only when `engine` is first used (or a
+Core statement is compiled): migrations, PostgreSQL, and Core reads (`Database.read`).
 """
 
 from __future__ import annotations
@@ -15,22 +19,29 @@ import re
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from nbmlops.store import sql as statements
 from nbmlops.store.errors import SchemaError, StoreBusyError
 from nbmlops.store.migrations import HEAD, LOCATION, REVISIONS, VERSION_TABLE
 from nbmlops.user_cache import user_cache_dir, write_cache_json
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql.base import Executable
 
-__all__ = ["Database", "SchemaError", "StoreBusyError", "Tx", "ensure_schema", "make_engine", "stamped_revisions",
-           "upgrade"]
+__all__ = ["Database", "Query", "SchemaError", "Statement", "StoreBusyError", "Tx", "ensure_schema", "make_engine",
+           "stamped_revisions", "upgrade"]
 
 T = TypeVar("T")
+Statement: TypeAlias = "str | Executable"  # plain SQL with :name parameters, or a SQLAlchemy Core statement
+Params: TypeAlias = Mapping[str, Any] | None
+# a reader: Database.query outside a write, Tx.all inside one (same signature: statement, params -> rows)
+Query: TypeAlias = Callable[[Any, Params], list[dict[str, Any]]]
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 # After the busy timeout, a write is retried for this long before the user hears about it.
@@ -121,39 +132,88 @@ def _retry_locked(action: Callable[[], T], what: str, deadline_s: float = WRITE_
         delay = min(delay * 2, 0.5)
 
 
-# -- one SQL, two drivers -----------------------------------------------------------------------------------
-class Tx(Protocol):
-    """What the store's writes see: plain SQL with `:name` parameters, inside one transaction."""
+# -- one transaction, two drivers ------------------------------------------------------------------------------
+class Tx(ABC):
+    """What a write sees: statements (plain SQL or Core) inside one transaction."""
 
     dialect: str
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    @abstractmethod
+    def execute(self, sql: Statement, params: Params = None) -> int:
         """Run one statement; returns the number of rows it changed."""
 
-    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    @abstractmethod
+    def executemany(self, sql: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run one statement once per row of parameters."""
 
-    def first(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None: ...
+    @abstractmethod
+    def first(self, sql: Statement, params: Params = None) -> tuple[Any, ...] | None:
+        """The first row of a query, or None."""
 
-    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
+    @abstractmethod
+    def all(self, sql: Statement, params: Params = None) -> list[dict[str, Any]]:
+        """Every row of a query, as dicts."""
+
+    def upsert(self, table: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], *,
+               update: bool = True) -> None:
+        """Insert each row, or where a row with the same keys exists overwrite its other columns (update) or keep
+        it as it is (not update). Every row has the same columns. Never deletes: a row other tables reference with
+        ON DELETE CASCADE keeps its dependents."""
+        if not rows:
+            return
+        columns, key_columns = tuple(rows[0]), tuple(keys)
+        statement = statements.upsert(table, columns, key_columns, self.dialect, update)
+        if statement is not None:
+            self.executemany(statement, rows)
+            return
+        for row in rows:  # no ON CONFLICT here: look each row up first (inside this transaction)
+            if self.first(statements.select_keys(table, key_columns), row) is None:
+                self.execute(statements.insert(table, columns), row)
+            elif update and set(columns) - set(key_columns):
+                self.execute(statements.update_row(table, columns, key_columns), row)
 
 
-class _SqliteTx:
+@lru_cache(maxsize=1)
+def _sqlite_dialect() -> Any:
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect(paramstyle="named")
+
+
+def _compile_for_sqlite(statement: Executable, columns: Sequence[str] | None) -> Any:
+    # render_postcompile: `column.in_([...])` becomes one :name parameter per value, as sqlite3 needs
+    return statement.compile(dialect=_sqlite_dialect(), column_keys=list(columns) if columns else None,
+                             compile_kwargs={"render_postcompile": True})
+
+
+class _SqliteTx(Tx):
     dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        return self.conn.execute(sql, params or {}).rowcount
+    @staticmethod
+    def _plain(sql: Statement, params: Params) -> tuple[str, Mapping[str, Any]]:
+        if isinstance(sql, str):
+            return sql, params or {}
+        compiled = _compile_for_sqlite(sql, list(params) if params else None)
+        return str(compiled), compiled.construct_params(params)
 
-    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.conn.executemany(sql, rows)
+    def execute(self, sql: Statement, params: Params = None) -> int:
+        return self.conn.execute(*self._plain(sql, params)).rowcount
 
-    def first(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
-        return self.conn.execute(sql, params or {}).fetchone()
+    def executemany(self, sql: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+        if isinstance(sql, str):
+            self.conn.executemany(sql, rows)
+        elif rows:  # compiled once, for the columns every row has
+            compiled = _compile_for_sqlite(sql, list(rows[0]))
+            self.conn.executemany(str(compiled), [compiled.construct_params(row) for row in rows])
 
-    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        cursor = self.conn.execute(sql, params or {})
+    def first(self, sql: Statement, params: Params = None) -> tuple[Any, ...] | None:
+        return self.conn.execute(*self._plain(sql, params)).fetchone()
+
+    def all(self, sql: Statement, params: Params = None) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(*self._plain(sql, params))
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
@@ -165,28 +225,34 @@ def _text(sql: str) -> Any:
     return sa.text(sql)
 
 
-class _SqlAlchemyTx:
+class _SqlAlchemyTx(Tx):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        return self.conn.execute(_text(sql), dict(params or {})).rowcount
+    def execute(self, sql: Statement, params: Params = None) -> int:
+        return self.conn.execute(_as_executable(sql), dict(params or {})).rowcount
 
-    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.conn.execute(_text(sql), [dict(r) for r in rows])
+    def executemany(self, sql: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(_as_executable(sql), [dict(r) for r in rows])
 
-    def first(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
-        row = self.conn.execute(_text(sql), dict(params or {})).first()
+    def first(self, sql: Statement, params: Params = None) -> tuple[Any, ...] | None:
+        row = self.conn.execute(_as_executable(sql), dict(params or {})).first()
         return None if row is None else tuple(row)
 
-    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return [dict(row._mapping) for row in self.conn.execute(_text(sql), dict(params or {}))]
+    def all(self, sql: Statement, params: Params = None) -> list[dict[str, Any]]:
+        return [dict(row._mapping) for row in self.conn.execute(_as_executable(sql), dict(params or {}))]
+
+
+def _as_executable(sql: Statement) -> Any:
+    return _text(sql) if isinstance(sql, str) else sql
 
 
 class Database:
     """One metadata database. `transaction` runs a function in a committed transaction, retrying on lock
-    contention; `engine` (SQLAlchemy) is made on first use."""
+    contention (`execute`/`executemany`: one statement's worth, autocommitted on SQLite); `query` and `read`
+    read; `engine` (SQLAlchemy) is made on first use."""
 
     def __init__(self, url: str, *, upgrade: bool = True) -> None:
         self.url = url
@@ -294,13 +360,14 @@ class Database:
             self._raw.conn, self._raw.pid = conn, os.getpid()
         return conn
 
-    # -- plain SQL, either driver ----------------------------------------------------------------------------
+    # -- writes and reads, either driver -------------------------------------------------------------------
     def transaction(self, fn: Callable[[Tx], T]) -> T:
-        """Run fn(tx) in one committed write transaction (BEGIN IMMEDIATE on SQLite), retrying when locked."""
-        if not self._fast:
-            return self.write(lambda conn: fn(_SqlAlchemyTx(conn)))
-
+        """Run fn(tx) in one committed write transaction (BEGIN IMMEDIATE on SQLite), retrying when locked: the
+        whole of fn runs again, so it must only write through tx. An exception rolls everything back."""
         def attempt() -> T:
+            if not self._fast:
+                with self.engine.connect().execution_options(nbmlops_write=True) as engine_conn, engine_conn.begin():
+                    return fn(_SqlAlchemyTx(engine_conn))
             conn = self._sqlite_raw()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -314,35 +381,29 @@ class Database:
 
         return _retry_locked(attempt, f"writing to {self.where}")
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    def execute(self, sql: Statement, params: Params = None) -> int:
         """One statement in its own committed transaction; returns the number of rows it changed."""
         if not self._fast:
             return self.transaction(lambda tx: tx.execute(sql, params))
         # autocommit: one statement is one transaction, no BEGIN/COMMIT round trips
         return _retry_locked(lambda: _SqliteTx(self._sqlite_raw()).execute(sql, params), f"writing to {self.where}")
 
-    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    def executemany(self, sql: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
         """Many rows in one committed transaction (log_metric's hot path: no reads, a cached INSERT)."""
         if len(rows) == 1:
             self.execute(sql, rows[0])
         elif rows:
             self.transaction(lambda tx: tx.executemany(sql, rows))
 
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Rows of a read-only statement, as dicts."""
+    def query(self, sql: Statement, params: Params = None) -> list[dict[str, Any]]:
+        """Rows of a read-only statement, as dicts (on the raw SQLite path, as sqlite3 returns them)."""
         if not self._fast:
             return self.read(lambda conn: _SqlAlchemyTx(conn).all(sql, params))
         return _retry_locked(lambda: _SqliteTx(self._sqlite_raw()).all(sql, params), f"reading {self.where}")
 
-    # -- SQLAlchemy ------------------------------------------------------------------------------------------
-    def write(self, fn: Callable[[Connection], T]) -> T:
-        def attempt() -> T:
-            with self.engine.connect().execution_options(nbmlops_write=True) as conn, conn.begin():
-                return fn(conn)
-
-        return _retry_locked(attempt, f"writing to {self.where}")
-
     def read(self, fn: Callable[[Connection], T]) -> T:
+        """fn(conn) over a SQLAlchemy connection, for Core reads that want SQLAlchemy's result types (bools,
+        Row objects). Never for writes: those go through `transaction`."""
         def attempt() -> T:
             with self.engine.connect() as conn:
                 return fn(conn)

@@ -1,14 +1,17 @@
-"""The store's SQL, reads and writes, as plain parameterised statements written once.
+"""The store's SQL, reads and writes, as plain parameterised statements written once, and the helpers other
+packages build theirs with (insert, upsert, IN lists, lineage rows).
 
 `:name` parameters read the same to sqlite3 (the raw SQLite path) and to SQLAlchemy's `text()` (PostgreSQL and
-everything else), so both paths run these very strings. `ON CONFLICT ... DO UPDATE` is SQLite (>= 3.24) and
-PostgreSQL syntax; other databases get delete-then-insert. Column names come from the fixed tuples below, never
-from callers. Must match models.py (the Alembic head).
+everything else), so both paths run these very strings. `ON CONFLICT` is SQLite (>= 3.24) and PostgreSQL syntax;
+on other databases Tx.upsert looks each row up first. Table and column names come from fixed tuples in code,
+never from user input. Must match models.py (the Alembic head).
 """
 
 from __future__ import annotations
 
+import time
 from functools import cache
+from typing import Any
 
 RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
 STEP_STATUSES = ("pending", "running", "succeeded", "failed", "interrupted", "skipped")
@@ -35,19 +38,32 @@ def insert(table: str, columns: tuple[str, ...] | list[str]) -> str:
 
 
 @cache
-def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...], dialect: str) -> tuple[str, ...]:
-    """Statements that insert a row or overwrite the one with the same keys (run in order, in one transaction)."""
-    if dialect in ("sqlite", "postgresql"):
-        updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in columns if c not in keys)
-        return (f"{insert(table, columns)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",)
-    match = " AND ".join(f"{_q(k)} = :{k}" for k in keys)
-    return f"DELETE FROM {table} WHERE {match}", insert(table, columns)
+def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...], dialect: str,
+           update: bool = True) -> str | None:
+    """The statement that inserts a row or, when one with the same keys exists, overwrites it (update) or keeps
+    it (not update); None where the database has no ON CONFLICT (Tx.upsert then looks the row up first)."""
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in columns if c not in keys)
+    action = f"DO UPDATE SET {updates}" if update and updates else "DO NOTHING"
+    return f"{insert(table, columns)} ON CONFLICT ({', '.join(_q(k) for k in keys)}) {action}"
+
+
+def _match(keys: tuple[str, ...]) -> str:
+    return " AND ".join(f"{_q(k)} = :{k}" for k in keys)
 
 
 @cache
-def update_step(columns: tuple[str, ...]) -> str:
-    sets = ", ".join(f"{c} = :{c}" for c in columns)
-    return f"UPDATE steps SET {sets} WHERE run_id = :run_id AND name = :name"
+def select_keys(table: str, keys: tuple[str, ...]) -> str:
+    """`SELECT 1 FROM table WHERE key = :key AND ...`: is there a row with these keys?"""
+    return f"SELECT 1 FROM {table} WHERE {_match(keys)}"
+
+
+@cache
+def update_row(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    """`UPDATE table SET column = :column ... WHERE key = :key ...` (every column that is not a key)."""
+    sets = ", ".join(f"{_q(c)} = :{c}" for c in columns if c not in keys)
+    return f"UPDATE {table} SET {sets} WHERE {_match(keys)}"
 
 
 INSERT_RUN = insert("runs", [c for c in RUN_COLUMNS if c not in ("ended_at", "duration", "error")])
@@ -59,6 +75,8 @@ FINISH_RUN = ("UPDATE runs SET status = :status, ended_at = :ended, heartbeat_at
               "duration = :ended - started_at WHERE id = :id")
 INSERT_METRIC = insert("metrics", METRIC_COLUMNS)
 INSERT_LINEAGE = insert("lineage", LINEAGE_COLUMNS)
+# the edges a node owns (a model version's, a drift result's): {ids} is an in_list or a subquery of ids
+DELETE_EDGES_FROM = "DELETE FROM lineage WHERE from_kind = :from_kind AND from_id IN {ids}"
 INSERT_ARTIFACT = insert("artifacts", ARTIFACT_COLUMNS)
 STEP_STARTED_AT = "SELECT started_at FROM steps WHERE run_id = :run_id AND name = :name"
 SELECT_STEPS = f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = :run_id ORDER BY id"
@@ -72,8 +90,16 @@ def in_list(prefix: str, n: int) -> str:
     return "(" + ", ".join(f":{prefix}{i}" for i in range(n)) + ")"
 
 
-def in_params(prefix: str, values: list[str] | tuple[str, ...]) -> dict[str, str]:
+def in_params(prefix: str, values: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
     return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+def edge_row(from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, name: str | None = None,
+             run_id: str | None = None, step_name: str | None = None) -> dict[str, Any]:
+    """A lineage row for INSERT_LINEAGE. `run_id` is the run that owns the edge (deleted with it): None for edges
+    a registry or monitoring node owns, which its owner deletes."""
+    return {"from_kind": from_kind, "from_id": from_id, "to_kind": to_kind, "to_id": to_id, "relation": relation,
+            "name": name, "run_id": run_id, "step_name": step_name, "created_at": time.time()}
 
 
 # -- reads ------------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@ runners and the CLI need. Every write is one committed transaction (see db.Datab
 
 Every statement is plain parameterised SQL written once (sql.py; run searches compiled by query.py): on a SQLite
 file at head it runs on sqlite3 alone, so neither `nbmlops run` nor `nbmlops runs ls/show` imports SQLAlchemy;
-elsewhere the same strings run through SQLAlchemy's text()."""
+elsewhere the same strings run through SQLAlchemy's text(). Two helpers serve the packages with tables of their
+own (registry, monitoring), inside their transactions: `Store.find_run` (what a run recorded) and `unused_blobs`
+(which blobs nothing names any more)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from nbmlops.errors import RunError
 from nbmlops.store import sql
 from nbmlops.store.config import Settings, load_settings
-from nbmlops.store.db import Database, Tx
+from nbmlops.store.db import Database, Query, Tx
 from nbmlops.store.liveness import STALE_AFTER_S, stale_reason, this_host
 
 if TYPE_CHECKING:
@@ -46,9 +48,24 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[i:i + _CHUNK]
 
 
-# every (table, column) holding the sha256 of a stored blob (the registry's come from migration 0003)
+# Every (table, column) holding the sha256 of a stored blob: runs' artifacts, the registry's models and reference
+# data (migration 0003) and monitoring's reference profiles (0004). Listed here, by the owner of the schema (the
+# store's migrations build every table), not registered by those packages: any deleter, in any process, whatever
+# it imported, must see them all before it deletes a blob.
 BLOB_REFERENCES = (("artifacts", "sha256"), ("model_versions", "artifact_sha256"),
-                   ("model_versions", "reference_sha256"))
+                   ("model_versions", "reference_sha256"), ("monitor_references", "sha256"))
+
+
+def unused_blobs(q: Query, shas: Iterable[str]) -> set[str]:
+    """The hashes among `shas` that no row names any more (see BLOB_REFERENCES): the blobs a deleting transaction
+    may remove from the artifact store once it has committed. `q`: tx.all inside that transaction."""
+    candidates = sorted(set(shas))
+    used: set[str] = set()
+    for table, column in BLOB_REFERENCES:
+        for chunk in _chunks(candidates):
+            template = f"SELECT {column} AS sha256 FROM {table} WHERE {column} IN {sql.in_list('s', len(chunk))}"
+            used |= {row["sha256"] for row in q(template, sql.in_params("s", chunk))}
+    return set(candidates) - used
 
 
 class Store:
@@ -71,14 +88,6 @@ class Store:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-
-    # -- upsert on either dialect ---------------------------------------------------------------------------
-    @staticmethod
-    def _upsert(tx: Tx, table: str, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
-        if not rows:
-            return
-        for statement in sql.upsert(table, tuple(rows[0]), keys, tx.dialect):
-            tx.executemany(statement, rows)
 
     # -- runs ---------------------------------------------------------------------------------------------
     def create_run(self, *, run_id: str | None = None, name: str | None = None, kind: str = "run",
@@ -113,10 +122,10 @@ class Store:
         if resumed_from:
             edges.append(("run", resumed_from, "resumed_from", None))
 
-        edge_rows = [_edge_row("run", run_id, kind_, id_, relation, label, run_id, None)
+        edge_rows = [sql.edge_row("run", run_id, kind_, id_, relation, label, run_id)
                      for kind_, id_, relation, label in edges]
         if parent_run_id:
-            edge_rows.append(_edge_row("run", parent_run_id, "run", run_id, "child", None, run_id, None))
+            edge_rows.append(sql.edge_row("run", parent_run_id, "run", run_id, "child", None, run_id))
 
         def write(tx: Tx) -> None:
             tx.execute(sql.INSERT_RUN, row)
@@ -148,14 +157,21 @@ class Store:
             raise RunError(f"no run '{run_id}' in {self._where()}")
 
     def get_run(self, run_id: str, *, check_stale: bool = True) -> RunInfo:
-        from nbmlops.store.query import SELECT_RUNS
-
         if check_stale:
             self.mark_stale_runs(run_ids=[run_id])
-        found = self._load_runs(f"{SELECT_RUNS} WHERE runs.id = :id", {"id": run_id})
-        if not found:
+        found = self.find_run(run_id)
+        if found is None:
             raise RunError(f"no run '{run_id}' in {self._where()}")
-        return found[0]
+        return found
+
+    def find_run(self, run_id: str, *, tx: Tx | None = None) -> RunInfo | None:
+        """The run with its params, tags and latest metrics, or None when there is none. `tx`: read inside that
+        write transaction (a model version copying its run's params and metrics as they are when it commits)."""
+        from nbmlops.store.query import SELECT_RUNS
+
+        found = self._load_runs(f"{SELECT_RUNS} WHERE runs.id = :id", {"id": run_id},
+                                tx.all if tx is not None else self.db.query)
+        return found[0] if found else None
 
     def list_runs(self, *, pipeline: str | None = None, status: str | None = None, kind: str | None = None,
                   parent_run_id: str | None = None, where: Iterable[Filter] = (), order_by: Iterable[str] = (),
@@ -170,25 +186,26 @@ class Store:
             self.mark_stale_runs()
         return self._load_runs(statement, params)
 
-    def _load_runs(self, statement: str, params: Mapping[str, Any]) -> list[RunInfo]:
+    def _load_runs(self, statement: str, params: Mapping[str, Any], q: Query | None = None) -> list[RunInfo]:
         """The runs a SELECT of run columns finds, in its order, with their params, tags and latest metrics."""
-        found = [_run_info(row) for row in self.db.query(statement, params)]
+        q = q or self.db.query
+        found = [_run_info(row) for row in q(statement, params)]
         by_id = {run.id: run for run in found}
         for ids in _chunks(list(by_id)):
             bound = sql.in_params("r", ids)
             ids_sql = sql.in_list("r", len(ids))
             # (run, step) -> where that reused step's records were logged
             reused = {(row["run_id"], row["name"]): {"run_id": row["reused_from_run"], "step": row["reused_from_step"]}
-                      for row in self.db.query(sql.SELECT_REUSED_STEPS.format(ids=ids_sql), bound)}
-            for row in self.db.query(sql.SELECT_RUN_PARAMS.format(ids=ids_sql), bound):
+                      for row in q(sql.SELECT_REUSED_STEPS.format(ids=ids_sql), bound)}
+            for row in q(sql.SELECT_RUN_PARAMS.format(ids=ids_sql), bound):
                 run = by_id[row["run_id"]]
                 run.params[row["key"]] = json.loads(row["value"]) if row["value"] is not None else None
                 _mark_reused(run, f"params.{row['key']}", reused.get((run.id, row["step_name"])))
-            for row in self.db.query(sql.SELECT_RUN_TAGS.format(ids=ids_sql), bound):
+            for row in q(sql.SELECT_RUN_TAGS.format(ids=ids_sql), bound):
                 run = by_id[row["run_id"]]
                 run.tags[row["key"]] = row["value"]
                 _mark_reused(run, f"tags.{row['key']}", reused.get((run.id, row["step_name"])))
-            for row in self.db.query(sql.SELECT_LATEST_METRICS.format(ids=ids_sql), bound):
+            for row in q(sql.SELECT_LATEST_METRICS.format(ids=ids_sql), bound):
                 run = by_id[row["run_id"]]
                 run.metrics[row["key"]] = math.nan if row["value"] is None else row["value"]
                 # the latest value decides: a fresh value logged after a reused one is fresh
@@ -222,11 +239,7 @@ class Store:
             delete_each(tx, sql.DELETE_RUN_EDGES, ids)
             if delete_each(tx, sql.DELETE_RUNS, ids) == 0:
                 raise RunError(f"no run '{run_id}' in {self._where()}")
-            used: set[str] = set()
-            for table, column in BLOB_REFERENCES:  # a blob a model version stores is in use too
-                template = f"SELECT {column} AS sha256 FROM {table} WHERE {column} IN {{ids}}"
-                used |= {r["sha256"] for r in run_each(tx, template, sorted(shas))}
-            return ids, shas - used
+            return ids, unused_blobs(tx.all, shas)  # a blob a model version stores is in use too
 
         ids, orphans = self.db.transaction(write)
         for sha in orphans:  # after the commit: a crash here leaves an unreferenced blob, never a dangling row
@@ -266,11 +279,11 @@ class Store:
     def _write_params(self, tx: Tx, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
         rows = [{"run_id": run_id, "key": str(k), "value": _json(v), "value_num": _num(v), "step_name": step_name}
                 for k, v in values.items()]
-        self._upsert(tx, "params", rows, ("run_id", "key"))
+        tx.upsert("params", rows, ("run_id", "key"))
 
     def _write_tags(self, tx: Tx, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
         rows = [{"run_id": run_id, "key": str(k), "value": str(v), "step_name": step_name} for k, v in values.items()]
-        self._upsert(tx, "tags", rows, ("run_id", "key"))
+        tx.upsert("tags", rows, ("run_id", "key"))
 
     def log_params(self, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
         """Set params of a run (`step_name`: the pipeline step logging them, which a cache hit copies them from)."""
@@ -340,7 +353,7 @@ class Store:
             values["inputs"] = _json(dict(inputs))
         if outputs is not None:
             values["outputs"] = _json(dict(outputs))
-        edges = [_edge_row("run", run_id, "value", sha, relation, variable, run_id, name)
+        edges = [sql.edge_row("run", run_id, "value", sha, relation, variable, run_id, name)
                  for relation, hashes in (("input", inputs), ("output", outputs))
                  for variable, sha in (hashes or {}).items()]
         key = {"run_id": run_id, "name": name}
@@ -354,7 +367,7 @@ class Store:
             row.update(key)
             tx.execute(sql.insert("steps", tuple(row)), row)
         else:
-            tx.execute(sql.update_step(tuple(row)), {**row, **key})
+            tx.execute(sql.update_row("steps", tuple(row), tuple(key)), {**row, **key})
         if edges:
             tx.executemany(sql.INSERT_LINEAGE, edges)
 
@@ -382,15 +395,14 @@ class Store:
                 tx.execute(statement, target)
             tx.execute(sql.DELETE_STEP_ARTIFACT_EDGES, target)
             tx.execute(sql.COPY_METRICS, {**target, **source})
-            self._upsert(tx, "params", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_PARAMS, source)],
-                         ("run_id", "key"))
-            self._upsert(tx, "tags", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_TAGS, source)],
-                         ("run_id", "key"))
+            tx.upsert("params", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_PARAMS, source)],
+                      ("run_id", "key"))
+            tx.upsert("tags", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_TAGS, source)], ("run_id", "key"))
             artifacts = [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_ARTIFACTS, source)]
             if artifacts:  # the same blobs: content-addressed, nothing is copied but the rows
                 tx.executemany(sql.INSERT_ARTIFACT, artifacts)
                 tx.executemany(sql.INSERT_LINEAGE, [
-                    _edge_row("run", run_id, "artifact", a["sha256"], "output", a["name"], run_id, name)
+                    sql.edge_row("run", run_id, "artifact", a["sha256"], "output", a["name"], run_id, name)
                     for a in artifacts])
             return origin
 
@@ -426,7 +438,7 @@ class Store:
         rows = [{"run_id": run_id, "step_name": step_name, "name": n, "sha256": b.sha256, "size": b.size,
                  "path": b.uri, "created_at": now} for n, b in items]
 
-        edges = [_edge_row("run", run_id, "artifact", r["sha256"], "output", r["name"], run_id, step_name)
+        edges = [sql.edge_row("run", run_id, "artifact", r["sha256"], "output", r["name"], run_id, step_name)
                  for r in rows]
 
         def write(tx: Tx) -> None:
@@ -445,8 +457,8 @@ class Store:
     # -- lineage --------------------------------------------------------------------------------------------
     def add_edge(self, from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, *,
                  name: str | None = None, run_id: str | None = None, step_name: str | None = None) -> None:
-        self.db.execute(sql.INSERT_LINEAGE, _edge_row(from_kind, from_id, to_kind, to_id, relation, name, run_id,
-                                                      step_name))
+        self.db.execute(sql.INSERT_LINEAGE, sql.edge_row(from_kind, from_id, to_kind, to_id, relation, name, run_id,
+                                                         step_name))
 
     def edges(self, kind: str, id_: str, direction: str = "both") -> list[Edge]:
         """Edges leaving ('out'), entering ('in') or touching ('both') the node kind/id."""
@@ -468,12 +480,6 @@ def _run_info(row: dict[str, Any]) -> RunInfo:
     from nbmlops.store.records import RunInfo
 
     return RunInfo.from_row(row)
-
-
-def _edge_row(from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, name: str | None,
-              run_id: str | None, step_name: str | None) -> dict[str, Any]:
-    return {"from_kind": from_kind, "from_id": from_id, "to_kind": to_kind, "to_id": to_id, "relation": relation,
-            "name": name, "run_id": run_id, "step_name": step_name, "created_at": time.time()}
 
 
 def new_run_id() -> str:
