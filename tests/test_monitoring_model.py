@@ -308,3 +308,29 @@ def test_models_rm_deletes_the_drift_history(model: str) -> None:
     assert out.exit_code == 0, out.output
     assert list_results(store, "churn").empty and load_reference(store, "churn", 1) is None
     assert _count(store, "drift_features") == 0
+
+
+def test_a_process_that_never_imported_monitoring_deletes_its_rows(model: str, home: Path) -> None:
+    """`nbmlops models rm` or a script calling delete_model_version: the registry finds monitoring's deletion
+    callback without anything having imported nbmlops.monitoring (and importing the registry does not)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    monitor_model(model, data(800, seed=41))
+    store = get_store()
+    assert len(list_results(store, "churn")) == 1 and load_reference(store, "churn", 1) is not None
+    code = textwrap.dedent("""
+        import sys
+        from nbmlops.registry import delete_model_version
+        before = "nbmlops.monitoring" in sys.modules
+        delete_model_version("churn:1")
+        print(before)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NBMLOPS_HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+    assert list_results(store, "churn").empty and load_reference(store, "churn", 1) is None
+    assert _count(store, "drift_features") == 0 and _count(store, "monitor_references") == 0

@@ -360,6 +360,50 @@ def test_delete_versions_and_models(store, data) -> None:
     assert register_model(same, "churn", store=store).version == 1  # a new model of the same name
 
 
+@pytest.fixture
+def dependents(monkeypatch: pytest.MonkeyPatch):
+    """nbmlops.registry.dependents with its callbacks as they are; callbacks a test adds go with the test."""
+    from nbmlops.registry import dependents as module
+
+    module.callbacks()  # the packages' own callbacks first (monitoring's)
+    monkeypatch.setattr(module, "_callbacks", list(module._callbacks))
+    return module
+
+
+def test_dependents_delete_in_the_deleting_transaction(store, data, dependents) -> None:
+    """A callback sees the version already gone (same transaction, uncommitted), the blobs it returns go when
+    nothing else names them, and a callback that fails rolls the whole delete back."""
+    frame, target = data
+    register_model(fit(frame, target), "churn", store=store)
+    v2 = register_model(fit(frame, target, 0.01), "churn", store=store)
+    own = store.artifacts.put_bytes(b"a blob only the dependent's rows named").sha256
+    shared = store.artifacts.put_bytes(b"a blob a run uses too").sha256
+    store.log_artifact(store.create_run(name="r"), b"a blob a run uses too", "x.bin")
+    seen = []
+
+    @dependents.on_model_deleted
+    def record(tx, name: str, version: int | None) -> set[str]:
+        left = tx.all("SELECT version FROM model_versions WHERE name = :name", {"name": name})
+        seen.append((name, version, sorted(r["version"] for r in left)))
+        return {own, shared}
+
+    dependents.on_model_deleted(record)  # registered twice, run once
+    assert delete_model_version("churn:1", store=store) == 1
+    assert seen == [("churn", 1, [2])]
+    assert not store.artifacts.exists(own) and store.artifacts.exists(shared)
+
+    @dependents.on_model_deleted
+    def refuse(tx, name: str, version: int | None) -> set[str]:
+        raise RuntimeError("monitoring could not delete its rows")
+
+    with pytest.raises(RuntimeError, match="could not delete"):
+        delete_model("churn", store=store)
+    assert seen[-1] == ("churn", None, [])  # ran, saw every version gone, then the delete was rolled back
+    assert [v.version for v in list_model_versions("churn", store=store)] == [2]
+    assert load_model("churn:2", store=store).C == 0.01 and model_lineage("churn:2", store=store)
+    assert store.artifacts.exists(v2.artifact_sha256)
+
+
 def test_blob_shared_with_a_run_artifact_is_kept(store, data) -> None:
     frame, target = data
     version = register_model(fit(frame, target), "churn", store=store)

@@ -1,7 +1,9 @@
 """Drift results as a time series in the store (per model, feature and window), reference profiles per model
 version (blob in the artifact store, row in monitor_references), and per-model alert settings.
 
-Writes are Core statements in the store's transactions (Database.transaction)."""
+Monitoring owns these tables (nbmlops.monitoring.tables): writes are Core statements in the store's transactions
+(Database.transaction), and when the registry deletes a model version or a model, `delete_model_monitoring`
+(registered with nbmlops.registry.dependents on import) deletes their rows in that same transaction."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pandas as pd
 from nbmlops.errors import NbmlopsError
 from nbmlops.monitoring.drift import COLUMNS, DriftResult
 from nbmlops.monitoring.reference import ReferenceProfile
+from nbmlops.registry.dependents import on_model_deleted
 
 if TYPE_CHECKING:
     from nbmlops.store import Store
@@ -209,3 +212,33 @@ def set_settings(store: Store, name: str, config: dict[str, Any]) -> None:
 
     store.db.transaction(write)
 
+
+# -- deleted with the registry's versions ------------------------------------------------------------------------
+@on_model_deleted
+def delete_model_monitoring(tx: Tx, name: str, version: int | None) -> set[str]:
+    """In the registry's deleting transaction: the monitoring rows of the deleted version (version None: of every
+    version of the model): drift results with their per-feature rows and the lineage edges they own (drift_result
+    -> model_version 'monitors'), stored reference profiles, and for a whole model its settings. Edges other
+    nodes own that point at a result (a retrained version's or run's 'triggered_by') stay: they are those nodes'
+    history. Returns the profiles' blob hashes, for the registry to delete when nothing else names them.
+    Subqueries, not id lists: a model monitored hourly for years has tens of thousands of results."""
+    import sqlalchemy as sa
+
+    from nbmlops.store.models import lineage
+
+    t = _tables()
+
+    def of(table: Any) -> list[Any]:
+        match = [table.c.model_name == name]
+        return match if version is None else [*match, table.c.model_version == version]
+
+    results, features, references = t.drift_results, t.drift_features, t.monitor_references
+    doomed = sa.select(results.c.id).where(*of(results))
+    tx.execute(lineage.delete().where(lineage.c.from_kind == DRIFT_RESULT, lineage.c.from_id.in_(doomed)))
+    tx.execute(features.delete().where(features.c.result_id.in_(doomed)))
+    tx.execute(results.delete().where(*of(results)))
+    profiles = {row["sha256"] for row in tx.all(sa.select(references.c.sha256).where(*of(references)))}
+    tx.execute(references.delete().where(*of(references)))
+    if version is None:
+        tx.execute(t.monitor_settings.delete().where(t.monitor_settings.c.model_name == name))
+    return profiles
