@@ -41,8 +41,10 @@ def test_first_ingest_fixes_the_inferred_features_and_their_types(home: Path) ->
     assert [(f.name, f.dtype, f.definition) for f in info.features] == [
         ("amount", "number", "column (inferred)"), ("channel", "str", "column (inferred)")]
     assert [(v.version, v.schema, v.features) for v in info.history] == [(1, "inferred", ["amount", "channel"])]
-    on_disk = json.loads((home / "artifacts/features/catalog/tx/v1.json").read_text())
-    assert on_disk["inferred"] == ["amount", "channel"] and on_disk["dtypes"]["channel"] == "str"
+    stored = store.meta.db.query("SELECT inferred, dtypes FROM feature_set_versions WHERE name = 'tx' "
+                                 "AND version = 1")  # the version's row in the catalog's database
+    assert json.loads(stored[0]["inferred"]) == ["amount", "channel"]
+    assert json.loads(stored[0]["dtypes"])["channel"] == "str"
 
     vector = FeatureVector("v", ["tx.amount", "tx.channel"])
     entity_df = entity_rows()

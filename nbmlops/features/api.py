@@ -1,5 +1,10 @@
 """Module-level verbs on the project's default FeatureStore (found like the metadata store: NBMLOPS_HOME or
-the nearest .nbmlops/ upward; the online store from NBMLOPS_ONLINE_STORE)."""
+the nearest .nbmlops/ upward; the online store from NBMLOPS_ONLINE_STORE).
+
+This is the only module that knows a default store: everything below it (definitions, catalog, parity, the
+store itself) takes the store it works on. `FeatureSet.ingest(df)` without `store=` reaches the default store
+through the factory this module registers with definitions.use_default_store when the package loads.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from nbmlops.features.store import ONLINE_ENV, FeatureStore, OnlineFeatures
+# by name from the modules: the package's own `catalog` and `parity` are the functions below, not the modules
+from nbmlops.features.catalog import SetInfo
+from nbmlops.features.catalog import catalog as _catalog
+from nbmlops.features.catalog import describe as _describe
+from nbmlops.features.definitions import use_default_store
+from nbmlops.features.online_features import OnlineFeatures
+from nbmlops.features.parity import ParityReport
+from nbmlops.features.parity import parity as _parity
+from nbmlops.features.store import ONLINE_ENV, FeatureStore
 from nbmlops.features.vectors import FeatureVector
 
 _stores: dict[tuple[str, ...], FeatureStore] = {}
@@ -21,13 +34,17 @@ def default_store() -> FeatureStore:
     """One FeatureStore per project home and settings in this process."""
     from nbmlops.store.home import project_home
 
-    key = (str(os.getpid()), str(project_home()), os.environ.get("NBMLOPS_ARTIFACT_ROOT", ""),
-           os.environ.get(ONLINE_ENV, ""), os.environ.get("NBMLOPS_RAY_ADDRESS", ""))
+    key = (str(os.getpid()), str(project_home()), os.environ.get("NBMLOPS_DB_URL", ""),
+           os.environ.get("NBMLOPS_ARTIFACT_ROOT", ""), os.environ.get(ONLINE_ENV, ""),
+           os.environ.get("NBMLOPS_RAY_ADDRESS", ""))
     with _lock:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = FeatureStore()
         return store
+
+
+use_default_store(default_store)
 
 
 def get_offline_features(vector: FeatureVector, entity_df: pd.DataFrame, timestamp_column: str = "ts",
@@ -41,3 +58,20 @@ def get_online_features(vector: FeatureVector, rows: Sequence[dict[str, Any]], *
 
 def flush() -> None:
     default_store().flush()
+
+
+def describe(name: str, store: FeatureStore | None = None, *, version: int | None = None,
+             stats: bool = True) -> SetInfo:
+    """A set's current version (or `version`; or name it 'set@v2'), with every version listed in `history`."""
+    return _describe(name, store or default_store(), version=version, stats=stats)
+
+
+def catalog(store: FeatureStore | None = None, *, stats: bool = True) -> list[SetInfo]:
+    """Every feature set, described."""
+    return _catalog(store or default_store(), stats=stats)
+
+
+def parity(vector: FeatureVector | str, sample: int = 100, *, seed: int = 0, as_of: Any = None,
+           store: FeatureStore | None = None) -> ParityReport:
+    """Online/offline skew of the vector's features over `sample` entities (see parity.parity)."""
+    return _parity(vector, sample, seed=seed, as_of=as_of, store=store or default_store())

@@ -1,6 +1,7 @@
-"""The catalog: every feature set with its versions (which one is current: the one last ingested, what
-'set.feature' reads), features, types, descriptions, owners, statistics and freshness, and the vectors and
-models that use it."""
+"""The catalog as people read it: every feature set with its versions (which one is current: the one last
+ingested, what 'set.feature' reads), features, types, descriptions, owners, statistics and freshness, and the
+vectors and models that use it. Every function reads the FeatureStore it is given (the module-level verbs in
+api.py default it to the project's store)."""
 
 from __future__ import annotations
 
@@ -101,12 +102,8 @@ def _history(store: FeatureStore, specs: list[SetSpec], current: int) -> list[Ve
     return out
 
 
-def describe(name: str, store: FeatureStore | None = None, *, version: int | None = None,
-             stats: bool = True) -> SetInfo:
+def describe(name: str, store: FeatureStore, *, version: int | None = None, stats: bool = True) -> SetInfo:
     """A set's current version (or `version`; or name it 'set@v2'), with every version listed in `history`."""
-    from nbmlops.features.api import default_store
-
-    store = store or default_store()
     name, pinned = split_pin(name, where=f"feature set '{name}'")
     version = version if version is not None else pinned
     current = store.catalog.get(name)  # unknown sets fail here, naming the known ones
@@ -115,7 +112,7 @@ def describe(name: str, store: FeatureStore | None = None, *, version: int | Non
     ingests = store.offline.ingests(spec.name, spec.version)
     features = _features(spec)
     if stats:
-        computed = set_stats(store.offline, spec, ingests)
+        computed = set_stats(store.offline, store.catalog, spec, ingests)
         for info in features:
             info.stats = computed.get(info.name)
     newest = max((r.max_ts for r in ingests if r.max_ts is not None), default=None)
@@ -135,10 +132,8 @@ def describe(name: str, store: FeatureStore | None = None, *, version: int | Non
         history=_history(store, versions, current.version))
 
 
-def catalog(store: FeatureStore | None = None, *, stats: bool = True) -> list[SetInfo]:
-    from nbmlops.features.api import default_store
-
-    store = store or default_store()
+def catalog(store: FeatureStore, *, stats: bool = True) -> list[SetInfo]:
+    """Every set of the store's catalog, described (name order)."""
     return [describe(name, store, stats=stats) for name in store.catalog.names()]
 
 
@@ -146,9 +141,7 @@ def _models(store: FeatureStore, vectors: list[str]) -> list[str]:
     """Model versions registered from runs that read a training set of these vectors (lineage)."""
     if not vectors:
         return []
-    from nbmlops.tracking import get_store
-
-    meta = get_store(store.settings.home)
+    meta = store.meta
     found: set[str] = set()
     for vector in vectors:
         for edge in meta.edges("feature_vector", vector, "in"):

@@ -8,6 +8,11 @@ its fingerprint (without description/owner) decides the version: change the sche
 `"*"` among the features (or no features at all) stands for the columns of the first frame ingested into the
 version, other than entities, timestamp and the declared features: the store infers them once, records them in
 that version's catalog entry (with their types) and holds later ingests of the same definition to them.
+
+A definition is only a definition: this module imports nothing of the feature store. `fset.ingest(df)`,
+`fset.push(event)` and `fset.push_many(events)` are shortcuts for `store.ingest(fset, df)` and so on: into the
+store given as `store=`, else the project's default store, which nbmlops.features.api registers here when the
+package loads (`use_default_store`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -202,21 +207,47 @@ class FeatureSet:
     def fingerprint(self) -> str:
         return spec_fingerprint(self.spec())
 
-    # -- shortcuts to the project's feature store ------------------------------------------------------------
-    def ingest(self, data: pd.DataFrame | str, **kwargs: Any) -> Any:
-        from nbmlops.features.api import default_store
+    # -- shortcuts: write through a store -------------------------------------------------------------------
+    def ingest(self, data: pd.DataFrame | str, *, store: FeatureWriter | None = None, **kwargs: Any) -> Any:
+        """store.ingest(self, data, ...): into `store`, else the project's default store."""
+        return _writer(store).ingest(self, data, **kwargs)
 
-        return default_store().ingest(self, data, **kwargs)
+    def push(self, event: dict[str, Any], *, store: FeatureWriter | None = None, **kwargs: Any) -> None:
+        _writer(store).push(self, event, **kwargs)
 
-    def push(self, event: dict[str, Any], **kwargs: Any) -> None:
-        from nbmlops.features.api import default_store
+    def push_many(self, events: Sequence[dict[str, Any]] | pd.DataFrame, *, store: FeatureWriter | None = None,
+                  **kwargs: Any) -> None:
+        _writer(store).push_many(self, events, **kwargs)
 
-        default_store().push(self, event, **kwargs)
 
-    def push_many(self, events: Sequence[dict[str, Any]] | pd.DataFrame, **kwargs: Any) -> None:
-        from nbmlops.features.api import default_store
+class FeatureWriter(Protocol):
+    """What FeatureSet's shortcuts write through: a FeatureStore."""
 
-        default_store().push_many(self, events, **kwargs)
+    def ingest(self, fset: FeatureSet, data: Any, **kwargs: Any) -> Any: ...
+
+    def push(self, fset: FeatureSet, event: dict[str, Any], **kwargs: Any) -> None: ...
+
+    def push_many(self, fset: FeatureSet, events: Any, **kwargs: Any) -> None: ...
+
+
+# Where the shortcuts write without store=: set by nbmlops.features.api (loaded with the package), so a
+# definition needs nothing above it.
+_default_writer: Callable[[], FeatureWriter] | None = None
+
+
+def use_default_store(factory: Callable[[], FeatureWriter]) -> None:
+    """Make `factory()` the store FeatureSet.ingest/push/push_many write to when given no store=."""
+    global _default_writer
+    _default_writer = factory
+
+
+def _writer(store: FeatureWriter | None) -> FeatureWriter:
+    if store is not None:
+        return store
+    if _default_writer is None:  # only while nbmlops.features is still loading (api.py registers it)
+        raise FeatureError("FeatureSet.ingest/push: no default feature store is set; pass store=FeatureStore(...) "
+                           "or import nbmlops.features")
+    return _default_writer()
 
 
 _METADATA = ("description", "owner", "tags")

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nbmlops.features.definitions import SetSpec
-from nbmlops.features.files import Files
+from nbmlops.store.filesystems import Root
 
 DAY_NS = 86_400 * 1_000_000_000
 ARROW = {"number": pa.float64(), "bool": pa.bool_(), "str": pa.string(), "datetime": pa.timestamp("ns")}
@@ -73,7 +73,7 @@ def arrow_table(spec: SetSpec, frame: pd.DataFrame, kinds: dict[str, str]) -> pa
 
 
 class OfflineStore:
-    def __init__(self, files: Files) -> None:
+    def __init__(self, files: Root) -> None:
         self.files = files
 
     def _dir(self, name: str, version: int) -> str:

@@ -1,6 +1,7 @@
 """Online/offline parity: replay sampled entities through both paths at one time and compare every feature.
 Features defined once must show zero skew; anything else is a bug (or events pushed but not yet flushed
-offline by another process)."""
+offline by another process). The store to check is an argument (api.parity defaults it to the project's).
+"""
 
 from __future__ import annotations
 
@@ -56,11 +57,11 @@ def _same(a: Any, b: Any) -> tuple[bool, float]:
 
 
 def parity(vector: FeatureVector | str, sample: int = 100, *, seed: int = 0, as_of: Any = None,
-           store: FeatureStore | None = None) -> ParityReport:
-    from nbmlops.features.api import default_store
+           store: FeatureStore) -> ParityReport:
+    """Replay `sample` entities of the vector (or a vector name the catalog knows) through both paths of
+    `store` at one time (`as_of`, default the newest event) and count the values that differ."""
     from nbmlops.features.transform import timestamps_ns
 
-    store = store or default_store()
     store.flush()
     if isinstance(vector, str):
         record = store.catalog.vector(vector)

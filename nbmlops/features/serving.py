@@ -12,6 +12,7 @@ import pandas as pd
 from nbmlops.features import windows as win
 from nbmlops.features.errors import FeatureError
 from nbmlops.features.online import OnlineBackend, entity_key
+from nbmlops.features.online_features import OnlineFeatures
 from nbmlops.features.pit import EventIndex
 from nbmlops.features.vectors import Group, Resolved
 
@@ -19,9 +20,7 @@ _NS = 1e9
 
 
 def read_online(backend: OnlineBackend, resolved: Resolved, rows: Sequence[dict[str, Any]],
-                as_of_ns: int) -> Any:
-    from nbmlops.features.store import OnlineFeatures
-
+                as_of_ns: int) -> OnlineFeatures:
     if isinstance(rows, dict):
         rows = [rows]
     entities = resolved.entities

@@ -1,11 +1,11 @@
 """Statistics of every feature of a set version over all its offline rows (window features evaluated at each
-event's own time), cached beside the data and recomputed only after new ingests."""
+event's own time), cached in the catalog (the version's row) and recomputed only after new ingests."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ import pandas as pd
 from nbmlops.features.definitions import SetSpec
 from nbmlops.features.join import join_set
 from nbmlops.features.offline import IngestRecord, OfflineStore
+
+if TYPE_CHECKING:
+    from nbmlops.features.catalog_db import CatalogDB
 
 BINS = 10
 
@@ -38,12 +41,14 @@ def column_stats(values: Any) -> dict[str, Any]:
     return out
 
 
-def set_stats(offline: OfflineStore, spec: SetSpec, ingests: list[IngestRecord]) -> dict[str, dict[str, Any]]:
+def set_stats(offline: OfflineStore, catalog: CatalogDB, spec: SetSpec,
+              ingests: list[IngestRecord]) -> dict[str, dict[str, Any]]:
+    """Every feature's statistics over the version's rows: from the catalog's cache while its ingests are the
+    same, else computed and cached there."""
     state = hashlib.sha256(json.dumps([r.id for r in ingests]).encode()).hexdigest()
-    rel = f"features/data/{spec.name}/v{spec.version}/_stats.json"
-    cached = offline.files.read_bytes(rel)
-    if cached is not None and json.loads(cached).get("state") == state:
-        return json.loads(cached)["features"]
+    cached = catalog.stats(spec)
+    if cached is not None and cached.get("state") == state:
+        return cached["features"]
     events = offline.read(spec, ingests=ingests).to_pandas()
     out = {name: column_stats(events[name]) for name in spec.row_features}
     if spec.windows and len(events):
@@ -52,5 +57,5 @@ def set_stats(offline: OfflineStore, spec: SetSpec, ingests: list[IngestRecord])
         out.update({w.name: column_stats(arrays[w.name]) for w in spec.windows})
     else:
         out.update({w.name: column_stats([]) for w in spec.windows})
-    offline.files.write_bytes(rel, json.dumps({"state": state, "features": out}, default=str).encode())
+    catalog.save_stats(spec, {"state": state, "features": out})
     return out

@@ -1,16 +1,19 @@
-"""FeatureStore: one project's catalog, offline store and online store behind the feature-store verbs."""
+"""FeatureStore: one project's catalog, offline store and online store behind the feature-store verbs.
+
+    catalog   the metadata database's feature tables (catalog_db.py): definitions, versions, current pointers
+    offline   Parquet under the artifact root (offline.py), opened through nbmlops.store.filesystems
+    online    SQLite by default, Redis when configured (online.py)
+
+Opening a store imports the artifact root's pre-0007 JSON catalog into the database, once (catalog_import.py).
+"""
 
 from __future__ import annotations
 
 import atexit
-import hashlib
-import io
-import json
 import threading
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,38 +22,22 @@ import pandas as pd
 import pyarrow as pa
 
 from nbmlops.features import inference
-from nbmlops.features.catalog_files import CatalogFiles
+from nbmlops.features.catalog_db import CatalogDB
+from nbmlops.features.catalog_import import import_once
 from nbmlops.features.definitions import FeatureSet, SetSpec
 from nbmlops.features.errors import FeatureError
-from nbmlops.features.files import Files
 from nbmlops.features.join import join_set
 from nbmlops.features.offline import IngestRecord, OfflineStore, arrow_table
 from nbmlops.features.online import entity_key, open_online
+from nbmlops.features.online_features import OnlineFeatures
 from nbmlops.features.transform import apply_rows, check_entities, check_kinds, column_kinds, timestamps_ns
 from nbmlops.features.vectors import FeatureVector, Resolved, resolve
+from nbmlops.store.filesystems import open_root
 
 ONLINE_ENV = "NBMLOPS_ONLINE_STORE"  # sqlite:///PATH or redis://HOST:PORT/DB
 RAY_MIN_ROWS = 2_000_000  # entity rows from which a configured Ray cluster does the join
 NUMERIC_AGGS = ("sum", "mean", "min", "max")
 RESOLVE_TTL_S = 2.0  # online reads re-check the catalog this often: another process may have made a version current
-
-
-@dataclass
-class OnlineFeatures:
-    """Rows (entity columns + features; null for unknown entities) and, per row, each feature's age in seconds
-    (time from its newest event to the read time; None where there is no value)."""
-
-    rows: list[dict[str, Any]]
-    freshness: list[dict[str, float | None]]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return self.rows[i]
-
-    def to_df(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows)
 
 
 def _now_ns() -> int:
@@ -61,10 +48,13 @@ class FeatureStore:
     def __init__(self, home: str | Path | None = None, *, artifact_root: str | None = None,
                  online_url: str | None = None, ray_address: str | None = None, flush_rows: int = 10_000) -> None:
         from nbmlops.store.config import load_settings
+        from nbmlops.tracking import get_store
 
         self.settings = load_settings(home)
-        self.files = Files(artifact_root or self.settings.artifact_root)
-        self.catalog = CatalogFiles(self.files)
+        self.files = open_root(artifact_root or self.settings.artifact_root)
+        self.meta = get_store(self.settings.home)  # the project's metadata store: the catalog and lineage
+        self.catalog = CatalogDB(self.meta.db)
+        import_once(self.catalog, self.files)  # a catalog kept as JSON files before migration 0007
         self.offline = OfflineStore(self.files)
         self.online = open_online(online_url or self.settings.online_store,
                                   default_path=self.settings.home / "features_online.db",
@@ -242,7 +232,7 @@ class FeatureStore:
         q_ts = _check_entity_df(resolved, entity_df, timestamp_column)
         ingests = {g.key: self.offline.ingests(g.spec.name, g.spec.version) for g in resolved.groups}
         key = training.cache_key(resolved, ingests, entity_df, timestamp_column)
-        if cache and (hit := training.load(self, key)) is not None:
+        if cache and (hit := training.load(self.files, key)) is not None:
             training.record_lineage(resolved, key)
             return hit
         result = entity_df.copy()
@@ -268,7 +258,7 @@ class FeatureStore:
                 result[column] = arrays[feature]
         result.attrs["training_set"] = key
         if cache:
-            training.save(self, key, result, resolved)
+            training.save(self.files, key, result, resolved)
         training.record_lineage(resolved, key)
         return result
 
@@ -329,15 +319,3 @@ def _check_entity_df(resolved: Resolved, entity_df: pd.DataFrame, timestamp_colu
         raise FeatureError(f"{where}: {int(dupes.sum())} duplicate row(s) of ({', '.join(keys)}), e.g. {shown}")
     return q_ts
 
-
-def hash_frame(frame: pd.DataFrame) -> str:
-    digest = hashlib.sha256()
-    digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer)
-    return buffer.getvalue()

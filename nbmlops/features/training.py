@@ -7,15 +7,17 @@ import hashlib
 import io
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from nbmlops.features.frames import hash_frame, parquet_bytes
 from nbmlops.features.offline import IngestRecord
 from nbmlops.features.vectors import Resolved
 
 if TYPE_CHECKING:
-    from nbmlops.features.store import FeatureStore
+    from nbmlops.store.artifacts import ArtifactStore
+    from nbmlops.store.filesystems import Root
 
 FORMAT = 1
 _recorded: set[tuple[str, str]] = set()
@@ -24,7 +26,6 @@ _recorded: set[tuple[str, str]] = set()
 def cache_key(resolved: Resolved, ingests: dict[tuple[str, int], list[IngestRecord]], entity_df: pd.DataFrame,
               timestamp_column: str) -> str:
     from nbmlops._version import __version__
-    from nbmlops.features.store import hash_frame
 
     state = {
         "format": FORMAT, "nbmlops": __version__, "timestamp_column": timestamp_column,
@@ -40,18 +41,19 @@ def _index(key: str) -> str:
     return f"features/training_sets/{key}.json"
 
 
-def _artifacts(store: FeatureStore) -> Any:
+def _artifacts(files: Root) -> ArtifactStore:
     from nbmlops.store.artifacts import ArtifactStore
 
-    return ArtifactStore(store.files.root)
+    return ArtifactStore(files)  # the blobs share the feature store's root (and its opened filesystem)
 
 
-def load(store: FeatureStore, key: str) -> pd.DataFrame | None:
-    data = store.files.read_bytes(_index(key))
+def load(files: Root, key: str) -> pd.DataFrame | None:
+    """The cached training set of this key; None when there is none (or its blob was removed)."""
+    data = files.read_bytes(_index(key))
     if data is None:
         return None
     entry = json.loads(data)
-    artifacts = _artifacts(store)
+    artifacts = _artifacts(files)
     if not artifacts.exists(entry["sha256"]):
         return None  # blob removed: recompute
     frame = pd.read_parquet(io.BytesIO(artifacts.get_bytes(entry["sha256"])))
@@ -59,13 +61,11 @@ def load(store: FeatureStore, key: str) -> pd.DataFrame | None:
     return frame
 
 
-def save(store: FeatureStore, key: str, frame: pd.DataFrame, resolved: Resolved) -> None:
-    from nbmlops.features.store import parquet_bytes
-
-    blob = _artifacts(store).put_bytes(parquet_bytes(frame))
+def save(files: Root, key: str, frame: pd.DataFrame, resolved: Resolved) -> None:
+    blob = _artifacts(files).put_bytes(parquet_bytes(frame))
     entry = {"key": key, "sha256": blob.sha256, "rows": len(frame), "vector": resolved.vector.name,
              "sets": [f"{g.spec.name}:v{g.spec.version}" for g in resolved.groups], "created_at": time.time()}
-    store.files.write_bytes(_index(key), json.dumps(entry).encode())
+    files.write_bytes(_index(key), json.dumps(entry).encode())
 
 
 def record_lineage(resolved: Resolved, key: str) -> None:

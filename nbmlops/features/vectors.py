@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from nbmlops.features.catalog_files import CatalogFiles
 from nbmlops.features.definitions import SetSpec
 from nbmlops.features.errors import FeatureError
+
+if TYPE_CHECKING:
+    from nbmlops.features.catalog_db import CatalogDB
 
 
 @dataclass
@@ -94,7 +97,7 @@ def parse_ref(ref: str, vector: str) -> Ref:
     return Ref(ref, name, version, feature)
 
 
-def _spec(ref: Ref, catalog: CatalogFiles, vector: str, fresh: bool) -> SetSpec:
+def _spec(ref: Ref, catalog: CatalogDB, vector: str, fresh: bool) -> SetSpec:
     if ref.version is None:
         return catalog.get(ref.set, fresh=fresh)
     try:
@@ -103,7 +106,7 @@ def _spec(ref: Ref, catalog: CatalogFiles, vector: str, fresh: bool) -> SetSpec:
         raise FeatureError(f"feature vector '{vector}': '{ref.text}': {exc}") from None
 
 
-def _unknown(ref: Ref, spec: SetSpec, name: str, catalog: CatalogFiles, vector: str) -> FeatureError:
+def _unknown(ref: Ref, spec: SetSpec, name: str, catalog: CatalogDB, vector: str) -> FeatureError:
     """Names what the version has and, where another version has the feature, how to pin that one."""
     others = [s.version for s in catalog.versions(spec.name) if s.version != spec.version and name in
               s.feature_names]
@@ -116,7 +119,7 @@ def _unknown(ref: Ref, spec: SetSpec, name: str, catalog: CatalogFiles, vector: 
                         f"v{spec.version} has: {', '.join(spec.feature_names) or 'no features yet'}{hint})")
 
 
-def resolve(vector: FeatureVector, catalog: CatalogFiles, *, fresh: bool = False) -> Resolved:
+def resolve(vector: FeatureVector, catalog: CatalogDB, *, fresh: bool = False) -> Resolved:
     """Each reference against its pinned version, else the set's current version (last ingested); unknown
     sets, versions or features name themselves."""
     groups: dict[tuple[str, int], Group] = {}
@@ -125,9 +128,11 @@ def resolve(vector: FeatureVector, catalog: CatalogFiles, *, fresh: bool = False
     if label_ref:
         refs.append(label_ref)
     label_at: tuple[tuple[str, int], str] | None = None
+    read: set[str] = set()  # sets read afresh in this call: their other references use what was just read
     for text in refs:
         ref = parse_ref(text, vector.name)
-        spec = _spec(ref, catalog, vector.name, fresh)
+        spec = _spec(ref, catalog, vector.name, fresh and ref.set not in read)
+        read.add(ref.set)
         group = groups.setdefault((spec.name, spec.version), Group(spec))
         names = spec.feature_names if ref.feature == "*" else [ref.feature]
         for name in names:
