@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbmlops.features.definitions import FeatureSet, SetSpec
 from nbmlops.features.errors import FeatureError
+from nbmlops.store import sql
 
 if TYPE_CHECKING:
     from nbmlops.store.db import Database, Tx
@@ -65,20 +66,20 @@ def version_row(record: Mapping[str, Any], now: float, stats: Any = None) -> dic
 
 def insert_missing(tx: Tx, table: str, row: Mapping[str, Any], key: str) -> bool:
     """Insert the row unless one with the same key exists; True when inserted. On PostgreSQL a concurrent
-    inserter of the same key waits for the first to commit (ON CONFLICT), so it never fails."""
-    columns = list(row)
-    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
-    if tx.dialect in ("sqlite", "postgresql"):
-        return tx.execute(f"{insert} ON CONFLICT ({key}) DO NOTHING", row) > 0
-    if tx.first(f"SELECT 1 FROM {table} WHERE {key} = :{key}", row) is not None:
+    inserter of the same key waits for the first to commit (ON CONFLICT DO NOTHING), then inserts nothing."""
+    columns, keys = tuple(row), (key,)
+    statement = sql.upsert(table, columns, keys, tx.dialect, update=False)
+    if statement is not None:
+        return tx.execute(statement, row) > 0
+    if tx.first(sql.select_keys(table, keys), row) is not None:  # no ON CONFLICT: look first, in this transaction
         return False
-    tx.execute(insert, row)
+    tx.execute(sql.insert(table, columns), row)
     return True
 
 
 def ensure_set(tx: Tx, name: str, now: float) -> None:
-    insert_missing(tx, "feature_sets", {"name": name, "current_version": None, "created_at": now,
-                                        "updated_at": now}, "name")
+    tx.upsert("feature_sets", [{"name": name, "current_version": None, "created_at": now, "updated_at": now}],
+              ["name"], update=False)
 
 
 class CatalogDB:
