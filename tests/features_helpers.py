@@ -61,3 +61,26 @@ def entity_rows(n: int = 300, entities: int = 25, seed: int = 1) -> pd.DataFrame
         "churned": rng.integers(0, 2, n),
     })
     return frame.drop_duplicates(["customer_id", "ts"]).reset_index(drop=True)
+
+
+def write_json_catalog(root: Path, records: list[dict], *, current: dict[str, int] | None = None,
+                       vectors: list[dict] | None = None, claim_inferred: bool = True) -> None:
+    """A catalog as nbmlops wrote it before migration 0007, under the artifact root: v<N>.json per version,
+    the inferred columns in inferred-v<N>.json (the claim file, which decided them: left out of v<N>.json when
+    claim_inferred), current.json per set, and vectors/<name>.json."""
+    import json
+
+    for record in records:
+        folder = root / "features" / "catalog" / record["name"]
+        folder.mkdir(parents=True, exist_ok=True)
+        body = dict(record)
+        if claim_inferred and body.get("inferred") is not None:
+            columns = body.pop("inferred")
+            (folder / f"inferred-v{record['version']}.json").write_text(json.dumps({"columns": columns, "at": 0}))
+        (folder / f"v{record['version']}.json").write_text(json.dumps(body, indent=1, sort_keys=True))
+    for name, version in (current or {}).items():
+        (root / "features" / "catalog" / name / "current.json").write_text(json.dumps({"version": version}))
+    for vector in vectors or []:
+        folder = root / "features" / "vectors"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{vector['name']}.json").write_text(json.dumps(vector))
