@@ -30,6 +30,12 @@ def notebook_json(cells: list, kernel: str = "python3") -> dict:
                          "language_info": {"name": "python"}}}
 
 
+@pytest.fixture(scope="session")
+def notebook_json_of():
+    """notebook_json for fixtures of a wider scope than make_notebook's (a module's kernel and folder)."""
+    return notebook_json
+
+
 @pytest.fixture
 def make_notebook(tmp_path: Path):
     """make_notebook(cells, name="nb.ipynb") -> Path of a real notebook file in a temporary folder."""
