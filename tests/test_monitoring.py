@@ -1,5 +1,6 @@
-"""Drift statistics: agreement with scipy (to 1e-6), Evidently's automatic test choice, every column type and
-degenerate input, forced tests and thresholds, effect sizes, stored reference profiles."""
+"""Drift statistics: agreement with scipy (to 1e-6), the automatic test choice (calibrated tests by default,
+Evidently's with tests="evidently"), every column type and degenerate input, forced tests and thresholds, effect
+sizes, stored reference profiles."""
 
 from __future__ import annotations
 
@@ -68,32 +69,47 @@ def test_wasserstein_jensenshannon_psi_match_scipy(rng) -> None:
 def test_categorical_tests_match_scipy(rng) -> None:
     ref = pd.Series(rng.choice(["a", "b", "c", "d"], size=900, p=[0.4, 0.3, 0.2, 0.1]))
     cur = pd.Series(rng.choice(["a", "b", "c", "d"], size=700, p=[0.3, 0.3, 0.2, 0.2]))
-    result = detect_drift(pd.DataFrame({"c": ref}), pd.DataFrame({"c": cur}))
-    r = row(result, "c")
-    assert r["test"] == "chisquare"
     keys = ["a", "b", "c", "d"]
+    f_ref = [int((ref == k).sum()) for k in keys]
     f_obs = [int((cur == k).sum()) for k in keys]
-    f_exp = [int((ref == k).sum()) * len(cur) / len(ref) for k in keys]
-    expected = stats.chisquare(f_obs, f_exp)
-    assert r["statistic"] == pytest.approx(expected.statistic, abs=TOL)
-    assert r["p_value"] == pytest.approx(expected.pvalue, abs=TOL)
+    # the default: the chi-square test of homogeneity of the 2 x 4 table
+    r = row(detect_drift(pd.DataFrame({"c": ref}), pd.DataFrame({"c": cur})), "c")
+    assert r["test"] == "chisquare"
+    table = stats.chi2_contingency(np.array([f_ref, f_obs]), correction=False)
+    assert r["statistic"] == pytest.approx(table.statistic, abs=TOL)
+    assert r["p_value"] == pytest.approx(table.pvalue, abs=TOL) and r["drifted"]
+    # Evidently's: goodness of fit of the current counts to the reference's shares
+    ev = row(detect_drift(pd.DataFrame({"c": ref}), pd.DataFrame({"c": cur}), tests="evidently"), "c")
+    assert ev["test"] == "evidently:chisquare"
+    expected = stats.chisquare(f_obs, [n * len(cur) / len(ref) for n in f_ref])
+    assert ev["statistic"] == pytest.approx(expected.statistic, abs=TOL)
+    assert ev["p_value"] == pytest.approx(expected.pvalue, abs=TOL)
     p = np.array([(ref == k).mean() for k in keys])
     q = np.array([(cur == k).mean() for k in keys])
-    assert r["effect_size"] == pytest.approx(distance.jensenshannon(p, q), abs=TOL)
-    psi = row(detect_drift(pd.DataFrame({"c": ref}), pd.DataFrame({"c": cur}), tests="psi"), "c")
+    assert r["effect_size"] == pytest.approx(distance.jensenshannon(p, q), abs=TOL) == ev["effect_size"]
+    psi = row(detect_drift(pd.DataFrame({"c": ref}), pd.DataFrame({"c": cur}), tests="evidently:psi"), "c")
     assert psi["score"] == pytest.approx(np.sum((p - q) * np.log(p / q)), abs=TOL)
 
 
 def test_z_test_matches_the_two_proportion_formula(rng) -> None:
     ref = rng.random(600) < 0.3
     cur = rng.random(500) < 0.4
-    r = row(detect_drift(pd.DataFrame({"b": ref}), pd.DataFrame({"b": cur})), "b")
-    assert r["test"] == "z" and r["kind"] == "categorical"
     p1, p2 = ref.mean(), cur.mean()
     pooled = (ref.sum() + cur.sum()) / (len(ref) + len(cur))
     z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1 / len(ref) + 1 / len(cur)))
-    assert abs(r["statistic"]) == pytest.approx(abs(z), abs=TOL)
-    assert r["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), abs=TOL)
+    ev = row(detect_drift(pd.DataFrame({"b": ref}), pd.DataFrame({"b": cur}), tests="evidently"), "b")
+    assert ev["test"] == "evidently:z" and ev["kind"] == "categorical"
+    assert abs(ev["statistic"]) == pytest.approx(abs(z), abs=TOL)
+    assert ev["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), abs=TOL)
+    # the default: the same statistic, the exact conditional p-value of its 2 x 2 table (hypergeometric)
+    r = row(detect_drift(pd.DataFrame({"b": ref}), pd.DataFrame({"b": cur})), "b")
+    assert r["test"] == "z" and abs(r["statistic"]) == pytest.approx(abs(z), abs=TOL)
+    a, t = int(ref.sum()), int(ref.sum() + cur.sum())  # either column of a 2 x 2 table gives the same p-value
+    law = stats.hypergeom(len(ref) + len(cur), t, len(ref))
+    support = np.arange(max(0, t - len(cur)), min(len(ref), t) + 1)
+    mean = len(ref) * t / (len(ref) + len(cur))
+    exact = law.pmf(support)[np.abs(support - mean) >= abs(a - mean) - 1e-9].sum()
+    assert r["p_value"] == pytest.approx(exact, rel=1e-9)
 
 
 @pytest.mark.parametrize(("kind", "n_ref", "n_values", "test"), [
@@ -103,7 +119,38 @@ def test_z_test_matches_the_two_proportion_formula(rng) -> None:
     ("categorical", 5000, 2, "jensenshannon"),
 ])
 def test_automatic_choice_is_evidentlys(kind: str, n_ref: int, n_values: int, test: str) -> None:
+    # both rules choose as Evidently does; "auto" gets the calibrated tests of those names
     assert auto_test(kind, n_ref, n_values) == test
+    assert auto_test(kind, n_ref, n_values, "evidently") == f"evidently:{test}"
+
+
+def test_rules_and_test_names_parse_per_column(rng) -> None:
+    n = 400
+    ref = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(list("abc"), n)})
+    cur = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(list("abc"), n)})
+    t = detect_drift(ref, cur, tests={"x": " Evidently ", "c": "EVIDENTLY:chi2"}).table.set_index("feature")
+    assert t.loc["x", "test"] == "evidently:ks" and t.loc["c", "test"] == "evidently:chisquare"
+    t = detect_drift(ref, cur, tests={"x": "auto", "c": "js"}).table.set_index("feature")
+    assert t.loc["x", "test"] == "ks" and t.loc["c", "test"] == "jensenshannon"
+    with pytest.raises(NbmlopsError, match="unknown drift test 'evidently:kolmogorov' for column 'x'"):
+        detect_drift(ref, cur, tests={"x": "evidently:kolmogorov"})
+
+
+def test_a_noisy_distance_needs_its_two_sample_test_too() -> None:
+    # 50 equally likely categories, 2,000 reference and 120 current rows of one distribution: the
+    # Jensen-Shannon distance of two samples this small is mostly noise (about 0.2 here); Evidently flags it
+    rng = np.random.default_rng(12)
+    labels = [f"k{i}" for i in range(50)]
+    ref = pd.DataFrame({"c": rng.choice(labels, 2000)})
+    cur = pd.DataFrame({"c": rng.choice(labels, 120)})
+    ev = row(detect_drift(ref, cur, tests="evidently"), "c")
+    auto = row(detect_drift(ref, cur), "c")
+    assert ev["test"] == "evidently:jensenshannon" and ev["drifted"] and pd.isna(ev["p_value"])
+    assert auto["test"] == "jensenshannon" and auto["score"] == ev["score"] >= 0.1
+    assert auto["p_value"] > 0.05 and not auto["drifted"]  # the chi-square test of homogeneity says noise
+    # below the distance's threshold the gate is not computed: no drift whatever its p-value
+    same = row(detect_drift(ref, pd.DataFrame({"c": rng.choice(labels, 2000)})), "c")
+    assert same["score"] < 0.1 and pd.isna(same["p_value"]) and not same["drifted"]
 
 
 def test_numeric_few_values_use_value_shares(rng) -> None:

@@ -184,16 +184,16 @@ def strict_json(text: str):
 
 def test_cli_json_is_strict_json_at_full_precision(model: str, tmp_path: Path) -> None:
     current = data(1500, seed=11)
-    current.loc[:299, "plan"] = "enterprise"  # never seen in the reference: chi-square = inf, p = 0
+    current.loc[:299, "plan"] = "enterprise"  # never seen in the reference: Evidently's chi-square = inf, p = 0
     path = tmp_path / "live.parquet"
     current.to_parquet(path)
     runner = CliRunner()
-    out = runner.invoke(monitor, ["run", model, "--current", str(path), "--test", "plan=chisquare", "--json"],
-                        catch_exceptions=False)
+    out = runner.invoke(monitor, ["run", model, "--current", str(path), "--test", "plan=evidently:chisquare",
+                                  "--json"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     found = strict_json(out.output)
     plan = next(f for f in found["features"] if f["feature"] == "plan")
-    assert plan["test"] == "chisquare" and plan["statistic"] is None and plan["p_value"] == 0.0
+    assert plan["test"] == "evidently:chisquare" and plan["statistic"] is None and plan["p_value"] == 0.0
     assert plan["drifted"] is True and plan["unseen_current"] == pytest.approx(0.2)
     tenure = next(f for f in found["features"] if f["feature"] == "tenure")
     assert isinstance(tenure["score"], float) and tenure["n_current"] == 1500
@@ -202,10 +202,16 @@ def test_cli_json_is_strict_json_at_full_precision(model: str, tmp_path: Path) -
 
     ref = tmp_path / "ref.csv"
     data(3000).to_csv(ref, index=False)
-    out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "plan=chisquare", "--json"],
+    out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "plan=evidently:chisquare", "--json"],
                         catch_exceptions=False)
     compared = {f["feature"]: f for f in strict_json(out.output)["features"]}
     assert compared["plan"]["statistic"] is None and compared["plan"]["p_value"] == 0.0
+    # the default chi-square (homogeneity): the unseen category is one more column, the statistic finite
+    out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "plan=chisquare", "--json"],
+                        catch_exceptions=False)
+    calibrated = {f["feature"]: f for f in strict_json(out.output)["features"]}["plan"]
+    assert calibrated["test"] == "chisquare" and calibrated["statistic"] > 100 and calibrated["drifted"] is True
+    assert 0 < calibrated["p_value"] < 1e-50
     # full precision, unlike DataFrame.to_json's 10 decimals: a tiny p-value is not rounded to 0
     out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "ks", "--json"], catch_exceptions=False)
     tiny = {f["feature"]: f for f in strict_json(out.output)["features"]}

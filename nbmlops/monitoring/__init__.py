@@ -9,17 +9,19 @@
     monitor_model("churn@production", "live.parquet")   # or window="1d" over logged predictions; stored as a
                                                         # time series, alert evaluated, retraining started
 
-The automatic test choice is Evidently's (see nbmlops.monitoring.drift); formulas are in stattests.
+By default each column gets a calibrated two-sample test, chosen by kind and size as Evidently chooses;
+detect_drift(..., tests="evidently") gives Evidently's own tests. See nbmlops.monitoring.choice; formulas are in
+stattests and contingency.
 """
 
 from nbmlops.monitoring.alerts import AlertRule, Retraining, retrain
+from nbmlops.monitoring.choice import TESTS, auto_test
 from nbmlops.monitoring.drift import COLUMNS, DRIFT_SHARE, MIN_ROWS, DriftResult, detect_drift
 from nbmlops.monitoring.logs import log_labels, log_predictions, parse_window, read_table
 from nbmlops.monitoring.monitor import MonitorRun, monitor_model, reference_profile
 from nbmlops.monitoring.performance import join_labels, performance_metrics
 from nbmlops.monitoring.reference import ColumnReference, ReferenceProfile, build_reference
 from nbmlops.monitoring.report import render_html, write_report
-from nbmlops.monitoring.stattests import TESTS, auto_test
 from nbmlops.monitoring.storage import (
     DRIFT_RESULT,
     feature_history,

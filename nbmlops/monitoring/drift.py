@@ -1,15 +1,18 @@
 """detect_drift: one row per column (test, statistic, p-value, effect size, verdict), and dataset drift.
 
-Test choice per column (Evidently's DataDriftPreset default, so results are comparable), with n = the
-reference's non-missing values and v = distinct values of reference and current together:
-    n <= 1000: numeric with v > 5 -> ks;  v in 3..5 or categorical -> chisquare;  v <= 2 -> z   (p-value < 0.05)
-    n >  1000: numeric with v > 5 -> wasserstein (normed by the reference std, drift >= 0.1);
-               otherwise -> jensenshannon (drift >= 0.1)
-`tests={"col": "psi"}` / `thresholds={"col": 0.2}` force a test or threshold per column (a single str/float applies
-to every column). Beside each score stands an effect size (normed Wasserstein for numbers, Jensen–Shannon distance
-for categories): with a large sample a p-value flags trivial shifts, so `min_effect=0.1` makes a p-value test
-report drift only when the effect is at least that big too. Missing values (null or infinite) and values unseen in
-the reference (categories never seen; numbers outside the reference range) are reported in their own columns.
+Test choice per column: see nbmlops.monitoring.choice. By default ("auto") calibrated two-sample tests, chosen as
+Evidently's DataDriftPreset chooses (n = the reference's non-missing values, v = distinct values of both sides):
+    n <= 1000: numeric with v > 5 -> ks;  v in 3..5 or categorical -> chisquare (homogeneity);  v <= 2 -> z
+               (drift at p <= 0.05)
+    n >  1000: numeric with v > 5 -> wasserstein (normed by the reference std); otherwise -> jensenshannon
+               (drift at distance >= 0.1 where the two-sample test on the same data has p <= 0.05 too)
+`tests="evidently"` gives Evidently's own tests and verdicts, number for number ("evidently:chisquare", ...).
+`tests={"col": "psi"}` / `thresholds={"col": 0.2}` force a test ("auto", "evidently", a test name or
+"evidently:NAME") or threshold per column (a single str/float applies to every column). Beside each score stands
+an effect size (normed Wasserstein for numbers, Jensen–Shannon distance for categories): with a large sample a
+p-value flags trivial shifts, so `min_effect=0.1` makes a p-value test report drift only when the effect is at
+least that big too. Missing values (null or infinite) and values unseen in the reference (categories never seen;
+numbers outside the reference range) are reported in their own columns.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.monitoring import choice
 from nbmlops.monitoring import stattests as st
 from nbmlops.monitoring.columns import (
     NUMERIC,
@@ -101,12 +105,13 @@ def _per_column(value: Any, names: list[str], what: str) -> dict[str, Any]:
 
 
 def _check_tests(tests: dict[str, Any]) -> dict[str, str]:
+    """Per column: a rule ("auto", "evidently") or a test's canonical name."""
     out = {}
     for column, name in tests.items():
-        found = st.test_name(str(name))
+        found = choice.test_name(str(name))
         if found is None:
-            raise NbmlopsError(f"unknown drift test '{name}' for column '{column}' "
-                               f"(one of {', '.join(st.TESTS)})")
+            raise NbmlopsError(f"unknown drift test '{name}' for column '{column}' (a rule: "
+                               f"{', '.join(choice.RULES)}; or a test: {', '.join(choice.TESTS)})")
         out[column] = found
     return out
 
@@ -220,20 +225,22 @@ def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Optio
         pair = st.CategoricalPair(ref_map, cur_map)
         if opt.plots:
             plot = _categorical_plot(ref_map, cur_map)
-    test = opt.tests.get(name) or st.auto_test(ref.kind, ref.count, pair.n_values)
-    spec = st.TESTS[test]
+    test = opt.tests.get(name, choice.AUTO)
+    if test in choice.RULES:
+        test = choice.auto_test(ref.kind, ref.count, pair.n_values, test)
+    spec = choice.TESTS[test]
     threshold = opt.thresholds.get(name, spec.threshold)
     if ref.kind not in spec.kinds:
         return _row(name, ref, role, status=SKIP, test=test, threshold=threshold,
                     reason=f"test '{test}' applies to {' and '.join(spec.kinds)} columns, not {ref.kind}",
                     **base), plot
     with np.errstate(all="ignore"):
-        outcome = st.run_test(pair, test)
+        outcome = choice.decide(pair, test, threshold)
         effect_metric, effect = pair.effect
     if not math.isfinite(outcome.score):
         return _row(name, ref, role, status=SKIP, test=test, threshold=threshold, statistic=outcome.statistic,
                     reason=f"{test} is undefined on these values (score {outcome.score})", **base), plot
-    verdict = st.drifted(test, outcome.score, threshold)
+    verdict = outcome.drifted
     min_effect = opt.min_effect.get(name)
     if verdict and spec.has_p_value and min_effect is not None and effect < min_effect:
         verdict = False  # significant but too small to matter
@@ -250,7 +257,9 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
                  plots: bool = True) -> DriftResult:
     """Compare current data with reference data (a DataFrame or a precomputed ReferenceProfile), column by column.
 
-    tests/thresholds: one test name / threshold for all columns, or a dict per column (see the module doc for the
+    tests: "auto" (default: calibrated two-sample tests), "evidently" (Evidently's tests and verdicts), or a test
+    name ("ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"; "evidently:NAME" for Evidently's
+    formula), for all columns or as a dict per column; thresholds likewise (see the module doc for the
     automatic choice). min_effect: a p-value test drifts only if the effect size is at least this too.
     prediction/target: columns reported with that role, outside the dataset-drift share."""
     started = time.perf_counter()

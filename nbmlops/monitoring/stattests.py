@@ -1,17 +1,26 @@
-"""Drift tests on one column, from the precomputed reference and the current values sorted once.
+"""Drift statistics on one column, from the precomputed reference and the current values sorted once.
 
-Every formula follows Evidently 0.7's legacy stattests and scipy, so scores agree with both:
-  ks            scipy.stats.ks_2samp (two-sided; exact p below 10,000 rows per side, else kstwo.sf), drift p <= t
-  chisquare     scipy.stats.chisquare of current counts against reference counts scaled to the current size, p < t
-  z             two-proportion Z-test on the reference's most frequent value, p < t
-  wasserstein   scipy.stats.wasserstein_distance / max(reference std (ddof=0), 0.001), drift >= t
+Two families share these formulas (nbmlops.monitoring.choice names the tests and decides the verdicts):
+calibrated two-sample tests, the default, whose false-positive rate on two samples of one distribution is at
+most their level (tests/test_drift_calibration.py), and Evidently 0.7's legacy stattests, kept as they are so
+scores agree with Evidently's and scipy's to rounding:
+  ks            scipy.stats.ks_2samp (two-sided; exact p below 10,000 rows per side, else kstwo.sf): both families
+  chisquare     calibrated: chi-square test of homogeneity of the reference and current counts (contingency.py)
+                Evidently: scipy.stats.chisquare of current counts against reference counts scaled to the current
+                size (goodness of fit: the reference's own noise is ignored, so equal distributions drift)
+  z             calibrated: the reference's most frequent value against the rest, exact conditional p-value
+                Evidently: two-proportion Z-test on that value, normal p-value
+  wasserstein   scipy.stats.wasserstein_distance / max(reference std (ddof=0), 0.001)
   jensenshannon scipy.spatial.distance.jensenshannon of equal bins over both samples' range, as many as
                 numpy's "sturges" rule gives for both samples together (value shares when the reference has
-                <= 20 distinct values), drift >= t
-  psi           population stability index on the same bins, empty bins filled as Evidently does, drift >= t
+                <= 20 distinct values)
+  psi           population stability index on the same bins, empty bins filled as Evidently does
+A distance is the same number in both families; the calibrated verdict also asks a two-sample test on the same
+data (`gate`: KS for Wasserstein, chi-square homogeneity on the same bins or categories for Jensen-Shannon and
+PSI), computed only when the distance reaches its threshold.
 A pair caches what several statistics share (sorted samples, bins, category counts; the Wasserstein distance
 is both a test and the numeric effect size), so no statistic is computed twice, and computes nothing a chosen test
-does not need: KS's merge runs only for KS.
+does not need: KS's merge runs only for KS and for a Wasserstein distance at its threshold.
 """
 
 from __future__ import annotations
@@ -23,47 +32,12 @@ from functools import cached_property
 import numpy as np
 
 from nbmlops.monitoring.columns import CHUNK, unique_counts
+from nbmlops.monitoring.contingency import TableTest, homogeneity, two_column_p
 
 BINNED_DISTINCT = 20  # Evidently bins a numeric column only above this many distinct reference values
 EXACT_KS_MAX_N = 10_000  # scipy's ks_2samp 'auto' switches from the exact to the asymptotic p-value above this
 WASSERSTEIN_MIN_STD = 0.001
-
-
-@dataclass(frozen=True)
-class TestSpec:
-    name: str
-    kinds: tuple[str, ...]
-    threshold: float
-    has_p_value: bool
-
-
-TESTS: dict[str, TestSpec] = {t.name: t for t in (
-    TestSpec("ks", ("numeric",), 0.05, True),
-    TestSpec("chisquare", ("numeric", "categorical"), 0.05, True),
-    TestSpec("z", ("numeric", "categorical"), 0.05, True),
-    TestSpec("wasserstein", ("numeric",), 0.1, False),
-    TestSpec("jensenshannon", ("numeric", "categorical"), 0.1, False),
-    TestSpec("psi", ("numeric", "categorical"), 0.1, False),
-)}
-ALIASES = {"chi2": "chisquare", "chi-square": "chisquare", "js": "jensenshannon", "jensen-shannon": "jensenshannon",
-           "wasserstein_norm": "wasserstein", "kolmogorov-smirnov": "ks", "z-test": "z", "ztest": "z"}
-
-
-def test_name(name: str) -> str | None:
-    key = name.strip().lower()
-    key = ALIASES.get(key, key)
-    return key if key in TESTS else None
-
-
-def auto_test(kind: str, n_reference: int, n_values: int) -> str:
-    """Evidently's default choice: small references get p-value tests, large ones distances."""
-    if n_reference <= 1000:
-        if kind == "numeric" and n_values > 5:
-            return "ks"
-        return "chisquare" if n_values > 2 else "z"
-    if kind == "numeric" and n_values > 5:
-        return "wasserstein"
-    return "jensenshannon"
+KS_ZERO_TAIL = 370.0  # kstwo.sf(d, n) is exactly 0 where n > 140, d < 0.5 and n d^2 >= 370 (scipy's _kolmogn)
 
 
 @dataclass
@@ -71,6 +45,7 @@ class Outcome:
     statistic: float  # the test's own statistic: D, chi², z, or the distance
     p_value: float | None
     score: float  # what the threshold is compared with (the p-value, else the distance): Evidently's drift_score
+    drifted: bool = False  # set by choice.decide
 
 
 class _Shares:
@@ -81,6 +56,17 @@ class _Shares:
         self.keys = keys
         self.ref = np.array([ref.get(k, 0) for k in keys], dtype=np.float64)
         self.cur = np.array([cur.get(k, 0) for k in keys], dtype=np.float64)
+
+    def value_order(self) -> list[int]:
+        """Positions of the keys in the order of their values: unlike the keys' own order (the reference's
+        counts first), it does not depend on which side a value was counted on."""
+        return sorted(range(len(self.keys)), key=self.keys.__getitem__)
+
+    def homogeneity(self) -> TableTest:
+        """The chi-square test of homogeneity, columns in value order (its grouping of rare columns needs an
+        order that does not depend on the split)."""
+        order = self.value_order()
+        return homogeneity(self.ref[order], self.cur[order])
 
 
 def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
@@ -114,7 +100,7 @@ def _psi(ref_pct: np.ndarray, cur_pct: np.ndarray) -> float:
     return float(np.sum((r - c) * np.log(r / c)))
 
 
-def _chisquare(shares: _Shares) -> Outcome:
+def _chisquare_evidently(shares: _Shares) -> Outcome:
     from scipy.stats import chisquare
 
     expected = shares.ref * (shares.cur.sum() / shares.ref.sum())
@@ -123,7 +109,7 @@ def _chisquare(shares: _Shares) -> Outcome:
     return Outcome(float(stat), float(p), float(p))
 
 
-def _z(shares: _Shares, ref_distinct: int, cur_distinct: int) -> Outcome:
+def _z_evidently(shares: _Shares, ref_distinct: int, cur_distinct: int) -> Outcome:
     from scipy.stats import norm
 
     if ref_distinct == 1 and cur_distinct == 1 and len(shares.keys) == 1:
@@ -133,6 +119,29 @@ def _z(shares: _Shares, ref_distinct: int, cur_distinct: int) -> Outcome:
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
     z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
     p = float(2 * norm.sf(abs(z)))
+    return Outcome(float(z), p, p)
+
+
+def _chisquare(shares: _Shares) -> Outcome:
+    found = shares.homogeneity()
+    return Outcome(found.statistic, found.p_value, found.p_value)
+
+
+def _z(shares: _Shares) -> Outcome:
+    """The two-proportion Z statistic on the most frequent value of both samples together, with the exact
+    conditional p-value of its 2 x 2 table (the normal approximation is liberal on small or lopsided tables).
+    Evidently takes the reference's most frequent value instead: where several are about as frequent, that is
+    the one the reference's noise raised, so the current sample looks lower (a false-positive rate of 13% at
+    5 equally likely values); the pooled counts do not depend on the split (ties: the smallest value)."""
+    n1, n2 = int(shares.ref.sum()), int(shares.cur.sum())
+    total = shares.ref + shares.cur
+    top = max(shares.value_order(), key=total.__getitem__)  # max keeps the first of equals
+    a, b = int(shares.ref[top]), int(shares.cur[top])
+    if a + b in (0, n1 + n2):
+        return Outcome(0.0, 1.0, 1.0)  # every value on both sides is, or none is, that value
+    pooled = (a + b) / (n1 + n2)
+    z = (a / n1 - b / n2) / math.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
+    p = two_column_p(a, n1, n2, a + b)
     return Outcome(float(z), p, p)
 
 
@@ -262,30 +271,38 @@ class NumericPair:
 
             found = ks_2samp(self.ref, self.cur)  # small: scipy's exact p-value, bit for bit
             return Outcome(float(found.statistic), float(found.pvalue), float(found.pvalue))
-        from scipy.stats import kstwo
-
         d = self.ks_d
         m, n = sorted([float(n1), float(n2)], reverse=True)
-        p = float(np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+        en = float(np.round(m * n / (m + n)))
+        if en > 140 and d < 0.5 and en * d * d >= KS_ZERO_TAIL:
+            return Outcome(d, 0.0, 0.0)  # kstwo's own answer, without importing scipy.stats (~60 MiB)
+        from scipy.stats import kstwo
+
+        p = float(np.clip(kstwo.sf(d, en), 0, 1))
         return Outcome(d, p, p)
 
     def wasserstein_test(self) -> Outcome:
         return Outcome(self.wasserstein_norm, None, self.wasserstein_norm)
 
     @cached_property
-    def _binned(self) -> tuple[np.ndarray, np.ndarray]:
-        n1, n2 = len(self.ref), len(self.cur)
+    def _binned_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Counts per Sturges bin over both samples' range, or per value (<= 20 distinct reference values)."""
         if self.ref_distinct > BINNED_DISTINCT:
-            edges = sturges_edges(min(self.ref[0], self.cur[0]), max(self.ref[-1], self.cur[-1]), n1 + n2)
+            edges = sturges_edges(min(self.ref[0], self.cur[0]), max(self.ref[-1], self.cur[-1]),
+                                  len(self.ref) + len(self.cur))
 
             def counts(values: np.ndarray) -> np.ndarray:
                 below = np.searchsorted(values, edges, side="left")
                 below[-1] = len(values)  # the last bin is closed, as np.histogram's
                 return np.diff(below)
 
-            return counts(self.ref) / n1, counts(self.cur) / n2
-        shares = self.shares
-        return shares.ref / n1, shares.cur / n2
+            return counts(self.ref), counts(self.cur)
+        return self.shares.ref, self.shares.cur
+
+    @cached_property
+    def _binned(self) -> tuple[np.ndarray, np.ndarray]:
+        ref, cur = self._binned_counts
+        return ref / len(self.ref), cur / len(self.cur)
 
     @cached_property
     def shares(self) -> _Shares:
@@ -305,7 +322,20 @@ class NumericPair:
         return _chisquare(self.shares)
 
     def z(self) -> Outcome:
-        return _z(self.shares, self.ref_distinct, self.cur_distinct)
+        return _z(self.shares)
+
+    def evidently_chisquare(self) -> Outcome:
+        return _chisquare_evidently(self.shares)
+
+    def evidently_z(self) -> Outcome:
+        return _z_evidently(self.shares, self.ref_distinct, self.cur_distinct)
+
+    def gate(self, method: str) -> float:
+        """p-value of the two-sample test a calibrated distance must pass too: KS for Wasserstein, chi-square
+        homogeneity on the bins the distance compared for Jensen-Shannon and PSI."""
+        if method == "wasserstein_test":
+            return float(self.ks().score)
+        return homogeneity(*self._binned_counts).p_value
 
     @property
     def effect(self) -> tuple[str, float]:
@@ -359,18 +389,18 @@ class CategoricalPair:
         return _chisquare(self.shares)
 
     def z(self) -> Outcome:
-        return _z(self.shares, len(self.ref_map), len(self.cur_map))
+        return _z(self.shares)
+
+    def evidently_chisquare(self) -> Outcome:
+        return _chisquare_evidently(self.shares)
+
+    def evidently_z(self) -> Outcome:
+        return _z_evidently(self.shares, len(self.ref_map), len(self.cur_map))
+
+    def gate(self, method: str) -> float:
+        """p-value of the chi-square test of homogeneity on the categories a calibrated distance compared."""
+        return self.shares.homogeneity().p_value
 
     @property
     def effect(self) -> tuple[str, float]:
         return "jensenshannon", self._js
-
-
-def run_test(pair: NumericPair | CategoricalPair, test: str) -> Outcome:
-    return getattr(pair, "wasserstein_test" if test == "wasserstein" else test)()
-
-
-def drifted(test: str, score: float, threshold: float) -> bool:
-    if TESTS[test].has_p_value:
-        return bool(score <= threshold) if test == "ks" else bool(score < threshold)
-    return bool(score >= threshold)
