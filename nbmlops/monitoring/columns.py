@@ -134,8 +134,12 @@ def population_std(sorted_values: np.ndarray) -> float:
 
 
 def category_counts(series: pd.Series) -> CategoryCounts:
-    """Counts per category, labels as str (1 and "1" are one category, as in a CSV round trip)."""
+    """Counts per category seen, labels as str (1 and "1" are one category, as in a CSV round trip). A category
+    dtype's unused categories are not values of the column: value_counts lists them with 0, and a 0 on both sides
+    would make a chi-square cell 0/0."""
     counts = series.value_counts(dropna=True, sort=False)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        counts = counts[counts > 0]
     labels = counts.index.map(str) if len(counts) else pd.Index([], dtype=object)
     if len(counts) and labels.has_duplicates:
         counts = pd.Series(counts.to_numpy(), index=labels).groupby(level=0).sum()
