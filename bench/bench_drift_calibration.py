@@ -1,12 +1,14 @@
 """False-positive rate of drift tests: nbmlops's default (calibrated) tests vs Evidently's rule, on the same samples.
 
-    .venv/bin/python bench/bench_drift_calibration.py                          # about 10 minutes on 2 cores
+    .venv/bin/python bench/bench_drift_calibration.py                          # about 20 minutes on 2 cores
     .venv/bin/python bench/bench_drift_calibration.py --sizes 100 800 1000 --no-evidently   # quick
 
-Every reference and current frame holds one distribution on both sides; each of its columns is one trial (seeded).
+Every reference and current frame holds one distribution on both sides; each of its columns is one trial (seeded):
+equal sizes from 100 to 1,000,000 rows, and a small current batch against a large reference.
 nbmlops runs detect_drift on the frames twice: by default (calibrated two-sample tests) and with tests="evidently"
 (Evidently's tests, ported number for number). Evidently 0.7 itself runs DataDriftPreset on the same frames (saved
-as .npz, read in its own virtualenv bench/.peers/evidently, shared with bench_drift.py) up to --evidently-max rows:
+as .npz, read in its own virtualenv bench/.peers/evidently, shared with bench_drift.py) up to --evidently-max rows,
+on the first --evidently-trials columns (it is slow: about 10 minutes for all of them):
 its per-column verdicts come from each ValueDrift's score, method and threshold with Evidently's comparisons, and
 are checked against its own DriftedColumnsCount. Reported per distribution and size: the test each side chose and
 the share of columns it flagged (a false-positive rate: nothing drifted), with a Clopper-Pearson 95% upper bound
@@ -33,7 +35,7 @@ WORK = BENCH / ".work" / "drift_calibration"
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
-SIZES = [100, 800, 1000, 10_000, 100_000, 1_000_000]
+SIZES = [100, 800, 1000, 10_000, 100_000, 1_000_000]  # rows per side
 SEED = 20_261_203
 # Evidently's comparisons per method (its legacy stattests): p-values drift below (KS: at or below), distances at
 # or above the threshold
@@ -59,9 +61,14 @@ DISTRIBUTIONS = {
 }
 
 
+# (reference rows, current rows): equal sizes, and a small current batch against a large reference, where a
+# distance of two samples is mostly noise
+PAIRS = [(n, n) for n in SIZES] + [(10_000, 100), (100_000, 300), (1_000_000, 1000)]
+
+
 def columns_for(n: int, cap: int) -> int:
     """Trials (columns per frame) at n rows: fewer for the large frames, so a run fits in memory and minutes."""
-    return min(cap, 200 if n <= 10_000 else 60 if n <= 100_000 else 12)
+    return min(cap, 1000 if n <= 10_000 else 200 if n <= 100_000 else 20)
 
 
 def draw(name: str, rng: np.random.Generator, n: int, shift: str | None = None) -> np.ndarray | pd.Categorical:
@@ -83,10 +90,12 @@ def draw(name: str, rng: np.random.Generator, n: int, shift: str | None = None) 
     return rng.choice(len(p), n, p=p).astype(np.float64)
 
 
-def frames(name: str, n: int, trials: int, shift: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng([SEED, n, list(DISTRIBUTIONS).index(name), 0 if shift is None else len(shift)])
+def frames(name: str, n: int, trials: int, shift: str | None = None,
+           n_cur: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n_cur = n if n_cur is None else n_cur
+    rng = np.random.default_rng([SEED, n, n_cur, list(DISTRIBUTIONS).index(name), 0 if shift is None else len(shift)])
     ref = pd.DataFrame({f"t{i}": draw(name, rng, n) for i in range(trials)})
-    cur = pd.DataFrame({f"t{i}": draw(name, rng, n, shift) for i in range(trials)})
+    cur = pd.DataFrame({f"t{i}": draw(name, rng, n_cur, shift) for i in range(trials)})
     return ref, cur
 
 
@@ -170,7 +179,8 @@ def run_evidently(paths: list[Path]) -> dict[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
-    parser.add_argument("--max-trials", type=int, default=200)
+    parser.add_argument("--max-trials", type=int, default=1000, help="columns per frame for nbmlops")
+    parser.add_argument("--evidently-trials", type=int, default=200, help="the first columns, for Evidently itself")
     parser.add_argument("--evidently-max", type=int, default=10_000, help="largest size Evidently itself runs at")
     parser.add_argument("--no-evidently", action="store_true")
     parser.add_argument("--evidently-worker", nargs="+", help=argparse.SUPPRESS)
@@ -183,22 +193,25 @@ def main() -> None:
     print(f"# bench_drift_calibration · {machine()}")
     WORK.mkdir(parents=True, exist_ok=True)
     rows, peer_paths = [], []
+    pairs = [(n_ref, n_cur) for n_ref, n_cur in PAIRS if n_ref in args.sizes]
     for name in DISTRIBUTIONS:
-        for n in args.sizes:
-            trials = columns_for(n, args.max_trials)
-            ref, cur = frames(name, n, trials)
+        for n_ref, n_cur in pairs:
+            trials = columns_for(n_ref, args.max_trials)
+            ref, cur = frames(name, n_ref, trials, n_cur=n_cur)
             started = time.perf_counter()
             default = nbmlops_flags(ref, cur, None)
             port = nbmlops_flags(ref, cur, "evidently")
             seconds = time.perf_counter() - started
-            path = WORK / f"{list(DISTRIBUTIONS).index(name)}-{n}-{trials}.npz"
-            if not args.no_evidently and n <= args.evidently_max:
+            peer_trials = min(trials, args.evidently_trials)
+            path = WORK / f"{list(DISTRIBUTIONS).index(name)}-{n_ref}-{n_cur}-{peer_trials}.npz"
+            if not args.no_evidently and n_ref <= args.evidently_max:
                 if not path.exists():
-                    save_npz(path, ref, cur)
+                    save_npz(path, ref.iloc[:, :peer_trials], cur.iloc[:, :peer_trials])
                 peer_paths.append(path)
-            rows.append({"name": name, "n": n, "trials": trials, "default": default, "port": port,
-                         "path": str(path), "seconds": seconds})
-            print(f"  {name}, {n:,} rows: {seconds:.1f} s", file=sys.stderr, flush=True)
+            rows.append({"name": name, "sizes": f"{n_ref:,}" + ("" if n_cur == n_ref else f" / {n_cur:,}"),
+                         "trials": trials, "default": default, "port": port, "path": str(path),
+                         "peer_trials": peer_trials})
+            print(f"  {name}, {n_ref:,} / {n_cur:,} rows: {seconds:.1f} s", file=sys.stderr, flush=True)
     peer = {} if args.no_evidently else run_evidently(peer_paths)
 
     print("\n## False-positive rate: reference and current drawn from one distribution (nothing drifted)")
@@ -209,14 +222,16 @@ def main() -> None:
         real = peer.get(r["path"])
         real_cells = ["not run", ""]
         if real is not None:
-            agree = sum(a == b for a, b in zip(real["flags"], p_flags, strict=True))
-            real_cells = [f"{'/'.join(real['tests'])} {sum(real['flags']) / r['trials']:.3f}",
-                          f"{agree}/{r['trials']}"]
-        table.append([r["name"], f"{r['n']:,}", str(r["trials"]), d_test, f"{hits / r['trials']:.3f}",
+            first = p_flags[:r["peer_trials"]]
+            agree = sum(a == b for a, b in zip(real["flags"], first, strict=True))
+            real_cells = [f"{sum(real['flags']) / r['peer_trials']:.3f} ({sum(first) / r['peer_trials']:.3f})",
+                          f"{agree}/{r['peer_trials']}"]
+        table.append([r["name"], r["sizes"], str(r["trials"]), d_test, f"{hits / r['trials']:.3f}",
                       f"{upper_95(hits, r['trials']):.3f}", p_test.replace("evidently:", ""),
                       f"{sum(p_flags) / r['trials']:.3f}", *real_cells])
-    print_table(["distribution", "rows per side", "trials", "nbmlops test", "nbmlops FPR", "95% upper",
-                 "Evidently rule (port)", "port FPR", "Evidently 0.7 FPR", "port = Evidently"], table)
+    print_table(["distribution", "rows (ref / cur)", "trials", "nbmlops test", "nbmlops FPR", "95% upper",
+                 "Evidently rule (port)", "port FPR", "Evidently 0.7 FPR (port, same columns)",
+                 "port = Evidently"], table)
 
     print("\n## Power: known shifts, 1,000 and 100,000 rows per side, 100 trials each")
     shifts = [("numeric, normal", "mean shift", "mean +0.25 sd"),
