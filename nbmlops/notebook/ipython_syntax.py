@@ -19,15 +19,36 @@ def has_ipython_syntax(source: str) -> bool:
     return any(_IPY_LINE.search(line) for line in source.splitlines())
 
 
+# IPython's automagic: a one-line cell that starts with a line magic's name and isn't Python (`ls data`) runs the
+# magic (IPython prefilters single-line cells only). Tried only when the cell doesn't parse as it is, so Python
+# that shadows a magic's name stays Python.
+_AUTOMAGIC = re.compile(r"^(\s*)(ls|cd|pwd|pip|conda|env|who|whos|who_ls|history|alias|pushd|popd|dhist|bookmark|"
+                        r"cat|ll|lf|lk|ldir|mkdir|rmdir|rm|mv|cp|clear|lsmagic|load_ext|reload_ext|matplotlib|"
+                        r"config|time|timeit|prun|run|reset|xdel|precision|store|sx|system)\b(?!\s*=|[.(\[,:)])",
+                        re.MULTILINE)
+
+
 def to_python(source: str) -> str:
     """Plain Python for a cell's source; line numbers are kept wherever IPython keeps them."""
     if not has_ipython_syntax(source):
-        return source
+        if "\n" in source.strip() or not _AUTOMAGIC.match(source) or _parses(source):
+            return source
+        source = _AUTOMAGIC.sub(r"\1%\2", source)
     lines = ["" if _NBMLOPS_CONTROL.match(line) else line for line in source.split("\n")]
     source = "\n".join(lines)
     from IPython.core.inputtransformer2 import TransformerManager  # lazy: costs ~0.1 s to import
 
     return TransformerManager().transform_cell(source)
+
+
+def _parses(source: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True
 
 
 def kernel_code(source: str) -> str:

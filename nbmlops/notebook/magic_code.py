@@ -6,6 +6,7 @@ of constants. `expand_magics` rewrites such calls into the Python they run, as t
   %time / %prun STMT, %%time, %%prun      the code runs in the namespace: its reads and bindings happen here
   %timeit STMT, %%timeit                  the code runs inside a function (timeit's): it reads, binds nothing
   %%capture [opts] [VAR]                  the body runs here, then VAR is bound
+  %%bash --out O --err E (script magics)  the body is another program's; O and E are bound
   !cmd, x = !cmd, other magics' lines     `{expr}` and `$name` are filled in from the namespace (IPython's
                                           var_expand) where they name something, and left as they are where not:
                                           reads that are no error when nothing defines them
@@ -33,6 +34,8 @@ _GUI_LOOPS = frozenset({"qt", "qt4", "qt5", "qt6", "tk", "gtk", "gtk3", "gtk4", 
                         "pyglet", "gtkagg", "qtagg", "tkagg", "wxagg"})
 # magics that wait on a person (a debugger, an editor, the clipboard) or another front end
 _INTERACTIVE = frozenset({"debug", "edit", "ed", "paste", "cpaste", "qtconsole"})
+# cell magics that run their body with another program and can bind its output (IPython's ScriptMagics)
+SCRIPT_MAGICS = frozenset({"script", "bash", "sh", "zsh", "python", "python2", "python3", "pypy", "perl", "ruby"})
 _VAR_FIELD = re.compile(r"(?<!\$)\$(\w+)|\{([^{}]+)\}")
 
 
@@ -186,7 +189,11 @@ class _Expander:
                                            ast.Constant(None, lineno=lineno, col_offset=0), lineno=lineno,
                                            col_offset=0))
             return body
-        return self._expanded_text(kind, args, lineno) + [stmt]
+        bound = _script_outputs(magic, args[0]) if kind.startswith("cell:") else []
+        return self._expanded_text(kind, args, lineno) + [stmt] + [
+            ast.Assign([ast.Name(name, ast.Store(), lineno=lineno, col_offset=0)],
+                       ast.Constant(None, lineno=lineno, col_offset=0), lineno=lineno, col_offset=0)
+            for name in bound]
 
     def _expanded_text(self, kind: str, args: list[str], lineno: int) -> list[ast.stmt]:
         """Soft reads of the `{expr}` and `$name` fields IPython fills in from the namespace."""
@@ -234,6 +241,14 @@ class _Expander:
             return call
         before.extend(self._expanded_text(kind, args, lineno))
         return call
+
+
+def _script_outputs(magic: str, line: str) -> list[str]:
+    """The variables a script cell magic binds: `%%bash --out o --err e --proc p` (IPython's script magics)."""
+    if magic not in SCRIPT_MAGICS:
+        return []
+    words = _split(line)
+    return [words[i + 1] for i, word in enumerate(words[:-1]) if word in ("--out", "--err", "--proc")]
 
 
 def _split(line: str) -> list[str]:

@@ -31,6 +31,7 @@ from nbmlops.pipeline.spec import CellCode
 _KERNEL_HINT = re.compile(r"\b(display|get_ipython|clear_output|update_display|IPython|ipywidgets|matplotlib|"
                           r"plotly)\b")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+_FRONT_END_BACKENDS = frozenset({"notebook", "nbagg", "widget", "ipympl"})
 
 
 def needs_kernel(cells: list[CellCode]) -> bool:
@@ -164,6 +165,11 @@ def _make_shell() -> Any:
         displayhook_class = LoggingDisplayHook
         display_pub_class = LoggingDisplayPublisher
         output_log = OutputLog()
+
+        def enable_matplotlib(self, gui: str | None = None) -> Any:
+            # the backends that draw into a front end (nbagg, ipympl) have none here: figures are drawn inline,
+            # kept in the step's notebook, as papermill's kernel keeps their last image
+            return super().enable_matplotlib("inline" if gui in _FRONT_END_BACKENDS else gui)
 
         def enable_gui(self, gui: str | None = None) -> None:
             if gui not in (None, "inline"):

@@ -174,3 +174,25 @@ def test_no_false_in_place_warning_for_values_made_by_module_functions(make_note
     spec = compile_notebook(make_notebook(cells))
     assert spec.warnings == []
     assert spec.step("report").inputs == {"df": "change", "arr": "change"}
+
+
+SCRIPTS = [
+    ("%%bash --out listing --err problems\nls\necho oops >&2", ["step:shell"]),
+    ("%matplotlib notebook\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
+     "seen = ('made_by_step.txt' in listing.split(), problems.strip())", ["step:plot"]),
+    ("print(seen)", ["step:report"]),
+    ("ls .", []),  # automagic: a one-line cell `ls .` is no Python, so it is the %ls magic
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_script_magic_outputs_front_end_backends_and_automagic(make_notebook, home: Path, backend: str,
+                                                               tmp_path: Path) -> None:
+    (tmp_path / "made_by_step.txt").write_text("x")
+    spec = compile_notebook(make_notebook(SCRIPTS))
+    assert spec.step("shell").outputs == ["listing", "problems"]
+    result = run_pipeline(spec, home=home, backend=backend)
+    assert result.status == "succeeded"
+    assert value_of(home, result.run_id, "plot", "seen") == (True, "oops")
+    shown = outputs_of(home, result.run_id, "plot")
+    assert any("image/png" in o.get("data", {}) or "text/html" in o.get("data", {}) for o in shown)
