@@ -111,31 +111,21 @@ SPLIT_EVERY = 3  # code cells per step in the split variant
 
 # Known nbmlops failures: (notebook id, variant, backend) -> the class of failure. Strict: a case listed here that
 # passes fails the suite, so delete its line once the bug is fixed.
-MATPLOTLIB_NOTEBOOK = "%matplotlib notebook (nbagg) is refused by the local backend; papermill runs it"
-SCRIPT_MAGIC_OUT = "the dataflow doesn't see the names %%bash/%%script --out/--err bind"
-AUTOMAGIC = "a single-line automagic cell (`ls nbpackage`) is a syntax error at compile time"
 KERNEL_OBJECTS = "kernel objects (get_ipython(), its formatters) bound in one step can't reach a later one"
 WIDGET_PICKLE = "an ipywidgets widget handed to a later step can't be saved on papermill (_thread.lock)"
 CLASS_GLOBALS = "names a notebook class's methods read (an import) are not inputs of the step that uses the class"
 KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
-    ("ipython-plotting", "as-is", "local"): MATPLOTLIB_NOTEBOOK,
-    ("ipython-plotting", "split", "local"): MATPLOTLIB_NOTEBOOK,
-    ("ipython-cell-magics", "as-is", "local"): SCRIPT_MAGIC_OUT,
-    ("ipython-cell-magics", "as-is", "papermill"): SCRIPT_MAGIC_OUT,
-    ("ipython-cell-magics", "split", "local"): SCRIPT_MAGIC_OUT,
-    ("ipython-cell-magics", "split", "papermill"): SCRIPT_MAGIC_OUT,
     ("ipython-custom-display", "split", "local"): KERNEL_OBJECTS,
     ("ipython-custom-display", "split", "papermill"): KERNEL_OBJECTS,
-    ("ipython-importing-notebooks", "as-is", "local"): AUTOMAGIC,
-    ("ipython-importing-notebooks", "as-is", "papermill"): AUTOMAGIC,
-    ("ipython-importing-notebooks", "split", "local"): AUTOMAGIC,
-    ("ipython-importing-notebooks", "split", "papermill"): AUTOMAGIC,
     ("nbsphinx-code-cells", "split", "papermill"): WIDGET_PICKLE,
     ("sklearn-gpr-structured-data", "split", "local"): CLASS_GLOBALS,
     ("sklearn-gpr-structured-data", "split", "papermill"): CLASS_GLOBALS,
 }
 # Failures that depend on chance (which warm kernel runs a step): not strict, or the suite would be flaky.
 FLAKY_FAILURES: dict[tuple[str, str, str], str] = {
+    ("ipython-importing-notebooks", "split", "papermill"): (
+        "an import hook a step installs (sys.meta_path) reaches a later step only when the same warm kernel "
+        "runs it"),
     ("sklearn-target-encoder", "split", "papermill"): (
         "library state set in a step (sklearn.set_config(transform_output='pandas')) reaches a later step only "
         "when the same warm kernel runs it"),
@@ -283,13 +273,22 @@ def reference_run(entry: Notebook, folder: Path, seed: int, plan: dict[str, Any]
         why = "timed out" if code is None else f"exited {code}"
         return None, f"the top-to-bottom papermill run (hash seed {seed}) {why}:\n{output}"
     values: dict[int, dict[str, Any]] = {}
+    unmatched: list[str] = []
+    installed = False
     jsonl = folder / "values.jsonl"
     for line in jsonl.read_text().splitlines() if jsonl.exists() else []:
         record = json.loads(line)
-        values[record["cell"]] = record["values"]
+        installed = installed or record.get("installed", False)
+        if "cell" in record:
+            values[record["cell"]] = record["values"]
+        elif "unmatched" in record:
+            unmatched.append(f"    waiting for cell {record['expected_cell']}, the kernel ran {record['unmatched']!r}")
+    if not installed:
+        return None, f"the probe was not installed in the kernel (hash seed {seed}): harness bug\n{output}"
     missing = sorted(set(map(int, plan["wanted"])) - set(values))
     if missing:
-        return None, f"the probe recorded nothing after cells {missing} (hash seed {seed}): harness bug"
+        return None, (f"the probe recorded nothing after cells {missing} (hash seed {seed}): harness bug\n"
+                      + "\n".join(unmatched))
     return values, ""
 
 
