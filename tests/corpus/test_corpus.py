@@ -450,6 +450,23 @@ def test_known_failures_name_real_cases() -> None:
     assert not set(KNOWN_FAILURES) & set(FLAKY_FAILURES), "a case is both a known and a flaky failure"
 
 
+def test_shipped_files_are_as_published() -> None:
+    """SHA256SUMS holds the files as taken from their releases: a linter or formatter run over the repository
+    (`ruff check --fix` sorts the notebooks' imports) must not change what the corpus runs."""
+    import hashlib
+
+    listed = {}
+    for line in (HERE / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
+    shipped = {str(p.relative_to(NOTEBOOKS)) for p in NOTEBOOKS.rglob("*")
+               if p.is_file() and p.name != "ruff.toml" and ".ruff_cache" not in p.parts}
+    assert shipped == set(listed), f"not in SHA256SUMS: {shipped - set(listed)}; missing: {set(listed) - shipped}"
+    changed = [name for name, digest in listed.items()
+               if hashlib.sha256((NOTEBOOKS / name).read_bytes()).hexdigest() != digest]
+    assert not changed, f"changed since taken from their releases (put back the published cells): {changed}"
+
+
 def test_every_notebook_is_shipped_with_its_source_recorded() -> None:
     sources = (HERE / "SOURCES.md").read_text()
     for entry in CORPUS:
