@@ -26,11 +26,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	cd labextension && ../$(BIN)/jlpm lint:check
 
-# the public-notebook corpus (tests/corpus: minutes of kernels) runs beside the rest: they share no port or store
 test: lint
-	$(BIN)/python -m pytest -q tests/corpus -p no:cacheprovider > .corpus-tests.log 2>&1 & corpus=$$!; \
-	$(BIN)/python -m pytest -q tests --ignore=tests/corpus; rest=$$?; \
-	wait $$corpus; status=$$?; cat .corpus-tests.log; test $$rest -eq 0 -a $$status -eq 0
+	$(BIN)/python -m pytest -q tests
 
 # the quick ones; bench/README.md lists the rest (Ray, papermill, Feast, Evidently: minutes each)
 bench: $(STAMP)
