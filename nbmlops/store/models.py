@@ -40,6 +40,7 @@ runs = sa.Table(
     sa.Column("parent_run_id", sa.String(64), index=True),
     sa.Column("resumed_from", sa.String(64)),
     sa.Column("error", sa.Text),
+    sa.Column("trigger", sa.Text),  # JSON: what started a scheduled run (schedule, occurrence, files, drift ...)
 )
 
 steps = sa.Table(

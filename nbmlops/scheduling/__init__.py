@@ -1,0 +1,1 @@
+"""Schedules and triggers stored in the database, and the scheduler that runs them."""
