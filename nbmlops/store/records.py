@@ -36,6 +36,8 @@ class RunInfo:
     parent_run_id: str | None = None
     resumed_from: str | None = None
     error: str | None = None
+    # what started a scheduled run: {"schedule", "kind", "occurrence_at", "files" | "drift_result" | ...}
+    trigger: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)  # latest value of each key
     tags: dict[str, str] = field(default_factory=dict)
@@ -47,6 +49,7 @@ class RunInfo:
     def from_row(cls, row: dict[str, Any]) -> RunInfo:
         data = dict(row)
         data["packages"] = json.loads(data["packages"]) if data.get("packages") else {}
+        data["trigger"] = json.loads(data["trigger"]) if data.get("trigger") else None
         if data.get("git_dirty") is not None:  # SQLite hands back 0/1
             data["git_dirty"] = bool(data["git_dirty"])
         return cls(**data)

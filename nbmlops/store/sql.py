@@ -17,7 +17,8 @@ RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
 STEP_STATUSES = ("pending", "running", "succeeded", "failed", "interrupted", "skipped")
 RUN_COLUMNS = ("id", "name", "kind", "pipeline", "status", "notebook_path", "notebook_sha256", "git_commit",
                "git_dirty", "backend", "started_at", "ended_at", "duration", "heartbeat_at", "pid", "host",
-               "python_version", "nbmlops_version", "packages", "parent_run_id", "resumed_from", "error")
+               "python_version", "nbmlops_version", "packages", "parent_run_id", "resumed_from", "error",
+               "trigger")
 STEP_COLUMNS = ("run_id", "name", "status", "started_at", "ended_at", "duration", "cache_hit", "cache_key",
                 "attempts", "inputs", "outputs", "stdout_path", "stderr_path", "error", "reused_from_run",
                 "reused_from_step")
@@ -66,7 +67,9 @@ def update_row(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     return f"UPDATE {table} SET {sets} WHERE {_match(keys)}"
 
 
-INSERT_RUN = insert("runs", [c for c in RUN_COLUMNS if c not in ("ended_at", "duration", "error")])
+INSERT_RUN = insert("runs", [c for c in RUN_COLUMNS if c not in ("ended_at", "duration", "error", "trigger")])
+# what started a scheduled run (JSON), written by the scheduler's worker once the run exists
+SET_TRIGGER = "UPDATE runs SET trigger = :trigger WHERE id = :id"
 HEARTBEAT = "UPDATE runs SET heartbeat_at = :now WHERE id = :id"
 SET_GIT_DIRTY = "UPDATE runs SET git_dirty = :dirty WHERE id = :id"
 MARK_COMMIT_DIRTY = ("UPDATE lineage SET name = :name WHERE from_kind = 'run' AND from_id = :id "

@@ -137,6 +137,11 @@ class Store:
         self.db.transaction(write)
         return run_id
 
+    def set_trigger(self, run_id: str, trigger: Mapping[str, Any]) -> None:
+        """Record what started the run (a schedule's occurrence, new files, a drift result, an upstream run)."""
+        if self.db.execute(sql.SET_TRIGGER, {"trigger": _json(dict(trigger)), "id": run_id}) == 0:
+            raise RunError(f"no run '{run_id}' in {self._where()}")
+
     def heartbeat(self, run_id: str) -> None:
         self.db.execute(sql.HEARTBEAT, {"now": time.time(), "id": run_id})
 
