@@ -18,7 +18,7 @@ from nbmlops.monitoring import detect_drift, list_results, monitor_model
 from nbmlops.widgets import DriftDashboard
 from nbmlops.widgets._render import PLOTLY_MIME
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def frame(n: int, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:
