@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 
+def cell_label(index: int) -> str:
+    """How a message names the cell at 0-based `index`: JupyterLab's 1-based number ("cell 15" for index 14),
+    as JupyterLab's status bar shows it. The index itself stays 0-based wherever code or the API holds it."""
+    return f"cell {index + 1}"
+
+
 class NbmlopsError(Exception):
     """Base of every error caused by user input: the message says what went wrong and where."""
 
 
 class NotebookError(NbmlopsError):
-    """A notebook that can't be read, or whose cells break the step grammar or dataflow rules."""
+    """A notebook that can't be read, or whose cells break the step grammar or dataflow rules. `cell` is the
+    0-based index; the message names it 1-based, as JupyterLab does."""
 
     def __init__(self, message: str, *, path: str | None = None, cell: int | None = None,
                  first_line: str | None = None) -> None:
@@ -20,7 +27,7 @@ class NotebookError(NbmlopsError):
             where.append(str(path))
         if cell is not None:
             snippet = f" `{first_line}`" if first_line else ""
-            where.append(f"cell {cell}{snippet}")
+            where.append(f"{cell_label(cell)}{snippet}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nbmlops"
-BASE = {"errors", "digest", "_version", "user_cache", "status"}  # modules at the package root that everything may use
+BASE = {"errors", "names", "digest", "_version", "user_cache", "status"}  # modules at the package root that everything may use
 # what each subpackage may import (besides itself and BASE); the top ones may import anything below
 ALLOWED = {
     "notebook": set(),

@@ -10,10 +10,15 @@ import re
 from dataclasses import dataclass, field
 
 from nbmlops.errors import NbmlopsError, NotebookError
+from nbmlops.names import name_problem
 from nbmlops.notebook.reader import Cell
 
+# the step grammar's names: the path rule of nbmlops.names (no dots), starting with a letter or '_'
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-MEMORY = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B?|[kmgt]i?b?|B)?$")
+MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B?|[kmgt]i?b?|B)?$")
+WHOLE = re.compile(r"[0-9]+")
+# the largest option values taken: beyond them a value is a typo, not a request any backend could honour
+LIMITS = {"retries": 100, "cpus": 4096, "gpus": 1024, "memory": 2**50}  # memory: 1 PiB
 
 ROLE_TAGS = {
     "parameters": "parameters",
@@ -42,13 +47,34 @@ def _error(cell: Cell, path: str, message: str) -> NotebookError:
     return NotebookError(message, path=path, cell=cell.index, first_line=cell.first_line)
 
 
+def step_name_problem(name: object) -> str | None:
+    """Why `name` is not a step name (nbmlops.names' rule without dots, starting with a letter or '_'), or None."""
+    problem = name_problem(name, dots=False)
+    if problem is None and not STEP_NAME.match(name):  # type: ignore[arg-type]  # a str: name_problem checked
+        return "must be letters, digits, '_' or '-', starting with a letter or '_'"
+    if problem is not None and problem.startswith("must be ASCII"):
+        return "must be letters, digits, '_' or '-', starting with a letter or '_'"
+    return problem
+
+
+def _check_step_name(name: str, cell: Cell, path: str, where: str | None, tag: bool = False) -> str:
+    problem = step_name_problem(name)
+    if problem is not None:
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        where = where if where is None or len(where) <= 60 else where[:60] + "…"
+        if tag:
+            raise _error(cell, path, f"tag '{where}' needs a step name: '{shown}' {problem}")
+        inside = f" in '{where}'" if where else ""
+        raise _error(cell, path, f"'{shown}'{inside} is not a valid step name: it {problem}")
+    return name
+
+
 def _split_names(value: str, cell: Cell, path: str, what: str) -> list[str]:
     names = [n.strip() for n in value.split(",") if n.strip()]
     if not names:
         raise _error(cell, path, f"'{what}' needs at least one step name")
     for name in names:
-        if not STEP_NAME.match(name):
-            raise _error(cell, path, f"'{name}' in '{what}' is not a valid step name")
+        _check_step_name(name, cell, path, what)
     return names
 
 
@@ -60,26 +86,27 @@ def parse_option(key: str, value: str | None, cell: Cell, path: str) -> tuple[st
         return "nocache", True
     if value is None or value == "":
         raise _error(cell, path, f"'{key}' needs a value, e.g. '{key}:2'")
+    shown = f"{key}:{value if len(value) <= 30 else value[:30] + '…'}"
     if key in ("retries", "gpus"):
-        if not value.isdigit():
-            raise _error(cell, path, f"'{key}:{value}' must be a whole number")
+        if not WHOLE.fullmatch(value) or len(value) > 6 or int(value) > LIMITS[key]:
+            raise _error(cell, path, f"'{shown}' must be a whole number from 0 to {LIMITS[key]}")
         return key, int(value)
     if key == "cpus":
         try:
-            number = float(value)
+            number = float(value) if len(value) <= 30 else -1.0
         except ValueError:
             number = -1.0
-        if number <= 0:
-            raise _error(cell, path, f"'cpus:{value}' must be a positive number")
+        if not 0 < number <= LIMITS["cpus"]:  # NaN and infinity compare false: refused too
+            raise _error(cell, path, f"'{shown}' must be a number above 0 and at most {LIMITS['cpus']}")
         return key, int(number) if number.is_integer() else number
     if key == "memory":
-        if not MEMORY.match(value):
-            raise _error(cell, path, f"'memory:{value}' is not a size such as 512Mi, 2G or 4GiB")
+        if len(value) > 30 or not MEMORY.match(value) or not 0 < parse_memory(value) <= LIMITS["memory"]:
+            raise _error(cell, path, f"'{shown}' is not a size such as 512Mi, 2G or 4GiB (above 0, at most 1 PiB)")
         return key, value
     raise _error(cell, path, f"unknown step option '{key}'")
 
 
-SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
+SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
 OPTION_KEYS = ("retries", "cpus", "gpus", "memory", "nocache")
 
 
@@ -93,9 +120,9 @@ def _role_from_tags(cell: Cell, path: str) -> CellRole | None:
         key = key.strip().lower()
         value = value.strip()
         if key in ("step", "block"):
-            if not value or not STEP_NAME.match(value):
+            if not value:
                 raise _error(cell, path, f"tag '{tag}' needs a step name of letters, digits, '_' or '-'")
-            steps.append(value)
+            steps.append(_check_step_name(value, cell, path, tag, tag=True))
         elif key in ("after", "prev"):
             after.extend(_split_names(value, cell, path, tag))
         elif key in OPTION_KEYS:
@@ -154,9 +181,7 @@ def parse_step_magic_args(words: list[str], cell: Cell, path: str) -> CellRole:
     """`%%step NAME [--after A,B] [--retries N] [--cpus N] [--gpus N] [--memory SIZE] [--no-cache]`."""
     if not words or words[0].startswith("-"):
         raise _error(cell, path, "%%step needs a step name: %%step NAME [--after A,B] [--retries N] ...")
-    name = words[0]
-    if not STEP_NAME.match(name):
-        raise _error(cell, path, f"'{name}' is not a valid step name (letters, digits, '_' or '-')")
+    name = _check_step_name(words[0], cell, path, None)
     role = CellRole("step", name)
     rest = iter(words[1:])
     for word in rest:

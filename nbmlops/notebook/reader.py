@@ -67,6 +67,8 @@ def parse_notebook(raw: bytes, path: str = "<notebook>") -> Notebook:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotebookError(f"not valid notebook JSON ({exc})", path=path) from None
+    except RecursionError:  # e.g. metadata nested 100,000 deep: no notebook needs that
+        raise NotebookError("not a notebook: its JSON is nested too deep to read", path=path) from None
     if not isinstance(data, dict) or "cells" not in data:
         raise NotebookError("not a Jupyter notebook (no 'cells' list)", path=path)
     major = data.get("nbformat")
@@ -75,21 +77,44 @@ def parse_notebook(raw: bytes, path: str = "<notebook>") -> Notebook:
                             "(jupyter nbconvert --to notebook)", path=path)
     if not isinstance(data["cells"], list):
         raise NotebookError("'cells' is not a list", path=path)
-    cells = []
-    for index, cell in enumerate(data["cells"]):
-        if not isinstance(cell, dict) or "cell_type" not in cell:
-            raise NotebookError("malformed cell (no cell_type)", path=path, cell=index)
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(source)
-        metadata = cell.get("metadata") or {}
-        tags = metadata.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise NotebookError("metadata.tags must be a list of strings", path=path, cell=index)
-        cells.append(Cell(index, cell["cell_type"], source, tuple(t.strip() for t in tags),
-                          cell.get("execution_count")))
-    meta = data.get("metadata") or {}
-    kernel = (meta.get("kernelspec") or {}).get("name")
-    language = (meta.get("language_info") or {}).get("name") or (meta.get("kernelspec") or {}).get(
-        "language") or "python"
+    cells = [_cell(index, cell, path) for index, cell in enumerate(data["cells"])]
+    meta = data.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    kernelspec, language_info = _mapping(meta.get("kernelspec")), _mapping(meta.get("language_info"))
+    kernel = _text(kernelspec.get("name"))
+    language = _text(language_info.get("name")) or _text(kernelspec.get("language")) or "python"
     return Notebook(path, sha256_hex(raw), tuple(cells), kernel, language, meta)
+
+
+def _cell(index: int, cell: object, path: str) -> Cell:
+    """One cell of the JSON, its shape checked as nbformat 4 has it (a hand-edited or generated file may not)."""
+    if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+        raise NotebookError("malformed cell (no cell_type)", path=path, cell=index)
+    source = cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        source = "".join(source)
+    elif not isinstance(source, str):
+        raise NotebookError(f"'source' must be a string or a list of strings, not {_kind(source)}", path=path,
+                            cell=index)
+    metadata = cell.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise NotebookError(f"'metadata' must be an object, not {_kind(metadata)}", path=path, cell=index)
+    tags = (metadata or {}).get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise NotebookError("metadata.tags must be a list of strings", path=path, cell=index)
+    count = cell.get("execution_count")
+    count = count if isinstance(count, int) and not isinstance(count, bool) else None
+    return Cell(index, cell["cell_type"], source, tuple(t.strip() for t in tags), count)
+
+
+def _kind(value: object) -> str:
+    return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", dict: "an object",
+            list: "a list with a non-string item"}.get(type(value), type(value).__name__)
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -9,7 +9,8 @@ import os
 import re
 from typing import Any
 
-from nbmlops.errors import NotebookError
+from nbmlops.errors import NotebookError, cell_label
+from nbmlops.names import MAX_NAME_LENGTH
 from nbmlops.notebook.dataflow import (
     KERNEL_NAMES,
     LIBRARY_SIGNATURES,
@@ -35,6 +36,7 @@ AMBIENT = "@setup"  # producer of names the setup and parameters cells define
 DELETED = "@deleted"
 SINGLE_STEP = "notebook"
 PARAM_TYPES = {"int", "float", "str", "bool", "list", "dict", "tuple"}
+TOO_DEEP = "the code is nested too deeply (or too long an expression) for Python to compile; split it up"
 
 
 # The two working records below are plain classes: a dataclass costs ~1 ms to create at import.
@@ -76,6 +78,8 @@ def compile_notebook(source: str | os.PathLike[str] | Notebook) -> PipelineSpec:
     gc.disable()
     try:
         return _Compiler(notebook).compile()
+    except RecursionError:  # anything deeper than the per-cell checks caught: still the user's input
+        raise NotebookError(TOO_DEEP, path=notebook.path) from None
     finally:
         if paused:
             gc.enable()
@@ -87,7 +91,8 @@ def pipeline_name(path: str) -> str:
     name = parts[-1] if parts else ""
     dot = name.rfind(".")
     stem = name[:dot] if 0 < dot < len(name) - 1 else name
-    return re.sub(r"[^A-Za-z0-9_\-]+", "_", stem) or "pipeline"
+    # the names rule (nbmlops.names): no leading '-', at most MAX_NAME_LENGTH characters
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", stem).lstrip("-")[:MAX_NAME_LENGTH] or "pipeline"
 
 
 class _Compiler:
@@ -157,6 +162,12 @@ class _Compiler:
 
     def _python(self, cell: Cell, role: CellRole) -> str:
         try:
+            return self._parse(cell, role)
+        except (RecursionError, MemoryError):  # e.g. an expression of 200,000 terms: Python's parser gives up
+            raise self.error(cell, TOO_DEEP) from None
+
+    def _parse(self, cell: Cell, role: CellRole) -> str:
+        try:
             code = to_python(role.code)
         except SyntaxError as exc:
             raise self.error(cell, f"IPython syntax that can't be transformed ({exc.msg})", exc.lineno) from None
@@ -177,22 +188,28 @@ class _Compiler:
         cells = [c for c, _, _ in self.setup] + [c for s in self.steps.values() for c, _, _ in s.cells]
         changing: set[str] = set()
         while True:
-            self.cell_events = {c.index: cell_events(self.trees[c.index], self.read_only, changing) for c in cells}
+            self.cell_events = {c.index: self._cell_events(c, changing) for c in cells}
             if self.read_only.isdisjoint(changing):
                 return
             self.read_only = self.read_only - changing
+
+    def _cell_events(self, cell: Cell, changing: set[str] | None = None) -> list[Event]:
+        try:
+            return cell_events(self.trees[cell.index], self.read_only, changing)
+        except (RecursionError, MemoryError):  # code nested deeper than the analysis can walk
+            raise self.error(cell, TOO_DEEP) from None
 
     def events(self, cell: Cell) -> list[Event]:
         """The cell's name events (from `_analyse`), or those of a cell outside the pipeline."""
         found = self.cell_events.get(cell.index)
         if found is None:
-            found = self.cell_events[cell.index] = cell_events(self.trees[cell.index], self.read_only)
+            found = self.cell_events[cell.index] = self._cell_events(cell)
         return found
 
     def _start_step(self, name: str, cell: Cell) -> _StepState:
         if name in self.steps:
             first = self.steps[name].cells[0][0].index
-            raise self.error(cell, f"duplicate step '{name}': it already started at cell {first} and another "
+            raise self.error(cell, f"duplicate step '{name}': it already started at {cell_label(first)} and another "
                                    "step came in between; rename one or move its cells together")
         for other in self.steps:
             if other.casefold() == name.casefold():
@@ -254,7 +271,7 @@ class _Compiler:
         for state in self.steps.values():
             for cell, _role, _code in state.cells:
                 if any(isinstance(e, Write) and e.name == name for e in self.events(cell)):
-                    return f"step '{state.name}' (cell {cell.index})"
+                    return f"step '{state.name}' ({cell_label(cell.index)})"
         return "no setup or parameters cell before it"
 
     def _known_ambient(self, name: str) -> bool:
@@ -289,7 +306,7 @@ class _Compiler:
             self._call(state, cell, event)
         elif isinstance(event, StarImport):
             self.star_import = True
-            self.warnings.append(f"cell {cell.index}: `from {event.module} import *` in step '{state.name}': "
+            self.warnings.append(f"{cell_label(cell.index)}: `from {event.module} import *` in step '{state.name}': "
                                  "the names it brings are not tracked; move it to a setup cell")
 
     def _definition(self, producer: str, event: Write, cell: Cell) -> _Definition:
@@ -347,7 +364,7 @@ class _Compiler:
         steps hand values on separately, so later readers of those others see them unchanged. Said, not
         silently computed differently from a top-to-bottom run."""
         parts = ", ".join(f"`{source}`" for source in sorted(definition.aliases))
-        warning = (f"cell {cell.index}: step '{state.name}' changes `{name}` in place, which step "
+        warning = (f"{cell_label(cell.index)}: step '{state.name}' changes `{name}` in place, which step "
                    f"'{definition.producer}' bound as part of {parts}; steps receive separate copies, so later "
                    f"steps see {parts} without this change (a top-to-bottom run would show it): bind `{name}` "
                    "and change it in the same step")
@@ -417,8 +434,8 @@ class _Compiler:
             return
         if definition.producer == DELETED:
             if strict:
-                raise self.error(cell, f"step '{state.name}' reads '{name}', deleted in cell "
-                                       f"{definition.cell}", line)
+                raise self.error(cell, f"step '{state.name}' reads '{name}', deleted in "
+                                       f"{cell_label(definition.cell)}", line)
             return
         if definition.producer == AMBIENT:
             if name in self.parameters:

@@ -105,12 +105,17 @@ class PipelineSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "pipeline spec") -> PipelineSpec:
+        """The spec in `data` (a parsed pipeline.json), every field checked (spec_check): a hand-edited file
+        is refused with a SpecError naming the field, never run with a name that escapes its folder."""
         if not isinstance(data, dict) or "steps" not in data:
             raise SpecError(f"{where}: not a pipeline spec (no 'steps')")
         version = data.get("spec_version")
         if version != SPEC_VERSION:
-            raise SpecError(f"{where}: spec_version {version} is not supported (this nbmlops reads "
+            raise SpecError(f"{where}: spec_version {str(version)[:20]} is not supported (this nbmlops reads "
                             f"{SPEC_VERSION}); recompile it with `nbmlops compile`")
+        from nbmlops.pipeline.spec_check import check_spec_data  # here: a compile never reads a spec file
+
+        check_spec_data(data, where)
         try:
             steps = [Step(**{**s, "cells": [CellCode(**c) for c in s["cells"]]}) for s in data["steps"]]
             return cls(**{**data, "parameters": [Parameter(**p) for p in data["parameters"]],
@@ -127,8 +132,14 @@ class PipelineSpec:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise SpecError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise SpecError(f"{path}: is a folder, not a pipeline spec") from None
+        except OSError as exc:
+            raise SpecError(f"{path}: can't be read ({exc.strerror})") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SpecError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise SpecError(f"{path}: not a pipeline spec (its JSON is nested too deep)") from None
         spec = cls.from_dict(data, str(path))
         spec.notebook_path = str((path.parent / spec.notebook_path).resolve())
         return spec

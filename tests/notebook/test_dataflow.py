@@ -404,7 +404,7 @@ def test_mutated_value_reaches_reader_through_mutating_step(make_notebook) -> No
 
 
 def test_read_of_variable_deleted_in_earlier_step_is_error(make_notebook) -> None:
-    with pytest.raises(NotebookError, match=r"cell 2 `print\(x\)`.*reads 'x', deleted in cell 1"):
+    with pytest.raises(NotebookError, match=r"cell 3 `print\(x\)`.*reads 'x', deleted in cell 2"):
         compile_steps(make_notebook, [("a", "x = 1"), ("b", "del x"), ("c", "print(x)")])
 
 
@@ -628,7 +628,7 @@ def test_change_of_a_part_bound_in_an_earlier_step_is_a_warning(make_notebook) -
     spec = compile_steps(make_notebook, [("load", "rows = [[1], [2]]"), ("bind", "first = rows[0]"),
                                          ("change", "first.append(0)\nfirst.append(1)"), ("report", "print(rows)")])
     assert spec.warnings == [
-        "cell 2: step 'change' changes `first` in place, which step 'bind' bound as part of `rows`; steps receive "
+        "cell 3: step 'change' changes `first` in place, which step 'bind' bound as part of `rows`; steps receive "
         "separate copies, so later steps see `rows` without this change (a top-to-bottom run would show it): "
         "bind `first` and change it in the same step"]
 

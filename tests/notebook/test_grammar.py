@@ -82,8 +82,8 @@ def test_role_after_and_prev() -> None:
     (["step:a", "retries:two"], "'retries:two' must be a whole number"),
     (["step:a", "retries"], "'retries' needs a value"),
     (["step:a", "gpus:-1"], "'gpus:-1' must be a whole number"),
-    (["step:a", "cpus:0"], "'cpus:0' must be a positive number"),
-    (["step:a", "cpus:many"], "must be a positive number"),
+    (["step:a", "cpus:0"], "'cpus:0' must be a number above 0"),
+    (["step:a", "cpus:many"], "must be a number above 0"),
     (["step:a", "memory:lots"], "'memory:lots' is not a size"),
     (["step:a", "nocache:1"], "'nocache' takes no value"),
 ])
@@ -91,7 +91,7 @@ def test_role_bad_tags_name_the_cell(tags, message) -> None:
     with pytest.raises(NotebookError, match=message) as info:
         role("y = compute()\nmore", tuple(tags))
     assert info.value.cell == 3 and info.value.first_line == "y = compute()"
-    assert "cell 3 `y = compute()`" in str(info.value)
+    assert "cell 4 `y = compute()`" in str(info.value)  # index 3, 1-based in messages
 
 
 # --- magics ---------------------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def test_cells_before_first_step_are_setup(make_notebook) -> None:
 
 
 def test_option_before_first_step_is_error(make_notebook) -> None:
-    with pytest.raises(NotebookError, match=r"cell 0 `x = 1`: 'after:' or a step option on a cell before any"):
+    with pytest.raises(NotebookError, match=r"cell 1 `x = 1`: 'after:' or a step option on a cell before any"):
         compile_notebook(make_notebook([("x = 1", ["retries:2"]), ("y = 1", ["step:a"])]))
 
 
@@ -245,7 +245,7 @@ def test_options_merge_across_cells_of_a_step(make_notebook) -> None:
 
 
 def test_conflicting_option_values_in_one_step(make_notebook) -> None:
-    with pytest.raises(NotebookError, match=r"cell 1 `y = 2`: step 'a' option 'retries' is 2 in an earlier cell"):
+    with pytest.raises(NotebookError, match=r"cell 2 `y = 2`: step 'a' option 'retries' is 2 in an earlier cell"):
         compile_notebook(make_notebook([("x = 1", ["step:a", "retries:2"]), ("y = 2", ["retries:3"])]))
 
 
@@ -258,8 +258,8 @@ def test_skip_cells_are_left_out(make_notebook) -> None:
 def test_bad_tag_in_notebook_names_cell(make_notebook) -> None:
     with pytest.raises(NotebookError) as info:
         compile_notebook(make_notebook([("x = 1", ["step:a"]), ("# fit the model\ny = 2", ["cpus:lots"])]))
-    assert info.value.cell == 1 and "cell 1 `# fit the model`" in str(info.value)
-    assert "'cpus:lots' must be a positive number" in str(info.value)
+    assert info.value.cell == 1 and "cell 2 `# fit the model`" in str(info.value)
+    assert "'cpus:lots' must be a number above 0" in str(info.value)
 
 
 def test_empty_cells_are_ignored(make_notebook) -> None:

@@ -53,7 +53,7 @@ def test_any_change_to_the_notebook_or_the_compiler_compiles_again(make_notebook
 def test_a_notebook_with_errors_is_never_cached_and_a_damaged_entry_is_a_miss(make_notebook, cache: Path) -> None:
     broken = make_notebook([("x = (", ["step:a"])], name="broken.ipynb")
     for _ in range(2):
-        with pytest.raises(NotebookError, match="cell 0"):
+        with pytest.raises(NotebookError, match="cell 1"):
             load_pipeline(str(broken))
     assert not list(cache.glob("*.json"))
     notebook = make_notebook(CELLS)
