@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbmlops.errors import NbmlopsError
+from nbmlops.monitoring.errors import MonitoringError
 
 if TYPE_CHECKING:
     from nbmlops.store import Store
@@ -39,10 +39,10 @@ class AlertRule:
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.n < 1 or self.k > self.n:
-            raise NbmlopsError(f"alert needs 1 <= k <= n (drift in k of the last n windows), not k={self.k} "
+            raise MonitoringError(f"alert needs 1 <= k <= n (drift in k of the last n windows), not k={self.k} "
                                f"n={self.n}")
         if self.on not in ON:
-            raise NbmlopsError(f"alert 'on' must be one of {', '.join(ON)}, not '{self.on}'")
+            raise MonitoringError(f"alert 'on' must be one of {', '.join(ON)}, not '{self.on}'")
 
     def signal(self, dataset_drift: bool, prediction_drift: bool | None) -> bool:
         if self.on == "dataset":
@@ -76,7 +76,7 @@ def _command(command: str) -> list[str]:
     if args and args[0] == "nbmlops":
         args = args[1:]
     if not args or args[0] != "run":
-        raise NbmlopsError(f"--on-drift takes an nbmlops run command such as \"run retrain.ipynb -p lr=0.1\", "
+        raise MonitoringError(f"--on-drift takes an nbmlops run command such as \"run retrain.ipynb -p lr=0.1\", "
                            f"not '{command}'")
     return args
 

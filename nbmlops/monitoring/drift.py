@@ -27,7 +27,6 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from nbmlops.errors import NbmlopsError
 from nbmlops.monitoring import choice
 from nbmlops.monitoring import stattests as st
 from nbmlops.monitoring.columns import (
@@ -41,6 +40,7 @@ from nbmlops.monitoring.columns import (
     column_kind,
     numeric_values,
 )
+from nbmlops.monitoring.errors import MonitoringError
 from nbmlops.monitoring.parallel import map_columns, workers
 from nbmlops.monitoring.reference import ColumnReference, ReferenceProfile, build_reference, reference_column
 
@@ -98,7 +98,7 @@ def _per_column(value: Any, names: list[str], what: str) -> dict[str, Any]:
     if isinstance(value, Mapping):
         unknown = [str(k) for k in value if str(k) not in names]
         if unknown:
-            raise NbmlopsError(f"{what} names column(s) not in the reference data: {', '.join(unknown)} "
+            raise MonitoringError(f"{what} names column(s) not in the reference data: {', '.join(unknown)} "
                                f"(columns: {', '.join(names[:20])})")
         return {str(k): v for k, v in value.items()}
     return dict.fromkeys(names, value)
@@ -110,7 +110,7 @@ def _check_tests(tests: dict[str, Any]) -> dict[str, str]:
     for column, name in tests.items():
         found = choice.test_name(str(name))
         if found is None:
-            raise NbmlopsError(f"unknown drift test '{name}' for column '{column}' (a rule: "
+            raise MonitoringError(f"unknown drift test '{name}' for column '{column}' (a rule: "
                                f"{', '.join(choice.RULES)}; or a test: {', '.join(choice.TESTS)})")
         out[column] = found
     return out
@@ -124,7 +124,7 @@ def _check_thresholds(thresholds: dict[str, Any]) -> dict[str, float]:
         except (TypeError, ValueError):
             number = math.nan
         if not math.isfinite(number) or number < 0:
-            raise NbmlopsError(f"threshold for column '{column}' must be a number >= 0, not {value!r}")
+            raise MonitoringError(f"threshold for column '{column}' must be a number >= 0, not {value!r}")
         out[column] = number
     return out
 
@@ -264,32 +264,32 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
     prediction/target: columns reported with that role, outside the dataset-drift share."""
     started = time.perf_counter()
     if not isinstance(current_df, pd.DataFrame):
-        raise NbmlopsError(f"current data must be a pandas DataFrame, not {type(current_df).__qualname__}")
+        raise MonitoringError(f"current data must be a pandas DataFrame, not {type(current_df).__qualname__}")
     current = current_df.set_axis([str(c) for c in current_df.columns], axis=1)
     if isinstance(reference_df, ReferenceProfile):
         profile = reference_df
         names = list(profile.columns) if columns is None else [str(c) for c in columns]
         missing = [n for n in names if n not in profile.columns]
         if missing:
-            raise NbmlopsError(f"column(s) not in the reference profile: {', '.join(missing)}")
+            raise MonitoringError(f"column(s) not in the reference profile: {', '.join(missing)}")
     else:
         if not isinstance(reference_df, pd.DataFrame):
-            raise NbmlopsError(f"reference data must be a pandas DataFrame or a ReferenceProfile, "
+            raise MonitoringError(f"reference data must be a pandas DataFrame or a ReferenceProfile, "
                                f"not {type(reference_df).__qualname__}")
         names = [str(c) for c in reference_df.columns] if columns is None else [str(c) for c in columns]
         absent = [n for n in names if n not in {str(c) for c in reference_df.columns}]
         if absent:
-            raise NbmlopsError(f"column(s) not in the reference data: {', '.join(absent)}")
+            raise MonitoringError(f"column(s) not in the reference data: {', '.join(absent)}")
         profile = None
     if len(set(names)) != len(names):
-        raise NbmlopsError("duplicate column names: drift is reported per column name")
+        raise MonitoringError("duplicate column names: drift is reported per column name")
     if not 0 < drift_share <= 1:
-        raise NbmlopsError(f"drift_share must be in (0, 1], not {drift_share}")
+        raise MonitoringError(f"drift_share must be in (0, 1], not {drift_share}")
     roles = {n: "feature" for n in names}
     for role, column in (("prediction", prediction), ("target", target)):
         if column is not None:
             if str(column) not in roles:
-                raise NbmlopsError(f"{role} column '{column}' is not in the reference data")
+                raise MonitoringError(f"{role} column '{column}' is not in the reference data")
             roles[str(column)] = role
     opt = _Options(tests=_check_tests(_per_column(tests, names, "tests")),
                    thresholds=_check_thresholds(_per_column(thresholds, names, "thresholds")),

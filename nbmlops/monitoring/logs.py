@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nbmlops.errors import NbmlopsError
+from nbmlops.monitoring.errors import MonitoringDataError
 
 TIMESTAMP, ID, PREDICTION, LABEL = "timestamp", "id", "prediction", "label"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -25,7 +25,7 @@ def parse_window(text: str) -> float:
     """'90s', '30m', '12h', '1d', '2w' -> seconds."""
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
     if not found or float(found.group(1)) <= 0:
-        raise NbmlopsError(f"window '{text}' is not a duration like 30m, 12h, 1d or 2w")
+        raise MonitoringDataError(f"window '{text}' is not a duration like 30m, 12h, 1d or 2w")
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
@@ -50,7 +50,7 @@ def log_predictions(model_name: str, features: pd.DataFrame, predictions: Any, *
     frame = features.reset_index(drop=True).copy()
     preds = np.asarray(predictions)
     if len(preds) != len(frame):
-        raise NbmlopsError(f"{len(preds)} predictions for {len(frame)} rows of features")
+        raise MonitoringDataError(f"{len(preds)} predictions for {len(frame)} rows of features")
     frame[PREDICTION] = preds
     if ids is not None:
         frame[ID] = np.asarray(ids)
@@ -81,7 +81,7 @@ def read_window(model_name: str, seconds: float, *, now: float | None = None,
     folder = log_dir(home, model_name)
     logged = _read_all(folder / "predictions")
     if logged is None:
-        raise NbmlopsError(f"no predictions logged for model '{model_name}' under {folder / 'predictions'} "
+        raise MonitoringDataError(f"no predictions logged for model '{model_name}' under {folder / 'predictions'} "
                            "(log them with nbmlops.monitoring.log_predictions, or pass --current FILE)")
     window = logged[(logged[TIMESTAMP] >= start) & (logged[TIMESTAMP] <= end)].reset_index(drop=True)
     labels = _read_all(folder / "labels")
@@ -96,7 +96,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """A Parquet, CSV or JSON-lines file as a DataFrame."""
     file = Path(path)
     if not file.exists():
-        raise NbmlopsError(f"current data file {file} does not exist")
+        raise MonitoringDataError(f"current data file {file} does not exist")
     suffix = file.suffix.lower()
     try:
         if suffix in (".parquet", ".pq") or file.is_dir():
@@ -106,5 +106,5 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in (".jsonl", ".json"):
             return pd.read_json(file, lines=suffix == ".jsonl")
     except (OSError, ValueError) as exc:
-        raise NbmlopsError(f"can't read {file}: {exc}") from exc
-    raise NbmlopsError(f"{file}: unknown data format '{suffix}' (use .parquet, .csv, .tsv, .json or .jsonl)")
+        raise MonitoringDataError(f"can't read {file}: {exc}") from exc
+    raise MonitoringDataError(f"{file}: unknown data format '{suffix}' (use .parquet, .csv, .tsv, .json or .jsonl)")

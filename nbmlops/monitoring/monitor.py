@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from nbmlops.errors import NbmlopsError
 from nbmlops.monitoring import logs, storage
 from nbmlops.monitoring.alerts import AlertRule, Retraining, retrain
 from nbmlops.monitoring.drift import DRIFT_SHARE, DriftResult, detect_drift
+from nbmlops.monitoring.errors import MonitoringError
 from nbmlops.monitoring.performance import performance_metrics
 from nbmlops.monitoring.reference import STORED_MAX_VALUES, ReferenceProfile, build_reference
 
@@ -69,7 +69,7 @@ def _predict(model: Any, version: ModelVersion, frame: pd.DataFrame) -> Any:
     names = _feature_names(version, frame)
     missing = [n for n in names if n not in frame.columns]
     if missing:
-        raise NbmlopsError(f"the data lacks the model's input column(s) {', '.join(missing)}")
+        raise MonitoringError(f"the data lacks the model's input column(s) {', '.join(missing)}")
     return model.predict(frame[names])
 
 
@@ -85,7 +85,7 @@ def reference_profile(uri: str, *, store: Store | None = None, home: str | Path 
     if found is not None:
         return found[0], found[1], version
     if not version.reference_sha256:
-        raise NbmlopsError(f"model {version.uri} was registered without reference_data, so there is nothing to "
+        raise MonitoringError(f"model {version.uri} was registered without reference_data, so there is nothing to "
                            "compare with: register it with reference_data=X_train, or call "
                            "nbmlops.monitoring.detect_drift(reference_df, current_df)")
     data = _frame(load_reference_data(version.uri, store=store)).copy()
@@ -108,18 +108,18 @@ def _current(current: Any, window: str | None, name: str, now: float | None,
     source = None
     if current is None:
         if window is None:
-            raise NbmlopsError("say what to compare: current data (a DataFrame or a file) or a window like 1d")
+            raise MonitoringError("say what to compare: current data (a DataFrame or a file) or a window like 1d")
         frame, start, end = logs.read_window(name, logs.parse_window(window), now=now, home=home)
         return frame, f"prediction log, last {window}", start, end
     if isinstance(current, str | Path):
         source = str(current)
         current = logs.read_table(current)
     if not isinstance(current, pd.DataFrame):
-        raise NbmlopsError(f"current data must be a DataFrame or a file path, not {type(current).__qualname__}")
+        raise MonitoringError(f"current data must be a DataFrame or a file path, not {type(current).__qualname__}")
     if window is None:
         return current, source, None, None
     if logs.TIMESTAMP not in current.columns:
-        raise NbmlopsError(f"--window needs a '{logs.TIMESTAMP}' column in the current data "
+        raise MonitoringError(f"--window needs a '{logs.TIMESTAMP}' column in the current data "
                            f"({source or 'DataFrame'} has {', '.join(map(str, current.columns))})")
     end = float(now if now is not None else time.time())
     start = end - logs.parse_window(window)

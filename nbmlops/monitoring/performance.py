@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nbmlops.errors import NbmlopsError
+from nbmlops.monitoring.errors import MonitoringDataError
 
 CLASSIFIER = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSOR = ("mae", "rmse", "r2")
@@ -19,10 +19,10 @@ def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, *, id_column: s
     """Predictions with their label where one arrived (the latest label per id wins)."""
     for frame, what in ((predictions, "predictions"), (labels, "labels")):
         if id_column not in frame.columns:
-            raise NbmlopsError(f"the {what} have no '{id_column}' column to join on "
+            raise MonitoringDataError(f"the {what} have no '{id_column}' column to join on "
                                f"(columns: {', '.join(map(str, frame.columns))})")
     if label_column not in labels.columns:
-        raise NbmlopsError(f"the labels have no '{label_column}' column")
+        raise MonitoringDataError(f"the labels have no '{label_column}' column")
     latest = labels[[id_column, label_column]].drop_duplicates(id_column, keep="last")
     base = predictions.drop(columns=[label_column], errors="ignore")
     return base.merge(latest, on=id_column, how="left")
@@ -47,7 +47,7 @@ def performance_metrics(y_true: Any, y_pred: Any, *, task: str | None = None, y_
     truth = pd.Series(np.asarray(y_true)).reset_index(drop=True)
     pred = pd.Series(np.asarray(y_pred)).reset_index(drop=True)
     if len(truth) != len(pred):
-        raise NbmlopsError(f"{len(truth)} labels but {len(pred)} predictions")
+        raise MonitoringDataError(f"{len(truth)} labels but {len(pred)} predictions")
     keep = truth.notna() & pred.notna()
     truth, pred = truth[keep], pred[keep]
     score = pd.Series(np.asarray(y_score)).reset_index(drop=True)[keep] if y_score is not None else None
@@ -61,7 +61,7 @@ def performance_metrics(y_true: Any, y_pred: Any, *, task: str | None = None, y_
                    r2=float(skm.r2_score(t, p)) if len(t) > 1 else math.nan)
         return out
     if task != "classification":
-        raise NbmlopsError(f"task must be 'classification' or 'regression', not '{task}'")
+        raise MonitoringDataError(f"task must be 'classification' or 'regression', not '{task}'")
     t, p = truth.astype(str), pred.astype(str)  # 1 and 1.0 and "1" are the same class once they went through a file
     t = t.str.replace(r"\.0$", "", regex=True)
     p = p.str.replace(r"\.0$", "", regex=True)

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nbmlops.errors import NbmlopsError
 from nbmlops.monitoring.columns import (
     CATEGORICAL,
     NUMERIC,
@@ -31,6 +30,7 @@ from nbmlops.monitoring.columns import (
     numeric_values,
     population_std,
 )
+from nbmlops.monitoring.errors import MonitoringError
 
 FORMAT_VERSION = 1
 STORED_MAX_VALUES = 1_000_000  # per numeric column in a stored profile: exact statistics up to this many rows
@@ -88,7 +88,7 @@ class ReferenceProfile:
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes().decode())
             if meta.get("format") != FORMAT_VERSION:
-                raise NbmlopsError(f"drift reference profile format {meta.get('format')} is not supported "
+                raise MonitoringError(f"drift reference profile format {meta.get('format')} is not supported "
                                    f"(this nbmlops reads {FORMAT_VERSION}); rebuild it with `nbmlops monitor prepare`")
             profile = cls(rows=meta["rows"])
             for i, item in enumerate(meta["columns"]):
@@ -138,7 +138,7 @@ def build_reference(data: pd.DataFrame, *, max_values: int | None = None, column
                     parallel: bool = True) -> ReferenceProfile:
     """Profile the reference data once (numeric columns sorted, categories counted), columns in parallel."""
     if not isinstance(data, pd.DataFrame):
-        raise NbmlopsError(f"reference data must be a pandas DataFrame, not {type(data).__qualname__}")
+        raise MonitoringError(f"reference data must be a pandas DataFrame, not {type(data).__qualname__}")
     names = [str(c) for c in data.columns] if columns is None else columns
     frame = data.set_axis([str(c) for c in data.columns], axis=1)
     from nbmlops.monitoring.parallel import map_columns

@@ -2,7 +2,7 @@
 
 Two families share these formulas (nbmlops.monitoring.choice names the tests and decides the verdicts):
 calibrated two-sample tests, the default, whose false-positive rate on two samples of one distribution is at
-most their level (tests/test_drift_calibration.py), and Evidently 0.7's legacy stattests, kept as they are so
+most their level (tests/monitoring/test_calibration.py), and Evidently 0.7's legacy stattests, kept as they are so
 scores agree with Evidently's and scipy's to rounding:
   ks            scipy.stats.ks_2samp (two-sided; exact p below 10,000 rows per side, else kstwo.sf): both families
   chisquare     calibrated: chi-square test of homogeneity of the reference and current counts (contingency.py)

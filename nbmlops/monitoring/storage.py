@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from nbmlops.errors import NbmlopsError
 from nbmlops.monitoring.drift import COLUMNS, DriftResult
+from nbmlops.monitoring.errors import UnknownDriftResult
 from nbmlops.monitoring.reference import ReferenceProfile
 from nbmlops.registry.dependents import on_model_deleted
 
@@ -124,7 +124,7 @@ def load_result(store: Store, result_id: str) -> tuple[dict[str, Any], DriftResu
 
     head, body = store.db.read(read)
     if head is None:
-        raise NbmlopsError(f"no drift result '{result_id}' in {store.db.where}")
+        raise UnknownDriftResult(f"no drift result '{result_id}' in {store.db.where}")
     summary = dict(head._mapping)
     summary["metrics"] = json.loads(summary["metrics"]) if summary["metrics"] else {}
     table = pd.DataFrame([{k: r._mapping[k] for k in COLUMNS} for r in body], columns=COLUMNS)
