@@ -28,9 +28,10 @@ from nbmlops.registry.api import (
 )
 from nbmlops.registry.errors import ModelIntegrityError, RegistryError
 from nbmlops.registry.records import ModelVersion, RegisteredModel
+from nbmlops.registry.resolve import resolve_version
 from nbmlops.registry.uri import ModelRef, parse_uri
 
 __all__ = ["ModelIntegrityError", "ModelRef", "ModelVersion", "RegisteredModel", "RegistryError", "delete_alias",
            "delete_model", "delete_model_tag", "delete_model_version", "get_model_version", "list_model_versions",
            "list_models", "load_model", "load_reference_data", "model_lineage", "parse_uri", "register_model",
-           "set_alias", "set_model_tag"]
+           "resolve_version", "set_alias", "set_model_tag"]

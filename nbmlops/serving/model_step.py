@@ -1,0 +1,185 @@
+"""The model step: a registered model version (`churn:3`), or an alias or name it follows (`churn@production`,
+`churn`), loaded through the registry (artifact sha256 checked) and swapped atomically when the alias moves.
+
+A request reads the loaded version once, so it is answered by one version from start to end and the answer
+names it; `refresh()` loads a new target beside the old one and swaps only once it loaded and its signature
+takes the same inputs. A failed load leaves the old version serving and is kept in `failures`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nbmlops.serving.errors import GraphError, ModelFailed, NotReady
+from nbmlops.serving.signature import conform, input_columns
+
+log = logging.getLogger("nbmlops.serving")
+METHODS = ("predict", "predict_proba", "decision_function", "transform")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One loaded version: what a request uses from start to end."""
+
+    uri: str  # name:version
+    name: str
+    version: int
+    model: Any
+    signature: dict[str, Any] | None
+    artifact_sha256: str
+
+
+@dataclass
+class LoadFailure:
+    version: str
+    reason: str
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Answer:
+    """What a model step (or a router) answers for a batch of rows."""
+
+    predictions: np.ndarray
+    model_version: str
+    log_name: str  # the monitoring log these rows go to: the answering model's name
+    features: pd.DataFrame  # the model's input, as logged
+    shadows: list[Any] = field(default_factory=list)  # (Model, frame) pairs a shadow router runs off the path
+
+
+def as_list(predictions: Any) -> list[Any]:
+    """JSON-able predictions: numpy scalars as Python numbers, 2-D outputs as lists per row."""
+    array = np.asarray(predictions)
+    return array.tolist()
+
+
+def _same_inputs(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | None:
+    """Why a version with signature `new` can't replace one with `old` in a running graph, or None."""
+    if old is None or new is None:
+        return None if old == new else "one of the two versions was registered without a signature"
+    if old.get("type") != new.get("type"):
+        return f"its input is a {new.get('type')}, the serving version's a {old.get('type')}"
+    if old.get("type") == "ndarray":
+        return None if old.get("shape") == new.get("shape") else f"its input shape {new.get('shape')} differs"
+    before = [(c["name"], c["dtype"]) for c in old.get("columns", [])]
+    after = [(c["name"], c["dtype"]) for c in new.get("columns", [])]
+    if before == after:
+        return None
+    return f"its signature takes {after}, the serving version's takes {before}"
+
+
+class Model:
+    """A model step: `Model("churn@production")`, `Model("churn:3", method="predict_proba")`."""
+
+    def __init__(self, uri: str, *, method: str = "predict") -> None:
+        from nbmlops.registry import parse_uri
+
+        self.ref = parse_uri(uri)
+        self.uri = str(self.ref)
+        if method not in METHODS:
+            raise GraphError(f"model step '{uri}': method must be one of {', '.join(METHODS)}, not '{method}'")
+        self.method = method
+        self.home: str | Path | None = None
+        self.current: Loaded | None = None
+        self.failures: list[LoadFailure] = []
+        self.swaps = 0
+        self._lock = threading.Lock()  # one load at a time; requests never take it
+
+    @property
+    def follows(self) -> bool:
+        """Whether the step follows a moving target (an alias, or the latest version)."""
+        return self.ref.version is None
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    def models(self) -> list[Model]:
+        return [self]
+
+    def describe(self) -> dict[str, Any]:
+        loaded = self.current
+        return {"step": "model", "uri": self.uri, "method": self.method,
+                "model_version": loaded.uri if loaded else None,
+                "signature": loaded.signature if loaded else None}
+
+    def label(self) -> str:
+        loaded = self.current
+        return f"{self.uri} → {loaded.uri}" if loaded and loaded.uri != self.uri else self.uri
+
+    # -- loading ----------------------------------------------------------------------------------------
+    def _load_version(self, number: int) -> Loaded:
+        from nbmlops.registry import get_model_version, load_model
+
+        uri = f"{self.ref.name}:{number}"
+        meta = get_model_version(uri, home=self.home)
+        model = load_model(uri, home=self.home)  # verifies the artifact's sha256 before unpickling
+        if not hasattr(model, self.method):
+            raise GraphError(f"model {uri} ({type(model).__name__}) has no method '{self.method}'")
+        return Loaded(uri, self.ref.name, number, model, meta.signature, meta.artifact_sha256)
+
+    def load(self, home: str | Path | None = None) -> Loaded:
+        """Load the version the URI names now (first load: errors propagate)."""
+        from nbmlops.registry import resolve_version
+
+        self.home = home if home is not None else self.home
+        with self._lock:
+            if self.current is None:
+                self.current = self._load_version(resolve_version(self.uri, home=self.home))
+                log.info("serving %s as %s", self.uri, self.current.uri)
+            return self.current
+
+    def refresh(self) -> str | None:
+        """If the URI names another version now, load it and swap; returns the new version's URI, or None.
+        A version that fails to load or takes other inputs is recorded in `failures` and the old one stays."""
+        from nbmlops.registry import resolve_version
+
+        if self.current is None:
+            self.load()
+            return self.current.uri if self.current else None
+        with self._lock:
+            number = resolve_version(self.uri, home=self.home)
+            old = self.current
+            if number == old.version or any(f.version == f"{self.ref.name}:{number}" for f in self.failures[-1:]):
+                return None  # unchanged, or the version that just failed (retried once the alias moves again)
+            try:
+                new = self._load_version(number)
+                why = _same_inputs(old.signature, new.signature)
+                if why:
+                    raise GraphError(f"model {new.uri} can't replace {old.uri}: {why}")
+            except Exception as exc:  # noqa: BLE001 - any failure keeps the old version; it is reported
+                failure = LoadFailure(f"{self.ref.name}:{number}", f"{type(exc).__name__}: {exc}")
+                self.failures.append(failure)
+                log.error("%s: version %s failed to load, %s keeps serving: %s", self.uri, failure.version,
+                          old.uri, failure.reason)
+                return None
+            self.current = new  # one reference assignment: a request sees the old version or the new one
+            self.swaps += 1
+            log.info("%s moved: now serving %s (was %s)", self.uri, new.uri, old.uri)
+            return new.uri
+
+    # -- answering --------------------------------------------------------------------------------------
+    def predict(self, frame: pd.DataFrame, *, allow_extra: bool, request_id: str) -> Answer:
+        loaded = self.current
+        if loaded is None:
+            raise NotReady(f"model {self.uri} is not loaded yet")
+        columns = input_columns(loaded.signature)
+        if columns and list(frame.columns) == [str(i) for i in range(len(columns))]:
+            frame = frame.set_axis(columns, axis=1)  # positional rows (MLflow's "instances": [[...]])
+        inputs = conform(frame, loaded.signature, allow_extra=allow_extra, where=f"model {loaded.uri}")
+        try:
+            predictions = np.asarray(getattr(loaded.model, self.method)(inputs))
+        except Exception as exc:  # noqa: BLE001 - any model error is a 500 that names the request
+            raise ModelFailed(f"model {loaded.uri} raised {type(exc).__name__}: {exc} (request {request_id})",
+                              detail={"model_version": loaded.uri}) from exc
+        features = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
+            inputs, columns=[str(i) for i in range(np.asarray(inputs).shape[1])] if np.ndim(inputs) == 2 else None)
+        return Answer(predictions, loaded.uri, loaded.name, features)
