@@ -1,14 +1,19 @@
-"""ipywidgets to browse nbmlops from a notebook: drift dashboards (runs, features, registry to follow).
+"""ipywidgets to browse and act on nbmlops from a notebook: runs, the model registry, features, training sets,
+the pipeline and drift.
 
-    from nbmlops.widgets import DriftDashboard
+    from nbmlops.widgets import DriftDashboard, RunsBrowser
+    RunsBrowser(filter="metrics.auc > 0.8")                          # paged, sorted, filtered in the database
     DriftDashboard(detect_drift(train_df, live_df))                  # one result
     DriftDashboard.for_model("churn@production", current="live.parquet")  # monitor now, stored, with history
     DriftDashboard.history("churn")                                  # browse the stored results of a model
 
-The widgets only call the public APIs of nbmlops.monitoring, nbmlops.registry and nbmlops.tracking. Charts are
+The widgets only call the public APIs of nbmlops.tracking, registry, features, monitoring and pipeline. Charts are
 plotly figures shown through plotly's own JupyterLab renderer (bundled with plotly): nothing loads from a CDN.
+A store that is empty or cannot be reached, or a name that does not exist, is a message inside the widget with a
+refresh button; where widgets don't render (a saved notebook, `jupyter nbconvert --execute`) they leave HTML.
 """
 
 from nbmlops.widgets.drift import DriftDashboard
+from nbmlops.widgets.runs import RunsBrowser
 
-__all__ = ["DriftDashboard"]
+__all__ = ["DriftDashboard", "RunsBrowser"]
