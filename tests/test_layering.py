@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nbmlops"
-BASE = {"errors", "names", "digest", "_version", "user_cache", "status"}  # modules at the package root that everything may use
+# modules at the package root that everything may use
+BASE = {"errors", "names", "profiling", "digest", "_version", "user_cache", "status"}
 # what each subpackage may import (besides itself and BASE); the top ones may import anything below
 ALLOWED = {
     "notebook": set(),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from nbmlops import profiling
 from nbmlops.features.definitions import SetSpec
 from nbmlops.features.join import join_set
 from nbmlops.features.offline import IngestRecord, OfflineStore
@@ -17,10 +18,9 @@ from nbmlops.features.offline import IngestRecord, OfflineStore
 if TYPE_CHECKING:
     from nbmlops.features.catalog_db import CatalogDB
 
-BINS = 10
-
-
 def column_stats(values: Any) -> dict[str, Any]:
+    """count, nulls, distinct, min/max/mean and a histogram ({"edges", "counts"} of numbers, {"values", "counts"}
+    of the most frequent categories), by nbmlops.profiling's kinds; datetimes get min/max only."""
     series = pd.Series(values)
     nulls = int(series.isna().sum())
     present = series.dropna()
@@ -28,16 +28,17 @@ def column_stats(values: Any) -> dict[str, Any]:
                            "distinct": int(present.nunique()), "histogram": None}
     if len(present) == 0:
         return out
-    if pd.api.types.is_numeric_dtype(present.dtype) and not pd.api.types.is_bool_dtype(present.dtype):
-        numbers = present.to_numpy(dtype=np.float64)
-        out.update(min=float(numbers.min()), max=float(numbers.max()), mean=float(numbers.mean()))
-        counts, edges = np.histogram(numbers, bins=BINS)
-        out["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
-    else:
-        if pd.api.types.is_datetime64_any_dtype(present.dtype):
-            out.update(min=str(present.min()), max=str(present.max()))
-        top = present.astype(str).value_counts().head(BINS)
-        out["histogram"] = {"values": top.index.tolist(), "counts": top.tolist()}
+    kind, _ = profiling.column_kind(present)
+    if kind == profiling.NUMERIC:
+        numbers, _ = profiling.finite_numbers(present)
+        if len(numbers):
+            out.update(min=float(numbers.min()), max=float(numbers.max()), mean=float(numbers.mean()))
+        out["histogram"] = profiling.numeric_histogram(numbers)
+    elif kind == profiling.DATETIME:
+        out.update(min=present.min().isoformat(), max=present.max().isoformat())
+    elif kind == profiling.CATEGORICAL:
+        top, _ = profiling.top_values(profiling.category_counts(present))
+        out["histogram"] = {"values": list(top), "counts": list(top.values())}
     return out
 
 
@@ -45,7 +46,7 @@ def set_stats(offline: OfflineStore, catalog: CatalogDB, spec: SetSpec,
               ingests: list[IngestRecord]) -> dict[str, dict[str, Any]]:
     """Every feature's statistics over the version's rows: from the catalog's cache while its ingests are the
     same, else computed and cached there."""
-    state = hashlib.sha256(json.dumps([r.id for r in ingests]).encode()).hexdigest()
+    state = hashlib.sha256(json.dumps([profiling.PROFILER_VERSION, [r.id for r in ingests]]).encode()).hexdigest()
     cached = catalog.stats(spec)
     if cached is not None and cached.get("state") == state:
         return cached["features"]

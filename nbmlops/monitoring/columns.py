@@ -1,7 +1,7 @@
 """How a pandas column is read for drift: its kind, and its values with missing ones counted apart.
 
-Kinds: numeric (ints, floats, nullable Int64/Float64), categorical (bool, category, string, object), and
-skipped (datetime, timedelta, period, interval, complex: drift tests on them would mislead; the reason says why).
+Kinds are nbmlops.profiling's: numeric, categorical, and skipped for its datetime and unsupported ones (drift
+tests on them would mislead; the reason says why).
 Infinite numbers count as missing, as in Evidently.
 """
 
@@ -15,27 +15,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
+from nbmlops import profiling
+
+NUMERIC = profiling.NUMERIC
+CATEGORICAL = profiling.CATEGORICAL
 SKIPPED = "skipped"
 
 
 def column_kind(series: pd.Series) -> tuple[str, str | None]:
-    """(kind, reason when skipped)."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return CATEGORICAL, None
-    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
-        return SKIPPED, f"{dtype} column: a timestamp is not a feature distribution (derive e.g. an age in days)"
-    if pd.api.types.is_timedelta64_dtype(dtype):
-        return SKIPPED, f"{dtype} column: convert durations to a number of seconds to test them"
-    if pd.api.types.is_complex_dtype(dtype):
-        return SKIPPED, f"{dtype} column: complex numbers have no order to compare"
-    if isinstance(dtype, pd.IntervalDtype):
-        return SKIPPED, f"{dtype} column: intervals are not supported"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return NUMERIC, None
-    return CATEGORICAL, None
+    """(kind, reason when skipped): nbmlops.profiling's kinds, with datetime and unsupported columns skipped."""
+    kind, reason = profiling.column_kind(series)
+    if kind == profiling.DATETIME:
+        return SKIPPED, f"{series.dtype} column: a timestamp is not a feature distribution (derive e.g. an age in days)"
+    if kind == profiling.UNSUPPORTED:
+        return SKIPPED, reason
+    return kind, None
 
 
 @dataclass

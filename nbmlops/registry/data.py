@@ -9,6 +9,8 @@ Profile format (JSON, `PROFILE_VERSION`):
     categorical COLUMN: {"kind": "categorical", "dtype", "count", "nulls", "distinct",
                          "top": {value: count, ...} (most frequent first, at most TOP_N), "other": count}
     datetime COLUMN:    {"kind": "datetime", "dtype", "count", "nulls", "min", "max"} (ISO 8601)
+    unsupported COLUMN: {"kind": "unsupported", "dtype", "count", "nulls", "reason"} (timedelta, complex, ...)
+Kinds, histogram bins and TOP_N are nbmlops.profiling's, shared with the feature catalog and drift monitoring.
 `count` is the number of non-null values; statistics of a numeric column use its finite values only.
 """
 
@@ -24,8 +26,6 @@ from nbmlops.registry.errors import RegistryError
 
 PROFILE_VERSION = 1
 QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
-HISTOGRAM_BINS = 20
-TOP_N = 20
 EXAMPLE_ROWS = 5
 
 
@@ -114,38 +114,37 @@ def _num(value: Any) -> float | None:
 def profile(data: Any) -> dict[str, Any]:
     """Per-column summary of the reference (training) data, for drift monitoring (format in the module doc)."""
     import numpy as np
-    import pandas as pd
+
+    from nbmlops import profiling  # pandas: only when a profile is made
 
     frame = _frame(data)
     columns: dict[str, Any] = {}
     for name, series in frame.items():
         nulls = int(series.isna().sum())
         base = {"dtype": str(series.dtype), "count": int(len(series) - nulls), "nulls": nulls}
-        if pd.api.types.is_bool_dtype(series.dtype) or not (
-                pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_datetime64_any_dtype(series.dtype)):
-            counts = series.dropna().astype(str).value_counts()
-            top = counts.head(TOP_N)
-            columns[str(name)] = {"kind": "categorical", **base, "distinct": int(len(counts)),
-                                  "top": {str(k): int(v) for k, v in top.items()},
-                                  "other": int(counts.sum() - top.sum())}
-        elif pd.api.types.is_datetime64_any_dtype(series.dtype):
+        kind, reason = profiling.column_kind(series)
+        if kind == profiling.CATEGORICAL:
+            counts = profiling.category_counts(series)
+            top, other = profiling.top_values(counts)
+            columns[str(name)] = {"kind": kind, **base, "distinct": int(len(counts)), "top": top, "other": other}
+        elif kind == profiling.DATETIME:
             present = series.dropna()
-            columns[str(name)] = {"kind": "datetime", **base,
+            columns[str(name)] = {"kind": kind, **base,
                                   "min": present.min().isoformat() if len(present) else None,
                                   "max": present.max().isoformat() if len(present) else None}
+        elif kind == profiling.UNSUPPORTED:
+            columns[str(name)] = {"kind": kind, **base, "reason": reason}
         else:
-            values = series.dropna().to_numpy(dtype=float, na_value=np.nan)
-            finite = values[np.isfinite(values)]
-            column: dict[str, Any] = {"kind": "numeric", **base, "infinite": int(len(values) - len(finite)),
+            finite, infinite = profiling.finite_numbers(series)
+            column: dict[str, Any] = {"kind": kind, **base, "infinite": infinite,
                                       "distinct": int(len(np.unique(finite)))}
             if len(finite):
-                counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
                 column.update(
                     mean=_num(finite.mean()), std=_num(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
                     min=_num(finite.min()), max=_num(finite.max()),
                     quantiles={str(q): _num(v) for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES),
                                                                strict=True)},
-                    histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]})
+                    histogram=profiling.numeric_histogram(finite))
             else:
                 column.update(mean=None, std=None, min=None, max=None, quantiles={}, histogram=None)
             columns[str(name)] = column
