@@ -70,8 +70,10 @@ def run_command(target: str, params: tuple[str, ...], backend: str, resume: str 
                 verbose: bool) -> None:
     from nbmlops.cli.output import TerminalReporter, echo, print_run_summary, print_sweep_summary
     from nbmlops.pipeline import load_pipeline
+    from nbmlops.pipeline.params import check_unique
     from nbmlops.runners import run_pipeline, sweep_pipeline
 
+    check_unique(params)  # before a sweep splits them: `-p n=1 -p n=2` is an error either way
     freeze_imported_objects()
     spec = load_pipeline(target)
     for warning in spec.warnings:

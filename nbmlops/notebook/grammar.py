@@ -63,7 +63,7 @@ def _check_step_name(name: str, cell: Cell, path: str, where: str | None, tag: b
         shown = name if len(name) <= 40 else name[:40] + "…"
         where = where if where is None or len(where) <= 60 else where[:60] + "…"
         if tag:
-            raise _error(cell, path, f"tag '{where}' needs a step name: '{shown}' {problem}")
+            raise _error(cell, path, f"tag '{where}' needs a step name: this one {problem}")
         inside = f" in '{where}'" if where else ""
         raise _error(cell, path, f"'{shown}'{inside} is not a valid step name: it {problem}")
     return name

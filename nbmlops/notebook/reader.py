@@ -94,8 +94,8 @@ def _cell(index: int, cell: object, path: str) -> Cell:
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
         source = "".join(source)
     elif not isinstance(source, str):
-        raise NotebookError(f"'source' must be a string or a list of strings, not {_kind(source)}", path=path,
-                            cell=index)
+        kind = "a list with a non-string item" if isinstance(source, list) else _kind(source)
+        raise NotebookError(f"'source' must be a string or a list of strings, not {kind}", path=path, cell=index)
     metadata = cell.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise NotebookError(f"'metadata' must be an object, not {_kind(metadata)}", path=path, cell=index)
@@ -109,7 +109,7 @@ def _cell(index: int, cell: object, path: str) -> Cell:
 
 def _kind(value: object) -> str:
     return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", dict: "an object",
-            list: "a list with a non-string item"}.get(type(value), type(value).__name__)
+            list: "a list"}.get(type(value), type(value).__name__)
 
 
 def _mapping(value: object) -> dict:

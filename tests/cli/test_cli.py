@@ -43,7 +43,7 @@ def test_run_shows_the_compilers_warnings(make_notebook, tmp_path: Path) -> None
                               ("first.append(0)", ["step:change"]), ("print(rows)", ["step:report"])])
     done = cli("run", str(notebook), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "warning: cell 2: step 'change' changes `first` in place" in done.stderr
+    assert "warning: cell 3: step 'change' changes `first` in place" in done.stderr
 
 
 def test_compiled_spec_runs_the_same(workdir: Path) -> None:
@@ -76,7 +76,7 @@ def test_show_formats(workdir: Path, fmt: str, expected: str) -> None:
     ("{not json", "not valid notebook JSON"),
     ('{"nbformat": 3, "cells": []}', "nbformat 3 is not supported"),
     ('{"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = (", "metadata": {}}]}',
-     "cell 0 `x = (`: line 1: syntax error"),
+     "cell 1 `x = (`: line 1: syntax error"),
 ])
 @pytest.mark.parametrize("command", ["run", "show", "compile"])
 def test_bad_notebooks_exit_2_with_one_line(tmp_path: Path, content: str | None, message: str, command: str) -> None:

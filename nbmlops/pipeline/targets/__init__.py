@@ -63,13 +63,25 @@ def write_target(spec: PipelineSpec, name: str, output: str | os.PathLike[str], 
     if chosen.output == "folder" and out.exists() and not out.is_dir():
         raise NbmlopsError(f"--target {name} writes a folder, and {out} is a file")
     if chosen.output == "file" and out.is_dir():
-        raise NbmlopsError(f"--target {name} writes a file, and {out} is a folder")
+        raise NbmlopsError(f"--target {name} writes a file, and {out} is a folder; name the file, e.g. "
+                           f"{out / ('pipeline.json' if name == 'json' else 'pipeline' + chosen.suffix)}")
+    parent = out if chosen.output == "folder" and out.is_dir() else out.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if chosen.output == "file" and not parent.is_dir() or existing is not None and not existing.is_dir():
+        raise NbmlopsError(f"can't write {out}: the folder {parent} does not exist" if existing is None or
+                           existing.is_dir() else f"can't write {out}: {existing} is a file, not a folder")
+    for step in spec.steps:  # a spec built in code never went through the spec file's checks
+        if "/" in step.name or "\\" in step.name or step.name in (".", ".."):
+            raise NbmlopsError(f"step name '{step.name}' can't be a file name")
     planned = [out / f"{step.name}.ipynb" for step in spec.steps] + [out / "pipeline.json"] \
         if chosen.output == "folder" else [out]
     check_overwrite(spec, planned, force)
     module, _, function = chosen.writer.partition(":")
     given = {key: value for key, value in options.items() if key in chosen.options and value is not None}
-    return getattr(importlib.import_module(module), function)(spec, out, **given)
+    try:
+        return getattr(importlib.import_module(module), function)(spec, out, **given)
+    except OSError as exc:  # permissions, a full disk, a name too long for the file system
+        raise NbmlopsError(f"can't write {exc.filename or out}: {exc.strerror or exc}") from None
 
 
 def check_overwrite(spec: PipelineSpec, paths: list[Path], force: bool) -> None:
