@@ -19,7 +19,8 @@ from nbmlops.cli.commands import (
 )
 from nbmlops.cli.group import NbmlopsGroup
 
-SUBGROUPS = {name: f"nbmlops.cli.{name}:{name}" for name in ("runs", "models", "features", "monitor")}
+SUBGROUPS = {name: f"nbmlops.cli.{name}:{name}" for name in ("runs", "models", "features", "monitor", "schedule")}
+SUBGROUPS["scheduler"] = "nbmlops.cli.schedule:scheduler"
 
 
 @click.group(cls=NbmlopsGroup, lazy=SUBGROUPS, context_settings={"help_option_names": ["-h", "--help"]})

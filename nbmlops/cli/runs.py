@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -57,13 +56,11 @@ def _short(value: Any) -> str:
 
 
 def split_filter(text: str | None) -> list[str]:
-    """`metrics.auc > 0.8 and params.C = 0.5` -> one clause per comparison."""
-    if not text:
-        return []
-    clauses = [part.strip() for part in re.split(r"(?:^|\s+)and(?:\s+|$)", text.strip(), flags=re.IGNORECASE)]
-    if any(not part for part in clauses):
-        raise NbmlopsError(f"filter '{text}': an 'and' needs a comparison on both sides")
-    return clauses
+    """`metrics.auc > 0.8 and params.C = 0.5` -> one clause per comparison (the store's grammar: no `or`, at most
+    nbmlops.store.query.MAX_TERMS terms)."""
+    from nbmlops.store.query import split_filter as split
+
+    return split(text)
 
 
 @click.group(cls=NbmlopsGroup)
@@ -90,12 +87,28 @@ def list_runs(pipeline: str | None, status: str | None, filter_: str | None, ord
     # the params that tell these runs apart; the ones all share would only crowd the table
     param_keys = sorted({k for r in found for k in r.params
                          if len({json.dumps(x.params.get(k), default=str) for x in found}) > 1})[:4]
+    triggered = any(r.trigger for r in found)  # the column only where a schedule started some of them
     rows = [[r.id, r.pipeline or r.name or "", r.status, _when(r.started_at), _seconds(r.duration),
+             *([trigger_text(r.trigger)] if triggered else []),
              *[_short(r.params.get(k)) for k in param_keys],
              *[_short(r.metrics.get(k)) for k in metric_keys]] for r in found]
-    columns = ["run", "pipeline", "status", "started", "seconds", *[f"params.{k}" for k in param_keys],
-               *[f"metrics.{k}" for k in metric_keys]]
+    columns = ["run", "pipeline", "status", "started", "seconds", *(["trigger"] if triggered else []),
+               *[f"params.{k}" for k in param_keys], *[f"metrics.{k}" for k in metric_keys]]
     _console().print(_table(f"{len(found)} runs", columns, rows))
+
+
+def trigger_text(trigger: dict[str, Any] | None) -> str:
+    """What started a scheduled run, in a few words: `nightly cron 2027-01-01T03:00:00+01:00`."""
+    if not trigger:
+        return ""
+    kind = trigger.get("kind", "")
+    detail = {"cron": lambda: str(trigger.get("occurrence_at", "")),
+              "files": lambda: f"{len(trigger.get('files', []))} new file(s) {trigger.get('glob', '')}",
+              "drift": lambda: f"{trigger.get('model', '')} result {trigger.get('drift_result', '')}",
+              "after": lambda: f"{trigger.get('upstream', '')} run {trigger.get('upstream_run', '')}",
+              "manual": lambda: str(trigger.get("requested_at", ""))}.get(kind, lambda: "")()
+    attempt = f" (attempt {trigger['attempt']})" if trigger.get("attempt", 1) > 1 else ""
+    return f"{trigger.get('schedule', '')} {kind} {detail}{attempt}".strip()
 
 
 def _run_summary(run: Any) -> dict[str, Any]:
@@ -123,6 +136,8 @@ def show_run(run_id: str, as_json: bool) -> None:
     if run.git_commit:
         console.print(f"git {run.git_commit[:12]}{' (dirty)' if run.git_dirty else ''}")
     console.print(f"python {run.python_version}  nbmlops {run.nbmlops_version}")
+    if run.trigger:
+        console.print(f"trigger {trigger_text(run.trigger)}")
     if run.error:
         console.print(f"[red]error:[/] {run.error}")
     if run.params:
