@@ -4,7 +4,6 @@ worker process, so the event loop never waits on them. Errors are JSON: `{"messa
 
 from __future__ import annotations
 
-import atexit
 import json
 import re
 from collections.abc import Callable
@@ -150,7 +149,7 @@ class RunsHandler(BaseHandler):
 class JobHandler(BaseHandler):
     @web.authenticated
     def get(self, job_id: str) -> None:
-        job = self.jobs.jobs.get(job_id)
+        job = self.jobs.get(job_id)
         if job is None:
             raise web.HTTPError(404, f"no run job {job_id}")
         self.reply(job.to_dict())
@@ -162,7 +161,7 @@ class StepNotebookHandler(BaseHandler):
 
     @web.authenticated
     async def get(self, job_id: str, step: str) -> None:
-        job = self.jobs.jobs.get(job_id)
+        job = self.jobs.get(job_id)
         notebook = (job.artifacts.get(step) or {}).get("notebook") if job else None
         if not notebook or not Path(notebook).is_file():
             raise web.HTTPError(404, f"no executed notebook for step {step}")
@@ -212,9 +211,7 @@ def setup_handlers(server_app: Any) -> None:
     web_app = server_app.web_app
     web_app.settings["nbmlops_root_dir"] = server_app.root_dir
     if "nbmlops_jobs" not in web_app.settings:
-        jobs = web_app.settings["nbmlops_jobs"] = JobManager()
-        # module extensions get no shutdown hook from jupyter_server: stop the runs when the server process ends
-        atexit.register(jobs.stop_all)
+        web_app.settings["nbmlops_jobs"] = JobManager()  # runs are detached: they outlive this server
     base = url_path_join(web_app.settings["base_url"], "nbmlops")
     web_app.add_handlers(".*$", [
         (url_path_join(base, "info"), InfoHandler),

@@ -1,10 +1,23 @@
-"""Background pipeline runs: one worker process each, its JSON-line progress kept for the panel to poll."""
+"""Pipeline runs started from the panel, each handed to a detached worker process that outlives the server.
+
+Contract:
+- `start()` writes `<home>/jobs/<id>/request.json` and spawns `python -m nbmlops.server.worker <job dir>` in a
+  session of its own (setsid): stopping or restarting Jupyter does not stop it. The worker writes its progress as
+  JSON lines to `events.jsonl` there, its stderr to `stderr.txt`; the run itself (status, heartbeat, pid, steps)
+  is recorded in the project's database like any run, tagged `job=<id>`.
+- `get()` rebuilds a job's state from those files each time, so a server started later (or another one) reads
+  the same state: the in-memory table only remembers where each job's folder is.
+- `stop()` sends SIGINT to the worker's process group: the orchestrator stops the running step, marks the run
+  `interrupted` and keeps every finished step's outputs (and cache entries) usable.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import re
+import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -14,7 +27,8 @@ from typing import Any
 
 from nbmlops.status import StepStatus
 
-KEEP_JOBS = 50  # finished jobs remembered for polling; older ones are forgotten (the store keeps the runs)
+JOB_ID = re.compile(r"^[0-9a-f]{12}$")
+ACTIVE = (StepStatus.PENDING, "starting", StepStatus.RUNNING)
 
 
 @dataclass
@@ -23,7 +37,7 @@ class Job:
     notebook: str  # contents-API path, as the panel knows it
     backend: str
     params: dict[str, Any]
-    status: str = "starting"  # starting, running, succeeded, failed
+    status: str = "starting"  # starting, running, succeeded, failed, interrupted
     started: float = field(default_factory=time.time)
     ended: float | None = None
     run_id: str | None = None
@@ -31,103 +45,178 @@ class Job:
     order: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None
     artifacts: dict[str, dict[str, str]] = field(default_factory=dict)
-    process: asyncio.subprocess.Process | None = None
-    outcome: tuple[str, dict[str, Any] | None] | None = None  # the worker's last word; final once it has exited
+    pid: int | None = None
+    sweep: dict[str, Any] | None = None  # {"points": N, "children": [run ids], "parent": id, "best": id}
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "notebook": self.notebook, "backend": self.backend, "params": self.params,
                 "status": self.status, "started": self.started, "ended": self.ended, "run_id": self.run_id,
                 "steps": [{"name": n, **self.steps.get(n, {"status": StepStatus.PENDING})} for n in self.order],
-                "error": self.error, "artifacts": self.artifacts}
+                "error": self.error, "artifacts": self.artifacts, "pid": self.pid, "sweep": self.sweep}
+
+
+def jobs_dir(home: Path) -> Path:
+    return home / "jobs"
 
 
 class JobManager:
     def __init__(self) -> None:
-        self.jobs: dict[str, Job] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.homes: dict[str, Path] = {}  # job id -> the project home holding its folder
+        self._children: dict[str, subprocess.Popen[bytes]] = {}  # spawned here: reaped on each read
 
-    def start(self, notebook_api_path: str, notebook_file: Path, backend: str, params: dict[str, Any]) -> Job:
-        job = Job(uuid.uuid4().hex[:12], notebook_api_path, backend, params)
-        self.jobs[job.id] = job
-        task = asyncio.get_running_loop().create_task(self._run(job, notebook_file))
-        self._tasks.add(task)  # keep a reference: the loop holds tasks weakly
-        task.add_done_callback(self._tasks.discard)
-        self._forget_old()
+    def start(self, notebook_api_path: str, notebook_file: Path, backend: str, params: dict[str, Any], *,
+              home: Path | None = None, sweep: dict[str, Any] | None = None) -> Job:
+        """Spawn the detached worker. `home`: the notebook's project home by default; `sweep` =
+        {"fields": {"C": "0.1, 1, 10"}, "mode": "grid" | "random:N", "objective": "metrics.auc:max"}."""
+        from nbmlops.store import project_home
+
+        home = Path(home) if home else project_home(notebook_file.parent)
+        job_id = uuid.uuid4().hex[:12]
+        folder = jobs_dir(home) / job_id
+        folder.mkdir(parents=True)
+        request = {"id": job_id, "notebook": str(notebook_file), "notebook_api_path": notebook_api_path,
+                   "backend": backend, "params": params, "sweep": sweep, "home": str(home), "started": time.time()}
+        (folder / "request.json").write_text(json.dumps(request, default=str))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(folder / "events.jsonl", "ab") as out, open(folder / "stderr.txt", "ab") as err:
+            try:
+                child = subprocess.Popen([sys.executable, "-m", "nbmlops.server.worker", str(folder)],
+                                         cwd=str(notebook_file.parent), env=env, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err, start_new_session=True)
+            except OSError as exc:
+                out.write(json.dumps({"event": "failed", "message": f"could not start the run: {exc}"}).encode()
+                          + b"\n")
+            else:
+                self._children[job_id] = child
+                (folder / "pid").write_text(str(child.pid))
+        self.homes[job_id] = home
+        return self.get(job_id, home)  # type: ignore[return-value]
+
+    def find(self, job_id: str, home: Path | None = None) -> Path | None:
+        """The folder of a job, from this server's memory or, after a restart, from the notebook's home."""
+        if not JOB_ID.match(job_id):
+            return None
+        home = self.homes.get(job_id) or home
+        folder = jobs_dir(home) / job_id if home else None
+        return folder if folder and (folder / "request.json").is_file() else None
+
+    def get(self, job_id: str, home: Path | None = None) -> Job | None:
+        folder = self.find(job_id, home)
+        if folder is None:
+            return None
+        self.homes[job_id] = folder.parent.parent
+        child = self._children.get(job_id)
+        if child is not None and child.poll() is not None:
+            del self._children[job_id]  # reaped: no zombie left behind
+        return read_job(folder)
+
+    def stop(self, job_id: str, home: Path | None = None) -> Job | None:
+        """Ask the worker to stop (SIGINT to its process group); the job reads `interrupted` once it has."""
+        job = self.get(job_id, home)
+        if job is None:
+            return None
+        if job.status in ACTIVE and job.pid and process_alive(job.pid):
+            interrupt(job.pid)
         return job
 
-    async def _run(self, job: Job, notebook_file: Path) -> None:
-        request = json.dumps({"notebook": str(notebook_file), "backend": job.backend, "params": job.params})
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+def interrupt(pid: int) -> None:
+    """SIGINT to the worker and everything it started (kernels, step processes): Ctrl-C, as in a terminal."""
+    try:
+        os.killpg(pid, signal.SIGINT)
+    except (ProcessLookupError, PermissionError):
         try:
-            job.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "nbmlops.server.worker", request, cwd=str(notebook_file.parent), env=env,
-                limit=1 << 22, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
-        except OSError as exc:
-            self._finish(job, StepStatus.FAILED, {"message": f"could not start the run: {exc}"})
-            return
-        job.status = StepStatus.RUNNING
-        stderr_task = asyncio.ensure_future(job.process.stderr.read())  # type: ignore[union-attr]
-        assert job.process.stdout is not None
-        async for raw in job.process.stdout:
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue  # a step's own print that reached stdout; its logs are in the run folder
-            if isinstance(event, dict):
-                self._apply(job, event)
-        code = await job.process.wait()
-        stderr = (await stderr_task).decode(errors="replace")
-        # close the pipes now, on a live loop: Python 3.11 otherwise closes them when the transport is collected,
-        # possibly after the server's loop is gone ("Event loop is closed")
-        _close_pipes(job.process)
-        if job.outcome is None:  # the worker died without a final event
-            tail = "\n".join(stderr.strip().splitlines()[-15:])
-            job.outcome = (StepStatus.FAILED, {"message": f"the run process exited with code {code}\n{tail}".strip()})
-        self._finish(job, *job.outcome)
-
-    def _apply(self, job: Job, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "compiled":
-            job.order = list(event.get("steps") or [])
-        elif kind == "step":
-            name = str(event.get("step"))
-            if name not in job.order:
-                job.order.append(name)
-            job.steps[name] = {k: event[k] for k in ("status", "seconds", "detail") if k in event}
-        elif kind == "done":
-            job.run_id = event.get("run_id")
-            job.artifacts = event.get("artifacts") or {}
-            status = event.get("status") or "succeeded"
-            job.outcome = (StepStatus.SUCCEEDED if status in (StepStatus.SUCCEEDED, "success") else status, None)
-        elif kind == "failed":
-            job.run_id = event.get("run_id")
-            job.artifacts = event.get("artifacts") or {}
-            job.outcome = (StepStatus.FAILED,
-                           {k: event.get(k) for k in ("message", "step", "cell", "line", "traceback")})
-
-    def _finish(self, job: Job, status: str, error: dict[str, Any] | None) -> None:
-        job.status, job.error, job.ended = status, error, time.time()
-        for name in job.order:  # steps never reached in a failed run
-            never = StepStatus.NOT_RUN if status == StepStatus.FAILED else StepStatus.PENDING
-            job.steps.setdefault(name, {"status": never})
-
-    def _forget_old(self) -> None:
-        finished = sorted((j for j in self.jobs.values() if j.ended), key=lambda j: j.ended or 0)
-        for job in finished[:-KEEP_JOBS] if len(finished) > KEEP_JOBS else []:
-            del self.jobs[job.id]
-
-    def stop_all(self) -> None:
-        """At server exit: end the runs still going (the store marks them failed once their heartbeat stops)."""
-        for job in self.jobs.values():
-            if job.process is not None and job.process.returncode is None:
-                try:
-                    job.process.terminate()
-                except ProcessLookupError:
-                    pass  # it ended on its own meanwhile
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass  # it ended meanwhile
 
 
-def _close_pipes(process: asyncio.subprocess.Process) -> None:
-    transport = getattr(process, "_transport", None)
-    if transport is not None:
-        transport.close()
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, an exited child nobody reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): kill(0) said it exists
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def read_job(folder: Path) -> Job:
+    """A job's state from its folder: the request, the worker's events and whether the worker still lives."""
+    request = json.loads((folder / "request.json").read_text())
+    job = Job(request["id"], request.get("notebook_api_path") or "", request.get("backend") or "local",
+              request.get("params") or {}, started=request.get("started") or 0.0)
+    pid_file = folder / "pid"
+    job.pid = int(pid_file.read_text()) if pid_file.is_file() else None
+    final = False
+    for event in read_events(folder / "events.jsonl"):
+        final = apply_event(job, event) or final
+    if not final:
+        if job.pid and process_alive(job.pid):
+            job.status = StepStatus.RUNNING if job.order or job.run_id else "starting"
+            return job
+        # the worker died without a last word (killed, out of memory): say so, with the end of its stderr
+        tail = _tail(folder / "stderr.txt", 15)
+        job.status, job.ended = StepStatus.FAILED, (folder / "events.jsonl").stat().st_mtime
+        job.error = {"message": f"the run process ended without finishing\n{tail}".strip()}
+    for name in job.order:  # steps never reached
+        never = StepStatus.PENDING if job.status == StepStatus.SUCCEEDED else StepStatus.NOT_RUN
+        job.steps.setdefault(name, {"status": never})
+    return job
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    events = []
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        return events
+    for raw in lines:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue  # a step's own print that reached stdout, or a line still being written
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def apply_event(job: Job, event: dict[str, Any]) -> bool:
+    """Fold one worker event into the job; True for a final event."""
+    kind = event.get("event")
+    if kind == "compiled":
+        job.order = list(event.get("steps") or [])
+    elif kind == "run":  # a run (or a sweep's child) started: its steps are new
+        job.run_id = event.get("run_id") or job.run_id
+        job.steps = {}
+    elif kind == "sweep":
+        job.sweep = {**(job.sweep or {}), **{k: v for k, v in event.items() if k not in ("event", "time")}}
+    elif kind == "step":
+        name = str(event.get("step"))
+        if name not in job.order:
+            job.order.append(name)
+        job.steps[name] = {k: event[k] for k in ("status", "seconds", "detail") if k in event}
+    elif kind in ("done", "failed", "interrupted"):
+        job.run_id = event.get("run_id") or job.run_id
+        job.artifacts = event.get("artifacts") or {}
+        job.ended = event.get("time") or time.time()
+        if kind == "done":
+            status = event.get("status") or StepStatus.SUCCEEDED
+            job.status = StepStatus.SUCCEEDED if status in (StepStatus.SUCCEEDED, "success") else status
+        else:
+            job.status = StepStatus.FAILED if kind == "failed" else StepStatus.INTERRUPTED
+            job.error = {k: event.get(k) for k in ("message", "step", "cell", "line", "traceback")}
+        return True
+    return False
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
