@@ -64,7 +64,7 @@ def log_label(request_id: Any, label: Any, *, model: str | None = None, home: st
 
 class PredictionLog:
     def __init__(self, home: str | Path | None = None, *, max_queue: int = 10_000, flush_s: float = 0.5,
-                 max_rows: int = 20_000) -> None:
+                 max_rows: int = 20_000, start: bool = True) -> None:
         self.home, self.flush_s, self.max_rows = home, flush_s, max_rows
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self.logged_rows = self.dropped_rows = self.write_errors = self.labels_logged = 0
@@ -73,6 +73,11 @@ class PredictionLog:
         self._idle = threading.Event()
         self._hurry = threading.Event()  # drain(): write what is pending now instead of at the next flush
         self._thread = threading.Thread(target=self._run, name="nbmlops-prediction-log", daemon=True)
+        if start:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Start the writing thread (where the log was made with start=False)."""
         self._thread.start()
 
     # -- the request side: never blocks ----------------------------------------------------------------------
