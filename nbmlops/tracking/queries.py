@@ -33,8 +33,8 @@ _AND = re.compile(r"(?:^|\s+)and(?:\s+|$)", re.IGNORECASE)
 
 @dataclass
 class RunPage:
-    """One page of a run search: the runs in order, how many match in all, and the param and metric keys the
-    matching runs have (for column pickers; every matching run, not only this page's)."""
+    """One page of a run search: the runs in order, how many match in all, and the param and metric keys of the
+    page's runs (for sort pickers; every key of the store would cost a scan of all params and metrics)."""
 
     runs: list[RunInfo]
     total: int
@@ -72,7 +72,7 @@ def search_runs(store: Store, *, pipeline: str | None = None, filter: str | Iter
                 order_by: Sequence[str] = (), offset: int = 0, limit: int = 50, kind: str | None = None,
                 status: str | None = None, parent_run_id: str | None = None) -> RunPage:
     """The runs matching every filter, `order_by` then newest first, rows offset..offset+limit, and their total."""
-    from nbmlops.store.query import select_runs
+    from nbmlops.store.query import SELECT_RUNS, select_runs
 
     if not isinstance(offset, int) or offset < 0:
         raise QueryError(f"offset {offset!r}: a page starts at a run number ≥ 0")
@@ -86,21 +86,11 @@ def search_runs(store: Store, *, pipeline: str | None = None, filter: str | Iter
     rows = store.db.query(f"{statement} OFFSET :offset", {**params, "offset": offset})
     matching, bound = select_runs(equals, where, (), None)
     matching = matching.rsplit(" ORDER BY ", 1)[0]  # the count needs no order
+    matching = matching.replace(SELECT_RUNS, "SELECT runs.id FROM runs", 1)  # nor the columns
     counted = store.db.query(f"SELECT COUNT(*) AS n FROM ({matching}) counted", bound)[0]["n"]
-    param_keys, metric_keys = _keys(store, matching, bound)
-    return RunPage(_with_values(store, rows), int(counted), offset, limit, param_keys, metric_keys)
-
-
-def _keys(store: Store, matching: str, bound: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The param and metric keys of every matching run (`matching`: the search's SELECT without ORDER BY)."""
-    from nbmlops.store.query import SELECT_RUNS
-
-    ids = matching.replace(SELECT_RUNS, "SELECT runs.id FROM runs", 1)
-    params = [r["key"] for r in store.db.query(f"SELECT DISTINCT key FROM params WHERE run_id IN ({ids}) "
-                                               "ORDER BY key", bound)]
-    metrics = [r["key"] for r in store.db.query(f"SELECT DISTINCT key FROM metrics WHERE run_id IN ({ids}) "
-                                                "ORDER BY key", bound)]
-    return params, metrics
+    runs = _with_values(store, rows)
+    return RunPage(runs, int(counted), offset, limit, sorted({k for r in runs for k in r.params}),
+                   sorted({k for r in runs for k in r.metrics}))
 
 
 def _with_values(store: Store, rows: list[dict[str, Any]]) -> list[RunInfo]:

@@ -13,7 +13,24 @@ A store that is empty or cannot be reached, or a name that does not exist, is a 
 refresh button; where widgets don't render (a saved notebook, `jupyter nbconvert --execute`) they leave HTML.
 """
 
-from nbmlops.widgets.drift import DriftDashboard
-from nbmlops.widgets.runs import RunsBrowser
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbmlops.widgets.drift import DriftDashboard
+    from nbmlops.widgets.runs import RunsBrowser
+
+# each widget loads on first use: RunsBrowser's first page should not wait for pandas and the drift statistics
+_LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "RunsBrowser": "nbmlops.widgets.runs"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbmlops.widgets' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = ["DriftDashboard", "RunsBrowser"]

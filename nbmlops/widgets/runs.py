@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-import pandas as pd
 
 from nbmlops.tracking.queries import RunPage, filter_clauses, metric_histories, search_runs
 from nbmlops.widgets._base import STYLE, StoreWidget
 from nbmlops.widgets._render import esc, figure_output, fmt, html_output, missing
 
 if TYPE_CHECKING:
+    import pandas as pd
     from plotly.graph_objects import Figure
 
     from nbmlops.store import RunInfo, StepInfo, Store
@@ -93,6 +93,7 @@ class RunsBrowser(StoreWidget):
         self.sweep_figure: Figure | None = None
         self._offset = 0
         self._quiet = False
+        self._columns_of: tuple[Any, tuple[list[str], list[str]]] = (None, ([], []))
         terms = _order_terms(order_by)
         field, descending = _split_order(terms[0]) if terms else ("started_at", True)
         self.filter_text = widgets.Text(value=filter or "", placeholder="metrics.auc > 0.8 and params.C = 0.5",
@@ -187,6 +188,8 @@ class RunsBrowser(StoreWidget):
     @property
     def rows(self) -> pd.DataFrame:
         """The page as a table: id, name, pipeline, status, started_at, duration, params.*, metrics.*."""
+        import pandas as pd
+
         runs = self.page.runs if self.page is not None else []
         return pd.DataFrame([self._row(run) for run in runs])
 
@@ -265,6 +268,13 @@ class RunsBrowser(StoreWidget):
 
     # -- the page -------------------------------------------------------------------------------------------
     def _columns(self) -> tuple[list[str], list[str]]:
+        """The page's table columns: the params that tell its runs apart, and its metrics (sorted-by first)."""
+        key = (id(self.page), self.sort_by.value)
+        if self._columns_of[0] != key:
+            self._columns_of = (key, self._find_columns())
+        return self._columns_of[1]
+
+    def _find_columns(self) -> tuple[list[str], list[str]]:
         runs = self.page.runs if self.page is not None else []
         params = [k for k in sorted({k for r in runs for k in r.params}) if not _same([r.params.get(k) for r in runs])]
         sort_key = self.sort_by.value

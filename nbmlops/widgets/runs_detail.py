@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from nbmlops.runners.rundir import RunDir
 from nbmlops.widgets._base import STYLE
 from nbmlops.widgets._render import esc, fmt, missing
 
 if TYPE_CHECKING:
+    import pandas as pd
     from plotly.graph_objects import Figure
 
     from nbmlops.store import MetricPoint, RunInfo, StepInfo, Store
@@ -194,6 +193,8 @@ def sweep_figure(parent: RunInfo, children: list[RunInfo]) -> tuple[Figure | Non
 # -- several runs -----------------------------------------------------------------------------------------------
 def compare_table(runs: list[RunInfo]) -> pd.DataFrame:
     """One row per field (status, duration, params.*, metrics.*), one column per run, and `differs`."""
+    import pandas as pd
+
     fields: dict[str, list[Any]] = {"status": [r.status for r in runs], "pipeline": [r.pipeline for r in runs],
                                     "duration": [r.duration for r in runs]}
     for key in sorted({k for r in runs for k in r.params}):
