@@ -18,6 +18,7 @@ from nbmlops.monitoring.alerts import AlertRule, Retraining, retrain
 from nbmlops.monitoring.choice import TESTS, auto_test
 from nbmlops.monitoring.drift import COLUMNS, DRIFT_SHARE, MIN_ROWS, DriftResult, detect_drift
 from nbmlops.monitoring.errors import MonitoringDataError, MonitoringError, UnknownDriftResult
+from nbmlops.monitoring.figures import distribution_figure, history_figure, share_figure
 from nbmlops.monitoring.logs import log_labels, log_predictions, parse_window, read_table
 from nbmlops.monitoring.monitor import MonitorRun, monitor_model, reference_profile
 from nbmlops.monitoring.performance import join_labels, performance_metrics
@@ -34,7 +35,7 @@ from nbmlops.monitoring.storage import (
 
 __all__ = ["COLUMNS", "DRIFT_RESULT", "DRIFT_SHARE", "MIN_ROWS", "TESTS", "AlertRule", "ColumnReference",
            "DriftResult", "MonitorRun", "MonitoringDataError", "MonitoringError", "ReferenceProfile", "Retraining",
-           "UnknownDriftResult", "auto_test", "build_reference", "detect_drift", "feature_history", "get_settings",
-           "join_labels", "list_results", "load_result", "log_labels", "log_predictions", "monitor_model",
-           "parse_window", "performance_metrics", "read_table", "reference_profile", "render_html", "retrain",
-           "set_settings", "write_report"]
+           "UnknownDriftResult", "auto_test", "build_reference", "detect_drift", "distribution_figure",
+           "feature_history", "get_settings", "history_figure", "join_labels", "list_results", "load_result",
+           "log_labels", "log_predictions", "monitor_model", "parse_window", "performance_metrics", "read_table",
+           "reference_profile", "render_html", "retrain", "set_settings", "share_figure", "write_report"]

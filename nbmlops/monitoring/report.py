@@ -1,5 +1,6 @@
 """A standalone HTML drift report: summary, a row per feature (test, score, verdict), reference-vs-current
-distributions and drift over time. plotly.js is inlined once, so the file works offline (no CDN)."""
+distributions and each column's drift over time, drawn by nbmlops.monitoring.figures as the notebook's
+DriftDashboard draws them. plotly.js is inlined once, so the file works offline (no CDN)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from nbmlops.monitoring import figures as figures_
 from nbmlops.monitoring.drift import OK, DriftResult
 
 _STYLE = """
@@ -20,7 +22,7 @@ table{border-collapse:collapse;font-size:13px}td,th{padding:4px 8px;border-botto
 th{background:#f4f4f4}.drift{color:#b00020;font-weight:600}.ok{color:#1b5e20}.muted{color:#777}
 .verdict{font-size:18px;padding:8px 12px;display:inline-block;border-radius:6px}
 .verdict.drift{background:#fde7ea}.verdict.ok{background:#e8f5e9}
-.grid{display:flex;flex-wrap:wrap;gap:8px}.grid>div{width:460px}
+.grid{display:flex;flex-wrap:wrap;gap:8px}.grid>div{width:570px}
 """
 
 
@@ -56,36 +58,16 @@ def _pct(value: Any) -> str:
     return f"{float(value):.1%}"
 
 
-def _distribution(name: str, plot: dict[str, Any], drifted: bool) -> str:
-    import plotly.graph_objects as go
-
-    if plot["type"] == "numeric":
-        edges = plot["edges"]
-        x = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    else:
-        x = plot["categories"]
-    fig = go.Figure([go.Bar(x=x, y=plot["reference"], name="reference", marker_color="#8c9eff", opacity=0.75),
-                     go.Bar(x=x, y=plot["current"], name="current", marker_color="#ff7043", opacity=0.75)])
-    fig.update_layout(title=f"{name}{' — drift' if drifted else ''}", barmode="overlay", height=300,
-                      margin={"l": 40, "r": 10, "t": 40, "b": 40}, yaxis_title="share", legend={"orientation": "h"})
-    if plot["type"] == "numeric":
-        fig.update_layout(bargap=0)
-    return fig.to_html(full_html=False, include_plotlyjs=False)
-
-
-def _over_time(history: pd.DataFrame) -> str:
-    import plotly.graph_objects as go
-
+def _over_time(history: pd.DataFrame, shown: str | None) -> str:
     ok = history[history["status"] == OK]
     if ok.empty or ok["window_end"].nunique() < 2:
         return '<p class="muted">Drift over time appears once two or more windows are stored.</p>'
-    fig = go.Figure()
-    for feature, rows in ok.groupby("feature", sort=False):
-        when = pd.to_datetime(rows["window_end"], unit="s")
-        fig.add_trace(go.Scatter(x=when, y=rows["score"], mode="lines+markers", name=str(feature),
-                                 text=rows["test"], hovertemplate="%{x}<br>%{text}: %{y:.4g}"))
-    fig.update_layout(height=380, yaxis_title="score (p-value or distance)", margin={"l": 40, "r": 10, "t": 20,
-                                                                                    "b": 40})
+    figures = (figures_.history_figure(str(feature), history, shown) for feature in ok["feature"].unique())
+    return '<div class="grid">' + "".join(f"<div>{_html(fig)}</div>" for fig in figures if fig is not None) + \
+        "</div>"
+
+
+def _html(fig: Any) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False)
 
 
@@ -108,10 +90,10 @@ def render_html(result: DriftResult, *, title: str = "Drift report", history: pd
     if metrics:
         metric_html = "<h2>Performance</h2><table><tr>" + "".join(f"<th>{html.escape(k)}</th>" for k in metrics) + \
             "</tr><tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in metrics.values()) + "</tr></table>"
-    flagged = {r["feature"]: bool(r["drifted"]) for r in result.table.to_dict("records")}
-    plots = "".join(f"<div>{_distribution(name, plot, flagged.get(name, False))}</div>"
+    rows = {r["feature"]: r for r in result.table.to_dict("records")}
+    plots = "".join(f"<div>{_html(figures_.distribution_figure(name, plot, rows.get(name)))}</div>"
                     for name, plot in result.plots.items())
-    over_time = "" if history is None else "<h2>Drift over time</h2>" + _over_time(history)
+    over_time = "" if history is None else "<h2>Drift over time</h2>" + _over_time(history, summary.get("id"))
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style>
 <script type="text/javascript">{get_plotlyjs()}</script></head>
