@@ -66,3 +66,15 @@ model_version_tags = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text),
 )
+
+model_alias_history = sa.Table(  # every move or removal of an alias: who and when (migration 0009)
+    "model_alias_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("alias", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer),  # NULL: the alias was removed
+    sa.Column("previous_version", sa.Integer),  # NULL: the alias was new
+    sa.Column("moved_by", sa.String(255)),
+    sa.Column("moved_at", sa.Float, nullable=False),
+    sa.Index("ix_model_alias_history_name_id", "name", "id"),
+)
