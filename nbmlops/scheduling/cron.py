@@ -51,8 +51,10 @@ def check_cron(expression: str, timezone: str = "UTC") -> str:
     return text
 
 
-def occurrences(expression: str, timezone: str, after: float, until: float, limit: int = 10_000) -> list[float]:
-    """The occurrences t with after < t <= until, oldest first, at most `limit` (the newest kept when more)."""
+def occurrences(expression: str, timezone: str, after: float, until: float, limit: int = 10_000,
+                newest: bool = True) -> list[float]:
+    """The occurrences t with after < t <= until, oldest first, at most `limit`: the newest ones when there
+    are more (or the oldest, with newest=False)."""
     start = datetime.fromtimestamp(after, zone(timezone))
     found: list[float] = []
     for moment in CronSim(expand(expression), start):
@@ -61,6 +63,8 @@ def occurrences(expression: str, timezone: str, after: float, until: float, limi
             break
         found.append(at)
         if len(found) > limit:
+            if not newest:
+                return found[:limit]
             del found[0]
     return found
 

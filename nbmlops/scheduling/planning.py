@@ -57,13 +57,13 @@ def plan(schedule: Schedule, now: float, world: World, limit: int = 1_000) -> Pl
     state = json.loads(json.dumps(schedule.state))  # a copy: the schedule stays as read
     if schedule.cron and limit > 0:
         due = occurrences(schedule.cron, schedule.timezone, cursor, now,
-                          limit=limit if schedule.catchup == "all" else 1 + MAX_LISTED_MISSES)
+                          limit=limit if schedule.catchup == "all" else 10_000,
+                          newest=schedule.catchup != "all")
         if due:
             newest = due[-1]
             if schedule.catchup == "all":
-                taken = due[:limit]
-                planned += [Planned(cron_key(at), "cron", at, _cron_trigger(schedule, at, [])) for at in taken]
-                cursor = taken[-1]
+                planned += [Planned(cron_key(at), "cron", at, _cron_trigger(schedule, at, [])) for at in due]
+                cursor = newest
             else:
                 missed = due[:-1]
                 on_time = now - newest <= MISFIRE_GRACE_S
