@@ -1,6 +1,14 @@
 """Run filters and orderings: `metrics.acc > 0.8`, `params.lr = 0.1`, `tags.team = ml`, `status = failed`,
 `-metrics.acc` / `metrics.acc desc`. Strings come straight from the CLI; tuples (field, op, value) from code.
 
+The grammar, and it refuses what it does not parse rather than taking the rest as a value:
+    FILTER := TERM ( "and" TERM )*          (split_filter; at most MAX_TERMS terms)
+    TERM   := FIELD OP VALUE                (parse_filter)
+    VALUE  := a JSON number, true/false/null, a quoted string ('a b' or "a b"), a JSON list or object, or one
+              bare word of letters, digits and _ . : / @ + -
+`or`, `;`, parentheses and anything after the value are errors. Numbers are finite and integers 64-bit; LIMIT
+is 1 to MAX_LIMIT.
+
 They compile to plain SQL fragments over the `runs` table with `:name` bound parameters (see sql.py): the same
 strings run on sqlite3 and through SQLAlchemy's text(), so a search never imports SQLAlchemy on SQLite. Values
 and keys are always bound, never formatted in; run column names come from the RUN_FIELDS whitelist.
@@ -9,6 +17,7 @@ and keys are always bound, never formatted in; run column names come from the RU
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,17 +33,60 @@ _TEXT_FIELDS = frozenset(RUN_FIELDS) - _NUMERIC_FIELDS - {"git_dirty"}
 # the filter operators, and the SQL each becomes
 OPERATORS: dict[str, str] = {"=": "=", "==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FILTER = re.compile(r"^\s*([\w.\-/]+)\s*(==|!=|<=|>=|=|<|>)\s*(.*?)\s*$")
+_AND = re.compile(r"(?:^|\s+)and(?:\s+|$)", re.IGNORECASE)
+_BARE = re.compile(r"[\w.:/@+\-]+")
+_QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
+MAX_TERMS = 50  # filters in one search: a longer one is a generated mistake, and each is a subquery
+MAX_LIMIT = 1_000_000  # rows one search returns
+MAX_INT = 2**63 - 1  # what a bound integer can be in SQLite and PostgreSQL
 
 Filter = str | tuple[str, str, Any]
 
 
-def _literal(text: str) -> Any:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
+def split_filter(text: str | None) -> list[str]:
+    """`metrics.auc > 0.8 and params.C = 0.5` -> one term per comparison; each is parsed by parse_filter."""
+    if text is None or not text.strip():
+        return []
+    terms = [part.strip() for part in _AND.split(text.strip())]
+    if any(not part for part in terms):
+        raise QueryError(f"filter '{_short(text)}': an 'and' needs a comparison on both sides")
+    if len(terms) > MAX_TERMS:
+        raise QueryError(f"filter of {len(terms)} terms: at most {MAX_TERMS} comparisons in one search")
+    return terms
+
+
+def _short(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[:width] + "…"
+
+
+def _literal(text: str, item: str) -> Any:
+    """The one value `text` is, or a QueryError: never the rest of a clause taken as a string."""
+    if _QUOTED.fullmatch(text):
+        return json.loads(text) if text[0] == '"' else text[1:-1]
+    if text[0] in "[{":
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            raise QueryError(f"filter '{_short(item)}': {_short(text, 40)} is not a JSON list or object") from None
+        return _checked_number(value, item)
+    if not _BARE.fullmatch(text):
+        said = " 'or' is not supported: run one search per alternative, or compare with a range." \
+            if re.search(r"\s(or)\s", text, re.IGNORECASE) else ""
+        raise QueryError(f"filter '{_short(item)}': {_short(text, 40)!r} is not one value (quote text with "
+                         f"spaces or symbols: tags.note = 'a b').{said}")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return text
+    return _checked_number(value, item)
+
+
+def _checked_number(value: Any, item: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise QueryError(f"filter '{_short(item)}': {value} is not a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise QueryError(f"filter '{_short(item)}': {_short(str(value), 30)} is out of range (a 64-bit integer)")
+    return value
 
 
 def _is_number(value: Any) -> bool:
@@ -43,17 +95,20 @@ def _is_number(value: Any) -> bool:
 
 def parse_filter(item: Filter) -> tuple[str, str, Any]:
     if isinstance(item, tuple):
-        if len(item) != 3 or item[1] not in OPERATORS:
+        if len(item) != 3 or not isinstance(item[0], str) or item[1] not in OPERATORS:
             raise QueryError(f"filter {item!r}: expected (field, op, value) with op one of {' '.join(OPERATORS)}")
-        return item
+        return item[0], item[1], _checked_number(item[2], f"{item[0]} {item[1]} {item[2]!r}")
+    if not isinstance(item, str):
+        raise QueryError(f"filter {item!r}: expected a string FIELD OP VALUE or a tuple (field, op, value)")
     match = _FILTER.match(item)
     if not match:
-        raise QueryError(f"filter '{item}': expected FIELD OP VALUE, e.g. 'metrics.acc > 0.8' "
+        raise QueryError(f"filter '{_short(item)}': expected FIELD OP VALUE, e.g. 'metrics.acc > 0.8' "
                          f"(op: {' '.join(OPERATORS)})")
     value = match.group(3)
     if not value or value[0] in "<>=!":
-        raise QueryError(f"filter '{item}': no value after '{match.group(2)}' (write e.g. 'metrics.acc > 0.8')")
-    return match.group(1), match.group(2), _literal(value)
+        raise QueryError(f"filter '{_short(item)}': no value after '{match.group(2)}' (write e.g. "
+                         "'metrics.acc > 0.8')")
+    return match.group(1), match.group(2), _literal(value, item)
 
 
 def latest_metric(key_param: str) -> str:
@@ -113,7 +168,12 @@ def order_clauses(items: Iterable[str]) -> tuple[list[str], dict[str, Any]]:
     """ORDER BY terms (runs lacking the field sort last) and their bound parameters (named o{n}k)."""
     terms: list[str] = []
     params: dict[str, Any] = {}
+    items = list(items)
+    if len(items) > MAX_TERMS:
+        raise QueryError(f"{len(items)} orderings: at most {MAX_TERMS} in one search")
     for n, item in enumerate(items):
+        if not isinstance(item, str):
+            raise QueryError(f"order {item!r}: expected FIELD, -FIELD, or 'FIELD asc|desc'")
         text = item.strip()
         descending = text.startswith("-")
         text = text.lstrip("-+").strip()
@@ -142,6 +202,9 @@ def select_runs(equals: Mapping[str, Any] | None = None, where: Iterable[Filter]
             raise QueryError(f"unknown run field '{column}'")
         conditions.append(f"runs.{column} = :eq_{column}")
         params[f"eq_{column}"] = value
+    where = list(where)
+    if len(where) > MAX_TERMS:
+        raise QueryError(f"{len(where)} filters: at most {MAX_TERMS} comparisons in one search")
     for n, item in enumerate(where):
         condition, bound = filter_clause(item, n)
         conditions.append(condition)
@@ -153,6 +216,8 @@ def select_runs(equals: Mapping[str, Any] | None = None, where: Iterable[Filter]
         statement += " WHERE " + " AND ".join(conditions)
     statement += " ORDER BY " + ", ".join([*terms, "runs.started_at DESC", "runs.id DESC"])
     if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"limit {_short(str(limit), 30)}: a search returns 1 to {MAX_LIMIT:,} runs")
         statement += " LIMIT :limit"
-        params["limit"] = int(limit)
+        params["limit"] = limit
     return statement, params
