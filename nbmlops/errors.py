@@ -22,6 +22,7 @@ class NotebookError(NbmlopsError):
         self.path = path
         self.cell = cell
         self.first_line = first_line
+        self.reason = message  # without the place, for reports that name the place themselves
         where = []
         if path:
             where.append(str(path))

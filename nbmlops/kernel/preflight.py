@@ -18,47 +18,18 @@ What it looks for:
 from __future__ import annotations
 
 import ast
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import NbmlopsError, NotebookError
-from nbmlops.notebook import Cell, Mutate, Notebook, Read, StarImport, Write, cell_events, cell_role, read_notebook
+from nbmlops.errors import NbmlopsError, cell_label
+from nbmlops.notebook import Mutate, Notebook, Read, StarImport, Write, cell_events, read_notebook
 from nbmlops.notebook.dataflow import KERNEL_NAMES
-from nbmlops.notebook.ipython_syntax import to_python
-from nbmlops.notebook.magic_code import expand_magics
-from nbmlops.pipeline import PipelineSpec, compile_notebook
+from nbmlops.pipeline import PipelineSpec
+from nbmlops.pipeline.checks import NOTE, PROBLEM, CellInfo, Finding, check_static
 from nbmlops.runners.marshal import MarshalError, save_value, type_name
-
-PROBLEM = "problem"
-NOTE = "note"
-
-# `!pip install`, `!{sys.executable} -m pip install`, `!conda install`, `%pip ...`, `%conda ...`, `%mamba ...`
-_INSTALL = re.compile(r"^\s*(?:%(?:pip|conda|mamba|micromamba|uv)\b"
-                      r"|!.*\b(?:pip3?|conda|mamba|micromamba|uv\s+pip|-m\s+pip)\s+install\b)")
-# Paths that only exist on the machine that wrote them: user homes and Windows drives / shares.
-_ABSOLUTE = re.compile(r"^(?:/home/|/Users/|/root/|/mnt/[a-z]/|/Volumes/|[A-Za-z]:[\\/]|\\\\[^\\]+\\)")
-_QUOTED = re.compile(r"""(['"])((?:/home/|/Users/|/root/|[A-Za-z]:[\\/]).*?)\1""")
-_PIPELINE_MAGIC = re.compile(r"^\s*%(?:pipeline|load_ext\s+nbmlops)\b")
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: str  # marshal, missing, kernel, install, path, order, notebook, magic, dataflow
-    message: str
-    cell: int | None = None
-    first_line: str = ""
-    step: str | None = None
-    name: str | None = None
-    severity: str = PROBLEM  # "problem" (fix before running) or "note" (couldn't check, worth knowing)
-
-    def where(self) -> str:
-        if self.cell is None:
-            return ""
-        return f"cell {self.cell}" + (f" `{self.first_line}`" if self.first_line else "")
 
 
 @dataclass
@@ -93,43 +64,6 @@ class PreflightReport:
 
 # --- the cells, as the pipeline sees them ------------------------------------------------------------------
 
-@dataclass
-class _CellInfo:
-    cell: Cell
-    kind: str  # setup, parameters, step, skip
-    step: str | None
-    tree: ast.Module | None  # None when the cell doesn't parse (the compile error reports it)
-
-
-def _cell_infos(notebook: Notebook) -> list[_CellInfo]:
-    """Every code cell with its role; tolerant, because the checks should run even if compiling fails."""
-    code = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
-    roles = []
-    for cell in code:
-        try:
-            roles.append(cell_role(cell, notebook.path))
-        except NotebookError:
-            roles.append(None)
-    has_steps = any(r is not None and r.kind == "step" for r in roles)
-    infos: list[_CellInfo] = []
-    current: str | None = None if has_steps else "notebook"
-    for cell, role in zip(code, roles, strict=True):
-        kind = role.kind if role is not None else "continue"
-        if kind == "step":
-            current = role.step
-        if kind == "continue":
-            kind, step = ("setup", None) if current is None else ("step", current)
-        else:
-            step = current if kind == "step" else None
-        try:
-            code = to_python(role.code if role is not None else cell.source)
-            tree = expand_magics(ast.parse(code), code)
-        except (SyntaxError, ValueError):
-            tree = None
-        infos.append(_CellInfo(cell, kind, step, tree))
-    return infos
-
-
 def _outside_reads(tree: ast.Module) -> list[tuple[str, int]]:
     """Names the cell reads before binding them itself: what it needs from elsewhere."""
     bound: set[str] = set()
@@ -160,26 +94,16 @@ def check_notebook(notebook: str | Path | Notebook, namespace: Mapping[str, Any]
     nb = notebook if isinstance(notebook, Notebook) else read_notebook(notebook)
     record = record or KernelRecord()
     report = PreflightReport(nb.path)
-    infos = _cell_infos(nb)
-    spec: PipelineSpec | None = None
-    compile_error: NbmlopsError | None = None
-    try:
-        spec = compile_notebook(nb)
-    except NbmlopsError as exc:
-        compile_error = exc
+    static = check_static(nb)
+    infos, spec, compile_error = static.infos, static.spec, static.error
     ran = set(record.steps_run) | _steps_in_history(infos, history)
     kernel_findings = _kernel_only_names(infos, namespace, record)
-    if compile_error is not None and not _explained(compile_error, kernel_findings):
-        cell = getattr(compile_error, "cell", None)
-        report.findings.append(Finding("notebook", f"the notebook doesn't compile: {compile_error}", cell,
-                                       getattr(compile_error, "first_line", None) or ""))
+    explained = compile_error is not None and _explained(compile_error, kernel_findings)
+    report.findings.extend(f for f in static.findings if not (explained and f.kind == "notebook"))
     if spec is not None:
         report.steps = len(spec.steps)
-        # the compiler's warnings say where the pipeline's values would differ from a top-to-bottom run
-        report.findings.extend(Finding("dataflow", warning) for warning in spec.warnings)
         _check_crossing(spec, infos, namespace, ran, report)
     report.findings.extend(kernel_findings)
-    report.findings.extend(_text_checks(infos))
     report.findings.extend(_order(infos, history))
     return report
 
@@ -190,7 +114,7 @@ def _explained(error: NbmlopsError, findings: list[Finding]) -> bool:
     return any(f.cell == cell and f.name and f"'{f.name}'" in str(error) for f in findings)
 
 
-def _check_crossing(spec: PipelineSpec, infos: list[_CellInfo], namespace: Mapping[str, Any], ran: set[str],
+def _check_crossing(spec: PipelineSpec, infos: list[CellInfo], namespace: Mapping[str, Any], ran: set[str],
                     report: PreflightReport) -> None:
     """Try to marshal each value that crosses a step boundary, as the runner will."""
     consumers: dict[tuple[str, str], list[str]] = {}
@@ -225,7 +149,7 @@ def _check_crossing(spec: PipelineSpec, infos: list[_CellInfo], namespace: Mappi
                 report.marshalled += 1
 
 
-def _defining_cell(infos: list[_CellInfo], step: str, name: str) -> tuple[int | None, str]:
+def _defining_cell(infos: list[CellInfo], step: str, name: str) -> tuple[int | None, str]:
     """The last cell of `step` that binds or changes `name` (the one to look at when it can't be saved)."""
     found: tuple[int | None, str] = (None, "")
     for info in infos:
@@ -239,7 +163,7 @@ def _defining_cell(infos: list[_CellInfo], step: str, name: str) -> tuple[int | 
     return found
 
 
-def _kernel_only_names(infos: list[_CellInfo], namespace: Mapping[str, Any],
+def _kernel_only_names(infos: list[CellInfo], namespace: Mapping[str, Any],
                        record: KernelRecord) -> list[Finding]:
     """Names pipeline cells read that no pipeline cell binds, but the kernel has: the run will fail on them."""
     if any(isinstance(e, StarImport) for i in infos if i.tree is not None for e in cell_events(i.tree)):
@@ -261,7 +185,8 @@ def _kernel_only_names(infos: list[_CellInfo], namespace: Mapping[str, Any],
                        "globals(), %run, %store); assign it plainly in a cell")
             elif name in skip_binders:
                 skip = skip_binders[name].cell
-                why = f"only skip cell {skip.index} `{skip.first_line}` defines it, and the pipeline leaves it out"
+                why = (f"only skip {cell_label(skip.index)} `{skip.first_line}` defines it, and the pipeline "
+                       "leaves it out")
             else:
                 why = "no cell of the saved notebook defines it (a deleted or unsaved cell, or set out of band)"
             findings.append(Finding("kernel", f"{who} reads '{name}', which exists in the kernel but {why}",
@@ -269,38 +194,7 @@ def _kernel_only_names(infos: list[_CellInfo], namespace: Mapping[str, Any],
     return findings
 
 
-def _text_checks(infos: list[_CellInfo]) -> list[Finding]:
-    findings: list[Finding] = []
-    for info in infos:
-        if info.kind == "skip":
-            continue  # left out of the pipeline: installs and local paths there don't travel
-        cell = info.cell
-        for number, line in enumerate(cell.source.splitlines(), 1):
-            if _INSTALL.match(line):
-                findings.append(Finding("install", f"line {number} installs packages (`{line.strip()[:60]}`): "
-                                                   "the pipeline would run it on every run; list the package in "
-                                                   "requirements and drop the line (or mark the cell %%skip)",
-                                        cell.index, cell.first_line, info.step))
-            elif _PIPELINE_MAGIC.match(line) and info.kind == "step":
-                findings.append(Finding("magic", f"line {number} `{line.strip()[:60]}` is part of step "
-                                                 f"'{info.step}', so the pipeline would run it too; mark the "
-                                                 "cell %%skip", cell.index, cell.first_line, info.step))
-        for path in _absolute_paths(info):
-            findings.append(Finding("path", f"absolute path '{path}' won't exist on another machine or for "
-                                            "another user; make it relative to the notebook or a parameter",
-                                    cell.index, cell.first_line, info.step))
-    return findings
-
-
-def _absolute_paths(info: _CellInfo) -> list[str]:
-    if info.tree is not None:
-        strings = [n.value for n in ast.walk(info.tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-    else:
-        strings = [m.group(2) for m in _QUOTED.finditer(info.cell.source)]
-    return list(dict.fromkeys(s[:80] for s in strings if _ABSOLUTE.match(s)))
-
-
-def _history_counts(infos: list[_CellInfo], history: Sequence[str] | None) -> dict[int, int]:
+def _history_counts(infos: list[CellInfo], history: Sequence[str] | None) -> dict[int, int]:
     """cell index -> the last execution count at which exactly this cell's source ran in the kernel."""
     if not history:
         return {}
@@ -311,12 +205,12 @@ def _history_counts(infos: list[_CellInfo], history: Sequence[str] | None) -> di
     return {i.cell.index: last_run[i.cell.source.strip()] for i in infos if i.cell.source.strip() in last_run}
 
 
-def _steps_in_history(infos: list[_CellInfo], history: Sequence[str] | None) -> set[str]:
+def _steps_in_history(infos: list[CellInfo], history: Sequence[str] | None) -> set[str]:
     counts = _history_counts(infos, history)
     return {i.step for i in infos if i.step and i.cell.index in counts}
 
 
-def _order(infos: list[_CellInfo], history: Sequence[str] | None) -> list[Finding]:
+def _order(infos: list[CellInfo], history: Sequence[str] | None) -> list[Finding]:
     """A pipeline cell that last ran before a cell above it: the kernel's state is not a top-to-bottom run's."""
     counts = _history_counts(infos, history)
     source = "in this kernel"
@@ -324,16 +218,17 @@ def _order(infos: list[_CellInfo], history: Sequence[str] | None) -> list[Findin
         counts = {i.cell.index: i.cell.execution_count for i in infos if i.cell.execution_count is not None}
         source = "by the saved execution counts"
     findings = []
-    latest: tuple[int, _CellInfo] | None = None  # highest count so far, and its cell
+    latest: tuple[int, CellInfo] | None = None  # highest count so far, and its cell
     for info in infos:
         count = counts.get(info.cell.index)
         if info.kind == "skip" or count is None:
             continue
         if latest is not None and count < latest[0]:
             above = latest[1].cell
-            findings.append(Finding("order", f"ran out of order {source}: [{count}] ran before cell {above.index} "
-                                             f"`{above.first_line}` above it ([{latest[0]}]); re-run from the top "
-                                             "so the kernel matches what the pipeline does",
+            findings.append(Finding("order", f"ran out of order {source}: [{count}] ran before "
+                                             f"{cell_label(above.index)} `{above.first_line}` above it "
+                                             f"([{latest[0]}]); re-run from the top so the kernel matches what "
+                                             "the pipeline does",
                                     info.cell.index, info.cell.first_line, info.step))
         elif latest is None or count > latest[0]:
             latest = (count, info)

@@ -56,7 +56,7 @@ def test_name_only_the_kernel_has_is_flagged(make_notebook) -> None:
 def test_name_defined_only_by_a_skip_cell_or_out_of_band(make_notebook) -> None:
     path = make_notebook(["%%step load\ndata = [1]", "%%skip\noffset = 2", "%%step train\nt = sum(data) + offset"])
     [finding] = check_notebook(path, {"data": [1], "offset": 2}).problems
-    assert "skip cell 1" in finding.message
+    assert "skip cell 2 `%%skip`" in finding.message  # numbered as JupyterLab numbers cells
     record = KernelRecord(unseen={"offset": ("load", "exec('offset = 2')")})
     path = make_notebook(["%%step load\ndata = [1]\nexec('offset = 2')", "%%step train\nt = sum(data) + offset"])
     [finding] = check_notebook(path, {"data": [1], "offset": 2}, record=record).problems
