@@ -18,7 +18,7 @@ from nbmlops.registry import data as datamod
 from nbmlops.registry import dependents, queries, serialize
 from nbmlops.registry.errors import ModelIntegrityError, RegistryError
 from nbmlops.registry.queries import LISTED_COLUMNS, MODEL_VERSION, VERSION_COLUMNS
-from nbmlops.registry.records import ModelVersion, RegisteredModel
+from nbmlops.registry.records import AliasMove, ModelVersion, RegisteredModel
 from nbmlops.registry.uri import LATEST, ModelRef, check_alias, check_name, parse_uri, parse_version
 from nbmlops.store.store import unused_blobs
 
@@ -137,7 +137,7 @@ def register_model(model: Any, name: str, *, run: str | ActiveRun | None = None,
         if data_sha:
             edges.append(queries.model_edge(model_id, "value", data_sha, "data",
                                             "reference_data" if reference is not None else "input_example"))
-        queries.add_version(tx, values, tag_values, alias_list, edges, now)
+        queries.add_version(tx, values, tag_values, alias_list, edges, now, current_user() if alias_list else None)
         return version, values
 
     version, values = store.db.transaction(write)
@@ -287,36 +287,60 @@ def _resolve_model(q: Query, store: Store, name: str) -> None:
 
 
 # -- aliases and tags -------------------------------------------------------------------------------------------
-def set_alias(name: str, alias: str, version: int | str, *, store: Store | None = None,
+def set_alias(name: str, alias: str, version: int | str, *, by: str | None = None, store: Store | None = None,
               home: str | Path | None = None) -> int | None:
     """Point `name@alias` at `version` (creating or moving the alias); returns the version it pointed at
-    before, or None. One version per alias per model."""
+    before, or None. One version per alias per model. The move is recorded in the alias history (see
+    alias_history) as done by `by` (default: the user running this process) now."""
     check_name(name)
     check_alias(alias)
     _not_latest(alias)
     number = parse_version(version)
     store = _store(store, home)
+    who = by or current_user()
 
     def write(tx: Tx) -> int | None:
         _resolve(tx.all, store, ModelRef(name, version=number))
-        return queries.move_alias(tx, name, alias, number, time.time())
+        return queries.move_alias(tx, name, alias, number, time.time(), who)
 
     return store.db.transaction(write)
 
 
-def delete_alias(name: str, alias: str, *, store: Store | None = None, home: str | Path | None = None) -> int:
-    """Remove `name@alias`; returns the version it pointed at."""
+def delete_alias(name: str, alias: str, *, by: str | None = None, store: Store | None = None,
+                 home: str | Path | None = None) -> int:
+    """Remove `name@alias` (recorded in the alias history); returns the version it pointed at."""
     check_name(name)
     check_alias(alias)
     _not_latest(alias)
     store = _store(store, home)
+    who = by or current_user()
 
     def write(tx: Tx) -> int:
         number = _resolve(tx.all, store, ModelRef(name, alias=alias))
-        queries.delete_alias(tx, name, alias)
+        queries.delete_alias(tx, name, alias, number, who, time.time())
         return number
 
     return store.db.transaction(write)
+
+
+def alias_history(name: str, *, limit: int = 100, store: Store | None = None,
+                  home: str | Path | None = None) -> list[AliasMove]:
+    """The `limit` latest changes of the model's aliases, newest first: each move (version before and after),
+    creation (previous_version None) and removal (version None), with who made it and when."""
+    store = _store(store, home)
+    q = store.db.query
+    _resolve_model(q, store, check_name(name))
+    return [AliasMove(**row) for row in queries.alias_history(q, name, int(limit))]
+
+
+def current_user() -> str | None:
+    """Who this process runs as (recorded with alias moves), or None where the system cannot say."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return None
 
 
 def set_model_tag(uri: str, key: str, value: Any, *, store: Store | None = None,

@@ -1,5 +1,6 @@
 """The registry's persistence: every statement over its tables (registered_models, model_versions, model_aliases,
-model_version_tags; declared in nbmlops.registry.tables, built by migration 0003_registry).
+model_version_tags, model_alias_history; declared in nbmlops.registry.tables, built by migrations 0003_registry and
+0009_model_alias_history).
 
 Plain parameterised SQL (`:name`) built with the store's helpers (nbmlops.store.sql: insert, in lists, lineage
 rows; Tx.upsert), so on a SQLite file it runs on sqlite3 alone: registering and loading a model never import
@@ -10,6 +11,7 @@ names, what an error says) stay in nbmlops.registry.api.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,11 @@ _MODELS = ("SELECT m.name, m.created_at, m.updated_at, m.description, s.latest, 
            "ON s.name = m.name ORDER BY m.name")
 _ALL_ALIASES = "SELECT name, alias, version FROM model_aliases ORDER BY alias"
 _DELETE_ALIAS = "DELETE FROM model_aliases WHERE name = :name AND alias = :alias"
+_INSERT_ALIAS_MOVE = sql.insert("model_alias_history", ("name", "alias", "version", "previous_version", "moved_by",
+                                                        "moved_at"))
+_ALIAS_HISTORY = ("SELECT name, alias, version, previous_version, moved_by, moved_at FROM model_alias_history "
+                  "WHERE name = :name ORDER BY id DESC LIMIT :limit")
+_ALIASES_AT = "SELECT alias, version FROM model_aliases WHERE name = :name AND version = :version"
 _DELETE_TAG = "DELETE FROM model_version_tags WHERE name = :name AND version = :version AND key = :key"
 _CHUNK = 500  # values per IN (...) list: well under SQLite's bound-parameter limit
 
@@ -123,6 +130,12 @@ def all_aliases(q: Query) -> list[dict[str, Any]]:
     return q(_ALL_ALIASES, {})
 
 
+def alias_history(q: Query, name: str, limit: int) -> list[dict[str, Any]]:
+    """The model's alias changes, newest first: name, alias, version (None: removed), previous_version (None:
+    new), moved_by, moved_at."""
+    return q(_ALIAS_HISTORY, {"name": name, "limit": limit})
+
+
 def _checked(columns: Sequence[str]) -> Sequence[str]:
     unknown = set(columns) - set(VERSION_COLUMNS)
     if unknown:
@@ -141,15 +154,16 @@ def next_version(tx: Tx, name: str, now: float) -> int:
 
 
 def add_version(tx: Tx, values: Mapping[str, Any], tags: Mapping[str, str], alias_names: Sequence[str],
-                edges: Sequence[Mapping[str, Any]], now: float) -> None:
-    """The version row (every VERSION_COLUMNS value), its tags, the aliases moved to it and its lineage edges."""
+                edges: Sequence[Mapping[str, Any]], now: float, by: str | None = None) -> None:
+    """The version row (every VERSION_COLUMNS value), its tags, the aliases moved to it (recorded in the alias
+    history as moved by `by`) and its lineage edges."""
     name, version = values["name"], values["version"]
     tx.execute(_INSERT_VERSION, {c: values[c] for c in VERSION_COLUMNS})
     if tags:
         tx.executemany(_INSERT_TAG, [{"name": name, "version": version, "key": k, "value": v}
                                      for k, v in tags.items()])
-    tx.upsert("model_aliases", [{"name": name, "alias": a, "version": version, "updated_at": now}
-                                for a in dict.fromkeys(alias_names)], ("name", "alias"))
+    for alias in dict.fromkeys(alias_names):
+        move_alias(tx, name, alias, version, now, by)
     if edges:
         tx.executemany(sql.INSERT_LINEAGE, edges)
 
@@ -160,17 +174,29 @@ def model_edge(model_id: str, to_kind: str, to_id: str, relation: str, name: str
     return sql.edge_row(MODEL_VERSION, model_id, to_kind, to_id, relation, name, None, step_name)
 
 
-def move_alias(tx: Tx, name: str, alias: str, version: int, now: float) -> int | None:
-    """Point name@alias at `version`; returns the version it pointed at before, or None."""
+def move_alias(tx: Tx, name: str, alias: str, version: int, now: float, by: str | None = None) -> int | None:
+    """Point name@alias at `version`, recorded in the alias history (by `by`, at `now`); returns the version it
+    pointed at before, or None."""
     before = tx.first(_ALIAS, {"name": name, "alias": alias})
+    previous = None if before is None else int(before[0])
     tx.upsert("model_aliases", [{"name": name, "alias": alias, "version": version, "updated_at": now}],
               ("name", "alias"))
     tx.execute(_TOUCH_MODEL, {"name": name, "now": now})
-    return None if before is None else int(before[0])
+    _record_move(tx, name, alias, version, previous, by, now)
+    return previous
 
 
-def delete_alias(tx: Tx, name: str, alias: str) -> None:
+def _record_move(tx: Tx, name: str, alias: str, version: int | None, previous: int | None, by: str | None,
+                 now: float) -> None:
+    tx.execute(_INSERT_ALIAS_MOVE, {"name": name, "alias": alias, "version": version, "previous_version": previous,
+                                    "moved_by": by, "moved_at": now})
+
+
+def delete_alias(tx: Tx, name: str, alias: str, previous: int | None = None, by: str | None = None,
+                 now: float | None = None) -> None:
+    """Remove name@alias (it pointed at `previous`), recorded in the alias history."""
     tx.execute(_DELETE_ALIAS, {"name": name, "alias": alias})
+    _record_move(tx, name, alias, None, previous, by, now if now is not None else time.time())
 
 
 def set_tag(tx: Tx, name: str, version: int, key: str, value: str) -> None:
@@ -192,6 +218,9 @@ def delete_versions(tx: Tx, name: str, version: int | None, now: float) -> tuple
     numbers = sorted(int(r["version"]) for r in doomed)
     shas = {s for r in doomed for s in (r["artifact_sha256"], r["reference_sha256"]) if s}
     ids = [f"{name}:{n}" for n in numbers]
+    if version is not None:  # the aliases that go with the version: their removal is part of the history
+        for row in tx.all(_ALIASES_AT, params):
+            _record_move(tx, name, row["alias"], None, int(row["version"]), None, now)
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
         tx.execute(sql.DELETE_EDGES_FROM.format(ids=sql.in_list("i", len(chunk))),
@@ -199,6 +228,7 @@ def delete_versions(tx: Tx, name: str, version: int | None, now: float) -> tuple
     for table in ("model_version_tags", "model_aliases", "model_versions"):
         tx.execute(f"DELETE FROM {table} WHERE {_of(version)}", params)
     if version is None:
+        tx.execute("DELETE FROM model_alias_history WHERE name = :name", params)
         tx.execute("DELETE FROM registered_models WHERE name = :name", params)
     else:
         tx.execute(_TOUCH_MODEL, {"name": name, "now": now})

@@ -71,3 +71,19 @@ class RegisteredModel:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class AliasMove:
+    """One change of `name@alias`: to `version` (None: removed) from `previous_version` (None: new), by whom
+    (the user name, when known) and when (seconds since the epoch)."""
+
+    name: str
+    alias: str
+    version: int | None
+    previous_version: int | None
+    moved_by: str | None
+    moved_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
