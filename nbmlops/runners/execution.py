@@ -10,12 +10,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from nbmlops.errors import StepFailed
+from nbmlops.errors import StepFailed, cell_label
 from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
 
 
 def cell_filename(spec: PipelineSpec, cell: CellCode) -> str:
-    return f"{Path(spec.notebook_path).name}, cell {cell.index}"
+    return f"{Path(spec.notebook_path).name}, {cell_label(cell.index)}"  # 1-based, as JupyterLab shows cells
 
 
 def compile_cell(spec: PipelineSpec, cell: CellCode) -> Any:
@@ -99,7 +99,7 @@ def unsaveable_failure(spec: PipelineSpec, step: Step, name: str, message: str, 
     """A step's output that can't be saved: which cell made it and which steps read it, with the fix."""
     cell = binding_cell(step, name)
     readers = [s.name for s in spec.steps if s.inputs.get(name) == step.name]
-    where = f"step '{step.name}'" + (f", cell {cell}" if cell is not None else "")
+    where = f"step '{step.name}'" + (f", {cell_label(cell)}" if cell is not None else "")
     text = f"{where}: {message}" + (f" (read by {', '.join(readers)})" if readers else "")
     return StepFailed(text + note, step=step.name, cell=cell, line=None, traceback_text=message)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import StepFailed
+from nbmlops.errors import StepFailed, cell_label
 from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.runners.execution import (
     Tee,
@@ -120,7 +120,7 @@ def step_failure(spec: PipelineSpec, step: Step, exc: BaseException, traceback_t
     cell, line = locate_error(spec, step, exc.__traceback__)
     where = f"step '{step.name}' failed"
     if cell is not None:
-        where += f" in cell {cell}"
+        where += f" in {cell_label(cell)}"
         source = next((c.code for c in [*spec.setup, *step.cells] if c.index == cell), "")
         lines = source.splitlines()
         if line and 0 < line <= len(lines):

@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from nbmlops.errors import NbmlopsError, StepFailed
+from nbmlops.errors import NbmlopsError, StepFailed, cell_label
 from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.pipeline.targets.papermill import MANIFEST, kernel_source, notebook_markdown, step_notebook
 from nbmlops.runners.execution import unsaveable_failure
@@ -384,7 +384,7 @@ def map_error(spec: PipelineSpec, step: Step, error: Any, output: Path) -> StepF
     if cell is None:
         message = f"step '{step.name}': {error.ename}: {error.evalue}"
     else:
-        message = f"step '{step.name}' failed in cell {cell}"
+        message = f"step '{step.name}' failed in {cell_label(cell)}"
         source = next((c.source for c in [*spec.setup, *step.cells] if c.index == cell), "")
         lines = source.splitlines()
         if line and 0 < line <= len(lines):

@@ -103,7 +103,7 @@ def test_failed_step_exits_1_then_resume(make_notebook, tmp_path: Path) -> None:
     nb = make_notebook(cells)
     done = cli("run", str(nb), cwd=tmp_path)
     assert done.returncode == 1
-    assert "step 'pick' failed in cell 1, line 1: result = data[5]" in done.stderr
+    assert "step 'pick' failed in cell 2, line 1: result = data[5]" in done.stderr
     assert "IndexError: list index out of range" in done.stderr
     run_id = done.stderr.split("--resume ")[-1].strip()
     make_notebook([cells[0], ("result = data[1]", ["step:pick"])])

@@ -56,7 +56,7 @@ def test_failed_pipeline_run_is_failed_in_the_store(make_notebook, home: Path) -
     with pytest.raises(Exception, match="ZeroDivisionError") as info:
         run_pipeline(spec, home=home)
     run = open_store(home).get_run(info.value.run_id)
-    assert run.status == "failed" and "cell 1" in run.error
+    assert run.status == "failed" and "cell 2" in run.error
     assert {s.name: s.status for s in open_store(home).steps(run.id)} == {"a": "succeeded", "b": "failed"}
 
 

@@ -120,7 +120,7 @@ def test_plain_steps_do_not_start_a_shell(make_notebook, home: Path) -> None:
 @pytest.mark.parametrize("magic", ["%matplotlib qt", "%gui tk", "%debug", "%pylab wx"])
 def test_magics_that_need_a_screen_or_a_person_are_compile_errors(make_notebook, magic: str) -> None:
     path = make_notebook([("x = 1", ["step:a"]), (f"y = 2\n{magic}", ["step:b"])])
-    with pytest.raises(NotebookError, match=r"cell 1.*line 2") as info:
+    with pytest.raises(NotebookError, match=r"cell 2.*line 2") as info:
         compile_notebook(path)
     assert magic.split()[0] in str(info.value)
 
@@ -130,7 +130,7 @@ def test_headless_magic_error_on_the_command_line_exits_2(make_notebook) -> None
     nbmlops = Path(sys.executable).parent / "nbmlops"
     done = subprocess.run([str(nbmlops), "run", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
-    assert "cell 0" in done.stderr and "Traceback" not in done.stderr
+    assert "cell 1" in done.stderr and "Traceback" not in done.stderr
 
 
 ESTIMATOR = [
@@ -163,7 +163,7 @@ def test_unsaveable_value_names_its_cell_and_the_fix(make_notebook, home: Path, 
     with pytest.raises(StepFailed) as info:
         run_pipeline(compile_notebook(make_notebook(cells)), home=home, backend=backend)
     message = str(info.value)
-    assert "step 'lock', cell 2" in message and "'lock' (_thread.lock)" in message
+    assert "step 'lock', cell 3" in message and "'lock' (_thread.lock)" in message
     assert "read by use" in message and "in one step" in message
 
 

@@ -114,7 +114,7 @@ def test_failing_step_maps_to_source_cell_and_line_and_shows_error_in_place(make
     with pytest.raises(StepFailed) as info:
         run_pipeline(compile_notebook(nb), home=home, backend="papermill", backend_options={"workers": 1})
     error = info.value
-    # the deepest notebook frame is the setup cell's helper (cell 0, line 2), as on the local backend
+    # the deepest notebook frame is the setup cell's helper (index 0, line 2), as on the local backend
     assert error.step == "broken" and (error.cell, error.line) == (0, 2), str(error)
     assert "ZeroDivisionError" in str(error)
     status = RunDir.open(home, error.run_id).read_status("broken")

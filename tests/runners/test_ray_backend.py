@@ -100,8 +100,8 @@ def test_failing_step_names_the_cell_and_line(make_notebook, home: Path) -> None
         run_pipeline(compile_notebook(nb), backend="ray", home=home)
     error = info.value
     assert (error.step, error.cell, error.line) == ("compute", 1, 2)
-    assert "failed in cell 1, line 2: boom = total / 0" in str(error) and "ZeroDivisionError" in str(error)
-    assert 'nb.ipynb, cell 1", line 2' in error.traceback_text
+    assert "failed in cell 2, line 2: boom = total / 0" in str(error) and "ZeroDivisionError" in str(error)
+    assert 'nb.ipynb, cell 2", line 2' in error.traceback_text
     run = RunDir(Path(home) / "runs" / error.run_id)
     assert run.read_status("compute")["cell"] == 1 and run.read_status("report") is None
     assert "ZeroDivisionError" in (run.step_dir("compute") / "stderr.txt").read_text()
@@ -187,7 +187,7 @@ def test_compiled_module_maps_a_failure_to_the_cell(make_notebook, home: Path) -
     failed = subprocess.run([sys.executable, str(module), "--ray-address", address, "--no-track"],
                             capture_output=True, text=True, timeout=120)
     assert failed.returncode == 1
-    assert "error: step 'divide' failed in cell 2, line 2: ratio = total / (n - 3)" in failed.stderr
+    assert "error: step 'divide' failed in cell 3, line 2: ratio = total / (n - 3)" in failed.stderr
     assert "ZeroDivisionError" in failed.stderr
     ok = subprocess.run([sys.executable, str(module), "--ray-address", address, "--no-track", "--n", "4"],
                         capture_output=True, text=True, timeout=120)

@@ -80,8 +80,8 @@ def test_failing_step_names_cell_and_line_keeps_outputs_and_resumes(make_noteboo
         run_pipeline(compile_notebook(nb), home=home)
     failure = info.value
     assert failure.step == "compute" and failure.cell == 2 and failure.line == 2
-    assert "cell 2, line 2: boom = 1 / 0" in str(failure) and "ZeroDivisionError" in str(failure)
-    assert 'nb.ipynb, cell 2", line 2' in failure.traceback_text
+    assert "cell 3, line 2: boom = 1 / 0" in str(failure) and "ZeroDivisionError" in str(failure)
+    assert 'nb.ipynb, cell 3", line 2' in failure.traceback_text
     assert "nbmlops/runners" not in failure.traceback_text, "only the user's frames are shown"
     failed = RunDir.open(home, failure.run_id)
     record = failed.read_run()

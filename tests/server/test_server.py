@@ -53,7 +53,7 @@ async def test_spec_follows_unsaved_content_and_errors_name_the_cell(jp_fetch, r
     code, reply = await call(jp_fetch, "POST", "spec", {"path": "churn.ipynb", "content": nb})
     assert code == 400
     assert reply["cell"] == 7 and "step name" in reply["message"]
-    assert reply["message"].startswith("churn.ipynb, cell 7")  # the path as JupyterLab knows it, not the server's
+    assert reply["message"].startswith("churn.ipynb, cell 8")  # the path as JupyterLab knows it, not the server's
 
 
 async def test_info_lists_backends(jp_fetch, root: Path) -> None:
