@@ -20,6 +20,8 @@ _LAZY = {
         "log_artifact", "set_tag", "set_tags")},
     **{name: "nbmlops.registry" for name in (
         "register_model", "load_model", "get_model_version", "list_models", "set_alias", "delete_alias")},
+    "log_label": "nbmlops.serving",
+    "predict": "nbmlops.serving",
     "compile_notebook": "nbmlops.pipeline",
     "run_pipeline": "nbmlops.runners",
 }

@@ -22,6 +22,7 @@ from nbmlops.cli.group import NbmlopsGroup
 SUBGROUPS = {name: f"nbmlops.cli.{name}:{name}" for name in ("runs", "models", "features", "monitor", "schedule")}
 SUBGROUPS["scheduler"] = "nbmlops.cli.schedule:scheduler"
 SUBGROUPS["check"] = "nbmlops.cli.check:check"
+SUBGROUPS.update(serve="nbmlops.cli.serve:serve", predict="nbmlops.cli.serve:predict")
 
 
 @click.group(cls=NbmlopsGroup, lazy=SUBGROUPS, context_settings={"help_option_names": ["-h", "--help"]})

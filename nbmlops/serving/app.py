@@ -94,6 +94,13 @@ class Service:
         self._follower = threading.Thread(target=self._follow, name="nbmlops-serve-follow", daemon=True)
         self._follower.start()
 
+    def first_load(self) -> None:
+        try:
+            self.graph.load(self.options.home)
+        except Exception as exc:  # noqa: BLE001 - reported; the follower retries
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.error("serving %s: %s (retrying every %ss)", self.graph.name, self.load_error, self.options.poll_s)
+
     def _follow(self) -> None:
         while not self._stop.is_set():
             try:
@@ -234,6 +241,9 @@ def create_app(graph: Graph, options: Options | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # a first load before accepting connections: each of several workers takes requests only once it can
+        # answer them; a model that can't load yet is retried in the background while /ready says 503
+        await to_thread.run_sync(service.first_load)
         service.start()
         try:
             yield
