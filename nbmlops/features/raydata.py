@@ -21,7 +21,7 @@ def _init(address: str | None) -> Any:
     try:
         import ray
     except ImportError:
-        raise FeatureError("the Ray join engine needs ray: pip install 'ray[data]'") from None
+        raise FeatureError('the Ray join engine needs the ray extra: pip install "nbmlops[ray]"') from None
     if not ray.is_initialized():
         ray.init(address=None if address in (None, "", "local") else address, ignore_reinit_error=True,
                  log_to_driver=False, include_dashboard=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.extras import require
 from nbmlops.pipeline.params import resolve_parameters
 from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.marshal import StoredValue, load_value, save_value
@@ -26,6 +27,7 @@ BACKENDS = {
     "papermill": "nbmlops.runners.papermill_backend:PapermillExecutor",
     "ray": "nbmlops.runners.ray_backend:RayExecutor",
 }
+BACKEND_EXTRAS = {"papermill": "papermill", "ray": "ray"}  # the package extra each needs beyond the core
 
 
 def make_executor(backend: str, **options: Any) -> Executor:
@@ -33,6 +35,8 @@ def make_executor(backend: str, **options: Any) -> Executor:
     target = BACKENDS.get(backend)
     if target is None:
         raise NbmlopsError(f"unknown backend '{backend}' (available: {', '.join(BACKENDS)})")
+    if backend in BACKEND_EXTRAS:
+        require(BACKEND_EXTRAS[backend], f"the {backend} backend")
     module, _, factory = target.partition(":")
     make = getattr(importlib.import_module(module), factory)
     # only with options: inspect.signature of a class without __init__ parses object's text signature (~10 ms)
