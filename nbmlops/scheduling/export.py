@@ -4,7 +4,9 @@ Each entry runs `nbmlops schedule run-now NAME --due` in the project folder: the
 database as the scheduler claims it, so history, leases and exactly-once still hold (cron and a scheduler at
 once run it once). Cron's time zone is set with CRON_TZ (cronie, busybox); systemd's OnCalendar names the zone.
 systemd ANDs day-of-month and day-of-week where cron ORs them when both are restricted: such a schedule gets
-two OnCalendar lines. Schedules without a cron expression (only triggers) need `nbmlops scheduler`; they are
+two OnCalendar lines. One difference stays: on a spring-forward night systemd skips a time that does not exist
+(02:30 in Europe/Berlin on the last Sunday of March) where cron and `nbmlops scheduler` run it right after the
+change. Schedules without a cron expression (only triggers) need `nbmlops scheduler`; they are
 listed as comments. Paused schedules are exported commented out (crontab) or without [Install] (systemd).
 """
 
