@@ -1,8 +1,9 @@
 """ipywidgets to browse and act on nbmlops from a notebook: runs, the model registry, features, training sets,
 the pipeline and drift.
 
-    from nbmlops.widgets import DriftDashboard, RunsBrowser
+    from nbmlops.widgets import DriftDashboard, ModelRegistry, RunsBrowser
     RunsBrowser(filter="metrics.auc > 0.8")                          # paged, sorted, filtered in the database
+    ModelRegistry("churn").promote("staging", "production")          # or the button, with a confirmation
     DriftDashboard(detect_drift(train_df, live_df))                  # one result
     DriftDashboard.for_model("churn@production", current="live.parquet")  # monitor now, stored, with history
     DriftDashboard.history("churn")                                  # browse the stored results of a model
@@ -20,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbmlops.widgets.drift import DriftDashboard
+    from nbmlops.widgets.models import ModelRegistry
     from nbmlops.widgets.runs import RunsBrowser
 
 # each widget loads on first use: RunsBrowser's first page should not wait for pandas and the drift statistics
-_LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "RunsBrowser": "nbmlops.widgets.runs"}
+_LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "ModelRegistry": "nbmlops.widgets.models",
+         "RunsBrowser": "nbmlops.widgets.runs"}
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +36,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["DriftDashboard", "RunsBrowser"]
+__all__ = ["DriftDashboard", "ModelRegistry", "RunsBrowser"]
