@@ -21,7 +21,9 @@ from nbmlops.features.api import (
     flush,
     get_offline_features,
     get_online_features,
+    latest_values,
     parity,
+    vector_users,
 )
 from nbmlops.features.catalog import FeatureInfo, SetInfo, VersionInfo
 from nbmlops.features.definitions import AGGREGATIONS, Expr, FeatureSet, Transform, Window, transform
@@ -34,5 +36,5 @@ from nbmlops.features.vectors import FeatureVector
 
 __all__ = ["AGGREGATIONS", "Expr", "FeatureError", "FeatureInfo", "FeatureSet", "FeatureStore", "FeatureVector",
            "IngestRecord", "OnlineFeatures", "ParityReport", "SetInfo", "Transform", "VersionInfo", "Window",
-           "catalog", "default_store", "describe", "flush", "get_offline_features", "get_online_features", "parity",
-           "transform"]
+           "catalog", "default_store", "describe", "flush", "get_offline_features", "get_online_features",
+           "latest_values", "parity", "transform", "vector_users"]

@@ -19,6 +19,8 @@ import pandas as pd
 from nbmlops.features.catalog import SetInfo
 from nbmlops.features.catalog import catalog as _catalog
 from nbmlops.features.catalog import describe as _describe
+from nbmlops.features.catalog import latest_values as _latest_values
+from nbmlops.features.catalog import vector_users as _vector_users
 from nbmlops.features.definitions import use_default_store
 from nbmlops.features.online_features import OnlineFeatures
 from nbmlops.features.parity import ParityReport
@@ -58,6 +60,17 @@ def get_online_features(vector: FeatureVector, rows: Sequence[dict[str, Any]], *
 
 def flush() -> None:
     default_store().flush()
+
+
+def latest_values(name: str, entity: dict[str, Any], store: FeatureStore | None = None, *,
+                  as_of: Any = None) -> OnlineFeatures:
+    """The latest online value (and its age) of every feature of set `name` for one entity; records nothing."""
+    return _latest_values(name, entity, store or default_store(), as_of=as_of)
+
+
+def vector_users(store: FeatureStore | None = None) -> list[dict[str, Any]]:
+    """Every feature vector with its features, label and the model versions trained on it."""
+    return _vector_users(store or default_store())
 
 
 def describe(name: str, store: FeatureStore | None = None, *, version: int | None = None,

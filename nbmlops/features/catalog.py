@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbmlops.features.definitions import SetSpec
+from nbmlops.features.errors import FeatureError
 from nbmlops.features.stats import set_stats
 from nbmlops.features.vectors import split_pin
 
 if TYPE_CHECKING:
+    from nbmlops.features.online_features import OnlineFeatures
     from nbmlops.features.store import FeatureStore
 
 
@@ -151,3 +153,31 @@ def _models(store: FeatureStore, vectors: list[str]) -> list[str]:
                 found.update(e.from_id for e in meta.edges("run", run_edge.from_id, "in")
                              if e.from_kind == "model_version")
     return sorted(found)
+
+
+def latest_values(name: str, entity: dict[str, Any], store: FeatureStore, *, as_of: Any = None) -> OnlineFeatures:
+    """The latest online value of every feature of set `name` (its current version; 'set@v2' pins one) for one
+    entity ({entity column: value}), with each value's age. A read for browsing: unlike get_online_features it
+    records no feature vector in the catalog."""
+    from nbmlops.features.serving import read_online
+    from nbmlops.features.vectors import FeatureVector, resolve
+
+    base, pinned = split_pin(name, where=f"feature set '{name}'")
+    spec = store.catalog.get(base, pinned)  # unknown sets and versions fail here, naming the known ones
+    ref = f"{base}@v{pinned}" if pinned is not None else base
+    vector = FeatureVector(f"{ref} (browse)", [f"{ref}.*"])
+    missing = [e for e in spec.entities if e not in entity]
+    if missing:
+        raise FeatureError(f"feature set '{base}': give the entity's {', '.join(missing)} "
+                           f"(its entities: {', '.join(spec.entities)})")
+    import pandas as pd
+
+    now = time.time_ns() if as_of is None else int(pd.Timestamp(as_of).value)
+    return read_online(store.online, resolve(vector, store.catalog), [dict(entity)], now)
+
+
+def vector_users(store: FeatureStore) -> list[dict[str, Any]]:
+    """Every feature vector of the catalog: name, features (references as written), label, and the model
+    versions registered from runs that read a training set of it (lineage), by name."""
+    return [{"name": v["name"], "features": list(v["features"]), "label": v.get("label"),
+             "models": _models(store, [v["name"]])} for v in sorted(store.catalog.vectors(), key=lambda v: v["name"])]

@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbmlops.widgets.drift import DriftDashboard
+    from nbmlops.widgets.features import FeatureBrowser
     from nbmlops.widgets.models import ModelRegistry
     from nbmlops.widgets.runs import RunsBrowser
 
 # each widget loads on first use: RunsBrowser's first page should not wait for pandas and the drift statistics
-_LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "ModelRegistry": "nbmlops.widgets.models",
+_LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "FeatureBrowser": "nbmlops.widgets.features",
+         "ModelRegistry": "nbmlops.widgets.models",
          "RunsBrowser": "nbmlops.widgets.runs"}
 
 
@@ -36,4 +38,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["DriftDashboard", "ModelRegistry", "RunsBrowser"]
+__all__ = ["DriftDashboard", "FeatureBrowser", "ModelRegistry", "RunsBrowser"]
