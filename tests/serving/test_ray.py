@@ -1,0 +1,44 @@
+"""`--engine ray`: the graph as a Ray Serve deployment answers the same HTTP contract with the same predictions
+(one bounded test: starting Ray and Serve takes a long while on a loaded 2-core machine)."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.serve")
+
+from nbmlops.serving import Graph  # noqa: E402
+from nbmlops.serving.ray_engine import deploy, stop  # noqa: E402
+
+
+def test_ray_serve_answers_as_the_embedded_server(churn) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    X = churn["X"].head(7)
+    rows = [{"id": f"r{i}", **r} for i, r in enumerate(X.to_dict("records"))]
+    try:
+        url = deploy("churn@production", port=port, token="rt", timeout=400)
+        auth = {"authorization": "Bearer rt"}
+        assert httpx.post(f"{url}/predict", json={"rows": rows}, timeout=60).status_code == 401
+        response = httpx.post(f"{url}/predict", json={"rows": rows}, headers=auth, timeout=60)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        embedded = Graph.from_model("churn@production").test(rows)
+        assert {**body, "request_id": None} == {**embedded, "request_id": None}
+        assert body["predictions"] == churn[1].predict(X).tolist() and body["model_version"] == "churn:1"
+        mlflow = httpx.post(f"{url}/invocations", json={"dataframe_split": X.to_dict("split")}, headers=auth,
+                            timeout=60)
+        assert mlflow.json() == {"predictions": churn[1].predict(X).tolist()}
+        bad = httpx.post(f"{url}/predict", json={"rows": [{"amount": "x"}]}, headers=auth, timeout=60)
+        assert bad.status_code == 422 and {d["column"] for d in bad.json()["detail"]} == {"amount", "visits"}
+        assert httpx.get(f"{url}/health", timeout=60).json() == {"status": "ok"}
+        assert 'nbmlops_requests_total{route="/predict",status="422"}' in httpx.get(
+            f"{url}/metrics", headers=auth, timeout=60).text
+    finally:
+        stop()
+        ray.shutdown()
