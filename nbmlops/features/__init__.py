@@ -18,6 +18,7 @@ from nbmlops.features.api import (
     catalog,
     default_store,
     describe,
+    explain_training_set,
     flush,
     get_offline_features,
     get_online_features,
@@ -31,10 +32,11 @@ from nbmlops.features.errors import FeatureError
 from nbmlops.features.offline import IngestRecord
 from nbmlops.features.online_features import OnlineFeatures
 from nbmlops.features.parity import ParityReport
+from nbmlops.features.pit_report import PointInTimeReport
 from nbmlops.features.store import FeatureStore
 from nbmlops.features.vectors import FeatureVector
 
 __all__ = ["AGGREGATIONS", "Expr", "FeatureError", "FeatureInfo", "FeatureSet", "FeatureStore", "FeatureVector",
-           "IngestRecord", "OnlineFeatures", "ParityReport", "SetInfo", "Transform", "VersionInfo", "Window",
-           "catalog", "default_store", "describe", "flush", "get_offline_features", "get_online_features",
-           "latest_values", "parity", "transform", "vector_users"]
+           "IngestRecord", "OnlineFeatures", "ParityReport", "PointInTimeReport", "SetInfo", "Transform",
+           "VersionInfo", "Window", "catalog", "default_store", "describe", "explain_training_set", "flush",
+           "get_offline_features", "get_online_features", "latest_values", "parity", "transform", "vector_users"]

@@ -25,6 +25,7 @@ from nbmlops.features.definitions import use_default_store
 from nbmlops.features.online_features import OnlineFeatures
 from nbmlops.features.parity import ParityReport
 from nbmlops.features.parity import parity as _parity
+from nbmlops.features.pit_report import PointInTimeReport
 from nbmlops.features.store import ONLINE_ENV, FeatureStore
 from nbmlops.features.vectors import FeatureVector
 
@@ -66,6 +67,18 @@ def latest_values(name: str, entity: dict[str, Any], store: FeatureStore | None 
                   as_of: Any = None) -> OnlineFeatures:
     """The latest online value (and its age) of every feature of set `name` for one entity; records nothing."""
     return _latest_values(name, entity, store or default_store(), as_of=as_of)
+
+
+def explain_training_set(training_df: pd.DataFrame, vector: FeatureVector | None = None, *,
+                         timestamp_column: str = "ts", sample: int = 20, seed: int = 0,
+                         store: FeatureStore | None = None) -> PointInTimeReport:
+    """What the point-in-time join picked for `training_df` (from get_offline_features; `vector` found from it
+    by default): per sampled row and set the event time, staleness and TTL, and the values a naive latest-value
+    join would have leaked from the future (counted over all rows). See nbmlops.features.pit_report."""
+    from nbmlops.features.pit_report import point_in_time_report
+
+    return point_in_time_report(training_df, vector, store or default_store(), timestamp_column=timestamp_column,
+                                sample=sample, seed=seed)
 
 
 def vector_users(store: FeatureStore | None = None) -> list[dict[str, Any]]:

@@ -24,11 +24,12 @@ if TYPE_CHECKING:
     from nbmlops.widgets.features import FeatureBrowser
     from nbmlops.widgets.models import ModelRegistry
     from nbmlops.widgets.runs import RunsBrowser
+    from nbmlops.widgets.training import TrainingSetInspector
 
 # each widget loads on first use: RunsBrowser's first page should not wait for pandas and the drift statistics
 _LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "FeatureBrowser": "nbmlops.widgets.features",
          "ModelRegistry": "nbmlops.widgets.models",
-         "RunsBrowser": "nbmlops.widgets.runs"}
+         "RunsBrowser": "nbmlops.widgets.runs", "TrainingSetInspector": "nbmlops.widgets.training"}
 
 
 def __getattr__(name: str) -> Any:
@@ -38,4 +39,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["DriftDashboard", "FeatureBrowser", "ModelRegistry", "RunsBrowser"]
+__all__ = ["DriftDashboard", "FeatureBrowser", "ModelRegistry", "RunsBrowser", "TrainingSetInspector"]
