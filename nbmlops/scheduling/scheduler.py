@@ -180,10 +180,12 @@ class Scheduler:
         return ended
 
     def _finish(self, job: Job, code: int, reason: str | None = None) -> Outcome:
+        error = None if code == 0 else (reason or _error_of(job.tail, code))
+        # recorded first: should the database fail here, the job stays listed (lease renewed) and the next
+        # reap records it
+        status = claims.finish(self.db, job.occurrence, self.owner, code == 0, error, self.clock.now())
         with self._lock:
             self.jobs.pop(job.occurrence.id, None)
-        error = None if code == 0 else (reason or _error_of(job.tail, code))
-        status = claims.finish(self.db, job.occurrence, self.owner, code == 0, error, self.clock.now())
         run_id = self._run_of(job.occurrence)
         outcome = Outcome(job.occurrence, status, error, run_id)
         self.outcomes.append(outcome)
@@ -238,13 +240,21 @@ class Scheduler:
         """Pass until `stop` is set; then stop cleanly (see the module docstring). `hurry`: skip the grace."""
         self._say(f"scheduler {self.owner} started (max {self.max_parallel} at once, poll {self.poll_s:g} s)")
         while not stop.is_set():
-            self.run_pass()
-            wait = self.next_wakeup()
+            try:
+                self.run_pass()
+                wait = self.next_wakeup()
+            except Exception as exc:  # the database away for a moment: say so, keep the running ones, try again
+                self._say(f"pass failed ({type(exc).__name__}: {exc}); trying again in {self.poll_s:g} s")
+                wait = self.poll_s
             until = time.monotonic() + wait
             while not stop.is_set() and time.monotonic() < until:
                 stop.wait(min(0.2, max(until - time.monotonic(), 0.0)))
-                if self.jobs and self.reap():
-                    break  # a run ended: its slot, and maybe an --after trigger, want a pass now
+                try:
+                    if self.jobs and self.reap():
+                        break  # a run ended: its slot, and maybe an --after trigger, want a pass now
+                except Exception as exc:  # as for a pass: the ended job stays listed, recorded next time
+                    self._say(f"recording a finished run failed ({type(exc).__name__}: {exc}); retrying")
+                    stop.wait(1.0)
         self.drain(hurry, signal_name())
         self._stop_renewing()
         self._say(f"scheduler {self.owner} stopped")

@@ -117,3 +117,13 @@ def test_run_now_failure_exits_1_and_shows_in_schedule_show(project) -> None:
     assert "asked to fail" in view["last_error"] and "no retries left" in view["last_error"]
     assert view["paused"] is False and view["next_at"] is not None  # the schedule stays active
     assert "last error" in project.cli("schedule", "show", "bad").stdout
+
+
+def test_a_compiled_pipeline_json_can_be_scheduled(project) -> None:
+    project.cli("compile", "job.ipynb", "-o", "job.pipeline.json")
+    project.cli("schedule", "add", "job.pipeline.json", "--cron", "0 3 * * *", "--name", "spec", "-p", "x=3")
+    assert project.json("schedule", "show", "spec")["target"] == str(project.root / "job.pipeline.json")
+    result = project.cli("schedule", "run-now", "spec", "--json")
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "succeeded"
+    assert project.store().get_run(outcome["run_id"]).params["x"] == 3
