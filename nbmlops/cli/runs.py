@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -57,13 +56,11 @@ def _short(value: Any) -> str:
 
 
 def split_filter(text: str | None) -> list[str]:
-    """`metrics.auc > 0.8 and params.C = 0.5` -> one clause per comparison."""
-    if not text:
-        return []
-    clauses = [part.strip() for part in re.split(r"(?:^|\s+)and(?:\s+|$)", text.strip(), flags=re.IGNORECASE)]
-    if any(not part for part in clauses):
-        raise NbmlopsError(f"filter '{text}': an 'and' needs a comparison on both sides")
-    return clauses
+    """`metrics.auc > 0.8 and params.C = 0.5` -> one clause per comparison (the store's grammar: no `or`, at most
+    nbmlops.store.query.MAX_TERMS terms)."""
+    from nbmlops.store.query import split_filter as split
+
+    return split(text)
 
 
 @click.group(cls=NbmlopsGroup)

@@ -16,8 +16,16 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from nbmlops.pipeline.targets import TARGETS
-from nbmlops.server.jobs import JobManager
-from nbmlops.server.paths import api_path_of, safe_path
+from nbmlops.server.guards import (
+    MAX_BODY_BYTES,
+    RunSlots,
+    bounded_int,
+    max_run_workers,
+    parse_body,
+    relative_message,
+)
+from nbmlops.server.jobs import ACTIVE, JobManager
+from nbmlops.server.paths import api_path_of, home_inside_root, safe_output, safe_path
 from nbmlops.server.schedules import schedule_routes
 
 T = TypeVar("T")
@@ -32,20 +40,54 @@ class BaseHandler(APIHandler):
     def jobs(self) -> JobManager:
         return self.settings["nbmlops_jobs"]
 
+    @property
+    def allow_hidden(self) -> bool:
+        """Jupyter's ContentsManager.allow_hidden: whether hidden files and folders may be opened."""
+        return bool(getattr(self.contents_manager, "allow_hidden", False))
+
+    def prepare(self) -> Any:
+        # a body over the cap is refused before anything reads it (guards.parse_body checks what arrived too)
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise web.HTTPError(413, f"the request body is {int(length):,} bytes; at most {MAX_BODY_BYTES:,}")
+        return super().prepare()
+
     def body(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "the request body is not JSON") from None
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "the request body must be a JSON object")
-        return data
+        return parse_body(self.request.body)
 
     def notebook(self, api_path: Any) -> Path:
-        path = safe_path(self.root_dir, api_path)
+        path = safe_path(self.root_dir, api_path, allow_hidden=self.allow_hidden)
         if path.suffix != ".ipynb" or not path.is_file():
-            raise web.HTTPError(400, f"not a notebook: {api_path}")
+            shown = api_path if len(api_path) <= 200 else api_path[:200] + "…"
+            raise web.HTTPError(400, f"not a notebook: {shown}")
         return path
+
+    def home_of(self, notebook: Path) -> Path:
+        """The notebook's project home as this server sees it: inside the root (paths.home_inside_root)."""
+        return home_inside_root(self.root_dir, notebook)
+
+    def take_run_slot(self) -> RunSlots:
+        """A slot for one more run worker, or 429 (guards.RunSlots); call `.started(job_id)` on what it returns
+        once the job started (None if it didn't), before any other `await`s error out."""
+        slots = self.settings.setdefault("nbmlops_run_slots", RunSlots())
+
+        def active(job_id: str) -> bool:
+            job = self.jobs.get(job_id)
+            return job is not None and job.status in ACTIVE
+
+        slots.take(max_run_workers(self.settings), active)
+        return slots
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON errors as APIHandler writes them, with the message as written (tornado doubles a `%` in a message
+        given without arguments) and paths relative to the root."""
+        error = (kwargs.get("exc_info") or (None, None, None))[1]
+        if not isinstance(error, web.HTTPError) or not error.log_message:
+            return super().write_error(status_code, **kwargs)
+        raw = getattr(error, "_log_message", None) or error.log_message
+        message = raw % error.args if error.args else raw
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": relative_message(message, self.root_dir), "reason": error.reason}))
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await IOLoop.current().run_in_executor(None, fn, *args)
@@ -57,7 +99,7 @@ class BaseHandler(APIHandler):
 
     def user_error(self, exc: Exception, status: int = 400) -> None:
         """A user-caused error (bad tags, unknown parameter...): the message the panel shows, and the cell."""
-        self.reply({"message": str(exc), "cell": getattr(exc, "cell", None)}, status)
+        self.reply({"message": relative_message(str(exc), self.root_dir), "cell": getattr(exc, "cell", None)}, status)
 
 
 class InfoHandler(BaseHandler):
@@ -75,7 +117,10 @@ def _compile(path: Path, api_path: str, content: Any) -> dict[str, Any]:
 
     # the panel sends the notebook as it is in the editor, so the DAG follows unsaved changes too; messages name
     # the notebook by its path in JupyterLab, not by where the server keeps it
-    raw = json.dumps(content).encode() if content is not None else path.read_bytes()
+    try:
+        raw = json.dumps(content).encode() if content is not None else path.read_bytes()
+    except RecursionError:
+        raise web.HTTPError(400, "the notebook content is nested too deep") from None
     return compile_notebook(parse_notebook(raw, api_path)).to_dict()
 
 
@@ -97,10 +142,9 @@ def _pipeline_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_\-]+", "_", path.stem) or "pipeline"  # as the compiler names a pipeline
 
 
-def _list_runs(path: Path, limit: int) -> list[dict[str, Any]]:
-    from nbmlops.store import open_store, project_home
+def _list_runs(path: Path, home: Path, limit: int) -> list[dict[str, Any]]:
+    from nbmlops.store import open_store
 
-    home = project_home(path.parent, create=False)
     if not home.is_dir():
         return []
     store = open_store(home)
@@ -122,9 +166,10 @@ class RunsHandler(BaseHandler):
         from nbmlops.errors import NbmlopsError
 
         path = self.notebook(self.get_query_argument("path", ""))
+        limit = bounded_int(self.get_query_argument("limit", "50"), "limit")
         try:
-            runs = await self.in_thread(_list_runs, path, int(self.get_query_argument("limit", "50")))
-        except (NbmlopsError, ValueError) as exc:
+            runs = await self.in_thread(_list_runs, path, self.home_of(path), limit)
+        except NbmlopsError as exc:
             return self.user_error(exc)
         self.reply({"runs": runs})
 
@@ -139,12 +184,16 @@ class RunsHandler(BaseHandler):
         params = data.get("params") or {}
         if backend not in ("local", "papermill", "ray") or not isinstance(params, dict):
             raise web.HTTPError(400, "backend must be local, papermill or ray, params an object")
+        slots = self.take_run_slot()  # before the first await: concurrent POSTs count each other
+        job_id = None
         try:
-            await self.in_thread(_check_params, path, params)
+            await self.in_thread(_check_params, path, params)  # typed as the CLI parses: 400 naming the parameter
+            job_id = self.jobs.start(api_path, path, backend, params, home=self.home_of(path)).id
         except NbmlopsError as exc:
             return self.user_error(exc)
-        job = self.jobs.start(api_path, path, backend, params)
-        self.reply(job.to_dict(), 202)
+        finally:
+            slots.started(job_id)
+        self.reply(self.jobs.get(job_id).to_dict(), 202)
 
 
 class JobHandler(BaseHandler):
@@ -180,15 +229,22 @@ def _to_html(path: str) -> str:
     return body
 
 
-def _export(path: Path, target: str) -> list[Path]:
+def _export(root_dir: str, path: Path, target: str) -> list[Path]:
     """Write the target next to the notebook (`churn.pipeline.json`, `churn_papermill/`, `churn_ray.py`);
-    a file there that nbmlops did not write is left alone (an error the panel shows)."""
+    a file there that nbmlops did not write is left alone (an error the panel shows), and nothing is written
+    through a symlink or outside the root (403)."""
     from nbmlops.pipeline import compile_notebook
     from nbmlops.pipeline.targets import write_target
 
     spec = compile_notebook(path)
     stem = path.with_suffix("")
-    return write_target(spec, target, stem.with_name(f"{stem.name}{TARGETS[target].suffix}"))
+    output = stem.with_name(f"{stem.name}{TARGETS[target].suffix}")
+    planned = [output]
+    if TARGETS[target].output == "folder":
+        planned += [output / f"{step.name}.ipynb" for step in spec.steps] + [output / "pipeline.json"]
+    for item in planned:
+        safe_output(root_dir, item)
+    return write_target(spec, target, output)
 
 
 class ExportHandler(BaseHandler):
@@ -199,13 +255,14 @@ class ExportHandler(BaseHandler):
         data = self.body()
         path = self.notebook(data.get("path"))
         target = data.get("target")
-        if target not in TARGETS:
+        if not isinstance(target, str) or target not in TARGETS:
             raise web.HTTPError(400, f"target must be one of {', '.join(TARGETS)}")
         try:
-            written = await self.in_thread(_export, path, target)
+            written = await self.in_thread(_export, self.root_dir, path, target)
         except NbmlopsError as exc:
             return self.user_error(exc)
-        self.reply({"written": [api_path_of(self.root_dir, p) or str(p) for p in written]})
+        self.reply({"written": [api_path_of(self.root_dir, p) or relative_message(str(p), self.root_dir)
+                                for p in written]})
 
 
 def setup_handlers(server_app: Any) -> None:
