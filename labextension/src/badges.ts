@@ -1,7 +1,9 @@
-// A badge on every code cell with its step (coloured per step), or setup / skip / parameters.
+// A badge on every code cell saying what the compiled pipeline made of it (cellroles.ts): its step (coloured
+// per step), setup, parameters, skip, or "not in pipeline".
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { badges, ICellInfo, stepColor } from './tags';
+import { badgesFromSpec, ISpecLike } from './cellroles';
+import { ICellInfo, stepColor } from './tags';
 
 export function cellInfos(panel: NotebookPanel): ICellInfo[] {
   return panel.content.widgets.map(cell => ({
@@ -11,13 +13,14 @@ export function cellInfos(panel: NotebookPanel): ICellInfo[] {
   }));
 }
 
-export function renderBadges(panel: NotebookPanel): void {
-  const found = badges(cellInfos(panel));
+export function renderBadges(panel: NotebookPanel, spec: ISpecLike | null): void {
+  const found = badgesFromSpec(cellInfos(panel), spec);
   panel.content.widgets.forEach((cell, i) => {
     const badge = found[i];
     let node = cell.node.querySelector(':scope > .nbmlops-badge') as HTMLElement | null;
     if (!badge) {
       node?.remove();
+      cell.removeClass('nbmlops-has-badge');
       return;
     }
     if (!node) {
@@ -28,8 +31,8 @@ export function renderBadges(panel: NotebookPanel): void {
     }
     node.textContent = badge.kind === 'continue' ? `${badge.label} ⋯` : badge.label;
     node.dataset.kind = badge.kind;
-    node.title =
-      badge.kind === 'continue' ? `continues step ${badge.label}` : badge.step ? `step ${badge.label}` : badge.label;
+    node.dataset.step = badge.step ?? '';
+    node.title = badge.title;
     node.style.background = badge.step ? stepColor(badge.step) : '';
   });
 }

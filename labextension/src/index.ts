@@ -1,17 +1,26 @@
-// nbmlops for JupyterLab: step badges on cells, a "Pipeline step…" command (cell toolbar, notebook toolbar,
-// context menu) writing the grammar's tags, and the Pipeline side panel.
+// nbmlops for JupyterLab: step badges on cells (from the compiled pipeline), the Pipeline side panel, and
+// commands in the palette ("Pipeline: …"), the View menu, the cell toolbar and context menu; shortcuts and the
+// View menu entry are declared in schema/plugin.json, so users can change them in the settings editor.
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ToolbarButton } from '@jupyterlab/apputils';
-import { ICellModel } from '@jupyterlab/cells';
+import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { renderBadges } from './badges';
+import { currentRole } from './cellroles';
+import { CompiledNotebook } from './compiled';
 import { PipelinePanel } from './panel';
+import { DRIVE, RunDrive } from './rundrive';
 import { tagSelectedCells } from './tagdialog';
 
-const TAG_COMMAND = 'nbmlops:tag-cells';
-const PANEL_COMMAND = 'nbmlops:open-panel';
+export const COMMANDS = {
+  tag: 'nbmlops:tag-cells',
+  panel: 'nbmlops:open-panel',
+  run: 'nbmlops:run',
+  stop: 'nbmlops:stop',
+  compile: 'nbmlops:compile',
+  runs: 'nbmlops:show-runs'
+};
+const CATEGORY = 'Pipeline (nbmlops)';
 
 export const pipelineIcon = new LabIcon({
   name: 'nbmlops:pipeline',
@@ -21,72 +30,105 @@ export const pipelineIcon = new LabIcon({
     '<rect x="16" y="15" width="7" height="6" rx="1.5"/><path d="M8 11h3V6h5v2h-3v3h0v2h0v3h3v2h-5v-5H8z"/></g></svg>'
 });
 
-function debounce(fn: () => void, ms: number): () => void {
-  let t = 0;
-  return () => {
-    window.clearTimeout(t);
-    t = window.setTimeout(fn, ms);
-  };
-}
-
-/** Cell models whose metadata changes are already followed (a cell is hooked once, however often cells change). */
-const hooked = new WeakSet<ICellModel>();
-
-/** Badges and the panel follow every change of the notebook: tags, sources, cells added or moved. */
-function watch(nb: NotebookPanel, panel: PipelinePanel): void {
-  const badgesSoon = debounce(() => renderBadges(nb), 150);
-  const specSoon = debounce(() => panel.notebook === nb && void panel.refresh(), 800);
-  const changed = (): void => {
-    badgesSoon();
-    specSoon();
-  };
-  void nb.context.ready.then(() => {
-    const model = nb.content.model!;
-    model.contentChanged.connect(changed);
-    // metadata (tags) changes of any cell, including cells added later
-    const hook = (): void => {
-      for (const cell of nb.content.widgets) {
-        if (!hooked.has(cell.model)) {
-          hooked.add(cell.model);
-          cell.model.metadataChanged.connect(changed);
-        }
-      }
-      changed();
-    };
-    model.cells.changed.connect(hook);
-    hook();
-  });
-}
-
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbmlops:plugin',
   description: 'Tag cells as pipeline steps, see the DAG, run the pipeline and follow its runs.',
   autoStart: true,
   requires: [INotebookTracker],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
-    const panel = new PipelinePanel(app);
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null) => {
+    const drive = new RunDrive();
+    app.serviceManager.contents.addDrive(drive);
+    const panel = new PipelinePanel(app, drive);
     panel.title.icon = pipelineIcon;
     app.shell.add(panel, 'right', { rank: 600 });
+    const compiled = new WeakMap<NotebookPanel, CompiledNotebook>();
+    // a step notebook of a past run (read-only, from the run drive) is no pipeline of its own
+    const isRunNotebook = (nb: NotebookPanel | null): boolean => !!nb && nb.context.path.startsWith(`${DRIVE}:`);
+    const compiledOf = (nb: NotebookPanel | null): CompiledNotebook | null => {
+      if (!nb || isRunNotebook(nb)) {
+        return null;
+      }
+      let c = compiled.get(nb);
+      if (!c) {
+        c = new CompiledNotebook(nb);
+        compiled.set(nb, c);
+      }
+      return c;
+    };
+    const hasNotebook = (): boolean => tracker.currentWidget !== null || panel.notebook !== null;
+    const showPanel = (): void => {
+      if (!isRunNotebook(tracker.currentWidget)) {
+        panel.setNotebook(tracker.currentWidget, compiledOf(tracker.currentWidget));
+      }
+      app.shell.activateById(panel.id);
+    };
 
-    app.commands.addCommand(TAG_COMMAND, {
-      label: 'Pipeline step…',
+    app.commands.addCommand(COMMANDS.tag, {
+      label: args => (args.isPalette ? 'Pipeline: Tag the selected cells as a step…' : 'Pipeline step…'),
       caption: 'Set the pipeline step, after, setup/skip/parameters or step options of the selected cells',
-      icon: pipelineIcon,
+      icon: args => (args.isPalette ? undefined : pipelineIcon),
       describedBy: { args: { type: 'object', properties: {} } },
-      isEnabled: () => tracker.currentWidget !== null,
+      isEnabled: hasNotebook,
       execute: async () => {
         const nb = tracker.currentWidget;
         if (nb) {
-          await tagSelectedCells(nb.content, panel.notebook === nb ? panel.stepNames() : []);
+          const spec = compiledOf(nb)?.spec ?? null;
+          const steps = [...new Set((spec?.steps ?? []).map(s => s.name))];
+          await tagSelectedCells(nb.content, steps, index => currentRole(spec, index));
         }
       }
     });
-    app.commands.addCommand(PANEL_COMMAND, {
-      label: 'Show Pipeline panel',
+    app.commands.addCommand(COMMANDS.panel, {
+      label: args => (args.isPalette ? 'Pipeline: Show the Pipeline panel' : 'Pipeline Panel'),
+      caption: 'The DAG, run form, runs, models, features and schedules of the current notebook',
       describedBy: { args: { type: 'object', properties: {} } },
-      execute: () => app.shell.activateById(panel.id)
+      execute: showPanel
     });
-    app.contextMenu.addItem({ command: TAG_COMMAND, selector: '.jp-Notebook .jp-Cell', rank: 20 });
+    app.commands.addCommand(COMMANDS.run, {
+      label: 'Pipeline: Run the pipeline',
+      caption: 'Run the current notebook as a pipeline with the Pipeline panel’s parameters and backend',
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: hasNotebook,
+      execute: async () => {
+        showPanel();
+        await compiledOf(tracker.currentWidget)?.compile();
+        await panel.start();
+      }
+    });
+    app.commands.addCommand(COMMANDS.stop, {
+      label: 'Pipeline: Stop the running pipeline',
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: hasNotebook,
+      execute: () => panel.stop()
+    });
+    app.commands.addCommand(COMMANDS.compile, {
+      label: 'Pipeline: Compile to pipeline.json',
+      caption: 'Write NOTEBOOK.pipeline.json next to the notebook',
+      describedBy: { args: { type: 'object', properties: { target: { type: 'string' } } } },
+      isEnabled: hasNotebook,
+      execute: async args => {
+        showPanel();
+        const message = await panel.exportTo((args.target as string) ?? 'json');
+        app.commands.notifyCommandChanged(COMMANDS.compile);
+        return message;
+      }
+    });
+    app.commands.addCommand(COMMANDS.runs, {
+      label: 'Pipeline: Show the runs of this notebook',
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: hasNotebook,
+      execute: () => {
+        showPanel();
+        panel.showTab('runs');
+      }
+    });
+    if (palette) {
+      for (const command of Object.values(COMMANDS)) {
+        palette.addItem({ command, category: CATEGORY, args: { isPalette: true } });
+      }
+    }
+    app.contextMenu.addItem({ command: COMMANDS.tag, selector: '.jp-Notebook .jp-Cell', rank: 20 });
 
     tracker.widgetAdded.connect((_, nb) => {
       const button = new ToolbarButton({
@@ -94,13 +136,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
         label: 'Step',
         tooltip: 'Pipeline step of the selected cells',
         className: 'nbmlops-tag-button',
-        onClick: () => void app.commands.execute(TAG_COMMAND)
+        onClick: () => void app.commands.execute(COMMANDS.tag)
       });
       nb.toolbar.insertItem(10, 'nbmlops-step', button);
-      watch(nb, panel);
+      compiledOf(nb); // badges from the first compile on, panel open or not
     });
-    tracker.currentChanged.connect((_, nb) => panel.setNotebook(nb));
-    panel.setNotebook(tracker.currentWidget);
+    tracker.currentChanged.connect((_, nb) => {
+      if (!isRunNotebook(nb)) {
+        panel.setNotebook(nb, compiledOf(nb));
+      }
+    });
+    panel.setNotebook(tracker.currentWidget, compiledOf(tracker.currentWidget));
   }
 };
 

@@ -1,77 +1,56 @@
-// The Pipeline side panel: steps, DAG, compiler messages, run form with live status, past runs, export.
+// The Pipeline side panel, in tabs: Pipeline (messages, DAG, steps, run form with sweeps and Stop, the run on
+// show, compile), Runs (list from the store, run details), Models, Features, Schedules. Everything on show
+// comes from the server (the compiled spec, the store, the job folders), so a page reload loses nothing.
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { IFrame, MainAreaWidget } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
-import { apiUrl, ApiError, IJob, IRunRow, ISpec, post, request } from './api';
-import { layout, NODE_H, NODE_W } from './dag';
+import { ApiError, IJob, IRunDetail, IRunRow, ISpec, post, query, request } from './api';
+import { CompiledNotebook } from './compiled';
+import { catalogView, IHost } from './catalog';
+import { dagView } from './dagview';
 import { h } from './dom';
-import { formatValue, parseValue } from './params';
+import { formatValue } from './params';
+import { RunDrive } from './rundrive';
+import { cellIndexIn, duration, splitSweep, statusColor, sweepSize } from './runlogic';
+import { RunsView } from './runs';
+import { schedulesView } from './schedules';
 import { stepColor } from './tags';
 
-const SVG = 'http://www.w3.org/2000/svg';
 const POLL_MS = 700;
+const TABS = ['pipeline', 'runs', 'models', 'features', 'schedules'] as const;
+type Tab = (typeof TABS)[number];
+const ACTIVE = new Set(['starting', 'running', 'pending']);
 
-function svg(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
-  const el = document.createElementNS(SVG, tag);
-  Object.entries(attrs).forEach(([k, v]) => el.setAttribute(k, String(v)));
-  if (text !== undefined) {
-    el.textContent = text;
-  }
-  return el;
-}
-
-export function dagSvg(spec: ISpec, onClick: (step: string) => void): SVGElement {
-  const l = layout(spec.steps);
-  const root = svg('svg', { viewBox: `0 0 ${l.width} ${l.height}`, class: 'nbmlops-dag', role: 'img' });
-  root.style.minWidth = `${Math.round(l.width / 2)}px`;
-  root.style.maxWidth = `${l.width}px`;
-  root.append(svg('title', {}, `DAG of ${spec.name}`));
-  const at = new Map(l.nodes.map(n => [n.name, n]));
-  for (const e of l.edges) {
-    const a = at.get(e.from)!;
-    const b = at.get(e.to)!;
-    const [x1, y1, x2, y2] = [a.x + NODE_W, a.y + NODE_H / 2, b.x, b.y + NODE_H / 2];
-    const mid = (x1 + x2) / 2;
-    root.append(svg('path', { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 4},${y2}`, class: 'nbmlops-edge' }));
-    root.append(svg('path', { d: `M${x2 - 6},${y2 - 4} L${x2},${y2} L${x2 - 6},${y2 + 4}`, class: 'nbmlops-edge' }));
-  }
-  for (const n of l.nodes) {
-    const g = svg('g', { class: 'nbmlops-node', 'data-step': n.name, transform: `translate(${n.x},${n.y})` });
-    g.append(svg('rect', { width: NODE_W, height: NODE_H, rx: 6, fill: stepColor(n.name) }));
-    const label = n.name.length > 16 ? n.name.slice(0, 15) + '…' : n.name;
-    g.append(svg('text', { x: NODE_W / 2, y: NODE_H / 2 + 4, 'text-anchor': 'middle' }, label));
-    g.append(svg('title', {}, n.name));
-    g.addEventListener('click', () => onClick(n.name));
-    root.append(g);
-  }
-  return root;
-}
-
-/** A run id without its date (runs of one notebook are mostly from the same days): `051904-619888`. */
-function shortId(id: string): string {
-  return id.replace(/^\d{8}-/, '');
-}
-
-export class PipelinePanel extends Widget {
+export class PipelinePanel extends Widget implements IHost {
   private nb: NotebookPanel | null = null;
-  private spec: ISpec | null = null;
-  private job: IJob | null = null;
-  private runs: IRunRow[] = [];
-  private compare = new Set<string>();
+  private compiled: CompiledNotebook | null = null;
+  private job: IJob | null = null; // the run started from this page, while the worker reports on it
+  private current: IRunDetail | null = null; // the run on show: the last one of this notebook, from the store
   private backends = ['local'];
+  private tab: Tab = 'pipeline';
+  private zoom = 1;
   // what the user typed in the run form survives re-rendering (every poll and every recompile re-renders)
-  private form: { backend?: string; values: Record<string, string> } = { values: {} };
+  private form: { backend?: string; values: Record<string, string>; mode: string; objective: string } = {
+    values: {},
+    mode: 'grid',
+    objective: ''
+  };
   private timer = 0;
+  private notice = '';
   private body = h('div', { class: 'nbmlops-body' });
+  readonly runsView: RunsView;
 
-  constructor(private app: JupyterFrontEnd) {
+  constructor(
+    readonly app: JupyterFrontEnd,
+    readonly drive: RunDrive
+  ) {
     super();
     this.id = 'nbmlops-pipeline';
     this.addClass('nbmlops-panel');
     this.title.caption = 'Pipeline (nbmlops)';
     this.node.append(this.body);
+    this.runsView = new RunsView(this);
     request<{ backends: string[] }>('info').then(
       info => ((this.backends = info.backends), this.render()),
       () => undefined
@@ -83,46 +62,56 @@ export class PipelinePanel extends Widget {
     return this.nb;
   }
 
+  get spec(): ISpec | null {
+    return this.compiled?.spec ?? null;
+  }
+
+  notebookPath(): string | null {
+    return this.nb?.context.path ?? null;
+  }
+
   /** The names of the steps of the pipeline on show (the last one that compiled), each once, in order. */
   stepNames(): string[] {
     return [...new Set((this.spec?.steps ?? []).map(s => s.name))];
   }
 
-  setNotebook(nb: NotebookPanel | null): void {
+  showTab(tab: string): void {
+    if ((TABS as readonly string[]).includes(tab)) {
+      this.tab = tab as Tab;
+      this.render();
+      if (this.tab === 'runs') {
+        void this.runsView.load();
+      }
+    }
+  }
+
+  setNotebook(nb: NotebookPanel | null, compiled: CompiledNotebook | null): void {
     if (nb === this.nb) {
       return;
     }
+    this.compiled?.changed.disconnect(this.onCompiled, this);
     this.nb = nb;
-    this.spec = null;
+    this.compiled = compiled;
+    this.compiled?.changed.connect(this.onCompiled, this);
     this.job = null;
-    this.runs = [];
-    this.compare.clear();
-    this.form = { values: {} };
-    void this.refresh().then(() => this.loadRuns());
+    this.current = null;
+    this.form = { values: {}, mode: 'grid', objective: '' };
+    this.runsView.reset();
+    window.clearTimeout(this.timer);
+    this.render();
+    void this.loadLatestRun();
   }
 
-  /** Recompile from the notebook as it is in the editor (unsaved edits included). */
-  async refresh(): Promise<void> {
-    const nb = this.nb;
-    if (!nb) {
-      return this.render();
-    }
-    await nb.context.ready;
-    try {
-      this.spec = await post<ISpec>('spec', { path: nb.context.path, content: nb.context.model.toJSON() });
-      this.error = null;
-    } catch (e) {
-      // the last good pipeline stays on show under the error, so fixing a tag doesn't make the panel jump
-      this.error = e instanceof ApiError ? e : new ApiError(String(e));
-    }
+  private onCompiled(): void {
     this.render();
   }
 
-  private error: ApiError | null = null;
-  private notice = '';
+  async refresh(): Promise<void> {
+    await this.compiled?.compile();
+  }
 
-  selectCell(index: number | null | undefined): void {
-    if (!this.nb || index === null || index === undefined) {
+  selectCell(index: number | null | undefined, line?: number | null): void {
+    if (!this.nb || index === null || index === undefined || index < 0) {
       return;
     }
     const content = this.nb.content;
@@ -130,15 +119,72 @@ export class PipelinePanel extends Widget {
     content.activeCellIndex = index;
     content.deselectAll();
     void content.scrollToItem(index);
+    const cell = content.widgets[index];
+    if (cell && line) {
+      // the failing line, selected in the cell's editor: the editor's selection highlights it
+      const editor = cell.editor;
+      const text = cell.model.sharedModel.getSource().split('\n')[line - 1] ?? '';
+      editor?.setSelection({ start: { line: line - 1, column: 0 }, end: { line: line - 1, column: text.length } });
+      cell.node.dataset.nbmlopsErrorLine = String(line);
+      cell.addClass('nbmlops-error-cell');
+    }
   }
 
-  private cellOf(text: string): number | null {
-    const m = /cell (\d+)/.exec(text);
-    return m ? Number(m[1]) : null;
+  /** The run on show after a reload: the notebook's newest run from the store, followed while it runs. */
+  private async loadLatestRun(): Promise<void> {
+    const path = this.notebookPath();
+    if (!path) {
+      return;
+    }
+    try {
+      const page = await request<{ runs: IRunRow[] }>(`runlist${query(path, { limit: 1 })}`);
+      if (page.runs.length && this.notebookPath() === path && !this.job) {
+        await this.showRun(page.runs[0].id);
+      }
+    } catch {
+      // no store yet: nothing ran
+    }
+  }
+
+  /** Show a run's details (from the store) as the current run; polled while it runs. */
+  async showRun(runId: string): Promise<void> {
+    const path = this.notebookPath();
+    if (!path) {
+      return;
+    }
+    this.drive.remember(runId, path);
+    try {
+      this.current = await request<IRunDetail>(`runs/${runId}${query(path)}`);
+    } catch (e) {
+      this.notice = (e as Error).message;
+    }
+    this.render();
+    if (this.current?.run.status === 'running' && !this.job) {
+      this.poll();
+    }
+  }
+
+  async openStepNotebook(runId: string, step: string): Promise<void> {
+    const path = this.notebookPath();
+    if (!path) {
+      return;
+    }
+    this.drive.remember(runId, path);
+    const widget = (await this.app.commands.execute('docmanager:open', {
+      path: this.drive.pathOf(runId, step),
+      factory: 'Notebook',
+      kernel: { name: null }
+    })) as NotebookPanel | undefined;
+    if (widget?.content?.model) {
+      await widget.context.ready;
+      widget.content.model.readOnly = true;
+      widget.title.label = `${step} · run ${runId.replace(/^\d{8}-/, '')} (read-only)`;
+    }
   }
 
   render(): void {
     const b = this.body;
+    const scroll = this.node.scrollTop;
     b.replaceChildren();
     if (!this.nb) {
       b.append(h('p', { class: 'nbmlops-empty' }, 'Open a notebook to see its pipeline.'));
@@ -148,38 +194,101 @@ export class PipelinePanel extends Widget {
       h(
         'div',
         { class: 'nbmlops-header' },
-        h('strong', {}, this.nb.context.path),
+        h('strong', { title: this.nb.context.path }, this.nb.context.path),
         h('button', { class: 'jp-mod-styled nbmlops-refresh', onclick: () => void this.refresh() }, 'Refresh')
+      ),
+      h(
+        'div',
+        { class: 'nbmlops-tabs', role: 'tablist' },
+        ...TABS.map(t =>
+          h(
+            'button',
+            {
+              class: `nbmlops-tab${t === this.tab ? ' nbmlops-tab-active' : ''}`,
+              role: 'tab',
+              'data-tab': t,
+              'aria-selected': String(t === this.tab),
+              onclick: () => this.showTab(t)
+            },
+            t[0].toUpperCase() + t.slice(1)
+          )
+        )
       )
     );
-    if (this.error) {
+    if (this.notice) {
+      b.append(h('div', { class: 'nbmlops-warning nbmlops-notice', onclick: () => this.clearNotice() }, this.notice));
+    }
+    if (this.tab === 'pipeline') {
+      this.renderPipeline(b);
+    } else if (this.tab === 'runs') {
+      b.append(this.runsView.node);
+      this.runsView.render();
+    } else if (this.tab === 'models' || this.tab === 'features') {
+      b.append(catalogView(this, this.tab));
+    } else {
+      b.append(schedulesView(this));
+    }
+    this.node.scrollTop = scroll;
+  }
+
+  private clearNotice(): void {
+    this.notice = '';
+    this.render();
+  }
+
+  private renderPipeline(b: HTMLElement): void {
+    const compiled = this.compiled;
+    if (compiled?.empty) {
       b.append(
-        h('div', { class: 'nbmlops-error', onclick: () => this.selectCell(this.error?.cell) }, this.error.message)
+        h(
+          'p',
+          { class: 'nbmlops-hint' },
+          'This notebook has no code yet. Write code cells, then mark where steps start with “Pipeline step…” ' +
+            '(cell toolbar, context menu or the command palette); untagged notebooks run as one step.'
+        )
       );
+      return;
+    }
+    if (compiled?.error) {
+      const err = compiled.error;
+      b.append(h('div', { class: 'nbmlops-error', onclick: () => this.selectCell(err.cell) }, err.message));
     }
     const spec = this.spec;
-    if (spec) {
-      b.append(
-        ...spec.warnings.map(w =>
-          h('div', { class: 'nbmlops-warning', onclick: () => this.selectCell(this.cellOf(w)) }, w)
-        )
-      );
-      b.append(
-        h('h3', {}, 'DAG'),
-        h(
-          'div',
-          { class: 'nbmlops-dag-box' },
-          dagSvg(spec, s => this.selectStep(s))
-        )
-      );
-      b.append(h('h3', {}, `Steps (${spec.steps.length})`), this.stepList(spec));
-      b.append(h('h3', {}, 'Run'), this.runForm(spec));
+    if (!spec) {
+      return;
     }
-    if (this.job) {
-      b.append(this.jobView(this.job));
+    b.append(
+      ...spec.warnings.map(w =>
+        h('div', { class: 'nbmlops-warning', onclick: () => this.selectCell(cellIndexIn(w)) }, w)
+      )
+    );
+    const status = this.stepStatus();
+    b.append(
+      h('h3', {}, 'DAG'),
+      dagView({
+        name: spec.name,
+        steps: spec.steps,
+        status,
+        zoom: this.zoom,
+        onClick: s => this.selectStep(s),
+        onZoom: z => ((this.zoom = z), this.render())
+      })
+    );
+    b.append(h('h3', {}, `Steps (${spec.steps.length})`), this.stepList(spec, status));
+    b.append(h('h3', {}, 'Run'), this.runForm(spec));
+    const live = this.liveView();
+    if (live) {
+      b.append(live);
     }
-    b.append(h('h3', {}, 'Runs'), this.runsView());
     b.append(h('h3', {}, 'Compile'), this.exportView());
+  }
+
+  /** Each step's status in the run on show: the live job while it reports, else the current run's record. */
+  private stepStatus(): Map<string, string> {
+    if (this.job) {
+      return new Map(this.job.steps.map(s => [s.name, s.status]));
+    }
+    return new Map((this.current?.steps ?? []).map(s => [s.name, s.status]));
   }
 
   private selectStep(name: string): void {
@@ -187,25 +296,32 @@ export class PipelinePanel extends Widget {
     this.selectCell(step?.cells[0]?.index);
   }
 
-  private stepList(spec: ISpec): HTMLElement {
-    const status = new Map((this.job?.steps ?? []).map(s => [s.name, s.status]));
+  private stepList(spec: ISpec, status: Map<string, string>): HTMLElement {
     return h(
       'ul',
       { class: 'nbmlops-steps' },
       ...spec.steps.map(s => {
         const inputs = Object.entries(s.inputs).map(([v, from]) => `${v} ← ${from}`);
+        const options = Object.entries(s.options ?? {}).map(([k, v]) => (v === true ? k : `${k}:${v}`));
+        const st = status.get(s.name);
         return h(
           'li',
           { 'data-step': s.name, onclick: () => this.selectStep(s.name) },
           h('span', { class: 'nbmlops-dot', style: `background:${stepColor(s.name)}` }),
           h('b', {}, s.name),
-          status.has(s.name)
-            ? h('span', { class: `nbmlops-status nbmlops-${status.get(s.name)}` }, status.get(s.name)!)
-            : null,
+          options.length ? h('span', { class: 'nbmlops-options' }, options.join(' ')) : null,
+          st ? h('span', { class: `nbmlops-status nbmlops-${st.replace(' ', '-')}` }, st) : null,
           h('div', { class: 'nbmlops-io' }, inputs.length ? `in: ${inputs.join(', ')}` : 'in: —'),
           h('div', { class: 'nbmlops-io' }, s.outputs.length ? `out: ${s.outputs.join(', ')}` : 'out: —')
         );
       })
+    );
+  }
+
+  private running(): boolean {
+    return (
+      (this.job !== null && ACTIVE.has(this.job.status)) ||
+      (this.job === null && this.current?.run.status === 'running')
     );
   }
 
@@ -214,42 +330,104 @@ export class PipelinePanel extends Widget {
     const backend = h('select', { name: 'backend' }, ...this.backends.map(n => h('option', { value: n }, n)));
     backend.value = state.backend ?? this.backends[0];
     backend.addEventListener('change', () => (state.backend = backend.value));
+    const texts = (): Record<string, string> =>
+      Object.fromEntries(spec.parameters.map(p => [p.name, state.values[p.name] ?? formatValue(p)]));
+    const sweepInfo = h('div', { class: 'nbmlops-sweep-info' });
+    const describeSweep = (): void => {
+      let text = '';
+      try {
+        const { sweep } = splitSweep(spec.parameters, texts());
+        const names = Object.keys(sweep);
+        text = names.length ? `Sweep over ${names.join(', ')}: ${sweepSize(sweep, state.mode)} runs` : '';
+      } catch (e) {
+        text = (e as Error).message;
+      }
+      sweepInfo.textContent = text;
+      sweepBox.hidden = !text.startsWith('Sweep');
+      run.textContent = this.running() ? 'Running…' : text.startsWith('Sweep') ? 'Run sweep' : 'Run';
+    };
     const fields = spec.parameters.map(p => {
       const input = h('input', { name: p.name, value: state.values[p.name] ?? formatValue(p), title: p.type });
-      input.addEventListener('input', () => (state.values[p.name] = input.value));
-      return h('label', {}, h('span', {}, `${p.name} `), input, h('small', {}, p.type));
+      input.addEventListener('input', () => ((state.values[p.name] = input.value), describeSweep()));
+      return h('label', { class: 'nbmlops-param' }, h('span', {}, p.name), input, h('small', {}, p.type));
     });
-    const message = h('div', { class: 'nbmlops-form-error' }, this.notice);
-    const running = this.job?.status === 'running' || this.job?.status === 'starting';
-    const run = h('button', { class: 'jp-mod-styled jp-mod-accept nbmlops-run' }, running ? 'Running…' : 'Run');
+    const mode = h('input', { name: 'sweep-mode', value: state.mode, placeholder: 'grid or random:N' });
+    mode.addEventListener('input', () => ((state.mode = mode.value.trim() || 'grid'), describeSweep()));
+    const objective = h('input', { name: 'objective', value: state.objective, placeholder: 'e.g. metrics.auc:max' });
+    objective.addEventListener('input', () => (state.objective = objective.value.trim()));
+    const sweepBox = h(
+      'div',
+      { class: 'nbmlops-sweep' },
+      h('label', {}, h('span', {}, 'sweep'), mode),
+      h('label', {}, h('span', {}, 'objective'), objective)
+    );
+    const message = h('div', { class: 'nbmlops-form-error' });
+    const running = this.running();
+    const run = h('button', { class: 'jp-mod-styled jp-mod-accept nbmlops-run', type: 'submit' }, 'Run');
     run.disabled = running;
-    const form = h('form', { class: 'nbmlops-run-form' }, h('label', {}, 'Backend ', backend), ...fields, run, message);
+    const stop = h(
+      'button',
+      { class: 'jp-mod-styled jp-mod-warn nbmlops-stop', type: 'button', onclick: () => void this.stop() },
+      'Stop'
+    );
+    stop.hidden = !running;
+    const form = h(
+      'form',
+      { class: 'nbmlops-run-form' },
+      h('label', { class: 'nbmlops-param' }, h('span', {}, 'backend'), backend),
+      ...fields,
+      h('small', { class: 'nbmlops-help' }, 'Several values, comma-separated (C = 0.1, 1, 10), run a sweep.'),
+      sweepInfo,
+      sweepBox,
+      h('div', { class: 'nbmlops-buttons' }, run, stop),
+      message
+    );
+    describeSweep();
     form.addEventListener('submit', e => {
       e.preventDefault();
-      const params: Record<string, unknown> = {};
       try {
-        for (const p of spec.parameters) {
-          params[p.name] = parseValue(p, (form.querySelector(`[name="${p.name}"]`) as HTMLInputElement).value);
-        }
+        const { values, sweep } = splitSweep(spec.parameters, texts());
+        void this.start(backend.value, values, sweep);
       } catch (err) {
         message.textContent = (err as Error).message;
-        return;
       }
-      void this.start(backend.value, params);
     });
     return form;
   }
 
-  private async start(backend: string, params: Record<string, unknown>): Promise<void> {
-    if (!this.nb) {
+  /** Run (or sweep) with the form's values; the palette's "Run pipeline" comes here too. */
+  async start(backend?: string, params?: Record<string, unknown>, sweep: Record<string, string> = {}): Promise<void> {
+    if (!this.nb || this.running()) {
       return;
     }
+    const spec = this.spec;
+    if (params === undefined) {
+      if (!spec) {
+        this.notice = 'The notebook does not compile: fix the message above first.';
+        return this.render();
+      }
+      const split = splitSweep(
+        spec.parameters,
+        Object.fromEntries(spec.parameters.map(p => [p.name, this.form.values[p.name] ?? formatValue(p)]))
+      );
+      params = split.values;
+      sweep = split.sweep;
+    }
+    backend = backend ?? this.form.backend ?? this.backends[0];
     this.notice = '';
     if (this.nb.context.model.dirty) {
       await this.nb.context.save(); // the run reads the file: run what the user sees
     }
+    const path = this.nb.context.path;
     try {
-      this.job = await post<IJob>('runs', { path: this.nb.context.path, backend, params });
+      this.job = Object.keys(sweep).length
+        ? await post<IJob>('sweeps', {
+            path,
+            backend,
+            params,
+            sweep: { fields: sweep, mode: this.form.mode, objective: this.form.objective }
+          })
+        : await post<IJob>('runs', { path, backend, params });
     } catch (e) {
       this.notice = (e as Error).message;
       this.selectCell((e as ApiError).cell);
@@ -259,205 +437,194 @@ export class PipelinePanel extends Widget {
     this.poll();
   }
 
-  private poll(): void {
-    window.clearTimeout(this.timer);
-    this.timer = window.setTimeout(async () => {
-      const job = this.job;
-      if (!job) {
-        return;
-      }
-      let latest: IJob;
-      try {
-        latest = await request<IJob>(`jobs/${job.id}`);
-      } catch (e) {
-        this.notice = (e as Error).message;
-        return this.render();
-      }
-      if (this.job !== job) {
-        return; // another notebook or run took over meanwhile
-      }
-      this.job = latest;
-      if (JSON.stringify(latest) !== JSON.stringify(job)) {
-        this.render(); // only on news: re-rendering takes the focus from a field being typed in
-      }
-      if (this.job.status === 'running' || this.job.status === 'starting') {
-        this.poll();
-      } else {
-        if (this.job.status === 'failed') {
-          this.selectCell(this.job.error?.cell);
-        }
-        void this.loadRuns();
-      }
-    }, POLL_MS);
-  }
-
-  private jobView(job: IJob): HTMLElement {
-    return h(
-      'div',
-      { class: `nbmlops-job nbmlops-job-${job.status}`, 'data-status': job.status },
-      h(
-        'div',
-        {},
-        h('b', {}, `Run ${job.run_id ?? ''} `),
-        h('span', { class: `nbmlops-status nbmlops-${job.status}` }, job.status)
-      ),
-      h(
-        'ul',
-        { class: 'nbmlops-job-steps' },
-        ...job.steps.map(s =>
-          h(
-            'li',
-            { 'data-step': s.name, 'data-status': s.status },
-            h('span', { class: `nbmlops-status nbmlops-${s.status}` }, s.status),
-            ` ${s.name}`,
-            s.seconds !== undefined ? h('small', {}, ` ${s.seconds.toFixed(1)} s`) : null,
-            job.artifacts[s.name]?.notebook
-              ? h(
-                  'button',
-                  { class: 'nbmlops-link', onclick: () => void this.openStepNotebook(job, s.name) },
-                  'open notebook'
-                )
-              : null
-          )
-        )
-      ),
-      job.error
-        ? h('pre', { class: 'nbmlops-error', onclick: () => this.selectCell(job.error?.cell) }, job.error.message)
-        : null
-    );
-  }
-
-  private async openStepNotebook(job: IJob, step: string): Promise<void> {
-    const where = `jobs/${job.id}/steps/${step}/notebook`;
-    const found = await request<{ path: string | null }>(where);
-    if (found.path) {
-      await this.app.commands.execute('docmanager:open', { path: found.path });
-      return;
-    }
-    // hidden or outside the root (the run folder is in .nbmlops/): show it rendered instead
-    const frame = new IFrame({ sandbox: [] });
-    frame.url = apiUrl(where) + '?format=html';
-    const widget = new MainAreaWidget({ content: frame });
-    widget.title.label = `${step} (run ${job.run_id})`;
-    this.app.shell.add(widget, 'main');
-  }
-
-  async loadRuns(): Promise<void> {
-    if (!this.nb) {
+  async stop(): Promise<void> {
+    const path = this.notebookPath();
+    if (!path) {
       return;
     }
     try {
-      this.runs = (await request<{ runs: IRunRow[] }>(`runs?path=${encodeURIComponent(this.nb.context.path)}`)).runs;
+      if (this.job && ACTIVE.has(this.job.status)) {
+        this.job = await post<IJob>(`jobs/${this.job.id}/stop`, { path });
+      } else if (this.current?.run.status === 'running') {
+        await post(`runs/${this.current.run.id}/stop`, { path });
+      }
+      this.notice = 'Stopping: the running step is interrupted, finished steps keep their outputs.';
     } catch (e) {
       this.notice = (e as Error).message;
     }
     this.render();
   }
 
-  private runsView(): HTMLElement {
-    const box = h('div', { class: 'nbmlops-runs' });
-    box.append(h('button', { class: 'jp-mod-styled', onclick: () => void this.loadRuns() }, 'Load runs'));
-    if (!this.runs.length) {
-      return box;
-    }
-    const metricKeys = [...new Set(this.runs.flatMap(r => Object.keys(r.metrics)))].slice(0, 4);
-    // only the parameters that differ between the listed runs say anything about them
-    const paramKeys = [...new Set(this.runs.flatMap(r => Object.keys(r.params)))].filter(
-      k => new Set(this.runs.map(r => JSON.stringify(r.params[k]))).size > 1
-    );
-    const table = h(
-      'table',
-      {},
-      h(
-        'tr',
-        {},
-        h('th', {}, ''),
-        h('th', {}, 'run'),
-        h('th', {}, 'status'),
-        h('th', {}, 's'),
-        h('th', {}, 'params'),
-        ...metricKeys.map(k => h('th', {}, k))
-      )
-    );
-    for (const r of this.runs) {
-      const check = h('input', { type: 'checkbox' });
-      check.checked = this.compare.has(r.id);
-      check.addEventListener('change', () => {
-        if (check.checked) {
-          this.compare.add(r.id);
-        } else {
-          this.compare.delete(r.id);
-        }
-        this.render();
-      });
-      table.append(
-        h(
-          'tr',
-          { 'data-run': r.id },
-          h('td', {}, check),
-          h('td', { title: r.id }, shortId(r.id)),
-          h('td', {}, h('span', { class: `nbmlops-status nbmlops-${r.status}` }, r.status)),
-          h('td', {}, r.duration !== null ? r.duration.toFixed(1) : ''),
-          h('td', {}, paramKeys.map(k => `${k}=${JSON.stringify(r.params[k])}`).join(' ')),
-          ...metricKeys.map(k => h('td', {}, r.metrics[k] !== undefined ? r.metrics[k].toPrecision(4) : ''))
-        )
-      );
-    }
-    box.append(table);
-    const picked = this.runs.filter(r => this.compare.has(r.id));
-    if (picked.length >= 2) {
-      box.append(this.compareView(picked.slice(0, 2)));
-    } else {
-      box.append(h('small', {}, 'Tick two runs to compare them.'));
-    }
-    return box;
+  private poll(): void {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => void this.pollOnce(), POLL_MS);
   }
 
-  private compareView([a, b]: IRunRow[]): HTMLElement {
-    const rows: [string, unknown, unknown][] = [
-      ['status', a.status, b.status],
-      ['duration', a.duration?.toFixed(2), b.duration?.toFixed(2)],
-      ['backend', a.backend, b.backend]
-    ];
-    for (const k of new Set([...Object.keys(a.params), ...Object.keys(b.params)])) {
-      rows.push([`param ${k}`, a.params[k], b.params[k]]);
+  private async pollOnce(): Promise<void> {
+    const path = this.notebookPath();
+    const job = this.job;
+    const before = JSON.stringify([job, this.current?.run.status, this.current?.steps.map(s => s.status)]);
+    try {
+      if (job) {
+        const latest = await request<IJob>(`jobs/${job.id}`);
+        if (this.job !== job) {
+          return; // another notebook or run took over meanwhile
+        }
+        this.job = latest;
+        if (!ACTIVE.has(latest.status)) {
+          this.job = null;
+          if (latest.status === 'failed') {
+            this.selectCell(latest.error?.cell, latest.error?.line);
+          }
+          if (latest.run_id) {
+            await this.showRun(latest.run_id);
+          } else if (latest.error) {
+            this.notice = latest.error.message;
+          }
+          void this.runsView.load();
+          return this.render();
+        }
+      } else if (this.current?.run.status === 'running' && path) {
+        this.current = await request<IRunDetail>(`runs/${this.current.run.id}${query(path)}`);
+        if (this.current.run.status !== 'running') {
+          void this.runsView.load();
+        }
+      } else {
+        return;
+      }
+    } catch (e) {
+      this.notice = (e as Error).message;
     }
-    for (const k of new Set([...Object.keys(a.metrics), ...Object.keys(b.metrics)])) {
-      rows.push([`metric ${k}`, a.metrics[k], b.metrics[k]]);
+    const after = JSON.stringify([this.job, this.current?.run.status, this.current?.steps.map(s => s.status)]);
+    if (after !== before) {
+      this.render(); // only on news: re-rendering takes the focus from a field being typed in
     }
-    const show = (v: unknown): string =>
-      v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v);
+    this.poll();
+  }
+
+  /** The run on show: live steps of the job, or the current run from the store, with a link to its details. */
+  private liveView(): HTMLElement | null {
+    const job = this.job;
+    const run = this.current;
+    if (!job && !run) {
+      return null;
+    }
+    const status = job ? job.status : run!.run.status;
+    const runId = job ? job.run_id : run!.run.id;
+    const steps = job
+      ? job.steps.map(s => ({ name: s.name, status: s.status, seconds: s.seconds ?? null, detail: s.detail ?? '' }))
+      : run!.steps.map(s => ({ name: s.name, status: s.status, seconds: s.duration, detail: s.why }));
+    const error = job
+      ? job.error
+      : (run!.steps.find(s => s.error)?.error ?? (run!.run.error ? { message: run!.run.error, cell: null } : null));
+    const sweep = job?.sweep?.points ? ` · sweep of ${job.sweep.points} runs` : '';
     return h(
-      'table',
-      { class: 'nbmlops-compare' },
-      h('tr', {}, h('th', {}, ''), h('th', {}, shortId(a.id)), h('th', {}, shortId(b.id))),
-      ...rows.map(([k, x, y]) =>
-        h(
-          'tr',
-          { class: show(x) !== show(y) ? 'nbmlops-differs' : '' },
-          h('td', {}, k),
-          h('td', {}, show(x)),
-          h('td', {}, show(y))
+      'div',
+      { class: `nbmlops-job nbmlops-job-${status}`, 'data-status': status },
+      h(
+        'div',
+        { class: 'nbmlops-job-head' },
+        h('b', {}, runId ? `Run ${runId.replace(/^\d{8}-/, '')}` : 'Run'),
+        h('span', { class: `nbmlops-status nbmlops-${status}` }, status),
+        sweep,
+        runId
+          ? h(
+              'button',
+              {
+                class: 'nbmlops-link nbmlops-details',
+                onclick: () => {
+                  this.tab = 'runs';
+                  void this.runsView.open(runId);
+                }
+              },
+              'details'
+            )
+          : null
+      ),
+      h(
+        'ul',
+        { class: 'nbmlops-job-steps' },
+        ...steps.map(s =>
+          h(
+            'li',
+            { 'data-step': s.name, 'data-status': s.status },
+            h('span', { class: 'nbmlops-dot', style: `background:${statusColor(s.status) ?? '#999'}` }),
+            h('span', { class: `nbmlops-status nbmlops-${s.status.replace(' ', '-')}` }, s.status),
+            ` ${s.name}`,
+            s.seconds !== null ? h('small', {}, ` ${duration(s.seconds)}`) : null,
+            s.detail ? h('small', { class: 'nbmlops-why' }, ` · ${s.detail}`) : null,
+            runId && !job && run?.steps.find(x => x.name === s.name)?.notebook
+              ? h(
+                  'button',
+                  { class: 'nbmlops-link', onclick: () => void this.openStepNotebook(runId, s.name) },
+                  'open notebook'
+                )
+              : null
+          )
         )
-      )
+      ),
+      error?.message
+        ? h(
+            'pre',
+            { class: 'nbmlops-error', onclick: () => this.selectCell(error.cell, (error as any).line) },
+            error.message
+          )
+        : null
     );
+  }
+
+  async stopRun(runId: string): Promise<void> {
+    const path = this.notebookPath();
+    if (!path) {
+      return;
+    }
+    try {
+      await post(`runs/${runId}/stop`, { path });
+      this.notice = 'Stopping: the running step is interrupted, finished steps keep their outputs.';
+    } catch (e) {
+      this.notice = (e as Error).message;
+    }
+    this.render();
+  }
+
+  /** A cell under the active one with the runs widget, for charts of metrics across runs. */
+  insertWidgetsCell(): void {
+    const nb = this.nb;
+    const spec = this.spec;
+    if (!nb) {
+      return;
+    }
+    this.app.shell.activateById(nb.id);
+    void this.app.commands.execute('notebook:insert-cell-below').then(() => {
+      const cell = nb.content.activeCell;
+      cell?.model.sharedModel.setSource(
+        `from nbmlops.widgets import RunsBrowser\n\nRunsBrowser(pipeline="${spec?.name ?? ''}")`
+      );
+      if (cell) {
+        cell.model.setMetadata('tags', ['skip']);
+      }
+    });
+  }
+
+  async exportTo(target: string): Promise<string> {
+    if (!this.nb) {
+      return '';
+    }
+    if (this.nb.context.model.dirty) {
+      await this.nb.context.save();
+    }
+    try {
+      const r = await post<{ written: string[] }>('export', { path: this.nb.context.path, target });
+      return `wrote ${r.written.join(', ')}`;
+    } catch (e) {
+      return (e as Error).message;
+    }
   }
 
   private exportView(): HTMLElement {
     const out = h('div', { class: 'nbmlops-export-result' });
     const go = async (target: string): Promise<void> => {
-      if (!this.nb) {
-        return;
-      }
-      if (this.nb.context.model.dirty) {
-        await this.nb.context.save();
-      }
-      try {
-        const r = await post<{ written: string[] }>('export', { path: this.nb.context.path, target });
-        out.textContent = `wrote ${r.written.join(', ')}`;
-      } catch (e) {
-        out.textContent = (e as Error).message;
-      }
+      out.textContent = await this.exportTo(target);
     };
     return h(
       'div',

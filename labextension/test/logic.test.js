@@ -1,9 +1,8 @@
 // Unit tests of the front-end logic worth testing: the tag grammar, the DAG layout, typed parameters.
-// `jlpm test` compiles src/{tags,dag,params}.ts to lib-test/ (CommonJS) and runs these with node's test runner.
+// `jlpm test` compiles src/{tags,dag,params,cellroles,runlogic}.ts to lib-test/ (CommonJS) and runs these with node's test runner.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { readRole, writeRole, badges, checkRole } = require('../lib-test/tags.js');
-const { layout } = require('../lib-test/dag.js');
 const { parseValue, formatValue } = require('../lib-test/params.js');
 
 test('reads roles from tags, Kale tags and magics', () => {
@@ -61,27 +60,6 @@ test('badges: untagged cells continue the step above, code before the first step
     ['setup', 'parameters', null, 'step', 'continue', 'skip']
   );
   assert.equal(got[4].step, 'a');
-});
-
-test('layout puts each step right of its upstream steps', () => {
-  const l = layout([
-    { name: 'load', upstream: [] },
-    { name: 'clean', upstream: ['load'] },
-    { name: 'other', upstream: [] },
-    { name: 'train', upstream: ['clean', 'other'] }
-  ]);
-  const x = Object.fromEntries(l.nodes.map(n => [n.name, n.x]));
-  assert.ok(x.load < x.clean && x.clean < x.train && x.other < x.train);
-  assert.equal(l.edges.length, 3);
-  assert.ok(l.width > x.train);
-  // a cycle (a compiler error) still lays out
-  assert.equal(
-    layout([
-      { name: 'a', upstream: ['b'] },
-      { name: 'b', upstream: ['a'] }
-    ]).nodes.length,
-    2
-  );
 });
 
 test('parameter values are parsed by type', () => {

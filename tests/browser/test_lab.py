@@ -151,6 +151,11 @@ def open_panel(page):
     return panel
 
 
+def show_tab(panel, tab: str) -> None:
+    panel.locator(f'.nbmlops-tabs [data-tab="{tab}"]').click()
+    panel.locator(f'.nbmlops-tabs [data-tab="{tab}"][aria-selected="true"]').wait_for()
+
+
 def test_pipeline_panel_shows_dag_and_steps(page) -> None:
     panel = open_panel(page)
     panel.locator("svg.nbmlops-dag").wait_for()
@@ -158,7 +163,7 @@ def test_pipeline_panel_shows_dag_and_steps(page) -> None:
     names = panel.locator(".nbmlops-steps li b").all_inner_texts()
     assert names[:3] == ["load", "clean", "explore"] or "explore" in names
     assert panel.locator('.nbmlops-steps li[data-step="clean"] .nbmlops-io').first.inner_text() == "in: raw ← load"
-    assert panel.locator(".nbmlops-edge").count() >= 2 * 7
+    assert panel.locator(".nbmlops-edge").count() >= 7  # one routed path per edge, with its arrowhead
     # clicking a DAG node selects the step's first cell
     panel.locator('svg.nbmlops-dag .nbmlops-node[data-step="train"]').click()
     active = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .nbmlops-badge")
@@ -173,8 +178,15 @@ def test_run_from_the_panel_succeeds(page) -> None:
     panel.locator('.nbmlops-job[data-status="succeeded"]').wait_for(timeout=180_000)
     statuses = panel.locator(".nbmlops-job-steps li").evaluate_all("els => els.map(e => e.dataset.status)")
     assert len(statuses) == 8 and set(statuses) <= {"succeeded", "cached"}
-    panel.locator(".nbmlops-runs tr[data-run]").first.wait_for()
+    # the DAG's nodes take the run's statuses
+    nodes = panel.locator("svg.nbmlops-dag .nbmlops-node")
+    seen: list = []
+    wait_until(lambda: set(seen.append(nodes.evaluate_all("els => els.map(e => e.dataset.status)")) or seen[-1])
+               <= {"succeeded", "cached"}, 30, f"the DAG coloured by status (seen {seen[-1:]})")
     page.screenshot(path=str(ARTIFACTS / "run.png"))
+    show_tab(panel, "runs")
+    panel.locator(".nbmlops-runs tr[data-run]").first.wait_for()
+    show_tab(panel, "pipeline")
 
 
 def test_papermill_run_opens_step_notebook_and_compares(page) -> None:
@@ -182,22 +194,29 @@ def test_papermill_run_opens_step_notebook_and_compares(page) -> None:
     panel.locator("select[name=backend]").select_option("papermill")
     panel.locator('input[name="C"]').fill("0.8")  # train and later steps rerun, the others come from the cache
     panel.locator("button.nbmlops-run").click()
-    rows = panel.locator(".nbmlops-runs tr[data-run]")
-    wait_until(lambda: rows.count() == 2, 240, "the second run in the runs list", every=0.5)
-    assert panel.locator(".nbmlops-job").get_attribute("data-status") == "succeeded"
-    # a papermill step's executed notebook (in the hidden run folder) opens rendered in the main area
+    panel.locator('.nbmlops-job[data-status="running"], .nbmlops-job[data-status="starting"]').first.wait_for()
+    panel.locator('.nbmlops-job[data-status="succeeded"]').wait_for(timeout=240_000)
+    # a papermill step's executed notebook (in the hidden run folder) opens as a read-only notebook document
     panel.locator('.nbmlops-job-steps li[data-step="train"] button.nbmlops-link').click()
-    frame = page.frame_locator(".jp-MainAreaWidget iframe")
-    frame.locator("text=model.fit").first.wait_for()
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="train · run")
+    tab.wait_for(timeout=60_000)
+    step_nb = page.locator(".jp-NotebookPanel:visible")
+    step_nb.locator(".jp-Cell .jp-InputArea-editor", has_text="model.fit").first.wait_for(timeout=60_000)
+    assert "nbmlops-runs:" in page.evaluate("() => document.title") or tab.is_visible()
     page.screenshot(path=str(ARTIFACTS / "step-notebook.png"))
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn.ipynb").click()
+    show_tab(panel, "runs")
+    rows = panel.locator(".nbmlops-runs tr[data-run]")
+    wait_until(lambda: rows.count() == 2, 60, "the second run in the runs list", every=0.5)
     rows.nth(0).locator("input[type=checkbox]").check()
     panel.locator(".nbmlops-runs tr[data-run]").nth(1).locator("input[type=checkbox]").check()
     compare = panel.locator("table.nbmlops-compare")
     compare.wait_for()
     differs = compare.locator("tr.nbmlops-differs td:first-child").all_inner_texts()
-    assert "param C" in differs
+    assert "params.C" in differs
     compare.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "compare.png"))
+    show_tab(panel, "pipeline")
 
 
 def test_export_pipeline_json(page, lab) -> None:
@@ -208,7 +227,7 @@ def test_export_pipeline_json(page, lab) -> None:
 
 
 def test_compiler_error_shows_and_selects_the_cell(page) -> None:
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn.ipynb").click()  # after the step notebook
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="churn.ipynb").click()
     cell = page.locator(".jp-Notebook .jp-Cell").nth(7)  # step clean
     cell.locator(".jp-InputPrompt").click()
     cell.locator('.jp-cell-toolbar [data-command="nbmlops:tag-cells"]').click()
