@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from nbmlops.widgets.drift import DriftDashboard
     from nbmlops.widgets.features import FeatureBrowser
     from nbmlops.widgets.models import ModelRegistry
+    from nbmlops.widgets.pipeline import PipelineView
     from nbmlops.widgets.runs import RunsBrowser
     from nbmlops.widgets.training import TrainingSetInspector
 
 # each widget loads on first use: RunsBrowser's first page should not wait for pandas and the drift statistics
 _LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "FeatureBrowser": "nbmlops.widgets.features",
-         "ModelRegistry": "nbmlops.widgets.models",
+         "ModelRegistry": "nbmlops.widgets.models", "PipelineView": "nbmlops.widgets.pipeline",
          "RunsBrowser": "nbmlops.widgets.runs", "TrainingSetInspector": "nbmlops.widgets.training"}
 
 
@@ -39,4 +40,5 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["DriftDashboard", "FeatureBrowser", "ModelRegistry", "RunsBrowser", "TrainingSetInspector"]
+__all__ = ["DriftDashboard", "FeatureBrowser", "ModelRegistry", "PipelineView", "RunsBrowser",
+           "TrainingSetInspector"]
