@@ -449,6 +449,24 @@ class NbmlopsMagics(Magics):
     def _notebook(self, args: argparse.Namespace) -> Path:
         return find_notebook(args.notebook, self.shell.user_ns)
 
+    # -- %nbmlops ------------------------------------------------------------------------------------------
+    @line_magic
+    def nbmlops(self, line: str) -> Any:
+        """%nbmlops runs|models|features|drift URI|pipeline (the widgets: nbmlops.kernel.widget_magics)
+        | serve ... (nbmlops.kernel.serve_magic)"""
+        words = line.strip().split(maxsplit=1)
+        try:
+            if words and words[0] == "serve":
+                from nbmlops.kernel import serve_magic
+
+                return serve_magic.run(words[1] if len(words) > 1 else "", self.shell.user_ns)
+            from nbmlops.kernel import widget_magics
+
+            return widget_magics.show(line, lambda explicit: find_notebook(explicit, self.shell.user_ns))
+        except NbmlopsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+
     def _pipeline_show(self, args: argparse.Namespace) -> None:
         from nbmlops.pipeline import compile_notebook, to_dot, to_mermaid, to_text
 
