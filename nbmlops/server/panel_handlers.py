@@ -33,10 +33,7 @@ STEP = r"([A-Za-z0-9_\-]+)"
 
 
 class PanelHandler(BaseHandler):
-    def home_of(self, notebook: Path) -> Path:
-        from nbmlops.store import project_home
-
-        return project_home(notebook.parent, create=False)
+    """BaseHandler (auth, XSRF, paths and project homes inside the root) with the panel's query helpers."""
 
     def notebook_arg(self) -> Path:
         return self.notebook(self.get_query_argument("path", ""))
@@ -132,12 +129,16 @@ class SweepHandler(PanelHandler):
             raise web.HTTPError(400, "sweep.fields must map parameter names to their values, e.g. {\"C\": \"0.1, 1\"}")
         mode = str(sweep.get("mode") or "grid")
         objective = str(sweep.get("objective") or "")
+        slots = self.take_run_slot()  # before the first await: concurrent POSTs count each other
+        job = None
         try:
             points = await self.in_thread(_check_sweep, path, params, fields, mode, objective)
+            job = self.jobs.start(data["path"], path, backend, params, home=self.home_of(path),
+                                  sweep={"fields": fields, "mode": mode, "objective": objective})
         except NbmlopsError as exc:
             return self.user_error(exc)
-        job = self.jobs.start(data["path"], path, backend, params, home=self.home_of(path),
-                              sweep={"fields": fields, "mode": mode, "objective": objective})
+        finally:
+            slots.started(job.id if job else None)
         self.reply({**job.to_dict(), "sweep": {"points": points}}, 202)
 
 
