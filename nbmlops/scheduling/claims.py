@@ -85,6 +85,22 @@ def claim_one(db: Database, schedule: Schedule, item: Planned, owner: str, now: 
     return db.transaction(lambda tx: _insert(tx, schedule, item, owner, now, lease_s))
 
 
+_CLAIM_RETRY = ("UPDATE schedule_occurrences SET status = 'running', owner = :owner, lease_until = :until, "
+                "attempts = attempts + 1, started_at = :now, run_id = NULL, ended_at = NULL, next_attempt_at = NULL "
+                "WHERE id = :id AND status = 'retrying' AND next_attempt_at <= :now")
+
+
+def claim_retry(db: Database, occurrence_id: int, now: float, owner: str, lease_s: float) -> Occurrence | None:
+    """Claim the next attempt of this one occurrence when its back-off is over (None: not due, or taken)."""
+    def write(tx: Tx) -> Occurrence | None:
+        params = {"owner": owner, "until": now + lease_s, "now": now, "id": occurrence_id}
+        if tx.execute(_CLAIM_RETRY, params) != 1:
+            return None
+        return Occurrence.from_row(tx.all(f"{SELECT_OCCURRENCES} WHERE id = :id", params)[0])
+
+    return db.transaction(write)
+
+
 def claim_retries(db: Database, now: float, owner: str, lease_s: float, limit: int) -> list[Occurrence]:
     """Claim failed occurrences whose back-off is over (of schedules not paused), oldest first."""
     if limit <= 0:
@@ -98,11 +114,7 @@ def claim_retries(db: Database, now: float, owner: str, lease_s: float, limit: i
             {"now": now, "paused": False})
         claimed = []
         for row in candidates:
-            won = tx.execute("UPDATE schedule_occurrences SET status = 'running', owner = :owner, "
-                             "lease_until = :until, attempts = attempts + 1, started_at = :now, run_id = NULL, "
-                             "ended_at = NULL, next_attempt_at = NULL WHERE id = :id AND status = 'retrying' "
-                             "AND next_attempt_at <= :now",
-                             {"owner": owner, "until": now + lease_s, "now": now, "id": row["id"]})
+            won = tx.execute(_CLAIM_RETRY, {"owner": owner, "until": now + lease_s, "now": now, "id": row["id"]})
             if won == 1:
                 claimed.append(Occurrence.from_row(tx.all(f"{SELECT_OCCURRENCES} WHERE id = :id", row)[0]))
         return claimed

@@ -325,6 +325,19 @@ def run_now(store: Store, name: str, *, due: bool = False, at: float | None = No
                          {"at": item.at, "name": name})
     runner._start(occurrence)
     runner.wait_all()
+    # retries by the schedule's policy, here in the foreground: a crontab entry needs no scheduler for them
+    # (a scheduler running meanwhile may claim one first: then it runs there, and this call stops waiting)
+    while runner.outcomes[-1].status == claims.RETRYING:
+        rows = store.db.query("SELECT next_attempt_at FROM schedule_occurrences WHERE id = :id AND "
+                              "status = 'retrying'", {"id": occurrence.id})
+        if not rows:
+            break
+        time.sleep(max(rows[0]["next_attempt_at"] - runner.clock.now(), 0.0))
+        retry = claims.claim_retry(store.db, occurrence.id, runner.clock.now(), runner.owner, runner.lease_s)
+        if retry is None:
+            break
+        runner._start(retry)
+        runner.wait_all()
     runner._stop_renewing()
     return runner.outcomes[-1]
 

@@ -127,3 +127,12 @@ def test_a_compiled_pipeline_json_can_be_scheduled(project) -> None:
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == "succeeded"
     assert project.store().get_run(outcome["run_id"]).params["x"] == 3
+
+
+def test_run_now_retries_by_the_schedules_policy(project) -> None:
+    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "flaky", "-p", "fail=true",
+                "--retries", "2", "--retry-delay", "0.2")
+    project.cli("schedule", "run-now", "flaky", ok=1)
+    (occ,) = project.occurrences("flaky")
+    assert occ["status"] == "failed" and occ["attempts"] == 3
+    assert sorted(r.trigger["attempt"] for r in project.scheduled_runs()) == [1, 2, 3]
