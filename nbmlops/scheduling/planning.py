@@ -62,14 +62,14 @@ def plan(schedule: Schedule, now: float, world: World, limit: int = 1_000) -> Pl
         if due:
             newest = due[-1]
             if schedule.catchup == "all":
-                planned += [Planned(cron_key(at), "cron", at, _cron_trigger(schedule, at, [])) for at in due]
+                planned += [Planned(cron_key(at), "cron", at, cron_trigger(schedule, at, [])) for at in due]
                 cursor = newest
             else:
                 missed = due[:-1]
                 on_time = now - newest <= MISFIRE_GRACE_S
                 if schedule.catchup == "once" or on_time:
                     planned.append(Planned(cron_key(newest), "cron", newest,
-                                           _cron_trigger(schedule, newest, missed, len(due) - 1)))
+                                           cron_trigger(schedule, newest, missed, len(due) - 1)))
                 cursor = newest
     for trigger in schedule.triggers:
         room = limit - len(planned)
@@ -102,7 +102,7 @@ def next_at(schedule: Schedule, now: float) -> float | None:
     return next_occurrence(schedule.cron, schedule.timezone, max(schedule.cron_cursor, now - MISFIRE_GRACE_S))
 
 
-def _cron_trigger(schedule: Schedule, at: float, missed: list[float], n_missed: int = 0) -> dict[str, Any]:
+def cron_trigger(schedule: Schedule, at: float, missed: list[float], n_missed: int = 0) -> dict[str, Any]:
     trigger: dict[str, Any] = {"kind": "cron", "cron": schedule.cron, "timezone": schedule.timezone,
                                "occurrence_at": iso(at, schedule.timezone)}
     if n_missed:

@@ -29,7 +29,7 @@ from nbmlops.scheduling import claims
 from nbmlops.scheduling.cron import iso, occurrences
 from nbmlops.scheduling.definitions import Schedule, project_root
 from nbmlops.scheduling.errors import ScheduleError
-from nbmlops.scheduling.planning import Planned, World, _cron_trigger, cron_key, next_due, plan
+from nbmlops.scheduling.planning import Planned, World, cron_key, cron_trigger, next_due, plan
 from nbmlops.scheduling.repository import Occurrence, get_schedule, list_schedules
 from nbmlops.scheduling.world import read_world
 
@@ -277,7 +277,8 @@ class Scheduler:
                 job.process.wait(timeout=10)
             if job.reader is not None:
                 job.reader.join(timeout=5)
-            self._finish(job, job.process.returncode if job.process.returncode != 0 else 1, reason)
+            code = job.process.returncode  # 0: it finished just before the signal, as it should have
+            self._finish(job, code, None if code == 0 else reason)
 
     def _stop_renewing(self) -> None:
         self._renewing.set()
@@ -349,7 +350,7 @@ def _due_item(schedule: Schedule, now: float) -> Planned | None:
                          limit=1)
     if not recent:
         return None  # the newest occurrence was handled already (by a scheduler, or an earlier run-now --due)
-    return Planned(cron_key(recent[-1]), "cron", recent[-1], _cron_trigger(schedule, recent[-1], []))
+    return Planned(cron_key(recent[-1]), "cron", recent[-1], cron_trigger(schedule, recent[-1], []))
 
 
 def describe(outcome: Any) -> dict[str, Any]:
