@@ -103,7 +103,8 @@ def test_lease_is_renewed_while_the_run_lives(project) -> None:
     assert occ["status"] == "succeeded" and occ["attempts"] == 1, err
 
 
-def test_a_scheduler_killed_mid_run_is_taken_over_and_the_occurrence_retried(project) -> None:
+def test_a_scheduler_killed_mid_run_is_taken_over_and_the_occurrence_retried(any_db_project) -> None:
+    project = any_db_project
     hold = project.root / "hold"
     hold.write_text("")
     project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "k", "--start", T0,
