@@ -195,6 +195,7 @@ class FeatureBrowser(StoreWidget):
                   else "no events"), ("online entities", f"{info.online_entities:,}"),
                  ("vectors", ", ".join(info.vectors) or "none"), ("models", ", ".join(info.models) or "none")]
         self.summary_html.value = (f'{STYLE}<div class="nbmlops-w-muted nbmlops-features-facts">'
+                                   f"<b>{esc(info.name)}</b> {esc(info.description)} · "
                                    + " · ".join(f"<b>{esc(k)}</b> {esc(v)}" for k, v in facts) + "</div>")
         self.features_html.value = self._features_table()
         names = [f.name for f in info.features]
