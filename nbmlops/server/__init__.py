@@ -21,9 +21,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 def _load_jupyter_server_extension(server_app: Any) -> None:
     from nbmlops.server.handlers import setup_handlers
     from nbmlops.server.panel_handlers import setup_panel_handlers
+    from nbmlops.server.schedules import setup_schedule_handlers
 
     setup_handlers(server_app)
     setup_panel_handlers(server_app)  # the Pipeline panel's run details, sweeps, stop, models, feature sets
+    setup_schedule_handlers(server_app)  # the Pipeline panel's schedules
     server_app.log.info("nbmlops server extension loaded at %snbmlops/", server_app.web_app.settings["base_url"])
 
 

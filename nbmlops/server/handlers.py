@@ -26,7 +26,6 @@ from nbmlops.server.guards import (
 )
 from nbmlops.server.jobs import ACTIVE, JobManager
 from nbmlops.server.paths import api_path_of, home_inside_root, safe_output, safe_path
-from nbmlops.server.schedules import schedule_routes
 
 T = TypeVar("T")
 
@@ -278,5 +277,4 @@ def setup_handlers(server_app: Any) -> None:
         (url_path_join(base, "jobs", r"(\w+)"), JobHandler),
         (url_path_join(base, "jobs", r"(\w+)", "steps", r"([A-Za-z0-9_\-]+)", "notebook"), StepNotebookHandler),
         (url_path_join(base, "export"), ExportHandler),
-        *schedule_routes(base),
     ])

@@ -150,3 +150,20 @@ async def test_requests_without_token_or_xsrf_are_refused(http_server_client, jp
     with_xsrf = await http_server_client.fetch(url, method="POST", body=body, raise_error=False,
                                                headers={"Cookie": cookie, "X-XSRFToken": jar["_xsrf"]})
     assert with_xsrf.code == 201, with_xsrf.body
+
+
+async def test_schedules_live_in_the_notebooks_project(jp_fetch, jp_serverapp, root: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NBMLOPS_HOME")  # homes as the server finds them for runs: the nearest inside the root
+    code, _ = await call(jp_fetch, "POST", "schedules", {"path": "sub/job.ipynb", "cron": "0 3 * * *", "name": "n"})
+    assert code == 201 and (root / "sub" / ".nbmlops").is_dir() and not (root / ".nbmlops").exists()
+    code, paused = await call(jp_fetch, "POST", "schedules/n/pause", {})  # found where it was added
+    assert code == 200 and paused["schedule"]["paused"] is True
+    jp_serverapp.web_app.settings["nbmlops_schedule_homes"].clear()  # a restarted server: the panel names the path
+    code, _ = await call(jp_fetch, "POST", "schedules/n/resume", {})
+    assert code == 404
+    code, resumed = await call(jp_fetch, "POST", "schedules/n/resume", {}, path="sub/job.ipynb")
+    assert code == 200 and resumed["schedule"]["paused"] is False
+    code, listed = await call(jp_fetch, "GET", "schedules", path="sub/job.ipynb")  # listing remembers it again
+    response = await jp_fetch("nbmlops", "schedules", "n", method="DELETE", raise_error=False)
+    assert response.code == 204
