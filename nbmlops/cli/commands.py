@@ -91,6 +91,9 @@ def run_command(target: str, params: tuple[str, ...], backend: str, resume: str 
                                 **options)
         print_sweep_summary(result)
         return
+    from nbmlops.pipeline.params import resolve_parameters
+
+    resolve_parameters(spec, list(params))  # a bad -p is the one line said, before the run's header
     reporter = TerminalReporter(spec, verbose)
     try:
         result = run_pipeline(spec, list(params), resume=resume, reporter=reporter, only=only, **options)

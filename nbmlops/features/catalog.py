@@ -134,9 +134,14 @@ def describe(name: str, store: FeatureStore, *, version: int | None = None, stat
         history=_history(store, versions, current.version))
 
 
-def catalog(store: FeatureStore, *, stats: bool = True) -> list[SetInfo]:
-    """Every set of the store's catalog, described (name order)."""
-    return [describe(name, store, stats=stats) for name in store.catalog.names()]
+def catalog(store: FeatureStore, *, stats: bool = True, include_empty: bool = False) -> list[SetInfo]:
+    """Every set of the store's catalog that holds data, described (name order). A set only registered, or whose
+    only ingest failed (registering is the first thing an ingest does), is left out unless `include_empty`: the
+    list shows what can be read; `describe(name)` still describes such a set."""
+    names = store.catalog.names()
+    if not include_empty:
+        names = [name for name in names if store.catalog.current_version(name) is not None]
+    return [describe(name, store, stats=stats) for name in names]
 
 
 def _models(store: FeatureStore, vectors: list[str]) -> list[str]:

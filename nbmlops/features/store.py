@@ -26,6 +26,7 @@ from nbmlops.features.catalog_db import CatalogDB
 from nbmlops.features.catalog_import import import_once
 from nbmlops.features.definitions import FeatureSet, SetSpec
 from nbmlops.features.errors import FeatureError
+from nbmlops.features.frames import check_columns
 from nbmlops.features.join import join_set
 from nbmlops.features.offline import IngestRecord, OfflineStore, arrow_table
 from nbmlops.features.online import entity_key, open_online
@@ -136,6 +137,7 @@ class FeatureStore:
         if not isinstance(data, pd.DataFrame):
             raise FeatureError(f"feature set '{fset.name}': ingest takes a DataFrame or a Parquet path, "
                                f"got {type(data).__name__}")
+        check_columns(data, f"feature set '{fset.name}': ingest")
         spec, table = self._prepare(fset, data)
         record = self.offline.write(spec, table, source or "DataFrame")
         if online:
@@ -163,6 +165,7 @@ class FeatureStore:
     def push_many(self, fset: FeatureSet, events: Sequence[dict[str, Any]] | pd.DataFrame, *,
                   offline: bool = True) -> None:
         frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
+        check_columns(frame, f"feature set '{fset.name}': push")
         if frame.empty:
             return
         spec, table = self._prepare(fset, frame)
@@ -296,6 +299,7 @@ def _check_entity_df(resolved: Resolved, entity_df: pd.DataFrame, timestamp_colu
     if not isinstance(entity_df, pd.DataFrame):
         raise FeatureError(f"feature vector '{name}': entity_df must be a DataFrame, got {type(entity_df).__name__}")
     where = f"entity_df of feature vector '{name}'"
+    check_columns(entity_df, where)
     if timestamp_column not in entity_df.columns:
         raise FeatureError(f"{where}: missing timestamp column '{timestamp_column}' "
                            f"(columns: {', '.join(map(str, entity_df.columns))})")

@@ -59,17 +59,19 @@ def write_target(spec: PipelineSpec, name: str, output: str | os.PathLike[str], 
     from pathlib import Path
 
     chosen = target(name)
-    out = Path(output).expanduser()
+    shown = Path(output).expanduser()  # messages say the path as the user wrote it
+    out = reached_path(shown)  # the checks look at the files the write will reach
     if chosen.output == "folder" and out.exists() and not out.is_dir():
-        raise NbmlopsError(f"--target {name} writes a folder, and {out} is a file")
+        raise NbmlopsError(f"--target {name} writes a folder, and {shown} is a file")
     if chosen.output == "file" and out.is_dir():
-        raise NbmlopsError(f"--target {name} writes a file, and {out} is a folder; name the file, e.g. "
-                           f"{out / ('pipeline.json' if name == 'json' else 'pipeline' + chosen.suffix)}")
-    parent = out if chosen.output == "folder" and out.is_dir() else out.parent
-    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
-    if chosen.output == "file" and not parent.is_dir() or existing is not None and not existing.is_dir():
-        raise NbmlopsError(f"can't write {out}: the folder {parent} does not exist" if existing is None or
-                           existing.is_dir() else f"can't write {out}: {existing} is a file, not a folder")
+        raise NbmlopsError(f"--target {name} writes a file, and {shown} is a folder; name the file, e.g. "
+                           f"{shown / ('pipeline.json' if name == 'json' else 'pipeline' + chosen.suffix)}")
+    folder = out if chosen.output == "folder" else out.parent  # what must be (or become) a folder
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise NbmlopsError(f"can't write {shown}: {existing} is a file, not a folder")
+    if chosen.output == "file" and existing != folder:
+        raise NbmlopsError(f"can't write {shown}: the folder {shown.parent} does not exist")
     for step in spec.steps:  # a spec built in code never went through the spec file's checks
         if "/" in step.name or "\\" in step.name or step.name in (".", ".."):
             raise NbmlopsError(f"step name '{step.name}' can't be a file name")
@@ -82,6 +84,24 @@ def write_target(spec: PipelineSpec, name: str, output: str | os.PathLike[str], 
         return getattr(importlib.import_module(module), function)(spec, out, **given)
     except OSError as exc:  # permissions, a full disk, a name too long for the file system
         raise NbmlopsError(f"can't write {exc.filename or out}: {exc.strerror or exc}") from None
+
+
+def reached_path(path: Path) -> Path:
+    """The absolute path a write at `path` reaches, symlinks followed as the kernel will follow them. `..` after
+    a folder that does not exist yet is refused: `sub/..` with no `sub` names the current folder once `sub` is made,
+    and the overwrite checks, run before, would look at files that aren't the ones replaced."""
+    from pathlib import Path
+
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    current = Path(absolute.anchor)
+    for part in absolute.parts[1:]:
+        if part == ".." and not current.exists():
+            raise NbmlopsError(f"can't write {path}: '..' after a folder that does not exist; give the path "
+                               "without it")
+        current = current / part
+        if current.exists() or part == "..":
+            current = Path(os.path.realpath(current))
+    return current
 
 
 def check_overwrite(spec: PipelineSpec, paths: list[Path], force: bool) -> None:
