@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,16 @@ METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
 
 @dataclass(frozen=True)
+class ArrayPath:
+    """A numeric signature whose model answers a float array as it answers the DataFrame (checked on the
+    registered input example at load): rows that match the signature skip the per-column DataFrame work."""
+
+    names: list[str]
+    index: pd.Index
+    ints: list[int]  # positions of integer columns: their values must be whole
+
+
+@dataclass(frozen=True)
 class Loaded:
     """One loaded version: what a request uses from start to end."""
 
@@ -35,6 +46,58 @@ class Loaded:
     model: Any
     signature: dict[str, Any] | None
     artifact_sha256: str
+    array_path: ArrayPath | None = None
+
+
+_NO_NAMES = "X does not have valid feature names"  # sklearn's warning for arrays; the names were checked here
+
+
+def _array_path(model: Any, method: str, signature: dict[str, Any] | None,
+                example: dict[str, Any] | None) -> ArrayPath | None:
+    """An ArrayPath where every input is numeric and the model gives the same answer on the example as an
+    array, else None (pipelines that select columns by name, models that need their dtypes)."""
+    from nbmlops.serving.signature import family
+
+    if not signature or signature.get("type") != "dataframe" or not example or not example.get("data"):
+        return None
+    columns = signature.get("columns", [])
+    kinds = [family(c["dtype"]) for c in columns]
+    if not columns or any(k not in ("int", "float") for k in kinds) or example.get("columns") != [
+            c["name"] for c in columns]:
+        return None
+    try:
+        frame = pd.DataFrame(example["data"], columns=example["columns"]).astype(
+            {c["name"]: c["dtype"] for c in columns})
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_NO_NAMES)
+            expected = np.asarray(getattr(model, method)(frame))
+            got = np.asarray(getattr(model, method)(frame.to_numpy(dtype=np.float64)))
+    except Exception:  # noqa: BLE001 - the model doesn't take arrays: the DataFrame path it is
+        return None
+    if expected.shape != got.shape or not np.array_equal(expected, got):
+        return None
+    warnings.filterwarnings("ignore", message=_NO_NAMES, category=UserWarning)
+    names = [c["name"] for c in columns]
+    return ArrayPath(names, pd.Index(names), [i for i, k in enumerate(kinds) if k == "int"])
+
+
+def _as_array(path: ArrayPath, frame: pd.DataFrame, allow_extra: bool) -> np.ndarray | None:
+    """The rows as the model's float array when they match the signature exactly, else None (the DataFrame
+    path then checks them column by column and says what is wrong)."""
+    if not allow_extra and len(frame.columns) != len(path.names):
+        return None
+    try:
+        rows = frame if list(frame.columns) == path.names else frame[path.names]
+    except KeyError:
+        return None
+    if any(dtype.kind not in "iuf" for dtype in rows.dtypes.tolist()):
+        return None
+    block = rows.to_numpy(dtype=np.float64)
+    if path.ints:
+        whole = block[:, path.ints]
+        if not np.array_equal(whole, np.round(whole)):
+            return None
+    return block
 
 
 @dataclass
@@ -124,7 +187,8 @@ class Model:
         model = load_model(uri, home=self.home)  # verifies the artifact's sha256 before unpickling
         if not hasattr(model, self.method):
             raise GraphError(f"model {uri} ({type(model).__name__}) has no method '{self.method}'")
-        return Loaded(uri, self.ref.name, number, model, meta.signature, meta.artifact_sha256)
+        return Loaded(uri, self.ref.name, number, model, meta.signature, meta.artifact_sha256,
+                      _array_path(model, self.method, meta.signature, meta.input_example))
 
     def load(self, home: str | Path | None = None) -> Loaded:
         """Load the version the URI names now (first load: errors propagate)."""
@@ -174,12 +238,21 @@ class Model:
         columns = input_columns(loaded.signature)
         if columns and list(frame.columns) == [str(i) for i in range(len(columns))]:
             frame = frame.set_axis(columns, axis=1)  # positional rows (MLflow's "instances": [[...]])
+        block = _as_array(loaded.array_path, frame, allow_extra) if loaded.array_path else None
+        if block is not None:
+            return self._answer(loaded, block, request_id, features=None)
         inputs = conform(frame, loaded.signature, allow_extra=allow_extra, where=f"model {loaded.uri}")
+        return self._answer(loaded, inputs, request_id, features=inputs if isinstance(inputs, pd.DataFrame) else None)
+
+    def _answer(self, loaded: Loaded, inputs: Any, request_id: str, *, features: pd.DataFrame | None) -> Answer:
         try:
             predictions = np.asarray(getattr(loaded.model, self.method)(inputs))
         except Exception as exc:  # noqa: BLE001 - any model error is a 500 that names the request
             raise ModelFailed(f"model {loaded.uri} raised {type(exc).__name__}: {exc} (request {request_id})",
                               detail={"model_version": loaded.uri}) from exc
-        features = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
-            inputs, columns=[str(i) for i in range(np.asarray(inputs).shape[1])] if np.ndim(inputs) == 2 else None)
+        if features is None:  # an array: the log and post steps get it as a frame (one block, no copy)
+            path, wide = loaded.array_path, np.ndim(inputs) == 2
+            names = path.index if path is not None and wide and np.shape(inputs)[1] == len(path.names) else (
+                [str(i) for i in range(np.shape(inputs)[1])] if wide else None)
+            features = pd.DataFrame(inputs, columns=names, copy=False)
         return Answer(predictions, loaded.uri, loaded.name, features)

@@ -147,3 +147,28 @@ def test_the_picture(churn, vector) -> None:
     graph.load()
     assert "churn@production → churn:1" in graph._repr_svg_()
     assert repr(graph).startswith("Graph(request → enrich: churn_features → clean → canary 5%")
+
+
+def test_numeric_models_skip_the_dataframe_work_where_it_answers_the_same(churn) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from nbmlops.registry import register_model
+
+    X, y = churn["X"], churn["y"]
+    graph = Graph.from_model("churn:1").load()
+    assert graph.models()[0].current.array_path is not None  # checked on the input example at load
+    shuffled = X.head(9)[["visits", "amount"]]  # columns in another order: reordered by name first
+    assert graph.test(shuffled)["predictions"] == churn[1].predict(X.head(9)).tolist()
+    result = graph.answer(X.head(4))
+    assert list(result.answer.features.columns) == ["amount", "visits"]
+    assert result.answer.features["amount"].tolist() == X.amount.head(4).tolist()
+
+    by_name = make_pipeline(ColumnTransformer([("scale", StandardScaler(), ["amount"]),
+                                               ("keep", "passthrough", ["visits"])]), LogisticRegression()).fit(X, y)
+    version = register_model(by_name, "by_name", input_example=X.head())
+    pipeline = Graph.from_model(version.uri).load()
+    assert pipeline.models()[0].current.array_path is None  # it selects columns by name: DataFrames only
+    assert pipeline.test(X.head(9))["predictions"] == by_name.predict(X.head(9)).tolist()
