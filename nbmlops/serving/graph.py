@@ -28,6 +28,7 @@ from nbmlops.serving.errors import GraphError
 from nbmlops.serving.model_step import Answer, Model, as_list
 from nbmlops.serving.payload import parse_predict, split_ids
 from nbmlops.serving.routers import ROUTERS, Canary, Ensemble, Shadow
+from nbmlops.serving.rows import Rows
 from nbmlops.serving.steps import Enrich, Post, Transform
 
 
@@ -143,15 +144,15 @@ class Graph:
     def new_request_id(self) -> str:
         return f"{self.name}-{secrets.token_hex(8)}"
 
-    def answer(self, frame: pd.DataFrame, *, request_id: str | None = None) -> Result:
-        """Run the rows through the graph (model steps must be loaded)."""
+    def answer(self, rows: Rows | pd.DataFrame, *, request_id: str | None = None) -> Result:
+        """Run the rows (as parsed from a request, or a DataFrame) through the graph; models must be loaded."""
         predictor = self._checked()
         request_id = request_id or self.new_request_id()
-        frame, given = split_ids(frame)
-        ids = row_ids(request_id, given, len(frame))
+        rows, given = split_ids(Rows.of(rows))
+        ids = row_ids(request_id, given, len(rows))
         for step in self.before:
-            frame = step(frame)
-        answer = predictor.predict(frame, allow_extra=not self.strict, request_id=request_id)
+            rows = step(rows)
+        answer = predictor.predict(rows, allow_extra=not self.strict, request_id=request_id)
         out = answer.predictions
         for step in self.after:
             out = step(out, answer.features)

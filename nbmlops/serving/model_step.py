@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nbmlops.serving.errors import GraphError, ModelFailed, NotReady
+from nbmlops.serving.rows import Rows
 from nbmlops.serving.signature import conform, input_columns
 
 log = logging.getLogger("nbmlops.serving")
@@ -49,6 +50,7 @@ class Loaded:
     array_path: ArrayPath | None = None
 
 
+_NUMBERS = (int, float, np.integer, np.floating)
 _NO_NAMES = "X does not have valid feature names"  # sklearn's warning for arrays; the names were checked here
 
 
@@ -81,18 +83,20 @@ def _array_path(model: Any, method: str, signature: dict[str, Any] | None,
     return ArrayPath(names, pd.Index(names), [i for i, k in enumerate(kinds) if k == "int"])
 
 
-def _as_array(path: ArrayPath, frame: pd.DataFrame, allow_extra: bool) -> np.ndarray | None:
-    """The rows as the model's float array when they match the signature exactly, else None (the DataFrame
-    path then checks them column by column and says what is wrong)."""
-    if not allow_extra and len(frame.columns) != len(path.names):
+def _as_array(path: ArrayPath, rows: Rows, allow_extra: bool) -> np.ndarray | None:
+    """The rows as the model's float array when they match the signature exactly, read from the parsed values;
+    else None (the DataFrame path then checks them column by column and says what is wrong)."""
+    names = rows.names
+    if (not allow_extra and len(names) != len(path.names)) or not set(path.names).issubset(names):
         return None
-    try:
-        rows = frame if list(frame.columns) == path.names else frame[path.names]
-    except KeyError:
-        return None
-    if any(dtype.kind not in "iuf" for dtype in rows.dtypes.tolist()):
-        return None
-    block = rows.to_numpy(dtype=np.float64)
+    columns = [rows.column(c) for c in path.names]
+    for values in columns:
+        for value in values:
+            kind = type(value)  # exact types first: the common case costs two comparisons
+            if kind is not float and kind is not int and value is not None and (
+                    isinstance(value, bool | np.bool_) or not isinstance(value, _NUMBERS)):
+                return None
+    block = np.array(columns, dtype=np.float64).T
     if path.ints:
         whole = block[:, path.ints]
         if not np.array_equal(whole, np.round(whole)):
@@ -115,7 +119,7 @@ class Answer:
     model_version: str
     log_name: str  # the monitoring log these rows go to: the answering model's name
     features: pd.DataFrame  # the model's input, as logged
-    shadows: list[Any] = field(default_factory=list)  # (Model, frame) pairs a shadow router runs off the path
+    shadows: list[Any] = field(default_factory=list)  # (Model, Rows) pairs a shadow router runs off the path
 
 
 def as_list(predictions: Any) -> list[Any]:
@@ -231,18 +235,20 @@ class Model:
             return new.uri
 
     # -- answering --------------------------------------------------------------------------------------
-    def predict(self, frame: pd.DataFrame, *, allow_extra: bool, request_id: str) -> Answer:
+    def predict(self, rows: Rows | pd.DataFrame, *, allow_extra: bool, request_id: str) -> Answer:
         loaded = self.current
         if loaded is None:
             raise NotReady(f"model {self.uri} is not loaded yet")
+        rows = Rows.of(rows)
         columns = input_columns(loaded.signature)
-        if columns and list(frame.columns) == [str(i) for i in range(len(columns))]:
-            frame = frame.set_axis(columns, axis=1)  # positional rows (MLflow's "instances": [[...]])
-        block = _as_array(loaded.array_path, frame, allow_extra) if loaded.array_path else None
+        if columns and rows.names == [str(i) for i in range(len(columns))]:
+            rows = rows.renamed(columns)  # positional rows (MLflow's "instances": [[...]])
+        block = _as_array(loaded.array_path, rows, allow_extra) if loaded.array_path else None
         if block is not None:
             return self._answer(loaded, block, request_id, features=None)
-        inputs = conform(frame, loaded.signature, allow_extra=allow_extra, where=f"model {loaded.uri}")
-        return self._answer(loaded, inputs, request_id, features=inputs if isinstance(inputs, pd.DataFrame) else None)
+        inputs = conform(rows.frame(), loaded.signature, allow_extra=allow_extra, where=f"model {loaded.uri}")
+        features = inputs if isinstance(inputs, pd.DataFrame) else None
+        return self._answer(loaded, inputs, request_id, features=features)
 
     def _answer(self, loaded: Loaded, inputs: Any, request_id: str, *, features: pd.DataFrame | None) -> Answer:
         try:

@@ -1,6 +1,6 @@
-"""Request bodies into a DataFrame of rows: nbmlops' `{"rows": [...]}` and the four JSON formats of MLflow's
-scoring server (`dataframe_split`, `dataframe_records`, `instances`, `inputs`) plus its CSV, so clients written
-for `mlflow models serve` work unchanged.
+"""Request bodies into Rows: nbmlops' `{"rows": [...]}` and the four JSON formats of MLflow's scoring server
+(`dataframe_split`, `dataframe_records`, `instances`, `inputs`) plus its CSV, so clients written for
+`mlflow models serve` work unchanged. Shapes that are not one of these are a BadRequest (400).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from nbmlops.serving.errors import BadRequest
+from nbmlops.serving.rows import Rows
 
 ID = "id"  # a row-level id: echoed in the response and used as the prediction log's id
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -24,36 +25,43 @@ def _json(body: bytes) -> Any:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
-def _records(rows: Any, where: str) -> pd.DataFrame:
+def _records(rows: Any, where: str) -> Rows:
     if not isinstance(rows, list) or not rows:
         raise BadRequest(f"{where} must be a non-empty list of rows (objects of column: value)")
     bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
     if bad is not None:
         raise BadRequest(f"{where}[{bad}] is {type(rows[bad]).__name__}, not an object of column: value")
-    return pd.DataFrame.from_records(rows)
+    return Rows(records=rows)
 
 
-def split_ids(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Any] | None]:
+def _table(names: list[str], data: Any, where: str) -> Rows:
+    """Rows from a list of value lists under `names`."""
+    if not isinstance(data, list) or not data:
+        raise BadRequest(f"{where} must be a non-empty list of rows")
+    if not all(isinstance(r, list) and len(r) == len(names) for r in data):
+        raise BadRequest(f"{where}: every row must be a list of {len(names)} values (one per column)")
+    return Rows(columns={name: list(values) for name, values in zip(names, zip(*data, strict=True), strict=True)})
+
+
+def split_ids(rows: Rows) -> tuple[Rows, list[Any] | None]:
     """(the rows without their "id" column, the ids or None)."""
-    if ID not in frame.columns:
-        return frame, None
-    return frame.drop(columns=[ID]), frame[ID].tolist()
+    return rows.without(ID)
 
 
-def parse_predict(body: bytes) -> pd.DataFrame:
-    """`{"rows": [{"col": value, ...}, ...]}` as a DataFrame (an "id" column where rows carry one)."""
+def parse_predict(body: bytes) -> Rows:
+    """`{"rows": [{"col": value, ...}, ...]}` (an "id" column where rows carry one)."""
     data = _json(body)
     if not isinstance(data, dict) or "rows" not in data:
         raise BadRequest('the body must be {"rows": [{"column": value, ...}, ...]}')
     return _records(data["rows"], '"rows"')
 
 
-def parse_invocations(body: bytes, content_type: str) -> pd.DataFrame:
-    """A body in one of MLflow's scoring formats as a DataFrame."""
+def parse_invocations(body: bytes, content_type: str) -> Rows:
+    """A body in one of MLflow's scoring formats."""
     kind = content_type.split(";")[0].strip().lower()
     if kind == "text/csv":
         try:
-            return pd.read_csv(io.BytesIO(body))
+            return Rows(frame=pd.read_csv(io.BytesIO(body)))
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the body is not valid CSV: {exc}") from None
     data = _json(body)
@@ -67,23 +75,26 @@ def parse_invocations(body: bytes, content_type: str) -> pd.DataFrame:
     if key == "dataframe_split":
         if not isinstance(value, dict) or "data" not in value:
             raise BadRequest('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
-        try:
-            return pd.DataFrame(value["data"], columns=value.get("columns"), index=value.get("index"))
-        except (ValueError, TypeError) as exc:
-            raise BadRequest(f"dataframe_split: {exc}") from None
+        data_rows = value["data"]
+        names = value.get("columns")
+        if names is None:
+            width = len(data_rows[0]) if isinstance(data_rows, list) and data_rows and isinstance(
+                data_rows[0], list) else 0
+            names = [str(i) for i in range(width)]
+        return _table([str(n) for n in names], data_rows, key)
     return _tensor(value, key)
 
 
-def _tensor(value: Any, key: str) -> pd.DataFrame:
+def _tensor(value: Any, key: str) -> Rows:
     """`instances`/`inputs`: a list of records, a list of value lists, or an object of columns."""
     if isinstance(value, dict):
-        try:
-            return pd.DataFrame({k: v if isinstance(v, list) else [v] for k, v in value.items()})
-        except ValueError as exc:
-            raise BadRequest(f"{key}: the columns differ in length: {exc}") from None
+        columns = {str(k): v if isinstance(v, list) else [v] for k, v in value.items()}
+        if not columns or len({len(v) for v in columns.values()}) != 1:
+            raise BadRequest(f"{key}: the columns must be lists of one length")
+        return Rows(columns=columns)
     if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
-        return pd.DataFrame.from_records(value)
+        return Rows(records=value)
     if isinstance(value, list) and value:
         rows = [r if isinstance(r, list) else [r] for r in value]
-        return pd.DataFrame(rows, columns=[str(i) for i in range(len(rows[0]))])
+        return _table([str(i) for i in range(len(rows[0]))], rows, key)
     raise BadRequest(f"{key} must be a non-empty list of rows or an object of columns")

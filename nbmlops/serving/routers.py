@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from nbmlops.serving.errors import GraphError
 from nbmlops.serving.model_step import Answer, Model
+from nbmlops.serving.rows import Rows
 
 
 def as_model(step: Model | str) -> Model:
@@ -54,9 +54,9 @@ class Canary:
         return {"step": "canary", "percent": self.percent, "stable": self.stable.describe(),
                 "candidate": self.candidate.describe()}
 
-    def predict(self, frame: pd.DataFrame, *, allow_extra: bool, request_id: str) -> Answer:
+    def predict(self, rows: Rows, *, allow_extra: bool, request_id: str) -> Answer:
         chosen = self.candidate if share_of(request_id) * 100 < self.percent else self.stable
-        return chosen.predict(frame, allow_extra=allow_extra, request_id=request_id)
+        return chosen.predict(rows, allow_extra=allow_extra, request_id=request_id)
 
 
 class Shadow:
@@ -75,9 +75,9 @@ class Shadow:
     def describe(self) -> dict[str, Any]:
         return {"step": "shadow", "main": self.main.describe(), "shadow": self.shadow.describe()}
 
-    def predict(self, frame: pd.DataFrame, *, allow_extra: bool, request_id: str) -> Answer:
-        answer = self.main.predict(frame, allow_extra=allow_extra, request_id=request_id)
-        answer.shadows.append((self.shadow, frame))
+    def predict(self, rows: Rows, *, allow_extra: bool, request_id: str) -> Answer:
+        answer = self.main.predict(rows, allow_extra=allow_extra, request_id=request_id)
+        answer.shadows.append((self.shadow, rows))
         return answer
 
 
@@ -102,8 +102,8 @@ class Ensemble:
     def describe(self) -> dict[str, Any]:
         return {"step": "ensemble", "how": self.how, "models": [m.describe() for m in self.members]}
 
-    def predict(self, frame: pd.DataFrame, *, allow_extra: bool, request_id: str) -> Answer:
-        answers = [m.predict(frame, allow_extra=allow_extra, request_id=request_id) for m in self.members]
+    def predict(self, rows: Rows, *, allow_extra: bool, request_id: str) -> Answer:
+        answers = [m.predict(rows, allow_extra=allow_extra, request_id=request_id) for m in self.members]
         stacked = [np.asarray(a.predictions) for a in answers]
         if self.how == "mean":
             combined = np.mean(np.stack([s.astype(float) for s in stacked]), axis=0)

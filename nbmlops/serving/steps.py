@@ -9,6 +9,7 @@ column: value; None leaves the nulls for the model); unknown="reject" answers 42
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nbmlops.serving.errors import GraphError, InvalidInput, ModelFailed
+from nbmlops.serving.rows import Rows
 
 
 class Enrich:
@@ -47,16 +49,17 @@ class Enrich:
     def entities(self) -> list[str]:
         return self.store.resolve(self.vector).entities
 
-    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        entities = self.entities()
-        missing = [e for e in entities if e not in frame.columns]
+    def __call__(self, rows: Rows) -> Rows:
+        resolved = self.store.resolve(self.vector)  # cached by the store; re-read every few seconds
+        entities, present = resolved.entities, set(rows.names)
+        missing = [e for e in entities if e not in present]
         if missing:
             raise InvalidInput(f"enrich '{self.vector.name}': the rows lack the entity key(s) {', '.join(missing)}",
                                detail=[{"column": e, "problem": "missing", "expected": "entity key"}
                                        for e in missing])
-        keys = frame[entities].to_dict("records")
+        keys = [dict(zip(entities, values, strict=True)) for values in zip(*(rows.column(e) for e in entities),
+                                                                            strict=True)]
         found = self.store.get_online_features(self.vector, keys)
-        features = pd.DataFrame(found.rows, index=frame.index).drop(columns=entities)
         if self.unknown == "reject":
             unknown = [k for k, fresh in zip(keys, found.freshness, strict=True)
                        if all(age is None for age in fresh.values())]
@@ -66,17 +69,14 @@ class Enrich:
                                    f" {shown} (this graph forbids imputing them)",
                                    detail=[{"column": ",".join(entities), "problem": "unknown entity",
                                             "expected": str(k)} for k in unknown])
-        features = self._imputed(features)
-        new = [c for c in features.columns if c not in frame.columns]
-        return pd.concat([frame, features[new]], axis=1) if new else frame
+        new = [c for c in resolved.columns if c not in present]  # a column the request carries keeps its value
+        return rows.with_columns({c: self._imputed(c, [r.get(c) for r in found.rows]) for c in new})
 
-    def _imputed(self, features: pd.DataFrame) -> pd.DataFrame:
-        if self.impute is None or features.empty:
-            return features
-        if isinstance(self.impute, Mapping):
-            fill = {c: v for c, v in self.impute.items() if c in features.columns}
-            return features.fillna(fill).infer_objects() if fill else features
-        return features.fillna(self.impute).infer_objects()
+    def _imputed(self, column: str, values: list[Any]) -> list[Any]:
+        fill = self.impute.get(column) if isinstance(self.impute, Mapping) else self.impute
+        if fill is None:
+            return values
+        return [fill if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
 
 
 class Transform:
@@ -93,14 +93,14 @@ class Transform:
     def describe(self) -> dict[str, Any]:
         return {"step": "transform", "name": self.name}
 
-    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, rows: Rows) -> Rows:
         try:
-            out = self.fn(frame)
+            out = self.fn(rows.frame())
         except Exception as exc:  # noqa: BLE001 - the user's code: a 500 that names the step
             raise ModelFailed(f"transform '{self.name}' raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(out, pd.DataFrame):
             raise ModelFailed(f"transform '{self.name}' returned {type(out).__name__}, not a DataFrame")
-        return out
+        return Rows(frame=out)
 
 
 class Post:
