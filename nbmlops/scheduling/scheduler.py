@@ -32,6 +32,7 @@ from nbmlops.scheduling.errors import ScheduleError
 from nbmlops.scheduling.planning import Planned, World, cron_key, cron_trigger, next_due, plan
 from nbmlops.scheduling.repository import Occurrence, get_schedule, list_schedules
 from nbmlops.scheduling.world import read_world
+from nbmlops.store.liveness import this_host
 
 if TYPE_CHECKING:
     from nbmlops.store import Store
@@ -98,8 +99,9 @@ class Scheduler:
         self.reap()
         now = self.clock.now()
         for occurrence, status in claims.take_over_stale(self.db, now, self.owner):
+            stopped = self._stop_orphan(occurrence)
             self._say(f"{occurrence.schedule} {occurrence.key}: lease of {occurrence.owner} ran out; run "
-                      f"{occurrence.run_id or '(none)'} marked failed, occurrence {status}")
+                      f"{occurrence.run_id or '(none)'} marked failed{stopped}, occurrence {status}")
         started = 0
         for occurrence in claims.claim_retries(self.db, now, self.owner, self.lease_s, self._room()):
             started += self._start(occurrence)
@@ -119,6 +121,22 @@ class Scheduler:
             for occurrence in claims.claim_due(self.db, schedule.name, now, world, self.owner, self.lease_s, room):
                 started += self._start(occurrence)
         return started
+
+    def _stop_orphan(self, occurrence: Occurrence) -> str:
+        """A lease runs out when its scheduler died, or was frozen (SIGSTOP, a VM paused) with its worker still
+        going: on this host, that worker is stopped before the occurrence is retried, so it can't run twice."""
+        rows = self.db.query("SELECT host, pid FROM runs WHERE id = :id", {"id": occurrence.run_id or ""})
+        if not rows or rows[0]["host"] != this_host() or not rows[0]["pid"]:
+            return ""
+        pid = int(rows[0]["pid"])
+        try:  # the worker's own command line, so a reused pid is never signalled
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return ""
+        if b"nbmlops.scheduling.worker" not in words or str(occurrence.id).encode() not in words:
+            return ""
+        _signal_group(_Pid(pid), signal.SIGKILL)
+        return f" (its worker, pid {pid}, still ran here: killed)"
 
     def next_wakeup(self) -> float:
         """Seconds until the next cron occurrence of any active schedule (at most poll_s)."""
@@ -287,7 +305,12 @@ class Scheduler:
         self.log(f"[{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(self.clock.now()))}Z] {message}")
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+class _Pid:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+
+def _signal_group(process: subprocess.Popen[bytes] | _Pid, signum: int) -> None:
     try:
         os.killpg(process.pid, signum)  # the worker leads its own group: its kernels go with it
     except (ProcessLookupError, PermissionError):

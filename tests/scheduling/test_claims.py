@@ -177,3 +177,27 @@ def test_retries_back_off_exponentially_then_the_failure_stays_visible(project) 
 def test_backoff_doubles() -> None:
     assert [backoff(60, n) for n in (1, 2, 3, 4)] == [60, 120, 240, 480]
     assert backoff(0, 5) == 0
+
+
+def test_a_frozen_schedulers_worker_is_stopped_when_its_lease_is_taken_over(project) -> None:
+    hold = project.root / "hold"
+    hold.write_text("")
+    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "f", "--start", T0,
+                "-p", f"hold={hold}")
+    frozen = project.process("scheduler", "--once", "--at", "2027-01-01T03:00:00Z", "--lease", "5")
+    try:
+        occ = _wait_for(lambda: [o for o in project.occurrences() if o["run_id"]], "the run to start")[0]
+        worker_pid = project.store().get_run(occ["run_id"], check_stale=False).pid
+        os.kill(frozen.pid, signal.SIGSTOP)  # alive but silent: no renewals; its worker keeps running
+        taker = project.run("scheduler", "--once", "--at", "2027-01-01T03:01:00Z")
+        assert f"its worker, pid {worker_pid}, still ran here: killed" in taker.stderr, taker.stderr
+        _wait_for(lambda: not _alive(worker_pid), "the orphaned worker to be stopped", timeout=30)
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+        hold.unlink()
+    out, err = frozen.communicate(timeout=120)
+    assert "taken over by another scheduler" in err  # it woke up and overwrote nothing
+    (occ,) = project.occurrences()
+    assert occ["status"] == "failed" and occ["attempts"] == 1
+    run = project.store().get_run(occ["run_id"], check_stale=False)
+    assert run.status == "failed" and "stopped renewing the lease" in run.error
