@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock $(wild
 	$(BIN)/jupyter server extension list 2>&1 | grep -q 'nbmlops.server.*enabled'
 	touch $(STAMP)
 
+# the lifecycle end to end (features, a training sweep, the registry, serving, monitoring, retraining on drift)
 demo: $(STAMP)
-	$(BIN)/nbmlops show example_notebooks/churn.ipynb
-	$(BIN)/nbmlops run example_notebooks/churn.ipynb -p C=0.5
+	$(BIN)/python example_notebooks/lifecycle.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
