@@ -23,6 +23,7 @@ SUBGROUPS = {name: f"nbmlops.cli.{name}:{name}" for name in ("runs", "models", "
 SUBGROUPS["scheduler"] = "nbmlops.cli.schedule:scheduler"
 SUBGROUPS["check"] = "nbmlops.cli.check:check"
 SUBGROUPS.update(serve="nbmlops.cli.serve:serve", predict="nbmlops.cli.serve:predict")
+SUBGROUPS["gc"] = "nbmlops.cli.gc:gc"
 
 
 @click.group(cls=NbmlopsGroup, lazy=SUBGROUPS, context_settings={"help_option_names": ["-h", "--help"]})

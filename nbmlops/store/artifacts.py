@@ -66,19 +66,31 @@ class ArtifactStore:
         import hashlib
 
         sha = hashlib.sha256(data).hexdigest()
-        if self.exists(sha):
+        if self.exists(sha) and self._reuse(sha):
             return StoredBlob(sha, len(data), self.uri(sha), False)
         self._root.write_chunks(self._rel(sha), (data,))
         return StoredBlob(sha, len(data), self.uri(sha), True)
 
     def put_file(self, path: str | Path) -> StoredBlob:
         sha, size = sha256_file(path)
-        if self.exists(sha):
+        if self.exists(sha) and self._reuse(sha):
             return StoredBlob(sha, size, self.uri(sha), False)
         self._root.copy_file(self._rel(sha), path)
         return StoredBlob(sha, size, self.uri(sha), True)
 
     # -- reading ------------------------------------------------------------------------------------------
+    def _reuse(self, sha256: str) -> bool:
+        """An existing blob is reused: its mtime is renewed, so `nbmlops gc` (which keeps blobs younger than its
+        grace period, store/gc.py) leaves it while the writer records the row naming it. False when it vanished
+        meanwhile (the caller writes it again)."""
+        if not self._root.is_local:
+            return True
+        try:
+            os.utime(self._root.local / self._rel(sha256))  # type: ignore[attr-defined]  # a LocalRoot
+        except FileNotFoundError:
+            return False
+        return True
+
     def exists(self, sha256: str) -> bool:
         return self._root.is_file(self._rel(sha256))
 
