@@ -23,6 +23,7 @@ SUBGROUPS = {name: f"nbmlops.cli.{name}:{name}" for name in ("runs", "models", "
 SUBGROUPS["scheduler"] = "nbmlops.cli.schedule:scheduler"
 SUBGROUPS["check"] = "nbmlops.cli.check:check"
 SUBGROUPS.update(serve="nbmlops.cli.serve:serve", predict="nbmlops.cli.serve:predict")
+SUBGROUPS.update(ray="nbmlops.cli.ray:ray", doctor="nbmlops.cli.doctor:doctor")
 SUBGROUPS["gc"] = "nbmlops.cli.gc:gc"
 
 

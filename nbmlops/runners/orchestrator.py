@@ -196,7 +196,7 @@ class Orchestrator:
         name = task.name
         logs = {"stdout_path": str(task.step_dir / "stdout.txt"), "stderr_path": str(task.step_dir / "stderr.txt")}
         base = {**self.base_status[name], "ended": now_iso(), "attempts": task.attempt,
-                "duration": round(seconds, 4), "artifacts": outcome.artifacts}
+                "duration": round(seconds, 4), "artifacts": outcome.artifacts, **outcome.placement}
         if outcome.error is not None:
             error = outcome.error
             self.run_dir.write_status(name, {**base, "status": StepStatus.FAILED, "error": str(error),

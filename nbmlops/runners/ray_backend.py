@@ -3,8 +3,9 @@
 A step runs in a Ray worker exactly as the local backend runs it (setup, parameters, inputs, cells, logs in
 the step folder, errors mapped to the notebook cell), and its outputs go two ways: marshalled into the run
 folder (cache, lineage, `%pipeline load`) and into Ray's object store, from where downstream tasks receive
-them as object refs without reading files. `ray.init()` on this machine by default; `address=` (or
-NBMLOPS_RAY_ADDRESS / `ray_address` in nbmlops.toml) joins a cluster.
+them as object refs without reading files. `address=` (or NBMLOPS_RAY_ADDRESS / `ray_address` in
+nbmlops.toml) joins a cluster; else the local cluster `nbmlops ray start` keeps running (ray_cluster.py) when
+there is one; else `ray.init()` starts Ray in this process. Each step's status records the Ray node it ran on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from nbmlops.errors import NbmlopsError, StepFailed
 from nbmlops.notebook.grammar import parse_memory
+from nbmlops.runners.ray_cluster import patient_node_start
 from nbmlops.runners.task import StepOutcome, StepTask
 
 # the store settings a worker must see as the driver does now (tests and users switch them after ray.init)
@@ -53,7 +55,8 @@ def _run_step(task: StepTask, env: dict[str, str | None], names: list[str], *pay
             outcome, namespace = execute_in_process(task, values)
     pickled = [_pickle(namespace.get(n)) if outcome.error is None else None for n in task.step.outputs]
     report = {"outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}, "artifacts": outcome.artifacts,
-              "error": None if outcome.error is None else _error_fields(outcome.error), "node": _node_id(),
+              "error": None if outcome.error is None else _error_fields(outcome.error),
+              "placement": {"node": _node_id(), "inputs_by_ref": sorted(names)},
               "in_store": [n for n, data in zip(task.step.outputs, pickled, strict=True) if data is not None]}
     return (report, *pickled) if task.step.outputs else report
 
@@ -84,6 +87,13 @@ def _node_id() -> str | None:
     return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
+def _warm_worker() -> str | None:
+    """A no-op task that leaves a worker of this job on its node with a step's imports loaded."""
+    import nbmlops.runners.local  # noqa: F401 - what every step imports first
+
+    return _node_id()
+
+
 @contextlib.contextmanager
 def _environment(env: dict[str, str | None]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in env}
@@ -105,16 +115,36 @@ def _set_env(key: str, value: str | None) -> None:
 
 # -- in the driver ----------------------------------------------------------------------------------------
 _INIT_LOCK = threading.Lock()
-_REMOTE: list[Any] = []  # the remote function, made once per process (each one is exported to the cluster)
+_REMOTE: dict[str, Any] = {}  # remote functions, made once per process (each one is exported to the cluster)
+WARM_TIMEOUT_S = 120.0  # a cold worker on a loaded node takes seconds; past this, steps start anyway
 
 
-def _remote_step() -> Any:
+def _remote(function: Any) -> Any:
     import ray
 
     with _INIT_LOCK:
-        if not _REMOTE:
-            _REMOTE.append(ray.remote(_run_step))
-        return _REMOTE[0]
+        if function.__name__ not in _REMOTE:
+            _REMOTE[function.__name__] = ray.remote(function)
+        return _REMOTE[function.__name__]
+
+
+def warm_nodes(timeout: float = WARM_TIMEOUT_S) -> list[str]:
+    """Start one worker of this job on every alive node, in parallel, and wait for them (bounded).
+
+    Ray starts workers ahead only on the driver's node. Without this, the first parallel steps find no worker
+    on the other nodes: the task sent there waits seconds for a cold one, and meanwhile the driver hands it to
+    the worker that just finished the sibling step (Ray reuses a finished task's worker for the next task of
+    the same kind) — the branches then run one after the other on one node. Returns the warmed node ids."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    warm = _remote(_warm_worker)
+    nodes = [node["NodeID"] for node in ray.nodes() if node.get("Alive")]
+    # num_cpus=0: warming never waits for (or holds) a CPU that a step could use
+    refs = [warm.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote()
+            for node in nodes]
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    return [node for node in ray.get(ready) if node]
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
@@ -125,15 +155,13 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     on a loaded machine; the second try finds the imports warm, so a failed local start is tried again."""
     import ray
 
-    if address is None:
-        # Ray's raylet waits 15 s for its agents; importing jsonschema (with its rfc3987 grammar) alone can take
-        # longer on a busy machine, and the raylet then dies. The local raylet inherits this environment.
-        os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
     for attempt in range(1, attempts + 1):
         try:
-            ray.init(address=address, num_cpus=num_cpus if address is None else None,
-                     num_gpus=num_gpus if address is None else None, include_dashboard=False,
-                     log_to_driver=log_to_driver, logging_level=logging.WARNING)
+            # a local start runs Ray's node here: give it time on a loaded machine (joining one starts nothing)
+            with patient_node_start() if address is None else contextlib.nullcontext():
+                ray.init(address=address, num_cpus=num_cpus if address is None else None,
+                         num_gpus=num_gpus if address is None else None, include_dashboard=False,
+                         log_to_driver=log_to_driver, logging_level=logging.WARNING)
             return
         except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node times out
             with contextlib.suppress(Exception):
@@ -160,14 +188,21 @@ class RayExecutor:
             from nbmlops.store.config import load_settings
 
             address = load_settings().ray_address  # NBMLOPS_RAY_ADDRESS or nbmlops.toml
+        if address is None and not ray.is_initialized():
+            from nbmlops.runners.ray_cluster import recorded_cluster
+
+            running = recorded_cluster()  # `nbmlops ray start`: join it, no start-up to pay
+            address = running.address if running else None
         with _INIT_LOCK:  # a sweep builds one executor per child run, in threads, at the same moment
             self.started_here = not ray.is_initialized()
             if self.started_here:
                 init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus, log_to_driver=log_to_driver)
+                if address is not None:
+                    warm_nodes()
         # a cluster we joined may grow (autoscaler): only a runtime we started has fixed resources
         self.local = address is None
         self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._step = _remote_step()
+        self._step = _remote(_run_step)
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], Any] = {}  # (name, sha256) -> ObjectRef of the pickled value
         self._running: dict[Any, StepTask] = {}  # report ObjectRef -> task, to cancel on Ctrl-C
@@ -226,7 +261,7 @@ class RayExecutor:
                     stored = outputs.get(name)
                     if stored is not None and name in report["in_store"]:
                         self._values[(stored.name, stored.sha256)] = ref
-        future.set_result(StepOutcome(outputs=outputs, artifacts=report["artifacts"],
+        future.set_result(StepOutcome(outputs=outputs, artifacts=report["artifacts"], placement=report["placement"],
                                       error=None if error is None else StepFailed(
                                           error.pop("message"), **error)))
 

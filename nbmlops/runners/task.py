@@ -41,6 +41,8 @@ class StepOutcome:
     outputs: dict[str, StoredValue] = field(default_factory=dict)
     error: StepFailed | None = None
     artifacts: dict[str, str] = field(default_factory=dict)  # e.g. {"notebook": path of the executed notebook}
+    # where the step ran, recorded in its status: {"node": Ray node id, "inputs_by_ref": names from Ray's store}
+    placement: dict[str, Any] = field(default_factory=dict)
 
 
 class Finished:
