@@ -10,7 +10,10 @@
 With a token every route but /health needs `Authorization: Bearer TOKEN` (401 otherwise). Errors answer
 {"error_code", "message", "request_id", "detail"}: 400 bad JSON, 413 body too large, 422 input against the
 signature, 500 the model raised (the server goes on), 503 with Retry-After when not ready or when more requests
-are queued than `max_pending`. Every answer carries X-Request-Id (and X-Model-Version where a model answered).
+are queued than `max_pending`. A graph that answers in under `inline_below_s` on average runs on the event loop
+(the hop to a thread would cost more than the answer); slower ones run on `threads` threads, so /health and
+/metrics stay responsive and the bound holds. Every answer carries X-Request-Id (and X-Model-Version where a model
+answered).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Options:
     max_body_bytes: int = 16 * 1024 * 1024
     max_pending: int = 64  # requests queued or running before 503
     threads: int = 4  # graph evaluations at once (threads; numpy and most models release the GIL)
+    inline_below_s: float = 0.002  # graphs answering faster on average run on the event loop, without a thread
     poll_s: float = 1.0  # how often aliases are re-read
     log_predictions: bool = True
     log_queue: int = 10_000
@@ -81,6 +85,7 @@ class Service:
         self.metrics = Metrics(self._state)
         self.limiter = CapacityLimiter(options.threads)
         self.in_flight = 0
+        self.answer_s: float | None = None  # moving average of the graph's answer time
         self.load_error: str | None = None
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
@@ -155,7 +160,10 @@ class Service:
                              f"{self.options.max_pending}): retry shortly")
         self.in_flight += 1
         try:
-            result = await to_thread.run_sync(self._answer, request_id, parse, limiter=self.limiter)
+            if self.answer_s is not None and self.answer_s < self.options.inline_below_s:
+                result = self._answer(request_id, parse)  # faster than the hop to a thread and back
+            else:
+                result = await to_thread.run_sync(self._answer, request_id, parse, limiter=self.limiter)
         finally:
             self.in_flight -= 1
         if self.log is not None:
@@ -163,7 +171,12 @@ class Service:
         return result
 
     def _answer(self, request_id: str, parse: Callable[[], Any]) -> Result:
-        return self.graph.answer(parse(), request_id=request_id)
+        started = time.perf_counter()
+        try:
+            return self.graph.answer(parse(), request_id=request_id)
+        finally:
+            took = time.perf_counter() - started  # errors count too: a slow failure must not run inline
+            self.answer_s = took if self.answer_s is None else 0.9 * self.answer_s + 0.1 * took
 
 
 def _route(service: Service, name: str, handler: Callable[[Request, str], Awaitable[Response]], *,

@@ -118,8 +118,16 @@ class Answer:
     predictions: np.ndarray
     model_version: str
     log_name: str  # the monitoring log these rows go to: the answering model's name
-    features: pd.DataFrame  # the model's input, as logged
+    inputs: Any  # what the model took: a DataFrame, or a float array with `columns`
+    columns: Any = None
     shadows: list[Any] = field(default_factory=list)  # (Model, Rows) pairs a shadow router runs off the path
+
+    @property
+    def features(self) -> pd.DataFrame:
+        """The model's input as a frame (for post steps and the log; built only when asked for)."""
+        if isinstance(self.inputs, pd.DataFrame):
+            return self.inputs
+        return pd.DataFrame(self.inputs, columns=self.columns, copy=False)
 
 
 def as_list(predictions: Any) -> list[Any]:
@@ -256,9 +264,9 @@ class Model:
         except Exception as exc:  # noqa: BLE001 - any model error is a 500 that names the request
             raise ModelFailed(f"model {loaded.uri} raised {type(exc).__name__}: {exc} (request {request_id})",
                               detail={"model_version": loaded.uri}) from exc
-        if features is None:  # an array: the log and post steps get it as a frame (one block, no copy)
+        columns = None
+        if features is None:  # an array: named by the signature where it has the signature's width
             path, wide = loaded.array_path, np.ndim(inputs) == 2
-            names = path.index if path is not None and wide and np.shape(inputs)[1] == len(path.names) else (
+            columns = path.index if path is not None and wide and np.shape(inputs)[1] == len(path.names) else (
                 [str(i) for i in range(np.shape(inputs)[1])] if wide else None)
-            features = pd.DataFrame(inputs, columns=names, copy=False)
-        return Answer(predictions, loaded.uri, loaded.name, features)
+        return Answer(predictions, loaded.uri, loaded.name, inputs, columns)

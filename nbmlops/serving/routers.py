@@ -111,7 +111,7 @@ class Ensemble:
             combined = np.asarray([Counter(column).most_common(1)[0][0] for column in zip(*(s.tolist() for s in
                                                                                                stacked), strict=True)])
         version = "ensemble(" + ",".join(a.model_version for a in answers) + ")"
-        return Answer(combined, version, answers[0].log_name, answers[0].features)
+        return Answer(combined, version, answers[0].log_name, answers[0].inputs, answers[0].columns)
 
 
 ROUTERS = (Canary, Shadow, Ensemble)
