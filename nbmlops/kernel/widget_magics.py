@@ -85,9 +85,9 @@ def show(line: str, locate: Locate) -> Any:
 
         return FeatureBrowser(args.name)
     if args.command == "drift":
-        from nbmlops.widgets import DriftDashboard
+        from nbmlops.widgets import Deferred, DriftDashboard
 
-        return DriftDashboard.history(args.uri)
+        return Deferred(f"Drift of {args.uri}", lambda: DriftDashboard.history(args.uri))
     if args.command == "pipeline":
         from nbmlops.widgets import PipelineView
 

@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nbmlops.widgets._base import Deferred
     from nbmlops.widgets.drift import DriftDashboard
     from nbmlops.widgets.features import FeatureBrowser
     from nbmlops.widgets.models import ModelRegistry
@@ -28,9 +29,10 @@ if TYPE_CHECKING:
     from nbmlops.widgets.training import TrainingSetInspector
 
 # each widget loads on first use: RunsBrowser's first page should not wait for pandas and the drift statistics
-_LAZY = {"DriftDashboard": "nbmlops.widgets.drift", "FeatureBrowser": "nbmlops.widgets.features",
-         "ModelRegistry": "nbmlops.widgets.models", "PipelineView": "nbmlops.widgets.pipeline",
-         "RunsBrowser": "nbmlops.widgets.runs", "TrainingSetInspector": "nbmlops.widgets.training"}
+_LAZY = {"Deferred": "nbmlops.widgets._base", "DriftDashboard": "nbmlops.widgets.drift",
+         "FeatureBrowser": "nbmlops.widgets.features", "ModelRegistry": "nbmlops.widgets.models",
+         "PipelineView": "nbmlops.widgets.pipeline", "RunsBrowser": "nbmlops.widgets.runs",
+         "TrainingSetInspector": "nbmlops.widgets.training"}
 
 
 def __getattr__(name: str) -> Any:
@@ -40,5 +42,5 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["DriftDashboard", "FeatureBrowser", "ModelRegistry", "PipelineView", "RunsBrowser",
+__all__ = ["Deferred", "DriftDashboard", "FeatureBrowser", "ModelRegistry", "PipelineView", "RunsBrowser",
            "TrainingSetInspector"]

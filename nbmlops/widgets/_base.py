@@ -148,3 +148,27 @@ class StoreWidget(widgets.VBox):
             bundle["text/html"] = static
             bundle["text/plain"] = f"{type(self).__name__}: {self.message}" if self.message else repr(self)
         return bundle
+
+
+class Deferred(StoreWidget):
+    """A widget built by `build()` inside the header: where building fails (an unknown model, no stored results),
+    the message shows instead, and refresh builds again (what `%nbmlops drift NAME` shows)."""
+
+    css_name = "deferred"
+
+    def __init__(self, title: str, build: Callable[[], widgets.Widget]) -> None:
+        self._build = build
+        self.widget: widgets.Widget | None = None
+        super().__init__(title, [])
+        self.refresh()
+
+    def _load(self) -> None:
+        self.widget = self._build()
+        self.body.children = [self.widget]
+
+    def _static_html(self) -> str:
+        bundle = self.widget._repr_mimebundle_() if self.widget is not None else None
+        return "".join(bundle.get("text/html", "")) if bundle else ""
+
+    def __repr__(self) -> str:
+        return f"Deferred({self.widget!r})"
