@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 MAX_PAGE = 1000  # runs per page: a browser shows tens; more is a mistake, not a page
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
-_AND = re.compile(r"(?:^|\s+)and(?:\s+|$)", re.IGNORECASE)
 
 
 @dataclass
@@ -54,18 +52,17 @@ class RunPage:
 
 
 def filter_clauses(text: str | Iterable[Filter] | None) -> list[Filter]:
-    """`metrics.auc > 0.8 and params.C = 0.5` -> one filter per comparison (as `runs ls --filter` splits it);
-    a list of filters passes through. Each clause is parsed by nbmlops.store.query."""
+    """`metrics.auc > 0.8 and params.C = 0.5` -> one filter per comparison (nbmlops.store.query.split_filter,
+    as `runs ls --filter` splits it); a list of filters passes through."""
     if text is None:
         return []
     if not isinstance(text, str):
         return list(text)
     if not text.strip():
         return []
-    clauses = [part.strip() for part in _AND.split(text.strip())]
-    if any(not part for part in clauses):
-        raise QueryError(f"filter '{text}': an 'and' needs a comparison on both sides")
-    return clauses
+    from nbmlops.store.query import split_filter
+
+    return split_filter(text)
 
 
 def search_runs(store: Store, *, pipeline: str | None = None, filter: str | Iterable[Filter] | None = None,  # noqa: A002

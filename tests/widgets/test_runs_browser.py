@@ -95,6 +95,8 @@ def test_a_bad_filter_is_a_message_and_keeps_the_page(store) -> None:
     browser.set_filter("metrics.auc >")
     assert "no value after" in browser.filter_message.value and ids(browser) == before
     assert browser.body.layout.display is None  # the filter box stays, to fix it
+    browser.set_filter("params.C = 1 or params.C = 10; drop table runs")  # the grammar refuses it whole
+    assert "filter" in browser.filter_message.value and ids(browser) == before
     browser.set_filter("nosuch.field > 1")
     assert "unknown run field 'nosuch.field'" in html.unescape(browser.filter_message.value)
     browser.set_filter("metrics.auc > 99")
