@@ -55,6 +55,11 @@ class ArtifactStore:
     def is_local(self) -> bool:
         return self._root.is_local
 
+    @property
+    def files(self) -> Root:
+        """The root itself, for named files kept beside the blobs (the shared step cache's entries)."""
+        return self._root
+
     def _rel(self, sha256: str) -> str:
         return f"{sha256[:2]}/{_check_sha(sha256)}"
 

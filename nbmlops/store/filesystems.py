@@ -202,7 +202,9 @@ class ArrowRoot(Root):
         return f"{self.base}/{rel}"
 
     def where(self, rel: str) -> str:
-        return f"{self.url.rstrip('/')}/{rel}"
+        # options in the URL's query (`?endpoint_override=...`) stay after the path, so the result reopens
+        location, mark, query = self.url.partition("?")
+        return f"{location.rstrip('/')}/{rel}{mark}{query}"
 
     def is_file(self, rel: str) -> bool:
         import pyarrow.fs
