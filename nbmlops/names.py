@@ -32,7 +32,7 @@ def name_problem(name: object, *, dots: bool = True) -> str | None:
     if len(name) > MAX_NAME_LENGTH:
         return f"is {len(name)} characters long (at most {MAX_NAME_LENGTH})"
     if not (_WITH_DOTS if dots else _WITHOUT_DOTS).fullmatch(name):
-        allowed = "letters, digits, '_', '-'" + (" or '.'" if dots else "")
+        allowed = "letters, digits, '_', '-' or '.'" if dots else "letters, digits, '_' or '-'"
         return f"must be ASCII {allowed}, not starting with " + ("'.' or '-'" if dots else "'-'")
     return None
 

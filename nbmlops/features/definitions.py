@@ -28,6 +28,7 @@ import pandas as pd
 
 from nbmlops.features import durations
 from nbmlops.features.errors import FeatureError
+from nbmlops.names import check_name
 
 AGGREGATIONS = ("count", "sum", "mean", "min", "max", "last", "distinct")
 INFER = "*"  # in a feature list: the other columns of the first ingested frame
@@ -108,8 +109,7 @@ class FeatureSet:
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
-            raise FeatureError(f"feature set name '{self.name}' must be letters, digits, '_' or '-'")
+        check_name(self.name, "feature set", dots=False, error=FeatureError)  # '.' separates 'set.feature'
         if isinstance(self.entities, str):
             self.entities = [self.entities]
         self.entities = list(self.entities)
