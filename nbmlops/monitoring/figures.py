@@ -77,7 +77,7 @@ def history_figure(feature: str, history: pd.DataFrame, shown: str | None) -> Fi
                      "%{x}<br>%{customdata[1]}: %{y:.4g}<br>p-value %{customdata[2]} · effect %{customdata[3]}<br>"
                      "%{customdata[0]}<extra></extra>")
     tests = set(rows["test"].dropna())
-    from nbmlops.monitoring import TESTS
+    from nbmlops.monitoring.choice import TESTS
 
     if tests and all(TESTS[t].has_p_value for t in tests if t in TESTS):
         axis = "p-value (drift below the threshold)"
