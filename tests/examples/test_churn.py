@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 from nbmlops.pipeline import compile_notebook
 from nbmlops.runners import run_pipeline
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_notebooks" / "churn.ipynb"
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_notebooks" / "churn.ipynb"
 
 
 def test_pipeline_gives_the_metrics_of_a_top_to_bottom_kernel_run(tmp_path: Path, home: Path) -> None:
