@@ -237,3 +237,34 @@ def test_cli_parameter_text_is_typed_or_refused(name: str, text: str) -> None:
     param = next(p for p in PARAMS if p.name == name)
     assert isinstance(values[name], TYPES[param.type])
     json.dumps(values[name], allow_nan=False)
+
+
+@SETTINGS
+@given(st.one_of(st.binary(max_size=200), JSON.map(lambda v: json.dumps(v).encode()),
+                 st.integers(1, 3000).map(lambda n: b"[" * n + b"]" * n)))
+def test_api_bodies_are_objects_or_4xx(raw: bytes) -> None:
+    from tornado.web import HTTPError
+
+    from nbmlops.server.guards import parse_body
+
+    try:
+        body = parse_body(raw)
+    except HTTPError as error:
+        assert error.status_code in (400, 413)
+        return
+    assert isinstance(body, dict)
+
+
+@SETTINGS
+@given(st.text(max_size=40) | st.integers().map(str))
+def test_api_integer_arguments_are_bounded_or_400(text: str) -> None:
+    from tornado.web import HTTPError
+
+    from nbmlops.server.guards import MAX_LIMIT, bounded_int
+
+    try:
+        value = bounded_int(text, "limit")
+    except HTTPError as error:
+        assert error.status_code == 400 and "limit" in error.log_message
+        return
+    assert 1 <= value <= MAX_LIMIT
