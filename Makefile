@@ -26,8 +26,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	cd labextension && ../$(BIN)/jlpm lint:check
 
+# Two families side by side (CI's 2 cores): the slow subprocess ones (JupyterLab in Chromium, the lifecycle
+# examples, the wheel in a fresh virtualenv), which mostly wait, beside all the rest; both must pass.
+SLOW_TESTS := tests/browser tests/examples tests/packaging/test_wheel.py
 test: lint
-	$(BIN)/python -m pytest -q tests
+	@mkdir -p build
+	@$(BIN)/python -m pytest -q -p no:cacheprovider $(SLOW_TESTS) > build/test-slow.log 2>&1 & slow=$$!; \
+	$(BIN)/python -m pytest -q $(addprefix --ignore=,$(SLOW_TESTS)) tests; rest=$$?; \
+	wait $$slow; slow_rc=$$?; echo "--- $(SLOW_TESTS):"; cat build/test-slow.log; \
+	test $$rest -eq 0 && test $$slow_rc -eq 0
 
 # the quick ones; bench/README.md lists the rest (Ray, papermill, Feast, Evidently: minutes each)
 bench: $(STAMP)
