@@ -35,10 +35,13 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """`%load_ext nbmlops`: the %%step, %%setup, %%skip and %pipeline magics."""
+    """`%load_ext nbmlops`: the %%step, %%setup, %%skip, %pipeline and %nbmlops magics. The kernel and the
+    widgets are both top layers (neither imports the other): the entry point hands %nbmlops the widgets."""
+    from nbmlops.kernel import widget_magics
     from nbmlops.kernel.magics import register
 
     register(ipython)
+    widget_magics.use_widgets(lambda name: getattr(importlib.import_module("nbmlops.widgets"), name))
 
 
 __all__ = ["__version__", "load_ipython_extension", *_LAZY]

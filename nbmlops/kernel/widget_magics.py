@@ -7,7 +7,9 @@
     %nbmlops drift URI                         # the stored drift results of a model (churn, churn@production)
     %nbmlops pipeline [--notebook PATH]        # this notebook's DAG with its last run, refreshing while it runs
 
-The magic returns the widget, so the notebook shows it; `w = %nbmlops runs` keeps it for code.
+The magic returns the widget, so the notebook shows it; `w = %nbmlops runs` keeps it for code. The kernel does
+not import nbmlops.widgets (both are top layers): `%load_ext nbmlops` hands this module the widget classes
+(use_widgets), loaded on first use.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ from typing import Any
 from nbmlops.errors import NbmlopsError
 
 COMMANDS = ("runs", "models", "features", "drift", "pipeline")
+_widgets: Callable[[str], Any] | None = None  # widget class by name, set by the extension's entry point
+
+
+def use_widgets(load: Callable[[str], Any]) -> None:
+    """Where the widget classes come from: `load("RunsBrowser")` -> the class (nbmlops.load_ipython_extension)."""
+    global _widgets
+    _widgets = load
+
+
+def _widget(name: str) -> Any:
+    if _widgets is None:
+        raise NbmlopsError("%nbmlops: the widgets are not loaded; run %load_ext nbmlops")
+    return _widgets(name)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,24 +87,15 @@ def show(line: str, locate: Locate) -> Any:
         raise NbmlopsError(f"%nbmlops: can't parse '{line}': {exc}") from None
     args = _parser().parse_args(words)
     if args.command == "runs":
-        from nbmlops.widgets import RunsBrowser
-
         pipeline = args.pipeline or (None if args.all else _this_pipeline(args.notebook, locate))
-        return RunsBrowser(pipeline=pipeline, filter=args.filter_, order_by=args.order_by)
+        return _widget("RunsBrowser")(pipeline=pipeline, filter=args.filter_, order_by=args.order_by)
     if args.command == "models":
-        from nbmlops.widgets import ModelRegistry
-
-        return ModelRegistry(args.name)
+        return _widget("ModelRegistry")(args.name)
     if args.command == "features":
-        from nbmlops.widgets import FeatureBrowser
-
-        return FeatureBrowser(args.name)
+        return _widget("FeatureBrowser")(args.name)
     if args.command == "drift":
-        from nbmlops.widgets import Deferred, DriftDashboard
-
-        return Deferred(f"Drift of {args.uri}", lambda: DriftDashboard.history(args.uri))
+        history = _widget("DriftDashboard").history
+        return _widget("Deferred")(f"Drift of {args.uri}", lambda: history(args.uri))
     if args.command == "pipeline":
-        from nbmlops.widgets import PipelineView
-
-        return PipelineView(locate(args.notebook))
+        return _widget("PipelineView")(locate(args.notebook))
     raise NbmlopsError(f"%nbmlops needs a command: {', '.join(COMMANDS)} (or serve)")
