@@ -488,8 +488,8 @@ def _run_info(row: dict[str, Any]) -> RunInfo:
 
 
 def new_run_id() -> str:
-    """Sortable and unique: the same shape as the runner's run folders (UTC time + random suffix)."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
+    """Sortable and unique: the same shape as the runner's run folders (UTC time + 32 random bits)."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()
 
 
 def open_store(home: str | Path | None = None, *, db_url: str | None = None,
