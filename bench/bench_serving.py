@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -135,16 +136,22 @@ def prepare(work: Path) -> dict:
     return {"X": X, "model": model}
 
 
+class ServerFailed(Exception):
+    pass
+
+
 def start(argv: list[str], url: str, env: dict | None = None, timeout: float = 600) -> subprocess.Popen:
+    """A server in its own process group (mlflow's uvicorn is a child of `mlflow models serve`), once `url`
+    answers 200."""
     import urllib.request
 
     log = open(WORK / "serving" / f"server-{free_port()}.log", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                               cwd=WORK / "serving")
+                               cwd=WORK / "serving", start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"bench: {argv[:3]} exited with {process.returncode} (log in {log.name})")
+            raise ServerFailed(f"{argv[:3]} exited with {process.returncode} (log in {log.name})")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
@@ -152,16 +159,20 @@ def start(argv: list[str], url: str, env: dict | None = None, timeout: float = 6
         except OSError:
             pass
         time.sleep(0.5)
-    process.kill()
-    sys.exit(f"bench: {argv[:3]} did not answer {url} within {timeout:.0f}s")
+    stop(process)
+    raise ServerFailed(f"{argv[:3]} did not answer {url} within {timeout:.0f}s (log in {log.name})")
 
 
 def stop(process: subprocess.Popen) -> None:
-    process.terminate()
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(60)
     except subprocess.TimeoutExpired:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 # -- the measurement -----------------------------------------------------------------------------------------
@@ -181,55 +192,63 @@ def main() -> None:
     print(f"machine: {machine()}\nload average at start: {os.getloadavg()[0]:.1f}\nMLflow {version} in {PEER}\n")
 
     servers: dict[str, dict] = {}
-    port = free_port()
-    servers["mlflow"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-        [str(PEER / "bin" / "mlflow"), "models", "serve", "-m", str(work / "mlflow_model"), "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port), "-w", "1"], f"http://127.0.0.1:{port}/ping",
-        env={"NBMLOPS_HOME": "", "PATH": f"{PEER / 'bin'}{os.pathsep}{os.environ['PATH']}"})}  # its uvicorn
-    port = free_port()
-    servers["nbmlops"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-        [tool("nbmlops"), "serve", "churn@production", "--port", str(port)], f"http://127.0.0.1:{port}/ready")}
-    port = free_port()
-    servers["nbmlops+enrich"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-        [tool("nbmlops"), "serve", f"{work / 'graph.py'}:graph", "--port", str(port)],
-        f"http://127.0.0.1:{port}/ready")}
-    if not args.no_ray:
+    try:
         port = free_port()
-        servers["nbmlops ray"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-            [tool("nbmlops"), "serve", "churn@production", "--engine", "ray", "--port", str(port)],
-            f"http://127.0.0.1:{port}/ready", timeout=900)}
+        servers["mlflow"] = {"url": f"http://127.0.0.1:{port}", "process": start(
+            [str(PEER / "bin" / "mlflow"), "models", "serve", "-m", str(work / "mlflow_model"), "--env-manager",
+             "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"], f"http://127.0.0.1:{port}/ping",
+            env={"NBMLOPS_HOME": "", "PATH": f"{PEER / 'bin'}{os.pathsep}{os.environ['PATH']}"})}  # its uvicorn
+        port = free_port()
+        servers["nbmlops"] = {"url": f"http://127.0.0.1:{port}", "process": start(
+            [tool("nbmlops"), "serve", "churn@production", "--port", str(port)], f"http://127.0.0.1:{port}/ready")}
+        port = free_port()
+        servers["nbmlops+enrich"] = {"url": f"http://127.0.0.1:{port}", "process": start(
+            [tool("nbmlops"), "serve", f"{work / 'graph.py'}:graph", "--port", str(port)],
+            f"http://127.0.0.1:{port}/ready")}
+        if not args.no_ray:
+            port = free_port()
+            try:
+                servers["nbmlops ray"] = {"url": f"http://127.0.0.1:{port}", "process": start(
+                    [tool("nbmlops"), "serve", "churn@production", "--engine", "ray", "--port", str(port)],
+                    f"http://127.0.0.1:{port}/ready", timeout=900)}
+            except ServerFailed as exc:
+                print(f"Ray Serve engine left out: {exc}\n")
 
-    one_row = json.dumps({"dataframe_split": X.iloc[[7]].to_dict("split")}).encode()
-    batch = json.dumps({"dataframe_split": X.iloc[:1000].to_dict("split")}).encode()
-    by_key = json.dumps({"rows": [{"customer_id": 7}]}).encode()
-    sent_features = json.dumps({"rows": [X.iloc[7].to_dict()]}).encode()
-    # every server answers what the model predicts
-    import urllib.request
+        one_row = json.dumps({"dataframe_split": X.iloc[[7]].to_dict("split")}).encode()
+        batch = json.dumps({"dataframe_split": X.iloc[:1000].to_dict("split")}).encode()
+        by_key = json.dumps({"rows": [{"customer_id": 7}]}).encode()
+        sent_features = json.dumps({"rows": [X.iloc[7].to_dict()]}).encode()
+        # every server answers what the model predicts
+        import urllib.request
 
-    for name, server in servers.items():
-        route, body = ("/predict", by_key) if name == "nbmlops+enrich" else ("/invocations", batch)
-        request = urllib.request.Request(server["url"] + route, data=body, headers={"content-type": "application/json"})
-        with urllib.request.urlopen(request, timeout=120) as response:
-            answer = json.loads(response.read())["predictions"]
-        expected = model.predict(X.iloc[[7]] if name == "nbmlops+enrich" else X.iloc[:1000]).tolist()
-        assert answer == expected, name
+        for name, server in servers.items():
+            route, body = ("/predict", by_key) if name == "nbmlops+enrich" else ("/invocations", batch)
+            request = urllib.request.Request(server["url"] + route, data=body,
+                                             headers={"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=120) as response:
+                answer = json.loads(response.read())["predictions"]
+            expected = model.predict(X.iloc[[7]] if name == "nbmlops+enrich" else X.iloc[:1000]).tolist()
+            assert answer == expected, name
 
-    results: dict[tuple[str, str], list[dict]] = {}
-    plain = [n for n in servers if n != "nbmlops+enrich"]
-    for _ in range(args.rounds):
-        for clients in (1, 8):
+        results: dict[tuple[str, str], list[dict]] = {}
+        plain = [n for n in servers if n != "nbmlops+enrich"]
+        for _ in range(args.rounds):
+            for clients in (1, 8):
+                for name in plain:
+                    results.setdefault((name, f"{clients}"), []).append(
+                        load(servers[name]["url"] + "/invocations", one_row, clients, args.seconds))
+                results.setdefault(("nbmlops+enrich", f"{clients}"), []).append(
+                    load(servers["nbmlops+enrich"]["url"] + "/predict", by_key, clients, args.seconds))
+                results.setdefault(("nbmlops /predict, features sent", f"{clients}"), []).append(
+                    load(servers["nbmlops"]["url"] + "/predict", sent_features, clients, args.seconds))
             for name in plain:
-                results.setdefault((name, f"{clients}"), []).append(
-                    load(servers[name]["url"] + "/invocations", one_row, clients, args.seconds))
-            results.setdefault(("nbmlops+enrich", f"{clients}"), []).append(
-                load(servers["nbmlops+enrich"]["url"] + "/predict", by_key, clients, args.seconds))
-            results.setdefault(("nbmlops /predict, features sent", f"{clients}"), []).append(
-                load(servers["nbmlops"]["url"] + "/predict", sent_features, clients, args.seconds))
-        for name in plain:
-            results.setdefault((name, "batch"), []).append(
-                load(servers[name]["url"] + "/invocations", batch, 1, args.seconds))
-    for server in servers.values():
-        stop(server["process"])
+                results.setdefault((name, "batch"), []).append(
+                    load(servers[name]["url"] + "/invocations", batch, 1, args.seconds))
+    except ServerFailed as exc:
+        sys.exit(f"bench: {exc}")
+    finally:
+        for server in servers.values():
+            stop(server["process"])
 
     def med(name: str, key: str, field: str) -> float:
         return statistics.median(r[field] for r in results[(name, key)])

@@ -31,17 +31,16 @@ import click
 def serve(target: str, host: str, port: int, workers: int, token: str | None, engine: str, ray_address: str | None,
           replicas: str, max_pending: int, max_body_bytes: int, poll_s: float, no_log: bool) -> None:
     """Serve a registered model or a serving graph over HTTP (/predict, /invocations, /health, /ready, /metrics)."""
+    from nbmlops.serving.engines import engine as serving_engine
+
     values = {"token": token, "max_pending": max_pending, "max_body_bytes": max_body_bytes, "poll_s": poll_s,
               "log_predictions": not no_log}
     if engine == "ray":
-        from nbmlops.serving.ray_engine import run_ray
-
-        run_ray(target, host=host, port=port, ray_address=ray_address, replicas=replicas, **values)
-        return
-    from nbmlops.serving.server import run_forever
-
-    click.echo(f"nbmlops: serving {target} on http://{host}:{port} (Ctrl-C stops)", err=True)
-    run_forever(target, host=host, port=port, workers=workers, **values)
+        values.update(ray_address=ray_address, replicas=replicas)
+    else:
+        values["workers"] = workers
+        click.echo(f"nbmlops: serving {target} on http://{host}:{port} (Ctrl-C stops)", err=True)
+    serving_engine(engine)(target, host=host, port=port, **values)
 
 
 @click.command("predict", context_settings={"help_option_names": ["-h", "--help"]})
