@@ -145,7 +145,7 @@ class StoreWidget(widgets.VBox):
         if bundle is not None:  # where widgets don't render (a saved notebook, nbconvert): the state as HTML
             static = self.message_html.value if self.message and self.body.layout.display == "none" \
                 else self.message_html.value + self._static_html()
-            bundle["text/html"] = static
+            bundle["text/html"] = self.title_html.value + static
             bundle["text/plain"] = f"{type(self).__name__}: {self.message}" if self.message else repr(self)
         return bundle
 

@@ -48,7 +48,7 @@ def test_magics_render_save_state_and_leave_static_html(home: Path, make_noteboo
     pipeline = fill_project(home, make_notebook)
     cells = ["%load_ext nbmlops", "%nbmlops runs --all", "%nbmlops models churn", "%nbmlops features",
              "%nbmlops drift churn", f"%nbmlops pipeline --notebook {pipeline.name}", "%nbmlops models nope",
-             "%nbmlops drift nope", "%nbmlops bogus"]
+             "%nbmlops drift nope", "%nbmlops bogus", "%nbmlops runs", "%nbmlops pipeline"]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells],
                                         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                  "language": "python"}})
@@ -57,7 +57,8 @@ def test_magics_render_save_state_and_leave_static_html(home: Path, make_noteboo
     done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                            "--ExecutePreprocessor.timeout=300", "--output", "browsed.ipynb", str(source)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "NBMLOPS_HOME": str(home)})
+                          # the kernel "belongs to" pipe.ipynb, as JupyterLab would say: %nbmlops runs/pipeline use it
+                          env={**os.environ, "NBMLOPS_HOME": str(home), "JPY_SESSION_NAME": str(pipeline)})
     assert done.returncode == 0, done.stderr[-3000:]
     executed = json.loads((tmp_path / "browsed.ipynb").read_text())
     outputs = [cell.get("outputs", []) for cell in executed["cells"]]
@@ -66,7 +67,8 @@ def test_magics_render_save_state_and_leave_static_html(home: Path, make_noteboo
         assert "Traceback" not in json.dumps(cell_outputs), cells[i]
     expected = {1: ("nbmlops-w-table", "succeeded"), 2: ("churn", "@production"), 3: ("tx", "customer_id"),
                 4: ("Dataset drift: yes", "tenure"), 5: ("nbmlops-pipeline-dag", "prepare"),
-                6: ("no model &#x27;nope&#x27;", "churn"), 7: ("no model &#x27;nope&#x27;", "churn")}
+                6: ("no model &#x27;nope&#x27;", "churn"), 7: ("no model &#x27;nope&#x27;", "churn"),
+                9: ("Runs of pipe", "succeeded"), 10: ("nbmlops-pipeline-dag", "train")}
     state = executed["metadata"]["widgets"][WIDGET_STATE]["state"]
     for index, needles in expected.items():
         (shown,) = [o for o in outputs[index] if o["output_type"] == "execute_result"]
