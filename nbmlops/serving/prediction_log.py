@@ -59,7 +59,7 @@ def log_label(request_id: Any, label: Any, *, model: str | None = None, home: st
     joins it to the logged prediction. `model` where the id is the client's own (a row's "id")."""
     from nbmlops.monitoring import log_labels
 
-    return log_labels(model or model_of(request_id), [request_id], [label], home=home)
+    return log_labels(model or model_of(request_id), [str(request_id)], [label], home=home)
 
 
 class PredictionLog:
@@ -138,30 +138,42 @@ class PredictionLog:
             for shadow, frame in answer.shadows:
                 self._shadow(shadow, frame, item, groups)
         for name, frames in groups.items():
-            frame = pd.concat(frames, ignore_index=True)
-            try:
-                log_predictions(name, frame.drop(columns=["prediction", "id"]), frame["prediction"].to_numpy(),
-                                ids=frame["id"].to_numpy(), home=self.home)
-                if not name.endswith(SHADOW_SUFFIX):
-                    self.logged_rows += len(frame)
-            except Exception:  # noqa: BLE001 - a failed write is counted and logged; serving goes on
-                self.write_errors += 1
-                log.exception("could not write %d logged predictions of %s", len(frame), name)
+            self._write_group(log_predictions, name, frames)
         for name, batches in labels.items():
             try:
-                log_labels(name, [i for b in batches for i in b.ids], [v for b in batches for v in b.labels],
+                log_labels(name, [str(i) for b in batches for i in b.ids], [v for b in batches for v in b.labels],
                            home=self.home)
                 self.labels_logged += sum(len(b.ids) for b in batches)
             except Exception:  # noqa: BLE001 - as above
                 self.write_errors += 1
                 log.exception("could not write labels of %s", name)
 
+    def _write_group(self, write: Any, name: str, frames: list[pd.DataFrame]) -> None:
+        """One Parquet partition for the group; where that fails (requests whose columns hold values of different
+        types), each request's rows on their own, so one odd request loses only its own rows."""
+        for batch in ([pd.concat(frames, ignore_index=True)], frames):
+            failed = []
+            for frame in batch:
+                try:
+                    write(name, frame.drop(columns=["prediction", "id"]), frame["prediction"].to_numpy(),
+                          ids=frame["id"].to_numpy(), home=self.home)
+                    if not name.endswith(SHADOW_SUFFIX):
+                        self.logged_rows += len(frame)
+                except Exception:  # noqa: BLE001 - counted and logged; serving goes on
+                    failed.append(frame)
+            if not failed:
+                return
+            if len(batch) > 1 or len(frames) == 1:
+                self.write_errors += len(failed)
+                log.error("could not write %d logged predictions of %s", sum(map(len, failed)), name)
+                return
+
     @staticmethod
     def _rows(features: pd.DataFrame, predictions: Any, ids: list[Any], request_id: str,
               version: str) -> pd.DataFrame:
         frame = features.reset_index(drop=True).copy()
         frame["prediction"] = loggable(predictions)
-        frame["id"] = ids
+        frame["id"] = [str(i) for i in ids]  # one type across requests; labels are joined as strings too
         frame[REQUEST_ID] = request_id
         frame[MODEL_VERSION] = version
         return frame

@@ -100,3 +100,22 @@ def test_shadow_predictions_are_logged_and_compared_never_answered(churn, home: 
     assert set(shadow["model_version"]) == {"churn:2"} and len(shadow) == 30
     assert sorted(shadow["prediction"]) == sorted(churn[2].predict(X))
     assert len(logged(home, "churn")) == 30
+
+
+def test_client_ids_of_any_type_are_logged_and_joined_as_strings(churn, home: Path) -> None:
+    X, y = churn["X"], churn["y"]
+    with serve("churn@production") as running:
+        for start, ids in ((0, list(range(10))), (10, [f"k{i}" for i in range(10)])):
+            rows = [{"id": i, **r} for i, r in zip(ids, X.iloc[start:start + 10].to_dict("records"), strict=True)]
+            assert httpx.post(f"{running.url}/predict", json={"rows": rows}).json()["ids"] == ids
+            labels = [{"id": i, "label": int(v)} for i, v in zip(ids, y.iloc[start:start + 10], strict=True)]
+            assert httpx.post(f"{running.url}/labels", json={"labels": labels}).status_code == 202
+        assert running.service.log.drain(30)
+        assert running.service.log.write_errors == 0
+    frame = logged(home, "churn")
+    assert sorted(frame["id"]) == sorted([str(i) for i in range(10)] + [f"k{i}" for i in range(10)])
+    from nbmlops.monitoring import monitor_model
+
+    run = monitor_model("churn@production", window="1h", progress=False)
+    expected = float((churn[1].predict(X.iloc[:20]) == y.iloc[:20]).mean())
+    assert run.metrics["accuracy"] == pytest.approx(expected, abs=1e-9)
