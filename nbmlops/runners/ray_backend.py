@@ -21,7 +21,7 @@ from typing import Any
 
 from nbmlops.errors import NbmlopsError, StepFailed
 from nbmlops.notebook.grammar import parse_memory
-from nbmlops.runners.ray_cluster import patient_node_start
+from nbmlops.runners.ray_cluster import child_pids, end_leftovers, patient_node_start
 from nbmlops.runners.task import StepOutcome, StepTask
 
 # the store settings a worker must see as the driver does now (tests and users switch them after ray.init)
@@ -119,10 +119,13 @@ _REMOTE: dict[str, Any] = {}  # remote functions, made once per process (each on
 WARM_TIMEOUT_S = 120.0  # a cold worker on a loaded node takes seconds; past this, steps start anyway
 
 
+_REMOTE_LOCK = threading.Lock()  # not _INIT_LOCK: warming (under _INIT_LOCK) makes a remote function
+
+
 def _remote(function: Any) -> Any:
     import ray
 
-    with _INIT_LOCK:
+    with _REMOTE_LOCK:
         if function.__name__ not in _REMOTE:
             _REMOTE[function.__name__] = ray.remote(function)
         return _REMOTE[function.__name__]
@@ -147,6 +150,19 @@ def warm_nodes(timeout: float = WARM_TIMEOUT_S) -> list[str]:
     return [node for node in ray.get(ready) if node]
 
 
+def _token_auth_if_available() -> None:
+    """Present this user's Ray token when joining a cluster by address, as Ray itself does only for a cluster
+    it finds on its own: a local `ray.init()` makes the token (~/.ray/auth_token) and `ray start` then requires
+    it, but a driver given an explicit address sends none and is refused (InvalidAuthToken)."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
              log_to_driver: bool = True, attempts: int = 2) -> None:
     """Start a local Ray runtime (or join the cluster at `address`) quietly, without the dashboard.
@@ -155,7 +171,10 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     on a loaded machine; the second try finds the imports warm, so a failed local start is tried again."""
     import ray
 
+    if address is not None:
+        _token_auth_if_available()
     for attempt in range(1, attempts + 1):
+        before = child_pids() if address is None else set()
         try:
             # a local start runs Ray's node here: give it time on a loaded machine (joining one starts nothing)
             with patient_node_start() if address is None else contextlib.nullcontext():
@@ -165,7 +184,9 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
             return
         except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node times out
             with contextlib.suppress(Exception):
-                ray.shutdown()  # stops what the failed start left running
+                ray.shutdown()
+            if address is None:
+                end_leftovers(before)  # a failed local start leaves its GCS and agents running
             if address is None and attempt < attempts:
                 continue
             where = f"the Ray cluster at {address}" if address else "a local Ray runtime"

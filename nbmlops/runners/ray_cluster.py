@@ -75,6 +75,34 @@ def patient_node_start(seconds: float = NODE_START_S) -> Iterator[None]:
         services.get_node = original
 
 
+def child_pids() -> set[int]:
+    """Pids of this process's children (and theirs)."""
+    import psutil
+
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def end_leftovers(before: set[int], timeout: float = STOP_TIMEOUT_S) -> None:
+    """End the children this process started since `before` was taken: what a failed node start leaves
+    running (its GCS, agents), which Ray does not stop when its start raises."""
+    import psutil
+
+    leftovers = []
+    for pid in child_pids() - before:
+        try:
+            process = psutil.Process(pid)
+            process.terminate()
+            leftovers.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(leftovers, timeout=timeout)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+
+
 def cluster_dir() -> Path:
     """Ray's temp folder for the local cluster (NBMLOPS_RAY_DIR, else a short per-user one under /tmp)."""
     folder = os.environ.get("NBMLOPS_RAY_DIR")

@@ -3,14 +3,14 @@ each, each its own raylet and object store), shared by the tests of a module and
 
 from __future__ import annotations
 
-import time
+import os
 from collections.abc import Iterator
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
-from nbmlops.runners.ray_cluster import patient_node_start  # noqa: E402
+from nbmlops.runners.ray_cluster import child_pids, end_leftovers, patient_node_start  # noqa: E402
 
 # each node start may take minutes on a loaded machine (patient_node_start); a failed one is tried again, bounded
 START_ATTEMPTS = 3
@@ -20,16 +20,36 @@ NODE_TIMEOUT_S = 180
 def _retry(what: str, start):  # noqa: ANN001, ANN202 - a tiny helper for the fixture below
     error: BaseException | None = None
     for _ in range(START_ATTEMPTS):
+        before = child_pids()
         try:
             return start()
         except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when a node start times out
             error = exc
-            time.sleep(1)
+            end_leftovers(before)  # what the failed start left running
     pytest.fail(f"could not start the Ray {what} in {START_ATTEMPTS} tries: {error}")
 
 
 @pytest.fixture(scope="module")
-def two_nodes() -> Iterator[ray.cluster_utils.Cluster]:
+def quick_ray_agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Ray's agents (Python processes every node starts) import jsonschema, which compiles the rfc3987-syntax
+    grammar for seconds when that package is installed (it is here, as an extra of jupyter's packages); on a
+    loaded machine that alone outlasts the raylet's fixed wait for its agents. Hidden from the cluster's
+    processes (and only there: they inherit this environment), jsonschema skips that one format check."""
+    shim = tmp_path_factory.mktemp("ray-shim")
+    (shim / "rfc3987_syntax.py").write_text('raise ImportError("hidden from the Ray test cluster")\n')
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(shim), saved) if p)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+@pytest.fixture(scope="module")
+def two_nodes(quick_ray_agents: None) -> Iterator[ray.cluster_utils.Cluster]:
     """A running two-node cluster; `.address` is what `--ray-address` takes."""
     from ray.cluster_utils import Cluster
 

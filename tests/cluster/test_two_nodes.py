@@ -75,6 +75,7 @@ SWEEP = [
     ("import ray\nt0 = time.time()\ntime.sleep(4)\nscore = sum(rows) * x\n"
      "where = (ray.get_runtime_context().get_node_id(), t0, time.time())\nnbmlops.log_metric('score', score)",
      ["step:work", "cpus:1"]),
+    ("summary = (score, where)", ["step:summary"]),  # reads them, so the work step hands them on
 ]
 
 
