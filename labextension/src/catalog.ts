@@ -2,6 +2,7 @@
 // to an alias after a confirmation) and feature sets (versions, entities, rows, freshness, feature statistics).
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
 
 import { IFeatureSet, IModel, post, query, request } from './api';
 import { h } from './dom';
@@ -139,7 +140,7 @@ async function promote(host: IHost, m: IModel, version: number): Promise<void> {
   );
   const ask = await showDialog({
     title: `Promote ${m.name} v${version}`,
-    body: h('div', {}, body) as any,
+    body: new Widget({ node: body }),
     buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Next' })]
   });
   const alias = input.value.trim();
