@@ -113,19 +113,24 @@ class RunsBrowser(StoreWidget):
         self.detail_html = widgets.HTML()
         self.curves_output = widgets.Output()
         self.sweep_output = widgets.Output()
+        self.notebook_picker = widgets.Dropdown(description="step notebook", options=[],
+                                                style={"description_width": "initial"},
+                                                layout=widgets.Layout(width="360px", display="none"))
+        self.notebook_output = widgets.Output()
         self.metric_picker = widgets.Dropdown(description="metric", options=[], layout=widgets.Layout(width="320px",
                                                                                                        display="none"))
         for control, name in ((self.filter_text, "filter"), (self.sort_by, "sort"), (self.descending, "descending"),
                               (self.prev_button, "prev"), (self.next_button, "next"), (self.table_html, "table"),
                               (self.run_picker, "picker"), (self.detail_html, "detail"),
                               (self.curves_output, "curves"), (self.sweep_output, "sweep"),
-                              (self.metric_picker, "metric"), (self.page_label, "page")):
+                              (self.metric_picker, "metric"), (self.page_label, "page"),
+                              (self.notebook_picker, "notebook"), (self.notebook_output, "notebook-view")):
             control.add_class(f"nbmlops-runs-{name}")  # stable hooks for styling and browser tests
         super().__init__("Runs" + (f" of {pipeline}" if pipeline else ""), [
             widgets.HBox([self.filter_text, self.sort_by, self.descending]), self.filter_message,
             widgets.HBox([self.prev_button, self.page_label, self.next_button]),
             self.table_html, self.run_picker, self.detail_html, self.metric_picker, self.curves_output,
-            self.sweep_output], store=store, home=home)
+            self.sweep_output, self.notebook_picker, self.notebook_output], store=store, home=home)
         self.filter_text.observe(lambda _c: self._research(), names="value")
         self.sort_by.observe(lambda _c: self._research(), names="value")
         self.descending.observe(lambda _c: self._research(), names="value")
@@ -133,6 +138,7 @@ class RunsBrowser(StoreWidget):
         self.next_button.on_click(lambda _b: self.next_page())
         self.run_picker.observe(self._on_pick, names="value")
         self.metric_picker.observe(self._on_metric, names="value")
+        self.notebook_picker.observe(self._on_notebook, names="value")
         self._extra_order = terms[1:]
         self.refresh()
 
@@ -348,6 +354,26 @@ class RunsBrowser(StoreWidget):
         if not self._quiet and self.comparison is not None and change["new"]:
             self._draw_compare_curves(change["new"])
 
+    def show_step_notebook(self, step: str) -> None:
+        """Show the selected run's executed notebook of `step` (the one its run folder keeps) in place."""
+        from nbmlops.errors import NbmlopsError
+
+        paths = {s["name"]: s["notebook_path"] for s in (self.detail or {}).get("steps", []) if s["notebook_path"]}
+        if step not in paths:
+            raise NbmlopsError(f"no executed notebook of step '{step}' in the selected run (steps with one: "
+                               f"{', '.join(paths) or 'none'})")
+        self.notebook_picker.value = paths[step]
+
+    def _on_notebook(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        from nbmlops.widgets.runs_detail import notebook_outputs
+
+        path = change["new"]
+        name = next((label for label, value in self.notebook_picker.options if value == path), "")
+        self.notebook_output.outputs = () if not path else self.guard(
+            lambda: notebook_outputs(path, f"step {name}: the executed notebook"), hide=False) or ()
+
     def _run(self, run_id: str) -> RunInfo:
         return self._on_page.get(run_id) or self._extra_runs[run_id]
 
@@ -355,7 +381,8 @@ class RunsBrowser(StoreWidget):
         self.selected = run_ids
         self.detail = self.comparison = None
         self.curves_figure = self.compare_figure = self.sweep_figure = None
-        self.curves_output.outputs = self.sweep_output.outputs = ()
+        self.curves_output.outputs = self.sweep_output.outputs = self.notebook_output.outputs = ()
+        self.notebook_picker.layout.display = "none"
         self.detail_html.value = ""
         self.metric_picker.layout.display = "none"
         if self.page is not None:
@@ -378,6 +405,15 @@ class RunsBrowser(StoreWidget):
         self.curves_figure = metric_figure({k: v for k, v in curves.items()}, title=f"metrics of {run_id}")
         if self.curves_figure is not None:
             self.curves_output.outputs = (figure_output(self.curves_figure, f"metric curves of {run_id}"),)
+        executed = [(s["name"], s["notebook_path"]) for s in self.detail["steps"] if s["notebook_path"]]
+        if executed:
+            self._quiet = True
+            try:
+                self.notebook_picker.options = [("(choose a step)", ""), *[(n, p) for n, p in executed]]
+                self.notebook_picker.value = ""
+            finally:
+                self._quiet = False
+            self.notebook_picker.layout.display = None
         if children:
             self.sweep_figure, best = sweep_figure(run, children)
             self.detail["best_child"] = best

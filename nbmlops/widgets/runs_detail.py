@@ -69,8 +69,30 @@ def step_rows(store: Store, run: RunInfo, steps: list[StepInfo], base: Path) -> 
             why = (status or {}).get("reason") or ""
         rows.append({"name": step.name, "status": step.status, "duration": step.duration,
                      "cached": bool(step.cache_hit or step.reused_from_run), "why": why, "error": step.error,
-                     "notebook": relative_link(notebook, base) if notebook.is_file() else None})
+                     "notebook": relative_link(notebook, base) if notebook.is_file() else None,
+                     "notebook_path": str(notebook) if notebook.is_file() else None})
     return rows
+
+
+def notebook_outputs(path: str | Path, title: str) -> tuple[dict[str, Any], ...]:
+    """An executed step notebook as Output-widget outputs: each code cell's source, then what it showed (so it
+    reads in place even where JupyterLab won't open the hidden run folder)."""
+    from nbmlops.widgets._render import html_output
+
+    cells = json.loads(Path(path).read_text()).get("cells", [])
+    shown: list[dict[str, Any]] = [html_output(f"<h4>{esc(title)}</h4>")]
+    for number, cell in enumerate((c for c in cells if c.get("cell_type") == "code"), start=1):
+        source = "".join(cell.get("source", "")) if isinstance(cell.get("source"), list) else cell.get("source", "")
+        shown.append(html_output(f'<div class="nbmlops-w-muted">[{number}]</div><pre class="nbmlops-runs-source">'
+                                 f"{esc(source)}</pre>"))
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind in ("display_data", "execute_result"):
+                shown.append({"output_type": "display_data", "data": output.get("data", {}),
+                              "metadata": output.get("metadata", {})})
+            elif kind in ("stream", "error"):
+                shown.append(output)
+    return tuple(shown)
 
 
 def children_of(store: Store, run: RunInfo) -> list[RunInfo]:

@@ -187,6 +187,16 @@ def test_run_detail_steps_curves_artifacts_and_notebooks(project: Path, make_not
     link = {s["name"]: s["notebook"] for s in browser.detail["steps"]}["train"]
     assert link and (Path.cwd() / link).is_file() and json.loads((Path.cwd() / link).read_text())["cells"]
     assert f'href="{link}"' in browser.detail_html.value
+    # and in place: the step's cells with what they showed (the run folder is hidden from JupyterLab's contents)
+    assert browser.notebook_picker.layout.display is None
+    browser.show_step_notebook("train")
+    shown = browser.notebook_output.outputs
+    sources = [o["data"]["text/html"] for o in shown if "nbmlops-runs-source" in o["data"].get("text/html", "")]
+    assert any("nbmlops.log_metric(&#x27;score&#x27;, score)" in text for text in sources)
+    with pytest.raises(Exception, match="no executed notebook of step 'nope'"):
+        browser.show_step_notebook("nope")
+    browser.select(first.run_id)  # another run: the shown notebook goes with the selection
+    assert browser.notebook_output.outputs == () and browser.notebook_picker.value == ""
 
 
 def test_sweep_parallel_coordinates_mark_the_best_child(project: Path, make_notebook) -> None:
