@@ -493,6 +493,12 @@ export class PipelinePanel extends Widget implements IHost {
         return;
       }
     } catch (e) {
+      if (job && this.job === job && job.run_id) {
+        // a restarted server no longer knows the job: follow its run in the store instead
+        this.job = null;
+        await this.showRun(job.run_id);
+        return;
+      }
       this.notice = (e as Error).message;
     }
     const after = JSON.stringify([this.job, this.current?.run.status, this.current?.steps.map(s => s.status)]);
