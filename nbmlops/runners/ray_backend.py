@@ -223,6 +223,10 @@ class RayExecutor:
         # a cluster we joined may grow (autoscaler): only a runtime we started has fixed resources
         self.local = address is None
         self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # On several nodes, steps are spread: by default Ray packs the driver's node first and hands a task to a
+        # worker of the same kind that just finished, so steps ready at once (branches, a sweep's children) could
+        # queue on one node while another sits idle.
+        self.spread = sum(1 for node in ray.nodes() if node.get("Alive")) > 1
         self._step = _remote(_run_step)
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], Any] = {}  # (name, sha256) -> ObjectRef of the pickled value
@@ -248,6 +252,8 @@ class RayExecutor:
         # attempts left; the orchestrator retries failed steps, so a step is never retried twice over
         left = max(0, int(task.step.options.get("retries", 0)) - (task.attempt - 1))
         env = {key: os.environ.get(key) for key in PASSED_ENV}
+        if self.spread:
+            resources = {**resources, "scheduling_strategy": "SPREAD"}
         options = {**resources, "num_returns": 1 + len(task.step.outputs), "max_retries": left,
                    "retry_exceptions": False, "name": f"{task.spec.name}.{task.name}"}
         returned = self._step.options(**options).remote(task, env, names, *refs)

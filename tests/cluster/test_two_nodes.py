@@ -101,6 +101,7 @@ KILLED = [
     ("marks = pathlib.Path('attempts')\nmarks.mkdir(exist_ok=True)\n(marks / str(os.getpid())).touch()\n"
      "if len(list(marks.iterdir())) == 1:\n    time.sleep(120)  # the first attempt is killed here\n"
      "total = sum(rows)", ["step:work", "retries:1"]),
+    ("print(total)", ["step:show"]),
 ]
 
 
