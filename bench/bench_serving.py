@@ -73,10 +73,10 @@ def load(url: str, body: bytes, clients: int, seconds: float, content_type: str 
     done = subprocess.run([sys.executable, __file__, "--loadgen", url, str(body_file), str(clients), str(seconds),
                            content_type], capture_output=True, text=True, timeout=seconds + 120)
     if done.returncode != 0:
-        sys.exit(f"bench: the load generator failed on {url}:\n{done.stderr[-3000:]}")
+        raise ServerFailed(f"the load generator failed on {url}: {done.stderr.strip().splitlines()[-1]}")
     result = json.loads(done.stdout)
     if result["errors"]:
-        sys.exit(f"bench: {result['errors']} requests to {url} failed")
+        raise ServerFailed(f"{result['errors']} requests to {url} failed")
     return result
 
 
@@ -234,9 +234,16 @@ def main() -> None:
         plain = [n for n in servers if n != "nbmlops+enrich"]
         for _ in range(args.rounds):
             for clients in (1, 8):
-                for name in plain:
-                    results.setdefault((name, f"{clients}"), []).append(
-                        load(servers[name]["url"] + "/invocations", one_row, clients, args.seconds))
+                for name in list(plain):
+                    try:
+                        results.setdefault((name, f"{clients}"), []).append(
+                            load(servers[name]["url"] + "/invocations", one_row, clients, args.seconds))
+                    except ServerFailed as exc:
+                        if name != "nbmlops ray":
+                            raise
+                        print(f"Ray Serve engine left out: {exc}\n")  # its proxy on a loaded machine
+                        plain.remove(name)
+                        results = {k: v for k, v in results.items() if k[0] != name}
                 results.setdefault(("nbmlops+enrich", f"{clients}"), []).append(
                     load(servers["nbmlops+enrich"]["url"] + "/predict", by_key, clients, args.seconds))
                 results.setdefault(("nbmlops /predict, features sent", f"{clients}"), []).append(
