@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.names import name_problem
 from nbmlops.scheduling.cron import check_cron, parse_time, zone
 from nbmlops.scheduling.errors import ScheduleError
 
 CATCHUP = ("skip", "once", "all")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # also a systemd unit and crontab comment: no spaces
 MODEL_URI = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:\d+)?$")
 GLOB_CHARS = re.compile(r"[*?\[]")
 DEFAULT_FILES_PARAM = "new_files"
@@ -82,8 +82,10 @@ def project_root(home: Path) -> Path:
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name or ""):
-        raise ScheduleError(f"--name '{name}': use letters, digits, '.', '_' and '-' (at most 100, no spaces)")
+    """The one name rule (nbmlops.names): a schedule's name is also a systemd unit's and a log file's."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ScheduleError(f"--name {name!r}: a schedule name {problem}")
     return name
 
 
