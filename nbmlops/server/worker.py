@@ -108,6 +108,11 @@ def run_request(request: dict[str, Any]) -> int:
         interrupt_leftovers(home, "stopped from JupyterLab")
         emit("interrupted", run_id=LineReporter.last_run,
              message="stopped from JupyterLab; the steps that finished keep their outputs")
+        if request.get("sweep"):
+            # a sweep's children run in pool threads, which SIGINT does not reach and interpreter exit would wait
+            # for (queued points included): end here; their finished steps are recorded and cached already
+            sys.stdout.flush()
+            os._exit(130)
         return 130
     except StepFailed as exc:
         run_dir = home / "runs" / exc.run_id if exc.run_id else None

@@ -227,3 +227,24 @@ async def test_models_promote_and_feature_sets(jp_fetch, root: Path) -> None:
     assert code == 200
     fs = next(s for s in reply["feature_sets"] if s["name"] == "transactions")
     assert fs["rows"] == 3 and [f["name"] for f in fs["features"]] == ["amount"]
+
+
+async def test_stopping_a_sweep_ends_every_child(jp_fetch, root: Path) -> None:
+    from nbmlops.server.jobs import process_alive
+    from nbmlops.tracking import get_store
+
+    body = {"path": "slow.ipynb", "params": {}, "sweep": {"fields": {"pause": "60, 61, 62"}, "mode": "grid"}}
+    code, job = await call(jp_fetch, "POST", "sweeps", body)
+    assert code == 202 and job["sweep"]["points"] == 3
+    job = await wait_job(jp_fetch, job, lambda j: any(s["name"] == "wait" and s["status"] == "running"
+                                                      for s in j["steps"]))
+    code, job = await call(jp_fetch, "POST", f"jobs/{job['id']}/stop", {"path": "slow.ipynb"})
+    job = await wait_job(jp_fetch, job, finished, timeout=60)
+    assert job["status"] == "interrupted"
+    deadline = time.monotonic() + 30
+    while process_alive(job["pid"]):  # the worker ends at once: no queued point runs after a Stop
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    runs = get_store(root / ".nbmlops").list_runs(pipeline="slow")
+    assert runs and not [r.id for r in runs if r.status == "running"]
+    assert len([r for r in runs if r.parent_run_id]) <= 1  # the first child at most: the others never started
