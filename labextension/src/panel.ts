@@ -178,6 +178,11 @@ export class PipelinePanel extends Widget implements IHost {
     if (widget?.content?.model) {
       await widget.context.ready;
       widget.content.model.readOnly = true;
+      // a record of a past run needs no kernel: stop the one the document manager started for it
+      void widget.sessionContext.ready.then(
+        () => widget.sessionContext.shutdown(),
+        () => undefined
+      );
       widget.title.label = `${step} · run ${runId.replace(/^\d{8}-/, '')} (read-only)`;
     }
   }
