@@ -64,16 +64,25 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} "
-            f"{platform.release()}, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-            f"bytecode cache {'off' if os.environ.get('BENCH_NO_PYCACHE') == '1' else 'on'}")
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} "
+        f"{platform.release()}, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+        f"bytecode cache {'off' if os.environ.get('BENCH_NO_PYCACHE') == '1' else 'on'}"
+    )
 
 
 class Command:
     """A whole command timed from outside: start-up, imports and teardown included."""
 
-    def __init__(self, label: str, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
-                 before: Callable[[int], dict[str, str] | None] | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        before: Callable[[int], dict[str, str] | None] | None = None,
+    ) -> None:
         self.label = label
         self.argv = list(argv)
         self.cwd = cwd
@@ -84,8 +93,15 @@ class Command:
     def once(self, number: int) -> float:
         env = {**command_env(), **self.env, **((self.before(number) if self.before else None) or {})}
         began = time.perf_counter()
-        done = subprocess.run(self.argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(
+            self.argv,
+            cwd=self.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
         seconds = time.perf_counter() - began
         if done.returncode != 0:
             sys.stderr.write(done.stdout.decode(errors="replace")[-4000:])
@@ -101,8 +117,11 @@ def time_interleaved(commands: Sequence[Command], runs: int, warmup: int = 1) ->
             seconds = command.once(number)
             if number >= warmup:
                 command.times.append(seconds)
-        print(f"  round {number + 1}/{warmup + runs}" + (" (warm-up)" if number < warmup else ""),
-              file=sys.stderr, flush=True)
+        print(
+            f"  round {number + 1}/{warmup + runs}" + (" (warm-up)" if number < warmup else ""),
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def paired_ratio(a: Command, b: Command) -> float:
@@ -129,8 +148,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def timing_table(commands: Sequence[Command]) -> None:
-    print_table(["command", "runs", "min s", "median s", "max s"],
-                [stats_row(c.label, c.times) for c in commands])
+    print_table(["command", "runs", "min s", "median s", "max s"], [stats_row(c.label, c.times) for c in commands])
 
 
 def verdict(ok: bool) -> str:

@@ -38,12 +38,23 @@ def main() -> int:
     run = [tool("nbmlops"), "run", notebook.name]
     workers = ["--workers", str(args.workers)] if args.workers else []
     local = Command("nbmlops run (local)", run, cwd=work, before=throwaway_home)
-    warm = Command("nbmlops run --backend papermill (warm pool)", [*run, "--backend", "papermill", *workers],
-                   cwd=work, before=throwaway_home)
-    fresh = Command("nbmlops run --backend papermill --fresh-kernel",
-                    [*run, "--backend", "papermill", "--fresh-kernel", *workers], cwd=work, before=throwaway_home)
-    plain = Command("papermill churn.ipynb out.ipynb -k python3",
-                    [tool("papermill"), notebook.name, "out.ipynb", "-k", "python3", "--no-progress-bar"], cwd=work)
+    warm = Command(
+        "nbmlops run --backend papermill (warm pool)",
+        [*run, "--backend", "papermill", *workers],
+        cwd=work,
+        before=throwaway_home,
+    )
+    fresh = Command(
+        "nbmlops run --backend papermill --fresh-kernel",
+        [*run, "--backend", "papermill", "--fresh-kernel", *workers],
+        cwd=work,
+        before=throwaway_home,
+    )
+    plain = Command(
+        "papermill churn.ipynb out.ipynb -k python3",
+        [tool("papermill"), notebook.name, "out.ipynb", "-k", "python3", "--no-progress-bar"],
+        cwd=work,
+    )
     commands = [local, warm, fresh, plain]
 
     print(f"machine: {machine()}")
@@ -54,8 +65,10 @@ def main() -> int:
     print()
     med = {c.label: statistics.median(c.times) for c in commands}
     for label, other in ((warm, local), (fresh, local), (warm, plain), (fresh, plain), (fresh, warm)):
-        print(f"{label.label} / {other.label}: {med[label.label] / med[other.label]:.2f}x (medians), "
-              f"{paired_ratio(label, other):.2f}x (median of per-round ratios)")
+        print(
+            f"{label.label} / {other.label}: {med[label.label] / med[other.label]:.2f}x (medians), "
+            f"{paired_ratio(label, other):.2f}x (median of per-round ratios)"
+        )
     return 0
 
 

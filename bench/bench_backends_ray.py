@@ -67,7 +67,7 @@ def main() -> int:
         local_t.append(timed(lambda: run_pipeline(spec, ["C=0.5"], home=home(), use_cache=False)))
         ray_t.append(timed(lambda: run_pipeline(spec, ["C=0.5"], home=home(), backend="ray", use_cache=False)))
 
-    values = [f"C={0.05 * 2 ** i:g}" for i in range(args.points)]
+    values = [f"C={0.05 * 2**i:g}" for i in range(args.points)]
 
     def whole_local_runs() -> None:
         for point in values:
@@ -91,19 +91,27 @@ def main() -> int:
     real_sweep_local = timed(sweep_on("local"))
 
     print(f"\nRay start-up (once per process): {startup:.2f} s; first Ray run (workers importing): {warm:.2f} s")
-    print_table(["one churn run", "runs", "min s", "median s", "max s"],
-                [stats_row("local backend", local_t), stats_row("ray backend", ray_t)])
+    print_table(
+        ["one churn run", "runs", "min s", "median s", "max s"],
+        [stats_row("local backend", local_t), stats_row("ray backend", ray_t)],
+    )
     single = statistics.median(ray_t) / statistics.median(local_t)
     print(f"ray / local, one run: {single:.2f}x")
-    rows = [[f"{args.points} runs of the pipeline on Ray, at once", f"{sweep_ray:.2f}"],
-            [f"the same {args.points} runs on local, one after another", f"{eight_local:.2f}"]]
+    rows = [
+        [f"{args.points} runs of the pipeline on Ray, at once", f"{sweep_ray:.2f}"],
+        [f"the same {args.points} runs on local, one after another", f"{eight_local:.2f}"],
+    ]
     print_table(["8 points of C, cache off", "s"], rows)
     speedup = eight_local / sweep_ray
     print(f"local one after another / ray at once: {speedup:.2f}x (target >= {TARGET}x): {verdict(speedup >= TARGET)}")
-    rows = [[f"sweep_pipeline on Ray ({args.points} children at once, shared steps once)", f"{real_sweep_ray:.2f}"],
-            [f"sweep_pipeline on local ({args.points} children one after another, shared steps once)",
-             f"{real_sweep_local:.2f}"],
-            [f"{args.points} whole pipelines on local, one after another", f"{eight_local:.2f}"]]
+    rows = [
+        [f"sweep_pipeline on Ray ({args.points} children at once, shared steps once)", f"{real_sweep_ray:.2f}"],
+        [
+            f"sweep_pipeline on local ({args.points} children one after another, shared steps once)",
+            f"{real_sweep_local:.2f}",
+        ],
+        [f"{args.points} whole pipelines on local, one after another", f"{eight_local:.2f}"],
+    ]
     print_table([f"{args.points}-point sweep of C", "s"], rows)
     real = eight_local / real_sweep_ray
     print(f"8 whole local runs / Ray sweep: {real:.2f}x (target >= {TARGET}x): {verdict(real >= TARGET)}")

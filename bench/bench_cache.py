@@ -22,15 +22,23 @@ TARGET = 10.0
 def notebook(seconds: float, last: str) -> dict:
     cells = [
         ("import time", ["setup"]),
-        (f"time.sleep({seconds})  # stands for reading and parsing the raw data\nraw = list(range(100_000))",
-         ["step:load"]),
+        (
+            f"time.sleep({seconds})  # stands for reading and parsing the raw data\nraw = list(range(100_000))",
+            ["step:load"],
+        ),
         ("features = [x % 97 for x in raw]", ["step:features"]),
         ("model = sum(features) / len(features)", ["step:train"]),
         (last, ["step:report"]),
     ]
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3"}},
-            "cells": [{"cell_type": "code", "metadata": {"tags": tags}, "source": src, "outputs": [],
-                       "execution_count": None} for src, tags in cells]}
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3"}},
+        "cells": [
+            {"cell_type": "code", "metadata": {"tags": tags}, "source": src, "outputs": [], "execution_count": None}
+            for src, tags in cells
+        ],
+    }
 
 
 def main() -> int:
@@ -50,17 +58,25 @@ def main() -> int:
     nbmlops = tool("nbmlops")
     Command("first run", [nbmlops, "run", str(path)], cwd=work, env=home).once(0)  # fills the cache
     full = Command("full rerun (--no-cache)", [nbmlops, "run", str(path), "--no-cache"], cwd=work, env=home)
-    cached = Command("rerun after editing the last step", [nbmlops, "run", str(path)], cwd=work, env=home,
-                     before=lambda n: edit_last_step(n))
+    cached = Command(
+        "rerun after editing the last step",
+        [nbmlops, "run", str(path)],
+        cwd=work,
+        env=home,
+        before=lambda n: edit_last_step(n),
+    )
     for number in range(args.runs):
         full.times.append(full.once(number))
         cached.times.append(cached.once(number))
     print(machine())
-    print_table(["command", "runs", "min s", "median s", "max s"],
-                [stats_row(c.label, c.times) for c in (full, cached)])
+    print_table(
+        ["command", "runs", "min s", "median s", "max s"], [stats_row(c.label, c.times) for c in (full, cached)]
+    )
     ratio = statistics.median(full.times) / statistics.median(cached.times)
-    print(f"full / cached rerun: {ratio:.1f}x (target >= {TARGET:g}x with a {args.seconds:g} s upstream step): "
-          f"{verdict(ratio >= TARGET)}")
+    print(
+        f"full / cached rerun: {ratio:.1f}x (target >= {TARGET:g}x with a {args.seconds:g} s upstream step): "
+        f"{verdict(ratio >= TARGET)}"
+    )
     return 0
 
 

@@ -46,62 +46,74 @@ def summarize(frame, column):
     return {"mean": float(values.mean()), "std": float(values.std() or 1.0)}
 '''
 
-PARAMETERS = '''n_rows = 1000
+PARAMETERS = """n_rows = 1000
 seed = 0
 threshold = 0.5
 label = "target"
 windows = [3, 7, 28]
 out_dir = "reports"
-'''
+"""
 
 
 def step_cells(k: int, n_code: int) -> list[tuple[str, list[str]]]:
     """The code cells of step k (source, tags): assignments, functions, a class, pandas-like chains,
     comprehensions, lambdas, try/except, with, f-strings; reads of earlier steps' variables."""
     if k == 0:
-        first = f'''rng = np.random.default_rng(seed)
+        first = f"""rng = np.random.default_rng(seed)
 frame_{k} = pd.DataFrame({{
     "segment": rng.choice(["seg_1", "seg_2", "seg_3", "seg_4"], size=n_rows),
     "value": rng.normal(10.0, 2.0, size=n_rows),
     "count": rng.poisson(3, size=n_rows),
 }})
-frame_{k}["f_{k}"] = frame_{k}["value"] * {k + 1} + np.log1p(frame_{k}["count"])'''
+frame_{k}["f_{k}"] = frame_{k}["value"] * {k + 1} + np.log1p(frame_{k}["count"])"""
     else:
-        first = f'''# step {k}: start from the previous step's frame
+        first = f"""# step {k}: start from the previous step's frame
 frame_{k} = frame_{k - 1}.copy()
 frame_{k}["f_{k}"] = frame_{k}["value"] * {k + 1} + np.log1p(frame_{k}["count"])
-frame_{k}["rolling_{k}"] = frame_{k}["value"].rolling(windows[{k % 3}], min_periods=1).mean()'''
-    extra_read = (f'frame_{k}["seg_mean_{k}"] = frame_{k}["segment"].map(lookup_{k - 3}).fillna(0.0)\n'
-                  if k >= 3 else "")
+frame_{k}["rolling_{k}"] = frame_{k}["value"].rolling(windows[{k % 3}], min_periods=1).mean()"""
+    extra_read = f'frame_{k}["seg_mean_{k}"] = frame_{k}["segment"].map(lookup_{k - 3}).fillna(0.0)\n' if k >= 3 else ""
     total = f"total_{k}" if k % 5 != 4 else "0.0"  # cell 7 is a skip cell in every fifth step
     drift = f'stats_{k}["drift"] = abs(stats_{k}["mean"] - stats_{k // 2}["mean"])\n' if k > 0 else ""
     cells = [
         (first, [f"step:s{k:02d}"]),
-        (f'''def transform_{k}(frame, factor=1.5):
+        (
+            f'''def transform_{k}(frame, factor=1.5):
     """Clip and scale the engineered columns."""
     out = frame.copy()
     columns = [c for c in out.columns if c.startswith("f_")]
     for column in columns:
         out[column] = out[column].clip(lower=0) * factor
-    return out''', []),
-        (f'''grouped_{k} = (
+    return out''',
+            [],
+        ),
+        (
+            f"""grouped_{k} = (
     frame_{k}.groupby("segment")["value"]
     .agg(["mean", "std", "count"])
     .reset_index()
     .rename(columns={{"mean": "value_mean", "std": "value_std"}})
 )
 lookup_{k} = {{row.segment: row.value_mean for row in grouped_{k}.itertuples()}}
-{extra_read}''', []),
-        (f'''frame_{k}["value"] = frame_{k}.groupby("segment")["value"].transform(lambda s: s.fillna(s.median()))
+{extra_read}""",
+            [],
+        ),
+        (
+            f"""frame_{k}["value"] = frame_{k}.groupby("segment")["value"].transform(lambda s: s.fillna(s.median()))
 frame_{k} = transform_{k}(frame_{k}, factor=threshold + {k})
-frame_{k} = frame_{k}[frame_{k}["count"] >= 0].reset_index(drop=True)''', []),
-        (f'''counts_{k} = Counter(frame_{k}["segment"].tolist())
+frame_{k} = frame_{k}[frame_{k}["count"] >= 0].reset_index(drop=True)""",
+            [],
+        ),
+        (
+            f"""counts_{k} = Counter(frame_{k}["segment"].tolist())
 rare_{k} = {{name for name, n in counts_{k}.items() if n < n_rows * 0.01}}
 weights_{k} = {{name: 1.0 / max(n, 1) for name, n in counts_{k}.items()}}
 by_size_{k} = defaultdict(list)
 for name, n in counts_{k}.items():
-    by_size_{k}[n // 100].append(name)''', []),
-        (f'''class Scaler{k}:
+    by_size_{k}[n // 100].append(name)""",
+            [],
+        ),
+        (
+            f"""class Scaler{k}:
     def __init__(self, columns):
         self.columns = list(columns)
         self.params = {{}}
@@ -117,23 +129,34 @@ for name, n in counts_{k}.items():
         return out
 
 
-scaler_{k} = Scaler{k}([c for c in frame_{k}.columns if c.startswith("f_")]).fit(frame_{k})''', []),
-        (f'''stats_{k} = summarize(frame_{k}, "value")
+scaler_{k} = Scaler{k}([c for c in frame_{k}.columns if c.startswith("f_")]).fit(frame_{k})""",
+            [],
+        ),
+        (
+            f"""stats_{k} = summarize(frame_{k}, "value")
 {drift}try:
     ratio_{k} = stats_{k}["std"] / stats_{k}["mean"]
 except ZeroDivisionError:
     ratio_{k} = math.nan
-print(f"step {k}: mean={{stats_{k}['mean']:.3f}} ratio={{ratio_{k}:.3f}}")''', []),
-        (f'''total_{k} = 0.0
+print(f"step {k}: mean={{stats_{k}['mean']:.3f}} ratio={{ratio_{k}:.3f}}")""",
+            [],
+        ),
+        (
+            f"""total_{k} = 0.0
 for i, (name, weight) in enumerate(sorted(weights_{k}.items())):
     scaled = weight * (i + 1)
     if scaled > threshold:
         total_{k} += scaled
-matches_{k} = [s for s in lookup_{k} if re.match(r"seg_[0-9]", str(s))]''', []),
-        (f'''frame_{k} = scaler_{k}.transform(frame_{k})
+matches_{k} = [s for s in lookup_{k} if re.match(r"seg_[0-9]", str(s))]""",
+            [],
+        ),
+        (
+            f"""frame_{k} = scaler_{k}.transform(frame_{k})
 summary_{k} = {{"rows": len(frame_{k}), "total": {total}, "rare": sorted(rare_{k}), **stats_{k}}}
 report_{k} = Path(out_dir) / "step_{k}.json"
-text_{k} = json.dumps(summary_{k}, indent=2, default=str)''', []),
+text_{k} = json.dumps(summary_{k}, indent=2, default=str)""",
+            [],
+        ),
     ]
     if k % 5 == 4:  # an exploration cell left out of the pipeline
         cells[7] = (f'frame_{k}.describe(include="all")', ["skip"])
@@ -173,8 +196,9 @@ def phase_times(path: Path, rounds: int) -> list[list[str]]:
     spec = compile_notebook(notebook)
     phases = {
         "read_notebook (JSON, SHA-256)": lambda: read_notebook(path),
-        "grammar + IPython syntax (cell_role, to_python)": lambda: [to_python(cell_role(c, str(path)).code)
-                                                                    for c in cells],
+        "grammar + IPython syntax (cell_role, to_python)": lambda: [
+            to_python(cell_role(c, str(path)).code) for c in cells
+        ],
         "ast.parse, every code cell once": lambda: [ast.parse(code) for code in codes],
         "dataflow (cell_events)": lambda: [cell_events(tree) for tree in trees],
         "compile_notebook (everything, from the parsed file)": lambda: compile_notebook(notebook),
@@ -192,8 +216,9 @@ def phase_times(path: Path, rounds: int) -> list[list[str]]:
     finally:
         if paused:
             gc.enable()
-    return [[name, str(rounds), f"{min(t) * 1000:.1f}", f"{statistics.median(t) * 1000:.1f}"]
-            for name, t in times.items()]
+    return [
+        [name, str(rounds), f"{min(t) * 1000:.1f}", f"{statistics.median(t) * 1000:.1f}"] for name, t in times.items()
+    ]
 
 
 def main() -> int:
@@ -228,21 +253,27 @@ def main() -> int:
         in_process.append(time.perf_counter() - began)
 
     nbmlops = tool("nbmlops")
-    cli = Command("nbmlops compile NB -o pipeline.json", [nbmlops, "compile", str(path), "-o",
-                                                          str(work / "pipeline.json")], cwd=work)
+    cli = Command(
+        "nbmlops compile NB -o pipeline.json",
+        [nbmlops, "compile", str(path), "-o", str(work / "pipeline.json")],
+        cwd=work,
+    )
     floor = Command("nbmlops --help (CLI start-up floor)", [nbmlops, "--help"], cwd=work)
     python = Command("python -c pass (interpreter floor)", [sys.executable, "-c", "pass"], cwd=work)
     time_interleaved([cli, floor, python], args.cli_runs)
 
     print()
-    print_table(["what", "runs", "min s", "median s", "max s"], [
-        ["import nbmlops.pipeline (this process)", "1", f"{import_s:.3f}", f"{import_s:.3f}", f"{import_s:.3f}"],
-        ["compile_notebook, first call", "1", f"{first_s:.3f}", f"{first_s:.3f}", f"{first_s:.3f}"],
-        stats_row("compile_notebook (in-process)", in_process),
-        stats_row(cli.label, cli.times),
-        stats_row(floor.label, floor.times),
-        stats_row(python.label, python.times),
-    ])
+    print_table(
+        ["what", "runs", "min s", "median s", "max s"],
+        [
+            ["import nbmlops.pipeline (this process)", "1", f"{import_s:.3f}", f"{import_s:.3f}", f"{import_s:.3f}"],
+            ["compile_notebook, first call", "1", f"{first_s:.3f}", f"{first_s:.3f}", f"{first_s:.3f}"],
+            stats_row("compile_notebook (in-process)", in_process),
+            stats_row(cli.label, cli.times),
+            stats_row(floor.label, floor.times),
+            stats_row(python.label, python.times),
+        ],
+    )
     print()
     print_table(["phase (in-process)", "rounds", "min ms", "median ms"], phase_times(path, args.runs))
     print()
@@ -252,10 +283,14 @@ def main() -> int:
     print()
     print(f"per cell (in-process): {med_in / cells * 1000:.2f} ms;  per step: {med_in / STEPS * 1000:.1f} ms")
     print(f"ratio whole command / in-process: {med_cli / med_in:.2f}x")
-    print(f"target {TARGET_S} s, in-process: {med_in:.3f} s = {med_in / TARGET_S:.2f}x target -> "
-          f"{verdict(med_in < TARGET_S)}")
-    print(f"target {TARGET_S} s, whole command: {med_cli:.3f} s = {med_cli / TARGET_S:.2f}x target -> "
-          f"{verdict(med_cli < TARGET_S)}")
+    print(
+        f"target {TARGET_S} s, in-process: {med_in:.3f} s = {med_in / TARGET_S:.2f}x target -> "
+        f"{verdict(med_in < TARGET_S)}"
+    )
+    print(
+        f"target {TARGET_S} s, whole command: {med_cli:.3f} s = {med_cli / TARGET_S:.2f}x target -> "
+        f"{verdict(med_cli < TARGET_S)}"
+    )
     return 0
 
 

@@ -42,8 +42,14 @@ NUM = [f"num_{i}" for i in range(N_NUM)]
 CAT = [f"cat_{i}" for i in range(N_CAT)]
 EVIDENTLY_TIMEOUT_S = 1800
 # Evidently reports a chosen test by its display name, a forced one by its id
-EVIDENTLY_TESTS = {"Wasserstein distance (normed)": "wasserstein", "Jensen-Shannon distance": "jensenshannon",
-                   "K-S p_value": "ks", "chi-square p_value": "chisquare", "Z-test p_value": "z", "PSI": "psi"}
+EVIDENTLY_TESTS = {
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "PSI": "psi",
+}
 
 
 # -- data ---------------------------------------------------------------------------------------------------------
@@ -59,8 +65,13 @@ def make_data(rows: int) -> Path:
         arrays = {}
         for i, name in enumerate(NUM):
             kind = i % 3
-            values = (rng.normal(10, 3, rows) if kind == 0 else rng.lognormal(1, 0.5, rows) if kind == 1
-                      else rng.uniform(0, 100, rows))
+            values = (
+                rng.normal(10, 3, rows)
+                if kind == 0
+                else rng.lognormal(1, 0.5, rows)
+                if kind == 1
+                else rng.uniform(0, 100, rows)
+            )
             if side == "cur" and i < N_SHIFTED:
                 values = values + 0.5 * values.std()  # the drifted columns
             arrays[name] = values
@@ -171,8 +182,9 @@ def worker(tool: str, folder: Path, mode: str) -> dict:
         definition = DataDefinition(numerical_columns=NUM, categorical_columns=CAT)
         preset = DataDriftPreset(num_method="ks", cat_method="chisquare") if mode == "pvalues" else DataDriftPreset()
         started = time.perf_counter()  # once: it takes minutes at 1,000,000 rows
-        snapshot = Report([preset]).run(Dataset.from_pandas(cur, data_definition=definition),
-                                        Dataset.from_pandas(ref, data_definition=definition))
+        snapshot = Report([preset]).run(
+            Dataset.from_pandas(cur, data_definition=definition), Dataset.from_pandas(ref, data_definition=definition)
+        )
         found = snapshot.dict()
         out["seconds"] = time.perf_counter() - started
         scores, tests = {}, {}
@@ -203,8 +215,14 @@ def ensure_peer() -> bool:
 def run_worker(python: str, tool: str, folder: Path, mode: str, timeout: float | None = None) -> dict:
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     try:
-        proc = subprocess.run([python, __file__, "--worker", tool, str(folder), mode], capture_output=True,
-                              text=True, timeout=timeout, env=env, check=False)
+        proc = subprocess.run(
+            [python, __file__, "--worker", tool, str(folder), mode],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"tool": tool, "error": f"did not finish in {timeout:.0f} s"}
     if proc.returncode != 0:
@@ -220,8 +238,10 @@ def max_diff(a: dict, b: dict) -> float:
 def report(rows: int, mode: str, results: dict[str, dict]) -> None:
     from _common import print_table
 
-    print(f"\n## {rows:,} rows per side, {N_NUM} numeric ({N_SHIFTED} shifted) + {N_CAT} categorical columns, "
-          f"{'KS + chi-square forced (p-values)' if mode == 'pvalues' else 'default tests'}")
+    print(
+        f"\n## {rows:,} rows per side, {N_NUM} numeric ({N_SHIFTED} shifted) + {N_CAT} categorical columns, "
+        f"{'KS + chi-square forced (p-values)' if mode == 'pvalues' else 'default tests'}"
+    )
     table = []
     for tool in ("nbmlops", "evidently", "numpy"):
         r = results.get(tool)
@@ -232,27 +252,38 @@ def report(rows: int, mode: str, results: dict[str, dict]) -> None:
             continue
         extra = ""
         if tool == "nbmlops":
-            extra = f"reference profile {r['seconds_reference']:.2f} s, run with stored profile " \
-                    f"{r['seconds_current_only']:.2f} s (peak with the profile held {r['peak_all_phases_mib']:.0f} MiB)"
+            extra = (
+                f"reference profile {r['seconds_reference']:.2f} s, run with stored profile "
+                f"{r['seconds_current_only']:.2f} s (peak with the profile held {r['peak_all_phases_mib']:.0f} MiB)"
+            )
         if tool == "numpy":
             extra = f"sorting only the current columns {r['seconds_current_only']:.2f} s"
-        table.append([tool, f"{r['seconds']:.2f}", f"{r['peak_mib']:.0f}", f"{r['peak_mib'] - r['loaded_mib']:.0f}",
-                      extra])
+        table.append(
+            [tool, f"{r['seconds']:.2f}", f"{r['peak_mib']:.0f}", f"{r['peak_mib'] - r['loaded_mib']:.0f}", extra]
+        )
     print_table(["tool", "seconds", "peak MiB", "peak over data MiB", "notes"], table)
     nb, ev, npy, sp = (results.get(k, {}) for k in ("nbmlops", "evidently", "numpy", "scipy"))
     if "seconds" in nb and "seconds" in ev:
-        print(f"Evidently / nbmlops time: {ev['seconds'] / nb['seconds']:.1f}x (target >= 30x); with a stored "
-              f"reference profile: {ev['seconds'] / nb['seconds_current_only']:.1f}x")
-        print(f"nbmlops / Evidently peak memory: {nb['peak_mib'] / ev['peak_mib']:.2f} (target < 0.25); over the "
-              f"loaded data: {(nb['peak_mib'] - nb['loaded_mib']) / max(ev['peak_mib'] - ev['loaded_mib'], 1):.2f}")
+        print(
+            f"Evidently / nbmlops time: {ev['seconds'] / nb['seconds']:.1f}x (target >= 30x); with a stored "
+            f"reference profile: {ev['seconds'] / nb['seconds_current_only']:.1f}x"
+        )
+        print(
+            f"nbmlops / Evidently peak memory: {nb['peak_mib'] / ev['peak_mib']:.2f} (target < 0.25); over the "
+            f"loaded data: {(nb['peak_mib'] - nb['loaded_mib']) / max(ev['peak_mib'] - ev['loaded_mib'], 1):.2f}"
+        )
     if "seconds" in nb and "seconds" in npy:
         current_only = nb["seconds_current_only"] / npy["seconds_current_only"]
-        print(f"nbmlops / numpy sort-once: {nb['seconds'] / npy['seconds']:.2f}x (target <= 2x); stored-profile "
-              f"run / sorting the current columns once: {current_only:.2f}x")
+        print(
+            f"nbmlops / numpy sort-once: {nb['seconds'] / npy['seconds']:.2f}x (target <= 2x); stored-profile "
+            f"run / sorting the current columns once: {current_only:.2f}x"
+        )
     if "scores" in nb and "scores" in ev:
         same_tests = all(nb["tests"][c] == ev["tests"].get(c) for c in nb["tests"])
-        print(f"scores vs Evidently: max |diff| {max_diff(nb['scores'], ev['scores']):.2e} over {len(ev['scores'])} "
-              f"columns; same tests chosen: {same_tests}")
+        print(
+            f"scores vs Evidently: max |diff| {max_diff(nb['scores'], ev['scores']):.2e} over {len(ev['scores'])} "
+            f"columns; same tests chosen: {same_tests}"
+        )
     if "scores" in nb and "scores" in sp:
         print(f"scores vs scipy: max |diff| {max_diff(nb['scores'], sp['scores']):.2e}")
     if "drifted" in nb:
@@ -263,11 +294,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
     parser.add_argument("--nbmlops-only", type=int, nargs="*", default=[], help="sizes run without Evidently")
-    parser.add_argument("--pvalues", choices=["smallest", "all", "none"], default="smallest",
-                        help="also compare KS/chi-square p-values (at the smallest size by default)")
+    parser.add_argument(
+        "--pvalues",
+        choices=["smallest", "all", "none"],
+        default="smallest",
+        help="also compare KS/chi-square p-values (at the smallest size by default)",
+    )
     parser.add_argument("--no-evidently", action="store_true")
-    parser.add_argument("--reuse-evidently", action="store_true",
-                        help="read Evidently's saved result for each size instead of running it (development only)")
+    parser.add_argument(
+        "--reuse-evidently",
+        action="store_true",
+        help="read Evidently's saved result for each size instead of running it (development only)",
+    )
     parser.add_argument("--worker", nargs=3, metavar=("TOOL", "FOLDER", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -286,15 +324,18 @@ def main() -> None:
         if args.pvalues == "all" or (args.pvalues == "smallest" and i == 0):
             modes.append("pvalues")
         for mode in modes:
-            results = {"nbmlops": run_worker(sys.executable, "nbmlops", folder, mode),
-                       "scipy": run_worker(sys.executable, "scipy", folder, mode)}
+            results = {
+                "nbmlops": run_worker(sys.executable, "nbmlops", folder, mode),
+                "scipy": run_worker(sys.executable, "scipy", folder, mode),
+            }
             if mode == "default":
                 results["numpy"] = run_worker(sys.executable, "numpy", folder, mode)
             saved = folder / f"evidently-{mode}.json"
             if with_peer and args.reuse_evidently and saved.exists():
                 results["evidently"] = json.loads(saved.read_text())
-                print(f"(Evidently, {rows:,} rows, {mode}: the result saved {results['evidently']['saved']}, "
-                      f"not run now)")
+                print(
+                    f"(Evidently, {rows:,} rows, {mode}: the result saved {results['evidently']['saved']}, not run now)"
+                )
             elif with_peer and have_peer:
                 results["evidently"] = run_worker(str(PEER_PY), "evidently", folder, mode, EVIDENTLY_TIMEOUT_S)
                 if "error" not in results["evidently"]:

@@ -39,11 +39,22 @@ SIZES = [100, 800, 1000, 10_000, 100_000, 1_000_000]  # rows per side
 SEED = 20_261_203
 # Evidently's comparisons per method (its legacy stattests): p-values drift below (KS: at or below), distances at
 # or above the threshold
-EVIDENTLY_RULE = {"K-S p_value": "p<=", "chi-square p_value": "p<", "Z-test p_value": "p<",
-                  "Wasserstein distance (normed)": ">=", "Jensen-Shannon distance": ">=", "PSI": ">="}
-EVIDENTLY_TESTS = {"K-S p_value": "ks", "chi-square p_value": "chisquare", "Z-test p_value": "z",
-                   "Wasserstein distance (normed)": "wasserstein", "Jensen-Shannon distance": "jensenshannon",
-                   "PSI": "psi"}
+EVIDENTLY_RULE = {
+    "K-S p_value": "p<=",
+    "chi-square p_value": "p<",
+    "Z-test p_value": "p<",
+    "Wasserstein distance (normed)": ">=",
+    "Jensen-Shannon distance": ">=",
+    "PSI": ">=",
+}
+EVIDENTLY_TESTS = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+    "PSI": "psi",
+}
 
 
 def zipf(k: int) -> np.ndarray:
@@ -90,8 +101,9 @@ def draw(name: str, rng: np.random.Generator, n: int, shift: str | None = None) 
     return rng.choice(len(p), n, p=p).astype(np.float64)
 
 
-def frames(name: str, n: int, trials: int, shift: str | None = None,
-           n_cur: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def frames(
+    name: str, n: int, trials: int, shift: str | None = None, n_cur: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_cur = n if n_cur is None else n_cur
     rng = np.random.default_rng([SEED, n, n_cur, list(DISTRIBUTIONS).index(name), 0 if shift is None else len(shift)])
     ref = pd.DataFrame({f"t{i}": draw(name, rng, n) for i in range(trials)})
@@ -131,28 +143,42 @@ def evidently_worker(paths: list[str]) -> None:
 
     for path in paths:
         with np.load(path) as npz:
-            sides = {side: pd.DataFrame({key.split(":", 1)[1]: npz[key] for key in npz.files
-                                         if key.startswith(side + ":")}) for side in ("ref", "cur")}
+            sides = {
+                side: pd.DataFrame({key.split(":", 1)[1]: npz[key] for key in npz.files if key.startswith(side + ":")})
+                for side in ("ref", "cur")
+            }
         ref, cur = sides["ref"], sides["cur"]
         categorical = [c for c in ref.columns if ref[c].dtype.kind in "OUS"]
         numeric = [c for c in ref.columns if c not in categorical]
         definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
         started = time.perf_counter()
-        snapshot = Report([DataDriftPreset()]).run(Dataset.from_pandas(cur, data_definition=definition),
-                                                   Dataset.from_pandas(ref, data_definition=definition))
+        snapshot = Report([DataDriftPreset()]).run(
+            Dataset.from_pandas(cur, data_definition=definition), Dataset.from_pandas(ref, data_definition=definition)
+        )
         seconds = time.perf_counter() - started
         flags, tests, count = {}, set(), None
         for metric in snapshot.dict()["metrics"]:
             config = metric["config"]
             if config.get("type", "").endswith("ValueDrift"):
                 rule, value, threshold = EVIDENTLY_RULE[config["method"]], metric["value"], config["threshold"]
-                flags[config["column"]] = bool(value <= threshold if rule == "p<=" else value < threshold
-                                               if rule == "p<" else value >= threshold)
+                flags[config["column"]] = bool(
+                    value <= threshold if rule == "p<=" else value < threshold if rule == "p<" else value >= threshold
+                )
                 tests.add(EVIDENTLY_TESTS[config["method"]])
             elif config.get("type", "").endswith("DriftedColumnsCount"):
                 count = int(metric["value"]["count"])
-        print(json.dumps({"path": path, "flags": [flags[c] for c in ref.columns], "tests": sorted(tests),
-                          "count": count, "seconds": seconds}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "path": path,
+                    "flags": [flags[c] for c in ref.columns],
+                    "tests": sorted(tests),
+                    "count": count,
+                    "seconds": seconds,
+                }
+            ),
+            flush=True,
+        )
 
 
 def run_evidently(paths: list[Path]) -> dict[str, dict]:
@@ -161,16 +187,23 @@ def run_evidently(paths: list[Path]) -> dict[str, dict]:
     if not paths or not ensure_peer():
         return {}
     print(f"Evidently: {len(paths)} frame pairs ...", file=sys.stderr, flush=True)
-    done = subprocess.run([str(PEER_PY), __file__, "--evidently-worker", *map(str, paths)], capture_output=True,
-                          text=True, check=False, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    done = subprocess.run(
+        [str(PEER_PY), __file__, "--evidently-worker", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, PYTHONWARNINGS="ignore"),
+    )
     if done.returncode != 0:
         print(f"Evidently failed: {done.stderr.strip().splitlines()[-3:]}", file=sys.stderr)
     found = {}
     for line in done.stdout.splitlines():
         item = json.loads(line)
         if item["count"] != sum(item["flags"]):
-            raise SystemExit(f"{item['path']}: Evidently counted {item['count']} drifted columns, "
-                             f"its scores give {sum(item['flags'])}")
+            raise SystemExit(
+                f"{item['path']}: Evidently counted {item['count']} drifted columns, "
+                f"its scores give {sum(item['flags'])}"
+            )
         found[item["path"]] = item
     return found
 
@@ -208,9 +241,17 @@ def main() -> None:
                 if not path.exists():
                     save_npz(path, ref.iloc[:, :peer_trials], cur.iloc[:, :peer_trials])
                 peer_paths.append(path)
-            rows.append({"name": name, "sizes": f"{n_ref:,}" + ("" if n_cur == n_ref else f" / {n_cur:,}"),
-                         "trials": trials, "default": default, "port": port, "path": str(path),
-                         "peer_trials": peer_trials})
+            rows.append(
+                {
+                    "name": name,
+                    "sizes": f"{n_ref:,}" + ("" if n_cur == n_ref else f" / {n_cur:,}"),
+                    "trials": trials,
+                    "default": default,
+                    "port": port,
+                    "path": str(path),
+                    "peer_trials": peer_trials,
+                }
+            )
             print(f"  {name}, {n_ref:,} / {n_cur:,} rows: {seconds:.1f} s", file=sys.stderr, flush=True)
     peer = {} if args.no_evidently else run_evidently(peer_paths)
 
@@ -222,32 +263,79 @@ def main() -> None:
         real = peer.get(r["path"])
         real_cells = ["not run", ""]
         if real is not None:
-            first = p_flags[:r["peer_trials"]]
+            first = p_flags[: r["peer_trials"]]
             agree = sum(a == b for a, b in zip(real["flags"], first, strict=True))
-            real_cells = [f"{sum(real['flags']) / r['peer_trials']:.3f} ({sum(first) / r['peer_trials']:.3f})",
-                          f"{agree}/{r['peer_trials']}"]
-        table.append([r["name"], r["sizes"], str(r["trials"]), d_test, f"{hits / r['trials']:.3f}",
-                      f"{upper_95(hits, r['trials']):.3f}", p_test.replace("evidently:", ""),
-                      f"{sum(p_flags) / r['trials']:.3f}", *real_cells])
-    print_table(["distribution", "rows (ref / cur)", "trials", "nbmlops test", "nbmlops FPR", "95% upper",
-                 "Evidently rule (port)", "port FPR", "Evidently 0.7 FPR (port, same columns)",
-                 "port = Evidently"], table)
+            real_cells = [
+                f"{sum(real['flags']) / r['peer_trials']:.3f} ({sum(first) / r['peer_trials']:.3f})",
+                f"{agree}/{r['peer_trials']}",
+            ]
+        table.append(
+            [
+                r["name"],
+                r["sizes"],
+                str(r["trials"]),
+                d_test,
+                f"{hits / r['trials']:.3f}",
+                f"{upper_95(hits, r['trials']):.3f}",
+                p_test.replace("evidently:", ""),
+                f"{sum(p_flags) / r['trials']:.3f}",
+                *real_cells,
+            ]
+        )
+    print_table(
+        [
+            "distribution",
+            "rows (ref / cur)",
+            "trials",
+            "nbmlops test",
+            "nbmlops FPR",
+            "95% upper",
+            "Evidently rule (port)",
+            "port FPR",
+            "Evidently 0.7 FPR (port, same columns)",
+            "port = Evidently",
+        ],
+        table,
+    )
 
     print("\n## Power: known shifts, 1,000 and 100,000 rows per side, 100 trials each")
-    shifts = [("numeric, normal", "mean shift", "mean +0.25 sd"),
-              ("numeric, Poisson(3)", "mean shift", "Poisson 3 -> 3.3"),
-              ("5 categories, equal", "proportions", "0.1 of the rows move from one category to another"),
-              ("5 categories, equal", "new category", "a new category takes 5% of the rows")]
+    shifts = [
+        ("numeric, normal", "mean shift", "mean +0.25 sd"),
+        ("numeric, Poisson(3)", "mean shift", "Poisson 3 -> 3.3"),
+        ("5 categories, equal", "proportions", "0.1 of the rows move from one category to another"),
+        ("5 categories, equal", "new category", "a new category takes 5% of the rows"),
+    ]
     table = []
     for name, shift, what in shifts:
         for n in (1000, 100_000):
             trials = 100 if n <= 1000 else 20
             ref, cur = frames(name, n, trials, shift)
             (d_test, d_flags), (p_test, p_flags) = nbmlops_flags(ref, cur, None), nbmlops_flags(ref, cur, "evidently")
-            table.append([name, what, f"{n:,}", str(trials), d_test, f"{sum(d_flags) / trials:.2f}",
-                          p_test.replace("evidently:", ""), f"{sum(p_flags) / trials:.2f}"])
-    print_table(["distribution", "shift", "rows per side", "trials", "nbmlops test", "nbmlops power",
-                 "Evidently rule", "Evidently power"], table)
+            table.append(
+                [
+                    name,
+                    what,
+                    f"{n:,}",
+                    str(trials),
+                    d_test,
+                    f"{sum(d_flags) / trials:.2f}",
+                    p_test.replace("evidently:", ""),
+                    f"{sum(p_flags) / trials:.2f}",
+                ]
+            )
+    print_table(
+        [
+            "distribution",
+            "shift",
+            "rows per side",
+            "trials",
+            "nbmlops test",
+            "nbmlops power",
+            "Evidently rule",
+            "Evidently power",
+        ],
+        table,
+    )
 
 
 if __name__ == "__main__":

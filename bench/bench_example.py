@@ -52,18 +52,24 @@ def main() -> int:
     def throwaway_home(number: int) -> dict[str, str]:
         return {"NBMLOPS_HOME": str(fresh_dir(homes / f"run{number}"))}
 
-    nbmlops = Command("nbmlops run churn.ipynb", [tool("nbmlops"), "run", notebook.name], cwd=work,
-                      before=throwaway_home)
-    reused = Command("nbmlops run churn.ipynb --no-cache (home reused)",
-                     [tool("nbmlops"), "run", notebook.name, "--no-cache"], cwd=work,
-                     env={"NBMLOPS_HOME": str(fresh_dir(homes / "kept"))})
+    nbmlops = Command(
+        "nbmlops run churn.ipynb", [tool("nbmlops"), "run", notebook.name], cwd=work, before=throwaway_home
+    )
+    reused = Command(
+        "nbmlops run churn.ipynb --no-cache (home reused)",
+        [tool("nbmlops"), "run", notebook.name, "--no-cache"],
+        cwd=work,
+        env={"NBMLOPS_HOME": str(fresh_dir(homes / "kept"))},
+    )
     plain = Command("python churn.py", [sys.executable, script.name], cwd=work)
     commands = [nbmlops, plain, reused]
     papermill = None
     if not args.no_papermill:
-        papermill = Command("papermill churn.ipynb out.ipynb -k python3",
-                            [tool("papermill"), notebook.name, "out.ipynb", "-k", "python3", "--no-progress-bar"],
-                            cwd=work)
+        papermill = Command(
+            "papermill churn.ipynb out.ipynb -k python3",
+            [tool("papermill"), notebook.name, "out.ipynb", "-k", "python3", "--no-progress-bar"],
+            cwd=work,
+        )
         commands.append(papermill)
 
     print(f"machine: {machine()}")
@@ -75,17 +81,23 @@ def main() -> int:
     med_nb, med_py = statistics.median(nbmlops.times), statistics.median(plain.times)
     ratio = med_nb / med_py
     print()
-    print(f"nbmlops / python script: {ratio:.2f}x (medians), {paired_ratio(nbmlops, plain):.2f}x "
-          f"(median of per-round ratios); target <= {TARGET_RATIO}x -> {verdict(ratio <= TARGET_RATIO)}")
+    print(
+        f"nbmlops / python script: {ratio:.2f}x (medians), {paired_ratio(nbmlops, plain):.2f}x "
+        f"(median of per-round ratios); target <= {TARGET_RATIO}x -> {verdict(ratio <= TARGET_RATIO)}"
+    )
     print(f"nbmlops overhead over the script: {med_nb - med_py:.3f} s")
     med_reused = statistics.median(reused.times)
-    print(f"with a project home that already exists (steady state): nbmlops / script {med_reused / med_py:.2f}x "
-          f"(medians), {paired_ratio(reused, plain):.2f}x (per-round); target <= {TARGET_RATIO}x -> "
-          f"{verdict(med_reused / med_py <= TARGET_RATIO)}")
+    print(
+        f"with a project home that already exists (steady state): nbmlops / script {med_reused / med_py:.2f}x "
+        f"(medians), {paired_ratio(reused, plain):.2f}x (per-round); target <= {TARGET_RATIO}x -> "
+        f"{verdict(med_reused / med_py <= TARGET_RATIO)}"
+    )
     if papermill is not None:
         med_pm = statistics.median(papermill.times)
-        print(f"papermill / nbmlops: {med_pm / med_nb:.2f}x (medians), {paired_ratio(papermill, nbmlops):.2f}x "
-              "(median of per-round ratios)")
+        print(
+            f"papermill / nbmlops: {med_pm / med_nb:.2f}x (medians), {paired_ratio(papermill, nbmlops):.2f}x "
+            "(median of per-round ratios)"
+        )
     return 0
 
 

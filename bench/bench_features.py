@@ -30,7 +30,7 @@ PEER_PY = PEER / "bin" / "python"
 T0 = pd.Timestamp("2024-01-01")
 FEATURES = [f"f{i}" for i in range(5)]
 
-FEAST_SCRIPT = textwrap.dedent('''
+FEAST_SCRIPT = textwrap.dedent("""
     import json, sys, time, statistics
     from datetime import timedelta
     import pandas as pd
@@ -76,9 +76,9 @@ FEAST_SCRIPT = textwrap.dedent('''
     out["online_one"] = one
     out["online_1000"] = many
     print(json.dumps(out))
-''') % {"features": FEATURES}
+""") % {"features": FEATURES}
 
-DUCKDB_SCRIPT = textwrap.dedent('''
+DUCKDB_SCRIPT = textwrap.dedent("""
     import json, sys, time
     import duckdb
     work = sys.argv[1]
@@ -94,19 +94,27 @@ DUCKDB_SCRIPT = textwrap.dedent('''
     fetch_s = time.perf_counter() - t
     result.to_parquet(f"{work}/duckdb_result.parquet")
     print(json.dumps({"join_s": join_s, "join_fetch_s": join_s + fetch_s, "rows": len(result)}))
-''') % {"cols": ", ".join(f"f.{f}" for f in FEATURES)}
+""") % {"cols": ", ".join(f"f.{f}" for f in FEATURES)}
 
 
 def make_data(scale: float, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     n_entities, n_features, n_rows = int(100_000 * scale), int(2_000_000 * scale), int(1_000_000 * scale)
     span = 30 * 86400
-    features = pd.DataFrame({"customer_id": rng.integers(0, n_entities, n_features),
-                             "ts": T0 + pd.to_timedelta(rng.integers(0, span, n_features), "s")})
+    features = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, n_entities, n_features),
+            "ts": T0 + pd.to_timedelta(rng.integers(0, span, n_features), "s"),
+        }
+    )
     for name in FEATURES:
         features[name] = rng.normal(0, 1, n_features)
-    entities = pd.DataFrame({"customer_id": rng.integers(0, n_entities, n_rows),
-                             "ts": T0 + pd.to_timedelta(rng.integers(0, span, n_rows), "s")})
+    entities = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, n_entities, n_rows),
+            "ts": T0 + pd.to_timedelta(rng.integers(0, span, n_rows), "s"),
+        }
+    )
     entities = entities.drop_duplicates(["customer_id", "ts"]).reset_index(drop=True)
     entities["label"] = rng.integers(0, 2, len(entities))
     for frame in (features, entities):
@@ -165,8 +173,11 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; scale {args.scale}", flush=True)
 
     features, entities = make_data(args.scale)
-    print(f"{len(entities):,} entity rows x {len(features):,} feature rows "
-          f"({features.customer_id.nunique():,} entities, {len(FEATURES)} features)", flush=True)
+    print(
+        f"{len(entities):,} entity rows x {len(features):,} feature rows "
+        f"({features.customer_id.nunique():,} entities, {len(FEATURES)} features)",
+        flush=True,
+    )
     features.to_parquet(WORK / "features.parquet")
     entities.to_parquet(WORK / "entities.parquet")
     results: dict[str, float] = {}
@@ -227,35 +238,55 @@ def main() -> None:
     p = lambda xs, q: float(np.percentile(xs, q)) * 1000  # noqa: E731
     print()
     print(f"point-in-time join ({len(entities):,} x {len(features):,}):")
-    print(f"  nbmlops get_offline_features    {results['pit_s']:8.2f} s  (cache off; {missing:,} rows without an "
-          f"earlier value kept as nulls)")
-    print(f"  nbmlops, first call caching it  {results['pit_cached_cold_s']:8.2f} s;  asked again: "
-          f"{results['pit_cache_hit_s']:.2f} s")
-    print(f"  pandas merge_asof (with sorts)  {results['merge_asof_s']:8.2f} s  equal on {compared:,} rows, "
-          f"{differing} differ")
-    print(f"  DuckDB ASOF LEFT JOIN           {duck['join_s']:8.2f} s  ({duck['join_fetch_s']:.2f} s with fetch to "
-          f"pandas); equal on {duck_compared:,} rows, {duck_differ} differ")
+    print(
+        f"  nbmlops get_offline_features    {results['pit_s']:8.2f} s  (cache off; {missing:,} rows without an "
+        f"earlier value kept as nulls)"
+    )
+    print(
+        f"  nbmlops, first call caching it  {results['pit_cached_cold_s']:8.2f} s;  asked again: "
+        f"{results['pit_cache_hit_s']:.2f} s"
+    )
+    print(
+        f"  pandas merge_asof (with sorts)  {results['merge_asof_s']:8.2f} s  equal on {compared:,} rows, "
+        f"{differing} differ"
+    )
+    print(
+        f"  DuckDB ASOF LEFT JOIN           {duck['join_s']:8.2f} s  ({duck['join_fetch_s']:.2f} s with fetch to "
+        f"pandas); equal on {duck_compared:,} rows, {duck_differ} differ"
+    )
     fastest = min(results["merge_asof_s"], duck["join_fetch_s"])
     print(f"  nbmlops / fastest in-process ({fastest:.2f} s): {results['pit_s'] / fastest:.2f}x (target <= 1.5x)")
     if feast:
-        print(f"  Feast get_historical_features   {feast['pit_s']:8.2f} s  kept {feast['pit_rows']:,} of "
-              f"{len(entities):,} rows; equal on {feast_compared:,} rows, {feast_differ} differ")
+        print(
+            f"  Feast get_historical_features   {feast['pit_s']:8.2f} s  kept {feast['pit_rows']:,} of "
+            f"{len(entities):,} rows; equal on {feast_compared:,} rows, {feast_differ} differ"
+        )
         print(f"  Feast / nbmlops: {feast['pit_s'] / results['pit_s']:.1f}x faster (target >= 10x)")
     print("online lookups:")
-    print(f"  nbmlops 1 entity   p50 {p(one, 50):.3f} ms  p99 {p(one, 99):.3f} ms; 1,000 entities "
-          f"{statistics.median(many) * 1000:.1f} ms (median of 10)")
+    print(
+        f"  nbmlops 1 entity   p50 {p(one, 50):.3f} ms  p99 {p(one, 99):.3f} ms; 1,000 entities "
+        f"{statistics.median(many) * 1000:.1f} ms (median of 10)"
+    )
     if feast:
-        print(f"  Feast   1 entity   p50 {p(feast['online_one'], 50):.3f} ms  p99 {p(feast['online_one'], 99):.3f} "
-              f"ms; 1,000 entities {statistics.median(feast['online_1000']) * 1000:.1f} ms")
-        print(f"  Feast / nbmlops: 1 entity {p(feast['online_one'], 50) / p(one, 50):.1f}x (target >= 3x), "
-              f"1,000 entities {statistics.median(feast['online_1000']) / statistics.median(many):.1f}x "
-              "(target >= 10x)")
+        print(
+            f"  Feast   1 entity   p50 {p(feast['online_one'], 50):.3f} ms  p99 {p(feast['online_one'], 99):.3f} "
+            f"ms; 1,000 entities {statistics.median(feast['online_1000']) * 1000:.1f} ms"
+        )
+        print(
+            f"  Feast / nbmlops: 1 entity {p(feast['online_one'], 50) / p(one, 50):.1f}x (target >= 3x), "
+            f"1,000 entities {statistics.median(feast['online_1000']) / statistics.median(many):.1f}x "
+            "(target >= 10x)"
+        )
     print("writes:")
-    print(f"  nbmlops ingest (offline + online)  {len(features) / results['ingest_s']:12,.0f} rows/s "
-          f"({results['ingest_s']:.2f} s)")
+    print(
+        f"  nbmlops ingest (offline + online)  {len(features) / results['ingest_s']:12,.0f} rows/s "
+        f"({results['ingest_s']:.2f} s)"
+    )
     if feast:
-        print(f"  Feast materialize to SQLite        {len(features) / feast['materialize_s']:12,.0f} rows/s "
-              f"({feast['materialize_s']:.2f} s; its offline store is the Parquet file itself)")
+        print(
+            f"  Feast materialize to SQLite        {len(features) / feast['materialize_s']:12,.0f} rows/s "
+            f"({feast['materialize_s']:.2f} s; its offline store is the Parquet file itself)"
+        )
     print(f"  nbmlops push, one event per call   {len(events) / results['push_s']:12,.0f} events/s")
     print(f"  nbmlops push_many (100,000 events) {len(batch_events) / results['push_many_s']:12,.0f} events/s")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

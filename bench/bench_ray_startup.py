@@ -74,8 +74,10 @@ def main() -> int:
         print(f"| {label} | {seconds:.2f} |")
     before = [s for label, s in rows if label.startswith("before")]
     after = [s for label, s in rows if label.startswith("after")]
-    print(f"before / after, mean of the runs: {sum(before) / len(before):.2f} s / {sum(after) / len(after):.2f} s"
-          f" = {sum(before) / sum(after):.2f}x")
+    print(
+        f"before / after, mean of the runs: {sum(before) / len(before):.2f} s / {sum(after) / len(after):.2f} s"
+        f" = {sum(before) / sum(after):.2f}x"
+    )
     return 0
 
 

@@ -79,17 +79,25 @@ def main() -> int:
         return throwaway_home(number)
 
     nbmlops = Command("nbmlops run NB", [tool("nbmlops"), "run", notebook.name], cwd=work, before=throwaway_home)
-    papermill = Command("papermill NB out.ipynb -k python3",
-                        [tool("papermill"), notebook.name, "out.ipynb", "-k", "python3", "--no-progress-bar"],
-                        cwd=work)
+    papermill = Command(
+        "papermill NB out.ipynb -k python3",
+        [tool("papermill"), notebook.name, "out.ipynb", "-k", "python3", "--no-progress-bar"],
+        cwd=work,
+    )
     plain = Command("python script.py", [sys.executable, script.name], cwd=work)
     kept_home = {"NBMLOPS_HOME": str(fresh_dir(homes / "kept")), "NBMLOPS_CACHE_DIR": str(cache)}
-    reused = Command("nbmlops run NB --no-cache (home reused)", [tool("nbmlops"), "run", notebook.name, "--no-cache"],
-                     cwd=work, env=kept_home)
-    single = Command("nbmlops run NB1 (same, 1 step)", [tool("nbmlops"), "run", one_step.name], cwd=work,
-                     before=throwaway_home)
-    compiled = Command("nbmlops run NB (compiled again)", [tool("nbmlops"), "run", notebook.name], cwd=work,
-                       before=no_cached_spec)
+    reused = Command(
+        "nbmlops run NB --no-cache (home reused)",
+        [tool("nbmlops"), "run", notebook.name, "--no-cache"],
+        cwd=work,
+        env=kept_home,
+    )
+    single = Command(
+        "nbmlops run NB1 (same, 1 step)", [tool("nbmlops"), "run", one_step.name], cwd=work, before=throwaway_home
+    )
+    compiled = Command(
+        "nbmlops run NB (compiled again)", [tool("nbmlops"), "run", notebook.name], cwd=work, before=no_cached_spec
+    )
     commands = [nbmlops, papermill, plain, single, reused, compiled]
     print(f"machine: {machine()}")
     print(f"notebook: {notebook} ({STEPS} steps)")
@@ -101,24 +109,36 @@ def main() -> int:
     ratio = med_pm / med_nb
     per_step_ms = (med_nb - med_py) / STEPS * 1000
     print()
-    print(f"papermill / nbmlops: {ratio:.2f}x (medians), {paired_ratio(papermill, nbmlops):.2f}x "
-          f"(median of per-round ratios); target >= {TARGET_RATIO:.0f}x -> {verdict(ratio >= TARGET_RATIO)}")
-    print(f"nbmlops / python script: {med_nb / med_py:.2f}x (medians), {paired_ratio(nbmlops, plain):.2f}x "
-          f"(median of per-round ratios)")
-    print(f"nbmlops per-step overhead: ({med_nb:.3f} - {med_py:.3f}) s / {STEPS} = {per_step_ms:.1f} ms; "
-          f"target < {TARGET_PER_STEP_MS:.0f} ms -> {verdict(per_step_ms < TARGET_PER_STEP_MS)}")
+    print(
+        f"papermill / nbmlops: {ratio:.2f}x (medians), {paired_ratio(papermill, nbmlops):.2f}x "
+        f"(median of per-round ratios); target >= {TARGET_RATIO:.0f}x -> {verdict(ratio >= TARGET_RATIO)}"
+    )
+    print(
+        f"nbmlops / python script: {med_nb / med_py:.2f}x (medians), {paired_ratio(nbmlops, plain):.2f}x "
+        f"(median of per-round ratios)"
+    )
+    print(
+        f"nbmlops per-step overhead: ({med_nb:.3f} - {med_py:.3f}) s / {STEPS} = {per_step_ms:.1f} ms; "
+        f"target < {TARGET_PER_STEP_MS:.0f} ms -> {verdict(per_step_ms < TARGET_PER_STEP_MS)}"
+    )
     marginal_ms = (med_nb - statistics.median(single.times)) / (STEPS - 1) * 1000
     fixed_s = statistics.median(single.times) - med_py
-    print(f"  of which: fixed cost of one `nbmlops run` beyond the script (1-step notebook) {fixed_s:.3f} s; "
-          f"marginal cost per extra step (10-step - 1-step) / 9 = {marginal_ms:.1f} ms")
+    print(
+        f"  of which: fixed cost of one `nbmlops run` beyond the script (1-step notebook) {fixed_s:.3f} s; "
+        f"marginal cost per extra step (10-step - 1-step) / 9 = {marginal_ms:.1f} ms"
+    )
     med_compiled = statistics.median(compiled.times)
-    print(f"after an edit (no cached spec: the compiler imported and run): {med_compiled:.3f} s, per-step overhead "
-          f"{(med_compiled - med_py) / STEPS * 1000:.1f} ms")
+    print(
+        f"after an edit (no cached spec: the compiler imported and run): {med_compiled:.3f} s, per-step overhead "
+        f"{(med_compiled - med_py) / STEPS * 1000:.1f} ms"
+    )
     med_reused = statistics.median(reused.times)
-    print(f"with a project home that already exists (database made, schema at head; steady state): "
-          f"{med_reused:.3f} s, per-step overhead {(med_reused - med_py) / STEPS * 1000:.1f} ms, "
-          f"papermill / nbmlops {med_pm / med_reused:.2f}x; first run in a fresh home costs "
-          f"{med_nb - med_reused:+.3f} s more")
+    print(
+        f"with a project home that already exists (database made, schema at head; steady state): "
+        f"{med_reused:.3f} s, per-step overhead {(med_reused - med_py) / STEPS * 1000:.1f} ms, "
+        f"papermill / nbmlops {med_pm / med_reused:.2f}x; first run in a fresh home costs "
+        f"{med_nb - med_reused:+.3f} s more"
+    )
     return 0
 
 

@@ -34,12 +34,27 @@ from pathlib import Path
 from _common import BENCH, WORK, fresh_dir, machine, print_table, verdict
 
 PEER = BENCH / ".peers" / "apscheduler"
-NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "execution_count": None,
-                       "outputs": [], "source": "x = 1"},
-                      {"cell_type": "code", "metadata": {"tags": ["step:work"]}, "execution_count": None,
-                       "outputs": [], "source": "y = x * 2"}]}
+NOTEBOOK = {
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    "cells": [
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["parameters"]},
+            "execution_count": None,
+            "outputs": [],
+            "source": "x = 1",
+        },
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["step:work"]},
+            "execution_count": None,
+            "outputs": [],
+            "source": "y = x * 2",
+        },
+    ],
+}
 
 
 def project(name: str) -> Path:
@@ -95,8 +110,16 @@ def bench_pass(n: int) -> dict:
     rows = store.db.query("SELECT count(*) AS n FROM schedule_occurrences")[0]["n"]
     store.close()
     delays = [at - due for at in claimed_at]
-    return {"n": n, "idle_s": statistics.median(idle), "due_pass_s": seconds, "claimed": count, "rows": rows,
-            "claim_p50": pct(delays, 0.5), "claim_p99": pct(delays, 0.99), "claim_max": max(delays)}
+    return {
+        "n": n,
+        "idle_s": statistics.median(idle),
+        "due_pass_s": seconds,
+        "claimed": count,
+        "rows": rows,
+        "claim_p50": pct(delays, 0.5),
+        "claim_p99": pct(delays, 0.99),
+        "claim_max": max(delays),
+    }
 
 
 # -- 2. due -> start with real runs ----------------------------------------------------------------------------
@@ -135,12 +158,17 @@ def bench_due_to_start(n: int, due_count: int) -> dict:
     store.close()
     claim = [o["started_at"] - due for o in occurrences]
     run_start = [runs[o["run_id"]].started_at - due for o in occurrences if o["run_id"] in runs]
-    return {"due": due_count, "succeeded": sum(o["status"] == "succeeded" for o in occurrences),
-            "claim_p50": pct(claim, 0.5), "claim_max": max(claim),
-            "run_p50": pct(run_start, 0.5), "run_max": max(run_start)}
+    return {
+        "due": due_count,
+        "succeeded": sum(o["status"] == "succeeded" for o in occurrences),
+        "claim_p50": pct(claim, 0.5),
+        "claim_max": max(claim),
+        "run_p50": pct(run_start, 0.5),
+        "run_max": max(run_start),
+    }
 
 
-PEER_SCRIPT = textwrap.dedent('''
+PEER_SCRIPT = textwrap.dedent("""
     import json, sys, threading, time
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -170,22 +198,21 @@ PEER_SCRIPT = textwrap.dedent('''
             pass
         time.sleep(0.2)
     scheduler.shutdown()
-''')
-PEER_JOB = textwrap.dedent('''
+""")
+PEER_JOB = textwrap.dedent("""
     import time
     def record(path, i):
         called = time.time()
         with open(path, "a") as handle:
             handle.write(f"{i} {called}\\n")
-''')
+""")
 
 
 def ensure_peer() -> Path:
     python = PEER / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "apscheduler>=3.10,<4", "sqlalchemy>=2"],
-                       check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "apscheduler>=3.10,<4", "sqlalchemy>=2"], check=True)
     return python
 
 
@@ -196,16 +223,21 @@ def bench_peer(n: int, due_count: int) -> dict:
     (folder / "peer.py").write_text(PEER_SCRIPT)
     out = folder / "called.txt"
     due = next_minute(lead=20.0)  # adding 1,000 jobs to its store takes a few seconds
-    subprocess.run([str(python), "peer.py", str(n), str(due_count), str(due), f"sqlite:///{folder / 'jobs.db'}",
-                    str(out)], cwd=folder, check=True, timeout=600)
+    subprocess.run(
+        [str(python), "peer.py", str(n), str(due_count), str(due), f"sqlite:///{folder / 'jobs.db'}", str(out)],
+        cwd=folder,
+        check=True,
+        timeout=600,
+    )
     called = [float(line.split()[1]) - due for line in out.read_text().splitlines()]
-    version = subprocess.run([str(python), "-c", "import apscheduler; print(apscheduler.__version__)"],
-                             capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        [str(python), "-c", "import apscheduler; print(apscheduler.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
     return {"version": version, "called": len(called), "p50": pct(called, 0.5), "max": max(called)}
 
 
 # -- 3. 8 schedulers on PostgreSQL -----------------------------------------------------------------------------
-RACER = textwrap.dedent('''
+RACER = textwrap.dedent("""
     import json, os, sys, time
     from nbmlops.scheduling import World, list_schedules
     from nbmlops.scheduling.claims import claim_due
@@ -223,7 +255,7 @@ RACER = textwrap.dedent('''
             if not got:
                 break
     print(json.dumps({"won": won, "seconds": time.perf_counter() - started}))
-''')
+""")
 
 
 def bench_race(pg_url: str, schedulers: int, n_schedules: int, per: int) -> dict:
@@ -248,8 +280,15 @@ def bench_race(pg_url: str, schedulers: int, n_schedules: int, per: int) -> dict
         script = WORK / "scheduler-race" / "racer.py"
         script.write_text(RACER)
         go = time.time() + 8
-        procs = [subprocess.Popen([sys.executable, str(script), str(t0 + per * 60), str(go)], stdout=subprocess.PIPE,
-                                  text=True, env=os.environ.copy()) for _ in range(schedulers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(script), str(t0 + per * 60), str(go)],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=os.environ.copy(),
+            )
+            for _ in range(schedulers)
+        ]
         results = [json.loads(p.communicate(timeout=900)[0]) for p in procs]
         rows = store.db.query("SELECT count(*) AS n FROM schedule_occurrences")[0]["n"]
         store.close()
@@ -260,9 +299,15 @@ def bench_race(pg_url: str, schedulers: int, n_schedules: int, per: int) -> dict
         admin.dispose()
     claims = sum(len(r["won"]) for r in results)
     distinct = len({tuple(k) for r in results for k in r["won"]})
-    return {"schedulers": schedulers, "claims": claims, "distinct": distinct, "rows": rows,
-            "duplicates": claims - distinct, "per_process": [len(r["won"]) for r in results],
-            "seconds": max(r["seconds"] for r in results)}
+    return {
+        "schedulers": schedulers,
+        "claims": claims,
+        "distinct": distinct,
+        "rows": rows,
+        "duplicates": claims - distinct,
+        "per_process": [len(r["won"]) for r in results],
+        "seconds": max(r["seconds"] for r in results),
+    }
 
 
 def main() -> None:
@@ -277,21 +322,33 @@ def main() -> None:
 
     one = bench_pass(args.schedules)
     print(f"\n1. one pass over {one['n']} cron schedules (SQLite)")
-    print_table(["measure", "value"], [
-        ["pass, nothing due (median of 5)", f"{one['idle_s'] * 1000:.1f} ms"],
-        [f"pass, all {one['n']} due: claimed", f"{one['claimed']} ({one['rows']} rows) in {one['due_pass_s']:.2f} s"],
-        ["due -> claimed, p50 / p99 / max", f"{one['claim_p50']:.2f} / {one['claim_p99']:.2f} / "
-                                           f"{one['claim_max']:.2f} s"]])
+    print_table(
+        ["measure", "value"],
+        [
+            ["pass, nothing due (median of 5)", f"{one['idle_s'] * 1000:.1f} ms"],
+            [
+                f"pass, all {one['n']} due: claimed",
+                f"{one['claimed']} ({one['rows']} rows) in {one['due_pass_s']:.2f} s",
+            ],
+            [
+                "due -> claimed, p50 / p99 / max",
+                f"{one['claim_p50']:.2f} / {one['claim_p99']:.2f} / {one['claim_max']:.2f} s",
+            ],
+        ],
+    )
 
     delay = bench_due_to_start(args.schedules, args.due)
     print(f"\n2. due -> start, {args.due} of {args.schedules} schedules due at one minute, real runs")
-    rows = [["nbmlops: due -> worker started (claim)", f"{delay['claim_p50']:.3f} s", f"{delay['claim_max']:.3f} s"],
-            ["nbmlops: due -> pipeline run started", f"{delay['run_p50']:.3f} s", f"{delay['run_max']:.3f} s"]]
+    rows = [
+        ["nbmlops: due -> worker started (claim)", f"{delay['claim_p50']:.3f} s", f"{delay['claim_max']:.3f} s"],
+        ["nbmlops: due -> pipeline run started", f"{delay['run_p50']:.3f} s", f"{delay['run_max']:.3f} s"],
+    ]
     peer = None
     if not args.no_peer:
         peer = bench_peer(args.schedules, args.due)
-        rows.append([f"APScheduler {peer['version']}: due -> job called", f"{peer['p50']:.3f} s",
-                     f"{peer['max']:.3f} s"])
+        rows.append(
+            [f"APScheduler {peer['version']}: due -> job called", f"{peer['p50']:.3f} s", f"{peer['max']:.3f} s"]
+        )
     print_table(["", "p50", "max"], rows)
     print(f"nbmlops runs succeeded: {delay['succeeded']} of {args.due}")
     if peer:
@@ -300,12 +357,20 @@ def main() -> None:
     if args.pg:
         race = bench_race(args.pg, args.schedulers, 100, 100)
         print(f"\n3. {race['schedulers']} schedulers racing on PostgreSQL over 100 schedules x 100 occurrences")
-        print_table(["measure", "value"], [
-            ["claims reported", str(race["claims"])], ["distinct occurrences", str(race["distinct"])],
-            ["rows stored", str(race["rows"])], ["duplicates", str(race["duplicates"])],
-            ["claims per process", ", ".join(map(str, race["per_process"]))],
-            ["wall time (slowest process)", f"{race['seconds']:.1f} s "
-                                            f"({race['claims'] / race['seconds']:.0f} claims/s)"]])
+        print_table(
+            ["measure", "value"],
+            [
+                ["claims reported", str(race["claims"])],
+                ["distinct occurrences", str(race["distinct"])],
+                ["rows stored", str(race["rows"])],
+                ["duplicates", str(race["duplicates"])],
+                ["claims per process", ", ".join(map(str, race["per_process"]))],
+                [
+                    "wall time (slowest process)",
+                    f"{race['seconds']:.1f} s ({race['claims'] / race['seconds']:.0f} claims/s)",
+                ],
+            ],
+        )
         print(f"0 duplicates over 10,000 claims: {verdict(race['duplicates'] == 0 and race['rows'] == 10000)}")
     else:
         print("\n3. skipped: no PostgreSQL (--pg or NBMLOPS_TEST_PG_URL)")

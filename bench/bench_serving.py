@@ -62,16 +62,24 @@ async def _load(url: str, body: bytes, clients: int, seconds: float, content_typ
         await asyncio.gather(*(client(session) for _ in range(clients)))
         elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
-    return {"rps": len(ordered) / elapsed, "p50_ms": ordered[len(ordered) // 2] * 1e3,
-            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3, "n": len(ordered),
-            "errors": errors}
+    return {
+        "rps": len(ordered) / elapsed,
+        "p50_ms": ordered[len(ordered) // 2] * 1e3,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
+        "n": len(ordered),
+        "errors": errors,
+    }
 
 
 def load(url: str, body: bytes, clients: int, seconds: float, content_type: str = "application/json") -> dict:
     body_file = WORK / "serving" / f"body-{os.getpid()}.json"
     body_file.write_bytes(body)
-    done = subprocess.run([sys.executable, __file__, "--loadgen", url, str(body_file), str(clients), str(seconds),
-                           content_type], capture_output=True, text=True, timeout=seconds + 120)
+    done = subprocess.run(
+        [sys.executable, __file__, "--loadgen", url, str(body_file), str(clients), str(seconds), content_type],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     if done.returncode != 0:
         raise ServerFailed(f"the load generator failed on {url}: {done.stderr.strip().splitlines()[-1]}")
     result = json.loads(done.stdout)
@@ -120,19 +128,29 @@ def prepare(work: Path) -> dict:
     customers.ingest(X.assign(customer_id=np.arange(len(X)), ts=pd.Timestamp("2026-01-01")))
     vector = FeatureVector("churn_features", [f"customers.{f}" for f in FEATURES])
     get_online_features(vector, [{"customer_id": 0}])
-    (work / "graph.py").write_text(textwrap.dedent(f"""
+    (work / "graph.py").write_text(
+        textwrap.dedent(f"""
         from nbmlops.features import FeatureVector
         from nbmlops.serving import Graph
         graph = Graph().enrich(FeatureVector("churn_features", {[f"customers.{f}" for f in FEATURES]!r})).model(
             "churn@production")
-    """))
-    subprocess.run([str(PEER / "bin" / "python"), "-c", textwrap.dedent(f"""
+    """)
+    )
+    subprocess.run(
+        [
+            str(PEER / "bin" / "python"),
+            "-c",
+            textwrap.dedent(f"""
         import joblib, pandas as pd, mlflow.sklearn
         from mlflow.models import infer_signature
-        model = joblib.load({str(work / 'model.joblib')!r})
-        X = pd.read_parquet({str(work / 'example.parquet')!r})
-        mlflow.sklearn.save_model(model, {str(work / 'mlflow_model')!r}, signature=infer_signature(X, model.predict(X)))
-    """)], check=True, capture_output=True)
+        model = joblib.load({str(work / "model.joblib")!r})
+        X = pd.read_parquet({str(work / "example.parquet")!r})
+        mlflow.sklearn.save_model(model, {str(work / "mlflow_model")!r}, signature=infer_signature(X, model.predict(X)))
+    """),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return {"X": X, "model": model}
 
 
@@ -146,8 +164,14 @@ def start(argv: list[str], url: str, env: dict | None = None, timeout: float = 6
     import urllib.request
 
     log = open(WORK / "serving" / f"server-{free_port()}.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                               cwd=WORK / "serving", start_new_session=True)
+    process = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        cwd=WORK / "serving",
+        start_new_session=True,
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -187,30 +211,62 @@ def main() -> None:
     peer = ensure_peer()
     data = prepare(work)
     X, model = data["X"], data["model"]
-    version = subprocess.run([str(peer), "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True,
-                             text=True).stdout.strip()
+    version = subprocess.run(
+        [str(peer), "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
     print(f"machine: {machine()}\nload average at start: {os.getloadavg()[0]:.1f}\nMLflow {version} in {PEER}\n")
 
     servers: dict[str, dict] = {}
     try:
         port = free_port()
-        servers["mlflow"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-            [str(PEER / "bin" / "mlflow"), "models", "serve", "-m", str(work / "mlflow_model"), "--env-manager",
-             "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"], f"http://127.0.0.1:{port}/ping",
-            env={"NBMLOPS_HOME": "", "PATH": f"{PEER / 'bin'}{os.pathsep}{os.environ['PATH']}"})}  # its uvicorn
+        servers["mlflow"] = {
+            "url": f"http://127.0.0.1:{port}",
+            "process": start(
+                [
+                    str(PEER / "bin" / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    str(work / "mlflow_model"),
+                    "--env-manager",
+                    "local",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-w",
+                    "1",
+                ],
+                f"http://127.0.0.1:{port}/ping",
+                env={"NBMLOPS_HOME": "", "PATH": f"{PEER / 'bin'}{os.pathsep}{os.environ['PATH']}"},
+            ),
+        }  # its uvicorn
         port = free_port()
-        servers["nbmlops"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-            [tool("nbmlops"), "serve", "churn@production", "--port", str(port)], f"http://127.0.0.1:{port}/ready")}
+        servers["nbmlops"] = {
+            "url": f"http://127.0.0.1:{port}",
+            "process": start(
+                [tool("nbmlops"), "serve", "churn@production", "--port", str(port)], f"http://127.0.0.1:{port}/ready"
+            ),
+        }
         port = free_port()
-        servers["nbmlops+enrich"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-            [tool("nbmlops"), "serve", f"{work / 'graph.py'}:graph", "--port", str(port)],
-            f"http://127.0.0.1:{port}/ready")}
+        servers["nbmlops+enrich"] = {
+            "url": f"http://127.0.0.1:{port}",
+            "process": start(
+                [tool("nbmlops"), "serve", f"{work / 'graph.py'}:graph", "--port", str(port)],
+                f"http://127.0.0.1:{port}/ready",
+            ),
+        }
         if not args.no_ray:
             port = free_port()
             try:
-                servers["nbmlops ray"] = {"url": f"http://127.0.0.1:{port}", "process": start(
-                    [tool("nbmlops"), "serve", "churn@production", "--engine", "ray", "--port", str(port)],
-                    f"http://127.0.0.1:{port}/ready", timeout=900)}
+                servers["nbmlops ray"] = {
+                    "url": f"http://127.0.0.1:{port}",
+                    "process": start(
+                        [tool("nbmlops"), "serve", "churn@production", "--engine", "ray", "--port", str(port)],
+                        f"http://127.0.0.1:{port}/ready",
+                        timeout=900,
+                    ),
+                }
             except ServerFailed as exc:
                 print(f"Ray Serve engine left out: {exc}\n")
 
@@ -223,8 +279,9 @@ def main() -> None:
 
         for name, server in servers.items():
             route, body = ("/predict", by_key) if name == "nbmlops+enrich" else ("/invocations", batch)
-            request = urllib.request.Request(server["url"] + route, data=body,
-                                             headers={"content-type": "application/json"})
+            request = urllib.request.Request(
+                server["url"] + route, data=body, headers={"content-type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=120) as response:
                 answer = json.loads(response.read())["predictions"]
             expected = model.predict(X.iloc[[7]] if name == "nbmlops+enrich" else X.iloc[:1000]).tolist()
@@ -237,7 +294,8 @@ def main() -> None:
                 for name in list(plain):
                     try:
                         results.setdefault((name, f"{clients}"), []).append(
-                            load(servers[name]["url"] + "/invocations", one_row, clients, args.seconds))
+                            load(servers[name]["url"] + "/invocations", one_row, clients, args.seconds)
+                        )
                     except ServerFailed as exc:
                         if name != "nbmlops ray":
                             raise
@@ -245,12 +303,15 @@ def main() -> None:
                         plain.remove(name)
                         results = {k: v for k, v in results.items() if k[0] != name}
                 results.setdefault(("nbmlops+enrich", f"{clients}"), []).append(
-                    load(servers["nbmlops+enrich"]["url"] + "/predict", by_key, clients, args.seconds))
+                    load(servers["nbmlops+enrich"]["url"] + "/predict", by_key, clients, args.seconds)
+                )
                 results.setdefault(("nbmlops /predict, features sent", f"{clients}"), []).append(
-                    load(servers["nbmlops"]["url"] + "/predict", sent_features, clients, args.seconds))
+                    load(servers["nbmlops"]["url"] + "/predict", sent_features, clients, args.seconds)
+                )
             for name in plain:
                 results.setdefault((name, "batch"), []).append(
-                    load(servers[name]["url"] + "/invocations", batch, 1, args.seconds))
+                    load(servers[name]["url"] + "/invocations", batch, 1, args.seconds)
+                )
     except ServerFailed as exc:
         sys.exit(f"bench: {exc}")
     finally:
@@ -264,8 +325,10 @@ def main() -> None:
     print(f"{'server':34} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for clients in ("1", "8"):
         for name in [*plain, "nbmlops /predict, features sent", "nbmlops+enrich"]:
-            print(f"{name:34} {clients:>7} {med(name, clients, 'rps'):8.0f} {med(name, clients, 'p50_ms'):8.2f} "
-                  f"{med(name, clients, 'p99_ms'):8.2f}")
+            print(
+                f"{name:34} {clients:>7} {med(name, clients, 'rps'):8.0f} {med(name, clients, 'p50_ms'):8.2f} "
+                f"{med(name, clients, 'p99_ms'):8.2f}"
+            )
     print("\n1,000-row batch (dataframe_split), sequential")
     for name in plain:
         print(f"{name:34} {med(name, 'batch', 'p50_ms'):8.1f} ms p50  {med(name, 'batch', 'p99_ms'):8.1f} ms p99")
@@ -273,9 +336,14 @@ def main() -> None:
     for clients in ("1", "8"):
         ratio = med("nbmlops", clients, "rps") / med("mlflow", clients, "rps")
         p99 = med("nbmlops", clients, "p99_ms") < med("mlflow", clients, "p99_ms")
-        print(f"{clients} client(s): nbmlops/mlflow throughput {ratio:.2f}x, p99 lower: {p99}"
-              + (f"  (target >= 3x with a lower p99: {'met' if ratio >= 3 and p99 else 'NOT met'})"
-                 if clients == "8" else ""))
+        print(
+            f"{clients} client(s): nbmlops/mlflow throughput {ratio:.2f}x, p99 lower: {p99}"
+            + (
+                f"  (target >= 3x with a lower p99: {'met' if ratio >= 3 and p99 else 'NOT met'})"
+                if clients == "8"
+                else ""
+            )
+        )
     extra = med("nbmlops+enrich", "1", "p50_ms") - med("nbmlops /predict, features sent", "1", "p50_ms")
     print(f"enrichment adds {extra:.2f} ms p50 (1 client)  (target < 1 ms: {'met' if extra < 1 else 'NOT met'})")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")

@@ -25,7 +25,7 @@ from _common import BENCH, machine, print_table, verdict
 
 PEER = BENCH / ".peers" / "mlflow"
 
-NBMLOPS = textwrap.dedent('''
+NBMLOPS = textwrap.dedent("""
     import json, os, sys, time
     workload, n = sys.argv[1], int(sys.argv[2])
     os.environ["NBMLOPS_HOME"] = os.path.join(os.getcwd(), ".nbmlops")
@@ -71,9 +71,9 @@ NBMLOPS = textwrap.dedent('''
         out["load_seconds"] = time.perf_counter() - t
         assert (loaded.predict(data.data) == model.predict(data.data)).all()
     print(json.dumps(out))
-''')
+""")
 
-MLFLOW = textwrap.dedent('''
+MLFLOW = textwrap.dedent("""
     import json, os, sys, time, warnings, logging
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -123,7 +123,7 @@ MLFLOW = textwrap.dedent('''
         out["load_seconds"] = time.perf_counter() - t
         assert (loaded.predict(data.data) == model.predict(data.data)).all()
     print(json.dumps(out))
-''')
+""")
 
 
 def ensure_peer() -> Path:
@@ -140,8 +140,14 @@ def measure(python: Path, code: str, workload: str, n: int) -> dict:
     with tempfile.TemporaryDirectory(dir=BENCH / ".work") as folder:
         env = {**os.environ, "PYTHONWARNINGS": "ignore", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
         env.pop("NBMLOPS_HOME", None)
-        done = subprocess.run([str(python), "-c", code, workload, str(n)], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=3600)
+        done = subprocess.run(
+            [str(python), "-c", code, workload, str(n)],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         if done.returncode != 0:
             sys.exit(f"bench: {workload} failed under {python}:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -157,8 +163,9 @@ def main() -> None:
     (BENCH / ".work").mkdir(exist_ok=True)
     peer = ensure_peer()
     ours = Path(sys.executable)
-    version = subprocess.run([str(peer), "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True,
-                             text=True).stdout.strip()
+    version = subprocess.run(
+        [str(peer), "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
     print(f"machine: {machine()}\nMLflow {version} (SQLite backend) in {PEER}\n")
     rows = []
 
@@ -167,25 +174,40 @@ def main() -> None:
         rows.append([label, f"{mine:.4g} {unit}", f"{theirs:.4g} {unit}", f"{ratio:.1f}x", verdict(ratio >= 10)])
 
     a, b = measure(ours, NBMLOPS, "log_metric", args.metrics), measure(peer, MLFLOW, "log_metric", args.metrics)
-    row(f"log_metric x{args.metrics}, per call", a["seconds"] / args.metrics * 1e3,
-        b["seconds"] / args.metrics * 1e3, "ms")
+    row(
+        f"log_metric x{args.metrics}, per call",
+        a["seconds"] / args.metrics * 1e3,
+        b["seconds"] / args.metrics * 1e3,
+        "ms",
+    )
     a, b = measure(ours, NBMLOPS, "log_batch", args.metrics), measure(peer, MLFLOW, "log_batch", args.metrics)
     row(f"{args.metrics} metrics in one batch", a["seconds"], b["seconds"], "s")
     a = measure(ours, NBMLOPS, "create_runs", args.runs_nbmlops)
     b = measure(peer, MLFLOW, "create_runs", args.runs_mlflow)
-    row(f"create runs (ours {args.runs_nbmlops}, MLflow {args.runs_mlflow})", args.runs_nbmlops / a["seconds"],
-        args.runs_mlflow / b["seconds"], "runs/s", lower_is_better=False)
+    row(
+        f"create runs (ours {args.runs_nbmlops}, MLflow {args.runs_mlflow})",
+        args.runs_nbmlops / a["seconds"],
+        args.runs_mlflow / b["seconds"],
+        "runs/s",
+        lower_is_better=False,
+    )
     a, b = measure(ours, NBMLOPS, "search", args.search_runs), measure(peer, MLFLOW, "search", args.search_runs)
     if a["found"] != b["found"]:
         sys.exit(f"bench: the searches disagree: nbmlops found {a['found']}, MLflow {b['found']}")
-    row(f"filtered search over {args.search_runs} runs ({a['found']} found)", a["search_seconds"],
-        b["search_seconds"], "s")
+    row(
+        f"filtered search over {args.search_runs} runs ({a['found']} found)",
+        a["search_seconds"],
+        b["search_seconds"],
+        "s",
+    )
     a, b = measure(ours, NBMLOPS, "registry", 0), measure(peer, MLFLOW, "registry", 0)
     row("register a model", a["register_seconds"], b["register_seconds"], "s")
     row("load it back", a["load_seconds"], b["load_seconds"], "s")
     print_table(["workload", "nbmlops", "MLflow", "ratio", "target 10x"], rows)
-    print("\nnbmlops guarantee: each log_* call is committed (SQLite WAL, synchronous=NORMAL) before it returns:"
-          "\nnothing is lost if the process dies right after; only an OS crash can drop the last commits.")
+    print(
+        "\nnbmlops guarantee: each log_* call is committed (SQLite WAL, synchronous=NORMAL) before it returns:"
+        "\nnothing is lost if the process dies right after; only an OS crash can drop the last commits."
+    )
 
 
 if __name__ == "__main__":

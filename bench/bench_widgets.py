@@ -32,7 +32,7 @@ FILTER = "metrics.m0 > 0.5 and params.p1 = 3"
 ORDER = "-metrics.m1"
 REPEATS = 5
 
-MAKE = textwrap.dedent('''
+MAKE = textwrap.dedent("""
     import sys, time
     from nbmlops.store import open_store
     n = int(sys.argv[1])
@@ -43,9 +43,9 @@ MAKE = textwrap.dedent('''
                                started_at=t0 + i)
         store.log_metrics(run, {f"m{k}": ((i * 31 + k) % 100) / 100 for k in range(5)})
         store.finish_run(run, ended_at=t0 + i + 1)
-''')
+""")
 
-WIDGET = textwrap.dedent('''
+WIDGET = textwrap.dedent("""
     import json, statistics, sys, time
     t_start = time.perf_counter()
     from nbmlops.store import open_store
@@ -68,9 +68,9 @@ WIDGET = textwrap.dedent('''
             assert len(again.page.runs) == len(browser.page.runs)
         warm.append(time.perf_counter() - t)
     print(json.dumps({"cold": cold, "warm": statistics.median(warm), "total": browser.page.total}))
-''')
+""")
 
-MLFLOW = textwrap.dedent('''
+MLFLOW = textwrap.dedent("""
     import json, os, statistics, sys, time
     t_start = time.perf_counter()
     what, n, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -110,12 +110,13 @@ MLFLOW = textwrap.dedent('''
             client.search_runs([exp], max_results=50, **kwargs)
         warm.append(time.perf_counter() - t)
     print(json.dumps({"cold": cold, "warm": statistics.median(warm), "total": len(found)}))
-''')
+""")
 
 
 def run_json(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict:
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=3600)
+    done = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=3600
+    )
     if done.returncode != 0:
         sys.exit(f"bench: {' '.join(argv[:3])} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1] or "{}")
@@ -160,12 +161,15 @@ def nbmlops_store(work: Path, runs: int) -> Path:
 
 def measure_nbmlops(work: Path, home: Path) -> tuple[dict[str, dict], tuple[float, int], tuple[float, int]]:
     env = {"NBMLOPS_HOME": str(home)}
-    results = {what: run_json([sys.executable, "-c", WIDGET, str(home), what, str(REPEATS), FILTER, ORDER], work, env)
-               for what in ("first", "query", "compare")}
+    results = {
+        what: run_json([sys.executable, "-c", WIDGET, str(home), what, str(REPEATS), FILTER, ORDER], work, env)
+        for what in ("first", "query", "compare")
+    }
     nbmlops = tool("nbmlops")
     cli_first = time_cli([nbmlops, "runs", "ls", "--json", "--limit", "50"], work, env)
-    cli_query = time_cli([nbmlops, "runs", "ls", "--json", "--limit", "50", "--filter", FILTER,
-                          "--order-by", ORDER], work, env)
+    cli_query = time_cli(
+        [nbmlops, "runs", "ls", "--json", "--limit", "50", "--filter", FILTER, "--order-by", ORDER], work, env
+    )
     return results, cli_first, cli_query
 
 
@@ -173,8 +177,11 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
-LABELS = {"first": "first page (newest 50)", "query": f"first page of '{FILTER}' by {ORDER}",
-          "compare": "compare 50 runs (params, metrics, curves)"}
+LABELS = {
+    "first": "first page (newest 50)",
+    "query": f"first page of '{FILTER}' by {ORDER}",
+    "compare": "compare 50 runs (params, metrics, curves)",
+}
 
 
 def main() -> None:
@@ -191,14 +198,23 @@ def main() -> None:
     rows = []
     for what in ("first", "query", "compare"):
         cli = {"first": cli_first, "query": cli_query}.get(what)
-        rows.append([LABELS[what], ms(results[what]["warm"]), ms(results[what]["cold"]), ms(cli[0]) if cli else "—",
-                     f"{cli[0] / results[what]['cold']:.2f}x" if cli else "—"])
-    print(f"{args.runs:,} runs, 5 params and 5 metrics each (SQLite); matching the filter: "
-          f"{results['query']['total']:,}")
-    print_table(["query", "RunsBrowser warm", "RunsBrowser cold", "runs ls --json", "runs ls / RunsBrowser cold"],
-                rows)
-    print(f"target: first page < 1 s: {'MET' if results['first']['cold'] < 1 else 'NOT MET'} cold "
-          f"({ms(results['first']['cold'])}), {'MET' if results['first']['warm'] < 1 else 'NOT MET'} warm")
+        rows.append(
+            [
+                LABELS[what],
+                ms(results[what]["warm"]),
+                ms(results[what]["cold"]),
+                ms(cli[0]) if cli else "—",
+                f"{cli[0] / results[what]['cold']:.2f}x" if cli else "—",
+            ]
+        )
+    print(
+        f"{args.runs:,} runs, 5 params and 5 metrics each (SQLite); matching the filter: {results['query']['total']:,}"
+    )
+    print_table(["query", "RunsBrowser warm", "RunsBrowser cold", "runs ls --json", "runs ls / RunsBrowser cold"], rows)
+    print(
+        f"target: first page < 1 s: {'MET' if results['first']['cold'] < 1 else 'NOT MET'} cold "
+        f"({ms(results['first']['cold'])}), {'MET' if results['first']['warm'] < 1 else 'NOT MET'} warm"
+    )
     if args.no_mlflow:
         return
     mlflow_python = ensure_peer()
@@ -210,17 +226,39 @@ def main() -> None:
         run_json([str(mlflow_python), "-c", MLFLOW, "make", str(args.peer_runs), "0"], folder)
         peer_marker.write_text("")
         print(f"made MLflow runs up to {args.peer_runs:,} in {time.perf_counter() - t:.0f} s")
-    peer = {what: run_json([str(mlflow_python), "-c", MLFLOW, what, str(args.peer_runs), str(REPEATS)], folder)
-            for what in ("first", "query", "compare")}
+    peer = {
+        what: run_json([str(mlflow_python), "-c", MLFLOW, what, str(args.peer_runs), str(REPEATS)], folder)
+        for what in ("first", "query", "compare")
+    }
     small, _, _ = measure_nbmlops(work, nbmlops_store(work, args.peer_runs))
-    rows = [[LABELS[what], ms(small[what]["warm"]), ms(peer[what]["warm"]),
-             f"{peer[what]['warm'] / small[what]['warm']:.1f}x", ms(small[what]["cold"]), ms(peer[what]["cold"]),
-             f"{peer[what]['cold'] / small[what]['cold']:.1f}x"] for what in ("first", "query", "compare")]
-    version = subprocess.run([str(mlflow_python), "-c", "import mlflow; print(mlflow.__version__)"],
-                             capture_output=True, text=True).stdout.strip()
+    rows = [
+        [
+            LABELS[what],
+            ms(small[what]["warm"]),
+            ms(peer[what]["warm"]),
+            f"{peer[what]['warm'] / small[what]['warm']:.1f}x",
+            ms(small[what]["cold"]),
+            ms(peer[what]["cold"]),
+            f"{peer[what]['cold'] / small[what]['cold']:.1f}x",
+        ]
+        for what in ("first", "query", "compare")
+    ]
+    version = subprocess.run(
+        [str(mlflow_python), "-c", "import mlflow; print(mlflow.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
     print(f"\n{args.peer_runs:,} runs in each tool's own SQLite store (same params and metrics); MLflow {version}")
-    print_table(["query", "RunsBrowser warm", "MLflow warm", "MLflow / nbmlops", "RunsBrowser cold", "MLflow cold",
-                 "MLflow / nbmlops cold"], rows)
+    print_table(
+        [
+            "query",
+            "RunsBrowser warm",
+            "MLflow warm",
+            "MLflow / nbmlops",
+            "RunsBrowser cold",
+            "MLflow cold",
+            "MLflow / nbmlops cold",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

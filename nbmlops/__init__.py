@@ -15,11 +15,26 @@ from typing import Any
 from nbmlops._version import __version__
 
 _LAZY = {
-    **{name: "nbmlops.tracking" for name in (
-        "start_run", "end_run", "active_run", "attach", "log_param", "log_params", "log_metric", "log_metrics",
-        "log_artifact", "set_tag", "set_tags")},
-    **{name: "nbmlops.registry" for name in (
-        "register_model", "load_model", "get_model_version", "list_models", "set_alias", "delete_alias")},
+    **{
+        name: "nbmlops.tracking"
+        for name in (
+            "start_run",
+            "end_run",
+            "active_run",
+            "attach",
+            "log_param",
+            "log_params",
+            "log_metric",
+            "log_metrics",
+            "log_artifact",
+            "set_tag",
+            "set_tags",
+        )
+    },
+    **{
+        name: "nbmlops.registry"
+        for name in ("register_model", "load_model", "get_model_version", "list_models", "set_alias", "delete_alias")
+    },
     "log_label": "nbmlops.serving",
     "predict": "nbmlops.serving",
     "compile_notebook": "nbmlops.pipeline",

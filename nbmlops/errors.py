@@ -17,8 +17,9 @@ class NotebookError(NbmlopsError):
     """A notebook that can't be read, or whose cells break the step grammar or dataflow rules. `cell` is the
     0-based index; the message names it 1-based, as JupyterLab does."""
 
-    def __init__(self, message: str, *, path: str | None = None, cell: int | None = None,
-                 first_line: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, cell: int | None = None, first_line: str | None = None
+    ) -> None:
         self.path = path
         self.cell = cell
         self.first_line = first_line
@@ -47,8 +48,16 @@ class RunError(NbmlopsError):
 class StepFailed(NbmlopsError):
     """A step raised: the message names the step, the notebook cell, the line and the original traceback."""
 
-    def __init__(self, message: str, *, step: str, cell: int | None, line: int | None,
-                 traceback_text: str, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str,
+        cell: int | None,
+        line: int | None,
+        traceback_text: str,
+        run_id: str | None = None,
+    ) -> None:
         self.step = step
         self.cell = cell
         self.line = line

@@ -40,5 +40,6 @@ def require(extra: str, what: str) -> None:
     """Raise MissingExtra, naming the exact install command, when `what` can't run for lack of `extra`."""
     absent = missing(extra)
     if absent:
-        raise MissingExtra(f"{what} needs the '{extra}' extra ({', '.join(absent)} not installed): "
-                           f'pip install "nbmlops[{extra}]"')
+        raise MissingExtra(
+            f"{what} needs the '{extra}' extra ({', '.join(absent)} not installed): pip install \"nbmlops[{extra}]\""
+        )

@@ -37,8 +37,7 @@ def name_problem(name: object, *, dots: bool = True) -> str | None:
     return None
 
 
-def check_name(name: object, what: str, *, dots: bool = True,
-               error: type[NbmlopsError] = NbmlopsError) -> str:
+def check_name(name: object, what: str, *, dots: bool = True, error: type[NbmlopsError] = NbmlopsError) -> str:
     """`name` if it follows the rule; otherwise `error` saying which `what` (e.g. "step", "feature set") and why."""
     problem = name_problem(name, dots=dots)
     if problem is not None:

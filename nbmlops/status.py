@@ -25,8 +25,12 @@ FINISHED = frozenset({StepStatus.SUCCEEDED, StepStatus.CACHED, StepStatus.REUSED
 
 # what a terminal or a notebook shows for a step as it finishes: (mark, rich colour)
 MARKS: dict[str, tuple[str, str]] = {
-    StepStatus.SUCCEEDED: ("✓", "green"), StepStatus.CACHED: ("↺", "cyan"), StepStatus.REUSED: ("↺", "cyan"),
-    StepStatus.FAILED: ("✗", "red"), StepStatus.INTERRUPTED: ("!", "yellow"), StepStatus.RETRYING: ("↻", "yellow"),
+    StepStatus.SUCCEEDED: ("✓", "green"),
+    StepStatus.CACHED: ("↺", "cyan"),
+    StepStatus.REUSED: ("↺", "cyan"),
+    StepStatus.FAILED: ("✗", "red"),
+    StepStatus.INTERRUPTED: ("!", "yellow"),
+    StepStatus.RETRYING: ("↻", "yellow"),
 }
 
 

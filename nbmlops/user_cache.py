@@ -11,7 +11,8 @@ def user_cache_dir() -> Path:
     """Per-user cache shared by every project (derived data only: deleting it costs time, never data):
     NBMLOPS_CACHE_DIR, else $XDG_CACHE_HOME/nbmlops, else ~/.cache/nbmlops. Not created here."""
     folder = os.environ.get("NBMLOPS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nbmlops")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nbmlops"
+    )
     return Path(folder)
 
 

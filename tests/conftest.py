@@ -23,11 +23,24 @@ def notebook_json(cells: list, kernel: str = "python3") -> dict:
         source, tags = (cell, []) if isinstance(cell, str) else cell
         if isinstance(tags, str):
             tags = [t for t in tags.split(",") if t] if "," in tags and ":" not in tags else [tags]
-        out.append({"cell_type": "code", "execution_count": None, "metadata": {"tags": list(tags)},
-                    "outputs": [], "source": source})
-    return {"nbformat": 4, "nbformat_minor": 5, "cells": out,
-            "metadata": {"kernelspec": {"name": kernel, "display_name": "Python 3", "language": "python"},
-                         "language_info": {"name": "python"}}}
+        out.append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {"tags": list(tags)},
+                "outputs": [],
+                "source": source,
+            }
+        )
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "cells": out,
+        "metadata": {
+            "kernelspec": {"name": kernel, "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+    }
 
 
 @pytest.fixture(scope="session")

@@ -51,10 +51,16 @@ def _imports(path: Path) -> list[tuple[str, int]]:
                 base = package.rsplit(".", node.level)[0] if path.name != "__init__.py" or node.level > 1 else package
                 found.append((f"{base}.{node.module}" if node.module else base, node.lineno))
             elif node.module:
-                found += [(node.module, node.lineno)] + [(f"{node.module}.{a.name}", node.lineno) for a in node.names
-                                                         if node.module == "nbmlops"]
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "import_module" and node.args and isinstance(node.args[0], ast.Constant)):
+                found += [(node.module, node.lineno)] + [
+                    (f"{node.module}.{a.name}", node.lineno) for a in node.names if node.module == "nbmlops"
+                ]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             found.append((str(node.args[0].value), node.lineno))  # importlib.import_module("nbmlops....")
     return [(name, line) for name, line in found if name == "nbmlops" or name.startswith("nbmlops.")]
 
@@ -83,8 +89,10 @@ def test_every_import_follows_the_layers() -> None:
             elif own in BASE:
                 wrong.append(f"{relative}:{line} imports {name}: {own} is below every subpackage")
             elif target not in ALLOWED.get(own, set()) and (str(relative), target) not in COMPAT_SHIMS:
-                wrong.append(f"{relative}:{line} imports {name}: {own} may use only "
-                             f"{', '.join(sorted(ALLOWED.get(own, set()) | BASE))}")
+                wrong.append(
+                    f"{relative}:{line} imports {name}: {own} may use only "
+                    f"{', '.join(sorted(ALLOWED.get(own, set()) | BASE))}"
+                )
     assert not wrong, "\n".join(wrong)
 
 
@@ -126,7 +134,7 @@ def test_no_import_cycle_between_modules() -> None:
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join(trail[trail.index(nxt):] + [nxt]) if nxt in trail else nxt)
+                cycles.append(" -> ".join(trail[trail.index(nxt) :] + [nxt]) if nxt in trail else nxt)
             elif nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[node] = 2

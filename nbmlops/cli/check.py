@@ -62,7 +62,10 @@ def check(paths: tuple[str, ...], check_all: bool, quiet: bool) -> None:
     if not quiet:
         left_out = f", {skipped} without step tags left out (--all checks them)" if skipped else ""
         notebooks = f"{checked} notebook{'s' if checked != 1 else ''} checked"
-        verdict = (f"{problems} problem{'s' if problems != 1 else ''} in {with_problems} of {notebooks}" if problems
-                   else f"no problems in {notebooks}")
+        verdict = (
+            f"{problems} problem{'s' if problems != 1 else ''} in {with_problems} of {notebooks}"
+            if problems
+            else f"no problems in {notebooks}"
+        )
         click.echo(verdict + left_out, err=True)
     sys.exit(1 if problems else 0)

@@ -31,11 +31,17 @@ class Option(NamedTuple):
 
 RUN_OPTIONS = (
     Option((), "target", "file"),
-    Option(("-p", "--param"), "params", "multiple", metavar="NAME=VALUE",
-           help="Set a parameter of the parameters cell (repeatable); NAME=a,b,c sweeps it."),
+    Option(
+        ("-p", "--param"),
+        "params",
+        "multiple",
+        metavar="NAME=VALUE",
+        help="Set a parameter of the parameters cell (repeatable); NAME=a,b,c sweeps it.",
+    ),
     Option(("--backend",), "backend", default="local", help="Where the steps run: local, papermill, ray."),
-    Option(("--resume",), "resume", metavar="RUN_ID",
-           help="Continue a failed run: unchanged finished steps are reused."),
+    Option(
+        ("--resume",), "resume", metavar="RUN_ID", help="Continue a failed run: unchanged finished steps are reused."
+    ),
     Option(("--no-cache",), "no_cache", "flag", False, "Run every step, even those whose inputs are unchanged."),
     Option(("--force",), "force", "multiple", metavar="STEP", help="Run this step even on a cache hit (repeatable)."),
     Option(("--only",), "only", metavar="STEP", help="Run this one step; its upstream comes from the cache."),
@@ -52,8 +58,14 @@ RUN_OPTIONS = (
 COMPILE_OPTIONS = (
     Option((), "notebook", "file"),
     Option(("-o", "--output"), "output", help="Write here (a folder for papermill) instead of stdout."),
-    Option(("--target",), "target", "choice", "json", choices=tuple(TARGETS),
-           help="; ".join(f"{t.name}: {t.help}" for t in TARGETS.values()) + "."),
+    Option(
+        ("--target",),
+        "target",
+        "choice",
+        "json",
+        choices=tuple(TARGETS),
+        help="; ".join(f"{t.name}: {t.help}" for t in TARGETS.values()) + ".",
+    ),
     Option(("--kernel",), "kernel", help="papermill: the kernel the step notebooks name."),
     Option(("--force",), "force", "flag", False, "Replace an existing output nbmlops did not write."),
 )
@@ -64,10 +76,23 @@ SHOW_OPTIONS = (
 )
 
 
-def run_command(target: str, params: tuple[str, ...], backend: str, resume: str | None, no_cache: bool,
-                force: tuple[str, ...], only: str | None, sweep: str | None, objective: str | None, seed: int,
-                workers: int | None, kernel: str | None, fresh_kernel: bool | None, ray_address: str | None,
-                verbose: bool) -> None:
+def run_command(
+    target: str,
+    params: tuple[str, ...],
+    backend: str,
+    resume: str | None,
+    no_cache: bool,
+    force: tuple[str, ...],
+    only: str | None,
+    sweep: str | None,
+    objective: str | None,
+    seed: int,
+    workers: int | None,
+    kernel: str | None,
+    fresh_kernel: bool | None,
+    ray_address: str | None,
+    verbose: bool,
+) -> None:
     from nbmlops.cli.output import TerminalReporter, echo, print_run_summary, print_sweep_summary
     from nbmlops.pipeline import load_pipeline
     from nbmlops.pipeline.params import check_unique
@@ -78,17 +103,32 @@ def run_command(target: str, params: tuple[str, ...], backend: str, resume: str 
     spec = load_pipeline(target)
     for warning in spec.warnings:
         echo(f"warning: {warning}", err=True)
-    backend_options = {k: v for k, v in {"workers": workers, "kernel": kernel, "fresh_kernel": fresh_kernel,
-                                         "address": ray_address}.items() if v is not None}
-    options = {"backend": backend, "use_cache": not no_cache, "force": force, "echo": verbose,
-               "backend_options": backend_options}
+    backend_options = {
+        k: v
+        for k, v in {"workers": workers, "kernel": kernel, "fresh_kernel": fresh_kernel, "address": ray_address}.items()
+        if v is not None
+    }
+    options = {
+        "backend": backend,
+        "use_cache": not no_cache,
+        "force": force,
+        "echo": verbose,
+        "backend_options": backend_options,
+    }
     if sweep or (any("," in item for item in params) and is_sweep(spec, params)):
         if resume or only:
             raise NbmlopsError("--resume and --only run one pipeline; they can't be combined with a sweep")
-        result = sweep_pipeline(spec, list(params), sweep=sweep or "grid", objective=objective, seed=seed,
-                                reporter_for=lambda values, extra: TerminalReporter(
-                                    spec, verbose, {"shared steps": "once"} if "skip" in extra else values),
-                                **options)
+        result = sweep_pipeline(
+            spec,
+            list(params),
+            sweep=sweep or "grid",
+            objective=objective,
+            seed=seed,
+            reporter_for=lambda values, extra: TerminalReporter(
+                spec, verbose, {"shared steps": "once"} if "skip" in extra else values
+            ),
+            **options,
+        )
         print_sweep_summary(result)
         return
     from nbmlops.pipeline.params import resolve_parameters
@@ -125,8 +165,10 @@ def compile_command(notebook: str, output: str | None, target: str, kernel: str 
     else:
         written = write_target(spec, target, output, force=force, kernel_name=kernel)
         files = f", {len(written)} files" if len(written) > 1 else ""
-        echo(f"wrote {output}: {chosen.help} ({len(spec.steps)} steps, {len(spec.parameters)} parameters{files})",
-             err=True)
+        echo(
+            f"wrote {output}: {chosen.help} ({len(spec.steps)} steps, {len(spec.parameters)} parameters{files})",
+            err=True,
+        )
     for warning in spec.warnings:
         echo(f"warning: {warning}", err=True)
 

@@ -38,11 +38,18 @@ def check_database(url: str) -> Check:
     except Exception as exc:  # noqa: BLE001 - any driver error means unreachable; its first line says why
         return Check("database", False, f"{where}: unreachable: {_first_line(exc)}")
     if revisions is None:
-        return Check("database", False, f"{where}: reachable but holds no nbmlops schema (any nbmlops command "
-                                        "that opens the store creates it)")
+        return Check(
+            "database",
+            False,
+            f"{where}: reachable but holds no nbmlops schema (any nbmlops command that opens the store creates it)",
+        )
     if revisions != {HEAD}:
-        return Check("database", False, f"{where}: schema at {', '.join(sorted(revisions))}, this nbmlops "
-                                        f"expects {HEAD} (any command that opens the store upgrades an older one)")
+        return Check(
+            "database",
+            False,
+            f"{where}: schema at {', '.join(sorted(revisions))}, this nbmlops "
+            f"expects {HEAD} (any command that opens the store upgrades an older one)",
+        )
     return Check("database", True, f"{where}: reachable, schema at {HEAD}")
 
 
@@ -68,8 +75,11 @@ def check_ray(address: str | None) -> Check:
     if not address:
         running = recorded_cluster()
         if running is None:
-            return Check("ray", True, "no address configured: --backend ray starts Ray per run (`nbmlops ray "
-                                      "start` keeps one running)")
+            return Check(
+                "ray",
+                True,
+                "no address configured: --backend ray starts Ray per run (`nbmlops ray start` keeps one running)",
+            )
         address, source = running.address, f"local cluster in {cluster_dir()}"
     else:
         source = "configured"
@@ -91,8 +101,9 @@ def check_online_store(url: str | None, home: str) -> Check:
         try:
             import redis
 
-            client = redis.Redis.from_url(url, socket_timeout=CONNECT_TIMEOUT_S,
-                                          socket_connect_timeout=CONNECT_TIMEOUT_S)
+            client = redis.Redis.from_url(
+                url, socket_timeout=CONNECT_TIMEOUT_S, socket_connect_timeout=CONNECT_TIMEOUT_S
+            )
             client.ping()
             client.close()
         except Exception as exc:  # noqa: BLE001 - connection refused, auth, timeout

@@ -61,13 +61,22 @@ def ls_cmd(as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table("set", "current", "versions", "entities", "features", "rows", "online", "newest event",
-                  "vectors", "owner")
+    table = Table(
+        "set", "current", "versions", "entities", "features", "rows", "online", "newest event", "vectors", "owner"
+    )
     for s in sets:
-        table.add_row(s.name, f"v{s.version}", ", ".join(f"v{v}" for v in s.versions), ", ".join(s.entities),
-                      str(len(s.features)), str(s.rows), str(s.online_entities),
-                      _age(s.freshness_s) + " ago" if s.freshness_s is not None else "-",
-                      ", ".join(s.vectors) or "-", s.owner or "-")
+        table.add_row(
+            s.name,
+            f"v{s.version}",
+            ", ".join(f"v{v}" for v in s.versions),
+            ", ".join(s.entities),
+            str(len(s.features)),
+            str(s.rows),
+            str(s.online_entities),
+            _age(s.freshness_s) + " ago" if s.freshness_s is not None else "-",
+            ", ".join(s.vectors) or "-",
+            s.owner or "-",
+        )
     _console().print(table)
 
 
@@ -87,26 +96,49 @@ def show_cmd(name: str, as_json: bool) -> None:
 
     console = _console()
     state = "current" if info.version == info.current else f"current: v{info.current}"
-    console.print(f"[bold]{info.name}[/] v{info.version} ({state})"
-                  f"  entities: {', '.join(info.entities)}  timestamp: {info.timestamp}"
-                  + (f"  ttl: {_age(info.ttl_s)}" if info.ttl_s else ""))
+    console.print(
+        f"[bold]{info.name}[/] v{info.version} ({state})"
+        f"  entities: {', '.join(info.entities)}  timestamp: {info.timestamp}"
+        + (f"  ttl: {_age(info.ttl_s)}" if info.ttl_s else "")
+    )
     if info.description or info.owner:
         console.print(f"{info.description}  [dim]owner: {info.owner or '-'}[/]")
-    newest = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(info.newest_event_ns / 1e9)) \
-        if info.newest_event_ns else "-"
-    console.print(f"rows: {info.rows} in {info.ingests} ingests; newest event {newest} UTC "
-                  f"({_age(info.freshness_s)} ago); online entities: {info.online_entities}")
+    newest = (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(info.newest_event_ns / 1e9)) if info.newest_event_ns else "-"
+    )
+    console.print(
+        f"rows: {info.rows} in {info.ingests} ingests; newest event {newest} UTC "
+        f"({_age(info.freshness_s)} ago); online entities: {info.online_entities}"
+    )
     table = Table("feature", "kind", "type", "definition", "count", "nulls", "min", "max", "mean", "distinct")
     for f in info.features:
         st = f.stats or {}
-        table.add_row(f.name, f.kind, f.dtype or "-", f.definition, _num(st.get("count")), _num(st.get("nulls")),
-                      _num(st.get("min")), _num(st.get("max")), _num(st.get("mean")), _num(st.get("distinct")))
+        table.add_row(
+            f.name,
+            f.kind,
+            f.dtype or "-",
+            f.definition,
+            _num(st.get("count")),
+            _num(st.get("nulls")),
+            _num(st.get("min")),
+            _num(st.get("max")),
+            _num(st.get("mean")),
+            _num(st.get("distinct")),
+        )
     console.print(table)
     versions = Table("version", "current", "schema", "features", "rows", "ingests", "online", "last ingest")
     for v in info.history:
         last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(v.last_ingest_at)) if v.last_ingest_at else "-"
-        versions.add_row(f"v{v.version}", "*" if v.current else "", v.schema, ", ".join(v.features) or "-",
-                         str(v.rows), str(v.ingests), str(v.online_entities), last)
+        versions.add_row(
+            f"v{v.version}",
+            "*" if v.current else "",
+            v.schema,
+            ", ".join(v.features) or "-",
+            str(v.rows),
+            str(v.ingests),
+            str(v.online_entities),
+            last,
+        )
     console.print(versions)
     console.print(f"vectors: {', '.join(info.vectors) or '-'}   models: {', '.join(info.models) or '-'}")
 

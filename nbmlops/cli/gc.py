@@ -24,8 +24,15 @@ def _size(count: int) -> str:
 
 @click.command("gc")
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-@click.option("--older-than", "older_than", type=click.FloatRange(min=0), default=GRACE_S, show_default=True,
-              metavar="SECONDS", help="Keep blobs and temporary files younger than this (writes in progress).")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.FloatRange(min=0),
+    default=GRACE_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Keep blobs and temporary files younger than this (writes in progress).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def gc(dry_run: bool, older_than: float, as_json: bool) -> None:
     """Remove blobs no run, model version, monitor reference or cached training set uses, and leftover .tmp files."""
@@ -36,13 +43,19 @@ def gc(dry_run: bool, older_than: float, as_json: bool) -> None:
     from nbmlops.store.gc import collect_garbage, run_artifact_references
 
     store = open_store()
-    report = collect_garbage(store, [run_artifact_references, registry_references, monitoring_references,
-                                     feature_references], dry_run=dry_run, grace_s=older_than)
+    report = collect_garbage(
+        store,
+        [run_artifact_references, registry_references, monitoring_references, feature_references],
+        dry_run=dry_run,
+        grace_s=older_than,
+    )
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "removed": report.blobs, "temp": report.temp_files}, indent=1))
         return
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"{verb} {len(report.blobs)} unreferenced blob(s) ({_size(report.blob_bytes)}) and "
-               f"{len(report.temp_files)} temporary file(s) ({_size(report.temp_bytes)}): {_size(report.total_bytes)}"
-               f" in all; {report.referenced} blob(s) in use, {report.kept_young} kept as younger than "
-               f"{older_than:g}s")
+    click.echo(
+        f"{verb} {len(report.blobs)} unreferenced blob(s) ({_size(report.blob_bytes)}) and "
+        f"{len(report.temp_files)} temporary file(s) ({_size(report.temp_bytes)}): {_size(report.total_bytes)}"
+        f" in all; {report.referenced} blob(s) in use, {report.kept_young} kept as younger than "
+        f"{older_than:g}s"
+    )

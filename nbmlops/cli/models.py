@@ -80,8 +80,16 @@ def ls(name: str | None, as_json: bool) -> None:
             click.echo("no registered models (register one with nbmlops.register_model(model, 'name'))", err=True)
             return
         rows = [("name", "latest", "versions", "aliases", "updated")]
-        rows += [(m.name, str(m.latest_version or "-"), str(m.versions),
-                  ", ".join(f"@{a}→{v}" for a, v in m.aliases.items()) or "-", _when(m.updated_at)) for m in found]
+        rows += [
+            (
+                m.name,
+                str(m.latest_version or "-"),
+                str(m.versions),
+                ", ".join(f"@{a}→{v}" for a, v in m.aliases.items()) or "-",
+                _when(m.updated_at),
+            )
+            for m in found
+        ]
         _table(rows)
         return
     versions = list_model_versions(name)
@@ -94,8 +102,16 @@ def ls(name: str | None, as_json: bool) -> None:
     rows = [("version", "created", "aliases", "run", "type", "metrics")]
     for v in versions:
         metrics = ", ".join(f"{k}={_fmt(x)}" for k, x in sorted(v.metrics.items())[:4])
-        rows.append((str(v.version), _when(v.created_at), ", ".join(f"@{a}" for a in v.aliases) or "-",
-                     v.run_id or "-", (v.model_type or "-").rsplit(".", 1)[-1], metrics or "-"))
+        rows.append(
+            (
+                str(v.version),
+                _when(v.created_at),
+                ", ".join(f"@{a}" for a in v.aliases) or "-",
+                v.run_id or "-",
+                (v.model_type or "-").rsplit(".", 1)[-1],
+                metrics or "-",
+            )
+        )
     _table(rows)
 
 
@@ -109,18 +125,34 @@ def show(uri: str, as_json: bool) -> None:
     version = get_model_version(uri)
     edges = model_lineage(version.uri)
     if as_json:
-        _echo_json({**version.to_dict(), "lineage": [{"to_kind": e.to_kind, "to_id": e.to_id,
-                                                      "relation": e.relation, "name": e.name} for e in edges]})
+        _echo_json(
+            {
+                **version.to_dict(),
+                "lineage": [
+                    {"to_kind": e.to_kind, "to_id": e.to_id, "relation": e.relation, "name": e.name} for e in edges
+                ],
+            }
+        )
         return
-    click.echo(click.style(version.uri, bold=True) + (f"  ({', '.join('@' + a for a in version.aliases)})"
-                                                     if version.aliases else ""))
-    fields = [("created", _when(version.created_at)), ("type", version.model_type or "-"),
-              ("format", version.format),
-              ("artifact", f"{version.artifact_sha256}  {_size(version.artifact_size)}"),
-              ("run", version.run_id or "-"),
-              ("notebook", f"{version.notebook_path or '-'}  {version.notebook_sha256 or ''}".rstrip()
-               if version.notebook_sha256 or version.notebook_path else "-"),
-              ("git commit", version.git_commit or "-"), ("data", version.data_sha256 or "-")]
+    click.echo(
+        click.style(version.uri, bold=True)
+        + (f"  ({', '.join('@' + a for a in version.aliases)})" if version.aliases else "")
+    )
+    fields = [
+        ("created", _when(version.created_at)),
+        ("type", version.model_type or "-"),
+        ("format", version.format),
+        ("artifact", f"{version.artifact_sha256}  {_size(version.artifact_size)}"),
+        ("run", version.run_id or "-"),
+        (
+            "notebook",
+            f"{version.notebook_path or '-'}  {version.notebook_sha256 or ''}".rstrip()
+            if version.notebook_sha256 or version.notebook_path
+            else "-",
+        ),
+        ("git commit", version.git_commit or "-"),
+        ("data", version.data_sha256 or "-"),
+    ]
     if version.description:
         fields.append(("description", version.description))
     width = max(len(k) for k, _ in fields)
@@ -144,13 +176,15 @@ def show(uri: str, as_json: bool) -> None:
     profile = version.profile
     if profile:
         columns = profile.get("columns", {})
-        click.echo(click.style("reference profile", bold=True) + f"  {profile.get('rows')} rows, "
-                   f"{len(columns)} columns")
+        click.echo(
+            click.style("reference profile", bold=True) + f"  {profile.get('rows')} rows, {len(columns)} columns"
+        )
         rows = [("  column", "kind", "nulls", "summary")]
         for name, column in columns.items():
             if column["kind"] == "numeric" and column.get("mean") is not None:
-                summary = (f"mean {column['mean']:.4g}  std {column['std']:.4g}  "
-                           f"[{column['min']:.4g}, {column['max']:.4g}]")
+                summary = (
+                    f"mean {column['mean']:.4g}  std {column['std']:.4g}  [{column['min']:.4g}, {column['max']:.4g}]"
+                )
             elif column["kind"] == "categorical":
                 top = ", ".join(f"{k} ({v})" for k, v in list(column["top"].items())[:3])
                 summary = f"{column['distinct']} values: {top}" + (", …" if column["distinct"] > 3 else "")
@@ -244,11 +278,11 @@ def rm(target: str, yes: bool, as_json: bool) -> None:
     if ref.version is not None:
         version = get_model_version(target)
         what = f"version {version.uri} with its drift history" + (
-            f" (aliases {', '.join('@' + a for a in version.aliases)} go too)" if version.aliases else "")
+            f" (aliases {', '.join('@' + a for a in version.aliases)} go too)" if version.aliases else ""
+        )
     else:
         count = len(list_model_versions(ref.name))
-        what = (f"model {ref.name} with its {count} version{'s' if count != 1 else ''}, aliases, tags and drift "
-                "history")
+        what = f"model {ref.name} with its {count} version{'s' if count != 1 else ''}, aliases, tags and drift history"
     if not yes:
         click.confirm(f"delete {what}?", abort=True, err=True)
     numbers = delete_model_version(target) if ref.version is not None else delete_model(ref.name)

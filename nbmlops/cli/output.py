@@ -14,7 +14,6 @@ if TYPE_CHECKING:  # `nbmlops compile` and `show` print through echo without imp
     from nbmlops.runners.sweep import SweepResult
 
 
-
 COLOURS = {"red": 31, "green": 32, "yellow": 33, "cyan": 36, "white": 37}
 
 

@@ -75,25 +75,45 @@ def runs() -> None:
 @click.option("--order-by", "order_by", multiple=True, metavar="FIELD", help="e.g. -metrics.auc (repeatable).")
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
-def list_runs(pipeline: str | None, status: str | None, filter_: str | None, order_by: tuple[str, ...],
-              limit: int, as_json: bool) -> None:
+def list_runs(
+    pipeline: str | None, status: str | None, filter_: str | None, order_by: tuple[str, ...], limit: int, as_json: bool
+) -> None:
     """List runs, newest first."""
-    found = _store().list_runs(pipeline=pipeline, status=status, where=split_filter(filter_), order_by=order_by,
-                               limit=limit)
+    found = _store().list_runs(
+        pipeline=pipeline, status=status, where=split_filter(filter_), order_by=order_by, limit=limit
+    )
     if as_json:
         click.echo(json.dumps([_run_summary(r) for r in found], indent=1, default=str))
         return
     metric_keys = sorted({k for r in found for k in r.metrics})[:6]
     # the params that tell these runs apart; the ones all share would only crowd the table
-    param_keys = sorted({k for r in found for k in r.params
-                         if len({json.dumps(x.params.get(k), default=str) for x in found}) > 1})[:4]
+    param_keys = sorted(
+        {k for r in found for k in r.params if len({json.dumps(x.params.get(k), default=str) for x in found}) > 1}
+    )[:4]
     triggered = any(r.trigger for r in found)  # the column only where a schedule started some of them
-    rows = [[r.id, r.pipeline or r.name or "", r.status, _when(r.started_at), _seconds(r.duration),
-             *([trigger_text(r.trigger)] if triggered else []),
-             *[_short(r.params.get(k)) for k in param_keys],
-             *[_short(r.metrics.get(k)) for k in metric_keys]] for r in found]
-    columns = ["run", "pipeline", "status", "started", "seconds", *(["trigger"] if triggered else []),
-               *[f"params.{k}" for k in param_keys], *[f"metrics.{k}" for k in metric_keys]]
+    rows = [
+        [
+            r.id,
+            r.pipeline or r.name or "",
+            r.status,
+            _when(r.started_at),
+            _seconds(r.duration),
+            *([trigger_text(r.trigger)] if triggered else []),
+            *[_short(r.params.get(k)) for k in param_keys],
+            *[_short(r.metrics.get(k)) for k in metric_keys],
+        ]
+        for r in found
+    ]
+    columns = [
+        "run",
+        "pipeline",
+        "status",
+        "started",
+        "seconds",
+        *(["trigger"] if triggered else []),
+        *[f"params.{k}" for k in param_keys],
+        *[f"metrics.{k}" for k in metric_keys],
+    ]
     _console().print(_table(f"{len(found)} runs", columns, rows))
 
 
@@ -102,11 +122,13 @@ def trigger_text(trigger: dict[str, Any] | None) -> str:
     if not trigger:
         return ""
     kind = trigger.get("kind", "")
-    detail = {"cron": lambda: str(trigger.get("occurrence_at", "")),
-              "files": lambda: f"{len(trigger.get('files', []))} new file(s) {trigger.get('glob', '')}",
-              "drift": lambda: f"{trigger.get('model', '')} result {trigger.get('drift_result', '')}",
-              "after": lambda: f"{trigger.get('upstream', '')} run {trigger.get('upstream_run', '')}",
-              "manual": lambda: str(trigger.get("requested_at", ""))}.get(kind, lambda: "")()
+    detail = {
+        "cron": lambda: str(trigger.get("occurrence_at", "")),
+        "files": lambda: f"{len(trigger.get('files', []))} new file(s) {trigger.get('glob', '')}",
+        "drift": lambda: f"{trigger.get('model', '')} result {trigger.get('drift_result', '')}",
+        "after": lambda: f"{trigger.get('upstream', '')} run {trigger.get('upstream_run', '')}",
+        "manual": lambda: str(trigger.get("requested_at", "")),
+    }.get(kind, lambda: "")()
     attempt = f" (attempt {trigger['attempt']})" if trigger.get("attempt", 1) > 1 else ""
     return f"{trigger.get('schedule', '')} {kind} {detail}{attempt}".strip()
 
@@ -141,14 +163,32 @@ def show_run(run_id: str, as_json: bool) -> None:
     if run.error:
         console.print(f"[red]error:[/] {run.error}")
     if run.params:
-        console.print(_table("params", ["name", "value", "from"], [
-            [k, _short(v), _reused_from(run.reused.get(f"params.{k}"))] for k, v in run.params.items()]))
+        console.print(
+            _table(
+                "params",
+                ["name", "value", "from"],
+                [[k, _short(v), _reused_from(run.reused.get(f"params.{k}"))] for k, v in run.params.items()],
+            )
+        )
     if run.metrics:
-        console.print(_table("metrics", ["name", "value", "from"], [
-            [k, _short(v), _reused_from(run.reused.get(f"metrics.{k}"))] for k, v in run.metrics.items()]))
+        console.print(
+            _table(
+                "metrics",
+                ["name", "value", "from"],
+                [[k, _short(v), _reused_from(run.reused.get(f"metrics.{k}"))] for k, v in run.metrics.items()],
+            )
+        )
     if steps:
-        rows = [[s.name, s.status + (" (cached)" if s.cache_hit else ""), _seconds(s.duration),
-                 ", ".join(s.inputs), ", ".join(s.outputs)] for s in steps]
+        rows = [
+            [
+                s.name,
+                s.status + (" (cached)" if s.cache_hit else ""),
+                _seconds(s.duration),
+                ", ".join(s.inputs),
+                ", ".join(s.outputs),
+            ]
+            for s in steps
+        ]
         console.print(_table("steps", ["step", "status", "seconds", "inputs", "outputs"], rows))
 
 
@@ -176,8 +216,9 @@ def compare_runs(run_ids: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"runs": list(run_ids), "rows": rows}, indent=1, default=str))
         return
-    table_rows = [[("≠ " if row["differs"] else "  ") + row["field"], *[_short(v) for v in row["values"]]]
-                  for row in rows]
+    table_rows = [
+        [("≠ " if row["differs"] else "  ") + row["field"], *[_short(v) for v in row["values"]]] for row in rows
+    ]
     _console().print(_table("compare (≠ marks differences)", ["field", *run_ids], table_rows))
 
 
@@ -192,8 +233,10 @@ def lineage(run_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([asdict(e) for e in edges], indent=1, default=str))
         return
-    rows = [[e.relation, e.step_name or "", e.name or "", f"{e.from_kind}:{e.from_id[:16]}",
-             f"{e.to_kind}:{e.to_id[:16]}"] for e in edges]
+    rows = [
+        [e.relation, e.step_name or "", e.name or "", f"{e.from_kind}:{e.from_id[:16]}", f"{e.to_kind}:{e.to_id[:16]}"]
+        for e in edges
+    ]
     _console().print(_table(f"lineage of run {run_id}", ["relation", "step", "name", "from", "to"], rows))
 
 

@@ -45,28 +45,64 @@ def schedule() -> None:
 @click.option("--backend", default="local", show_default=True, help="local, papermill or ray.")
 @click.option("--catchup", default="once", show_default=True, help="Missed occurrences: skip, once or all.")
 @click.option("--retries", default="0", show_default=True, help="Retries of a failed run, with exponential back-off.")
-@click.option("--retry-delay", default="60", show_default=True, metavar="SECONDS",
-              help="Back-off before the first retry (doubles each time).")
+@click.option(
+    "--retry-delay",
+    default="60",
+    show_default=True,
+    metavar="SECONDS",
+    help="Back-off before the first retry (doubles each time).",
+)
 @click.option("--start", metavar="ISO_TIME", help="Count occurrences from this time (default: now).")
 @click.option("--on-new-files", metavar="GLOB", help='Run when files matching it appear, e.g. "data/*.parquet".')
-@click.option("--files-param", default="new_files", show_default=True,
-              help="The parameter that receives the new files (a list of paths).")
+@click.option(
+    "--files-param",
+    default="new_files",
+    show_default=True,
+    help="The parameter that receives the new files (a list of paths).",
+)
 @click.option("--on-drift", metavar="MODEL_URI", help="Run when a stored drift result of the model is over threshold.")
 @click.option("--after", metavar="NAME", help="Run after each successful run of this schedule or pipeline.")
 @json_option
-def add(target: str, cron: str | None, timezone: str, name: str | None, params: tuple[str, ...], backend: str,
-        catchup: str, retries: str, retry_delay: str, start: str | None, on_new_files: str | None,
-        files_param: str, on_drift: str | None, after: str | None, as_json: bool) -> None:
+def add(
+    target: str,
+    cron: str | None,
+    timezone: str,
+    name: str | None,
+    params: tuple[str, ...],
+    backend: str,
+    catchup: str,
+    retries: str,
+    retry_delay: str,
+    start: str | None,
+    on_new_files: str | None,
+    files_param: str,
+    on_drift: str | None,
+    after: str | None,
+    as_json: bool,
+) -> None:
     """Schedule a notebook (or pipeline.json)."""
     from nbmlops.scheduling import add_schedule, build_schedule
 
     retries_n = _number(retries, int, "--retries")
     delay = _number(retry_delay, float, "--retry-delay")
     store = _store()
-    made = build_schedule(target, home=store.settings.home, cron=cron, timezone=timezone, name=name,
-                          params=list(params), backend=backend, catchup=catchup, retries=retries_n,
-                          retry_delay=delay, start=start, on_new_files=on_new_files, files_param=files_param,
-                          on_drift=on_drift, after=after)
+    made = build_schedule(
+        target,
+        home=store.settings.home,
+        cron=cron,
+        timezone=timezone,
+        name=name,
+        params=list(params),
+        backend=backend,
+        catchup=catchup,
+        retries=retries_n,
+        retry_delay=delay,
+        start=start,
+        on_new_files=on_new_files,
+        files_param=files_param,
+        on_drift=on_drift,
+        after=after,
+    )
     add_schedule(store.db, made)
     _print_one(store, made.name, as_json, verb="added")
 
@@ -100,9 +136,14 @@ def list_(as_json: bool) -> None:
     for view in views:
         last = view["last"] or {}
         state = "paused" if view["paused"] else ("error" if view["last_error"] else "active")
-        table.add_row(view["name"], "; ".join(view["triggers"]), (view["next_at"] or "")[:19].replace("T", " "),
-                      f"{(last.get('at') or '')[:19].replace('T', ' ')} {last.get('status') or ''}".strip(), state,
-                      view["notebook"])
+        table.add_row(
+            view["name"],
+            "; ".join(view["triggers"]),
+            (view["next_at"] or "")[:19].replace("T", " "),
+            f"{(last.get('at') or '')[:19].replace('T', ' ')} {last.get('status') or ''}".strip(),
+            state,
+            view["notebook"],
+        )
     Console(highlight=False, width=None if sys.stdout.isatty() else 240).print(table)
 
 
@@ -118,10 +159,21 @@ def _print_one(store: Any, name: str, as_json: bool, verb: str | None = None) ->
     from nbmlops.scheduling import occurrences_of, schedule_view
 
     view = schedule_view(store, name)
-    history = [{"key": o.key, "kind": o.kind, "status": o.status, "attempts": o.attempts,
-                "max_attempts": o.max_attempts, "run_id": o.run_id, "error": o.error,
-                "occurrence_at": o.occurrence_at, "next_attempt_at": o.next_attempt_at, "owner": o.owner}
-               for o in occurrences_of(store.db, name)]
+    history = [
+        {
+            "key": o.key,
+            "kind": o.kind,
+            "status": o.status,
+            "attempts": o.attempts,
+            "max_attempts": o.max_attempts,
+            "run_id": o.run_id,
+            "error": o.error,
+            "occurrence_at": o.occurrence_at,
+            "next_attempt_at": o.next_attempt_at,
+            "owner": o.owner,
+        }
+        for o in occurrences_of(store.db, name)
+    ]
     if as_json:
         click.echo(json.dumps({**view, "occurrences": history}, indent=1, default=str))
         return
@@ -132,15 +184,19 @@ def _print_one(store: Any, name: str, as_json: bool, verb: str | None = None) ->
     for line in view["triggers"]:
         click.echo(f"  when      {line}")
     click.echo(f"  next      {view['next_at'] or '-'}")
-    click.echo(f"  params    {json.dumps(view['params'])}  backend {view['backend']}  catch-up {view['catchup']}  "
-               f"retries {view['retries']} (first after {view['retry_delay']:g} s)")
+    click.echo(
+        f"  params    {json.dumps(view['params'])}  backend {view['backend']}  catch-up {view['catchup']}  "
+        f"retries {view['retries']} (first after {view['retry_delay']:g} s)"
+    )
     if view["last_error"]:
         click.echo(f"  last error  {view['last_error']}")
     for o in history:
         retry = f" next attempt {_when(o['next_attempt_at'])}" if o["status"] == "retrying" else ""
         error = f"  {o['error']}" if o["error"] and o["status"] != "succeeded" else ""
-        click.echo(f"  {o['key']:<42} {o['status']:<10} attempt {o['attempts']}/{o['max_attempts']} "
-                   f"run {o['run_id'] or '-'}{retry}{error}")
+        click.echo(
+            f"  {o['key']:<42} {o['status']:<10} attempt {o['attempts']}/{o['max_attempts']} "
+            f"run {o['run_id'] or '-'}{retry}{error}"
+        )
 
 
 @schedule.command("pause")
@@ -175,8 +231,11 @@ def remove(name: str) -> None:
 
 @schedule.command("run-now")
 @click.argument("name")
-@click.option("--due", is_flag=True, help="Run the newest cron occurrence due now, unless already claimed "
-                                          "(what exported crontab/systemd entries run).")
+@click.option(
+    "--due",
+    is_flag=True,
+    help="Run the newest cron occurrence due now, unless already claimed (what exported crontab/systemd entries run).",
+)
 @click.option("--at", "at", metavar="ISO_TIME", help="Act as if it were this time (tests, replays).")
 @json_option
 def run_now(name: str, due: bool, at: str | None, as_json: bool) -> None:
@@ -184,8 +243,14 @@ def run_now(name: str, due: bool, at: str | None, as_json: bool) -> None:
     from nbmlops.scheduling import describe, parse_time
     from nbmlops.scheduling import run_now as run
 
-    outcome = run(_store(), name, due=due, at=parse_time(at) if at else None, echo=not as_json,
-                  log=lambda line: click.echo(line, err=True))
+    outcome = run(
+        _store(),
+        name,
+        due=due,
+        at=parse_time(at) if at else None,
+        echo=not as_json,
+        log=lambda line: click.echo(line, err=True),
+    )
     if outcome is None:
         message = f"{name}: nothing to run (the occurrence due now was claimed already)"
         click.echo(json.dumps({"schedule": name, "status": None}) if as_json else message, err=not as_json)
@@ -208,34 +273,59 @@ def export(fmt: str | None, names: tuple[str, ...]) -> None:
         raise ScheduleError("export: choose --crontab or --systemd")
     store = _store()
     chosen = [get_schedule(store.db, n) for n in names] if names else list_schedules(store.db)
-    text = export_crontab(chosen, store.settings.home) if fmt == "crontab" else export_systemd(
-        chosen, store.settings.home)
+    text = (
+        export_crontab(chosen, store.settings.home) if fmt == "crontab" else export_systemd(chosen, store.settings.home)
+    )
     click.echo(text, nl=False)
 
 
 @click.command("scheduler", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--poll", default="30", show_default=True, metavar="SECONDS",
-              help="Look at triggers (files, drift, upstream runs) this often; cron times are met on time.")
+@click.option(
+    "--poll",
+    default="30",
+    show_default=True,
+    metavar="SECONDS",
+    help="Look at triggers (files, drift, upstream runs) this often; cron times are met on time.",
+)
 @click.option("--max-parallel", default="4", show_default=True, help="Runs at once.")
 @click.option("--once", is_flag=True, help="Process what is due now (or --at) and exit.")
 @click.option("--at", "at", metavar="ISO_TIME", help="With --once: the instant to process.")
-@click.option("--grace", default="60", show_default=True, metavar="SECONDS",
-              help="On SIGTERM/SIGINT, how long running pipelines may take to finish before they are stopped.")
-@click.option("--lease", default="30", show_default=True, metavar="SECONDS",
-              help="Lease of a running occurrence (renewed every third); another scheduler takes over after it.")
+@click.option(
+    "--grace",
+    default="60",
+    show_default=True,
+    metavar="SECONDS",
+    help="On SIGTERM/SIGINT, how long running pipelines may take to finish before they are stopped.",
+)
+@click.option(
+    "--lease",
+    default="30",
+    show_default=True,
+    metavar="SECONDS",
+    help="Lease of a running occurrence (renewed every third); another scheduler takes over after it.",
+)
 def scheduler(poll: str, max_parallel: str, once: bool, at: str | None, grace: str, lease: str) -> None:
     """Run due schedules until SIGTERM/SIGINT (several schedulers may share one database)."""
     from nbmlops.scheduling import ScheduleError, Scheduler, parse_time
 
     if at and not once:
         raise ScheduleError("--at: only with --once")
-    runner = Scheduler(_store(), max_parallel=_number(max_parallel, int, "--max-parallel"),
-                       poll_s=_number(poll, float, "--poll"), grace_s=_number(grace, float, "--grace"),
-                       lease_s=_number(lease, float, "--lease"), at=parse_time(at) if at else None)
+    runner = Scheduler(
+        _store(),
+        max_parallel=_number(max_parallel, int, "--max-parallel"),
+        poll_s=_number(poll, float, "--poll"),
+        grace_s=_number(grace, float, "--grace"),
+        lease_s=_number(lease, float, "--lease"),
+        at=parse_time(at) if at else None,
+    )
     if once:
         outcomes = runner.run_once()
-        click.echo(f"{len(outcomes)} run(s): " + ", ".join(
-            f"{o.occurrence.schedule} {o.status or 'taken over'}" for o in outcomes) if outcomes else "nothing due")
+        click.echo(
+            f"{len(outcomes)} run(s): "
+            + ", ".join(f"{o.occurrence.schedule} {o.status or 'taken over'}" for o in outcomes)
+            if outcomes
+            else "nothing due"
+        )
         return
     stop, hurry = threading.Event(), threading.Event()
     received: list[str] = []

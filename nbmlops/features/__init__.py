@@ -36,7 +36,31 @@ from nbmlops.features.pit_report import PointInTimeReport
 from nbmlops.features.store import FeatureStore
 from nbmlops.features.vectors import FeatureVector
 
-__all__ = ["AGGREGATIONS", "Expr", "FeatureError", "FeatureInfo", "FeatureSet", "FeatureStore", "FeatureVector",
-           "IngestRecord", "OnlineFeatures", "ParityReport", "PointInTimeReport", "SetInfo", "Transform",
-           "VersionInfo", "Window", "catalog", "default_store", "describe", "explain_training_set", "flush",
-           "get_offline_features", "get_online_features", "latest_values", "parity", "transform", "vector_users"]
+__all__ = [
+    "AGGREGATIONS",
+    "Expr",
+    "FeatureError",
+    "FeatureInfo",
+    "FeatureSet",
+    "FeatureStore",
+    "FeatureVector",
+    "IngestRecord",
+    "OnlineFeatures",
+    "ParityReport",
+    "PointInTimeReport",
+    "SetInfo",
+    "Transform",
+    "VersionInfo",
+    "Window",
+    "catalog",
+    "default_store",
+    "describe",
+    "explain_training_set",
+    "flush",
+    "get_offline_features",
+    "get_online_features",
+    "latest_values",
+    "parity",
+    "transform",
+    "vector_users",
+]

@@ -37,9 +37,14 @@ def default_store() -> FeatureStore:
     """One FeatureStore per project home and settings in this process."""
     from nbmlops.store.home import project_home
 
-    key = (str(os.getpid()), str(project_home()), os.environ.get("NBMLOPS_DB_URL", ""),
-           os.environ.get("NBMLOPS_ARTIFACT_ROOT", ""), os.environ.get(ONLINE_ENV, ""),
-           os.environ.get("NBMLOPS_RAY_ADDRESS", ""))
+    key = (
+        str(os.getpid()),
+        str(project_home()),
+        os.environ.get("NBMLOPS_DB_URL", ""),
+        os.environ.get("NBMLOPS_ARTIFACT_ROOT", ""),
+        os.environ.get(ONLINE_ENV, ""),
+        os.environ.get("NBMLOPS_RAY_ADDRESS", ""),
+    )
     with _lock:
         store = _stores.get(key)
         if store is None:
@@ -50,8 +55,9 @@ def default_store() -> FeatureStore:
 use_default_store(default_store)
 
 
-def get_offline_features(vector: FeatureVector, entity_df: pd.DataFrame, timestamp_column: str = "ts",
-                         **kwargs: Any) -> pd.DataFrame:
+def get_offline_features(
+    vector: FeatureVector, entity_df: pd.DataFrame, timestamp_column: str = "ts", **kwargs: Any
+) -> pd.DataFrame:
     return default_store().get_offline_features(vector, entity_df, timestamp_column, **kwargs)
 
 
@@ -63,22 +69,30 @@ def flush() -> None:
     default_store().flush()
 
 
-def latest_values(name: str, entity: dict[str, Any], store: FeatureStore | None = None, *,
-                  as_of: Any = None) -> OnlineFeatures:
+def latest_values(
+    name: str, entity: dict[str, Any], store: FeatureStore | None = None, *, as_of: Any = None
+) -> OnlineFeatures:
     """The latest online value (and its age) of every feature of set `name` for one entity; records nothing."""
     return _latest_values(name, entity, store or default_store(), as_of=as_of)
 
 
-def explain_training_set(training_df: pd.DataFrame, vector: FeatureVector | None = None, *,
-                         timestamp_column: str = "ts", sample: int = 20, seed: int = 0,
-                         store: FeatureStore | None = None) -> PointInTimeReport:
+def explain_training_set(
+    training_df: pd.DataFrame,
+    vector: FeatureVector | None = None,
+    *,
+    timestamp_column: str = "ts",
+    sample: int = 20,
+    seed: int = 0,
+    store: FeatureStore | None = None,
+) -> PointInTimeReport:
     """What the point-in-time join picked for `training_df` (from get_offline_features; `vector` found from it
     by default): per sampled row and set the event time, staleness and TTL, and the values a naive latest-value
     join would have leaked from the future (counted over all rows). See nbmlops.features.pit_report."""
     from nbmlops.features.pit_report import point_in_time_report
 
-    return point_in_time_report(training_df, vector, store or default_store(), timestamp_column=timestamp_column,
-                                sample=sample, seed=seed)
+    return point_in_time_report(
+        training_df, vector, store or default_store(), timestamp_column=timestamp_column, sample=sample, seed=seed
+    )
 
 
 def vector_users(store: FeatureStore | None = None) -> list[dict[str, Any]]:
@@ -86,8 +100,9 @@ def vector_users(store: FeatureStore | None = None) -> list[dict[str, Any]]:
     return _vector_users(store or default_store())
 
 
-def describe(name: str, store: FeatureStore | None = None, *, version: int | None = None,
-             stats: bool = True) -> SetInfo:
+def describe(
+    name: str, store: FeatureStore | None = None, *, version: int | None = None, stats: bool = True
+) -> SetInfo:
     """A set's current version (or `version`; or name it 'set@v2'), with every version listed in `history`."""
     return _describe(name, store or default_store(), version=version, stats=stats)
 
@@ -97,7 +112,13 @@ def catalog(store: FeatureStore | None = None, *, stats: bool = True) -> list[Se
     return _catalog(store or default_store(), stats=stats)
 
 
-def parity(vector: FeatureVector | str, sample: int = 100, *, seed: int = 0, as_of: Any = None,
-           store: FeatureStore | None = None) -> ParityReport:
+def parity(
+    vector: FeatureVector | str,
+    sample: int = 100,
+    *,
+    seed: int = 0,
+    as_of: Any = None,
+    store: FeatureStore | None = None,
+) -> ParityReport:
     """Online/offline skew of the vector's features over `sample` entities (see parity.parity)."""
     return _parity(vector, sample, seed=seed, as_of=as_of, store=store or default_store())

@@ -75,14 +75,26 @@ def _features(spec: SetSpec) -> list[FeatureInfo]:
             names, definition = spec.inferred or [], "column (inferred)"
         else:
             names = item["outputs"] if item["kind"] == "transform" else [item["name"]]
-            definition = {"column": lambda i: "column", "expr": lambda i: i["expr"],
-                          "transform": lambda i: f"transform {i['fn']}"}[item["kind"]](item)
+            definition = {
+                "column": lambda i: "column",
+                "expr": lambda i: i["expr"],
+                "transform": lambda i: f"transform {i['fn']}",
+            }[item["kind"]](item)
         for name in names:
-            out.append(FeatureInfo(name, spec.name, "row", spec.dtypes.get(name), definition,
-                                   item.get("description", "")))
+            out.append(
+                FeatureInfo(name, spec.name, "row", spec.dtypes.get(name), definition, item.get("description", ""))
+            )
     for w in spec.windows:
-        out.append(FeatureInfo(w.name, spec.name, "window", "number" if w.agg != "last" else spec.dtypes.get(
-            w.column or ""), f"{w.agg}({w.column or '*'}) over {w.name.rsplit('_', 1)[-1]}", ""))
+        out.append(
+            FeatureInfo(
+                w.name,
+                spec.name,
+                "window",
+                "number" if w.agg != "last" else spec.dtypes.get(w.column or ""),
+                f"{w.agg}({w.column or '*'}) over {w.name.rsplit('_', 1)[-1]}",
+                "",
+            )
+        )
     return out
 
 
@@ -96,11 +108,19 @@ def _history(store: FeatureStore, specs: list[SetSpec], current: int) -> list[Ve
     out = []
     for spec in specs:
         ingests = store.offline.ingests(spec.name, spec.version)
-        out.append(VersionInfo(
-            version=spec.version, current=spec.version == current, schema=_schema(spec),
-            features=spec.feature_names, rows=sum(r.rows for r in ingests), ingests=len(ingests),
-            created_at=spec.raw.get("created_at"), last_ingest_at=max((r.created_at for r in ingests), default=None),
-            online_entities=store.online.count(f"{spec.name}:v{spec.version}")))
+        out.append(
+            VersionInfo(
+                version=spec.version,
+                current=spec.version == current,
+                schema=_schema(spec),
+                features=spec.feature_names,
+                rows=sum(r.rows for r in ingests),
+                ingests=len(ingests),
+                created_at=spec.raw.get("created_at"),
+                last_ingest_at=max((r.created_at for r in ingests), default=None),
+                online_entities=store.online.count(f"{spec.name}:v{spec.version}"),
+            )
+        )
     return out
 
 
@@ -118,20 +138,33 @@ def describe(name: str, store: FeatureStore, *, version: int | None = None, stat
         for info in features:
             info.stats = computed.get(info.name)
     newest = max((r.max_ts for r in ingests if r.max_ts is not None), default=None)
-    vectors = sorted(v["name"] for v in store.catalog.vectors()  # 'set.f' and pinned 'set@v1.f' alike
-                     if any(str(ref).split(".")[0].split("@")[0] == name
-                            for ref in [*v["features"], v.get("label") or ""]))
+    vectors = sorted(
+        v["name"]
+        for v in store.catalog.vectors()  # 'set.f' and pinned 'set@v1.f' alike
+        if any(str(ref).split(".")[0].split("@")[0] == name for ref in [*v["features"], v.get("label") or ""])
+    )
     raw = spec.raw["spec"]
     return SetInfo(
-        name=name, version=spec.version, versions=[v.version for v in versions], entities=list(spec.entities),
-        timestamp=spec.timestamp, ttl_s=spec.ttl_ns / 1e9 if spec.ttl_ns else None,
-        description=raw.get("description", ""), owner=raw.get("owner", ""), features=features,
-        rows=sum(r.rows for r in ingests), ingests=len(ingests),
-        last_ingest_at=max((r.created_at for r in ingests), default=None), newest_event_ns=newest,
+        name=name,
+        version=spec.version,
+        versions=[v.version for v in versions],
+        entities=list(spec.entities),
+        timestamp=spec.timestamp,
+        ttl_s=spec.ttl_ns / 1e9 if spec.ttl_ns else None,
+        description=raw.get("description", ""),
+        owner=raw.get("owner", ""),
+        features=features,
+        rows=sum(r.rows for r in ingests),
+        ingests=len(ingests),
+        last_ingest_at=max((r.created_at for r in ingests), default=None),
+        newest_event_ns=newest,
         freshness_s=(time.time_ns() - newest) / 1e9 if newest is not None else None,
         online_entities=store.online.count(f"{spec.name}:v{spec.version}"),
-        vectors=vectors, models=_models(store, vectors), current=current.version,
-        history=_history(store, versions, current.version))
+        vectors=vectors,
+        models=_models(store, vectors),
+        current=current.version,
+        history=_history(store, versions, current.version),
+    )
 
 
 def catalog(store: FeatureStore, *, stats: bool = True, include_empty: bool = False) -> list[SetInfo]:
@@ -155,8 +188,9 @@ def _models(store: FeatureStore, vectors: list[str]) -> list[str]:
             for run_edge in meta.edges("training_set", edge.from_id, "in"):
                 if run_edge.from_kind != "run":
                     continue
-                found.update(e.from_id for e in meta.edges("run", run_edge.from_id, "in")
-                             if e.from_kind == "model_version")
+                found.update(
+                    e.from_id for e in meta.edges("run", run_edge.from_id, "in") if e.from_kind == "model_version"
+                )
     return sorted(found)
 
 
@@ -173,8 +207,9 @@ def latest_values(name: str, entity: dict[str, Any], store: FeatureStore, *, as_
     vector = FeatureVector(f"{ref} (browse)", [f"{ref}.*"])
     missing = [e for e in spec.entities if e not in entity]
     if missing:
-        raise FeatureError(f"feature set '{base}': give the entity's {', '.join(missing)} "
-                           f"(its entities: {', '.join(spec.entities)})")
+        raise FeatureError(
+            f"feature set '{base}': give the entity's {', '.join(missing)} (its entities: {', '.join(spec.entities)})"
+        )
     import pandas as pd
 
     now = time.time_ns() if as_of is None else int(pd.Timestamp(as_of).value)
@@ -184,5 +219,12 @@ def latest_values(name: str, entity: dict[str, Any], store: FeatureStore, *, as_
 def vector_users(store: FeatureStore) -> list[dict[str, Any]]:
     """Every feature vector of the catalog: name, features (references as written), label, and the model
     versions registered from runs that read a training set of it (lineage), by name."""
-    return [{"name": v["name"], "features": list(v["features"]), "label": v.get("label"),
-             "models": _models(store, [v["name"]])} for v in sorted(store.catalog.vectors(), key=lambda v: v["name"])]
+    return [
+        {
+            "name": v["name"],
+            "features": list(v["features"]),
+            "label": v.get("label"),
+            "models": _models(store, [v["name"]]),
+        }
+        for v in sorted(store.catalog.vectors(), key=lambda v: v["name"])
+    ]

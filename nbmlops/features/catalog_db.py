@@ -31,13 +31,19 @@ if TYPE_CHECKING:
 
 _METADATA = ("description", "owner", "tags")  # refreshed in place: not part of the fingerprint
 _VERSION_COLUMNS = "v.version, v.fingerprint, v.definition, v.inferred, v.dtypes, v.created_at"
-SELECT_SET = (f"SELECT s.name, s.current_version, {_VERSION_COLUMNS} FROM feature_sets s "
-              "JOIN feature_set_versions v ON v.name = s.name WHERE s.name = :name ORDER BY v.version")
-SELECT_FINGERPRINT = (f"SELECT v.name, {_VERSION_COLUMNS} FROM feature_set_versions v "
-                      "WHERE v.name = :name AND v.fingerprint = :fingerprint")
-INSERT_VERSION = ("INSERT INTO feature_set_versions (name, version, fingerprint, definition, inferred, dtypes, stats, "
-                  "created_at, updated_at) VALUES (:name, :version, :fingerprint, :definition, :inferred, :dtypes, "
-                  ":stats, :created_at, :updated_at)")
+SELECT_SET = (
+    f"SELECT s.name, s.current_version, {_VERSION_COLUMNS} FROM feature_sets s "
+    "JOIN feature_set_versions v ON v.name = s.name WHERE s.name = :name ORDER BY v.version"
+)
+SELECT_FINGERPRINT = (
+    f"SELECT v.name, {_VERSION_COLUMNS} FROM feature_set_versions v "
+    "WHERE v.name = :name AND v.fingerprint = :fingerprint"
+)
+INSERT_VERSION = (
+    "INSERT INTO feature_set_versions (name, version, fingerprint, definition, inferred, dtypes, stats, "
+    "created_at, updated_at) VALUES (:name, :version, :fingerprint, :definition, :inferred, :dtypes, "
+    ":stats, :created_at, :updated_at)"
+)
 LOCK_SET = "UPDATE feature_sets SET updated_at = :now WHERE name = :name"
 LOCK_VERSION = "UPDATE feature_set_versions SET updated_at = :now WHERE name = :name AND version = :version"
 
@@ -48,9 +54,14 @@ def dumps(value: Any) -> str:
 
 def record_of(row: Mapping[str, Any]) -> dict[str, Any]:
     """A version row as the record SetSpec reads (the shape the JSON catalog files had)."""
-    record = {"name": row["name"], "version": int(row["version"]), "fingerprint": row["fingerprint"],
-              "spec": json.loads(row["definition"]), "dtypes": json.loads(row["dtypes"]),
-              "created_at": row["created_at"]}
+    record = {
+        "name": row["name"],
+        "version": int(row["version"]),
+        "fingerprint": row["fingerprint"],
+        "spec": json.loads(row["definition"]),
+        "dtypes": json.loads(row["dtypes"]),
+        "created_at": row["created_at"],
+    }
     if row["inferred"] is not None:
         record["inferred"] = json.loads(row["inferred"])
     return record
@@ -58,10 +69,17 @@ def record_of(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def version_row(record: Mapping[str, Any], now: float, stats: Any = None) -> dict[str, Any]:
     inferred = record.get("inferred")
-    return {"name": record["name"], "version": record["version"], "fingerprint": record["fingerprint"],
-            "definition": dumps(record["spec"]), "inferred": None if inferred is None else dumps(list(inferred)),
-            "dtypes": dumps(record.get("dtypes") or {}), "stats": None if stats is None else dumps(stats),
-            "created_at": record.get("created_at") or now, "updated_at": now}
+    return {
+        "name": record["name"],
+        "version": record["version"],
+        "fingerprint": record["fingerprint"],
+        "definition": dumps(record["spec"]),
+        "inferred": None if inferred is None else dumps(list(inferred)),
+        "dtypes": dumps(record.get("dtypes") or {}),
+        "stats": None if stats is None else dumps(stats),
+        "created_at": record.get("created_at") or now,
+        "updated_at": now,
+    }
 
 
 def insert_missing(tx: Tx, table: str, row: Mapping[str, Any], key: str) -> bool:
@@ -78,8 +96,12 @@ def insert_missing(tx: Tx, table: str, row: Mapping[str, Any], key: str) -> bool
 
 
 def ensure_set(tx: Tx, name: str, now: float) -> None:
-    tx.upsert("feature_sets", [{"name": name, "current_version": None, "created_at": now, "updated_at": now}],
-              ["name"], update=False)
+    tx.upsert(
+        "feature_sets",
+        [{"name": name, "current_version": None, "created_at": now, "updated_at": now}],
+        ["name"],
+        update=False,
+    )
 
 
 class CatalogDB:
@@ -119,8 +141,10 @@ class CatalogDB:
         if version is None:  # no pointer yet
             return SetSpec.from_record(versions[-1])
         shown = ", ".join(f"v{r['version']}" for r in versions)
-        raise FeatureError(f"feature set '{name}' has no version {version} (versions: {shown}; current: "
-                           f"v{current if current is not None else versions[-1]['version']})")
+        raise FeatureError(
+            f"feature set '{name}' has no version {version} (versions: {shown}; current: "
+            f"v{current if current is not None else versions[-1]['version']})"
+        )
 
     def versions(self, name: str) -> list[SetSpec]:
         return [SetSpec.from_record(r) for r in self._load(name, True)[0]]
@@ -147,14 +171,26 @@ class CatalogDB:
                 record = record_of(rows[0])
                 if _stale_metadata(record, spec):
                     record["spec"].update({k: spec[k] for k in _METADATA})
-                    tx.execute("UPDATE feature_set_versions SET definition = :definition, updated_at = :now "
-                               "WHERE name = :name AND version = :version",
-                               {"definition": dumps(record["spec"]), "now": now, "name": fset.name,
-                                "version": record["version"]})
+                    tx.execute(
+                        "UPDATE feature_set_versions SET definition = :definition, updated_at = :now "
+                        "WHERE name = :name AND version = :version",
+                        {
+                            "definition": dumps(record["spec"]),
+                            "now": now,
+                            "name": fset.name,
+                            "version": record["version"],
+                        },
+                    )
                 return record
             last = tx.first("SELECT MAX(version) FROM feature_set_versions WHERE name = :name", {"name": fset.name})
-            record = {"name": fset.name, "version": int(last[0] or 0) + 1 if last else 1,
-                      "fingerprint": fingerprint, "spec": spec, "dtypes": {}, "created_at": now}
+            record = {
+                "name": fset.name,
+                "version": int(last[0] or 0) + 1 if last else 1,
+                "fingerprint": fingerprint,
+                "spec": spec,
+                "dtypes": {},
+                "created_at": now,
+            }
             tx.execute(INSERT_VERSION, version_row(record, now))
             return record
 
@@ -164,10 +200,11 @@ class CatalogDB:
 
     def claim_inferred(self, spec: SetSpec, columns: list[str]) -> SetSpec:
         """Fix the version's inferred columns, unless another writer fixed them first: then theirs hold."""
-        won = self.db.execute("UPDATE feature_set_versions SET inferred = :inferred, updated_at = :now "
-                              "WHERE name = :name AND version = :version AND inferred IS NULL",
-                              {"inferred": dumps(list(columns)), "now": time.time(), "name": spec.name,
-                               "version": spec.version})
+        won = self.db.execute(
+            "UPDATE feature_set_versions SET inferred = :inferred, updated_at = :now "
+            "WHERE name = :name AND version = :version AND inferred IS NULL",
+            {"inferred": dumps(list(columns)), "now": time.time(), "name": spec.name, "version": spec.version},
+        )
         self._cache.pop(spec.name, None)
         if won:
             return spec.with_inferred(columns)
@@ -182,13 +219,14 @@ class CatalogDB:
         def write(tx: Tx) -> dict[str, str]:
             params = {"name": spec.name, "version": spec.version, "now": time.time()}
             tx.execute(LOCK_VERSION, params)
-            row = tx.first("SELECT dtypes FROM feature_set_versions WHERE name = :name AND version = :version",
-                           params)
+            row = tx.first("SELECT dtypes FROM feature_set_versions WHERE name = :name AND version = :version", params)
             stored = json.loads(row[0]) if row else {}
             merged = {**found, **stored}  # a type another writer recorded first stays
             if merged != stored:
-                tx.execute("UPDATE feature_set_versions SET dtypes = :dtypes WHERE name = :name "
-                           "AND version = :version", {**params, "dtypes": dumps(merged)})
+                tx.execute(
+                    "UPDATE feature_set_versions SET dtypes = :dtypes WHERE name = :name AND version = :version",
+                    {**params, "dtypes": dumps(merged)},
+                )
             return merged
 
         merged = self.db.transaction(write)
@@ -197,20 +235,26 @@ class CatalogDB:
 
     def set_current(self, name: str, version: int) -> None:
         """The version vectors read from now on (an ingest or push into it makes it current)."""
-        self.db.execute("UPDATE feature_sets SET current_version = :version, updated_at = :now WHERE name = :name",
-                        {"version": version, "now": time.time(), "name": name})
+        self.db.execute(
+            "UPDATE feature_sets SET current_version = :version, updated_at = :now WHERE name = :name",
+            {"version": version, "now": time.time(), "name": name},
+        )
         if name in self._cache:
             self._cache[name] = (self._cache[name][0], version)
 
     # -- statistics (a cache: recomputed when the version's ingests change) ------------------------------------
     def stats(self, spec: SetSpec) -> dict[str, Any] | None:
-        rows = self.db.query("SELECT stats FROM feature_set_versions WHERE name = :name AND version = :version",
-                             {"name": spec.name, "version": spec.version})
+        rows = self.db.query(
+            "SELECT stats FROM feature_set_versions WHERE name = :name AND version = :version",
+            {"name": spec.name, "version": spec.version},
+        )
         return json.loads(rows[0]["stats"]) if rows and rows[0]["stats"] else None
 
     def save_stats(self, spec: SetSpec, stats: dict[str, Any]) -> None:
-        self.db.execute("UPDATE feature_set_versions SET stats = :stats WHERE name = :name AND version = :version",
-                        {"stats": dumps(stats), "name": spec.name, "version": spec.version})
+        self.db.execute(
+            "UPDATE feature_set_versions SET stats = :stats WHERE name = :name AND version = :version",
+            {"stats": dumps(stats), "name": spec.name, "version": spec.version},
+        )
 
     # -- vectors ----------------------------------------------------------------------------------------------
     def save_vector(self, record: Mapping[str, Any]) -> None:
@@ -220,19 +264,29 @@ class CatalogDB:
         if rows and json.loads(rows[0]["features"]) == features and rows[0]["label"] == label:
             return
         now = time.time()
-        row = {"name": name, "features": dumps(features), "label": label, "description": record.get("description"),
-               "created_at": now, "updated_at": now}
+        row = {
+            "name": name,
+            "features": dumps(features),
+            "label": label,
+            "description": record.get("description"),
+            "created_at": now,
+            "updated_at": now,
+        }
 
         def write(tx: Tx) -> None:
             if not insert_missing(tx, "feature_vectors", row, "name"):
-                tx.execute("UPDATE feature_vectors SET features = :features, label = :label, "
-                           "description = :description, updated_at = :updated_at WHERE name = :name", row)
+                tx.execute(
+                    "UPDATE feature_vectors SET features = :features, label = :label, "
+                    "description = :description, updated_at = :updated_at WHERE name = :name",
+                    row,
+                )
 
         self.db.transaction(write)
 
     def vector(self, name: str) -> dict[str, Any]:
-        rows = self.db.query("SELECT name, features, label, description FROM feature_vectors WHERE name = :name",
-                             {"name": name})
+        rows = self.db.query(
+            "SELECT name, features, label, description FROM feature_vectors WHERE name = :name", {"name": name}
+        )
         if not rows:
             known = ", ".join(v["name"] for v in self.vectors()) or "none yet"
             raise FeatureError(f"unknown feature vector '{name}' (known: {known})")
@@ -248,6 +302,9 @@ def _stale_metadata(record: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
 
 
 def _vector(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"name": row["name"], "features": json.loads(row["features"]), "label": row["label"],
-            "description": row["description"]}
-
+    return {
+        "name": row["name"],
+        "features": json.loads(row["features"]),
+        "label": row["label"],
+        "description": row["description"],
+    }

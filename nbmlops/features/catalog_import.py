@@ -55,8 +55,10 @@ def _json(root: Root, rel: str) -> Any:
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise FeatureError(f"old feature catalog file {root.where(rel)} is not JSON ({exc}); fix or remove it so "
-                           "the catalog can be imported into the database") from None
+        raise FeatureError(
+            f"old feature catalog file {root.where(rel)} is not JSON ({exc}); fix or remove it so "
+            "the catalog can be imported into the database"
+        ) from None
 
 
 def read_legacy(root: Root) -> tuple[list[LegacySet], list[dict[str, Any]]]:
@@ -86,8 +88,12 @@ def read_legacy(root: Root) -> tuple[list[LegacySet], list[dict[str, Any]]]:
         if found.records:
             found.records.sort(key=lambda r: r["version"])
             sets.append(found)
-    vectors = [v for n in root.listdir("features/vectors") if n.endswith(".json")
-               if (v := _json(root, f"features/vectors/{n}"))]
+    vectors = [
+        v
+        for n in root.listdir("features/vectors")
+        if n.endswith(".json")
+        if (v := _json(root, f"features/vectors/{n}"))
+    ]
     return sets, vectors
 
 
@@ -107,9 +113,19 @@ def import_once(catalog: CatalogDB, root: Root) -> int | None:
         for legacy in sets:
             _import_set(tx, catalog, legacy, now)
         for vector in vectors:
-            insert_missing(tx, "feature_vectors", {
-                "name": vector["name"], "features": dumps(list(vector["features"])), "label": vector.get("label"),
-                "description": vector.get("description"), "created_at": now, "updated_at": now}, "name")
+            insert_missing(
+                tx,
+                "feature_vectors",
+                {
+                    "name": vector["name"],
+                    "features": dumps(list(vector["features"])),
+                    "label": vector.get("label"),
+                    "description": vector.get("description"),
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                "name",
+            )
         return len(sets)
 
     imported = catalog.db.transaction(write)
@@ -127,13 +143,20 @@ def _import_set(tx: Tx, catalog: CatalogDB, legacy: LegacySet, now: float) -> No
         if by_version.get(version) == fingerprint:
             continue  # the database has it already: its row (types, inferred columns) wins
         if version in by_version or fingerprint in by_fingerprint:
-            held = (f"defines v{version} otherwise than {catalog.where} does" if version in by_version else
-                    f"holds as v{version} the definition {catalog.where} holds as v{by_fingerprint[fingerprint]}")
-            raise FeatureError(f"feature set '{legacy.name}': the old catalog file {legacy.files[version]} {held}; "
-                               "nothing was imported (move the old features/catalog folder away to open this "
-                               "artifact root with the database's catalog only)")
+            held = (
+                f"defines v{version} otherwise than {catalog.where} does"
+                if version in by_version
+                else f"holds as v{version} the definition {catalog.where} holds as v{by_fingerprint[fingerprint]}"
+            )
+            raise FeatureError(
+                f"feature set '{legacy.name}': the old catalog file {legacy.files[version]} {held}; "
+                "nothing was imported (move the old features/catalog folder away to open this "
+                "artifact root with the database's catalog only)"
+            )
         tx.execute(INSERT_VERSION, version_row({**record, "name": legacy.name}, now, legacy.stats.get(version)))
         by_version[version], by_fingerprint[fingerprint] = fingerprint, version
     if legacy.current is not None and legacy.current in by_version:
-        tx.execute("UPDATE feature_sets SET current_version = :version WHERE name = :name "
-                   "AND current_version IS NULL", {"version": legacy.current, "name": legacy.name})
+        tx.execute(
+            "UPDATE feature_sets SET current_version = :version WHERE name = :name AND current_version IS NULL",
+            {"version": legacy.current, "name": legacy.name},
+        )

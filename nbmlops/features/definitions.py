@@ -57,11 +57,14 @@ class Transform:
         object.__setattr__(self, "inputs", tuple(self.inputs))
 
 
-def transform(*, outputs: Sequence[str] = (), inputs: Sequence[str] = (),
-              description: str = "") -> Callable[[Callable[..., Any]], Transform]:
+def transform(
+    *, outputs: Sequence[str] = (), inputs: Sequence[str] = (), description: str = ""
+) -> Callable[[Callable[..., Any]], Transform]:
     """Decorator form of Transform: `@transform(outputs=["len"]) def text_len(df): ...`."""
+
     def wrap(fn: Callable[..., Any]) -> Transform:
         return Transform(fn, tuple(outputs), tuple(inputs), description or (fn.__doc__ or "").strip())
+
     return wrap
 
 
@@ -140,8 +143,9 @@ class FeatureSet:
             elif isinstance(item, Window):
                 self.windows.extend(self._expand(item))
             else:
-                raise FeatureError(f"feature set '{self.name}': {item!r} is not a column name, Expr, Transform "
-                                   "or Window")
+                raise FeatureError(
+                    f"feature set '{self.name}': {item!r} is not a column name, Expr, Transform or Window"
+                )
         self.row_features = names
         all_names = names + [w.name for w in self.windows]
         for name in all_names:
@@ -155,8 +159,10 @@ class FeatureSet:
         base = item.prefix or item.column or "events"
         for agg in item.aggs:
             if agg not in AGGREGATIONS:
-                raise FeatureError(f"feature set '{self.name}': unknown aggregation '{agg}' on "
-                                   f"'{item.column}' (one of {', '.join(AGGREGATIONS)})")
+                raise FeatureError(
+                    f"feature set '{self.name}': unknown aggregation '{agg}' on "
+                    f"'{item.column}' (one of {', '.join(AGGREGATIONS)})"
+                )
             if item.column is None and agg != "count":
                 raise FeatureError(f"feature set '{self.name}': aggregation '{agg}' needs a column")
             for window in item.windows:
@@ -193,15 +199,28 @@ class FeatureSet:
             elif isinstance(item, Expr):
                 rows.append({"kind": "expr", "name": item.name, "expr": item.expr, "description": item.description})
             elif isinstance(item, Transform):
-                rows.append({"kind": "transform", "outputs": list(item.outputs), "inputs": list(item.inputs),
-                             "fn": f"{item.fn.__module__}.{item.fn.__qualname__}", "code": _code_sha(item.fn),
-                             "description": item.description})
+                rows.append(
+                    {
+                        "kind": "transform",
+                        "outputs": list(item.outputs),
+                        "inputs": list(item.inputs),
+                        "fn": f"{item.fn.__module__}.{item.fn.__qualname__}",
+                        "code": _code_sha(item.fn),
+                        "description": item.description,
+                    }
+                )
         return {
-            "name": self.name, "entities": list(self.entities), "timestamp": self.timestamp, "ttl_ns": self.ttl_ns,
+            "name": self.name,
+            "entities": list(self.entities),
+            "timestamp": self.timestamp,
+            "ttl_ns": self.ttl_ns,
             "row": rows,
-            "windows": [{"name": w.name, "column": w.column, "agg": w.agg, "window_ns": w.window_ns}
-                        for w in self.windows],
-            "description": self.description, "owner": self.owner, "tags": dict(self.tags),
+            "windows": [
+                {"name": w.name, "column": w.column, "agg": w.agg, "window_ns": w.window_ns} for w in self.windows
+            ],
+            "description": self.description,
+            "owner": self.owner,
+            "tags": dict(self.tags),
         }
 
     def fingerprint(self) -> str:
@@ -215,8 +234,9 @@ class FeatureSet:
     def push(self, event: dict[str, Any], *, store: FeatureWriter | None = None, **kwargs: Any) -> None:
         _writer(store).push(self, event, **kwargs)
 
-    def push_many(self, events: Sequence[dict[str, Any]] | pd.DataFrame, *, store: FeatureWriter | None = None,
-                  **kwargs: Any) -> None:
+    def push_many(
+        self, events: Sequence[dict[str, Any]] | pd.DataFrame, *, store: FeatureWriter | None = None, **kwargs: Any
+    ) -> None:
         _writer(store).push_many(self, events, **kwargs)
 
 
@@ -245,8 +265,10 @@ def _writer(store: FeatureWriter | None) -> FeatureWriter:
     if store is not None:
         return store
     if _default_writer is None:  # only while nbmlops.features is still loading (api.py registers it)
-        raise FeatureError("FeatureSet.ingest/push: no default feature store is set; pass store=FeatureStore(...) "
-                           "or import nbmlops.features")
+        raise FeatureError(
+            "FeatureSet.ingest/push: no default feature store is set; pass store=FeatureStore(...) "
+            "or import nbmlops.features"
+        )
     return _default_writer()
 
 
@@ -287,8 +309,18 @@ class SetSpec:
         windows = tuple(WindowFeature(w["name"], w["column"], w["agg"], w["window_ns"]) for w in spec["windows"])
         inputs = [w.column for w in windows if w.column is not None]
         stored = list(row) + [c for c in dict.fromkeys(inputs) if c not in row]
-        return cls(spec["name"], record["version"], tuple(spec["entities"]), spec["timestamp"], spec["ttl_ns"],
-                   tuple(row), windows, tuple(stored), dict(record.get("dtypes") or {}), record)
+        return cls(
+            spec["name"],
+            record["version"],
+            tuple(spec["entities"]),
+            spec["timestamp"],
+            spec["ttl_ns"],
+            tuple(row),
+            windows,
+            tuple(stored),
+            dict(record.get("dtypes") or {}),
+            record,
+        )
 
     @property
     def feature_names(self) -> list[str]:

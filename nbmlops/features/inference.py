@@ -27,12 +27,16 @@ def columns_of(fset: FeatureSet, frame: pd.DataFrame) -> list[str]:
             continue
         if not isinstance(column, str) or "." in column or "@" in column or not column:
             # a vector names a feature as 'set.feature' (or 'set@v2.feature'): such a name couldn't be read back
-            raise FeatureError(f"feature set '{fset.name}': column {column!r} can't be an inferred feature name "
-                               "(use a non-empty string without '.' or '@'), rename it or list the features")
+            raise FeatureError(
+                f"feature set '{fset.name}': column {column!r} can't be an inferred feature name "
+                "(use a non-empty string without '.' or '@'), rename it or list the features"
+            )
         found.append(column)
     if not found and not fset.feature_names:
-        raise FeatureError(f"feature set '{fset.name}': no feature columns to infer, the frame holds only "
-                           f"{', '.join(map(str, frame.columns))}; add columns or list the features")
+        raise FeatureError(
+            f"feature set '{fset.name}': no feature columns to infer, the frame holds only "
+            f"{', '.join(map(str, frame.columns))}; add columns or list the features"
+        )
     return found
 
 
@@ -41,8 +45,10 @@ def check_present(spec: SetSpec, frame: pd.DataFrame) -> None:
     inferred = spec.inferred or []
     missing = [c for c in inferred if c not in frame.columns]
     if missing:
-        raise FeatureError(f"feature set '{spec.name}' v{spec.version}: missing column(s) {', '.join(missing)} "
-                           f"(its features were inferred at its first ingest: {', '.join(inferred)})")
+        raise FeatureError(
+            f"feature set '{spec.name}' v{spec.version}: missing column(s) {', '.join(missing)} "
+            f"(its features were inferred at its first ingest: {', '.join(inferred)})"
+        )
 
 
 def concrete(fset: FeatureSet, columns: Sequence[str]) -> FeatureSet:

@@ -15,8 +15,14 @@ from nbmlops.features.definitions import SetSpec, WindowFeature
 from nbmlops.features.pit import EventIndex, entity_codes, take
 
 
-def join_set(spec: SetSpec, events: pd.DataFrame, queries: pd.DataFrame, q_ts: np.ndarray,
-             row_features: list[str], windows: list[WindowFeature]) -> dict[str, np.ndarray]:
+def join_set(
+    spec: SetSpec,
+    events: pd.DataFrame,
+    queries: pd.DataFrame,
+    q_ts: np.ndarray,
+    row_features: list[str],
+    windows: list[WindowFeature],
+) -> dict[str, np.ndarray]:
     """Feature arrays aligned with `queries` (which hold the set's entity columns); q_ts in int64 ns."""
     ev_codes, q_codes = entity_codes(events, queries, spec.entities)
     ev_ts = events[spec.timestamp].to_numpy().astype("datetime64[ns]").view(np.int64)

@@ -56,19 +56,22 @@ def arrow_table(spec: SetSpec, frame: pd.DataFrame, kinds: dict[str, str]) -> pa
         values = frame[column]
         kind = pa.int64() if pd.api.types.is_integer_dtype(values.dtype) else pa.string()
         arrays[column] = pa.array(values.to_numpy() if kind == pa.int64() else values.astype(object), type=kind)
-    arrays[spec.timestamp] = pa.array(frame[spec.timestamp].to_numpy().view("int64"), type=pa.int64()) \
-        .view(pa.timestamp("ns"))
+    arrays[spec.timestamp] = pa.array(frame[spec.timestamp].to_numpy().view("int64"), type=pa.int64()).view(
+        pa.timestamp("ns")
+    )
     for column in spec.stored:
         values = frame[column]
         kind = kinds.get(column) or spec.dtypes.get(column) or "null"
         if kind == "number":
-            arrays[column] = pa.array(pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan),
-                                      type=pa.float64(), from_pandas=True)
+            arrays[column] = pa.array(
+                pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan), type=pa.float64(), from_pandas=True
+            )
         elif kind == "null":
             arrays[column] = pa.nulls(len(values), ARROW.get(spec.dtypes.get(column, ""), pa.null()))
         else:
-            arrays[column] = pa.array(values.astype(object).where(values.notna(), None), type=ARROW[kind],
-                                      from_pandas=True)
+            arrays[column] = pa.array(
+                values.astype(object).where(values.notna(), None), type=ARROW[kind], from_pandas=True
+            )
     return pa.table(arrays)
 
 
@@ -101,9 +104,18 @@ class OfflineStore:
             self.files.write_bytes(rel, data)
             files.append({"path": rel, "rows": int(end - start), "sha256": sha, "date": date})
             digest.update(sha.encode())
-        record = IngestRecord(ingest_id, spec.name, spec.version, table.num_rows, digest.hexdigest(),
-                              int(ts.min()) if len(ts) else None, int(ts.max()) if len(ts) else None,
-                              time.time(), source, files)
+        record = IngestRecord(
+            ingest_id,
+            spec.name,
+            spec.version,
+            table.num_rows,
+            digest.hexdigest(),
+            int(ts.min()) if len(ts) else None,
+            int(ts.max()) if len(ts) else None,
+            time.time(),
+            source,
+            files,
+        )
         self.files.write_bytes(f"{base}/_ingests/{ingest_id}.json", json.dumps(asdict(record)).encode())
         return record
 
@@ -123,16 +135,26 @@ class OfflineStore:
                     out.append(IngestRecord(**json.loads(data)))
         return sorted(out, key=lambda r: r.id)
 
-    def read(self, spec: SetSpec, *, columns: Sequence[str] | None = None, min_ts: int | None = None,
-             max_ts: int | None = None, ingests: list[IngestRecord] | None = None) -> pa.Table:
+    def read(
+        self,
+        spec: SetSpec,
+        *,
+        columns: Sequence[str] | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        ingests: list[IngestRecord] | None = None,
+    ) -> pa.Table:
         """Rows of the version in arrival order; whole date partitions outside [min_ts, max_ts] are skipped."""
         import pyarrow.dataset as ds
 
         lo = None if min_ts is None else str(np.datetime64(min_ts // DAY_NS, "D"))
         hi = None if max_ts is None else str(np.datetime64(max_ts // DAY_NS, "D"))
-        paths = [self.files.path(f["path"]) for r in (ingests if ingests is not None else
-                                                       self.ingests(spec.name, spec.version))
-                 for f in r.files if (lo is None or f["date"] >= lo) and (hi is None or f["date"] <= hi)]
+        paths = [
+            self.files.path(f["path"])
+            for r in (ingests if ingests is not None else self.ingests(spec.name, spec.version))
+            for f in r.files
+            if (lo is None or f["date"] >= lo) and (hi is None or f["date"] <= hi)
+        ]
         schema = self.schema(spec)
         wanted = list(columns) if columns is not None else schema.names
         if not paths:

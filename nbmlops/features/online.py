@@ -113,8 +113,10 @@ class SQLiteOnline(OnlineBackend):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._conn() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS online (tbl TEXT NOT NULL, k TEXT NOT NULL, t INTEGER NOT NULL,"
-                         " v BLOB NOT NULL, w TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS online (tbl TEXT NOT NULL, k TEXT NOT NULL, t INTEGER NOT NULL,"
+                " v BLOB NOT NULL, w TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID"
+            )
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -132,10 +134,11 @@ class SQLiteOnline(OnlineBackend):
             return [_state(row) if row else None]
         found: dict[str, State] = {}
         for i in range(0, len(keys), 900):
-            chunk = list(keys[i:i + 900])
+            chunk = list(keys[i : i + 900])
             marks = ",".join("?" * len(chunk))
-            rows = conn.execute(f"SELECT k, t, v, w FROM online WHERE tbl = ? AND k IN ({marks})",
-                                (table, *chunk)).fetchall()
+            rows = conn.execute(
+                f"SELECT k, t, v, w FROM online WHERE tbl = ? AND k IN ({marks})", (table, *chunk)
+            ).fetchall()
             # one json.loads for the whole chunk: per-call overhead dominates for short value lists
             values = _unpack_many([r[2] for r in rows])
             buffers = json.loads("[" + ",".join(r[3] or "null" for r in rows) + "]")
@@ -152,8 +155,7 @@ class SQLiteOnline(OnlineBackend):
             rows = []
             for key, items in events.items():
                 state = merge(old[key], items, max_window_ns)
-                rows.append((table, key, state["t"], _pack(state["v"]),
-                             _dumps(state["w"]) if "w" in state else None))
+                rows.append((table, key, state["t"], _pack(state["v"]), _dumps(state["w"]) if "w" in state else None))
             conn.executemany("INSERT OR REPLACE INTO online (tbl, k, t, v, w) VALUES (?, ?, ?, ?, ?)", rows)
             conn.execute("COMMIT")
         except BaseException:
@@ -167,7 +169,8 @@ class SQLiteOnline(OnlineBackend):
             conn.executemany(
                 "INSERT INTO online (tbl, k, t, v) VALUES (?, ?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET "
                 "t = excluded.t, v = excluded.v WHERE excluded.t >= online.t",
-                ((table, k, ts, _pack(v)) for k, ts, v in rows))
+                ((table, k, ts, _pack(v)) for k, ts, v in rows),
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -226,7 +229,7 @@ class RedisOnline(OnlineBackend):
 
         keys = list(events)
         for start in range(0, len(keys), 1000):
-            chunk = keys[start:start + 1000]
+            chunk = keys[start : start + 1000]
             names = [self._k(table, k) for k in chunk]
             while True:
                 with self.client.pipeline() as pipe:
@@ -248,7 +251,7 @@ class RedisOnline(OnlineBackend):
     def drop(self, table: str) -> None:
         names = list(self.client.scan_iter(match=f"{self.prefix}{table}:*", count=1000))
         for i in range(0, len(names), 1000):
-            self.client.delete(*names[i:i + 1000])
+            self.client.delete(*names[i : i + 1000])
 
     def close(self) -> None:
         self.client.close()
@@ -260,5 +263,5 @@ def open_online(url: str | None, *, default_path: Path, namespace: str) -> Onlin
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisOnline(url, namespace)
     if url.startswith("sqlite:///"):
-        return SQLiteOnline(url[len("sqlite:///"):])
+        return SQLiteOnline(url[len("sqlite:///") :])
     raise FeatureError(f"online store URL '{url}' is not sqlite:///PATH or redis://HOST:PORT/DB")

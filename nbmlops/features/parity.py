@@ -50,14 +50,19 @@ def _same(a: Any, b: Any) -> tuple[bool, float]:
     b_null = b is None or (isinstance(b, float) and math.isnan(b)) or b is pd.NaT
     if a_null or b_null:
         return a_null == b_null, 0.0 if a_null == b_null else math.inf
-    if isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number) \
-            and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, int | float | np.number)
+        and isinstance(b, int | float | np.number)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return float(a) == float(b), abs(float(a) - float(b))
     return a == b, 0.0 if a == b else math.inf
 
 
-def parity(vector: FeatureVector | str, sample: int = 100, *, seed: int = 0, as_of: Any = None,
-           store: FeatureStore) -> ParityReport:
+def parity(
+    vector: FeatureVector | str, sample: int = 100, *, seed: int = 0, as_of: Any = None, store: FeatureStore
+) -> ParityReport:
     """Replay `sample` entities of the vector (or a vector name the catalog knows) through both paths of
     `store` at one time (`as_of`, default the newest event) and count the values that differ."""
     from nbmlops.features.transform import timestamps_ns
@@ -71,18 +76,28 @@ def parity(vector: FeatureVector | str, sample: int = 100, *, seed: int = 0, as_
     first = resolved.groups[0].spec
     missing = [e for e in resolved.entities if e not in first.entities]
     if missing:
-        raise FeatureError(f"feature vector '{vector.name}': parity samples entities from set '{first.name}', "
-                           f"which lacks {', '.join(missing)}")
+        raise FeatureError(
+            f"feature vector '{vector.name}': parity samples entities from set '{first.name}', "
+            f"which lacks {', '.join(missing)}"
+        )
     entities = store.offline.read(first, columns=list(first.entities)).to_pandas().drop_duplicates()
     picked = entities.sample(n=min(sample, len(entities)), random_state=seed).reset_index(drop=True)
     if as_of is None:
-        newest = [r.max_ts for g in resolved.groups for r in store.offline.ingests(g.spec.name, g.spec.version)
-                  if r.max_ts is not None]
+        newest = [
+            r.max_ts
+            for g in resolved.groups
+            for r in store.offline.ingests(g.spec.name, g.spec.version)
+            if r.max_ts is not None
+        ]
         as_of_ns = max(newest) if newest else None
     else:
         as_of_ns = int(timestamps_ns(pd.Series([as_of]), where="as_of")[0])
-    report = ParityReport(vector.name, len(picked), None if as_of_ns is None else pd.Timestamp(as_of_ns),
-                          {c: FeatureSkew() for c in resolved.columns})
+    report = ParityReport(
+        vector.name,
+        len(picked),
+        None if as_of_ns is None else pd.Timestamp(as_of_ns),
+        {c: FeatureSkew() for c in resolved.columns},
+    )
     if not len(picked) or as_of_ns is None:
         return report
     entity_df = picked.assign(**{TS: pd.Timestamp(as_of_ns)})

@@ -32,8 +32,11 @@ def entity_codes(events: pd.DataFrame, queries: pd.DataFrame, entities: Sequence
                 size = int(hi - lo + 1)
                 ev_codes, q_codes = ev_codes * size + (a - lo), q_codes * size + (b - lo)
                 continue
-        codes, uniques = pd.factorize(pd.concat([left, right], ignore_index=True).astype(object)
-                                      if left.dtype != right.dtype else pd.concat([left, right], ignore_index=True))
+        codes, uniques = pd.factorize(
+            pd.concat([left, right], ignore_index=True).astype(object)
+            if left.dtype != right.dtype
+            else pd.concat([left, right], ignore_index=True)
+        )
         size = max(len(uniques), 1)
         ev_codes, q_codes = ev_codes * size + codes[:n], q_codes * size + codes[n:]
     return ev_codes, q_codes
@@ -111,5 +114,6 @@ def _search_right(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def take(values: np.ndarray | pd.api.extensions.ExtensionArray, positions: np.ndarray) -> np.ndarray:
     """values[positions] with null where the position is -1 (ints become floats, like merge_asof)."""
-    return pd.api.extensions.take(np.asarray(values) if isinstance(values, np.ndarray) else values,
-                                  positions, allow_fill=True)
+    return pd.api.extensions.take(
+        np.asarray(values) if isinstance(values, np.ndarray) else values, positions, allow_fill=True
+    )

@@ -47,24 +47,36 @@ def training_vector(training_df: pd.DataFrame, store: FeatureStore) -> FeatureVe
 
     key = training_df.attrs.get("training_set")
     if not key:
-        raise FeatureError("this frame carries no training-set key (attrs['training_set'], which "
-                           "get_offline_features sets and a copy may lose): pass vector=")
+        raise FeatureError(
+            "this frame carries no training-set key (attrs['training_set'], which "
+            "get_offline_features sets and a copy may lose): pass vector="
+        )
     entry = store.files.read_bytes(f"features/training_sets/{key}.json")
     if entry is None:
-        raise FeatureError(f"training set {key[:12]} is not in the feature store at {store.files.where('')}: "
-                           "pass vector=")
+        raise FeatureError(
+            f"training set {key[:12]} is not in the feature store at {store.files.where('')}: pass vector="
+        )
     record = store.catalog.vector(json.loads(entry)["vector"])
     return FeatureVector(record["name"], record["features"], record.get("label"), record.get("description") or "")
 
 
-def point_in_time_report(training_df: pd.DataFrame, vector: FeatureVector | None, store: FeatureStore, *,
-                         timestamp_column: str = "ts", sample: int = 20, seed: int = 0) -> PointInTimeReport:
+def point_in_time_report(
+    training_df: pd.DataFrame,
+    vector: FeatureVector | None,
+    store: FeatureStore,
+    *,
+    timestamp_column: str = "ts",
+    sample: int = 20,
+    seed: int = 0,
+) -> PointInTimeReport:
     if not isinstance(training_df, pd.DataFrame):
         raise FeatureError(f"a training set is a DataFrame from get_offline_features, not {type(training_df).__name__}")
     vector = vector or training_vector(training_df, store)
     if timestamp_column not in training_df.columns:
-        raise FeatureError(f"training set of vector '{vector.name}': no timestamp column '{timestamp_column}' "
-                           f"(columns: {', '.join(map(str, training_df.columns[:20]))})")
+        raise FeatureError(
+            f"training set of vector '{vector.name}': no timestamp column '{timestamp_column}' "
+            f"(columns: {', '.join(map(str, training_df.columns[:20]))})"
+        )
     resolved = resolve(vector, store.catalog)
     q_ts = timestamps_ns(training_df[timestamp_column], where=f"training set of '{vector.name}'")
     rng = np.random.default_rng(seed)
@@ -76,17 +88,28 @@ def point_in_time_report(training_df: pd.DataFrame, vector: FeatureVector | None
         entities = list(spec.entities)
         missing = [e for e in entities if e not in training_df.columns]
         if missing:
-            raise FeatureError(f"training set of vector '{vector.name}': no entity column {', '.join(missing)} of "
-                               f"feature set '{spec.name}'")
+            raise FeatureError(
+                f"training set of vector '{vector.name}': no entity column {', '.join(missing)} of "
+                f"feature set '{spec.name}'"
+            )
         events = store.offline.read(spec, columns=[*entities, spec.timestamp]).to_pandas()
-        events["_ts"] = timestamps_ns(events[spec.timestamp], where=f"feature set '{spec.name}'") \
-            if len(events) else np.array([], dtype="int64")
+        events["_ts"] = (
+            timestamps_ns(events[spec.timestamp], where=f"feature set '{spec.name}'")
+            if len(events)
+            else np.array([], dtype="int64")
+        )
         keys = training_df[entities].astype(str).agg("\x1f".join, axis=1) if entities else pd.Series([""] * n)
         event_keys = events[entities].astype(str).agg("\x1f".join, axis=1) if len(events) else pd.Series([], dtype=str)
         frame = pd.DataFrame({"_key": keys.to_numpy(), "_q": q_ts, "_row": np.arange(n)})
         found = pd.DataFrame({"_key": event_keys.to_numpy(), "_ts": events["_ts"].to_numpy(dtype="int64")})
-        picked = pd.merge_asof(frame.sort_values("_q"), found.sort_values("_ts"), left_on="_q", right_on="_ts",
-                               by="_key", direction="backward").sort_values("_row")
+        picked = pd.merge_asof(
+            frame.sort_values("_q"),
+            found.sort_values("_ts"),
+            left_on="_q",
+            right_on="_ts",
+            by="_key",
+            direction="backward",
+        ).sort_values("_row")
         newest = found.groupby("_key")["_ts"].max()
         naive = frame["_key"].map(newest)
         age_ns = picked["_q"].to_numpy() - picked["_ts"].to_numpy()
@@ -94,19 +117,34 @@ def point_in_time_report(training_df: pd.DataFrame, vector: FeatureVector | None
         ttl = spec.ttl_ns
         expired = has & (age_ns > ttl) if ttl else np.zeros(n, dtype=bool)
         leaked = (naive.to_numpy(dtype=float) > q_ts) & ~np.isnan(naive.to_numpy(dtype=float))
-        summary.append({"set": f"{spec.name}:v{spec.version}", "rows": n, "with_value": int(has.sum()),
-                        "ttl_expired": int(expired.sum()), "leaked_rows": int(leaked.sum()),
-                        "features": len(group.features), "leaked_values": int(leaked.sum()) * len(group.features)})
+        summary.append(
+            {
+                "set": f"{spec.name}:v{spec.version}",
+                "rows": n,
+                "with_value": int(has.sum()),
+                "ttl_expired": int(expired.sum()),
+                "leaked_rows": int(leaked.sum()),
+                "features": len(group.features),
+                "leaked_values": int(leaked.sum()) * len(group.features),
+            }
+        )
         for i in picked_rows:
             row = training_df.iloc[int(i)]
-            sample_parts.append({
-                "row": int(i), "set": f"{spec.name}:v{spec.version}",
-                "entity": ", ".join(f"{e}={row[e]}" for e in entities), "query_ts": _stamp(q_ts[i]),
-                "picked_ts": _stamp(picked["_ts"].iloc[i]) if has[i] else None,
-                "age_s": float(age_ns[i]) / 1e9 if has[i] else None, "ttl_s": ttl / 1e9 if ttl else None,
-                "ttl_expired": bool(expired[i]), "naive_ts": _stamp(naive.iloc[i]) if not pd.isna(naive.iloc[i])
-                else None, "leaked": bool(leaked[i]),
-                "values": {c: _plain(row[c]) for c in group.columns if c in training_df.columns}})
+            sample_parts.append(
+                {
+                    "row": int(i),
+                    "set": f"{spec.name}:v{spec.version}",
+                    "entity": ", ".join(f"{e}={row[e]}" for e in entities),
+                    "query_ts": _stamp(q_ts[i]),
+                    "picked_ts": _stamp(picked["_ts"].iloc[i]) if has[i] else None,
+                    "age_s": float(age_ns[i]) / 1e9 if has[i] else None,
+                    "ttl_s": ttl / 1e9 if ttl else None,
+                    "ttl_expired": bool(expired[i]),
+                    "naive_ts": _stamp(naive.iloc[i]) if not pd.isna(naive.iloc[i]) else None,
+                    "leaked": bool(leaked[i]),
+                    "values": {c: _plain(row[c]) for c in group.columns if c in training_df.columns},
+                }
+            )
     return PointInTimeReport(vector.name, timestamp_column, pd.DataFrame(sample_parts), pd.DataFrame(summary), n)
 
 

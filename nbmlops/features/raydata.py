@@ -23,21 +23,31 @@ def _init(address: str | None) -> Any:
     except ImportError:
         raise FeatureError('the Ray join engine needs the ray extra: pip install "nbmlops[ray]"') from None
     if not ray.is_initialized():
-        ray.init(address=None if address in (None, "", "local") else address, ignore_reinit_error=True,
-                 log_to_driver=False, include_dashboard=False)
+        ray.init(
+            address=None if address in (None, "", "local") else address,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+            include_dashboard=False,
+        )
     return ray
 
 
-def join_on_ray(spec: SetSpec, events: pd.DataFrame, queries: pd.DataFrame, q_ts: np.ndarray,
-                row_features: list[str], windows: list[WindowFeature], address: str | None,
-                partitions: int | None = None) -> dict[str, np.ndarray]:
+def join_on_ray(
+    spec: SetSpec,
+    events: pd.DataFrame,
+    queries: pd.DataFrame,
+    q_ts: np.ndarray,
+    row_features: list[str],
+    windows: list[WindowFeature],
+    address: str | None,
+    partitions: int | None = None,
+) -> dict[str, np.ndarray]:
     ray = _init(address)
     parts = partitions or max(2, int(ray.cluster_resources().get("CPU", 2)) * 2)
     ev_codes, q_codes = entity_codes(events, queries, spec.entities)
     ev_part = ev_codes % parts
     event_refs = [ray.put(events[ev_part == p].reset_index(drop=True)) for p in range(parts)]
-    q = queries.reset_index(drop=True).assign(**{ROW: np.arange(len(queries)), "__nbf_ts": q_ts,
-                                                 PART: q_codes % parts})
+    q = queries.reset_index(drop=True).assign(**{ROW: np.arange(len(queries)), "__nbf_ts": q_ts, PART: q_codes % parts})
     frames = [q[q[PART] == p] for p in range(parts)]
     dataset = ray.data.from_pandas([f for f in frames if len(f)])
 
@@ -47,8 +57,9 @@ def join_on_ray(spec: SetSpec, events: pd.DataFrame, queries: pd.DataFrame, q_ts
         out = []
         for part, rows in batch.groupby(PART, sort=False):
             part_events = ray.get(event_refs[int(part)])
-            arrays = join_set(spec, part_events, rows[list(spec.entities)], rows["__nbf_ts"].to_numpy(),
-                              row_features, windows)
+            arrays = join_set(
+                spec, part_events, rows[list(spec.entities)], rows["__nbf_ts"].to_numpy(), row_features, windows
+            )
             out.append(pd.DataFrame({ROW: rows[ROW].to_numpy(), **arrays}))
         return pd.concat(out, ignore_index=True)
 

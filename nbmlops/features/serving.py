@@ -19,8 +19,9 @@ from nbmlops.features.vectors import Group, Resolved
 _NS = 1e9
 
 
-def read_online(backend: OnlineBackend, resolved: Resolved, rows: Sequence[dict[str, Any]],
-                as_of_ns: int) -> OnlineFeatures:
+def read_online(
+    backend: OnlineBackend, resolved: Resolved, rows: Sequence[dict[str, Any]], as_of_ns: int
+) -> OnlineFeatures:
     if isinstance(rows, dict):
         rows = [rows]
     entities = resolved.entities
@@ -31,19 +32,31 @@ def read_online(backend: OnlineBackend, resolved: Resolved, rows: Sequence[dict[
     return OnlineFeatures(out, fresh)
 
 
-def _read_group(backend: OnlineBackend, group: Group, rows: Sequence[dict[str, Any]], as_of_ns: int,
-                out: list[dict[str, Any]], fresh: list[dict[str, float | None]], vector: str) -> None:
+def _read_group(
+    backend: OnlineBackend,
+    group: Group,
+    rows: Sequence[dict[str, Any]],
+    as_of_ns: int,
+    out: list[dict[str, Any]],
+    fresh: list[dict[str, float | None]],
+    vector: str,
+) -> None:
     spec = group.spec
     try:
         keys = [entity_key([row[e] for e in spec.entities]) for row in rows]
     except KeyError as exc:
-        raise FeatureError(f"feature vector '{vector}': entity row without column {exc} "
-                           f"(feature set '{spec.name}' needs {', '.join(spec.entities)})") from None
+        raise FeatureError(
+            f"feature vector '{vector}': entity row without column {exc} "
+            f"(feature set '{spec.name}' needs {', '.join(spec.entities)})"
+        ) from None
     states = backend.get(f"{spec.name}:v{spec.version}", keys)
     ttl = spec.ttl_ns
     alive = [s is not None and (ttl is None or as_of_ns - s["t"] <= ttl) for s in states]
-    positions = [(spec.row_features.index(f), c) for f, c in zip(group.features, group.columns, strict=True)
-                 if f in spec.row_features]
+    positions = [
+        (spec.row_features.index(f), c)
+        for f, c in zip(group.features, group.columns, strict=True)
+        if f in spec.row_features
+    ]
     datetimes = {spec.row_features.index(f) for f in group.row if spec.dtypes.get(f) == "datetime"}
     for i, state in enumerate(states):
         age = (as_of_ns - state["t"]) / _NS if alive[i] else None
@@ -58,8 +71,14 @@ def _read_group(backend: OnlineBackend, group: Group, rows: Sequence[dict[str, A
         _windows(group, states, alive, as_of_ns, out, fresh)
 
 
-def _windows(group: Group, states: list[Any], alive: list[bool], as_of_ns: int, out: list[dict[str, Any]],
-             fresh: list[dict[str, float | None]]) -> None:
+def _windows(
+    group: Group,
+    states: list[Any],
+    alive: list[bool],
+    as_of_ns: int,
+    out: list[dict[str, Any]],
+    fresh: list[dict[str, float | None]],
+) -> None:
     spec = group.spec
     inputs = spec.window_inputs
     codes: list[int] = []
@@ -82,8 +101,11 @@ def _windows(group: Group, states: list[Any], alive: list[bool], as_of_ns: int, 
     for c in inputs:  # the offline dtypes: numbers as float64, anything else as objects
         values = [columns[c][k] for k in index.order] if len(index.order) else []
         dtype = np.float64 if spec.dtypes.get(c) in ("number", None) else object
-        series[c] = pd.Series(values, dtype=dtype) if dtype is object else \
-            pd.Series(np.asarray([np.nan if v is None else v for v in values], dtype=np.float64))
+        series[c] = (
+            pd.Series(values, dtype=dtype)
+            if dtype is object
+            else pd.Series(np.asarray([np.nan if v is None else v for v in values], dtype=np.float64))
+        )
     result = win.evaluate(index, series, group.windows, q_codes, q_ts, hi, live)
     names = dict(zip(group.features, group.columns, strict=True))
     for feature in group.windows:
@@ -91,6 +113,9 @@ def _windows(group: Group, states: list[Any], alive: list[bool], as_of_ns: int, 
         values = result[feature.name]
         for i in range(len(states)):
             value = values[i]
-            out[i][column] = None if value is None or (isinstance(value, float) and np.isnan(value)) else \
-                (value.item() if hasattr(value, "item") else value)
+            out[i][column] = (
+                None
+                if value is None or (isinstance(value, float) and np.isnan(value))
+                else (value.item() if hasattr(value, "item") else value)
+            )
             fresh[i][column] = (as_of_ns - states[i]["t"]) / _NS if live[i] else None

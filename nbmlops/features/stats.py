@@ -18,14 +18,22 @@ from nbmlops.features.offline import IngestRecord, OfflineStore
 if TYPE_CHECKING:
     from nbmlops.features.catalog_db import CatalogDB
 
+
 def column_stats(values: Any) -> dict[str, Any]:
     """count, nulls, distinct, min/max/mean and a histogram ({"edges", "counts"} of numbers, {"values", "counts"}
     of the most frequent categories), by nbmlops.profiling's kinds; datetimes get min/max only."""
     series = pd.Series(values)
     nulls = int(series.isna().sum())
     present = series.dropna()
-    out: dict[str, Any] = {"count": int(len(present)), "nulls": nulls, "min": None, "max": None, "mean": None,
-                           "distinct": int(present.nunique()), "histogram": None}
+    out: dict[str, Any] = {
+        "count": int(len(present)),
+        "nulls": nulls,
+        "min": None,
+        "max": None,
+        "mean": None,
+        "distinct": int(present.nunique()),
+        "histogram": None,
+    }
     if len(present) == 0:
         return out
     kind, _ = profiling.column_kind(present)
@@ -42,8 +50,9 @@ def column_stats(values: Any) -> dict[str, Any]:
     return out
 
 
-def set_stats(offline: OfflineStore, catalog: CatalogDB, spec: SetSpec,
-              ingests: list[IngestRecord]) -> dict[str, dict[str, Any]]:
+def set_stats(
+    offline: OfflineStore, catalog: CatalogDB, spec: SetSpec, ingests: list[IngestRecord]
+) -> dict[str, dict[str, Any]]:
     """Every feature's statistics over the version's rows: from the catalog's cache while its ingests are the
     same, else computed and cached there."""
     state = hashlib.sha256(json.dumps([profiling.PROFILER_VERSION, [r.id for r in ingests]]).encode()).hexdigest()

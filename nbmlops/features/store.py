@@ -46,8 +46,15 @@ def _now_ns() -> int:
 
 
 class FeatureStore:
-    def __init__(self, home: str | Path | None = None, *, artifact_root: str | None = None,
-                 online_url: str | None = None, ray_address: str | None = None, flush_rows: int = 10_000) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        artifact_root: str | None = None,
+        online_url: str | None = None,
+        ray_address: str | None = None,
+        flush_rows: int = 10_000,
+    ) -> None:
         from nbmlops.store.config import load_settings
         from nbmlops.tracking import get_store
 
@@ -57,9 +64,11 @@ class FeatureStore:
         self.catalog = CatalogDB(self.meta.db)
         import_once(self.catalog, self.files)  # a catalog kept as JSON files before migration 0007
         self.offline = OfflineStore(self.files)
-        self.online = open_online(online_url or self.settings.online_store,
-                                  default_path=self.settings.home / "features_online.db",
-                                  namespace=self.files.where(""))
+        self.online = open_online(
+            online_url or self.settings.online_store,
+            default_path=self.settings.home / "features_online.db",
+            namespace=self.files.where(""),
+        )
         self.ray_address = ray_address or self.settings.ray_address
         self.flush_rows = flush_rows
         self._lock = threading.RLock()
@@ -107,13 +116,17 @@ class FeatureStore:
         for w in spec.windows:
             kind = kinds.get(w.column or "") or spec.dtypes.get(w.column or "")
             if w.agg in NUMERIC_AGGS and kind not in ("number", "null", None):
-                raise FeatureError(f"feature set '{spec.name}': feature '{w.name}' needs numbers but column "
-                                   f"'{w.column}' holds {kind} values")
+                raise FeatureError(
+                    f"feature set '{spec.name}': feature '{w.name}' needs numbers but column "
+                    f"'{w.column}' holds {kind} values"
+                )
         for column in spec.entities:
             kind = "int" if pd.api.types.is_integer_dtype(frame[column].dtype) else "str"
             if spec.dtypes.get(column, kind) != kind:
-                raise FeatureError(f"feature set '{spec.name}': entity column '{column}' holds {kind} keys but "
-                                   f"the set's keys are {spec.dtypes[column]}")
+                raise FeatureError(
+                    f"feature set '{spec.name}': entity column '{column}' holds {kind} keys but "
+                    f"the set's keys are {spec.dtypes[column]}"
+                )
             kinds[column] = kind
         if claim is not None:
             spec = self.catalog.claim_inferred(self.register(fset), claim)
@@ -125,8 +138,9 @@ class FeatureStore:
             self._specs[(id(fset), fset.fingerprint())] = spec
         return spec, arrow_table(spec, frame, kinds)
 
-    def ingest(self, fset: FeatureSet, data: pd.DataFrame | str | Path, *, online: bool = True,
-               source: str | None = None) -> IngestRecord:
+    def ingest(
+        self, fset: FeatureSet, data: pd.DataFrame | str | Path, *, online: bool = True, source: str | None = None
+    ) -> IngestRecord:
         """Write a batch (a DataFrame or a Parquet path) offline and, by default, online: all or nothing."""
         if isinstance(data, str | Path):
             source = source or str(data)
@@ -135,8 +149,9 @@ class FeatureStore:
             except (OSError, ValueError) as exc:
                 raise FeatureError(f"feature set '{fset.name}': cannot read {data}: {exc}") from None
         if not isinstance(data, pd.DataFrame):
-            raise FeatureError(f"feature set '{fset.name}': ingest takes a DataFrame or a Parquet path, "
-                               f"got {type(data).__name__}")
+            raise FeatureError(
+                f"feature set '{fset.name}': ingest takes a DataFrame or a Parquet path, got {type(data).__name__}"
+            )
         check_columns(data, f"feature set '{fset.name}': ingest")
         spec, table = self._prepare(fset, data)
         record = self.offline.write(spec, table, source or "DataFrame")
@@ -162,8 +177,9 @@ class FeatureStore:
             raise FeatureError(f"feature set '{fset.name}': an event is a dict of column -> value")
         self.push_many(fset, [event], offline=offline)
 
-    def push_many(self, fset: FeatureSet, events: Sequence[dict[str, Any]] | pd.DataFrame, *,
-                  offline: bool = True) -> None:
+    def push_many(
+        self, fset: FeatureSet, events: Sequence[dict[str, Any]] | pd.DataFrame, *, offline: bool = True
+    ) -> None:
         frame = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
         check_columns(frame, f"feature set '{fset.name}': push")
         if frame.empty:
@@ -200,8 +216,7 @@ class FeatureStore:
                 order = np.argsort(ts, kind="stable")  # ties: the later arrival comes last and wins
                 last = order[~frame.iloc[order].duplicated(list(spec.entities), keep="last").to_numpy()]
                 table, ts = table.take(pa.array(last)), ts[last]
-            rows = list(zip(_keys(table, spec.entities), ts.tolist(), _values(table, spec.row_features),
-                            strict=True))
+            rows = list(zip(_keys(table, spec.entities), ts.tolist(), _values(table, spec.row_features), strict=True))
             self.online.put_latest(name, rows)
             return
         keys = _keys(table, spec.entities)
@@ -225,8 +240,15 @@ class FeatureStore:
             found = self._resolved[key] = (now, resolved)
         return found[1]
 
-    def get_offline_features(self, vector: FeatureVector, entity_df: pd.DataFrame, timestamp_column: str = "ts", *,
-                             cache: bool = True, engine: str | None = None) -> pd.DataFrame:
+    def get_offline_features(
+        self,
+        vector: FeatureVector,
+        entity_df: pd.DataFrame,
+        timestamp_column: str = "ts",
+        *,
+        cache: bool = True,
+        engine: str | None = None,
+    ) -> pd.DataFrame:
         """A point-in-time correct training set: entity_df's rows (same order) with each feature's value as of
         the row's time. Cached by definitions, data and entity rows; the active run's lineage names it."""
         from nbmlops.features import training
@@ -242,11 +264,19 @@ class FeatureStore:
         for group in resolved.groups:
             spec = group.spec
             lookback = max(spec.ttl_ns or 0, spec.max_window_ns) if spec.ttl_ns else None
-            wanted = [*spec.entities, spec.timestamp, *group.row,
-                      *[c for c in spec.window_inputs if c in {w.column for w in group.windows}]]
-            table = self.offline.read(spec, columns=list(dict.fromkeys(wanted)), ingests=ingests[group.key],
-                                      min_ts=int(q_ts.min()) - lookback if lookback and len(q_ts) else None,
-                                      max_ts=int(q_ts.max()) if len(q_ts) else None)
+            wanted = [
+                *spec.entities,
+                spec.timestamp,
+                *group.row,
+                *[c for c in spec.window_inputs if c in {w.column for w in group.windows}],
+            ]
+            table = self.offline.read(
+                spec,
+                columns=list(dict.fromkeys(wanted)),
+                ingests=ingests[group.key],
+                min_ts=int(q_ts.min()) - lookback if lookback and len(q_ts) else None,
+                max_ts=int(q_ts.max()) if len(q_ts) else None,
+            )
             events = table.to_pandas()
             queries = entity_df[list(spec.entities)]
             if engine == "ray" or (engine is None and self.ray_address and len(entity_df) >= RAY_MIN_ROWS):
@@ -265,8 +295,9 @@ class FeatureStore:
         training.record_lineage(resolved, key)
         return result
 
-    def get_online_features(self, vector: FeatureVector, rows: Sequence[dict[str, Any]], *,
-                            as_of: Any = None) -> OnlineFeatures:
+    def get_online_features(
+        self, vector: FeatureVector, rows: Sequence[dict[str, Any]], *, as_of: Any = None
+    ) -> OnlineFeatures:
         """Latest values per entity row; unknown entities give nulls. Windows are evaluated at `as_of` (now)."""
         from nbmlops.features.serving import read_online
 
@@ -301,8 +332,10 @@ def _check_entity_df(resolved: Resolved, entity_df: pd.DataFrame, timestamp_colu
     where = f"entity_df of feature vector '{name}'"
     check_columns(entity_df, where)
     if timestamp_column not in entity_df.columns:
-        raise FeatureError(f"{where}: missing timestamp column '{timestamp_column}' "
-                           f"(columns: {', '.join(map(str, entity_df.columns))})")
+        raise FeatureError(
+            f"{where}: missing timestamp column '{timestamp_column}' "
+            f"(columns: {', '.join(map(str, entity_df.columns))})"
+        )
     label = resolved.vector.label
     if label and not resolved.label_ref and label not in entity_df.columns:
         raise FeatureError(f"{where}: label '{label}' is neither a column of entity_df nor 'set.feature'")
@@ -313,8 +346,10 @@ def _check_entity_df(resolved: Resolved, entity_df: pd.DataFrame, timestamp_colu
             kind = "int" if pd.api.types.is_integer_dtype(entity_df[column].dtype) else "str"
             stored = group.spec.dtypes.get(column)
             if stored and stored != kind:
-                raise FeatureError(f"{where}: entity column '{column}' holds {kind} keys but feature set "
-                                   f"'{group.spec.name}' keys are {stored}")
+                raise FeatureError(
+                    f"{where}: entity column '{column}' holds {kind} keys but feature set "
+                    f"'{group.spec.name}' keys are {stored}"
+                )
     keys = [*resolved.entities, timestamp_column]
     dupes = entity_df.duplicated(subset=keys)
     if dupes.any():
@@ -322,4 +357,3 @@ def _check_entity_df(resolved: Resolved, entity_df: pd.DataFrame, timestamp_colu
         shown = ", ".join(f"{k}={first[k]}" for k in keys)
         raise FeatureError(f"{where}: {int(dupes.sum())} duplicate row(s) of ({', '.join(keys)}), e.g. {shown}")
     return q_ts
-

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from nbmlops.store.models import metadata
 
 feature_sets = sa.Table(
-    "feature_sets", metadata,
+    "feature_sets",
+    metadata,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("current_version", sa.Integer),  # NULL until something is ingested or pushed: the newest reads
     sa.Column("created_at", sa.Float, nullable=False),
@@ -24,7 +25,8 @@ feature_sets = sa.Table(
 )
 
 feature_set_versions = sa.Table(
-    "feature_set_versions", metadata,
+    "feature_set_versions",
+    metadata,
     sa.Column("name", sa.String(255), sa.ForeignKey("feature_sets.name", ondelete="CASCADE"), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),  # of the schema-deciding part of the definition
@@ -38,7 +40,8 @@ feature_set_versions = sa.Table(
 )
 
 feature_vectors = sa.Table(
-    "feature_vectors", metadata,
+    "feature_vectors",
+    metadata,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("features", sa.Text, nullable=False),  # JSON list of references
     sa.Column("label", sa.Text),
@@ -48,7 +51,8 @@ feature_vectors = sa.Table(
 )
 
 feature_catalog_imports = sa.Table(
-    "feature_catalog_imports", metadata,
+    "feature_catalog_imports",
+    metadata,
     sa.Column("root", sa.String(1000), primary_key=True),  # the artifact root, as FeatureStore names it
     sa.Column("sets", sa.Integer, nullable=False),
     sa.Column("vectors", sa.Integer, nullable=False),

@@ -23,15 +23,30 @@ FORMAT = 1
 _recorded: set[tuple[str, str]] = set()
 
 
-def cache_key(resolved: Resolved, ingests: dict[tuple[str, int], list[IngestRecord]], entity_df: pd.DataFrame,
-              timestamp_column: str) -> str:
+def cache_key(
+    resolved: Resolved,
+    ingests: dict[tuple[str, int], list[IngestRecord]],
+    entity_df: pd.DataFrame,
+    timestamp_column: str,
+) -> str:
     from nbmlops._version import __version__
 
     state = {
-        "format": FORMAT, "nbmlops": __version__, "timestamp_column": timestamp_column,
+        "format": FORMAT,
+        "nbmlops": __version__,
+        "timestamp_column": timestamp_column,
         "vector": resolved.vector.record() | {"description": None},
-        "sets": [[g.spec.name, g.spec.version, g.spec.raw["fingerprint"], g.features, g.columns,
-                  [r.id for r in ingests[g.key]]] for g in resolved.groups],
+        "sets": [
+            [
+                g.spec.name,
+                g.spec.version,
+                g.spec.raw["fingerprint"],
+                g.features,
+                g.columns,
+                [r.id for r in ingests[g.key]],
+            ]
+            for g in resolved.groups
+        ],
         "entity_df": hash_frame(entity_df),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
@@ -63,8 +78,14 @@ def load(files: Root, key: str) -> pd.DataFrame | None:
 
 def save(files: Root, key: str, frame: pd.DataFrame, resolved: Resolved) -> None:
     blob = _artifacts(files).put_bytes(parquet_bytes(frame))
-    entry = {"key": key, "sha256": blob.sha256, "rows": len(frame), "vector": resolved.vector.name,
-             "sets": [f"{g.spec.name}:v{g.spec.version}" for g in resolved.groups], "created_at": time.time()}
+    entry = {
+        "key": key,
+        "sha256": blob.sha256,
+        "rows": len(frame),
+        "vector": resolved.vector.name,
+        "sets": [f"{g.spec.name}:v{g.spec.version}" for g in resolved.groups],
+        "created_at": time.time(),
+    }
     files.write_bytes(_index(key), json.dumps(entry).encode())
 
 
@@ -79,6 +100,13 @@ def record_lineage(resolved: Resolved, key: str) -> None:
     run.store.add_edge("run", run.id, "training_set", key, "input", name=resolved.vector.name, **kw)
     run.store.add_edge("training_set", key, "feature_vector", resolved.vector.name, "vector", **kw)
     for group in resolved.groups:
-        run.store.add_edge("training_set", key, "feature_set", f"{group.spec.name}:v{group.spec.version}",
-                           "features", name=",".join(group.features), **kw)
+        run.store.add_edge(
+            "training_set",
+            key,
+            "feature_set",
+            f"{group.spec.name}:v{group.spec.version}",
+            "features",
+            name=",".join(group.features),
+            **kw,
+        )
     _recorded.add((run.id, key))

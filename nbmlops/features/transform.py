@@ -36,8 +36,9 @@ def kind_of(series: pd.Series, *, where: str) -> str:
         return "number"
     if inferred == "boolean":
         return "bool"
-    raise FeatureError(f"{where}: column holds mixed or unsupported values ({inferred}); "
-                       "give numbers, booleans, strings or datetimes")
+    raise FeatureError(
+        f"{where}: column holds mixed or unsupported values ({inferred}); give numbers, booleans, strings or datetimes"
+    )
 
 
 def timestamps_ns(series: pd.Series, *, where: str) -> np.ndarray:
@@ -65,8 +66,9 @@ def check_entities(frame: pd.DataFrame, entities: Any, *, where: str) -> None:
         if values.isna().any():
             raise FeatureError(f"{where}: entity column '{column}' has {int(values.isna().sum())} null value(s)")
         if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
-            raise FeatureError(f"{where}: entity column '{column}' holds {values.dtype}; entity keys must be "
-                               "integers or strings")
+            raise FeatureError(
+                f"{where}: entity column '{column}' holds {values.dtype}; entity keys must be integers or strings"
+            )
         if not pd.api.types.is_integer_dtype(values.dtype) and kind_of(values, where=f"{where} '{column}'") != "str":
             raise FeatureError(f"{where}: entity column '{column}' must hold integers or strings")
 
@@ -99,8 +101,9 @@ def _eval(frame: pd.DataFrame, item: Expr, where: str) -> pd.Series:
     try:
         result = frame.eval(item.expr)
     except Exception as exc:  # pandas raises many types (NameError, SyntaxError, TypeError...): name the feature
-        raise FeatureError(f"{where}: expression '{item.expr}' of feature '{item.name}' failed: "
-                           f"{type(exc).__name__}: {exc}") from None
+        raise FeatureError(
+            f"{where}: expression '{item.expr}' of feature '{item.name}' failed: {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(result, pd.Series):
         result = pd.Series(result, index=frame.index)
     return result
@@ -120,8 +123,10 @@ def _run(frame: pd.DataFrame, item: Transform, where: str) -> pd.DataFrame:
     if isinstance(result, pd.Series):
         result = result.to_frame(item.outputs[0]) if len(item.outputs) == 1 else None
     if not isinstance(result, pd.DataFrame):
-        raise FeatureError(f"{where}: transform '{item.fn.__name__}' must return a DataFrame with columns "
-                           f"{', '.join(item.outputs)} (or a Series for one output)")
+        raise FeatureError(
+            f"{where}: transform '{item.fn.__name__}' must return a DataFrame with columns "
+            f"{', '.join(item.outputs)} (or a Series for one output)"
+        )
     if len(result) != len(frame):
         raise FeatureError(f"{where}: transform '{item.fn.__name__}' returned {len(result)} rows for {len(frame)}")
     missing = [c for c in item.outputs if c not in result.columns]
@@ -142,6 +147,6 @@ def check_kinds(found: dict[str, str], recorded: dict[str, str], *, set_name: st
     for column, kind in found.items():
         before = recorded.get(column)
         if before and kind != before and "null" not in (kind, before):
-            raise FeatureError(f"feature set '{set_name}': column '{column}' holds {kind} values but the stored "
-                               f"feature is {before}")
-
+            raise FeatureError(
+                f"feature set '{set_name}': column '{column}' holds {kind} values but the stored feature is {before}"
+            )

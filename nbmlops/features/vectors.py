@@ -27,8 +27,12 @@ class FeatureVector:
             raise FeatureError(f"feature vector '{self.name}': list at least one feature ('set.feature')")
 
     def record(self) -> dict[str, object]:
-        return {"name": self.name, "features": list(self.features), "label": self.label,
-                "description": self.description}
+        return {
+            "name": self.name,
+            "features": list(self.features),
+            "label": self.label,
+            "description": self.description,
+        }
 
 
 @dataclass
@@ -90,8 +94,9 @@ def split_pin(text: str, *, where: str, suffix: str = "") -> tuple[str, int | No
 
 def parse_ref(ref: str, vector: str) -> Ref:
     if not isinstance(ref, str) or ref.count(".") != 1:
-        raise FeatureError(f"feature vector '{vector}': {ref!r} is not 'set.feature' (or 'set.*', "
-                           "or 'set@v2.feature' for a version)")
+        raise FeatureError(
+            f"feature vector '{vector}': {ref!r} is not 'set.feature' (or 'set.*', or 'set@v2.feature' for a version)"
+        )
     head, feature = ref.split(".")
     name, version = split_pin(head, where=f"feature vector '{vector}': '{ref}'", suffix=f".{feature}")
     return Ref(ref, name, version, feature)
@@ -108,15 +113,16 @@ def _spec(ref: Ref, catalog: CatalogDB, vector: str, fresh: bool) -> SetSpec:
 
 def _unknown(ref: Ref, spec: SetSpec, name: str, catalog: CatalogDB, vector: str) -> FeatureError:
     """Names what the version has and, where another version has the feature, how to pin that one."""
-    others = [s.version for s in catalog.versions(spec.name) if s.version != spec.version and name in
-              s.feature_names]
+    others = [s.version for s in catalog.versions(spec.name) if s.version != spec.version and name in s.feature_names]
     hint = ""
     if others:
         current = catalog.current_version(spec.name, fresh=False)
         spelled = f"{spec.name}.{name}" if others[-1] == current else f"{spec.name}@v{others[-1]}.{name}"
         hint = f"; also in {', '.join(f'v{v}' for v in others)}: read it as '{spelled}'"
-    return FeatureError(f"feature vector '{vector}': unknown feature '{ref.text}' (set '{spec.name}' "
-                        f"v{spec.version} has: {', '.join(spec.feature_names) or 'no features yet'}{hint})")
+    return FeatureError(
+        f"feature vector '{vector}': unknown feature '{ref.text}' (set '{spec.name}' "
+        f"v{spec.version} has: {', '.join(spec.feature_names) or 'no features yet'}{hint})"
+    )
 
 
 def resolve(vector: FeatureVector, catalog: CatalogDB, *, fresh: bool = False) -> Resolved:

@@ -30,8 +30,15 @@ def _reduce(ufunc: np.ufunc, values: np.ndarray, lo: np.ndarray, hi: np.ndarray)
     return ufunc.reduceat(padded, idx)[0::2]
 
 
-def evaluate(index: EventIndex, columns: dict[str, pd.Series], windows: Sequence[WindowFeature],
-             q_codes: np.ndarray, q_ts: np.ndarray, hi: np.ndarray, alive: np.ndarray) -> dict[str, np.ndarray]:
+def evaluate(
+    index: EventIndex,
+    columns: dict[str, pd.Series],
+    windows: Sequence[WindowFeature],
+    q_codes: np.ndarray,
+    q_ts: np.ndarray,
+    hi: np.ndarray,
+    alive: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Window features per query. `columns` hold the events' input columns in index (sorted) order; `hi` is each
     query's last-event position (-1: none); `alive` marks queries with an event within the TTL."""
     out: dict[str, np.ndarray] = {}
@@ -54,8 +61,9 @@ def _null(values: np.ndarray, alive: np.ndarray) -> np.ndarray:
     return result
 
 
-def _agg(feature: WindowFeature, columns: dict[str, pd.Series], lo: np.ndarray, hi: np.ndarray,
-         empty: np.ndarray) -> np.ndarray:
+def _agg(
+    feature: WindowFeature, columns: dict[str, pd.Series], lo: np.ndarray, hi: np.ndarray, empty: np.ndarray
+) -> np.ndarray:
     if feature.column is None:  # events in the window
         return (hi - lo).astype(np.float64)
     series = columns[feature.column]
@@ -104,5 +112,5 @@ def _distinct(series: pd.Series, notnull: np.ndarray, lo: np.ndarray, hi: np.nda
     result = np.zeros(len(lo), dtype=np.float64)
     for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
         if b > a:
-            result[i] = np.count_nonzero(prev[a + 1:b + 1] <= a)
+            result[i] = np.count_nonzero(prev[a + 1 : b + 1] <= a)
     return result

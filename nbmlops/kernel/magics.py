@@ -44,8 +44,13 @@ MAX_NAMES = 8  # names listed in a summary line before "+N more"
 
 # --- finding the notebook the kernel belongs to --------------------------------------------------------------
 
-def find_notebook(explicit: str | None = None, user_ns: Mapping[str, Any] | None = None,
-                  environ: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> Path:
+
+def find_notebook(
+    explicit: str | None = None,
+    user_ns: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> Path:
     """The notebook file this kernel runs for.
 
     In order: an explicit path; VS Code's `__vsc_ipynb_file__` (absolute); `JPY_SESSION_NAME`, which Jupyter
@@ -70,13 +75,17 @@ def find_notebook(explicit: str | None = None, user_ns: Mapping[str, Any] | None
         return Path(vscode).resolve()
     session = environ.get("JPY_SESSION_NAME") or user_ns.get("__session__")
     if not isinstance(session, str) or not session.strip():
-        raise NbmlopsError("can't tell which notebook this kernel belongs to: JPY_SESSION_NAME is not set "
-                           "(Jupyter Server sets it for notebook kernels; VS Code sets __vsc_ipynb_file__). "
-                           "Pass the notebook: %pipeline ... --notebook PATH")
+        raise NbmlopsError(
+            "can't tell which notebook this kernel belongs to: JPY_SESSION_NAME is not set "
+            "(Jupyter Server sets it for notebook kernels; VS Code sets __vsc_ipynb_file__). "
+            "Pass the notebook: %pipeline ... --notebook PATH"
+        )
     session = session.strip()
     if not session.endswith(".ipynb"):
-        raise NbmlopsError(f"this kernel's session is '{session}', not a .ipynb notebook (a console or a "
-                           "script?). Pass the notebook: %pipeline ... --notebook PATH")
+        raise NbmlopsError(
+            f"this kernel's session is '{session}', not a .ipynb notebook (a console or a "
+            "script?). Pass the notebook: %pipeline ... --notebook PATH"
+        )
     value = Path(session).expanduser()
     if value.is_absolute():
         candidates = [value]
@@ -85,12 +94,15 @@ def find_notebook(explicit: str | None = None, user_ns: Mapping[str, Any] | None
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise NbmlopsError(f"this kernel was started for '{session}' (JPY_SESSION_NAME), but no such file is "
-                       f"found from {here}; was the notebook renamed or moved? Pass the notebook: "
-                       "%pipeline ... --notebook PATH")
+    raise NbmlopsError(
+        f"this kernel was started for '{session}' (JPY_SESSION_NAME), but no such file is "
+        f"found from {here}; was the notebook renamed or moved? Pass the notebook: "
+        "%pipeline ... --notebook PATH"
+    )
 
 
 # --- the magic line of a cell --------------------------------------------------------------------------------
+
 
 def parse_magic_line(line: str) -> tuple[str, CellRole | None] | None:
     """(kind, role) for a `%%step ...`, `%%setup` or `%%skip` line; None for any other line.
@@ -131,7 +143,7 @@ def _split_cell(raw_cell: str) -> tuple[str, str] | None:
             continue
         words = line.strip().split(None, 1)
         if words[0] in ("%%step", "%%setup", "%%skip"):
-            return line, "\n".join(lines[:i] + [""] + lines[i + 1:])
+            return line, "\n".join(lines[:i] + [""] + lines[i + 1 :])
         return None
     return None
 
@@ -152,6 +164,7 @@ def strip_magic_line(lines: list[str]) -> list[str]:
 
 
 # --- what a cell reads and hands on ------------------------------------------------------------------------
+
 
 def cell_flow(source: str) -> tuple[list[str], list[str]]:
     """(names the cell reads before binding them, names it binds or changes), in order, from static events."""
@@ -182,6 +195,7 @@ def _is_ipython_name(name: str) -> bool:
 
 
 # --- the magics --------------------------------------------------------------------------------------------
+
 
 class _ArgumentError(NbmlopsError):
     pass
@@ -221,14 +235,16 @@ def _pipeline_parser() -> _Parser:
     load = sub.add_parser("load", parents=[common], help="bring a step's values from a past run into this kernel")
     load.add_argument("step", help="the step whose outputs to load")
     load.add_argument("--run", metavar="RUN_ID", help="that run (default: the newest where the step finished)")
-    load.add_argument("--inputs", action="store_true",
-                      help="load what the step reads (upstream values, parameters) to debug the step itself")
+    load.add_argument(
+        "--inputs",
+        action="store_true",
+        help="load what the step reads (upstream values, parameters) to debug the step itself",
+    )
     return parser
 
 
 class _CellReporter:
     """One line per finished step, in the cell's output."""
-
 
     def __init__(self, total: int, width: int) -> None:
         self.out = sys.stdout  # the cell's stream; steps redirect sys.stdout to their logs while they run
@@ -242,8 +258,11 @@ class _CellReporter:
     def step_finished(self, step: str, status: str, seconds: float, detail: str = "") -> None:
         self.done += 1
         extra = f"  {detail}" if detail else ""
-        print(f"{status_mark(status)} [{self.done}/{self.total}] {step:<{self.width}}  {seconds:6.2f}s  "
-              f"{status}{extra}", file=self.out, flush=True)
+        print(
+            f"{status_mark(status)} [{self.done}/{self.total}] {step:<{self.width}}  {seconds:6.2f}s  {status}{extra}",
+            file=self.out,
+            flush=True,
+        )
 
 
 @magics_class
@@ -361,8 +380,9 @@ class NbmlopsMagics(Magics):
             return saved_kind
         return self.current_step or "setup"  # cells before the first step are setup
 
-    def _summary(self, kind: str, label: str, reads: list[str], writes: list[str],
-                 producers_before: Mapping[str, str]) -> str:
+    def _summary(
+        self, kind: str, label: str, reads: list[str], writes: list[str], producers_before: Mapping[str, str]
+    ) -> str:
         ns = self.shell.user_ns
         shown = [n for n in writes if n in ns and not _is_ipython_name(n) and not isinstance(ns[n], ModuleType)]
         if kind == "setup":
@@ -421,8 +441,7 @@ class NbmlopsMagics(Magics):
 
         Acts on the saved notebook this kernel belongs to (found from JPY_SESSION_NAME), never changing it."""
         if self._running:
-            print("nbmlops: %pipeline inside a running pipeline is ignored; mark that cell %%skip",
-                  file=sys.stderr)
+            print("nbmlops: %pipeline inside a running pipeline is ignored; mark that cell %%skip", file=sys.stderr)
             return
         parser = _pipeline_parser()
         try:
@@ -431,8 +450,9 @@ class NbmlopsMagics(Magics):
             except ValueError as exc:
                 raise _ArgumentError(f"%pipeline: can't parse '{line}': {exc}") from None
             if args.command is None:
-                raise _ArgumentError("%pipeline needs a command: show, compile, run, check or load "
-                                     "(%pipeline -h for help)")
+                raise _ArgumentError(
+                    "%pipeline needs a command: show, compile, run, check or load (%pipeline -h for help)"
+                )
             getattr(self, f"_pipeline_{args.command}")(args)
         except _HelpShown:
             return
@@ -441,8 +461,11 @@ class NbmlopsMagics(Magics):
             if exc.traceback_text:
                 print(exc.traceback_text.rstrip(), file=sys.stderr)
             if exc.run_id:
-                print(f"run {exc.run_id} failed; fix the cell, save the notebook, then: "
-                      f"%pipeline run --resume {exc.run_id}", file=sys.stderr)
+                print(
+                    f"run {exc.run_id} failed; fix the cell, save the notebook, then: "
+                    f"%pipeline run --resume {exc.run_id}",
+                    file=sys.stderr,
+                )
         except NbmlopsError as exc:
             print(f"error: {exc}", file=sys.stderr)
 
@@ -501,15 +524,18 @@ class NbmlopsMagics(Magics):
         if not args.resume:
             resolve_parameters(spec, list(args.params))  # a bad -p fails before anything is said to run
         saved = time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime))
-        print(f"running the saved {path.name} (saved {saved}): {len(spec.steps)} steps"
-              + (f" · {' '.join(args.params)}" if args.params else ""))
+        print(
+            f"running the saved {path.name} (saved {saved}): {len(spec.steps)} steps"
+            + (f" · {' '.join(args.params)}" if args.params else "")
+        )
         for warning in spec.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         unsaved = self._unsaved_cells(path)
         if unsaved:
-            print(f"note: {unsaved} cell{'s' if unsaved != 1 else ''} run in this kernel since the last save "
-                  "{} not in the saved file; save the notebook to include edits".format(
-                      "are" if unsaved != 1 else "is"))
+            print(
+                f"note: {unsaved} cell{'s' if unsaved != 1 else ''} run in this kernel since the last save "
+                "{} not in the saved file; save the notebook to include edits".format("are" if unsaved != 1 else "is")
+            )
         reporter = _CellReporter(len(spec.steps), max(len(s.name) for s in spec.steps))
         self._running = True
         try:
@@ -533,8 +559,9 @@ class NbmlopsMagics(Magics):
         from nbmlops.store import project_home
 
         spec = compile_notebook(self._notebook(args))
-        run_id, names = load_step_values(project_home(), spec, args.step, self.shell.user_ns, run_id=args.run,
-                                         inputs=args.inputs)
+        run_id, names = load_step_values(
+            project_home(), spec, args.step, self.shell.user_ns, run_id=args.run, inputs=args.inputs
+        )
         what = f"what step {args.step} reads" if args.inputs else f"the outputs of step {args.step}"
         print(f"loaded {what} from run {run_id}: {', '.join(names) or 'nothing (it has none)'}")
 

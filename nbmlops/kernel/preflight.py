@@ -64,6 +64,7 @@ class PreflightReport:
 
 # --- the cells, as the pipeline sees them ------------------------------------------------------------------
 
+
 def _outside_reads(tree: ast.Module) -> list[tuple[str, int]]:
     """Names the cell reads before binding them itself: what it needs from elsewhere."""
     bound: set[str] = set()
@@ -87,8 +88,14 @@ def _bindings(tree: ast.Module) -> set[str]:
 
 # --- the checks ---------------------------------------------------------------------------------------------
 
-def check_notebook(notebook: str | Path | Notebook, namespace: Mapping[str, Any], *,
-                   history: Sequence[str] | None = None, record: KernelRecord | None = None) -> PreflightReport:
+
+def check_notebook(
+    notebook: str | Path | Notebook,
+    namespace: Mapping[str, Any],
+    *,
+    history: Sequence[str] | None = None,
+    record: KernelRecord | None = None,
+) -> PreflightReport:
     """Check a saved notebook against a live namespace. `history` is the kernel's raw input history
     (index = execution count, as IPython's `In`); `record` what the magics saw in this kernel."""
     nb = notebook if isinstance(notebook, Notebook) else read_notebook(notebook)
@@ -114,8 +121,9 @@ def _explained(error: NbmlopsError, findings: list[Finding]) -> bool:
     return any(f.cell == cell and f.name and f"'{f.name}'" in str(error) for f in findings)
 
 
-def _check_crossing(spec: PipelineSpec, infos: list[CellInfo], namespace: Mapping[str, Any], ran: set[str],
-                    report: PreflightReport) -> None:
+def _check_crossing(
+    spec: PipelineSpec, infos: list[CellInfo], namespace: Mapping[str, Any], ran: set[str], report: PreflightReport
+) -> None:
     """Try to marshal each value that crosses a step boundary, as the runner will."""
     consumers: dict[tuple[str, str], list[str]] = {}
     for step in spec.steps:
@@ -128,23 +136,46 @@ def _check_crossing(spec: PipelineSpec, infos: list[CellInfo], namespace: Mappin
             to = ", ".join(readers)
             if name not in namespace:
                 if producer in ran:
-                    report.findings.append(Finding(
-                        "missing", f"step '{producer}' ran in this kernel but '{name}' is not defined, and "
-                                   f"{to} reads it (assigned only in a branch that didn't run, or deleted?)",
-                        cell, first, producer, name))
+                    report.findings.append(
+                        Finding(
+                            "missing",
+                            f"step '{producer}' ran in this kernel but '{name}' is not defined, and "
+                            f"{to} reads it (assigned only in a branch that didn't run, or deleted?)",
+                            cell,
+                            first,
+                            producer,
+                            name,
+                        )
+                    )
                 else:
-                    report.findings.append(Finding(
-                        "missing", f"'{name}' ({producer} → {to}) is not in the kernel yet: run step "
-                                   f"'{producer}' to check it can be passed on", cell, first, producer, name,
-                        NOTE))
+                    report.findings.append(
+                        Finding(
+                            "missing",
+                            f"'{name}' ({producer} → {to}) is not in the kernel yet: run step "
+                            f"'{producer}' to check it can be passed on",
+                            cell,
+                            first,
+                            producer,
+                            name,
+                            NOTE,
+                        )
+                    )
                 continue
             value = namespace[name]
             try:
                 save_value(name, value, Path(tmp) / producer)
             except MarshalError as exc:
-                report.findings.append(Finding(
-                    "marshal", f"step '{producer}' hands '{name}' ({type_name(value)}) to {to}, but it can't be "
-                               f"saved: {str(exc).split(': ', 1)[-1]}", cell, first, producer, name))
+                report.findings.append(
+                    Finding(
+                        "marshal",
+                        f"step '{producer}' hands '{name}' ({type_name(value)}) to {to}, but it can't be "
+                        f"saved: {str(exc).split(': ', 1)[-1]}",
+                        cell,
+                        first,
+                        producer,
+                        name,
+                    )
+                )
             else:
                 report.marshalled += 1
 
@@ -163,8 +194,7 @@ def _defining_cell(infos: list[CellInfo], step: str, name: str) -> tuple[int | N
     return found
 
 
-def _kernel_only_names(infos: list[CellInfo], namespace: Mapping[str, Any],
-                       record: KernelRecord) -> list[Finding]:
+def _kernel_only_names(infos: list[CellInfo], namespace: Mapping[str, Any], record: KernelRecord) -> list[Finding]:
     """Names pipeline cells read that no pipeline cell binds, but the kernel has: the run will fail on them."""
     if any(isinstance(e, StarImport) for i in infos if i.tree is not None for e in cell_events(i.tree)):
         return []  # `import *` brings names the analysis can't list
@@ -181,16 +211,27 @@ def _kernel_only_names(infos: list[CellInfo], namespace: Mapping[str, Any],
             who = f"step '{info.step}'" if info.step else info.kind
             if name in record.unseen:
                 step, first = record.unseen[name]
-                why = (f"the kernel got it from `{first}` ({step}) in a way the analysis can't see (exec, "
-                       "globals(), %run, %store); assign it plainly in a cell")
+                why = (
+                    f"the kernel got it from `{first}` ({step}) in a way the analysis can't see (exec, "
+                    "globals(), %run, %store); assign it plainly in a cell"
+                )
             elif name in skip_binders:
                 skip = skip_binders[name].cell
-                why = (f"only skip {cell_label(skip.index)} `{skip.first_line}` defines it, and the pipeline "
-                       "leaves it out")
+                why = (
+                    f"only skip {cell_label(skip.index)} `{skip.first_line}` defines it, and the pipeline leaves it out"
+                )
             else:
                 why = "no cell of the saved notebook defines it (a deleted or unsaved cell, or set out of band)"
-            findings.append(Finding("kernel", f"{who} reads '{name}', which exists in the kernel but {why}",
-                                    info.cell.index, info.cell.first_line, info.step, name))
+            findings.append(
+                Finding(
+                    "kernel",
+                    f"{who} reads '{name}', which exists in the kernel but {why}",
+                    info.cell.index,
+                    info.cell.first_line,
+                    info.step,
+                    name,
+                )
+            )
     return findings
 
 
@@ -225,11 +266,18 @@ def _order(infos: list[CellInfo], history: Sequence[str] | None) -> list[Finding
             continue
         if latest is not None and count < latest[0]:
             above = latest[1].cell
-            findings.append(Finding("order", f"ran out of order {source}: [{count}] ran before "
-                                             f"{cell_label(above.index)} `{above.first_line}` above it "
-                                             f"([{latest[0]}]); re-run from the top so the kernel matches what "
-                                             "the pipeline does",
-                                    info.cell.index, info.cell.first_line, info.step))
+            findings.append(
+                Finding(
+                    "order",
+                    f"ran out of order {source}: [{count}] ran before "
+                    f"{cell_label(above.index)} `{above.first_line}` above it "
+                    f"([{latest[0]}]); re-run from the top so the kernel matches what "
+                    "the pipeline does",
+                    info.cell.index,
+                    info.cell.first_line,
+                    info.step,
+                )
+            )
         elif latest is None or count > latest[0]:
             latest = (count, info)
     return findings
@@ -241,10 +289,11 @@ MARKS = {PROBLEM: "✗", NOTE: "·"}
 
 
 def format_report(report: PreflightReport) -> str:
-    lines = [f"pipeline check · {Path(report.notebook).name} · {report.steps} steps · {report.crossing} values "
-             f"cross step boundaries, {report.marshalled} marshal"]
-    for finding in sorted(report.findings, key=lambda f: (f.severity != PROBLEM, f.cell if f.cell is not None
-                                                          else -1)):
+    lines = [
+        f"pipeline check · {Path(report.notebook).name} · {report.steps} steps · {report.crossing} values "
+        f"cross step boundaries, {report.marshalled} marshal"
+    ]
+    for finding in sorted(report.findings, key=lambda f: (f.severity != PROBLEM, f.cell if f.cell is not None else -1)):
         where = finding.where()
         lines.append(f"{MARKS[finding.severity]} {where + ': ' if where else ''}{finding.message}")
     problems, notes = len(report.problems), len(report.notes)

@@ -32,12 +32,21 @@ def find_run(home: Path, spec: PipelineSpec, needed: set[str], run_id: str | Non
             continue
         if json.loads(record_path.read_text()).get("pipeline") == spec.name and _succeeded(RunDir(folder), needed):
             return RunDir(folder)
-    raise RunError(f"no run of '{spec.name}' in {home / 'runs'} has step {', '.join(sorted(needed))} "
-                   "finished; run the pipeline first")
+    raise RunError(
+        f"no run of '{spec.name}' in {home / 'runs'} has step {', '.join(sorted(needed))} "
+        "finished; run the pipeline first"
+    )
 
 
-def load_step_values(home: Path, spec: PipelineSpec, step_name: str, namespace: dict[str, Any], *,
-                     run_id: str | None = None, inputs: bool = False) -> tuple[str, list[str]]:
+def load_step_values(
+    home: Path,
+    spec: PipelineSpec,
+    step_name: str,
+    namespace: dict[str, Any],
+    *,
+    run_id: str | None = None,
+    inputs: bool = False,
+) -> tuple[str, list[str]]:
     """Load a step's outputs (or, with `inputs`, what it reads: upstream values and its parameters) into
     `namespace`; returns the run id and the names loaded."""
     step = spec.step(step_name)

@@ -62,8 +62,10 @@ def run(line: str, user_ns: dict[str, Any] | None = None) -> Any:
         for port in ports:
             server = _SERVERS.pop(port, None)
             if server is None:
-                raise NbmlopsError(f"%nbmlops serve stop: no server of this kernel on port {port} "
-                                   f"(running: {', '.join(map(str, _SERVERS)) or 'none'})")
+                raise NbmlopsError(
+                    f"%nbmlops serve stop: no server of this kernel on port {port} "
+                    f"(running: {', '.join(map(str, _SERVERS)) or 'none'})"
+                )
             server.stop(10)
             print(f"stopped {server.url}")
         return None
@@ -73,11 +75,17 @@ def run(line: str, user_ns: dict[str, Any] | None = None) -> Any:
     target = (user_ns or {}).get(args.target, args.target)
     if not isinstance(target, Graph | str):
         raise NbmlopsError(f"%nbmlops serve: '{args.target}' is a {type(target).__name__}, not a Graph")
-    options = {"token": args.token, "max_pending": args.max_pending, "poll_s": args.poll,
-               "log_predictions": not args.no_log}
-    server = serve(target, host=args.host, port=args.port, wait=False,
-                   **{k: v for k, v in options.items() if v is not None})
+    options = {
+        "token": args.token,
+        "max_pending": args.max_pending,
+        "poll_s": args.poll,
+        "log_predictions": not args.no_log,
+    }
+    server = serve(
+        target, host=args.host, port=args.port, wait=False, **{k: v for k, v in options.items() if v is not None}
+    )
     _SERVERS[server.port] = server
-    print(f"nbmlops: serving {server.graph!r} on {server.url} (stop: %nbmlops serve stop {server.port})",
-          file=sys.stdout)
+    print(
+        f"nbmlops: serving {server.graph!r} on {server.url} (stop: %nbmlops serve stop {server.port})", file=sys.stdout
+    )
     return server

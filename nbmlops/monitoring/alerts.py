@@ -39,8 +39,9 @@ class AlertRule:
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.n < 1 or self.k > self.n:
-            raise MonitoringError(f"alert needs 1 <= k <= n (drift in k of the last n windows), not k={self.k} "
-                               f"n={self.n}")
+            raise MonitoringError(
+                f"alert needs 1 <= k <= n (drift in k of the last n windows), not k={self.k} n={self.n}"
+            )
         if self.on not in ON:
             raise MonitoringError(f"alert 'on' must be one of {', '.join(ON)}, not '{self.on}'")
 
@@ -52,7 +53,7 @@ class AlertRule:
         return bool(dataset_drift) or bool(prediction_drift)
 
     def fires(self, signals_newest_first: Sequence[bool]) -> bool:
-        return sum(bool(s) for s in list(signals_newest_first)[:self.n]) >= self.k
+        return sum(bool(s) for s in list(signals_newest_first)[: self.n]) >= self.k
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,13 +77,21 @@ def _command(command: str) -> list[str]:
     if args and args[0] == "nbmlops":
         args = args[1:]
     if not args or args[0] != "run":
-        raise MonitoringError(f"--on-drift takes an nbmlops run command such as \"run retrain.ipynb -p lr=0.1\", "
-                           f"not '{command}'")
+        raise MonitoringError(
+            f"--on-drift takes an nbmlops run command such as \"run retrain.ipynb -p lr=0.1\", not '{command}'"
+        )
     return args
 
 
-def retrain(command: str, *, model_name: str, result_id: str, store: Store, home: str | Path | None = None,
-            capture: bool = False) -> Retraining:
+def retrain(
+    command: str,
+    *,
+    model_name: str,
+    result_id: str,
+    store: Store,
+    home: str | Path | None = None,
+    capture: bool = False,
+) -> Retraining:
     """Run the retraining pipeline; tag what it registered @staging and link it to the drift result."""
     from nbmlops.monitoring.storage import DRIFT_RESULT
 
@@ -91,8 +100,9 @@ def retrain(command: str, *, model_name: str, result_id: str, store: Store, home
     env[TRIGGER_ENV] = f"{DRIFT_RESULT}:{result_id}"
     env["NBMLOPS_HOME"] = str(store.settings.home if home is None else Path(home).resolve())
     started = time.time()
-    proc = subprocess.run([sys.executable, "-m", "nbmlops.cli.main", *args], env=env, check=False,
-                          capture_output=capture, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbmlops.cli.main", *args], env=env, check=False, capture_output=capture, text=True
+    )
     outcome = Retraining(command=command, returncode=proc.returncode, seconds=time.time() - started)
     if proc.returncode != 0:
         return outcome

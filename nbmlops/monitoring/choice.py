@@ -40,22 +40,33 @@ class TestSpec:
 
 
 _BOTH = ("numeric", "categorical")
-TESTS: dict[str, TestSpec] = {t.name: t for t in (
-    TestSpec("ks", ("numeric",), ALPHA, True, True, "ks"),
-    TestSpec("chisquare", _BOTH, ALPHA, True, True, "chisquare"),
-    TestSpec("z", _BOTH, ALPHA, True, True, "z"),
-    TestSpec("wasserstein", ("numeric",), 0.1, False, True, "wasserstein_test", gated=True),
-    TestSpec("jensenshannon", _BOTH, 0.1, False, True, "jensenshannon", gated=True),
-    TestSpec("psi", _BOTH, 0.1, False, True, "psi", gated=True),
-    TestSpec("evidently:ks", ("numeric",), 0.05, True, True, "ks"),  # the same test as ks
-    TestSpec("evidently:chisquare", _BOTH, 0.05, True, False, "evidently_chisquare", strict=True),
-    TestSpec("evidently:z", _BOTH, 0.05, True, False, "evidently_z", strict=True),
-    TestSpec("evidently:wasserstein", ("numeric",), 0.1, False, False, "wasserstein_test"),
-    TestSpec("evidently:jensenshannon", _BOTH, 0.1, False, False, "jensenshannon"),
-    TestSpec("evidently:psi", _BOTH, 0.1, False, False, "psi"),
-)}
-ALIASES = {"chi2": "chisquare", "chi-square": "chisquare", "js": "jensenshannon", "jensen-shannon": "jensenshannon",
-           "wasserstein_norm": "wasserstein", "kolmogorov-smirnov": "ks", "z-test": "z", "ztest": "z"}
+TESTS: dict[str, TestSpec] = {
+    t.name: t
+    for t in (
+        TestSpec("ks", ("numeric",), ALPHA, True, True, "ks"),
+        TestSpec("chisquare", _BOTH, ALPHA, True, True, "chisquare"),
+        TestSpec("z", _BOTH, ALPHA, True, True, "z"),
+        TestSpec("wasserstein", ("numeric",), 0.1, False, True, "wasserstein_test", gated=True),
+        TestSpec("jensenshannon", _BOTH, 0.1, False, True, "jensenshannon", gated=True),
+        TestSpec("psi", _BOTH, 0.1, False, True, "psi", gated=True),
+        TestSpec("evidently:ks", ("numeric",), 0.05, True, True, "ks"),  # the same test as ks
+        TestSpec("evidently:chisquare", _BOTH, 0.05, True, False, "evidently_chisquare", strict=True),
+        TestSpec("evidently:z", _BOTH, 0.05, True, False, "evidently_z", strict=True),
+        TestSpec("evidently:wasserstein", ("numeric",), 0.1, False, False, "wasserstein_test"),
+        TestSpec("evidently:jensenshannon", _BOTH, 0.1, False, False, "jensenshannon"),
+        TestSpec("evidently:psi", _BOTH, 0.1, False, False, "psi"),
+    )
+}
+ALIASES = {
+    "chi2": "chisquare",
+    "chi-square": "chisquare",
+    "js": "jensenshannon",
+    "jensen-shannon": "jensenshannon",
+    "wasserstein_norm": "wasserstein",
+    "kolmogorov-smirnov": "ks",
+    "z-test": "z",
+    "ztest": "z",
+}
 
 
 def test_name(name: str) -> str | None:
@@ -66,7 +77,7 @@ def test_name(name: str) -> str | None:
         return key
     prefix = ""
     if key.startswith(EVIDENTLY_PREFIX):
-        prefix, key = EVIDENTLY_PREFIX, key[len(EVIDENTLY_PREFIX):].strip()
+        prefix, key = EVIDENTLY_PREFIX, key[len(EVIDENTLY_PREFIX) :].strip()
     full = prefix + ALIASES.get(key, key)
     return full if full in TESTS else None
 

@@ -120,8 +120,8 @@ def population_std(sorted_values: np.ndarray) -> float:
     scratch = np.empty(min(n, CHUNK), dtype=np.float64)
     partials = []
     for start in range(0, n, CHUNK):
-        part = scratch[:min(CHUNK, n - start)]
-        np.subtract(sorted_values[start:start + CHUNK], mean, out=part)
+        part = scratch[: min(CHUNK, n - start)]
+        np.subtract(sorted_values[start : start + CHUNK], mean, out=part)
         np.square(part, out=part)  # not np.dot: a BLAS call per chunk wakes BLAS's threads each time (ms each)
         partials.append(float(part.sum()))
     return float(np.sqrt(math.fsum(partials) / n))
@@ -141,8 +141,9 @@ def category_counts(series: pd.Series) -> CategoryCounts:
     order = np.argsort(-counts.to_numpy(), kind="stable")
     values = np.asarray(labels, dtype=str)[order] if len(counts) else np.array([], dtype=str)
     missing = int(series.isna().sum())
-    return CategoryCounts(values=values, counts=counts.to_numpy(dtype=np.int64)[order], missing=missing,
-                          rows=len(series))
+    return CategoryCounts(
+        values=values, counts=counts.to_numpy(dtype=np.int64)[order], missing=missing, rows=len(series)
+    )
 
 
 def unique_counts(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +163,7 @@ def distinct_count(sorted_values: np.ndarray) -> int:
     changes = 0
     for start in range(0, n - 1, CHUNK):
         stop = min(start + CHUNK, n - 1)
-        changes += int(np.count_nonzero(sorted_values[start + 1:stop + 1] != sorted_values[start:stop]))
+        changes += int(np.count_nonzero(sorted_values[start + 1 : stop + 1] != sorted_values[start:stop]))
     return changes + 1
 
 

@@ -136,8 +136,9 @@ def homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> TableTest:
     total = ref + cur
     expected_ref = total * (n1 / (n1 + n2))
     expected_cur = total * (n2 / (n1 + n2))
-    statistic = float(np.sum((ref - expected_ref) ** 2 / expected_ref)
-                      + np.sum((cur - expected_cur) ** 2 / expected_cur))
+    statistic = float(
+        np.sum((ref - expected_ref) ** 2 / expected_ref) + np.sum((cur - expected_cur) ** 2 / expected_cur)
+    )
     if len(ref) == 2:
         p = two_column_p(int(round(ref[0])), int(round(n1)), int(round(n2)), int(round(total[0])))
     else:

@@ -50,9 +50,27 @@ PLOT_BINS = 30
 PLOT_TOP = 20
 PROGRESS_CELLS = 20_000_000  # rows x columns above which a progress bar shows by default
 OK, NOT_ENOUGH, SKIP = "ok", "not enough data", "skipped"
-COLUMNS = ["feature", "role", "kind", "dtype", "test", "statistic", "p_value", "score", "threshold", "drifted",
-           "effect_size", "effect_metric", "status", "reason", "n_reference", "n_current", "missing_reference",
-           "missing_current", "unseen_current"]
+COLUMNS = [
+    "feature",
+    "role",
+    "kind",
+    "dtype",
+    "test",
+    "statistic",
+    "p_value",
+    "score",
+    "threshold",
+    "drifted",
+    "effect_size",
+    "effect_metric",
+    "status",
+    "reason",
+    "n_reference",
+    "n_current",
+    "missing_reference",
+    "missing_current",
+    "unseen_current",
+]
 
 
 @dataclass
@@ -81,9 +99,11 @@ class DriftResult:
     def summary(self) -> str:
         tested = int(((self.table["role"] == "feature") & (self.table["status"] == OK)).sum())
         verdict = "DRIFT" if self.dataset_drift else "no drift"
-        return (f"{verdict}: {len(self.drifted_features)} of {tested} tested features drifted "
-                f"({self.drift_share:.0%}, threshold {self.share_threshold:.0%}); "
-                f"{self.n_reference} reference rows, {self.n_current} current rows")
+        return (
+            f"{verdict}: {len(self.drifted_features)} of {tested} tested features drifted "
+            f"({self.drift_share:.0%}, threshold {self.share_threshold:.0%}); "
+            f"{self.n_reference} reference rows, {self.n_current} current rows"
+        )
 
     def __repr__(self) -> str:
         return f"DriftResult({self.summary()})"
@@ -98,8 +118,10 @@ def _per_column(value: Any, names: list[str], what: str) -> dict[str, Any]:
     if isinstance(value, Mapping):
         unknown = [str(k) for k in value if str(k) not in names]
         if unknown:
-            raise MonitoringError(f"{what} names column(s) not in the reference data: {', '.join(unknown)} "
-                               f"(columns: {', '.join(names[:20])})")
+            raise MonitoringError(
+                f"{what} names column(s) not in the reference data: {', '.join(unknown)} "
+                f"(columns: {', '.join(names[:20])})"
+            )
         return {str(k): v for k, v in value.items()}
     return dict.fromkeys(names, value)
 
@@ -110,8 +132,10 @@ def _check_tests(tests: dict[str, Any]) -> dict[str, str]:
     for column, name in tests.items():
         found = choice.test_name(str(name))
         if found is None:
-            raise MonitoringError(f"unknown drift test '{name}' for column '{column}' (a rule: "
-                               f"{', '.join(choice.RULES)}; or a test: {', '.join(choice.TESTS)})")
+            raise MonitoringError(
+                f"unknown drift test '{name}' for column '{column}' (a rule: "
+                f"{', '.join(choice.RULES)}; or a test: {', '.join(choice.TESTS)})"
+            )
         out[column] = found
     return out
 
@@ -131,8 +155,16 @@ def _check_thresholds(thresholds: dict[str, Any]) -> dict[str, float]:
 
 def _row(name: str, ref: ColumnReference, role: str, **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(feature=name, role=role, kind=ref.kind, dtype=ref.dtype, drifted=False, status=OK,
-               n_reference=ref.count, missing_reference=ref.missing / ref.rows if ref.rows else math.nan)
+    row.update(
+        feature=name,
+        role=role,
+        kind=ref.kind,
+        dtype=ref.dtype,
+        drifted=False,
+        status=OK,
+        n_reference=ref.count,
+        missing_reference=ref.missing / ref.rows if ref.rows else math.nan,
+    )
     row.update(values)
     return row
 
@@ -152,8 +184,12 @@ def _numeric_plot(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
 def _categorical_plot(ref: dict, cur: dict) -> dict[str, Any]:
     n_ref, n_cur = sum(ref.values()) or 1, sum(cur.values()) or 1
     keys = list(ref)[:PLOT_TOP] + [k for k, _ in sorted(cur.items(), key=lambda kv: -kv[1]) if k not in ref][:5]
-    return {"type": "categorical", "categories": [str(k) for k in keys],
-            "reference": [ref.get(k, 0) / n_ref for k in keys], "current": [cur.get(k, 0) / n_cur for k in keys]}
+    return {
+        "type": "categorical",
+        "categories": [str(k) for k in keys],
+        "reference": [ref.get(k, 0) / n_ref for k in keys],
+        "current": [cur.get(k, 0) / n_cur for k in keys],
+    }
 
 
 @dataclass
@@ -166,8 +202,9 @@ class _Options:
     plots: bool
 
 
-def _read_current(ref_kind: str, current: pd.DataFrame, name: str,
-                  buffer: SortBuffer | None) -> NumericValues | CategoryCounts | None:
+def _read_current(
+    ref_kind: str, current: pd.DataFrame, name: str, buffer: SortBuffer | None
+) -> NumericValues | CategoryCounts | None:
     """The pass over the current column _compare needs (None where _compare skips the column unread). A numeric
     column is sorted in `buffer` when given: its values are then a view of it, valid until the buffer's next use."""
     if ref_kind == SKIPPED or name not in current.columns:
@@ -178,9 +215,14 @@ def _read_current(ref_kind: str, current: pd.DataFrame, name: str,
     return category_counts(series)
 
 
-def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Options,
-             buffer: SortBuffer | None = None,
-             read: NumericValues | CategoryCounts | None = None) -> tuple[dict, dict | None]:
+def _compare(
+    name: str,
+    ref: ColumnReference,
+    current: pd.DataFrame,
+    opt: _Options,
+    buffer: SortBuffer | None = None,
+    read: NumericValues | CategoryCounts | None = None,
+) -> tuple[dict, dict | None]:
     """One column's row (and plot). `read`: the current column already read by _read_current, else read here."""
     role = opt.roles.get(name, "feature")
     if ref.kind == SKIPPED:
@@ -190,8 +232,14 @@ def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Optio
     series = current[name]
     cur_kind, why = column_kind(series)
     if ref.kind == NUMERIC and cur_kind != NUMERIC:
-        return _row(name, ref, role, status=SKIP, dtype=str(series.dtype),
-                    reason=f"numeric in the reference but {series.dtype} in the current data"), None
+        return _row(
+            name,
+            ref,
+            role,
+            status=SKIP,
+            dtype=str(series.dtype),
+            reason=f"numeric in the reference but {series.dtype} in the current data",
+        ), None
     plot = None
     if read is None:
         read = _read_current(ref.kind, current, name, buffer)
@@ -200,8 +248,9 @@ def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Optio
         n_cur, missing, rows = len(cur.sorted), cur.missing, cur.rows
         ref_sorted = ref.numeric.sorted if ref.numeric is not None else np.array([])
         if len(ref_sorted) and n_cur:
-            outside = np.searchsorted(cur.sorted, ref_sorted[0], "left") + \
-                (n_cur - np.searchsorted(cur.sorted, ref_sorted[-1], "right"))
+            outside = np.searchsorted(cur.sorted, ref_sorted[0], "left") + (
+                n_cur - np.searchsorted(cur.sorted, ref_sorted[-1], "right")
+            )
         else:
             outside = 0
         unseen = outside / n_cur if n_cur else math.nan
@@ -212,11 +261,15 @@ def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Optio
         cur_map = counts.as_dict()
         unseen = sum(v for k, v in cur_map.items() if k not in ref_map) / n_cur if n_cur else math.nan
     base = {"n_current": n_cur, "missing_current": missing / rows if rows else math.nan, "unseen_current": unseen}
-    short = [f"{side} has {n} non-missing value{'s' if n != 1 else ''}"
-             for side, n in (("reference", ref.count), ("current", n_cur)) if n < opt.min_rows]
+    short = [
+        f"{side} has {n} non-missing value{'s' if n != 1 else ''}"
+        for side, n in (("reference", ref.count), ("current", n_cur))
+        if n < opt.min_rows
+    ]
     if short:
-        return _row(name, ref, role, status=NOT_ENOUGH, reason=f"{' and '.join(short)} (need {opt.min_rows})",
-                    **base), None
+        return _row(
+            name, ref, role, status=NOT_ENOUGH, reason=f"{' and '.join(short)} (need {opt.min_rows})", **base
+        ), None
     if ref.kind == NUMERIC:
         pair: st.NumericPair | st.CategoricalPair = st.NumericPair(ref_sorted, cur.sorted, ref.distinct, ref.std)
         if opt.plots:
@@ -231,30 +284,67 @@ def _compare(name: str, ref: ColumnReference, current: pd.DataFrame, opt: _Optio
     spec = choice.TESTS[test]
     threshold = opt.thresholds.get(name, spec.threshold)
     if ref.kind not in spec.kinds:
-        return _row(name, ref, role, status=SKIP, test=test, threshold=threshold,
-                    reason=f"test '{test}' applies to {' and '.join(spec.kinds)} columns, not {ref.kind}",
-                    **base), plot
+        return _row(
+            name,
+            ref,
+            role,
+            status=SKIP,
+            test=test,
+            threshold=threshold,
+            reason=f"test '{test}' applies to {' and '.join(spec.kinds)} columns, not {ref.kind}",
+            **base,
+        ), plot
     with np.errstate(all="ignore"):
         outcome = choice.decide(pair, test, threshold)
         effect_metric, effect = pair.effect
     if not math.isfinite(outcome.score):
-        return _row(name, ref, role, status=SKIP, test=test, threshold=threshold, statistic=outcome.statistic,
-                    reason=f"{test} is undefined on these values (score {outcome.score})", **base), plot
+        return _row(
+            name,
+            ref,
+            role,
+            status=SKIP,
+            test=test,
+            threshold=threshold,
+            statistic=outcome.statistic,
+            reason=f"{test} is undefined on these values (score {outcome.score})",
+            **base,
+        ), plot
     verdict = outcome.drifted
     min_effect = opt.min_effect.get(name)
     if verdict and spec.has_p_value and min_effect is not None and effect < min_effect:
         verdict = False  # significant but too small to matter
-    return _row(name, ref, role, test=test, statistic=outcome.statistic, p_value=outcome.p_value,
-                score=outcome.score, threshold=threshold, drifted=verdict, effect_size=effect,
-                effect_metric=effect_metric, **base), plot
+    return _row(
+        name,
+        ref,
+        role,
+        test=test,
+        statistic=outcome.statistic,
+        p_value=outcome.p_value,
+        score=outcome.score,
+        threshold=threshold,
+        drifted=verdict,
+        effect_size=effect,
+        effect_metric=effect_metric,
+        **base,
+    ), plot
 
 
-def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.DataFrame,
-                 tests: str | Mapping[str, str] | None = None, thresholds: float | Mapping[str, float] | None = None,
-                 *, columns: list[str] | None = None, min_effect: float | Mapping[str, float] | None = None,
-                 drift_share: float = DRIFT_SHARE, min_rows: int = MIN_ROWS, prediction: str | None = None,
-                 target: str | None = None, parallel: bool = True, progress: bool | None = None,
-                 plots: bool = True) -> DriftResult:
+def detect_drift(
+    reference_df: pd.DataFrame | ReferenceProfile,
+    current_df: pd.DataFrame,
+    tests: str | Mapping[str, str] | None = None,
+    thresholds: float | Mapping[str, float] | None = None,
+    *,
+    columns: list[str] | None = None,
+    min_effect: float | Mapping[str, float] | None = None,
+    drift_share: float = DRIFT_SHARE,
+    min_rows: int = MIN_ROWS,
+    prediction: str | None = None,
+    target: str | None = None,
+    parallel: bool = True,
+    progress: bool | None = None,
+    plots: bool = True,
+) -> DriftResult:
     """Compare current data with reference data (a DataFrame or a precomputed ReferenceProfile), column by column.
 
     tests: "auto" (default: calibrated two-sample tests), "evidently" (Evidently's tests and verdicts), or a test
@@ -274,8 +364,10 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
             raise MonitoringError(f"column(s) not in the reference profile: {', '.join(missing)}")
     else:
         if not isinstance(reference_df, pd.DataFrame):
-            raise MonitoringError(f"reference data must be a pandas DataFrame or a ReferenceProfile, "
-                               f"not {type(reference_df).__qualname__}")
+            raise MonitoringError(
+                f"reference data must be a pandas DataFrame or a ReferenceProfile, "
+                f"not {type(reference_df).__qualname__}"
+            )
         names = [str(c) for c in reference_df.columns] if columns is None else [str(c) for c in columns]
         absent = [n for n in names if n not in {str(c) for c in reference_df.columns}]
         if absent:
@@ -291,10 +383,14 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
             if str(column) not in roles:
                 raise MonitoringError(f"{role} column '{column}' is not in the reference data")
             roles[str(column)] = role
-    opt = _Options(tests=_check_tests(_per_column(tests, names, "tests")),
-                   thresholds=_check_thresholds(_per_column(thresholds, names, "thresholds")),
-                   min_effect=_check_thresholds(_per_column(min_effect, names, "min_effect")),
-                   min_rows=max(1, int(min_rows)), roles=roles, plots=plots)
+    opt = _Options(
+        tests=_check_tests(_per_column(tests, names, "tests")),
+        thresholds=_check_thresholds(_per_column(thresholds, names, "thresholds")),
+        min_effect=_check_thresholds(_per_column(min_effect, names, "min_effect")),
+        min_rows=max(1, int(min_rows)),
+        roles=roles,
+        plots=plots,
+    )
     if progress is None:
         rows = (profile.rows if profile is not None else len(reference_df)) + len(current)
         progress = rows * len(names) >= PROGRESS_CELLS
@@ -307,13 +403,21 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
     # hold half the buffers that a column per thread would.
     buffers = ThreadBuffers(2)
     if profile is not None:
-        found = map_columns(lambda name: _compare(name, profile.columns[name], current, opt, buffers.get()[1]),
-                            names, parallel=parallel, progress=bool(progress), description="drift")
+        found = map_columns(
+            lambda name: _compare(name, profile.columns[name], current, opt, buffers.get()[1]),
+            names,
+            parallel=parallel,
+            progress=bool(progress),
+            description="drift",
+        )
     else:
         by_name = {str(c): c for c in reference_df.columns}
         pairs = max(1, workers(2 * len(names)) // 2) if parallel else 1  # column workers, each with a helper
-        helpers = ThreadPoolExecutor(max_workers=pairs, thread_name_prefix="drift-reference") \
-            if parallel and workers(2 * len(names)) > 1 else None
+        helpers = (
+            ThreadPoolExecutor(max_workers=pairs, thread_name_prefix="drift-reference")
+            if parallel and workers(2 * len(names)) > 1
+            else None
+        )
 
         def one(name: str) -> tuple[dict, dict | None]:
             ref_buffer, cur_buffer = buffers.get()
@@ -328,8 +432,9 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
             return _compare(name, ref, current, opt, cur_buffer, read)
 
         try:
-            found = map_columns(one, names, parallel=parallel, progress=bool(progress), description="drift",
-                                max_workers=pairs)
+            found = map_columns(
+                one, names, parallel=parallel, progress=bool(progress), description="drift", max_workers=pairs
+            )
         finally:
             if helpers is not None:
                 helpers.shutdown()
@@ -339,9 +444,16 @@ def detect_drift(reference_df: pd.DataFrame | ReferenceProfile, current_df: pd.D
     tested = table[(table["role"] == "feature") & (table["status"] == OK)]
     share = float(tested["drifted"].mean()) if len(tested) else 0.0
     n_ref = profile.rows if profile is not None else len(reference_df)
-    return DriftResult(table=table, dataset_drift=bool(len(tested)) and share >= drift_share, drift_share=share,
-                       share_threshold=drift_share, n_reference=n_ref, n_current=len(current),
-                       seconds=time.perf_counter() - started, plots=plots_by)
+    return DriftResult(
+        table=table,
+        dataset_drift=bool(len(tested)) and share >= drift_share,
+        drift_share=share,
+        share_threshold=drift_share,
+        n_reference=n_ref,
+        n_current=len(current),
+        seconds=time.perf_counter() - started,
+        plots=plots_by,
+    )
 
 
 __all__ = ["COLUMNS", "DRIFT_SHARE", "MIN_ROWS", "DriftResult", "build_reference", "detect_drift"]

@@ -39,23 +39,46 @@ def distribution_figure(feature: str, plot: dict[str, Any], row: dict[str, Any] 
         widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
         ranges = [[a, b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
         for side, color in (("reference", REFERENCE_COLOR), ("current", CURRENT_COLOR)):
-            fig.add_trace(go.Bar(x=centers, y=plot[side], width=widths, name=side, marker_color=color, opacity=0.6,
-                                 customdata=ranges, hovertemplate=f"{side}<br>[%{{customdata[0]:.4g}}, "
-                                 "%{customdata[1]:.4g}): %{y:.1%}<extra></extra>"))
+            fig.add_trace(
+                go.Bar(
+                    x=centers,
+                    y=plot[side],
+                    width=widths,
+                    name=side,
+                    marker_color=color,
+                    opacity=0.6,
+                    customdata=ranges,
+                    hovertemplate=f"{side}<br>[%{{customdata[0]:.4g}}, "
+                    "%{customdata[1]:.4g}): %{y:.1%}<extra></extra>",
+                )
+            )
         fig.update_layout(barmode="overlay", bargap=0, xaxis_title=feature)
     else:
         for side, color in (("reference", REFERENCE_COLOR), ("current", CURRENT_COLOR)):
-            fig.add_trace(go.Bar(x=plot["categories"], y=plot[side], name=side, marker_color=color,
-                                 hovertemplate=f"{side}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
+            fig.add_trace(
+                go.Bar(
+                    x=plot["categories"],
+                    y=plot[side],
+                    name=side,
+                    marker_color=color,
+                    hovertemplate=f"{side}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
+                )
+            )
         fig.update_layout(barmode="group", xaxis_title=feature, xaxis_type="category")
     title = feature
     if row is not None and row["status"] == OK:
         verdict = "drift" if row["drifted"] else "no drift"
         title = f"{feature}: {verdict} ({row['test']} {fmt(row['score'])}, threshold {fmt(row['threshold'])})"
-    fig.update_layout(title={"text": title, "font": {"size": 14}}, height=330, width=560,
-                      margin={"l": 50, "r": 10, "t": 40, "b": 45}, yaxis_title="share of rows",
-                      yaxis_tickformat=".0%", legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right",
-                                                      "yanchor": "bottom"}, template="plotly_white")
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=330,
+        width=560,
+        margin={"l": 50, "r": 10, "t": 40, "b": 45},
+        yaxis_title="share of rows",
+        yaxis_tickformat=".0%",
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        template="plotly_white",
+    )
     return fig
 
 
@@ -69,13 +92,26 @@ def history_figure(feature: str, history: pd.DataFrame, shown: str | None) -> Fi
     when = pd.to_datetime(rows["window_end"].astype(float), unit="s").tolist()  # lists: plain JSON for every renderer
     scores = rows["score"].tolist()
     drifted = rows["drifted"].fillna(False).astype(bool).tolist()
-    custom = list(zip(rows["result_id"], rows["test"].fillna(""),
-                      [fmt(v) for v in pd.to_numeric(rows["p_value"], errors="coerce")],
-                      [fmt(v) for v in pd.to_numeric(rows["effect_size"], errors="coerce")], strict=True))
-    fig = _over_time(when, scores, drifted, pd.to_numeric(rows["threshold"], errors="coerce").tolist(),
-                     [r == shown for r in rows["result_id"]], "score", custom,
-                     "%{x}<br>%{customdata[1]}: %{y:.4g}<br>p-value %{customdata[2]} · effect %{customdata[3]}<br>"
-                     "%{customdata[0]}<extra></extra>")
+    custom = list(
+        zip(
+            rows["result_id"],
+            rows["test"].fillna(""),
+            [fmt(v) for v in pd.to_numeric(rows["p_value"], errors="coerce")],
+            [fmt(v) for v in pd.to_numeric(rows["effect_size"], errors="coerce")],
+            strict=True,
+        )
+    )
+    fig = _over_time(
+        when,
+        scores,
+        drifted,
+        pd.to_numeric(rows["threshold"], errors="coerce").tolist(),
+        [r == shown for r in rows["result_id"]],
+        "score",
+        custom,
+        "%{x}<br>%{customdata[1]}: %{y:.4g}<br>p-value %{customdata[2]} · effect %{customdata[3]}<br>"
+        "%{customdata[0]}<extra></extra>",
+    )
     tests = set(rows["test"].dropna())
     from nbmlops.monitoring.choice import TESTS
 
@@ -87,9 +123,15 @@ def history_figure(feature: str, history: pd.DataFrame, shown: str | None) -> Fi
         axis = "score (p-value or distance)"
     if axis.startswith("p-value") and min(scores) > 0:
         fig.update_yaxes(type="log", exponentformat="e")  # p-values span decades: 1e-40 and 0.2 both readable
-    fig.update_layout(title={"text": f"{feature} over time", "font": {"size": 14}}, height=330, width=560,
-                      margin={"l": 50, "r": 10, "t": 40, "b": 45}, yaxis_title=axis, template="plotly_white",
-                      legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"})
+    fig.update_layout(
+        title={"text": f"{feature} over time", "font": {"size": 14}},
+        height=330,
+        width=560,
+        margin={"l": 50, "r": 10, "t": 40, "b": 45},
+        yaxis_title=axis,
+        template="plotly_white",
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
     return fig
 
 
@@ -102,32 +144,75 @@ def share_figure(results: pd.DataFrame, shown: str | None) -> Figure | None:
     shares = rows["drift_share"].astype(float).tolist()
     flags = rows["dataset_drift"].fillna(False).astype(bool).tolist()
     custom = list(zip(rows["id"], rows["n_drifted"], rows["n_features"], strict=True))
-    fig = _over_time(when, shares, flags, rows["share_threshold"].astype(float).tolist(),
-                     [r == shown for r in rows["id"]], "drifted share", custom,
-                     "%{x}<br>%{customdata[1]} of %{customdata[2]} drifted (%{y:.0%})<br>%{customdata[0]}"
-                     "<extra></extra>")
-    fig.update_layout(title={"text": "share of drifted features", "font": {"size": 14}}, height=300, width=560,
-                      margin={"l": 50, "r": 10, "t": 40, "b": 45}, yaxis_tickformat=".0%", yaxis_range=[0, 1.05],
-                      template="plotly_white",
-                      legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"})
+    fig = _over_time(
+        when,
+        shares,
+        flags,
+        rows["share_threshold"].astype(float).tolist(),
+        [r == shown for r in rows["id"]],
+        "drifted share",
+        custom,
+        "%{x}<br>%{customdata[1]} of %{customdata[2]} drifted (%{y:.0%})<br>%{customdata[0]}<extra></extra>",
+    )
+    fig.update_layout(
+        title={"text": "share of drifted features", "font": {"size": 14}},
+        height=300,
+        width=560,
+        margin={"l": 50, "r": 10, "t": 40, "b": 45},
+        yaxis_tickformat=".0%",
+        yaxis_range=[0, 1.05],
+        template="plotly_white",
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
     return fig
 
 
-def _over_time(when: list[Any], values: list[float], drifted: list[bool], thresholds: list[float],
-               shown: list[bool], name: str, custom: list[Any], hover: str) -> Figure:
+def _over_time(
+    when: list[Any],
+    values: list[float],
+    drifted: list[bool],
+    thresholds: list[float],
+    shown: list[bool],
+    name: str,
+    custom: list[Any],
+    hover: str,
+) -> Figure:
     """A series per stored window against its threshold: drifted points red, the result on screen ringed."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=when, y=values, mode="lines+markers", name=name, line={"color": NO_DRIFT_COLOR},
-                             customdata=custom, hovertemplate=hover,
-                             marker={"size": 8, "color": [DRIFT_COLOR if d else NO_DRIFT_COLOR for d in drifted]}))
-    fig.add_trace(go.Scatter(x=when, y=thresholds, mode="lines", name="threshold", hoverinfo="skip",
-                             line={"color": THRESHOLD_COLOR, "dash": "dash", "shape": "hv"}))
+    fig.add_trace(
+        go.Scatter(
+            x=when,
+            y=values,
+            mode="lines+markers",
+            name=name,
+            line={"color": NO_DRIFT_COLOR},
+            customdata=custom,
+            hovertemplate=hover,
+            marker={"size": 8, "color": [DRIFT_COLOR if d else NO_DRIFT_COLOR for d in drifted]},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=when,
+            y=thresholds,
+            mode="lines",
+            name="threshold",
+            hoverinfo="skip",
+            line={"color": THRESHOLD_COLOR, "dash": "dash", "shape": "hv"},
+        )
+    )
     here = [i for i, flag in enumerate(shown) if flag]
     if here:
-        fig.add_trace(go.Scatter(x=[when[i] for i in here], y=[values[i] for i in here], mode="markers",
-                                 name="shown", hoverinfo="skip",
-                                 marker={"size": 16, "symbol": "circle-open", "color": "#212121",
-                                         "line": {"width": 2}}))
+        fig.add_trace(
+            go.Scatter(
+                x=[when[i] for i in here],
+                y=[values[i] for i in here],
+                mode="markers",
+                name="shown",
+                hoverinfo="skip",
+                marker={"size": 16, "symbol": "circle-open", "color": "#212121", "line": {"width": 2}},
+            )
+        )
     return fig

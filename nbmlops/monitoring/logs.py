@@ -44,8 +44,15 @@ def _write(folder: Path, frame: pd.DataFrame) -> Path:
     return path
 
 
-def log_predictions(model_name: str, features: pd.DataFrame, predictions: Any, *, ids: Any = None,
-                    timestamp: float | None = None, home: str | Path | None = None) -> Path:
+def log_predictions(
+    model_name: str,
+    features: pd.DataFrame,
+    predictions: Any,
+    *,
+    ids: Any = None,
+    timestamp: float | None = None,
+    home: str | Path | None = None,
+) -> Path:
     """Append a batch of model inputs and outputs to the model's prediction log."""
     frame = features.reset_index(drop=True).copy()
     preds = np.asarray(predictions)
@@ -58,8 +65,9 @@ def log_predictions(model_name: str, features: pd.DataFrame, predictions: Any, *
     return _write(log_dir(home, model_name) / "predictions", frame)
 
 
-def log_labels(model_name: str, ids: Any, labels: Any, *, timestamp: float | None = None,
-               home: str | Path | None = None) -> Path:
+def log_labels(
+    model_name: str, ids: Any, labels: Any, *, timestamp: float | None = None, home: str | Path | None = None
+) -> Path:
     """Record ground truth as it arrives; monitoring joins it to predictions by id."""
     frame = pd.DataFrame({ID: np.asarray(ids), LABEL: np.asarray(labels)})
     frame[TIMESTAMP] = float(timestamp if timestamp is not None else time.time())
@@ -73,16 +81,19 @@ def _read_all(folder: Path) -> pd.DataFrame | None:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
-def read_window(model_name: str, seconds: float, *, now: float | None = None,
-                home: str | Path | None = None) -> tuple[pd.DataFrame, float, float]:
+def read_window(
+    model_name: str, seconds: float, *, now: float | None = None, home: str | Path | None = None
+) -> tuple[pd.DataFrame, float, float]:
     """(predictions logged in [now - seconds, now] with labels joined by id, start, end)."""
     end = float(now if now is not None else time.time())
     start = end - seconds
     folder = log_dir(home, model_name)
     logged = _read_all(folder / "predictions")
     if logged is None:
-        raise MonitoringDataError(f"no predictions logged for model '{model_name}' under {folder / 'predictions'} "
-                           "(log them with nbmlops.monitoring.log_predictions, or pass --current FILE)")
+        raise MonitoringDataError(
+            f"no predictions logged for model '{model_name}' under {folder / 'predictions'} "
+            "(log them with nbmlops.monitoring.log_predictions, or pass --current FILE)"
+        )
     window = logged[(logged[TIMESTAMP] >= start) & (logged[TIMESTAMP] <= end)].reset_index(drop=True)
     labels = _read_all(folder / "labels")
     if labels is not None and ID in window.columns:

@@ -73,8 +73,9 @@ def _predict(model: Any, version: ModelVersion, frame: pd.DataFrame) -> Any:
     return model.predict(frame[names])
 
 
-def reference_profile(uri: str, *, store: Store | None = None, home: str | Path | None = None,
-                      rebuild: bool = False) -> tuple[ReferenceProfile, str | None, ModelVersion]:
+def reference_profile(
+    uri: str, *, store: Store | None = None, home: str | Path | None = None, rebuild: bool = False
+) -> tuple[ReferenceProfile, str | None, ModelVersion]:
     """(profile, prediction column or None, model version) for `uri`: the stored profile, else built once from the
     reference data registered with the version (plus the model's predictions on it) and stored."""
     from nbmlops.registry import get_model_version, load_model, load_reference_data
@@ -85,9 +86,11 @@ def reference_profile(uri: str, *, store: Store | None = None, home: str | Path 
     if found is not None:
         return found[0], found[1], version
     if not version.reference_sha256:
-        raise MonitoringError(f"model {version.uri} was registered without reference_data, so there is nothing to "
-                           "compare with: register it with reference_data=X_train, or call "
-                           "nbmlops.monitoring.detect_drift(reference_df, current_df)")
+        raise MonitoringError(
+            f"model {version.uri} was registered without reference_data, so there is nothing to "
+            "compare with: register it with reference_data=X_train, or call "
+            "nbmlops.monitoring.detect_drift(reference_df, current_df)"
+        )
     data = _frame(load_reference_data(version.uri, store=store)).copy()
     prediction = None
     if PREDICTION not in data.columns:
@@ -95,15 +98,19 @@ def reference_profile(uri: str, *, store: Store | None = None, home: str | Path 
             data[PREDICTION] = _predict(load_model(version.uri, store=store), version, data)
             prediction = PREDICTION
         except Exception as exc:  # noqa: BLE001 - any model may fail on its own data; say so, monitor features
-            warnings.warn(f"model {version.uri}: no prediction drift, predicting on the reference data failed: "
-                          f"{type(exc).__name__}: {exc}", stacklevel=2)
+            warnings.warn(
+                f"model {version.uri}: no prediction drift, predicting on the reference data failed: "
+                f"{type(exc).__name__}: {exc}",
+                stacklevel=2,
+            )
     profile = build_reference(data, max_values=STORED_MAX_VALUES)
     storage.save_reference(store, version.name, version.version, profile, prediction)
     return profile, prediction, version
 
 
-def _current(current: Any, window: str | None, name: str, now: float | None,
-             home: str | Path | None) -> tuple[pd.DataFrame, str | None, float | None, float | None]:
+def _current(
+    current: Any, window: str | None, name: str, now: float | None, home: str | Path | None
+) -> tuple[pd.DataFrame, str | None, float | None, float | None]:
     """(data, source, window start, window end)."""
     source = None
     if current is None:
@@ -119,8 +126,10 @@ def _current(current: Any, window: str | None, name: str, now: float | None,
     if window is None:
         return current, source, None, None
     if logs.TIMESTAMP not in current.columns:
-        raise MonitoringError(f"--window needs a '{logs.TIMESTAMP}' column in the current data "
-                           f"({source or 'DataFrame'} has {', '.join(map(str, current.columns))})")
+        raise MonitoringError(
+            f"--window needs a '{logs.TIMESTAMP}' column in the current data "
+            f"({source or 'DataFrame'} has {', '.join(map(str, current.columns))})"
+        )
     end = float(now if now is not None else time.time())
     start = end - logs.parse_window(window)
     stamps = current[logs.TIMESTAMP]
@@ -131,12 +140,25 @@ def _current(current: Any, window: str | None, name: str, now: float | None,
     return current[keep].reset_index(drop=True), source, start, end
 
 
-def monitor_model(uri: str, current: Any = None, *, window: str | None = None, now: float | None = None,
-                  tests: str | Mapping[str, str] | None = None, thresholds: float | Mapping[str, float] | None = None,
-                  min_effect: float | Mapping[str, float] | None = None, drift_share: float | None = None,
-                  label_column: str = logs.LABEL, task: str | None = None, alert: AlertRule | None = None,
-                  on_drift: str | None = None, store: Store | None = None, home: str | Path | None = None,
-                  progress: bool | None = None, capture_retraining: bool = False) -> MonitorRun:
+def monitor_model(
+    uri: str,
+    current: Any = None,
+    *,
+    window: str | None = None,
+    now: float | None = None,
+    tests: str | Mapping[str, str] | None = None,
+    thresholds: float | Mapping[str, float] | None = None,
+    min_effect: float | Mapping[str, float] | None = None,
+    drift_share: float | None = None,
+    label_column: str = logs.LABEL,
+    task: str | None = None,
+    alert: AlertRule | None = None,
+    on_drift: str | None = None,
+    store: Store | None = None,
+    home: str | Path | None = None,
+    progress: bool | None = None,
+    capture_retraining: bool = False,
+) -> MonitorRun:
     """Compare `current` (DataFrame or file; or the predictions logged in `window`, e.g. '1d') with the model
     version's reference, store the result, and evaluate the model's alert; `on_drift` (or the alert's command)
     starts retraining when it fires. Per-model defaults come from `nbmlops monitor configure`."""
@@ -158,26 +180,59 @@ def monitor_model(uri: str, current: Any = None, *, window: str | None = None, n
             frame = frame.copy()
             frame[prediction] = _predict(load_model(version.uri, store=store), version, frame)
         except Exception as exc:  # noqa: BLE001 - report it and monitor the features anyway
-            warnings.warn(f"model {version.uri}: no prediction drift for this data: {type(exc).__name__}: {exc}",
-                          stacklevel=2)
-    result = detect_drift(profile, frame, tests, thresholds, min_effect=min_effect, drift_share=share,
-                          prediction=prediction, progress=progress)
+            warnings.warn(
+                f"model {version.uri}: no prediction drift for this data: {type(exc).__name__}: {exc}", stacklevel=2
+            )
+    result = detect_drift(
+        profile,
+        frame,
+        tests,
+        thresholds,
+        min_effect=min_effect,
+        drift_share=share,
+        prediction=prediction,
+        progress=progress,
+    )
     metrics: dict[str, float] = {}
     if prediction and label_column in frame.columns and prediction in frame.columns:
         metrics = performance_metrics(frame[label_column], frame[prediction], task=task)
-    result_id = storage.save_result(store, result, model_name=version.name, model_version=version.version,
-                                    window=window, window_start=start, window_end=end, source=source,
-                                    metrics=metrics)
+    result_id = storage.save_result(
+        store,
+        result,
+        model_name=version.name,
+        model_version=version.version,
+        window=window,
+        window_start=start,
+        window_end=end,
+        source=source,
+        metrics=metrics,
+    )
     store.add_edge(storage.DRIFT_RESULT, result_id, "model_version", version.lineage_id, "monitors")
     history = storage.list_results(store, version.name, limit=rule.n)
-    signals = [rule.signal(bool(r.dataset_drift), None if pd.isna(r.prediction_drift) else bool(r.prediction_drift))
-               for r in history.itertuples()]
+    signals = [
+        rule.signal(bool(r.dataset_drift), None if pd.isna(r.prediction_drift) else bool(r.prediction_drift))
+        for r in history.itertuples()
+    ]
     fired = rule.fires(signals)
-    run = MonitorRun(result_id=result_id, model=version.uri, drift=result, metrics=metrics, window=window,
-                     window_start=start, window_end=end, alert=fired)
+    run = MonitorRun(
+        result_id=result_id,
+        model=version.uri,
+        drift=result,
+        metrics=metrics,
+        window=window,
+        window_start=start,
+        window_end=end,
+        alert=fired,
+    )
     if fired:
         storage.set_alert_flag(store, result_id, True)
         if command:
-            run.retraining = retrain(command, model_name=version.name, result_id=result_id, store=store, home=home,
-                                     capture=capture_retraining)
+            run.retraining = retrain(
+                command,
+                model_name=version.name,
+                result_id=result_id,
+                store=store,
+                home=home,
+                capture=capture_retraining,
+            )
     return run

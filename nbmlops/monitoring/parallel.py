@@ -23,14 +23,22 @@ def _bar(total: int, description: str, enabled: bool) -> Iterator[Callable[[], N
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     # rich renders in a terminal and in Jupyter alike; transient: the bar goes away when the work is done
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda: progress.advance(task)
 
 
-def map_columns(fn: Callable[[str], T], names: Sequence[str], *, parallel: bool = True, progress: bool = False,
-                description: str = "drift", max_workers: int | None = None) -> list[T]:
+def map_columns(
+    fn: Callable[[str], T],
+    names: Sequence[str],
+    *,
+    parallel: bool = True,
+    progress: bool = False,
+    description: str = "drift",
+    max_workers: int | None = None,
+) -> list[T]:
     """fn over names, in order; threads when parallel and there is more than one column (as many as cores, or
     max_workers; one worker runs in the calling thread)."""
     count = workers(len(names)) if max_workers is None else max(1, min(max_workers, workers(len(names))))

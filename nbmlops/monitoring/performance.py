@@ -14,13 +14,15 @@ CLASSIFIER = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSOR = ("mae", "rmse", "r2")
 
 
-def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, *, id_column: str = "id",
-                label_column: str = "label") -> pd.DataFrame:
+def join_labels(
+    predictions: pd.DataFrame, labels: pd.DataFrame, *, id_column: str = "id", label_column: str = "label"
+) -> pd.DataFrame:
     """Predictions with their label where one arrived (the latest label per id wins)."""
     for frame, what in ((predictions, "predictions"), (labels, "labels")):
         if id_column not in frame.columns:
-            raise MonitoringDataError(f"the {what} have no '{id_column}' column to join on "
-                               f"(columns: {', '.join(map(str, frame.columns))})")
+            raise MonitoringDataError(
+                f"the {what} have no '{id_column}' column to join on (columns: {', '.join(map(str, frame.columns))})"
+            )
     if label_column not in labels.columns:
         raise MonitoringDataError(f"the labels have no '{label_column}' column")
     latest = labels[[id_column, label_column]].drop_duplicates(id_column, keep="last")
@@ -57,8 +59,11 @@ def performance_metrics(y_true: Any, y_pred: Any, *, task: str | None = None, y_
     task = task or infer_task(truth)
     if task == "regression":
         t, p = truth.astype(float), pred.astype(float)
-        out.update(mae=float(skm.mean_absolute_error(t, p)), rmse=math.sqrt(skm.mean_squared_error(t, p)),
-                   r2=float(skm.r2_score(t, p)) if len(t) > 1 else math.nan)
+        out.update(
+            mae=float(skm.mean_absolute_error(t, p)),
+            rmse=math.sqrt(skm.mean_squared_error(t, p)),
+            r2=float(skm.r2_score(t, p)) if len(t) > 1 else math.nan,
+        )
         return out
     if task != "classification":
         raise MonitoringDataError(f"task must be 'classification' or 'regression', not '{task}'")
@@ -72,8 +77,12 @@ def performance_metrics(y_true: Any, y_pred: Any, *, task: str | None = None, y_
     kwargs: dict[str, Any] = {"average": average, "zero_division": 0}
     if binary:
         kwargs["pos_label"] = positive
-    out.update(accuracy=float(skm.accuracy_score(t, p)), precision=float(skm.precision_score(t, p, **kwargs)),
-               recall=float(skm.recall_score(t, p, **kwargs)), f1=float(skm.f1_score(t, p, **kwargs)))
+    out.update(
+        accuracy=float(skm.accuracy_score(t, p)),
+        precision=float(skm.precision_score(t, p, **kwargs)),
+        recall=float(skm.recall_score(t, p, **kwargs)),
+        f1=float(skm.f1_score(t, p, **kwargs)),
+    )
     if binary and t.nunique() == 2:
         scores = score.astype(float) if score is not None else (p == positive).astype(float)
         out["roc_auc"] = float(skm.roc_auc_score((t == positive).astype(int), scores))

@@ -70,9 +70,19 @@ class ReferenceProfile:
         arrays: dict[str, np.ndarray] = {}
         meta: dict[str, Any] = {"format": FORMAT_VERSION, "rows": self.rows, "columns": []}
         for i, col in enumerate(self.columns.values()):
-            meta["columns"].append({"name": col.name, "kind": col.kind, "dtype": col.dtype, "rows": col.rows,
-                                    "missing": col.missing, "reason": col.reason, "distinct": col.distinct,
-                                    "std": col.std, "sampled_from": col.sampled_from})
+            meta["columns"].append(
+                {
+                    "name": col.name,
+                    "kind": col.kind,
+                    "dtype": col.dtype,
+                    "rows": col.rows,
+                    "missing": col.missing,
+                    "reason": col.reason,
+                    "distinct": col.distinct,
+                    "std": col.std,
+                    "sampled_from": col.sampled_from,
+                }
+            )
             if col.numeric is not None:
                 arrays[f"n{i}"] = col.numeric.sorted
             if col.categories is not None:
@@ -88,16 +98,19 @@ class ReferenceProfile:
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes().decode())
             if meta.get("format") != FORMAT_VERSION:
-                raise MonitoringError(f"drift reference profile format {meta.get('format')} is not supported "
-                                   f"(this nbmlops reads {FORMAT_VERSION}); rebuild it with `nbmlops monitor prepare`")
+                raise MonitoringError(
+                    f"drift reference profile format {meta.get('format')} is not supported "
+                    f"(this nbmlops reads {FORMAT_VERSION}); rebuild it with `nbmlops monitor prepare`"
+                )
             profile = cls(rows=meta["rows"])
             for i, item in enumerate(meta["columns"]):
                 col = ColumnReference(**item)
                 if f"n{i}" in npz:
                     col.numeric = NumericValues(sorted=npz[f"n{i}"], missing=col.missing, rows=col.rows)
                 if f"v{i}" in npz:
-                    col.categories = CategoryCounts(values=npz[f"v{i}"], counts=npz[f"c{i}"], missing=col.missing,
-                                                    rows=col.rows)
+                    col.categories = CategoryCounts(
+                        values=npz[f"v{i}"], counts=npz[f"c{i}"], missing=col.missing, rows=col.rows
+                    )
                 profile.columns[col.name] = col
         return profile
 
@@ -110,8 +123,9 @@ def _capped(values: np.ndarray, max_values: int | None) -> np.ndarray:
     return values[picks]
 
 
-def reference_column(name: str, series: pd.Series, max_values: int | None = None,
-                     buffer: SortBuffer | None = None) -> ColumnReference:
+def reference_column(
+    name: str, series: pd.Series, max_values: int | None = None, buffer: SortBuffer | None = None
+) -> ColumnReference:
     """One column's reference side. With a `buffer`, a numeric column is sorted in it and the result's sorted values
     are a view of it (valid until the buffer's next use) unless capped to `max_values` (then a new array)."""
     kind, reason = column_kind(series)
@@ -134,8 +148,9 @@ def reference_column(name: str, series: pd.Series, max_values: int | None = None
     return col
 
 
-def build_reference(data: pd.DataFrame, *, max_values: int | None = None, columns: list[str] | None = None,
-                    parallel: bool = True) -> ReferenceProfile:
+def build_reference(
+    data: pd.DataFrame, *, max_values: int | None = None, columns: list[str] | None = None, parallel: bool = True
+) -> ReferenceProfile:
     """Profile the reference data once (numeric columns sorted, categories counted), columns in parallel."""
     if not isinstance(data, pd.DataFrame):
         raise MonitoringError(f"reference data must be a pandas DataFrame, not {type(data).__qualname__}")
@@ -156,5 +171,13 @@ def build_reference(data: pd.DataFrame, *, max_values: int | None = None, column
     return ReferenceProfile(rows=len(data), columns=dict(zip(names, built, strict=True)))
 
 
-__all__ = ["CATEGORICAL", "NUMERIC", "SKIPPED", "STORED_MAX_VALUES", "ColumnReference", "ReferenceProfile",
-           "build_reference", "reference_column"]
+__all__ = [
+    "CATEGORICAL",
+    "NUMERIC",
+    "SKIPPED",
+    "STORED_MAX_VALUES",
+    "ColumnReference",
+    "ReferenceProfile",
+    "build_reference",
+    "reference_column",
+]

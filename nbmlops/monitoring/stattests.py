@@ -151,8 +151,8 @@ def _chunked_sum_abs_diff(r: np.ndarray, c: np.ndarray) -> float:
     scratch = np.empty(min(len(r), CHUNK), dtype=np.float64)
     partials = []
     for start in range(0, len(r), CHUNK):
-        part = scratch[:min(CHUNK, len(r) - start)]
-        np.subtract(r[start:start + CHUNK], c[start:start + CHUNK], out=part)
+        part = scratch[: min(CHUNK, len(r) - start)]
+        np.subtract(r[start : start + CHUNK], c[start : start + CHUNK], out=part)
         np.abs(part, out=part)
         partials.append(float(part.sum()))
     return math.fsum(partials)
@@ -289,8 +289,9 @@ class NumericPair:
     def _binned_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """Counts per Sturges bin over both samples' range, or per value (<= 20 distinct reference values)."""
         if self.ref_distinct > BINNED_DISTINCT:
-            edges = sturges_edges(min(self.ref[0], self.cur[0]), max(self.ref[-1], self.cur[-1]),
-                                  len(self.ref) + len(self.cur))
+            edges = sturges_edges(
+                min(self.ref[0], self.cur[0]), max(self.ref[-1], self.cur[-1]), len(self.ref) + len(self.cur)
+            )
 
             def counts(values: np.ndarray) -> np.ndarray:
                 below = np.searchsorted(values, edges, side="left")

@@ -52,9 +52,19 @@ def new_result_id() -> str:
     return "drift-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def save_result(store: Store, result: DriftResult, *, model_name: str | None = None, model_version: int | None = None,
-                window: str | None = None, window_start: float | None = None, window_end: float | None = None,
-                source: str | None = None, metrics: dict[str, float] | None = None, alert: bool = False) -> str:
+def save_result(
+    store: Store,
+    result: DriftResult,
+    *,
+    model_name: str | None = None,
+    model_version: int | None = None,
+    window: str | None = None,
+    window_start: float | None = None,
+    window_end: float | None = None,
+    source: str | None = None,
+    metrics: dict[str, float] | None = None,
+    alert: bool = False,
+) -> str:
     """Store one result (a summary row and a row per column, in one transaction); returns its id."""
     t = _tables()
     result_id = new_result_id()
@@ -62,22 +72,42 @@ def save_result(store: Store, result: DriftResult, *, model_name: str | None = N
     end = window_end if window_end is not None else now
     features = result.table[(result.table["role"] == "feature") & (result.table["status"] == "ok")]
     summary = {
-        "id": result_id, "model_name": model_name, "model_version": model_version, "created_at": now,
-        "window": window, "window_start": window_start, "window_end": end, "source": source,
-        "n_reference": result.n_reference, "n_current": result.n_current, "n_features": len(features),
-        "n_drifted": int(features["drifted"].sum()), "drift_share": result.drift_share,
-        "share_threshold": result.share_threshold, "dataset_drift": result.dataset_drift,
-        "prediction_drift": result.prediction_drift, "alert": alert, "seconds": result.seconds,
+        "id": result_id,
+        "model_name": model_name,
+        "model_version": model_version,
+        "created_at": now,
+        "window": window,
+        "window_start": window_start,
+        "window_end": end,
+        "source": source,
+        "n_reference": result.n_reference,
+        "n_current": result.n_current,
+        "n_features": len(features),
+        "n_drifted": int(features["drifted"].sum()),
+        "drift_share": result.drift_share,
+        "share_threshold": result.share_threshold,
+        "dataset_drift": result.dataset_drift,
+        "prediction_drift": result.prediction_drift,
+        "alert": alert,
+        "seconds": result.seconds,
         "metrics": json.dumps({k: _finite(_clean(v)) for k, v in (metrics or {}).items()}, allow_nan=False)
-        if metrics else None,  # strict JSON text: a non-finite metric is null
+        if metrics
+        else None,  # strict JSON text: a non-finite metric is null
     }
     rows = []
     for record in result.table.to_dict("records"):
         row = {k: _clean(record[k]) for k in COLUMNS}
         row["drifted"] = bool(row["drifted"])
         plot = result.plots.get(record["feature"])
-        rows.append({**row, "result_id": result_id, "model_name": model_name, "window_end": end,
-                     "plot": json.dumps(plot) if plot else None})
+        rows.append(
+            {
+                **row,
+                "result_id": result_id,
+                "model_name": model_name,
+                "window_end": end,
+                "plot": json.dumps(plot) if plot else None,
+            }
+        )
 
     def write(tx: Tx) -> None:
         tx.execute(t.drift_results.insert().values(summary))
@@ -118,8 +148,13 @@ def load_result(store: Store, result_id: str) -> tuple[dict[str, Any], DriftResu
 
     def read(conn: Any) -> tuple[Any, list[Any]]:
         head = conn.execute(sa.select(t.drift_results).where(t.drift_results.c.id == result_id)).first()
-        body = list(conn.execute(sa.select(t.drift_features).where(t.drift_features.c.result_id == result_id)
-                                 .order_by(t.drift_features.c.id)))
+        body = list(
+            conn.execute(
+                sa.select(t.drift_features)
+                .where(t.drift_features.c.result_id == result_id)
+                .order_by(t.drift_features.c.id)
+            )
+        )
         return head, body
 
     head, body = store.db.read(read)
@@ -130,10 +165,16 @@ def load_result(store: Store, result_id: str) -> tuple[dict[str, Any], DriftResu
     table = pd.DataFrame([{k: r._mapping[k] for k in COLUMNS} for r in body], columns=COLUMNS)
     table["drifted"] = table["drifted"].astype(bool)
     plots = {r.feature: json.loads(r.plot) for r in body if r.plot}
-    result = DriftResult(table=table, dataset_drift=bool(summary["dataset_drift"]),
-                         drift_share=summary["drift_share"], share_threshold=summary["share_threshold"],
-                         n_reference=summary["n_reference"], n_current=summary["n_current"],
-                         seconds=summary["seconds"] or 0.0, plots=plots)
+    result = DriftResult(
+        table=table,
+        dataset_drift=bool(summary["dataset_drift"]),
+        drift_share=summary["drift_share"],
+        share_threshold=summary["share_threshold"],
+        n_reference=summary["n_reference"],
+        n_current=summary["n_current"],
+        seconds=summary["seconds"] or 0.0,
+        plots=plots,
+    )
     return summary, result
 
 
@@ -143,26 +184,64 @@ def feature_history(store: Store, model_name: str, feature: str | None = None) -
 
     t = _tables()
     f = t.drift_features
-    query = (sa.select(f.c.result_id, f.c.window_end, f.c.feature, f.c.role, f.c.test, f.c.score, f.c.p_value,
-                       f.c.threshold, f.c.effect_size, f.c.drifted, f.c.status, f.c.missing_current,
-                       f.c.unseen_current)
-             .where(f.c.model_name == model_name).order_by(f.c.window_end, f.c.id))
+    query = (
+        sa.select(
+            f.c.result_id,
+            f.c.window_end,
+            f.c.feature,
+            f.c.role,
+            f.c.test,
+            f.c.score,
+            f.c.p_value,
+            f.c.threshold,
+            f.c.effect_size,
+            f.c.drifted,
+            f.c.status,
+            f.c.missing_current,
+            f.c.unseen_current,
+        )
+        .where(f.c.model_name == model_name)
+        .order_by(f.c.window_end, f.c.id)
+    )
     if feature is not None:
         query = query.where(f.c.feature == feature)
     rows = store.db.read(lambda c: [dict(r._mapping) for r in c.execute(query)])
-    return pd.DataFrame(rows, columns=["result_id", "window_end", "feature", "role", "test", "score", "p_value",
-                                       "threshold", "effect_size", "drifted", "status", "missing_current",
-                                       "unseen_current"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "result_id",
+            "window_end",
+            "feature",
+            "role",
+            "test",
+            "score",
+            "p_value",
+            "threshold",
+            "effect_size",
+            "drifted",
+            "status",
+            "missing_current",
+            "unseen_current",
+        ],
+    )
 
 
 # -- reference profiles per model version ------------------------------------------------------------------------
-def save_reference(store: Store, name: str, version: int, profile: ReferenceProfile,
-                   prediction: str | None = None) -> str:
+def save_reference(
+    store: Store, name: str, version: int, profile: ReferenceProfile, prediction: str | None = None
+) -> str:
     t = _tables()
     blob = store.artifacts.put_bytes(profile.to_bytes())
-    row = {"model_name": name, "model_version": version, "sha256": blob.sha256, "size": blob.size,
-           "rows": profile.rows, "columns": json.dumps(list(profile.columns)), "prediction": prediction,
-           "created_at": time.time()}
+    row = {
+        "model_name": name,
+        "model_version": version,
+        "sha256": blob.sha256,
+        "size": blob.size,
+        "rows": profile.rows,
+        "columns": json.dumps(list(profile.columns)),
+        "prediction": prediction,
+        "created_at": time.time(),
+    }
 
     def write(tx: Tx) -> None:
         table = t.monitor_references
@@ -179,8 +258,11 @@ def load_reference(store: Store, name: str, version: int) -> tuple[ReferenceProf
 
     t = _tables()
     table = t.monitor_references
-    row = store.db.read(lambda c: c.execute(sa.select(table).where(table.c.model_name == name,
-                                                                   table.c.model_version == version)).first())
+    row = store.db.read(
+        lambda c: c.execute(
+            sa.select(table).where(table.c.model_name == name, table.c.model_version == version)
+        ).first()
+    )
     if row is None:
         return None
     from nbmlops.store import ArtifactError

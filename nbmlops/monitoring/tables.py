@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from nbmlops.store.models import metadata
 
 monitor_references = sa.Table(
-    "monitor_references", metadata,
+    "monitor_references",
+    metadata,
     sa.Column("model_name", sa.String(255), primary_key=True),
     sa.Column("model_version", sa.Integer, primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False),
@@ -19,7 +20,8 @@ monitor_references = sa.Table(
 )
 
 drift_results = sa.Table(
-    "drift_results", metadata,
+    "drift_results",
+    metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("model_name", sa.String(255)),
     sa.Column("model_version", sa.Integer),
@@ -43,7 +45,8 @@ drift_results = sa.Table(
 )
 
 drift_features = sa.Table(
-    "drift_features", metadata,
+    "drift_features",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("result_id", sa.String(64), sa.ForeignKey("drift_results.id", ondelete="CASCADE"), nullable=False),
     sa.Column("model_name", sa.String(255)),
@@ -73,7 +76,8 @@ drift_features = sa.Table(
 )
 
 monitor_settings = sa.Table(
-    "monitor_settings", metadata,
+    "monitor_settings",
+    metadata,
     sa.Column("model_name", sa.String(255), primary_key=True),
     sa.Column("config", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),

@@ -6,5 +6,20 @@ from nbmlops.notebook.ipython_syntax import to_python
 from nbmlops.notebook.magic_code import MagicError, expand_magics
 from nbmlops.notebook.reader import Cell, Notebook, parse_notebook, read_notebook
 
-__all__ = ["Cell", "CellRole", "Delete", "MagicError", "Mutate", "Notebook", "Read", "StarImport", "Write",
-           "cell_events", "cell_role", "expand_magics", "parse_notebook", "read_notebook", "to_python"]
+__all__ = [
+    "Cell",
+    "CellRole",
+    "Delete",
+    "MagicError",
+    "Mutate",
+    "Notebook",
+    "Read",
+    "StarImport",
+    "Write",
+    "cell_events",
+    "cell_role",
+    "expand_magics",
+    "parse_notebook",
+    "read_notebook",
+    "to_python",
+]

@@ -39,72 +39,373 @@ from typing import Any
 
 # Methods known to change their receiver in place; never read-only, whatever type also has the name
 # (ndarray.partition sorts in place, str.partition doesn't).
-MUTATING_METHODS = frozenset({
-    "append", "extend", "insert", "remove", "pop", "clear", "update", "add", "discard", "sort", "reverse",
-    "setdefault", "popitem", "appendleft", "extendleft", "popleft", "rotate", "intersection_update",
-    "difference_update", "symmetric_difference_update", "fit", "partial_fit", "fit_transform",
-    "fit_predict", "set_params", "set_output", "resize", "fill", "put", "itemset", "setflags", "partition",
-    "__setitem__", "__delitem__", "set_index_inplace", "insert_column", "fillna_inplace",
-})
+MUTATING_METHODS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "clear",
+        "update",
+        "add",
+        "discard",
+        "sort",
+        "reverse",
+        "setdefault",
+        "popitem",
+        "appendleft",
+        "extendleft",
+        "popleft",
+        "rotate",
+        "intersection_update",
+        "difference_update",
+        "symmetric_difference_update",
+        "fit",
+        "partial_fit",
+        "fit_transform",
+        "fit_predict",
+        "set_params",
+        "set_output",
+        "resize",
+        "fill",
+        "put",
+        "itemset",
+        "setflags",
+        "partition",
+        "__setitem__",
+        "__delitem__",
+        "set_index_inplace",
+        "insert_column",
+        "fillna_inplace",
+    }
+)
 
 # Methods known to leave their receiver as it was. Any other method call may change its receiver in place
 # (a user's `stack.push(1)`, `rng.normal()`, `optimizer.step()`): a new version of it. The read-only ones are
 # those of the immutable builtins and the common ones of list/dict/set, pandas, numpy, scikit-learn, pathlib,
 # re and logging; missing one only costs a step's parallelism, never a value.
-READ_ONLY_METHODS = frozenset(
-    {name for kind in (str, bytes, int, float, complex, tuple, frozenset, range) for name in dir(kind)
-     if not name.startswith("_") and callable(getattr(kind, name))}  # not range.step, int.real
-    | {
-        # containers
-        "copy", "get", "keys", "items", "values", "index", "count", "union", "intersection", "difference",
-        "symmetric_difference", "issubset", "issuperset", "isdisjoint", "fromkeys", "__getitem__",
-        "__len__", "__contains__", "__iter__", "__repr__", "__str__", "__eq__", "__hash__",
-        # pandas
-        "head", "tail", "describe", "info", "groupby", "agg", "aggregate", "apply", "applymap", "map",
-        "transform", "pipe", "merge", "join", "assign", "drop", "dropna", "fillna", "ffill", "bfill",
-        "interpolate", "replace", "rename", "rename_axis", "reset_index", "set_index", "reindex",
-        "sort_values", "sort_index", "astype", "convert_dtypes", "infer_objects", "isna", "isnull", "notna",
-        "notnull", "isin", "between", "where", "mask", "clip", "round", "abs", "sum", "mean", "median",
-        "mode", "std", "var", "sem", "skew", "kurt", "min", "max", "prod", "product", "nunique", "unique",
-        "value_counts", "corr", "corrwith", "cov", "quantile", "rank", "cumsum", "cumprod", "cummax",
-        "cummin", "diff", "pct_change", "shift", "rolling", "expanding", "ewm", "resample", "query", "filter",
-        "select_dtypes", "sample", "nlargest", "nsmallest", "idxmax", "idxmin", "any", "all", "duplicated",
-        "drop_duplicates", "explode", "stack", "unstack", "melt", "pivot", "pivot_table", "transpose",
-        "squeeze", "equals", "memory_usage", "align", "combine", "combine_first", "add_prefix", "add_suffix",
-        "droplevel", "swaplevel", "xs", "take", "truncate", "asfreq", "tz_convert", "tz_localize",
-        "to_numpy", "to_list", "tolist", "to_dict", "to_frame", "to_records", "to_csv", "to_parquet",
-        "to_json", "to_excel", "to_sql", "to_pickle", "to_string", "to_markdown", "to_html", "to_latex",
-        "to_period", "to_timestamp", "plot", "hist", "boxplot", "iterrows", "itertuples", "get_group",
-        "size", "nth", "first", "last", "ngroup", "cumcount", "factorize", "first_valid_index",
-        "last_valid_index", "sub", "mul", "div", "truediv", "floordiv", "mod", "pow", "radd", "rsub", "rmul",
-        "rdiv", "rtruediv", "lt", "gt", "le", "ge", "eq", "ne", "dot", "contains", "len", "cat",
-        "get_dummies", "strftime",
-        # numpy
-        "reshape", "ravel", "flatten", "item", "tobytes", "argmax", "argmin", "argsort", "argpartition",
-        "nonzero", "repeat", "swapaxes", "diagonal", "trace", "ptp", "conj", "compress", "choose",
-        "searchsorted", "view", "tofile",
-        # scikit-learn
-        "predict", "predict_proba", "predict_log_proba", "decision_function", "score", "score_samples",
-        "inverse_transform", "get_params", "get_feature_names_out", "get_support", "staged_predict",
-        # pathlib, re, logging, display
-        "exists", "is_file", "is_dir", "read_text", "read_bytes", "write_text", "write_bytes", "mkdir",
-        "glob", "rglob", "iterdir", "joinpath", "with_suffix", "with_name", "with_stem", "relative_to",
-        "resolve", "absolute", "stat", "match", "search", "findall", "finditer", "fullmatch", "subn",
-        "group", "groups", "groupdict", "span", "debug", "warning", "error", "exception",
-        "critical", "log", "show", "savefig", "isoformat", "total_seconds", "weekday", "date", "time",
-        "timestamp", "clone", "detach", "numpy", "dim", "numel",
-    }
-) - MUTATING_METHODS
+READ_ONLY_METHODS = (
+    frozenset(
+        {
+            name
+            for kind in (str, bytes, int, float, complex, tuple, frozenset, range)
+            for name in dir(kind)
+            if not name.startswith("_") and callable(getattr(kind, name))
+        }  # not range.step, int.real
+        | {
+            # containers
+            "copy",
+            "get",
+            "keys",
+            "items",
+            "values",
+            "index",
+            "count",
+            "union",
+            "intersection",
+            "difference",
+            "symmetric_difference",
+            "issubset",
+            "issuperset",
+            "isdisjoint",
+            "fromkeys",
+            "__getitem__",
+            "__len__",
+            "__contains__",
+            "__iter__",
+            "__repr__",
+            "__str__",
+            "__eq__",
+            "__hash__",
+            # pandas
+            "head",
+            "tail",
+            "describe",
+            "info",
+            "groupby",
+            "agg",
+            "aggregate",
+            "apply",
+            "applymap",
+            "map",
+            "transform",
+            "pipe",
+            "merge",
+            "join",
+            "assign",
+            "drop",
+            "dropna",
+            "fillna",
+            "ffill",
+            "bfill",
+            "interpolate",
+            "replace",
+            "rename",
+            "rename_axis",
+            "reset_index",
+            "set_index",
+            "reindex",
+            "sort_values",
+            "sort_index",
+            "astype",
+            "convert_dtypes",
+            "infer_objects",
+            "isna",
+            "isnull",
+            "notna",
+            "notnull",
+            "isin",
+            "between",
+            "where",
+            "mask",
+            "clip",
+            "round",
+            "abs",
+            "sum",
+            "mean",
+            "median",
+            "mode",
+            "std",
+            "var",
+            "sem",
+            "skew",
+            "kurt",
+            "min",
+            "max",
+            "prod",
+            "product",
+            "nunique",
+            "unique",
+            "value_counts",
+            "corr",
+            "corrwith",
+            "cov",
+            "quantile",
+            "rank",
+            "cumsum",
+            "cumprod",
+            "cummax",
+            "cummin",
+            "diff",
+            "pct_change",
+            "shift",
+            "rolling",
+            "expanding",
+            "ewm",
+            "resample",
+            "query",
+            "filter",
+            "select_dtypes",
+            "sample",
+            "nlargest",
+            "nsmallest",
+            "idxmax",
+            "idxmin",
+            "any",
+            "all",
+            "duplicated",
+            "drop_duplicates",
+            "explode",
+            "stack",
+            "unstack",
+            "melt",
+            "pivot",
+            "pivot_table",
+            "transpose",
+            "squeeze",
+            "equals",
+            "memory_usage",
+            "align",
+            "combine",
+            "combine_first",
+            "add_prefix",
+            "add_suffix",
+            "droplevel",
+            "swaplevel",
+            "xs",
+            "take",
+            "truncate",
+            "asfreq",
+            "tz_convert",
+            "tz_localize",
+            "to_numpy",
+            "to_list",
+            "tolist",
+            "to_dict",
+            "to_frame",
+            "to_records",
+            "to_csv",
+            "to_parquet",
+            "to_json",
+            "to_excel",
+            "to_sql",
+            "to_pickle",
+            "to_string",
+            "to_markdown",
+            "to_html",
+            "to_latex",
+            "to_period",
+            "to_timestamp",
+            "plot",
+            "hist",
+            "boxplot",
+            "iterrows",
+            "itertuples",
+            "get_group",
+            "size",
+            "nth",
+            "first",
+            "last",
+            "ngroup",
+            "cumcount",
+            "factorize",
+            "first_valid_index",
+            "last_valid_index",
+            "sub",
+            "mul",
+            "div",
+            "truediv",
+            "floordiv",
+            "mod",
+            "pow",
+            "radd",
+            "rsub",
+            "rmul",
+            "rdiv",
+            "rtruediv",
+            "lt",
+            "gt",
+            "le",
+            "ge",
+            "eq",
+            "ne",
+            "dot",
+            "contains",
+            "len",
+            "cat",
+            "get_dummies",
+            "strftime",
+            # numpy
+            "reshape",
+            "ravel",
+            "flatten",
+            "item",
+            "tobytes",
+            "argmax",
+            "argmin",
+            "argsort",
+            "argpartition",
+            "nonzero",
+            "repeat",
+            "swapaxes",
+            "diagonal",
+            "trace",
+            "ptp",
+            "conj",
+            "compress",
+            "choose",
+            "searchsorted",
+            "view",
+            "tofile",
+            # scikit-learn
+            "predict",
+            "predict_proba",
+            "predict_log_proba",
+            "decision_function",
+            "score",
+            "score_samples",
+            "inverse_transform",
+            "get_params",
+            "get_feature_names_out",
+            "get_support",
+            "staged_predict",
+            # pathlib, re, logging, display
+            "exists",
+            "is_file",
+            "is_dir",
+            "read_text",
+            "read_bytes",
+            "write_text",
+            "write_bytes",
+            "mkdir",
+            "glob",
+            "rglob",
+            "iterdir",
+            "joinpath",
+            "with_suffix",
+            "with_name",
+            "with_stem",
+            "relative_to",
+            "resolve",
+            "absolute",
+            "stat",
+            "match",
+            "search",
+            "findall",
+            "finditer",
+            "fullmatch",
+            "subn",
+            "group",
+            "groups",
+            "groupdict",
+            "span",
+            "debug",
+            "warning",
+            "error",
+            "exception",
+            "critical",
+            "log",
+            "show",
+            "savefig",
+            "isoformat",
+            "total_seconds",
+            "weekday",
+            "date",
+            "time",
+            "timestamp",
+            "clone",
+            "detach",
+            "numpy",
+            "dim",
+            "numel",
+        }
+    )
+    - MUTATING_METHODS
+)
 
 # Read-only methods whose result may share the receiver's objects (`d.get(k)`, `a.reshape(n)`, `df.head()`,
 # `t.detach()`): changing the result in place may change the receiver.
-VIEW_METHODS = frozenset({"get", "values", "items", "keys", "head", "tail", "view", "reshape", "ravel",
-                          "flatten", "transpose", "squeeze", "swapaxes", "diagonal", "to_numpy", "xs",
-                          "get_group", "__getitem__", "__iter__", "detach", "numpy"})
+VIEW_METHODS = frozenset(
+    {
+        "get",
+        "values",
+        "items",
+        "keys",
+        "head",
+        "tail",
+        "view",
+        "reshape",
+        "ravel",
+        "flatten",
+        "transpose",
+        "squeeze",
+        "swapaxes",
+        "diagonal",
+        "to_numpy",
+        "xs",
+        "get_group",
+        "__getitem__",
+        "__iter__",
+        "detach",
+        "numpy",
+    }
+)
 
 # Builtins whose result yields the items of their arguments (`for row in enumerate(rows)`).
-_ITEM_PRESERVING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple", "set", "frozenset",
-                              "iter", "filter"})
+_ITEM_PRESERVING = frozenset(
+    {"enumerate", "zip", "reversed", "sorted", "list", "tuple", "set", "frozenset", "iter", "filter"}
+)
 
 # Library functions that change an argument in place, so a call is a new version of it (`random.shuffle(rows)`,
 # `heapq.heappush(heap, x)`). Each changes its first argument; the value is that parameter's name (for a
@@ -112,23 +413,47 @@ _ITEM_PRESERVING = frozenset({"enumerate", "zip", "reversed", "sorted", "list", 
 # import shuffle`). Any other function the notebook doesn't define is taken to only read its arguments
 # (`print(x)`, `train_test_split(X, y)`, `pd.concat([a, b])`; `sklearn.utils.shuffle` returns copies).
 ARGUMENT_CHANGING_FUNCTIONS: dict[str, str] = {
-    "random.shuffle": "x", "numpy.random.shuffle": "x",  # shuffle a sequence/array in place
-    "numpy.copyto": "dst", "numpy.put": "a", "numpy.place": "arr", "numpy.putmask": "a",  # write into an array
-    "numpy.put_along_axis": "arr", "numpy.fill_diagonal": "a",
-    "heapq.heappush": "heap", "heapq.heappop": "heap", "heapq.heapify": "x", "heapq.heapreplace": "heap",
+    "random.shuffle": "x",
+    "numpy.random.shuffle": "x",  # shuffle a sequence/array in place
+    "numpy.copyto": "dst",
+    "numpy.put": "a",
+    "numpy.place": "arr",
+    "numpy.putmask": "a",  # write into an array
+    "numpy.put_along_axis": "arr",
+    "numpy.fill_diagonal": "a",
+    "heapq.heappush": "heap",
+    "heapq.heappop": "heap",
+    "heapq.heapify": "x",
+    "heapq.heapreplace": "heap",
     "heapq.heappushpop": "heap",  # keep a list a heap
-    "bisect.insort": "a", "bisect.insort_left": "a", "bisect.insort_right": "a",  # insert into a sorted list
+    "bisect.insort": "a",
+    "bisect.insort_left": "a",
+    "bisect.insort_right": "a",  # insert into a sorted list
 }
 # Methods that change their first argument (besides, maybe, their receiver): `rng.shuffle(x)` of numpy's
 # Generator and RandomState and of random.Random.
 ARGUMENT_CHANGING_METHODS: dict[str, str] = {"shuffle": "x"}
 # The last names of the dotted callees above: an `a.b(...)` call named otherwise needs no Call event.
 _CHANGING_CALLEE_TAILS = frozenset(
-    [name.rpartition(".")[2] for name in ARGUMENT_CHANGING_FUNCTIONS] + list(ARGUMENT_CHANGING_METHODS))
+    [name.rpartition(".")[2] for name in ARGUMENT_CHANGING_FUNCTIONS] + list(ARGUMENT_CHANGING_METHODS)
+)
 
 # Names a kernel (or Python) provides without any cell defining them.
-KERNEL_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython", "In", "Out", "exit", "quit", "_", "__",
-                                           "___", "__name__", "__builtins__", "__doc__", "__file__"}
+KERNEL_NAMES = frozenset(dir(builtins)) | {
+    "display",
+    "get_ipython",
+    "In",
+    "Out",
+    "exit",
+    "quit",
+    "_",
+    "__",
+    "___",
+    "__name__",
+    "__builtins__",
+    "__doc__",
+    "__file__",
+}
 
 
 # Events are made by the thousand: slotted ones are built twice as fast.
@@ -182,6 +507,7 @@ class Call:
     """`f(x, ...)` of a function the notebook may define or a library function that may change an argument:
     the compiler resolves `name` (dotted: `np.random.shuffle`, `?.shuffle` for a method of a value that is no
     name) where the call runs, and versions the arguments the function changes in place."""
+
     name: str
     line: int
     arguments: CallArguments
@@ -237,9 +563,15 @@ def value_roots(node: ast.AST, read_only: frozenset[str] = READ_ONLY_METHODS) ->
     elif node_type is _Attribute or node_type is _Subscript or node_type is _Name or node_type is _Starred:
         root = alias_root(node, read_only)
     elif node_type in _HOLDERS:
-        parts = (node.elts if node_type is _Tuple or node_type is _List or node_type is ast.Set
-                 else node.values if node_type is ast.Dict or node_type is ast.BoolOp
-                 else [node.body, node.orelse] if node_type is ast.IfExp else [node.value])
+        parts = (
+            node.elts
+            if node_type is _Tuple or node_type is _List or node_type is ast.Set
+            else node.values
+            if node_type is ast.Dict or node_type is ast.BoolOp
+            else [node.body, node.orelse]
+            if node_type is ast.IfExp
+            else [node.value]
+        )
         return [name for part in parts if part is not None for name in value_roots(part, read_only)]
     else:
         return []
@@ -324,9 +656,15 @@ class Signature:
 
     __slots__ = ("positional", "keyword_only", "varargs", "varkw", "changed", "calls", "names")
 
-    def __init__(self, positional: tuple[str, ...], keyword_only: frozenset[str], varargs: str | None,
-                 varkw: str | None, changed: frozenset[str],
-                 calls: tuple[tuple[str, CallArguments], ...] = ()) -> None:
+    def __init__(
+        self,
+        positional: tuple[str, ...],
+        keyword_only: frozenset[str],
+        varargs: str | None,
+        varkw: str | None,
+        changed: frozenset[str],
+        calls: tuple[tuple[str, CallArguments], ...] = (),
+    ) -> None:
         self.positional = positional
         self.keyword_only = keyword_only
         self.varargs = varargs
@@ -360,11 +698,33 @@ METHOD_SIGNATURES = {name: _first_argument_changer(p) for name, p in ARGUMENT_CH
 # --- stepping through the tree --------------------------------------------------------------------------
 
 # Fields that never hold a node we must visit: identifiers, constants, flags, and the ctx/operator singletons.
-_SCALAR_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asname", "module", "level", "kind",
-                            "conversion", "is_async", "type_comment", "tag", "simple", "kwd_attrs", "rest"})
+_SCALAR_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "attr",
+        "arg",
+        "name",
+        "asname",
+        "module",
+        "level",
+        "kind",
+        "conversion",
+        "is_async",
+        "type_comment",
+        "tag",
+        "simple",
+        "kwd_attrs",
+        "rest",
+    }
+)
 _SCALAR_FIELDS_OF: dict[type, frozenset[str]] = {
-    ast.Constant: frozenset({"value"}), ast.MatchSingleton: frozenset({"value"}),
-    ast.Global: frozenset({"names"}), ast.Nonlocal: frozenset({"names"}),
+    ast.Constant: frozenset({"value"}),
+    ast.MatchSingleton: frozenset({"value"}),
+    ast.Global: frozenset({"names"}),
+    ast.Nonlocal: frozenset({"names"}),
 }
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -395,14 +755,19 @@ def _children(node: ast.AST) -> list[ast.AST]:
 
 # --- scopes of functions, lambdas, comprehensions and classes ------------------------------------------
 
+
 class ScopeSummary:
     """What a nested scope does to the globals when it runs. (A plain class: a dataclass costs ~1 ms of import.)"""
 
     __slots__ = ("reads", "global_writes", "changed_parameters", "signature")
 
-    def __init__(self, reads: set[str], global_writes: set[str],
-                 changed_parameters: set[str] | frozenset[str] = _NO_NAMES, signature: Signature | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        reads: set[str],
+        global_writes: set[str],
+        changed_parameters: set[str] | frozenset[str] = _NO_NAMES,
+        signature: Signature | None = None,
+    ) -> None:
         self.reads = reads  # free names it reads (globals, or the enclosing scope's for nested scopes)
         self.global_writes = global_writes  # globals it rebinds (`global x; x = ...`) or mutates in place
         self.changed_parameters = changed_parameters  # its parameters whose objects it changes in place
@@ -436,8 +801,19 @@ class _ScopeCollector:
     whether the targets take the value's items), wherever in the scope they're bound), which only errs
     towards a mutation; they're resolved only for a scope that changes something in place."""
 
-    __slots__ = ("bound", "loads", "globals", "nonlocals", "mutated", "nested_writes", "bindings", "walrus_log",
-                 "read_only", "calls", "local_signatures")
+    __slots__ = (
+        "bound",
+        "loads",
+        "globals",
+        "nonlocals",
+        "mutated",
+        "nested_writes",
+        "bindings",
+        "walrus_log",
+        "read_only",
+        "calls",
+        "local_signatures",
+    )
 
     def __init__(self, walrus_log: WalrusLog, read_only: frozenset[str]) -> None:
         self.bound: set[str] = set()
@@ -499,14 +875,16 @@ class _ScopeCollector:
             elif node_type is _Call:
                 func = node.func
                 # a method not known to be read-only, or `inplace=True`, may change its receiver
-                if type(func) is _Attribute and (func.attr not in read_only or (
-                        node.keywords and _is_inplace_call(node))):
+                if type(func) is _Attribute and (
+                    func.attr not in read_only or (node.keywords and _is_inplace_call(node))
+                ):
                     receiver = alias_root(func.value, read_only)
                     if receiver is not None:
                         self.mutated.add(receiver.id)
                 if (node.args or node.keywords) and (
-                        (type(func) is _Name and func.id not in KERNEL_NAMES)
-                        or (type(func) is _Attribute and func.attr in _CHANGING_CALLEE_TAILS)):
+                    (type(func) is _Name and func.id not in KERNEL_NAMES)
+                    or (type(func) is _Attribute and func.attr in _CHANGING_CALLEE_TAILS)
+                ):
                     self.calls.append((callee_name(func), node))  # type: ignore[arg-type]
                 push(func)
                 extend(node.args)
@@ -685,8 +1063,11 @@ def _parameters(args: ast.arguments) -> set[str]:
     return names
 
 
-def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, walrus_log: WalrusLog,
-                   read_only: frozenset[str] = READ_ONLY_METHODS) -> ScopeSummary:
+def function_scope(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+    walrus_log: WalrusLog,
+    read_only: frozenset[str] = READ_ONLY_METHODS,
+) -> ScopeSummary:
     """Free names a function or lambda reads when called, and the globals it rebinds or mutates."""
     collector = _ScopeCollector(walrus_log, read_only)
     collector.collect(node.body if isinstance(node.body, list) else [node.body])
@@ -703,14 +1084,22 @@ def function_scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, wa
         fresh = {name for name in parameters & collector.bound if _rebound_first(node.body, name, read_only)}
         if fresh:
             changed_parameters -= fresh
-            calls = tuple((callee, kept) for callee, arguments in calls
-                          if (kept := tuple((key, names - fresh) for key, names in arguments if names - fresh)))
+            calls = tuple(
+                (callee, kept)
+                for callee, arguments in calls
+                if (kept := tuple((key, names - fresh) for key, names in arguments if names - fresh))
+            )
     signature = None
     if changed_parameters or calls:
         args = node.args
-        signature = Signature(tuple(a.arg for a in args.posonlyargs + args.args),
-                              frozenset(a.arg for a in args.kwonlyargs), args.vararg and args.vararg.arg,
-                              args.kwarg and args.kwarg.arg, frozenset(changed_parameters), calls)
+        signature = Signature(
+            tuple(a.arg for a in args.posonlyargs + args.args),
+            frozenset(a.arg for a in args.kwonlyargs),
+            args.vararg and args.vararg.arg,
+            args.kwarg and args.kwarg.arg,
+            frozenset(changed_parameters),
+            calls,
+        )
     return ScopeSummary(reads, writes, changed_parameters, signature)
 
 
@@ -725,8 +1114,11 @@ def _rebound_first(body: list[ast.stmt], name: str, read_only: frozenset[str]) -
             probe = _ScopeCollector([], read_only)
             probe.collect([value])
             return name not in probe.changed() and not any(
-                name in names for _callee, call in probe.calls if type(call) is _Call
-                for _key, names in call_arguments(call, read_only))
+                name in names
+                for _callee, call in probe.calls
+                if type(call) is _Call
+                for _key, names in call_arguments(call, read_only)
+            )
         if any(type(node) is _Name and node.id == name for node in ast.walk(stmt)):
             return False
     return False
@@ -761,9 +1153,12 @@ def _passed_on(collector: _ScopeCollector, local: set[str]) -> tuple[tuple[str, 
     return tuple(found)
 
 
-def comprehension_scope(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
-                        walrus_log: WalrusLog, mark: int,
-                        read_only: frozenset[str] = READ_ONLY_METHODS) -> tuple[ScopeSummary, set[str]]:
+def comprehension_scope(
+    node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+    walrus_log: WalrusLog,
+    mark: int,
+    read_only: frozenset[str] = READ_ONLY_METHODS,
+) -> tuple[ScopeSummary, set[str]]:
     """Free names of a comprehension (minus its first iterable, which the caller has just walked, logging
     walruses from `mark` on) and the names its walruses bind outside."""
     collector = _ScopeCollector(walrus_log, read_only)
@@ -788,8 +1183,9 @@ def comprehension_scope(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.Ge
     return ScopeSummary(reads, writes, _NO_NAMES, signature), walrus
 
 
-def class_scope(node: ast.ClassDef, walrus_log: WalrusLog, read_only: frozenset[str] = READ_ONLY_METHODS
-                ) -> tuple[ScopeSummary, ScopeSummary, set[str]]:
+def class_scope(
+    node: ast.ClassDef, walrus_log: WalrusLog, read_only: frozenset[str] = READ_ONLY_METHODS
+) -> tuple[ScopeSummary, ScopeSummary, set[str]]:
     """(what the class body reads while the class is created, what its methods read when called, the methods
     that change their own object: `self.items.append(v)`, `self.n = 0`)."""
     immediate = _ScopeCollector(walrus_log, read_only)
@@ -814,11 +1210,15 @@ def class_scope(node: ast.ClassDef, walrus_log: WalrusLog, read_only: frozenset[
 def _changes_own_object(method: ast.FunctionDef | ast.AsyncFunctionDef, summary: ScopeSummary) -> bool:
     """Whether a method changes its `self` (or a class method its `cls`); a static method has none."""
     args = method.args.posonlyargs + method.args.args
-    return bool(args) and args[0].arg in summary.changed_parameters and not any(
-        type(d) is _Name and d.id == "staticmethod" for d in method.decorator_list)
+    return (
+        bool(args)
+        and args[0].arg in summary.changed_parameters
+        and not any(type(d) is _Name and d.id == "staticmethod" for d in method.decorator_list)
+    )
 
 
 # --- module level: ordered events ---------------------------------------------------------------------
+
 
 class _ModuleEvents:
     """Walks a cell's module-level code in evaluation order (NodeVisitor's order), recording events."""
@@ -861,15 +1261,17 @@ class _ModuleEvents:
                     visit(keyword.value)
             func = node.func
             # a method not known to be read-only, or `inplace=True`, may change its receiver
-            if type(func) is _Attribute and (func.attr not in self.read_only or (
-                    node.keywords and _is_inplace_call(node))):
+            if type(func) is _Attribute and (
+                func.attr not in self.read_only or (node.keywords and _is_inplace_call(node))
+            ):
                 receiver = alias_root(func.value, self.read_only)
                 if receiver is not None:
                     self.events.append(Mutate(receiver.id, node.lineno))
             # a function the notebook defines, or a library one, may change an argument: the compiler resolves it
             if (node.args or node.keywords) and (
-                    (type(func) is _Name and func.id not in KERNEL_NAMES)
-                    or (type(func) is _Attribute and func.attr in _CHANGING_CALLEE_TAILS)):
+                (type(func) is _Name and func.id not in KERNEL_NAMES)
+                or (type(func) is _Attribute and func.attr in _CHANGING_CALLEE_TAILS)
+            ):
                 arguments = call_arguments(node, self.read_only)
                 if arguments:
                     self.events.append(Call(callee_name(func), node.lineno, arguments))  # type: ignore[arg-type]
@@ -889,14 +1291,30 @@ class _ModuleEvents:
         for node in nodes:
             visit(node)
 
-    def _write(self, name: str, line: int, kind: str = "assign", summary: ScopeSummary | None = None,
-               aliases: frozenset[str] = _NO_NAMES, binding: str | None = None) -> None:
+    def _write(
+        self,
+        name: str,
+        line: int,
+        kind: str = "assign",
+        summary: ScopeSummary | None = None,
+        aliases: frozenset[str] = _NO_NAMES,
+        binding: str | None = None,
+    ) -> None:
         if summary is None:
-            self.events.append(Write(name, line, self.conditional > 0, kind, _NO_NAMES, _NO_NAMES, aliases,
-                                     binding))
+            self.events.append(Write(name, line, self.conditional > 0, kind, _NO_NAMES, _NO_NAMES, aliases, binding))
         else:
-            self.events.append(Write(name, line, self.conditional > 0, kind, frozenset(summary.reads),
-                                     frozenset(summary.global_writes), aliases, summary.signature))
+            self.events.append(
+                Write(
+                    name,
+                    line,
+                    self.conditional > 0,
+                    kind,
+                    frozenset(summary.reads),
+                    frozenset(summary.global_writes),
+                    aliases,
+                    summary.signature,
+                )
+            )
 
     def _summary(self, summary: ScopeSummary, line: int) -> None:
         """A nested scope that runs right now (lambda passed on, comprehension, class body)."""
@@ -909,8 +1327,9 @@ class _ModuleEvents:
         """Bind a target; `aliases`: the variables whose object the bound value may be (part of)."""
         target_type = type(target)
         if target_type is _Name:  # the most frequent: _write inline
-            self.events.append(Write(target.id, target.lineno, self.conditional > 0, "assign", _NO_NAMES, _NO_NAMES,
-                                     aliases))
+            self.events.append(
+                Write(target.id, target.lineno, self.conditional > 0, "assign", _NO_NAMES, _NO_NAMES, aliases)
+            )
         elif target_type is _Tuple or target_type is _List:
             for elt in target.elts:
                 self._target(elt, aliases)  # an unpacked item may be any part of the value
@@ -937,8 +1356,13 @@ class _ModuleEvents:
             # `g = f`: if f is a function or class, g runs f's body when called; the compiler resolves it
             self.visit(value)
             for target in node.targets:
-                self._write(target.id, target.lineno, "alias",  # type: ignore[attr-defined]
-                            ScopeSummary({value.id}, set()), frozenset((value.id,)))
+                self._write(
+                    target.id,
+                    target.lineno,
+                    "alias",  # type: ignore[attr-defined]
+                    ScopeSummary({value.id}, set()),
+                    frozenset((value.id,)),
+                )
             return
         self.visit(value)
         aliases = _NO_NAMES
@@ -986,8 +1410,12 @@ class _ModuleEvents:
             if alias.name == "*":
                 self.events.append(StarImport(node.module or "", node.lineno))
             else:
-                self._write(alias.asname or alias.name, node.lineno, "import",
-                            binding=f"{node.module}.{alias.name}" if node.module and not node.level else None)
+                self._write(
+                    alias.asname or alias.name,
+                    node.lineno,
+                    "import",
+                    binding=f"{node.module}.{alias.name}" if node.module and not node.level else None,
+                )
 
     def _function_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self._visit_all(_def_time_exprs(node))
@@ -1104,8 +1532,9 @@ _EVENT_HANDLERS: dict[type, Callable[[_ModuleEvents, Any], None]] = {
 }
 
 
-def cell_events(tree: ast.Module, read_only: frozenset[str] = READ_ONLY_METHODS,
-                changing: set[str] | None = None) -> list[Event]:
+def cell_events(
+    tree: ast.Module, read_only: frozenset[str] = READ_ONLY_METHODS, changing: set[str] | None = None
+) -> list[Event]:
     """The name events of a parsed cell, in the order a run performs them. `read_only`: the methods taken not
     to change their receiver; `changing`, if given, gets the names of the methods the cell's classes define
     that change their own object (the compiler takes them out of `read_only` for the whole notebook)."""

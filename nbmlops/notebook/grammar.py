@@ -168,7 +168,7 @@ def _role_from_magic(cell: Cell, path: str) -> tuple[CellRole | None, str]:
         magic = words[0]
         if magic not in MAGICS:
             return None, cell.source
-        body = "\n".join(lines[:i] + [""] + lines[i + 1:])
+        body = "\n".join(lines[:i] + [""] + lines[i + 1 :])
         if magic != "%%step":
             if len(words) > 1:
                 raise _error(cell, path, f"{magic} takes no arguments")
@@ -209,8 +209,12 @@ def cell_role(cell: Cell, path: str) -> CellRole:
     magic_role, code = _role_from_magic(cell, path)
     if tag_role and magic_role:
         if (tag_role.kind, tag_role.step) != (magic_role.kind, magic_role.step) and tag_role.kind != "continue":
-            raise _error(cell, path, f"tags say {tag_role.kind} {tag_role.step or ''} but the magic says "
-                                     f"{magic_role.kind} {magic_role.step or ''}".replace("  ", " "))
+            raise _error(
+                cell,
+                path,
+                f"tags say {tag_role.kind} {tag_role.step or ''} but the magic says "
+                f"{magic_role.kind} {magic_role.step or ''}".replace("  ", " "),
+            )
         magic_role.after = list(dict.fromkeys(tag_role.after + magic_role.after))
         magic_role.options = {**tag_role.options, **magic_role.options}
         role = magic_role

@@ -22,10 +22,12 @@ def has_ipython_syntax(source: str) -> bool:
 # IPython's automagic: a one-line cell that starts with a line magic's name and isn't Python (`ls data`) runs the
 # magic (IPython prefilters single-line cells only). Tried only when the cell doesn't parse as it is, so Python
 # that shadows a magic's name stays Python.
-_AUTOMAGIC = re.compile(r"^(\s*)(ls|cd|pwd|pip|conda|env|who|whos|who_ls|history|alias|pushd|popd|dhist|bookmark|"
-                        r"cat|ll|lf|lk|ldir|mkdir|rmdir|rm|mv|cp|clear|lsmagic|load_ext|reload_ext|matplotlib|"
-                        r"config|time|timeit|prun|run|reset|xdel|precision|store|sx|system)\b(?!\s*=|[.(\[,:)])",
-                        re.MULTILINE)
+_AUTOMAGIC = re.compile(
+    r"^(\s*)(ls|cd|pwd|pip|conda|env|who|whos|who_ls|history|alias|pushd|popd|dhist|bookmark|"
+    r"cat|ll|lf|lk|ldir|mkdir|rmdir|rm|mv|cp|clear|lsmagic|load_ext|reload_ext|matplotlib|"
+    r"config|time|timeit|prun|run|reset|xdel|precision|store|sx|system)\b(?!\s*=|[.(\[,:)])",
+    re.MULTILINE,
+)
 
 
 def to_python(source: str) -> str:

@@ -30,8 +30,27 @@ RUNS_IN_FUNCTION = frozenset({"timeit"})
 NO_VAR_EXPAND = RUNS_HERE | RUNS_IN_FUNCTION | {"capture", "debug"}
 # options that take a value, per magic (from IPython's parse_options strings); the code follows the options
 _VALUE_OPTIONS = {"timeit": "nrp", "prun": "DlsT"}
-_GUI_LOOPS = frozenset({"qt", "qt4", "qt5", "qt6", "tk", "gtk", "gtk3", "gtk4", "wx", "osx", "macosx", "glut",
-                        "pyglet", "gtkagg", "qtagg", "tkagg", "wxagg"})
+_GUI_LOOPS = frozenset(
+    {
+        "qt",
+        "qt4",
+        "qt5",
+        "qt6",
+        "tk",
+        "gtk",
+        "gtk3",
+        "gtk4",
+        "wx",
+        "osx",
+        "macosx",
+        "glut",
+        "pyglet",
+        "gtkagg",
+        "qtagg",
+        "tkagg",
+        "wxagg",
+    }
+)
 # magics that wait on a person (a debugger, an editor, the clipboard) or another front end
 _INTERACTIVE = frozenset({"debug", "edit", "ed", "paste", "cpaste", "qtconsole"})
 # cell magics that run their body with another program and can bind its output (IPython's ScriptMagics)
@@ -118,9 +137,15 @@ def _soft_reads(body: list[ast.stmt], lineno: int) -> list[ast.stmt]:
     """A function holding `body`, called on the spot: what it reads is followed where defined, never required."""
     name = f"_nbmlops_magic_{lineno}"
     where = {"lineno": lineno, "col_offset": 0}
-    func = ast.FunctionDef(name=name, args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
-                                                         defaults=[]),
-                           body=body or [ast.Pass(**where)], decorator_list=[], returns=None, type_params=[], **where)
+    func = ast.FunctionDef(
+        name=name,
+        args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=body or [ast.Pass(**where)],
+        decorator_list=[],
+        returns=None,
+        type_params=[],
+        **where,
+    )
     return [func, ast.Expr(ast.Call(ast.Name(name, ast.Load(), **where), [], [], **where), **where)]
 
 
@@ -158,12 +183,14 @@ class _Expander:
         magic, line = kind[5:], args[0].strip()
         words = line.split()
         if magic in _INTERACTIVE or (magic == "pdb" and words[:1] in (["on"], ["1"])):
-            raise MagicError(f"%{magic} waits for a person at a terminal, which a pipeline step doesn't have",
-                             lineno)
+            raise MagicError(f"%{magic} waits for a person at a terminal, which a pipeline step doesn't have", lineno)
         loop = words[0].lower() if words else ""
         if magic in ("gui", "matplotlib", "pylab") and loop in _GUI_LOOPS:
-            raise MagicError(f"%{magic} {loop} needs a screen, which a pipeline step doesn't have; use "
-                             "`%matplotlib inline` (figures are kept in the step's notebook)", lineno)
+            raise MagicError(
+                f"%{magic} {loop} needs a screen, which a pipeline step doesn't have; use "
+                "`%matplotlib inline` (figures are kept in the step's notebook)",
+                lineno,
+            )
 
     def _statement(self, stmt: ast.Expr, kind: str, args: list[str]) -> list[ast.stmt]:
         lineno = stmt.lineno
@@ -185,15 +212,29 @@ class _Expander:
             if magic == "capture":
                 words = [w for w in _split(line) if not w.startswith("-")]
                 if words:
-                    body.append(ast.Assign([ast.Name(words[0], ast.Store(), lineno=lineno, col_offset=0)],
-                                           ast.Constant(None, lineno=lineno, col_offset=0), lineno=lineno,
-                                           col_offset=0))
+                    body.append(
+                        ast.Assign(
+                            [ast.Name(words[0], ast.Store(), lineno=lineno, col_offset=0)],
+                            ast.Constant(None, lineno=lineno, col_offset=0),
+                            lineno=lineno,
+                            col_offset=0,
+                        )
+                    )
             return body
         bound = _script_outputs(magic, args[0]) if kind.startswith("cell:") else []
-        return self._expanded_text(kind, args, lineno) + [stmt] + [
-            ast.Assign([ast.Name(name, ast.Store(), lineno=lineno, col_offset=0)],
-                       ast.Constant(None, lineno=lineno, col_offset=0), lineno=lineno, col_offset=0)
-            for name in bound]
+        return (
+            self._expanded_text(kind, args, lineno)
+            + [stmt]
+            + [
+                ast.Assign(
+                    [ast.Name(name, ast.Store(), lineno=lineno, col_offset=0)],
+                    ast.Constant(None, lineno=lineno, col_offset=0),
+                    lineno=lineno,
+                    col_offset=0,
+                )
+                for name in bound
+            ]
+        )
 
     def _expanded_text(self, kind: str, args: list[str], lineno: int) -> list[ast.stmt]:
         """Soft reads of the `{expr}` and `$name` fields IPython fills in from the namespace."""

@@ -73,8 +73,9 @@ def parse_notebook(raw: bytes, path: str = "<notebook>") -> Notebook:
         raise NotebookError("not a Jupyter notebook (no 'cells' list)", path=path)
     major = data.get("nbformat")
     if major != 4:
-        raise NotebookError(f"nbformat {major} is not supported; save it as nbformat 4 "
-                            "(jupyter nbconvert --to notebook)", path=path)
+        raise NotebookError(
+            f"nbformat {major} is not supported; save it as nbformat 4 (jupyter nbconvert --to notebook)", path=path
+        )
     if not isinstance(data["cells"], list):
         raise NotebookError("'cells' is not a list", path=path)
     cells = [_cell(index, cell, path) for index, cell in enumerate(data["cells"])]
@@ -108,8 +109,14 @@ def _cell(index: int, cell: object, path: str) -> Cell:
 
 
 def _kind(value: object) -> str:
-    return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", dict: "an object",
-            list: "a list"}.get(type(value), type(value).__name__)
+    return {
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        dict: "an object",
+        list: "a list",
+    }.get(type(value), type(value).__name__)
 
 
 def _mapping(value: object) -> dict:

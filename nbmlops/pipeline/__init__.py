@@ -37,6 +37,21 @@ def load_pipeline(path: str) -> PipelineSpec:
     return compile_cached(path)
 
 
-__all__ = ["CellCode", "Parameter", "PipelineSpec", "Step", "ancestors", "ascii_dag", "compile_notebook",
-           "descendants", "layers", "load_pipeline", "parse_value", "resolve_parameters", "to_dot", "to_mermaid",
-           "to_text", "topological_order"]
+__all__ = [
+    "CellCode",
+    "Parameter",
+    "PipelineSpec",
+    "Step",
+    "ancestors",
+    "ascii_dag",
+    "compile_notebook",
+    "descendants",
+    "layers",
+    "load_pipeline",
+    "parse_value",
+    "resolve_parameters",
+    "to_dot",
+    "to_mermaid",
+    "to_text",
+    "topological_order",
+]

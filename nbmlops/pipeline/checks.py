@@ -29,8 +29,10 @@ PROBLEM = "problem"
 NOTE = "note"
 
 # `!pip install`, `!{sys.executable} -m pip install`, `!conda install`, `%pip ...`, `%conda ...`, `%mamba ...`
-_INSTALL = re.compile(r"^\s*(?:%(?:pip|conda|mamba|micromamba|uv)\b"
-                      r"|!.*\b(?:pip3?|conda|mamba|micromamba|uv\s+pip|-m\s+pip)\s+install\b)")
+_INSTALL = re.compile(
+    r"^\s*(?:%(?:pip|conda|mamba|micromamba|uv)\b"
+    r"|!.*\b(?:pip3?|conda|mamba|micromamba|uv\s+pip|-m\s+pip)\s+install\b)"
+)
 # Paths that only exist on the machine that wrote them: user homes and Windows drives / shares.
 _ABSOLUTE = re.compile(r"^(?:/home/|/Users/|/root/|/mnt/[a-z]/|/Volumes/|[A-Za-z]:[\\/]|\\\\[^\\]+\\)")
 _QUOTED = re.compile(r"""(['"])((?:/home/|/Users/|/root/|[A-Za-z]:[\\/]).*?)\1""")
@@ -98,18 +100,40 @@ def text_checks(infos: list[CellInfo]) -> list[Finding]:
         cell = info.cell
         for number, line in enumerate(cell.source.splitlines(), 1):
             if _INSTALL.match(line):
-                findings.append(Finding("install", f"line {number} installs packages (`{line.strip()[:60]}`): "
-                                                   "the pipeline would run it on every run; list the package in "
-                                                   "requirements and drop the line (or mark the cell %%skip)",
-                                        cell.index, cell.first_line, info.step))
+                findings.append(
+                    Finding(
+                        "install",
+                        f"line {number} installs packages (`{line.strip()[:60]}`): "
+                        "the pipeline would run it on every run; list the package in "
+                        "requirements and drop the line (or mark the cell %%skip)",
+                        cell.index,
+                        cell.first_line,
+                        info.step,
+                    )
+                )
             elif _PIPELINE_MAGIC.match(line) and info.kind == "step":
-                findings.append(Finding("magic", f"line {number} `{line.strip()[:60]}` is part of step "
-                                                 f"'{info.step}', so the pipeline would run it too; mark the "
-                                                 "cell %%skip", cell.index, cell.first_line, info.step))
+                findings.append(
+                    Finding(
+                        "magic",
+                        f"line {number} `{line.strip()[:60]}` is part of step "
+                        f"'{info.step}', so the pipeline would run it too; mark the "
+                        "cell %%skip",
+                        cell.index,
+                        cell.first_line,
+                        info.step,
+                    )
+                )
         for path in absolute_paths(info):
-            findings.append(Finding("path", f"absolute path '{path}' won't exist on another machine or for "
-                                            "another user; make it relative to the notebook or a parameter",
-                                    cell.index, cell.first_line, info.step))
+            findings.append(
+                Finding(
+                    "path",
+                    f"absolute path '{path}' won't exist on another machine or for "
+                    "another user; make it relative to the notebook or a parameter",
+                    cell.index,
+                    cell.first_line,
+                    info.step,
+                )
+            )
     return findings
 
 
@@ -145,8 +169,14 @@ def check_static(notebook: str | Path | Notebook) -> StaticReport:
     report = StaticReport(nb.path, spec, error, infos)
     if error is not None:
         reason = getattr(error, "reason", None) if getattr(error, "cell", None) is not None else None
-        report.findings.append(Finding("notebook", f"the notebook doesn't compile: {reason or error}",
-                                       getattr(error, "cell", None), getattr(error, "first_line", None) or ""))
+        report.findings.append(
+            Finding(
+                "notebook",
+                f"the notebook doesn't compile: {reason or error}",
+                getattr(error, "cell", None),
+                getattr(error, "first_line", None) or "",
+            )
+        )
     if spec is not None:
         report.findings.extend(Finding("dataflow", warning) for warning in spec.warnings)
     report.findings.extend(text_checks(infos))

@@ -43,9 +43,16 @@ TOO_DEEP = "the code is nested too deeply (or too long an expression) for Python
 class _Definition:
     __slots__ = ("producer", "kind", "deferred_reads", "deferred_writes", "cell", "aliases", "binding")
 
-    def __init__(self, producer: str, kind: str = "assign", deferred_reads: frozenset[str] = frozenset(),
-                 deferred_writes: frozenset[str] = frozenset(), cell: int | None = None,
-                 aliases: frozenset[str] = frozenset(), binding: Any = None) -> None:
+    def __init__(
+        self,
+        producer: str,
+        kind: str = "assign",
+        deferred_reads: frozenset[str] = frozenset(),
+        deferred_writes: frozenset[str] = frozenset(),
+        cell: int | None = None,
+        aliases: frozenset[str] = frozenset(),
+        binding: Any = None,
+    ) -> None:
         self.producer = producer  # step name, AMBIENT or DELETED
         self.kind = kind
         self.deferred_reads = deferred_reads
@@ -121,8 +128,9 @@ class _Compiler:
     # -- grouping --------------------------------------------------------------------------------------
     def compile(self) -> PipelineSpec:
         if self.nb.language not in ("python", "python3"):
-            raise NotebookError(f"the notebook's language is {self.nb.language}; only Python is supported",
-                                path=self.path)
+            raise NotebookError(
+                f"the notebook's language is {self.nb.language}; only Python is supported", path=self.path
+            )
         code_cells = [c for c in self.nb.cells if c.cell_type == "code"]
         if not any(c.source.strip() for c in code_cells):
             raise NotebookError("the notebook has no code to run", path=self.path)
@@ -151,8 +159,7 @@ class _Compiler:
             else:
                 self._add_to_step(current, cell, role, code)
         if not self.steps:
-            raise NotebookError("every code cell is setup, parameters or skip: there is no step to run",
-                                path=self.path)
+            raise NotebookError("every code cell is setup, parameters or skip: there is no step to run", path=self.path)
         self._analyse()
         self._collect_parameters()
         self._flow_setup()
@@ -209,8 +216,11 @@ class _Compiler:
     def _start_step(self, name: str, cell: Cell) -> _StepState:
         if name in self.steps:
             first = self.steps[name].cells[0][0].index
-            raise self.error(cell, f"duplicate step '{name}': it already started at {cell_label(first)} and another "
-                                   "step came in between; rename one or move its cells together")
+            raise self.error(
+                cell,
+                f"duplicate step '{name}': it already started at {cell_label(first)} and another "
+                "step came in between; rename one or move its cells together",
+            )
         for other in self.steps:
             if other.casefold() == name.casefold():
                 raise self.error(cell, f"step '{name}' and step '{other}' differ only in case")
@@ -224,8 +234,10 @@ class _Compiler:
             state.after.setdefault(upstream, cell.index)
         for key, value in role.options.items():
             if key in state.options and state.options[key] != value:
-                raise self.error(cell, f"step '{state.name}' option '{key}' is {state.options[key]} in an "
-                                       f"earlier cell and {value} here")
+                raise self.error(
+                    cell,
+                    f"step '{state.name}' option '{key}' is {state.options[key]} in an earlier cell and {value} here",
+                )
             state.options[key] = value
 
     # -- parameters and setup --------------------------------------------------------------------------
@@ -256,9 +268,13 @@ class _Compiler:
                 if isinstance(event, Read):
                     if not self._known_ambient(event.name):
                         producer = self._step_writing(event.name)
-                        raise self.error(cell, f"setup reads '{event.name}', which {producer} defines; setup "
-                                               "and parameters cells run before every step and may only use "
-                                               "each other's names", event.line)
+                        raise self.error(
+                            cell,
+                            f"setup reads '{event.name}', which {producer} defines; setup "
+                            "and parameters cells run before every step and may only use "
+                            "each other's names",
+                            event.line,
+                        )
                 elif isinstance(event, Write):
                     self.defined[event.name] = self._definition(AMBIENT, event, cell)
                 elif isinstance(event, StarImport):
@@ -275,8 +291,11 @@ class _Compiler:
         return "no setup or parameters cell before it"
 
     def _known_ambient(self, name: str) -> bool:
-        return name in KERNEL_NAMES or self.star_import or (
-            name in self.defined and self.defined[name].producer == AMBIENT)
+        return (
+            name in KERNEL_NAMES
+            or self.star_import
+            or (name in self.defined and self.defined[name].producer == AMBIENT)
+        )
 
     # -- step dataflow ---------------------------------------------------------------------------------
     def _flow_step(self, state: _StepState) -> None:
@@ -306,27 +325,38 @@ class _Compiler:
             self._call(state, cell, event)
         elif isinstance(event, StarImport):
             self.star_import = True
-            self.warnings.append(f"{cell_label(cell.index)}: `from {event.module} import *` in step '{state.name}': "
-                                 "the names it brings are not tracked; move it to a setup cell")
+            self.warnings.append(
+                f"{cell_label(cell.index)}: `from {event.module} import *` in step '{state.name}': "
+                "the names it brings are not tracked; move it to a setup cell"
+            )
 
     def _definition(self, producer: str, event: Write, cell: Cell) -> _Definition:
         aliases = self._aliases(producer, event) if event.aliases else event.aliases
         if event.kind == "alias":  # `g = f`: g is a function or class like f, or a plain value
             source = self.defined.get(next(iter(event.deferred_reads)))
             if source is not None and source.kind in ("def", "import"):
-                return _Definition(producer, source.kind, source.deferred_reads, source.deferred_writes,
-                                   cell.index, aliases, source.binding)
+                return _Definition(
+                    producer,
+                    source.kind,
+                    source.deferred_reads,
+                    source.deferred_writes,
+                    cell.index,
+                    aliases,
+                    source.binding,
+                )
             return _Definition(producer, cell=cell.index, aliases=aliases)
-        return _Definition(producer, event.kind, event.deferred_reads, event.deferred_writes, cell.index, aliases,
-                           event.binding)
+        return _Definition(
+            producer, event.kind, event.deferred_reads, event.deferred_writes, cell.index, aliases, event.binding
+        )
 
     def _aliases(self, producer: str, event: Write) -> frozenset[str]:
         """What the written value may be part of: the event's variables and, for those this same step
         bound, what they are part of; a rebinding that may not happen keeps the old value's too. A module is
         no variable a value can be part of: what `pd.DataFrame(...)` or `np.zeros(3)` returns is new, and steps
         import modules themselves rather than receive them."""
-        modules = {name for name in event.aliases if (known := self.defined.get(name)) is not None
-                   and known.kind == "import"}
+        modules = {
+            name for name in event.aliases if (known := self.defined.get(name)) is not None and known.kind == "import"
+        }
         if modules:
             event = dataclasses.replace(event, aliases=event.aliases - modules)
         found = None
@@ -342,8 +372,7 @@ class _Compiler:
         found.discard(event.name)
         return frozenset(found)
 
-    def _mutate(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool,
-                aliases: bool = True) -> None:
+    def _mutate(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool, aliases: bool = True) -> None:
         """`name`'s object changes in place: a new version of it and, with `aliases`, of what this step bound
         it as (part of)."""
         definition = self.defined.get(name)
@@ -353,8 +382,14 @@ class _Compiler:
         if definition.producer != state.name and definition.aliases:
             self._warn_cross_step_alias(state, cell, name, definition)
         if definition.producer != state.name:
-            self.defined[name] = _Definition(state.name, definition.kind, definition.deferred_reads,
-                                             definition.deferred_writes, cell.index, binding=definition.binding)
+            self.defined[name] = _Definition(
+                state.name,
+                definition.kind,
+                definition.deferred_reads,
+                definition.deferred_writes,
+                cell.index,
+                binding=definition.binding,
+            )
         elif aliases:
             for source in definition.aliases:  # closed over already: theirs are among them
                 self._mutate(state, cell, source, line, strict=False, aliases=False)
@@ -364,10 +399,12 @@ class _Compiler:
         steps hand values on separately, so later readers of those others see them unchanged. Said, not
         silently computed differently from a top-to-bottom run."""
         parts = ", ".join(f"`{source}`" for source in sorted(definition.aliases))
-        warning = (f"{cell_label(cell.index)}: step '{state.name}' changes `{name}` in place, which step "
-                   f"'{definition.producer}' bound as part of {parts}; steps receive separate copies, so later "
-                   f"steps see {parts} without this change (a top-to-bottom run would show it): bind `{name}` "
-                   "and change it in the same step")
+        warning = (
+            f"{cell_label(cell.index)}: step '{state.name}' changes `{name}` in place, which step "
+            f"'{definition.producer}' bound as part of {parts}; steps receive separate copies, so later "
+            f"steps see {parts} without this change (a top-to-bottom run would show it): bind `{name}` "
+            "and change it in the same step"
+        )
         if warning not in self.warnings:
             self.warnings.append(warning)
 
@@ -419,8 +456,9 @@ class _Compiler:
                         changed.update(names)
         return changed
 
-    def _read(self, state: _StepState, cell: Cell, name: str, line: int, strict: bool,
-              seen: set[str] | None = None) -> None:
+    def _read(
+        self, state: _StepState, cell: Cell, name: str, line: int, strict: bool, seen: set[str] | None = None
+    ) -> None:
         """`seen`: the names already read while following one read through function bodies (None: none yet)."""
         if seen is not None:
             if name in seen:
@@ -429,13 +467,15 @@ class _Compiler:
         definition = self.defined.get(name)
         if definition is None:
             if strict and name not in KERNEL_NAMES and not self.star_import:
-                raise self.error(cell, f"step '{state.name}' reads '{name}', which no earlier step or setup "
-                                       "cell defines", line)
+                raise self.error(
+                    cell, f"step '{state.name}' reads '{name}', which no earlier step or setup cell defines", line
+                )
             return
         if definition.producer == DELETED:
             if strict:
-                raise self.error(cell, f"step '{state.name}' reads '{name}', deleted in "
-                                       f"{cell_label(definition.cell)}", line)
+                raise self.error(
+                    cell, f"step '{state.name}' reads '{name}', deleted in {cell_label(definition.cell)}", line
+                )
             return
         if definition.producer == AMBIENT:
             if name in self.parameters:
@@ -478,26 +518,47 @@ class _Compiler:
             for upstream, cell_index in state.after.items():
                 if upstream not in self.steps:
                     cell = next(c for c, _, _ in state.cells if c.index == cell_index)
-                    raise self.error(cell, f"'after:{upstream}': there is no step '{upstream}' (steps: "
-                                           f"{', '.join(self.steps)})")
+                    raise self.error(
+                        cell, f"'after:{upstream}': there is no step '{upstream}' (steps: {', '.join(self.steps)})"
+                    )
         upstream = {name: list(dict.fromkeys([*s.inputs.values(), *s.after])) for name, s in self.steps.items()}
         self._check_cycles(upstream)
         setup_params = self._params_of_setup()
         for state in self.steps.values():
             state.params |= setup_params
         steps = [
-            Step(name, [CellCode(c.index, c.source, code) for c, _, code in s.cells], dict(s.inputs),
-                 sorted(s.params), outputs[name], upstream[name], dict(s.options))
+            Step(
+                name,
+                [CellCode(c.index, c.source, code) for c, _, code in s.cells],
+                dict(s.inputs),
+                sorted(s.params),
+                outputs[name],
+                upstream[name],
+                dict(s.options),
+            )
             for name, s in self.steps.items()
         ]
         setup = [CellCode(c.index, c.source, code, role.kind) for c, role, code in self.setup]
-        return PipelineSpec(pipeline_name(self.path), self.path, self.nb.sha256, list(self.parameters.values()),
-                            setup, steps, self.warnings, self.nb.kernel_name)
+        return PipelineSpec(
+            pipeline_name(self.path),
+            self.path,
+            self.nb.sha256,
+            list(self.parameters.values()),
+            setup,
+            steps,
+            self.warnings,
+            self.nb.kernel_name,
+        )
 
     def _params_of_setup(self) -> set[str]:
         """Parameters the setup code reads: every step depends on their values."""
-        return {e.name for cell, role, _code in self.setup if role.kind == "setup" for e in self.events(cell)
-                if isinstance(e, Read) and e.name in self.parameters}
+        return {
+            e.name
+            for cell, role, _code in self.setup
+            if role.kind == "setup"
+            for e in self.events(cell)
+            if isinstance(e, Read) and e.name in self.parameters
+        }
 
     def _check_cycles(self, upstream: dict[str, list[str]]) -> None:
         # a method, not a recursive closure: a closure that calls itself is a reference cycle, and through
@@ -511,7 +572,7 @@ class _Compiler:
         if name in done:
             return
         if name in visiting:
-            cycle = visiting[visiting.index(name):] + [name]
+            cycle = visiting[visiting.index(name) :] + [name]
             # name the cell whose `after:` closes the cycle (data only flows forward, so one must)
             cell = self.steps[name].cells[0][0]
             for down, up in zip(cycle, cycle[1:], strict=False):

@@ -35,8 +35,9 @@ def parse_value(param: Parameter, text: str) -> Any:
         if kind == "int":
             number = int(text)
             if abs(number) > MAX_INT:
-                raise ParameterError(f"parameter '{param.name}': {text[:40]} is out of range (at most "
-                                     f"{MAX_INT:,} either way)")
+                raise ParameterError(
+                    f"parameter '{param.name}': {text[:40]} is out of range (at most {MAX_INT:,} either way)"
+                )
             return number
         if kind == "float":
             number = float(text)
@@ -55,12 +56,18 @@ def parse_value(param: Parameter, text: str) -> Any:
             return value
         return _literal(text, fallback_to_text=True)  # default None or another literal type
     except (ValueError, SyntaxError):
-        example = {"bool": "true or false", "int": "a whole number", "float": "a number",
-                   "list": "a list such as [1, 2]", "dict": 'a dict such as {"a": 1}',
-                   "tuple": "a tuple such as (1, 2)"}.get(kind, kind)
+        example = {
+            "bool": "true or false",
+            "int": "a whole number",
+            "float": "a number",
+            "list": "a list such as [1, 2]",
+            "dict": 'a dict such as {"a": 1}',
+            "tuple": "a tuple such as (1, 2)",
+        }.get(kind, kind)
         shown = text if len(text) <= 40 else text[:40] + "…"
-        raise ParameterError(f"parameter '{param.name}': '{shown}' is not {example} (the default is "
-                             f"{param.default!r})") from None
+        raise ParameterError(
+            f"parameter '{param.name}': '{shown}' is not {example} (the default is {param.default!r})"
+        ) from None
 
 
 def _literal(text: str, fallback_to_text: bool = False) -> Any:
@@ -76,9 +83,15 @@ def _literal(text: str, fallback_to_text: bool = False) -> Any:
         raise
 
 
-_EXPECTED = {"int": f"a whole number (at most {MAX_INT:,} either way)", "float": "a finite number",
-             "bool": "true or false", "str": "a string",
-             "list": "a list", "dict": "an object", "tuple": "a list"}
+_EXPECTED = {
+    "int": f"a whole number (at most {MAX_INT:,} either way)",
+    "float": "a finite number",
+    "bool": "true or false",
+    "str": "a string",
+    "list": "a list",
+    "dict": "an object",
+    "tuple": "a list",
+}
 
 
 def check_value(param: Parameter, value: Any) -> Any:
@@ -98,8 +111,9 @@ def check_value(param: Parameter, value: Any) -> Any:
     if not ok:
         shown = repr(value)
         shown = shown if len(shown) <= 40 else shown[:40] + "…"
-        raise ParameterError(f"parameter '{param.name}': {shown} is not {_EXPECTED[kind]} (the default is "
-                             f"{param.default!r})")
+        raise ParameterError(
+            f"parameter '{param.name}': {shown} is not {_EXPECTED[kind]} (the default is {param.default!r})"
+        )
     return tuple(value) if kind == "tuple" else value
 
 
@@ -109,8 +123,10 @@ def check_unique(items: Iterable[str]) -> None:
     for item in items:
         name = split_assignment(item)[0]
         if name in seen:
-            raise ParameterError(f"parameter '{name}' is given twice (-p {name}=...); give it once (a sweep takes "
-                                 f"several values in one: -p {name}=a,b,c)")
+            raise ParameterError(
+                f"parameter '{name}' is given twice (-p {name}=...); give it once (a sweep takes "
+                f"several values in one: -p {name}=a,b,c)"
+            )
         seen.add(name)
 
 
@@ -121,8 +137,9 @@ def split_assignment(item: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-def resolve_parameters(spec: PipelineSpec, overrides: Iterable[str] | dict[str, Any] | None,
-                       base: dict[str, Any] | None = None) -> dict[str, Any]:
+def resolve_parameters(
+    spec: PipelineSpec, overrides: Iterable[str] | dict[str, Any] | None, base: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The spec's defaults (or `base`) updated by `name=value` strings (parsed) or a dict of ready values."""
     values = {**spec.defaults, **(base or {})}
     for param in spec.parameters:  # JSON (pipeline.json, a run record) turns a tuple default into a list

@@ -81,8 +81,7 @@ class PipelineSpec:
         for step in self.steps:
             if step.name == name:
                 return step
-        raise SpecError(f"pipeline '{self.name}' has no step '{name}' (steps: "
-                        f"{', '.join(s.name for s in self.steps)})")
+        raise SpecError(f"pipeline '{self.name}' has no step '{name}' (steps: {', '.join(s.name for s in self.steps)})")
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -111,15 +110,23 @@ class PipelineSpec:
             raise SpecError(f"{where}: not a pipeline spec (no 'steps')")
         version = data.get("spec_version")
         if version != SPEC_VERSION:
-            raise SpecError(f"{where}: spec_version {str(version)[:20]} is not supported (this nbmlops reads "
-                            f"{SPEC_VERSION}); recompile it with `nbmlops compile`")
+            raise SpecError(
+                f"{where}: spec_version {str(version)[:20]} is not supported (this nbmlops reads "
+                f"{SPEC_VERSION}); recompile it with `nbmlops compile`"
+            )
         from nbmlops.pipeline.spec_check import check_spec_data  # here: a compile never reads a spec file
 
         check_spec_data(data, where)
         try:
             steps = [Step(**{**s, "cells": [CellCode(**c) for c in s["cells"]]}) for s in data["steps"]]
-            return cls(**{**data, "parameters": [Parameter(**p) for p in data["parameters"]],
-                          "setup": [CellCode(**c) for c in data["setup"]], "steps": steps})
+            return cls(
+                **{
+                    **data,
+                    "parameters": [Parameter(**p) for p in data["parameters"]],
+                    "setup": [CellCode(**c) for c in data["setup"]],
+                    "steps": steps,
+                }
+            )
         except (TypeError, KeyError) as exc:
             raise SpecError(f"{where}: malformed spec ({exc})") from None
 

@@ -31,8 +31,9 @@ def compiler_fingerprint() -> str:
     parts = [__version__]
     for name in _ANALYSIS:
         with os.scandir(os.path.join(package, name)) as entries:
-            parts += sorted(f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in entries
-                            if e.name.endswith(".py"))
+            parts += sorted(
+                f"{e.name}:{e.stat().st_size}:{e.stat().st_mtime_ns}" for e in entries if e.name.endswith(".py")
+            )
     return "|".join(parts)
 
 

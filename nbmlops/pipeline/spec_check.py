@@ -84,11 +84,19 @@ def option_problem(key: str, value: Any) -> str | None:
         ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LIMITS[key]
         return None if ok else f"must be a whole number from 0 to {LIMITS[key]}"
     if key == "cpus":
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
             and 0 < value <= LIMITS["cpus"]
+        )
         return None if ok else f"must be a number above 0 and at most {LIMITS['cpus']}"
-    ok = isinstance(value, str) and len(value) <= 30 and MEMORY.match(value) is not None \
+    ok = (
+        isinstance(value, str)
+        and len(value) <= 30
+        and MEMORY.match(value) is not None
         and 0 < parse_memory(value) <= LIMITS["memory"]
+    )
     return None if ok else "must be a size such as 512Mi, 2G or 4GiB (at most 1 PiB)"
 
 

@@ -33,8 +33,28 @@ from nbmlops.registry.records import AliasMove, ModelVersion, RegisteredModel
 from nbmlops.registry.resolve import resolve_version
 from nbmlops.registry.uri import ModelRef, parse_uri
 
-__all__ = ["AliasMove", "ModelIntegrityError", "ModelRef", "ModelVersion", "RegisteredModel", "RegistryError",
-           "alias_history", "current_user", "delete_alias",
-           "delete_model", "delete_model_tag", "delete_model_version", "get_model_version", "list_model_versions",
-           "list_models", "load_model", "load_reference_data", "model_lineage", "parse_uri", "register_model",
-           "resolve_version", "set_alias", "set_model_tag"]
+__all__ = [
+    "AliasMove",
+    "ModelIntegrityError",
+    "ModelRef",
+    "ModelVersion",
+    "RegisteredModel",
+    "RegistryError",
+    "alias_history",
+    "current_user",
+    "delete_alias",
+    "delete_model",
+    "delete_model_tag",
+    "delete_model_version",
+    "get_model_version",
+    "list_model_versions",
+    "list_models",
+    "load_model",
+    "load_reference_data",
+    "model_lineage",
+    "parse_uri",
+    "register_model",
+    "resolve_version",
+    "set_alias",
+    "set_model_tag",
+]

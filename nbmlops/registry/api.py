@@ -51,8 +51,13 @@ def _run_record(tx: Tx, run_id: str, store: Store) -> dict[str, Any]:
     run = store.find_run(run_id, tx=tx)
     if run is None:
         raise RegistryError(f"run= names no run '{run_id}' in {_where(store)}")
-    return {"notebook_path": run.notebook_path, "notebook_sha256": run.notebook_sha256,
-            "git_commit": run.git_commit, "params": run.params, "metrics": run.metrics}
+    return {
+        "notebook_path": run.notebook_path,
+        "notebook_sha256": run.notebook_sha256,
+        "git_commit": run.git_commit,
+        "params": run.params,
+        "metrics": run.metrics,
+    }
 
 
 # -- registering --------------------------------------------------------------------------------------------
@@ -72,11 +77,21 @@ def _resolve_run(run: str | ActiveRun | None) -> tuple[str | None, str | None, S
     return run_id, getattr(run, "step", None), getattr(run, "store", None)
 
 
-def register_model(model: Any, name: str, *, run: str | ActiveRun | None = None,
-                   metrics: Mapping[str, float] | None = None, params: Mapping[str, Any] | None = None,
-                   input_example: Any = None, reference_data: Any = None, tags: Mapping[str, Any] | None = None,
-                   aliases: Iterable[str] = (), description: str | None = None, store: Store | None = None,
-                   home: str | Path | None = None) -> ModelVersion:
+def register_model(
+    model: Any,
+    name: str,
+    *,
+    run: str | ActiveRun | None = None,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    input_example: Any = None,
+    reference_data: Any = None,
+    tags: Mapping[str, Any] | None = None,
+    aliases: Iterable[str] = (),
+    description: str | None = None,
+    store: Store | None = None,
+    home: str | Path | None = None,
+) -> ModelVersion:
     """Register `model` as the next version of `name` and return it.
 
     run: a run id or ActiveRun; by default the active run (inside `start_run` or a pipeline step), if any. Its
@@ -108,21 +123,33 @@ def register_model(model: Any, name: str, *, run: str | ActiveRun | None = None,
 
     now = time.time()
     row: dict[str, Any] = {
-        "name": name, "created_at": now, "run_id": run_id, "format": fmt, "model_type": serialize.type_name(model),
-        "artifact_sha256": blob.sha256, "artifact_size": blob.size,
+        "name": name,
+        "created_at": now,
+        "run_id": run_id,
+        "format": fmt,
+        "model_type": serialize.type_name(model),
+        "artifact_sha256": blob.sha256,
+        "artifact_size": blob.size,
         "signature": _json(datamod.signature(example)) if example is not None else None,
         "input_example": _json(datamod.example_rows(example)) if example is not None else None,
-        "data_sha256": data_sha, "reference_sha256": reference_sha, "reference_format": reference_fmt,
-        "profile": _json(profile) if profile is not None else None, "description": description,
+        "data_sha256": data_sha,
+        "reference_sha256": reference_sha,
+        "reference_format": reference_fmt,
+        "profile": _json(profile) if profile is not None else None,
+        "description": description,
     }
     tag_values = {str(k): str(v) for k, v in (tags or {}).items()}
 
     def write(tx: Tx) -> tuple[int, dict[str, Any]]:
         record = _run_record(tx, run_id, store) if run_id else {"params": {}, "metrics": {}}
-        values = {**row, "metrics": _json({**record["metrics"], **explicit_metrics}),
-                  "params": _json({**record["params"], **explicit_params}),
-                  "notebook_path": record.get("notebook_path"), "notebook_sha256": record.get("notebook_sha256"),
-                  "git_commit": record.get("git_commit")}
+        values = {
+            **row,
+            "metrics": _json({**record["metrics"], **explicit_metrics}),
+            "params": _json({**record["params"], **explicit_params}),
+            "notebook_path": record.get("notebook_path"),
+            "notebook_sha256": record.get("notebook_sha256"),
+            "git_commit": record.get("git_commit"),
+        }
         version = queries.next_version(tx, name, now)
         values["version"] = version
         model_id = f"{name}:{version}"
@@ -130,26 +157,45 @@ def register_model(model: Any, name: str, *, run: str | ActiveRun | None = None,
         if run_id:
             edges.append(queries.model_edge(model_id, "run", run_id, "run", step_name=step_name))
         if values["notebook_sha256"]:
-            edges.append(queries.model_edge(model_id, "notebook", values["notebook_sha256"], "code",
-                                            values["notebook_path"]))
+            edges.append(
+                queries.model_edge(model_id, "notebook", values["notebook_sha256"], "code", values["notebook_path"])
+            )
         if values["git_commit"]:
             edges.append(queries.model_edge(model_id, "commit", values["git_commit"], "commit"))
         if data_sha:
-            edges.append(queries.model_edge(model_id, "value", data_sha, "data",
-                                            "reference_data" if reference is not None else "input_example"))
+            edges.append(
+                queries.model_edge(
+                    model_id, "value", data_sha, "data", "reference_data" if reference is not None else "input_example"
+                )
+            )
         queries.add_version(tx, values, tag_values, alias_list, edges, now, current_user() if alias_list else None)
         return version, values
 
     version, values = store.db.transaction(write)
-    return ModelVersion(name=name, version=version, created_at=now, format=fmt, artifact_sha256=blob.sha256,
-                        artifact_size=blob.size, model_type=row["model_type"], run_id=run_id,
-                        signature=json.loads(row["signature"]) if row["signature"] else None,
-                        input_example=json.loads(row["input_example"]) if row["input_example"] else None,
-                        metrics=json.loads(values["metrics"]), params=json.loads(values["params"]),
-                        data_sha256=data_sha, reference_sha256=reference_sha, reference_format=reference_fmt,
-                        profile=profile, notebook_path=values["notebook_path"],
-                        notebook_sha256=values["notebook_sha256"], git_commit=values["git_commit"],
-                        description=description, tags=tag_values, aliases=sorted(set(alias_list)))
+    return ModelVersion(
+        name=name,
+        version=version,
+        created_at=now,
+        format=fmt,
+        artifact_sha256=blob.sha256,
+        artifact_size=blob.size,
+        model_type=row["model_type"],
+        run_id=run_id,
+        signature=json.loads(row["signature"]) if row["signature"] else None,
+        input_example=json.loads(row["input_example"]) if row["input_example"] else None,
+        metrics=json.loads(values["metrics"]),
+        params=json.loads(values["params"]),
+        data_sha256=data_sha,
+        reference_sha256=reference_sha,
+        reference_format=reference_fmt,
+        profile=profile,
+        notebook_path=values["notebook_path"],
+        notebook_sha256=values["notebook_sha256"],
+        git_commit=values["git_commit"],
+        description=description,
+        tags=tag_values,
+        aliases=sorted(set(alias_list)),
+    )
 
 
 # -- resolving and reading -------------------------------------------------------------------------------------
@@ -227,7 +273,8 @@ def _verified_bytes(store: Store, sha: str, what: str) -> bytes:
     if actual != sha:
         raise ModelIntegrityError(
             f"{what}: the artifact {store.artifacts.uri(sha)} has sha256 {actual}, but the registry recorded {sha}: "
-            "it was changed after registration, so it is refused and nothing was loaded")
+            "it was changed after registration, so it is refused and nothing was loaded"
+        )
     return payload
 
 
@@ -262,17 +309,24 @@ def list_models(*, store: Store | None = None, home: str | Path | None = None) -
     """Every registered model, by name, with its latest version, version count and aliases."""
     store = _store(store, home)
     q = store.db.query
-    found = {r["name"]: RegisteredModel(name=r["name"], created_at=r["created_at"], updated_at=r["updated_at"],
-                                        latest_version=r["latest"], versions=r["n"] or 0,
-                                        description=r["description"]) for r in queries.models(q)}
+    found = {
+        r["name"]: RegisteredModel(
+            name=r["name"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+            latest_version=r["latest"],
+            versions=r["n"] or 0,
+            description=r["description"],
+        )
+        for r in queries.models(q)
+    }
     for row in queries.all_aliases(q):
         if row["name"] in found:
             found[row["name"]].aliases[row["alias"]] = row["version"]
     return list(found.values())
 
 
-def list_model_versions(name: str, *, store: Store | None = None,
-                        home: str | Path | None = None) -> list[ModelVersion]:
+def list_model_versions(name: str, *, store: Store | None = None, home: str | Path | None = None) -> list[ModelVersion]:
     """The versions of a model, newest first (without profiles and example rows: see get_model_version)."""
     store = _store(store, home)
     q = store.db.query
@@ -287,8 +341,15 @@ def _resolve_model(q: Query, store: Store, name: str) -> None:
 
 
 # -- aliases and tags -------------------------------------------------------------------------------------------
-def set_alias(name: str, alias: str, version: int | str, *, by: str | None = None, store: Store | None = None,
-              home: str | Path | None = None) -> int | None:
+def set_alias(
+    name: str,
+    alias: str,
+    version: int | str,
+    *,
+    by: str | None = None,
+    store: Store | None = None,
+    home: str | Path | None = None,
+) -> int | None:
     """Point `name@alias` at `version` (creating or moving the alias); returns the version it pointed at
     before, or None. One version per alias per model. The move is recorded in the alias history (see
     alias_history) as done by `by` (default: the user running this process) now."""
@@ -306,8 +367,9 @@ def set_alias(name: str, alias: str, version: int | str, *, by: str | None = Non
     return store.db.transaction(write)
 
 
-def delete_alias(name: str, alias: str, *, by: str | None = None, store: Store | None = None,
-                 home: str | Path | None = None) -> int:
+def delete_alias(
+    name: str, alias: str, *, by: str | None = None, store: Store | None = None, home: str | Path | None = None
+) -> int:
     """Remove `name@alias` (recorded in the alias history); returns the version it pointed at."""
     check_name(name)
     check_alias(alias)
@@ -323,8 +385,9 @@ def delete_alias(name: str, alias: str, *, by: str | None = None, store: Store |
     return store.db.transaction(write)
 
 
-def alias_history(name: str, *, limit: int = 100, store: Store | None = None,
-                  home: str | Path | None = None) -> list[AliasMove]:
+def alias_history(
+    name: str, *, limit: int = 100, store: Store | None = None, home: str | Path | None = None
+) -> list[AliasMove]:
     """The `limit` latest changes of the model's aliases, newest first: each move (version before and after),
     creation (previous_version None) and removal (version None), with who made it and when."""
     store = _store(store, home)
@@ -343,14 +406,14 @@ def current_user() -> str | None:
         return None
 
 
-def set_model_tag(uri: str, key: str, value: Any, *, store: Store | None = None,
-                  home: str | Path | None = None) -> ModelVersion:
+def set_model_tag(
+    uri: str, key: str, value: Any, *, store: Store | None = None, home: str | Path | None = None
+) -> ModelVersion:
     """Set a tag on the version `uri` names; returns that version (without profile)."""
     return _tag(uri, key, str(value), store, home)
 
 
-def delete_model_tag(uri: str, key: str, *, store: Store | None = None,
-                     home: str | Path | None = None) -> ModelVersion:
+def delete_model_tag(uri: str, key: str, *, store: Store | None = None, home: str | Path | None = None) -> ModelVersion:
     return _tag(uri, key, None, store, home)
 
 

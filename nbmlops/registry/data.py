@@ -51,8 +51,10 @@ def as_data(value: Any, what: str) -> Any:
         return value.to_frame()
     if isinstance(value, dict) or (isinstance(value, list) and value and all(isinstance(r, dict) for r in value)):
         return pd.DataFrame(value)
-    raise RegistryError(f"{what} must be a pandas DataFrame or Series, a numpy array, a list of records or a dict "
-                        f"of columns, not {type(value).__module__}.{type(value).__qualname__}")
+    raise RegistryError(
+        f"{what} must be a pandas DataFrame or Series, a numpy array, a list of records or a dict "
+        f"of columns, not {type(value).__module__}.{type(value).__qualname__}"
+    )
 
 
 def signature(example: Any) -> dict[str, Any]:
@@ -60,8 +62,10 @@ def signature(example: Any) -> dict[str, Any]:
     (the first dimension, the batch, as -1)."""
     if _is_ndarray(example):
         return {"type": "ndarray", "dtype": str(example.dtype), "shape": [-1, *example.shape[1:]]}
-    return {"type": "dataframe",
-            "columns": [{"name": str(name), "dtype": str(dtype)} for name, dtype in example.dtypes.items()]}
+    return {
+        "type": "dataframe",
+        "columns": [{"name": str(name), "dtype": str(dtype)} for name, dtype in example.dtypes.items()],
+    }
 
 
 def example_rows(example: Any) -> dict[str, Any]:
@@ -129,22 +133,31 @@ def profile(data: Any) -> dict[str, Any]:
             columns[str(name)] = {"kind": kind, **base, "distinct": int(len(counts)), "top": top, "other": other}
         elif kind == profiling.DATETIME:
             present = series.dropna()
-            columns[str(name)] = {"kind": kind, **base,
-                                  "min": present.min().isoformat() if len(present) else None,
-                                  "max": present.max().isoformat() if len(present) else None}
+            columns[str(name)] = {
+                "kind": kind,
+                **base,
+                "min": present.min().isoformat() if len(present) else None,
+                "max": present.max().isoformat() if len(present) else None,
+            }
         elif kind == profiling.UNSUPPORTED:
             columns[str(name)] = {"kind": kind, **base, "reason": reason}
         else:
             finite, infinite = profiling.finite_numbers(series)
-            column: dict[str, Any] = {"kind": kind, **base, "infinite": infinite,
-                                      "distinct": int(len(np.unique(finite)))}
+            column: dict[str, Any] = {
+                "kind": kind,
+                **base,
+                "infinite": infinite,
+                "distinct": int(len(np.unique(finite))),
+            }
             if len(finite):
                 column.update(
-                    mean=_num(finite.mean()), std=_num(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
-                    min=_num(finite.min()), max=_num(finite.max()),
-                    quantiles={str(q): _num(v) for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES),
-                                                               strict=True)},
-                    histogram=profiling.numeric_histogram(finite))
+                    mean=_num(finite.mean()),
+                    std=_num(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
+                    min=_num(finite.min()),
+                    max=_num(finite.max()),
+                    quantiles={str(q): _num(v) for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES), strict=True)},
+                    histogram=profiling.numeric_histogram(finite),
+                )
             else:
                 column.update(mean=None, std=None, min=None, max=None, quantiles={}, histogram=None)
             columns[str(name)] = column

@@ -52,8 +52,13 @@ class ModelVersion:
     def from_dict(cls, row: dict[str, Any]) -> ModelVersion:
         data = dict(row)
         data.pop("id", None)
-        for key, default in (("signature", None), ("input_example", None), ("profile", None), ("metrics", {}),
-                             ("params", {})):
+        for key, default in (
+            ("signature", None),
+            ("input_example", None),
+            ("profile", None),
+            ("metrics", {}),
+            ("params", {}),
+        ):
             if key in data:
                 data[key] = _loads(data[key], default)
         return cls(**data)

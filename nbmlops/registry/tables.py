@@ -17,7 +17,8 @@ def _model_fk() -> sa.ForeignKey:
 
 
 registered_models = sa.Table(
-    "registered_models", metadata,
+    "registered_models",
+    metadata,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("description", sa.Text),
@@ -26,7 +27,8 @@ registered_models = sa.Table(
 )
 
 model_versions = sa.Table(
-    "model_versions", metadata,
+    "model_versions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(255), _model_fk(), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -52,7 +54,8 @@ model_versions = sa.Table(
 )
 
 model_aliases = sa.Table(
-    "model_aliases", metadata,
+    "model_aliases",
+    metadata,
     sa.Column("name", sa.String(255), _model_fk(), primary_key=True),
     sa.Column("alias", sa.String(255), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
@@ -60,7 +63,8 @@ model_aliases = sa.Table(
 )
 
 model_version_tags = sa.Table(
-    "model_version_tags", metadata,
+    "model_version_tags",
+    metadata,
     sa.Column("name", sa.String(255), _model_fk(), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
@@ -68,7 +72,8 @@ model_version_tags = sa.Table(
 )
 
 model_alias_history = sa.Table(  # every move or removal of an alias: who and when (migration 0009)
-    "model_alias_history", metadata,
+    "model_alias_history",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("alias", sa.String(255), nullable=False),

@@ -50,8 +50,10 @@ def check_name(name: str) -> str:
 
 def check_alias(alias: str) -> str:
     if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
-        raise RegistryError(f"'{_shown(alias)}' is not a valid alias: 1 to 100 letters, digits, '_', '.', '-' "
-                            "(starting with a letter or '_', so it can't be mistaken for a version number)")
+        raise RegistryError(
+            f"'{_shown(alias)}' is not a valid alias: 1 to 100 letters, digits, '_', '.', '-' "
+            "(starting with a letter or '_', so it can't be mistaken for a version number)"
+        )
     return alias
 
 
@@ -69,16 +71,15 @@ def parse_version(text: str | int, uri: object = None) -> int:
             raise RegistryError(f"model versions start at 1, got '{_shown(text)}'{where}")
         if text.startswith("0"):
             raise RegistryError(f"'{_shown(text)}'{where} is not a model version: write it without leading zeros")
-        raise RegistryError(f"model version {_shown(text)}{where} is out of range: versions are 1 to "
-                            f"{MAX_VERSION:,}")
+        raise RegistryError(f"model version {_shown(text)}{where} is out of range: versions are 1 to {MAX_VERSION:,}")
     else:
-        raise RegistryError(f"'{_shown(text)}'{where} is not a model version (a whole number from 1); "
-                            f"expected {FORMS}")
+        raise RegistryError(f"'{_shown(text)}'{where} is not a model version (a whole number from 1); expected {FORMS}")
     if number < 1:
         raise RegistryError(f"model versions start at 1, got {number}{where}")
     if number > MAX_VERSION:
-        raise RegistryError(f"model version {_shown(str(number))}{where} is out of range: versions are 1 to "
-                            f"{MAX_VERSION:,}")
+        raise RegistryError(
+            f"model version {_shown(str(number))}{where} is out of range: versions are 1 to {MAX_VERSION:,}"
+        )
     return number
 
 
@@ -87,11 +88,12 @@ def parse_uri(uri: str) -> ModelRef:
     if not isinstance(uri, str) or not uri:
         raise RegistryError(f"empty model URI: expected {FORMS}")
     if uri != uri.strip() or any(c.isspace() for c in uri):
-        raise RegistryError(f"'{_shown(uri)}' is not a valid model name or URI: it holds spaces (nothing is "
-                            f"trimmed); expected {FORMS}")
+        raise RegistryError(
+            f"'{_shown(uri)}' is not a valid model name or URI: it holds spaces (nothing is trimmed); expected {FORMS}"
+        )
     text = uri
     if text.startswith("models:/"):  # MLflow's spelling, for people moving over: models:/name/3, models:/name@a
-        rest = text[len("models:/"):]
+        rest = text[len("models:/") :]
         text = rest.replace("/", ":", 1) if "/" in rest else rest
     if ":" in text and "@" in text:
         raise RegistryError(f"'{_shown(uri)}' names both a version and an alias: expected {FORMS}")
@@ -109,6 +111,7 @@ def parse_uri(uri: str) -> ModelRef:
 def _name_in(name: str, uri: str) -> str:
     problem = name_problem(name)
     if problem is not None:
-        raise RegistryError(f"'{_shown(uri)}': '{_shown(name)}' is not a valid model name (it {problem}); "
-                            f"expected {FORMS}")
+        raise RegistryError(
+            f"'{_shown(uri)}': '{_shown(name)}' is not a valid model name (it {problem}); expected {FORMS}"
+        )
     return name

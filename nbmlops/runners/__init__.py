@@ -47,12 +47,23 @@ def make_executor(backend: str, **options: Any) -> Executor:
     return make(**options)
 
 
-def run_pipeline(spec: PipelineSpec, params: dict[str, Any] | list[str] | None = None, *,
-                 backend: str = "local", resume: str | None = None, home: str | Path | None = None,
-                 reporter: Reporter | None = None, echo: bool = False, use_cache: bool = True,
-                 force: tuple[str, ...] | list[str] = (), only: str | None = None,
-                 parent_run_id: str | None = None, tags: dict[str, Any] | None = None,
-                 skip: frozenset[str] = frozenset(), backend_options: dict[str, Any] | None = None) -> RunResult:
+def run_pipeline(
+    spec: PipelineSpec,
+    params: dict[str, Any] | list[str] | None = None,
+    *,
+    backend: str = "local",
+    resume: str | None = None,
+    home: str | Path | None = None,
+    reporter: Reporter | None = None,
+    echo: bool = False,
+    use_cache: bool = True,
+    force: tuple[str, ...] | list[str] = (),
+    only: str | None = None,
+    parent_run_id: str | None = None,
+    tags: dict[str, Any] | None = None,
+    skip: frozenset[str] = frozenset(),
+    backend_options: dict[str, Any] | None = None,
+) -> RunResult:
     """Run a pipeline; `params` are ready values or `name=value` strings. Raises StepFailed when a step fails,
     after the run folder and the store record it."""
     home_path = Path(home) if home else project_home()
@@ -63,14 +74,31 @@ def run_pipeline(spec: PipelineSpec, params: dict[str, Any] | list[str] | None =
         base = {k: v for k, v in record.get("params", {}).items() if k in spec.defaults}
     values = resolve_parameters(spec, params, base)
     executor = make_executor(backend, **(backend_options or {}))
-    options = RunOptions(use_cache=use_cache, force=tuple(force), only=only, skip=skip, resume_from=earlier,
-                         parent_run_id=parent_run_id, tags=tags or {}, echo=echo)
+    options = RunOptions(
+        use_cache=use_cache,
+        force=tuple(force),
+        only=only,
+        skip=skip,
+        resume_from=earlier,
+        parent_run_id=parent_run_id,
+        tags=tags or {},
+        echo=echo,
+    )
     return Orchestrator(spec, values, home_path, executor, options=options, reporter=reporter).run()
 
 
-def sweep_pipeline(spec: PipelineSpec, params: list[str], *, sweep: str = "grid", objective: str | None = None,
-                   seed: int = 0, backend: str = "local", parallel: int | None = None,
-                   reporter_for: Any = None, **options: Any) -> SweepResult:
+def sweep_pipeline(
+    spec: PipelineSpec,
+    params: list[str],
+    *,
+    sweep: str = "grid",
+    objective: str | None = None,
+    seed: int = 0,
+    backend: str = "local",
+    parallel: int | None = None,
+    reporter_for: Any = None,
+    **options: Any,
+) -> SweepResult:
     """Run every point of the sweep the `-p name=a,b,c` items describe, as children of one parent run.
     Children run at the same time on a backend that spreads work (ray), one after another otherwise."""
     from nbmlops.runners.sweep import run_sweep, split_sweep_params, sweep_points
@@ -88,8 +116,23 @@ def sweep_pipeline(spec: PipelineSpec, params: list[str], *, sweep: str = "grid"
     return run_sweep(spec, fixed, swept, one, mode=sweep, seed=seed, objective=objective, parallel=width)
 
 
-__all__ = ["BACKENDS", "Executor", "Orchestrator", "RunDir", "RunOptions", "RunResult", "StepOutcome", "StepTask",
-           "StoredValue", "SweepResult", "load_value", "make_executor", "run_pipeline", "save_value", "sweep_pipeline"]
+__all__ = [
+    "BACKENDS",
+    "Executor",
+    "Orchestrator",
+    "RunDir",
+    "RunOptions",
+    "RunResult",
+    "StepOutcome",
+    "StepTask",
+    "StoredValue",
+    "SweepResult",
+    "load_value",
+    "make_executor",
+    "run_pipeline",
+    "save_value",
+    "sweep_pipeline",
+]
 
 
 def __getattr__(name: str) -> Any:

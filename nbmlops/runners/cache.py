@@ -43,13 +43,22 @@ class KeyParts(NamedTuple):
     key: str = ""
 
     def parts(self) -> dict[str, Any]:
-        return {"code": self.code, "setup": self.setup, "params": self.params, "inputs": self.inputs,
-                "version": self.version}
+        return {
+            "code": self.code,
+            "setup": self.setup,
+            "params": self.params,
+            "inputs": self.inputs,
+            "version": self.version,
+        }
 
 
 def key_parts(spec: PipelineSpec, step: Step, params: dict[str, Any], input_hashes: dict[str, str]) -> KeyParts:
-    parts = KeyParts(_digest([c.code for c in step.cells]), _digest([c.code for c in spec.setup]),
-                     {name: params[name] for name in step.params}, dict(sorted(input_hashes.items())))
+    parts = KeyParts(
+        _digest([c.code for c in step.cells]),
+        _digest([c.code for c in spec.setup]),
+        {name: params[name] for name in step.params},
+        dict(sorted(input_hashes.items())),
+    )
     return parts._replace(key=_digest(parts.parts()))
 
 
@@ -105,16 +114,29 @@ class StepCache:
         # entries written before source_run was kept pointed at the producer's own folder, or at a copy of it
         return CacheHit(run_id, outputs, folder, str(data.get("source_run") or run_id), step)
 
-    def record(self, spec: PipelineSpec, step: Step, parts: KeyParts, run_id: str,
-               outputs: dict[str, StoredValue], folder: Path, source_run: str | None = None) -> None:
+    def record(
+        self,
+        spec: PipelineSpec,
+        step: Step,
+        parts: KeyParts,
+        run_id: str,
+        outputs: dict[str, StoredValue],
+        folder: Path,
+        source_run: str | None = None,
+    ) -> None:
         """Remember the outputs of `step` (made by run `run_id`) in `folder`, which belongs to `source_run` (the
         producer unless given)."""
         for directory in (self.root / "steps", self.root / "last" / spec.name):
             if directory not in self._made:
                 directory.mkdir(parents=True, exist_ok=True)
                 self._made.add(directory)
-        entry = {"run_id": run_id, "step": step.name, "folder": str(folder), "source_run": source_run or run_id,
-                 "outputs": {n: s.to_dict() for n, s in outputs.items()}}
+        entry = {
+            "run_id": run_id,
+            "step": step.name,
+            "folder": str(folder),
+            "source_run": source_run or run_id,
+            "outputs": {n: s.to_dict() for n, s in outputs.items()},
+        }
         write_json(self._entry(parts.key), entry)
         write_json(self.root / "last" / spec.name / f"{step.name}.json", parts.parts())
         if self.shared is not None:

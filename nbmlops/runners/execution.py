@@ -89,8 +89,10 @@ def binding_cell(step: Step, name: str) -> int | None:
             tree = ast.parse(cell.code)
         except SyntaxError:
             continue
-        if any(isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
-               for node in ast.walk(tree)):
+        if any(
+            isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+            for node in ast.walk(tree)
+        ):
             found = cell.index
     return found
 
@@ -165,13 +167,30 @@ def write_executed_notebook(task: Any, log: Any) -> Path:
     cells = []
     for cell in [*task.spec.setup, *task.step.cells]:
         count = log.counts.get(cell.index)
-        cells.append({"cell_type": "code", "execution_count": count, "id": f"cell-{cell.index}",
-                      "metadata": {"nbmlops": {"kind": cell.kind, "cell": cell.index}},
-                      "outputs": log.cells.get(cell.index, []), "source": cell.source})
-    notebook = {"cells": cells, "metadata": {
-        "kernelspec": {"name": task.spec.kernel_name or "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"}, "nbmlops": {"run_id": task.run_id, "step": task.name}},
-        "nbformat": 4, "nbformat_minor": 5}
+        cells.append(
+            {
+                "cell_type": "code",
+                "execution_count": count,
+                "id": f"cell-{cell.index}",
+                "metadata": {"nbmlops": {"kind": cell.kind, "cell": cell.index}},
+                "outputs": log.cells.get(cell.index, []),
+                "source": cell.source,
+            }
+        )
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {
+                "name": task.spec.kernel_name or "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            },
+            "language_info": {"name": "python"},
+            "nbmlops": {"run_id": task.run_id, "step": task.name},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     suffix = "" if task.attempt == 1 else f".attempt{task.attempt}"
     path = task.step_dir / f"{task.name}{suffix}.ipynb"
     path.write_text(json.dumps(notebook, indent=1, default=str) + "\n")

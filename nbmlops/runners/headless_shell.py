@@ -28,8 +28,10 @@ from nbmlops.pipeline.spec import CellCode
 # What only a kernel gives a cell, found in its plain Python without parsing it: names the kernel provides (IPython
 # syntax is `get_ipython()` calls by then) and libraries whose output a kernel displays. A false hit only costs
 # starting the shell.
-_KERNEL_HINT = re.compile(r"\b(display|get_ipython|clear_output|update_display|IPython|ipywidgets|matplotlib|"
-                          r"plotly)\b")
+_KERNEL_HINT = re.compile(
+    r"\b(display|get_ipython|clear_output|update_display|IPython|ipywidgets|matplotlib|"
+    r"plotly)\b"
+)
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _FRONT_END_BACKENDS = frozenset({"notebook", "nbagg", "widget", "ipympl"})
 
@@ -38,8 +40,10 @@ def needs_kernel(cells: list[CellCode]) -> bool:
     """Whether these cells behave differently under a kernel than under `exec`: IPython syntax, names only a
     kernel provides, libraries whose output a kernel displays, or a cell whose last statement is an expression
     (a kernel displays its value)."""
-    return any(has_ipython_syntax(cell.source) or _KERNEL_HINT.search(cell.code) or _ends_in_expression(cell.code)
-               for cell in cells)
+    return any(
+        has_ipython_syntax(cell.source) or _KERNEL_HINT.search(cell.code) or _ends_in_expression(cell.code)
+        for cell in cells
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -83,8 +87,7 @@ class OutputLog:
             return
         self._add({"output_type": "stream", "name": name, "text": text})
 
-    def display(self, data: dict[str, Any], metadata: dict[str, Any], display_id: str | None,
-                update: bool) -> None:
+    def display(self, data: dict[str, Any], metadata: dict[str, Any], display_id: str | None, update: bool) -> None:
         if update and display_id is not None:
             for output in self._by_display_id.get(display_id, []):
                 output["data"], output["metadata"] = dict(data), dict(metadata)
@@ -95,8 +98,9 @@ class OutputLog:
         self._add(output)
 
     def execute_result(self, data: dict[str, Any], metadata: dict[str, Any], count: int) -> None:
-        self._add({"output_type": "execute_result", "data": dict(data), "metadata": dict(metadata),
-                   "execution_count": count})
+        self._add(
+            {"output_type": "execute_result", "data": dict(data), "metadata": dict(metadata), "execution_count": count}
+        )
 
     def clear(self, wait: bool) -> None:
         if wait:
@@ -105,8 +109,14 @@ class OutputLog:
             self._current.clear()
 
     def error(self, exc: BaseException, traceback_text: str) -> None:
-        self._add({"output_type": "error", "ename": type(exc).__name__, "evalue": str(exc),
-                   "traceback": traceback_text.splitlines()})
+        self._add(
+            {
+                "output_type": "error",
+                "ename": type(exc).__name__,
+                "evalue": str(exc),
+                "traceback": traceback_text.splitlines(),
+            }
+        )
 
 
 class StreamToLog:
@@ -153,8 +163,16 @@ def _make_shell() -> Any:
             self.shell.output_log.execute_result(format_dict, md_dict or {}, self.shell.execution_count)
 
     class LoggingDisplayPublisher(DisplayPublisher):
-        def publish(self, data: dict, metadata: dict | None = None, source: Any = None, *,
-                    transient: dict | None = None, update: bool = False, **kwargs: Any) -> None:
+        def publish(
+            self,
+            data: dict,
+            metadata: dict | None = None,
+            source: Any = None,
+            *,
+            transient: dict | None = None,
+            update: bool = False,
+            **kwargs: Any,
+        ) -> None:
             display_id = (transient or {}).get("display_id")
             self.shell.output_log.display(data, metadata or {}, display_id, update)
 
@@ -173,8 +191,10 @@ def _make_shell() -> Any:
 
         def enable_gui(self, gui: str | None = None) -> None:
             if gui not in (None, "inline"):
-                raise UsageError(f"a pipeline step has no screen for the '{gui}' event loop; use "
-                                 "`%matplotlib inline` (figures are kept in the step's notebook)")
+                raise UsageError(
+                    f"a pipeline step has no screen for the '{gui}' event loop; use "
+                    "`%matplotlib inline` (figures are kept in the step's notebook)"
+                )
 
         def _showtraceback(self, etype: Any, evalue: Any, stb: Any) -> None:
             pass
@@ -257,4 +277,3 @@ def run_in_kernel(shell: Any, source: str, index: int, filename: str) -> None:
     error = result.error_before_exec or result.error_in_exec
     if error is not None:
         raise error
-

@@ -58,11 +58,15 @@ def execute_in_process(task: StepTask, values: dict[str, Any] | None = None) -> 
     on_files = {name: given for name, given in task.inputs.items() if name not in values}
     log = _output_log(task)
     artifacts = {}
-    with open(task.step_dir / "stdout.txt", "w") as out, open(task.step_dir / "stderr.txt", "w") as err, \
-            working_directory(task.workdir), process_state(), \
-            contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None, log, "stdout")), \
-            contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None, log, "stderr")), \
-            kernel_or_none(namespace, log) as kernel:
+    with (
+        open(task.step_dir / "stdout.txt", "w") as out,
+        open(task.step_dir / "stderr.txt", "w") as err,
+        working_directory(task.workdir),
+        process_state(),
+        contextlib.redirect_stdout(Tee(out, sys.__stdout__ if task.echo else None, log, "stdout")),
+        contextlib.redirect_stderr(Tee(err, sys.__stderr__ if task.echo else None, log, "stderr")),
+        kernel_or_none(namespace, log) as kernel,
+    ):
         try:
             run_setup(task.spec, namespace, task.params, kernel)
             namespace.update(load_inputs(on_files, namespace, values))
@@ -70,8 +74,11 @@ def execute_in_process(task: StepTask, values: dict[str, Any] | None = None) -> 
         except KeyboardInterrupt:
             raise
         except MarshalError as exc:
-            return StepOutcome(error=StepFailed(f"step '{task.name}': {exc}", step=task.name, cell=None, line=None,
-                                                traceback_text=str(exc))), namespace
+            return StepOutcome(
+                error=StepFailed(
+                    f"step '{task.name}': {exc}", step=task.name, cell=None, line=None, traceback_text=str(exc)
+                )
+            ), namespace
         except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything, SystemExit too
             text = format_user_traceback(task.spec, task.step, exc)
             err.write(text)
@@ -107,8 +114,9 @@ def process_state() -> Iterator[None]:
         sys.path[:] = path
 
 
-def load_inputs(inputs: dict[str, tuple[StoredValue, Path]], namespace: dict[str, Any],
-                values: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_inputs(
+    inputs: dict[str, tuple[StoredValue, Path]], namespace: dict[str, Any], values: dict[str, Any] | None = None
+) -> dict[str, Any]:
     loaded = {name: load_value(stored, folder) for name, (stored, folder) in inputs.items()}
     loaded.update(values or {})
     # bind only once all are loaded: unpickling an instance re-sets its class's methods
@@ -125,8 +133,9 @@ def step_failure(spec: PipelineSpec, step: Step, exc: BaseException, traceback_t
         lines = source.splitlines()
         if line and 0 < line <= len(lines):
             where += f", line {line}: {lines[line - 1].strip()}"
-    return StepFailed(f"{where}\n{type(exc).__name__}: {exc}", step=step.name, cell=cell, line=line,
-                      traceback_text=traceback_text)
+    return StepFailed(
+        f"{where}\n{type(exc).__name__}: {exc}", step=step.name, cell=cell, line=line, traceback_text=traceback_text
+    )
 
 
 def save_outputs(task: StepTask, namespace: dict[str, Any]) -> StepOutcome:
@@ -135,9 +144,16 @@ def save_outputs(task: StepTask, namespace: dict[str, Any]) -> StepOutcome:
     for name in task.step.outputs:
         if name not in namespace:
             readers = [s.name for s in task.spec.steps if s.inputs.get(name) == task.name]
-            return StepOutcome(error=StepFailed(
-                f"step '{task.name}' did not define '{name}', which {', '.join(readers)} reads (was it assigned "
-                "only in a branch that didn't run?)", step=task.name, cell=None, line=None, traceback_text=""))
+            return StepOutcome(
+                error=StepFailed(
+                    f"step '{task.name}' did not define '{name}', which {', '.join(readers)} reads (was it assigned "
+                    "only in a branch that didn't run?)",
+                    step=task.name,
+                    cell=None,
+                    line=None,
+                    traceback_text="",
+                )
+            )
         try:
             saved[name] = save_value(name, namespace[name], task.outputs_dir)
         except MarshalError as exc:

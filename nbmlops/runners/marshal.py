@@ -21,8 +21,14 @@ from typing import Any, NamedTuple
 from nbmlops.digest import sha256_hex
 from nbmlops.errors import NbmlopsError
 
-EXTENSIONS = {"parquet": ".parquet", "npy": ".npy", "joblib": ".joblib", "json": ".json", "pickle": ".pkl",
-              "module": ".module"}
+EXTENSIONS = {
+    "parquet": ".parquet",
+    "npy": ".npy",
+    "joblib": ".joblib",
+    "json": ".json",
+    "pickle": ".pkl",
+    "module": ".module",
+}
 
 
 class MarshalError(NbmlopsError):
@@ -145,7 +151,7 @@ def _save_set(pickler: Any, obj: set) -> None:
     batch = pickler._BATCHSIZE
     for start in range(0, len(items), batch):
         pickler.write(pickle.MARK)
-        for item in items[start:start + batch]:
+        for item in items[start : start + batch]:
             pickler.save(item)
         pickler.write(pickle.ADDITEMS)
 
@@ -205,9 +211,11 @@ def _cloudpicklers() -> dict[str, Any]:
                     return reduced
             return cloud_reduce(self, obj)
 
-        members = {name: member for name, member in vars(cloudpickle.Pickler).items()
-                   if isinstance(member, types.FunctionType) and name.startswith("_")
-                   and not name.startswith("__")}  # _function_reduce and the helpers it calls
+        members = {
+            name: member
+            for name, member in vars(cloudpickle.Pickler).items()
+            if isinstance(member, types.FunctionType) and name.startswith("_") and not name.startswith("__")
+        }  # _function_reduce and the helpers it calls
 
         def __init__(self: Any, file: Any, protocol: int) -> None:
             pickle._Pickler.__init__(self, file, protocol)
@@ -215,11 +223,18 @@ def _cloudpicklers() -> dict[str, Any]:
 
         dispatch = dict(pickle._Pickler.dispatch)
         dispatch[set], dispatch[frozenset] = _save_set, _save_frozenset
-        _picklers["sorted"] = type("_SortedSetsCloudPickler", (pickle._Pickler,), {
-            **members, "__init__": __init__, "dispatch": dispatch, "reducer_override": reducer_override,
-            "dispatch_table": cloudpickle.Pickler.dispatch_table})
-        _picklers["fast"] = fast = type("_CloudPickler", (cloudpickle.Pickler,),
-                                        {"reducer_override": reducer_override})
+        _picklers["sorted"] = type(
+            "_SortedSetsCloudPickler",
+            (pickle._Pickler,),
+            {
+                **members,
+                "__init__": __init__,
+                "dispatch": dispatch,
+                "reducer_override": reducer_override,
+                "dispatch_table": cloudpickle.Pickler.dispatch_table,
+            },
+        )
+        _picklers["fast"] = fast = type("_CloudPickler", (cloudpickle.Pickler,), {"reducer_override": reducer_override})
 
         def persistent_id(self: Any, obj: Any) -> None:
             kind = type(obj)
@@ -315,8 +330,9 @@ def _joblib_dump(value: Any, path: Path) -> None:
         dispatch = dict(NumpyPickler.dispatch)
         dispatch[set], dispatch[frozenset] = _save_set, _save_frozenset
         dispatch[types.FunctionType] = save_global
-        _picklers["joblib"] = type("_SortedSetsNumpyPickler", (NumpyPickler,),
-                                   {"dispatch": dispatch, "save_global": save_global})
+        _picklers["joblib"] = type(
+            "_SortedSetsNumpyPickler", (NumpyPickler,), {"dispatch": dispatch, "save_global": save_global}
+        )
     with open(path, "wb") as handle:
         _picklers["joblib"](handle).dump(value)
 
@@ -337,11 +353,13 @@ def save_value(name: str, value: Any, directory: Path) -> StoredValue:
             continue
         os.replace(tmp, path)
         data = path.read_bytes()
-        return StoredValue(name, path.name, attempt, sha256_hex(data), type_name(value),
-                           len(data))
-    raise MarshalError(f"'{name}' ({type_name(value)}) can't be saved to pass to another step ("
-                       + "; ".join(errors) + "). Convert it to a value that can (a DataFrame, an array, a dict, ...) "
-                       "before the step ends, or put the cells that make it and the cells that read it in one step")
+        return StoredValue(name, path.name, attempt, sha256_hex(data), type_name(value), len(data))
+    raise MarshalError(
+        f"'{name}' ({type_name(value)}) can't be saved to pass to another step ("
+        + "; ".join(errors)
+        + "). Convert it to a value that can (a DataFrame, an array, a dict, ...) "
+        "before the step ends, or put the cells that make it and the cells that read it in one step"
+    )
 
 
 def load_value(stored: StoredValue, directory: Path) -> Any:
@@ -376,8 +394,7 @@ def bind_to_namespace(value: Any, namespace: dict[str, Any]) -> Any:
     """A notebook function or class used in another step must see that step's globals, as a top-to-bottom
     run would: rebind functions defined in notebook code (and class methods) to `namespace`."""
     if isinstance(value, types.FunctionType) and value.__module__ == "__main__":
-        bound = types.FunctionType(value.__code__, namespace, value.__name__, value.__defaults__,
-                                   value.__closure__)
+        bound = types.FunctionType(value.__code__, namespace, value.__name__, value.__defaults__, value.__closure__)
         bound.__kwdefaults__ = value.__kwdefaults__
         bound.__dict__.update(value.__dict__)
         bound.__qualname__ = value.__qualname__
@@ -394,7 +411,15 @@ def bind_to_namespace(value: Any, namespace: dict[str, Any]) -> Any:
             elif isinstance(member, staticmethod | classmethod):
                 setattr(value, attr, type(member)(bind_to_namespace(member.__func__, namespace)))
             elif isinstance(member, property):
-                setattr(value, attr, property(*(bind_to_namespace(f, namespace) if f else None
-                                                for f in (member.fget, member.fset, member.fdel)),
-                                              member.__doc__))
+                setattr(
+                    value,
+                    attr,
+                    property(
+                        *(
+                            bind_to_namespace(f, namespace) if f else None
+                            for f in (member.fget, member.fset, member.fdel)
+                        ),
+                        member.__doc__,
+                    ),
+                )
     return value

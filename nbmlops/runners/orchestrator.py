@@ -48,8 +48,16 @@ def now_iso() -> str:
 
 
 class Orchestrator:
-    def __init__(self, spec: PipelineSpec, params: dict[str, Any], home: Path, executor: Executor, *,
-                 options: RunOptions | None = None, reporter: Reporter | None = None) -> None:
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        params: dict[str, Any],
+        home: Path,
+        executor: Executor,
+        *,
+        options: RunOptions | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
         self.spec = spec
         self.params = params
         self.home = home
@@ -80,20 +88,38 @@ class Orchestrator:
         self.spec.save(run.root / "pipeline.json")
         started = time.time()
         self.record: dict[str, Any] = {
-            "run_id": run.run_id, "pipeline": self.spec.name, "notebook": self.spec.notebook_path,
-            "notebook_sha256": self.spec.notebook_sha256, "params": self.params, "backend": self.executor.name,
-            "status": StepStatus.RUNNING, "started": now_iso(), "ended": None, "duration": None, "pid": os.getpid(),
+            "run_id": run.run_id,
+            "pipeline": self.spec.name,
+            "notebook": self.spec.notebook_path,
+            "notebook_sha256": self.spec.notebook_sha256,
+            "params": self.params,
+            "backend": self.executor.name,
+            "status": StepStatus.RUNNING,
+            "started": now_iso(),
+            "ended": None,
+            "duration": None,
+            "pid": os.getpid(),
             "resumed_from": self.options.resume_from.run_id if self.options.resume_from else None,
-            "parent_run_id": self.options.parent_run_id, "only": self.options.only,
-            "nbmlops_version": __version__, "python": sys.version.split()[0],
+            "parent_run_id": self.options.parent_run_id,
+            "only": self.options.only,
+            "nbmlops_version": __version__,
+            "python": sys.version.split()[0],
             "steps": {name: StepStatus.SKIPPED if name in self.skipped else StepStatus.PENDING for name in order},
         }
         run.write_run(self.record)
-        self.tracked = start_run(kind="pipeline", run_id=run.run_id, pipeline=self.spec.name,
-                                 notebook_path=self.spec.notebook_path, notebook_sha256=self.spec.notebook_sha256,
-                                 params=self.params, tags=self.options.tags or None, backend=self.executor.name,
-                                 resumed_from=self.record["resumed_from"], parent_run_id=self.options.parent_run_id,
-                                 home=self.home)
+        self.tracked = start_run(
+            kind="pipeline",
+            run_id=run.run_id,
+            pipeline=self.spec.name,
+            notebook_path=self.spec.notebook_path,
+            notebook_sha256=self.spec.notebook_sha256,
+            params=self.params,
+            tags=self.options.tags or None,
+            backend=self.executor.name,
+            resumed_from=self.record["resumed_from"],
+            parent_run_id=self.options.parent_run_id,
+            home=self.home,
+        )
         self.store = self.tracked.store
         result = RunResult(run.run_id, run.root, StepStatus.RUNNING, self.params)
         failure: BaseException | None = None
@@ -103,13 +129,20 @@ class Orchestrator:
             failure = exc
         finally:
             self.executor.close()
-        status = StepStatus.SUCCEEDED if failure is None else (
-            StepStatus.INTERRUPTED if isinstance(failure, KeyboardInterrupt) else StepStatus.FAILED)
+        status = (
+            StepStatus.SUCCEEDED
+            if failure is None
+            else (StepStatus.INTERRUPTED if isinstance(failure, KeyboardInterrupt) else StepStatus.FAILED)
+        )
         self.record.update(status=status, ended=now_iso(), duration=round(time.time() - started, 4))
         if isinstance(failure, StepFailed):
             failure.run_id = run.run_id
-            self.record["error"] = {"step": failure.step, "cell": failure.cell, "line": failure.line,
-                                    "message": str(failure)}
+            self.record["error"] = {
+                "step": failure.step,
+                "cell": failure.cell,
+                "line": failure.line,
+                "message": str(failure),
+            }
         run.write_run(self.record)
         self.tracked.end(status, None if failure is None else str(failure) or type(failure).__name__)
         result.status, result.seconds = status, self.record["duration"]
@@ -152,8 +185,9 @@ class Orchestrator:
                 outcome = future.result()  # KeyboardInterrupt re-raises here
                 if outcome.error is not None and task.attempt <= int(task.step.options.get("retries", 0)):
                     task.attempt += 1
-                    self.reporter.step_finished(task.name, StepStatus.RETRYING, time.perf_counter() - began,
-                                                f"attempt {task.attempt}")
+                    self.reporter.step_finished(
+                        task.name, StepStatus.RETRYING, time.perf_counter() - began, f"attempt {task.attempt}"
+                    )
                     running[self.executor.submit(task)] = (task, parts, began)
                     continue
                 if self._finish(task, parts, outcome, time.perf_counter() - began):
@@ -169,19 +203,38 @@ class Orchestrator:
         if self._reuse_earlier_run(step, parts) or self._reuse_cache(step, parts):
             return None
         if self.options.only and step.name != self.options.only:
-            raise RunError(f"--only {self.options.only}: upstream step '{step.name}' has no cached result "
-                           f"({self.cache.why_rerun(self.spec, step, parts)}); run the pipeline once first")
+            raise RunError(
+                f"--only {self.options.only}: upstream step '{step.name}' has no cached result "
+                f"({self.cache.why_rerun(self.spec, step, parts)}); run the pipeline once first"
+            )
         reason = self._why(step, parts)
         self.reporter.step_started(step.name)
         directory = self.run_dir.step_dir(step.name)
         directory.mkdir(parents=True, exist_ok=True)
         self.base_status[step.name] = {
-            "step": step.name, "key": parts.key, "inputs": parts.inputs, "cells": [c.index for c in step.cells],
-            "started": now_iso(), "pid": os.getpid(), "reason": reason, "backend": self.executor.name}
+            "step": step.name,
+            "key": parts.key,
+            "inputs": parts.inputs,
+            "cells": [c.index for c in step.cells],
+            "started": now_iso(),
+            "pid": os.getpid(),
+            "reason": reason,
+            "backend": self.executor.name,
+        }
         self.run_dir.write_status(step.name, {**self.base_status[step.name], "status": StepStatus.RUNNING})
         self.store.start_step(self.run_dir.run_id, step.name, cache_key=parts.key, inputs=parts.inputs)
-        task = StepTask(self.spec, step, self.params, inputs, directory, self.run_dir.outputs_dir(step.name),
-                        self.workdir, self.run_dir.run_id, home=self.home, echo=self.options.echo)
+        task = StepTask(
+            self.spec,
+            step,
+            self.params,
+            inputs,
+            directory,
+            self.run_dir.outputs_dir(step.name),
+            self.workdir,
+            self.run_dir.run_id,
+            home=self.home,
+            echo=self.options.echo,
+        )
         began = time.perf_counter()  # before submit: the local backend runs the step inside it
         return self.executor.submit(task), task, parts, began
 
@@ -195,22 +248,45 @@ class Orchestrator:
     def _finish(self, task: StepTask, parts: KeyParts, outcome: StepOutcome, seconds: float) -> bool:
         name = task.name
         logs = {"stdout_path": str(task.step_dir / "stdout.txt"), "stderr_path": str(task.step_dir / "stderr.txt")}
-        base = {**self.base_status[name], "ended": now_iso(), "attempts": task.attempt,
-                "duration": round(seconds, 4), "artifacts": outcome.artifacts, **outcome.placement}
+        base = {
+            **self.base_status[name],
+            "ended": now_iso(),
+            "attempts": task.attempt,
+            "duration": round(seconds, 4),
+            "artifacts": outcome.artifacts,
+            **outcome.placement,
+        }
         if outcome.error is not None:
             error = outcome.error
-            self.run_dir.write_status(name, {**base, "status": StepStatus.FAILED, "error": str(error),
-                                             "cell": error.cell, "line": error.line,
-                                             "traceback": error.traceback_text})
-            self.store.finish_step(self.run_dir.run_id, name, StepStatus.FAILED, error=str(error),
-                                   attempts=task.attempt, **logs)
+            self.run_dir.write_status(
+                name,
+                {
+                    **base,
+                    "status": StepStatus.FAILED,
+                    "error": str(error),
+                    "cell": error.cell,
+                    "line": error.line,
+                    "traceback": error.traceback_text,
+                },
+            )
+            self.store.finish_step(
+                self.run_dir.run_id, name, StepStatus.FAILED, error=str(error), attempts=task.attempt, **logs
+            )
             self._set_status(name, StepStatus.FAILED)
             self.reporter.step_finished(name, StepStatus.FAILED, seconds)
             return False
-        self.run_dir.write_status(name, {**base, "status": StepStatus.SUCCEEDED,
-                                         "outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}})
-        self.store.finish_step(self.run_dir.run_id, name, StepStatus.SUCCEEDED, attempts=task.attempt,
-                               outputs={n: s.sha256 for n, s in outcome.outputs.items()}, **logs)
+        self.run_dir.write_status(
+            name,
+            {**base, "status": StepStatus.SUCCEEDED, "outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}},
+        )
+        self.store.finish_step(
+            self.run_dir.run_id,
+            name,
+            StepStatus.SUCCEEDED,
+            attempts=task.attempt,
+            outputs={n: s.sha256 for n, s in outcome.outputs.items()},
+            **logs,
+        )
         self._keep_outputs(name, outcome.outputs, task.outputs_dir)
         self.cache.record(self.spec, task.step, parts, self.run_dir.run_id, outcome.outputs, task.outputs_dir)
         self._set_status(name, StepStatus.SUCCEEDED)
@@ -226,8 +302,17 @@ class Orchestrator:
         # its own status.json (and the database)
         self.record["steps"][step] = status
 
-    def _adopt(self, step: Step, parts: KeyParts, outputs: dict[str, StoredValue], source: Path,
-               status: str, origin: str, source_run: str, source_step: str) -> bool:
+    def _adopt(
+        self,
+        step: Step,
+        parts: KeyParts,
+        outputs: dict[str, StoredValue],
+        source: Path,
+        status: str,
+        origin: str,
+        source_run: str,
+        source_step: str,
+    ) -> bool:
         """Take outputs made by an earlier run into this run's folder (hard links: no copy) and record them,
         with a copy of what that step execution logged (metrics, params, tags, artifacts), marked reused.
         False, taking nothing, when the store no longer has that step's records: the step runs again rather
@@ -236,9 +321,15 @@ class Orchestrator:
         if missing:  # the key covers what a step reads, not what later steps take from it
             self.unreusable[step.name] = f"later steps now also read {', '.join(missing)} from it"
             return False
-        reused = self.store.reuse_step(self.run_dir.run_id, step.name, source_run, source_step,
-                                       cache_key=parts.key, inputs=parts.inputs,
-                                       outputs={n: s.sha256 for n, s in outputs.items()})
+        reused = self.store.reuse_step(
+            self.run_dir.run_id,
+            step.name,
+            source_run,
+            source_step,
+            cache_key=parts.key,
+            inputs=parts.inputs,
+            outputs={n: s.sha256 for n, s in outputs.items()},
+        )
         if reused is None:
             self.unreusable[step.name] = f"step {source_step} of run {source_run} is no longer in the store"
             return False
@@ -247,11 +338,20 @@ class Orchestrator:
         for stored in outputs.values():
             link_or_copy(source / stored.file, target / stored.file)
         self._keep_outputs(step.name, outputs, target)
-        self.run_dir.write_status(step.name, {
-            "step": step.name, "status": StepStatus.SUCCEEDED, "cached": True, status + "_from": origin,
-            "key": parts.key,
-            "inputs": parts.inputs, "duration": 0.0, "outputs": {n: s.to_dict() for n, s in outputs.items()},
-            "records_from": {"run_id": reused[0], "step": reused[1]}})
+        self.run_dir.write_status(
+            step.name,
+            {
+                "step": step.name,
+                "status": StepStatus.SUCCEEDED,
+                "cached": True,
+                status + "_from": origin,
+                "key": parts.key,
+                "inputs": parts.inputs,
+                "duration": 0.0,
+                "outputs": {n: s.to_dict() for n, s in outputs.items()},
+                "records_from": {"run_id": reused[0], "step": reused[1]},
+            },
+        )
         # the entry now points at this run's links and records (valid if the older run is removed) but keeps
         # the producer
         self.cache.record(self.spec, step, parts, origin, outputs, target, source_run=self.run_dir.run_id)
@@ -267,18 +367,31 @@ class Orchestrator:
         status = earlier.read_status(step.name)
         if not status or status.get("status") != StepStatus.SUCCEEDED or status.get("key") != parts.key:
             return False
-        return self._adopt(step, parts, earlier.stored_outputs(step.name), earlier.outputs_dir(step.name),
-                           StepStatus.REUSED, earlier.run_id, earlier.run_id, step.name)
+        return self._adopt(
+            step,
+            parts,
+            earlier.stored_outputs(step.name),
+            earlier.outputs_dir(step.name),
+            StepStatus.REUSED,
+            earlier.run_id,
+            earlier.run_id,
+            step.name,
+        )
 
     def _reuse_cache(self, step: Step, parts: KeyParts) -> bool:
-        if (not self.options.use_cache or step.options.get("nocache") or step.name in self.options.force
-                or step.name == self.options.only):
+        if (
+            not self.options.use_cache
+            or step.options.get("nocache")
+            or step.name in self.options.force
+            or step.name == self.options.only
+        ):
             return False
         hit = self.cache.lookup(parts.key)
         if hit is None:
             return False
-        return self._adopt(step, parts, hit.outputs, hit.folder, StepStatus.CACHED, hit.run_id, hit.source_run,
-                           hit.source_step)
+        return self._adopt(
+            step, parts, hit.outputs, hit.folder, StepStatus.CACHED, hit.run_id, hit.source_run, hit.source_step
+        )
 
 
 def link_or_copy(source: Path, target: Path) -> None:

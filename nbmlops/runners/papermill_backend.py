@@ -37,10 +37,8 @@ from nbmlops.runners.task import StepOutcome, StepTask
 ENGINE = "nbmlops-pooled"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
-_RESET = ("from nbmlops.runners.runtime.papermill import reset_kernel_state as _r\n"
-          "_r()\n")
-_BASELINE = ("from nbmlops.runners.runtime.papermill import snapshot_kernel_state as _s\n"
-             "_s()\n")
+_RESET = "from nbmlops.runners.runtime.papermill import reset_kernel_state as _r\n_r()\n"
+_BASELINE = "from nbmlops.runners.runtime.papermill import snapshot_kernel_state as _s\n_s()\n"
 
 
 def _register_engine() -> None:
@@ -50,13 +48,27 @@ def _register_engine() -> None:
 
     class PooledKernelEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
-                                     stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
-                                     execution_timeout: float | None = None, **kwargs: Any) -> Any:
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: float | None = None,
+            **kwargs: Any,
+        ) -> Any:
             kernel: _Kernel = kwargs["nbmlops_kernel"]
-            client = PapermillNotebookClient(nb_man, km=kernel.km, kernel_name=kernel_name,
-                                             timeout=execution_timeout, startup_timeout=start_timeout,
-                                             log=logging.getLogger("papermill"), log_output=False)
+            client = PapermillNotebookClient(
+                nb_man,
+                km=kernel.km,
+                kernel_name=kernel_name,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                log=logging.getLogger("papermill"),
+                log_output=False,
+            )
             client.kc = kernel.kc  # the kernel's long-lived client: nbclient keeps it as it doesn't own the kernel
             return client.execute()
 
@@ -89,8 +101,9 @@ class _Kernel:
 
     def run_code(self, code: str, timeout: float = 120) -> bool:
         """Run code quietly; True when it finished without an error."""
-        reply = self.run_sync(self.kc.execute_interactive)(code, silent=True, store_history=False,
-                                                           timeout=timeout, output_hook=lambda _msg: None)
+        reply = self.run_sync(self.kc.execute_interactive)(
+            code, silent=True, store_history=False, timeout=timeout, output_hook=lambda _msg: None
+        )
         return reply["content"]["status"] == "ok"
 
     def alive(self) -> bool:
@@ -115,8 +128,13 @@ class PapermillExecutor:
 
     name = "papermill"
 
-    def __init__(self, workers: int | None = None, kernel: str | None = None, fresh_kernel: bool = False,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        kernel: str | None = None,
+        fresh_kernel: bool = False,
+        timeout: float | None = None,
+    ) -> None:
         if workers is not None and workers < 1:
             raise NbmlopsError(f"--workers must be at least 1 (got {workers})")
         self.capacity = workers or os.cpu_count() or 1
@@ -232,8 +250,10 @@ class PapermillExecutor:
             self._kernels.add(kernel)
         if not kernel.run_code(_BASELINE):
             self._discard(kernel)
-            return None, NbmlopsError("nbmlops is not importable in the kernel; install it in the kernel's "
-                                      "environment or pick another with --kernel")
+            return None, NbmlopsError(
+                "nbmlops is not importable in the kernel; install it in the kernel's "
+                "environment or pick another with --kernel"
+            )
         if not self.fresh_kernel:
             self._warm(kernel, first)
         return kernel, None
@@ -271,8 +291,9 @@ class PapermillExecutor:
             if self._markdown is None:
                 self._markdown = notebook_markdown(spec)
             if step.name not in self._notebooks:
-                self._notebooks[step.name] = step_notebook(spec, step, kernel_name=self.kernel_name,
-                                                           markdown=self._markdown)
+                self._notebooks[step.name] = step_notebook(
+                    spec, step, kernel_name=self.kernel_name, markdown=self._markdown
+                )
             return self._notebooks[step.name]
 
     def _execute(self, task: StepTask, kernel: _Kernel) -> tuple[StepOutcome, bool]:
@@ -288,17 +309,31 @@ class PapermillExecutor:
         folders: dict[str, str] = {}
         for var, producer in task.step.inputs.items():
             folders[producer] = str(task.inputs[var][1])
-        parameters = {**task.params, "nbmlops_input_dirs": folders, "nbmlops_output_dir": str(task.outputs_dir),
-                      "nbmlops_workdir": str(task.workdir), "nbmlops_run_id": task.run_id,
-                      "nbmlops_home": str(Path(task.home).resolve()), "nbmlops_data_dir": str(task.step_dir.parent)}
+        parameters = {
+            **task.params,
+            "nbmlops_input_dirs": folders,
+            "nbmlops_output_dir": str(task.outputs_dir),
+            "nbmlops_workdir": str(task.workdir),
+            "nbmlops_run_id": task.run_id,
+            "nbmlops_home": str(Path(task.home).resolve()),
+            "nbmlops_data_dir": str(task.step_dir.parent),
+        }
         nb = nbformat.from_dict(json.loads(json.dumps(self._notebook(task.spec, task.step))))
         error: PapermillExecutionError | None = None
         try:
             # saved once at the end (and on error): writing it after every cell costs more than a small step
-            papermill.execute_notebook(nb, str(output), parameters=parameters, engine_name=ENGINE,
-                                       request_save_on_cell_execute=False, kernel_name=self.kernel_name,
-                                       progress_bar=False, log_output=False,
-                                       execution_timeout=self.timeout, nbmlops_kernel=kernel)
+            papermill.execute_notebook(
+                nb,
+                str(output),
+                parameters=parameters,
+                engine_name=ENGINE,
+                request_save_on_cell_execute=False,
+                kernel_name=self.kernel_name,
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=self.timeout,
+                nbmlops_kernel=kernel,
+            )
         except PapermillExecutionError as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 - a dead kernel, a timeout: the step fails, the kernel goes
@@ -312,8 +347,9 @@ class PapermillExecutor:
         try:
             manifest = json.loads((task.outputs_dir / MANIFEST).read_text())["outputs"]
         except (OSError, ValueError, KeyError) as exc:
-            return StepOutcome(error=_failed(task, f"its notebook saved no {MANIFEST} ({exc})"),
-                               artifacts=artifacts), True
+            return StepOutcome(
+                error=_failed(task, f"its notebook saved no {MANIFEST} ({exc})"), artifacts=artifacts
+            ), True
         outputs = {name: StoredValue(**manifest[name]) for name in task.step.outputs}
         return StepOutcome(outputs=outputs, artifacts=artifacts), True
 
@@ -327,8 +363,10 @@ def _check_kernel(name: str, *, chosen: bool) -> None:
     except NoSuchKernel:
         installed = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
         where = "--kernel" if chosen else "the notebook's kernelspec"
-        raise NbmlopsError(f"no Jupyter kernel '{name}' (from {where}); installed: {installed}"
-                           + ("" if chosen else "; pick one with --kernel NAME")) from None
+        raise NbmlopsError(
+            f"no Jupyter kernel '{name}' (from {where}); installed: {installed}"
+            + ("" if chosen else "; pick one with --kernel NAME")
+        ) from None
 
 
 def dag_width(spec: PipelineSpec) -> int:
@@ -343,8 +381,7 @@ def dag_width(spec: PipelineSpec) -> int:
 
 
 def _failed(task: StepTask, message: str) -> StepFailed:
-    return StepFailed(f"step '{task.name}': {message}", step=task.name, cell=None, line=None,
-                      traceback_text=message)
+    return StepFailed(f"step '{task.name}': {message}", step=task.name, cell=None, line=None, traceback_text=message)
 
 
 def _plain(traceback: list[str] | str) -> str:

@@ -54,10 +54,13 @@ def _run_step(task: StepTask, env: dict[str, str | None], names: list[str], *pay
         with attach(task.run_id, task.name, store=get_store(task.home)):
             outcome, namespace = execute_in_process(task, values)
     pickled = [_pickle(namespace.get(n)) if outcome.error is None else None for n in task.step.outputs]
-    report = {"outputs": {n: s.to_dict() for n, s in outcome.outputs.items()}, "artifacts": outcome.artifacts,
-              "error": None if outcome.error is None else _error_fields(outcome.error),
-              "placement": {"node": _node_id(), "inputs_by_ref": sorted(names)},
-              "in_store": [n for n, data in zip(task.step.outputs, pickled, strict=True) if data is not None]}
+    report = {
+        "outputs": {n: s.to_dict() for n, s in outcome.outputs.items()},
+        "artifacts": outcome.artifacts,
+        "error": None if outcome.error is None else _error_fields(outcome.error),
+        "placement": {"node": _node_id(), "inputs_by_ref": sorted(names)},
+        "in_store": [n for n, data in zip(task.step.outputs, pickled, strict=True) if data is not None],
+    }
     return (report, *pickled) if task.step.outputs else report
 
 
@@ -77,8 +80,13 @@ def _pickle(value: Any) -> bytes | None:
 
 def _error_fields(error: StepFailed) -> dict[str, Any]:
     # StepFailed takes keyword-only arguments, so it does not survive pickling through Ray: send its fields
-    return {"message": str(error), "step": error.step, "cell": error.cell, "line": error.line,
-            "traceback_text": error.traceback_text}
+    return {
+        "message": str(error),
+        "step": error.step,
+        "cell": error.cell,
+        "line": error.line,
+        "traceback_text": error.traceback_text,
+    }
 
 
 def _node_id() -> str | None:
@@ -144,8 +152,10 @@ def warm_nodes(timeout: float = WARM_TIMEOUT_S) -> list[str]:
     warm = _remote(_warm_worker)
     nodes = [node["NodeID"] for node in ray.nodes() if node.get("Alive")]
     # num_cpus=0: warming never waits for (or holds) a CPU that a step could use
-    refs = [warm.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote()
-            for node in nodes]
+    refs = [
+        warm.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote()
+        for node in nodes
+    ]
     ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
     return [node for node in ray.get(ready) if node]
 
@@ -163,8 +173,14 @@ def _token_auth_if_available() -> None:
     maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
-def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
-             log_to_driver: bool = True, attempts: int = 2) -> None:
+def init_ray(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    log_to_driver: bool = True,
+    attempts: int = 2,
+) -> None:
     """Start a local Ray runtime (or join the cluster at `address`) quietly, without the dashboard.
 
     A local start fails when Ray's agent processes take longer than its fixed timeouts to import, which happens
@@ -178,9 +194,14 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
         try:
             # a local start runs Ray's node here: give it time on a loaded machine (joining one starts nothing)
             with patient_node_start() if address is None else contextlib.nullcontext():
-                ray.init(address=address, num_cpus=num_cpus if address is None else None,
-                         num_gpus=num_gpus if address is None else None, include_dashboard=False,
-                         log_to_driver=log_to_driver, logging_level=logging.WARNING)
+                ray.init(
+                    address=address,
+                    num_cpus=num_cpus if address is None else None,
+                    num_gpus=num_gpus if address is None else None,
+                    include_dashboard=False,
+                    log_to_driver=log_to_driver,
+                    logging_level=logging.WARNING,
+                )
             return
         except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node times out
             with contextlib.suppress(Exception):
@@ -198,8 +219,15 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
-                 log_to_driver: bool = True, **_ignored: Any) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: int | None = None,
+        num_gpus: int | None = None,
+        log_to_driver: bool = True,
+        **_ignored: Any,
+    ) -> None:
         try:
             import ray
         except ImportError:
@@ -237,9 +265,18 @@ class RayExecutor:
         resources = step_resources(task.step.options)
         unfit = self._unfit(resources)
         if unfit:
-            future.set_result(StepOutcome(error=StepFailed(
-                f"step '{task.name}' asks for {unfit}; it would wait forever. Lower the step's options or run "
-                "on a bigger cluster (--ray-address)", step=task.name, cell=None, line=None, traceback_text="")))
+            future.set_result(
+                StepOutcome(
+                    error=StepFailed(
+                        f"step '{task.name}' asks for {unfit}; it would wait forever. Lower the step's options or run "
+                        "on a bigger cluster (--ray-address)",
+                        step=task.name,
+                        cell=None,
+                        line=None,
+                        traceback_text="",
+                    )
+                )
+            )
             return future
         names, refs = [], []
         with self._lock:
@@ -254,18 +291,31 @@ class RayExecutor:
         env = {key: os.environ.get(key) for key in PASSED_ENV}
         if self.spread:
             resources = {**resources, "scheduling_strategy": "SPREAD"}
-        options = {**resources, "num_returns": 1 + len(task.step.outputs), "max_retries": left,
-                   "retry_exceptions": False, "name": f"{task.spec.name}.{task.name}"}
+        options = {
+            **resources,
+            "num_returns": 1 + len(task.step.outputs),
+            "max_retries": left,
+            "retry_exceptions": False,
+            "name": f"{task.spec.name}.{task.name}",
+        }
         returned = self._step.options(**options).remote(task, env, names, *refs)
         returned = returned if isinstance(returned, list) else [returned]
         with self._lock:
             self._running[returned[0]] = task
         returned[0].future().add_done_callback(
-            lambda done: self._settle(done, task, returned[0], returned[1:], left, future))
+            lambda done: self._settle(done, task, returned[0], returned[1:], left, future)
+        )
         return future
 
-    def _settle(self, done: Future[Any], task: StepTask, report_ref: Any, value_refs: list[Any], left: int,
-                future: Future[StepOutcome]) -> None:
+    def _settle(
+        self,
+        done: Future[Any],
+        task: StepTask,
+        report_ref: Any,
+        value_refs: list[Any],
+        left: int,
+        future: Future[StepOutcome],
+    ) -> None:
         """Turn the task's report (or Ray's error) into a StepOutcome; remember where its outputs are."""
         with self._lock:
             self._running.pop(report_ref, None)
@@ -288,9 +338,14 @@ class RayExecutor:
                     stored = outputs.get(name)
                     if stored is not None and name in report["in_store"]:
                         self._values[(stored.name, stored.sha256)] = ref
-        future.set_result(StepOutcome(outputs=outputs, artifacts=report["artifacts"], placement=report["placement"],
-                                      error=None if error is None else StepFailed(
-                                          error.pop("message"), **error)))
+        future.set_result(
+            StepOutcome(
+                outputs=outputs,
+                artifacts=report["artifacts"],
+                placement=report["placement"],
+                error=None if error is None else StepFailed(error.pop("message"), **error),
+            )
+        )
 
     def _ray_failure(self, task: StepTask, exc: BaseException, left: int) -> StepFailed:
         """A task that never reported: its worker died, ran out of memory or was cancelled."""
@@ -308,14 +363,18 @@ class RayExecutor:
         """What a step asks for beyond every node of a runtime that can't grow ('' when it fits)."""
         if not self.local:
             return ""
-        asked = {"CPU": resources.get("num_cpus", 0), "GPU": resources.get("num_gpus", 0),
-                 "memory": resources.get("memory", 0)}
+        asked = {
+            "CPU": resources.get("num_cpus", 0),
+            "GPU": resources.get("num_gpus", 0),
+            "memory": resources.get("memory", 0),
+        }
         nodes = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
         if any(all(node.get(k, 0) >= v for k, v in asked.items() if v) for node in nodes):
             return ""
         most = {k: max((node.get(k, 0) for node in nodes), default=0) for k in asked}
-        over = [f"{_amount(k, v)} (the local Ray has {_amount(k, most[k])})" for k, v in asked.items()
-                if v and v > most[k]]
+        over = [
+            f"{_amount(k, v)} (the local Ray has {_amount(k, most[k])})" for k, v in asked.items() if v and v > most[k]
+        ]
         return ", ".join(over)
 
     def close(self) -> None:

@@ -149,8 +149,9 @@ def cluster_processes(folder: Path | None = None) -> list[int]:
     return sorted(found)
 
 
-def start_cluster(num_cpus: int | None = None, folder: Path | None = None,
-                  timeout: float = START_TIMEOUT_S) -> tuple[LocalCluster, bool]:
+def start_cluster(
+    num_cpus: int | None = None, folder: Path | None = None, timeout: float = START_TIMEOUT_S
+) -> tuple[LocalCluster, bool]:
     """Start the local head node unless one runs; (cluster, True when started now)."""
     folder = folder or cluster_dir()
     running = recorded_cluster(folder)
@@ -161,8 +162,15 @@ def start_cluster(num_cpus: int | None = None, folder: Path | None = None,
         stop_cluster(folder)
     folder.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    args = ["start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false",
-            "--disable-usage-stats", f"--temp-dir={folder}"]
+    args = [
+        "start",
+        "--head",
+        f"--port={port}",
+        "--node-ip-address=127.0.0.1",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        f"--temp-dir={folder}",
+    ]
     if num_cpus is not None:
         args.append(f"--num-cpus={num_cpus}")
     # Ray's own `ray start`, run by a module that gives the node time to come up on a loaded machine

@@ -78,16 +78,27 @@ def shared_steps(spec: PipelineSpec, swept: set[str]) -> set[str]:
     return {s.name for s in spec.steps} - affected
 
 
-def run_sweep(spec: PipelineSpec, fixed: list[str], swept: dict[str, list[Any]],
-              run: Callable[..., RunResult], *, mode: str = "grid", seed: int = 0, objective: str | None = None,
-              parallel: int = 1) -> SweepResult:
+def run_sweep(
+    spec: PipelineSpec,
+    fixed: list[str],
+    swept: dict[str, list[Any]],
+    run: Callable[..., RunResult],
+    *,
+    mode: str = "grid",
+    seed: int = 0,
+    objective: str | None = None,
+    parallel: int = 1,
+) -> SweepResult:
     """`run(params, **options)` runs one pipeline (run_pipeline with the backend chosen)."""
     metric, maximise = parse_objective(objective) if objective else (None, True)
     points = sweep_points(swept, mode, seed)
     shared = shared_steps(spec, set(swept))
     first = {**dict(split_assignment(i) for i in fixed), **points[0]}
-    parent = run(first, skip=frozenset({s.name for s in spec.steps} - shared),
-                 tags={"sweep": "parent", "sweep_params": ",".join(swept), "sweep_size": len(points)})
+    parent = run(
+        first,
+        skip=frozenset({s.name for s in spec.steps} - shared),
+        tags={"sweep": "parent", "sweep_params": ",".join(swept), "sweep_size": len(points)},
+    )
 
     def child(point: dict[str, Any]) -> RunResult:
         params = {**dict(split_assignment(i) for i in fixed), **point}
@@ -110,8 +121,9 @@ def _rank(result: SweepResult, metric: str, maximise: bool) -> None:
     result.scores = [store.get_run(c.run_id).metrics.get(metric) for c in result.children]
     scored = [(s, c) for s, c in zip(result.scores, result.children, strict=True) if s is not None]
     if not scored:
-        raise NbmlopsError(f"--objective metrics.{metric}: no child run logged '{metric}' "
-                           "(log it with nbmlops.log_metric in a step)")
+        raise NbmlopsError(
+            f"--objective metrics.{metric}: no child run logged '{metric}' (log it with nbmlops.log_metric in a step)"
+        )
     best_score, result.best = (max if maximise else min)(scored, key=lambda pair: pair[0])
     store.set_tags(result.parent.run_id, {"best_child": result.best.run_id, "objective": result.objective})
     store.log_metric(result.parent.run_id, metric, best_score)

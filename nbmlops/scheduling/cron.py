@@ -14,8 +14,15 @@ from cronsim import CronSim, CronSimError
 from nbmlops.scheduling.errors import ScheduleError
 
 # cron's nicknames, as Vixie cron and systemd's crontab generator read them
-MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-          "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 
 
 @lru_cache(maxsize=256)
@@ -26,8 +33,9 @@ def zone(name: str) -> ZoneInfo:
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ScheduleError(f"--timezone '{name}': not a time zone of the IANA database "
-                            "(e.g. UTC, Europe/Berlin, America/New_York)") from None
+        raise ScheduleError(
+            f"--timezone '{name}': not a time zone of the IANA database (e.g. UTC, Europe/Berlin, America/New_York)"
+        ) from None
 
 
 def expand(expression: str) -> str:
@@ -40,8 +48,10 @@ def check_cron(expression: str, timezone: str = "UTC") -> str:
     """The expression, normalised, when cron and cronsim accept it; a ScheduleError naming --cron otherwise."""
     text = expand(expression)
     if len(text.split(" ")) != 5:
-        raise ScheduleError(f"--cron '{expression}': write five fields: minute hour day-of-month month day-of-week "
-                            "(e.g. '0 3 * * *'), or @hourly, @daily, @weekly, @monthly, @yearly")
+        raise ScheduleError(
+            f"--cron '{expression}': write five fields: minute hour day-of-month month day-of-week "
+            "(e.g. '0 3 * * *'), or @hourly, @daily, @weekly, @monthly, @yearly"
+        )
     try:
         next(CronSim(text, datetime.now(zone(timezone))))
     except CronSimError as exc:
@@ -51,8 +61,9 @@ def check_cron(expression: str, timezone: str = "UTC") -> str:
     return text
 
 
-def occurrences(expression: str, timezone: str, after: float, until: float, limit: int = 10_000,
-                newest: bool = True) -> list[float]:
+def occurrences(
+    expression: str, timezone: str, after: float, until: float, limit: int = 10_000, newest: bool = True
+) -> list[float]:
     """The occurrences t with after < t <= until, oldest first, at most `limit`: the newest ones when there
     are more (or the oldest, with newest=False)."""
     start = datetime.fromtimestamp(after, zone(timezone))

@@ -94,8 +94,18 @@ def check_glob(pattern: str, root: Path) -> str:
     if not pattern or not pattern.strip():
         raise ScheduleError("--on-new-files: give a glob such as 'data/*.parquet'")
     path = Path(pattern)
-    fixed = Path(*[p for p in path.parts[:next((i for i, p in enumerate(path.parts) if GLOB_CHARS.search(p)),
-                                               len(path.parts))]]) if path.parts else Path()
+    fixed = (
+        Path(
+            *[
+                p
+                for p in path.parts[
+                    : next((i for i, p in enumerate(path.parts) if GLOB_CHARS.search(p)), len(path.parts))
+                ]
+            ]
+        )
+        if path.parts
+        else Path()
+    )
     base = (fixed if fixed.is_absolute() else root / fixed).resolve()
     if ".." in path.parts or not base.is_relative_to(root):
         raise ScheduleError(f"--on-new-files '{pattern}': the glob reaches outside the project {root}")
@@ -114,12 +124,25 @@ def matching_files(pattern: str, root: Path) -> dict[str, float]:
     return found
 
 
-def build_schedule(target: str, *, home: Path, cron: str | None = None, timezone: str = "UTC",
-                   name: str | None = None, params: list[str] | dict[str, Any] | None = None,
-                   backend: str = "local", catchup: str = "once", retries: int = 0,
-                   retry_delay: float = DEFAULT_RETRY_DELAY_S, start: str | None = None,
-                   on_new_files: str | None = None, files_param: str = DEFAULT_FILES_PARAM,
-                   on_drift: str | None = None, after: str | None = None, now: float | None = None) -> Schedule:
+def build_schedule(
+    target: str,
+    *,
+    home: Path,
+    cron: str | None = None,
+    timezone: str = "UTC",
+    name: str | None = None,
+    params: list[str] | dict[str, Any] | None = None,
+    backend: str = "local",
+    catchup: str = "once",
+    retries: int = 0,
+    retry_delay: float = DEFAULT_RETRY_DELAY_S,
+    start: str | None = None,
+    on_new_files: str | None = None,
+    files_param: str = DEFAULT_FILES_PARAM,
+    on_drift: str | None = None,
+    after: str | None = None,
+    now: float | None = None,
+) -> Schedule:
     """A checked Schedule (not stored yet). The notebook is compiled and the parameters parsed to its types."""
     from nbmlops.pipeline import load_pipeline, resolve_parameters
     from nbmlops.runners import BACKENDS
@@ -163,8 +186,10 @@ def build_schedule(target: str, *, home: Path, cron: str | None = None, timezone
         pattern = check_glob(on_new_files, root)
         if files_param not in spec.defaults:
             known = ", ".join(spec.defaults) or "none: the notebook has no parameters cell"
-            raise ScheduleError(f"--files-param '{files_param}': the notebook has no such parameter to receive "
-                                f"the new files (parameters: {known})")
+            raise ScheduleError(
+                f"--files-param '{files_param}': the notebook has no such parameter to receive "
+                f"the new files (parameters: {known})"
+            )
         triggers.append({"kind": "files", "glob": pattern, "param": files_param})
         state["files_seen"] = matching_files(pattern, root)  # what is there now is not new
     if on_drift:
@@ -179,6 +204,19 @@ def build_schedule(target: str, *, home: Path, cron: str | None = None, timezone
     if after == chosen_name:
         raise ScheduleError(f"--after '{after}': a schedule can't wait for itself")
     cursor = parse_time(start, "--start") if start else now
-    return Schedule(name=chosen_name, target=str(path), cron=cron, timezone=timezone, params=chosen,
-                    backend=backend, catchup=catchup, retries=retries, retry_delay=float(retry_delay),
-                    triggers=triggers, state=state, cron_cursor=cursor, created_at=now, updated_at=now)
+    return Schedule(
+        name=chosen_name,
+        target=str(path),
+        cron=cron,
+        timezone=timezone,
+        params=chosen,
+        backend=backend,
+        catchup=catchup,
+        retries=retries,
+        retry_delay=float(retry_delay),
+        triggers=triggers,
+        state=state,
+        cron_cursor=cursor,
+        created_at=now,
+        updated_at=now,
+    )

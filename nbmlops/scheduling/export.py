@@ -24,8 +24,13 @@ from nbmlops.scheduling.errors import ScheduleError
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 SYSTEMD_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
-FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()), ("month", 1, 12, MONTHS),
-          ("day of week", 0, 7, DAYS))
+FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, MONTHS),
+    ("day of week", 0, 7, DAYS),
+)
 
 
 def nbmlops_command() -> list[str]:
@@ -40,22 +45,28 @@ def run_now_command(schedule: Schedule, home: Path) -> list[str]:
 
 def export_crontab(schedules: list[Schedule], home: Path) -> str:
     root = project_root(home)
-    lines = ["# nbmlops schedules, exported by `nbmlops schedule export --crontab`",
-             "# each entry claims its occurrence in the nbmlops database (exactly once, history kept)"]
+    lines = [
+        "# nbmlops schedules, exported by `nbmlops schedule export --crontab`",
+        "# each entry claims its occurrence in the nbmlops database (exactly once, history kept)",
+    ]
     zone_now = None
     for schedule in schedules:
         lines.append(f"# nbmlops schedule {schedule.name}: {schedule.target}")
         if not schedule.cron:
-            lines.append(f"# {schedule.name} runs on triggers only ({'; '.join(schedule.describe_triggers())}): "
-                         "use `nbmlops scheduler`")
+            lines.append(
+                f"# {schedule.name} runs on triggers only ({'; '.join(schedule.describe_triggers())}): "
+                "use `nbmlops scheduler`"
+            )
             continue
         if schedule.timezone != zone_now:
             lines.append(f"CRON_TZ={schedule.timezone}")
             zone_now = schedule.timezone
         log = home / "scheduler" / "logs" / f"{schedule.name}-cron.log"
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in _environment(home).items())
-        command = (f"cd {shlex.quote(str(root))} && mkdir -p {shlex.quote(str(log.parent))} && {env} "
-                   f"{shlex.join(run_now_command(schedule, home))} >> {shlex.quote(str(log))} 2>&1")
+        command = (
+            f"cd {shlex.quote(str(root))} && mkdir -p {shlex.quote(str(log.parent))} && {env} "
+            f"{shlex.join(run_now_command(schedule, home))} >> {shlex.quote(str(log))} 2>&1"
+        )
         entry = f"{expand(schedule.cron)} {command.replace('%', chr(92) + '%')}"  # cron reads % as a newline
         lines.append(f"# (paused) {entry}" if schedule.paused else entry)
     return "\n".join(lines) + "\n"
@@ -74,15 +85,19 @@ def export_systemd(schedules: list[Schedule], home: Path) -> str:
             parts.append(f"# {schedule.name} runs on triggers only: use `nbmlops scheduler`\n")
             continue
         name = unit_name(schedule)
-        service = (f"# --- {name}.service ---\n[Unit]\nDescription=nbmlops schedule {schedule.name} "
-                   f"({Path(schedule.target).name})\n\n[Service]\nType=oneshot\nWorkingDirectory={root}\n"
-                   + "".join(f"Environment={_quote_env(k, v)}\n" for k, v in _environment(home).items()) +
-                   f"ExecStart={shlex.join(run_now_command(schedule, home))}\n")
+        service = (
+            f"# --- {name}.service ---\n[Unit]\nDescription=nbmlops schedule {schedule.name} "
+            f"({Path(schedule.target).name})\n\n[Service]\nType=oneshot\nWorkingDirectory={root}\n"
+            + "".join(f"Environment={_quote_env(k, v)}\n" for k, v in _environment(home).items())
+            + f"ExecStart={shlex.join(run_now_command(schedule, home))}\n"
+        )
         calendars = "".join(f"OnCalendar={c} {schedule.timezone}\n" for c in on_calendar(schedule.cron))
         persistent = "Persistent=true\n" if schedule.catchup != "skip" else ""
         install = "" if schedule.paused else "\n[Install]\nWantedBy=timers.target\n"
-        timer = (f"# --- {name}.timer ---\n[Unit]\nDescription=nbmlops schedule {schedule.name} timer\n\n"
-                 f"[Timer]\n{calendars}{persistent}Unit={name}.service\n{install}")
+        timer = (
+            f"# --- {name}.timer ---\n[Unit]\nDescription=nbmlops schedule {schedule.name} timer\n\n"
+            f"[Timer]\n{calendars}{persistent}Unit={name}.service\n{install}"
+        )
         parts.append(service + "\n" + timer)
     return "\n".join(parts)
 
@@ -108,9 +123,11 @@ def on_calendar(cron: str) -> list[str]:
     if dow is not None:
         dow = sorted({d % 7 for d in dow})
         dow = None if len(dow) == 7 else dow
+
     def render(dom_v: list[int] | None, dow_v: list[int] | None) -> str:
         days = ",".join(SYSTEMD_DAYS[d] for d in dow_v) + " " if dow_v else ""
-        return (f"{days}*-{_join(month, 2)}-{_join(dom_v, 2)} {_join(hour, 2)}:{_join(minute, 2)}:00")
+        return f"{days}*-{_join(month, 2)}-{_join(dom_v, 2)} {_join(hour, 2)}:{_join(minute, 2)}:00"
+
     if dom is not None and dow is not None:  # cron: either matches
         return [render(dom, None), render(None, dow)]
     return [render(dom, dow)]
@@ -149,5 +166,7 @@ def _number(text: str, what: str, names: tuple[str, ...], field: str, low: int) 
         return int(text)
     if text in names:
         return names.index(text) + low
-    raise ScheduleError(f"export: cron {what} '{field}' uses a form systemd and cron exports can't express "
-                        "(L, W, #); run it with `nbmlops scheduler`")
+    raise ScheduleError(
+        f"export: cron {what} '{field}' uses a form systemd and cron exports can't express "
+        "(L, W, #); run it with `nbmlops scheduler`"
+    )

@@ -56,9 +56,14 @@ def plan(schedule: Schedule, now: float, world: World, limit: int = 1_000) -> Pl
     cursor = schedule.cron_cursor
     state = json.loads(json.dumps(schedule.state))  # a copy: the schedule stays as read
     if schedule.cron and limit > 0:
-        due = occurrences(schedule.cron, schedule.timezone, cursor, now,
-                          limit=limit if schedule.catchup == "all" else 10_000,
-                          newest=schedule.catchup != "all")
+        due = occurrences(
+            schedule.cron,
+            schedule.timezone,
+            cursor,
+            now,
+            limit=limit if schedule.catchup == "all" else 10_000,
+            newest=schedule.catchup != "all",
+        )
         if due:
             newest = due[-1]
             if schedule.catchup == "all":
@@ -68,8 +73,9 @@ def plan(schedule: Schedule, now: float, world: World, limit: int = 1_000) -> Pl
                 missed = due[:-1]
                 on_time = now - newest <= MISFIRE_GRACE_S
                 if schedule.catchup == "once" or on_time:
-                    planned.append(Planned(cron_key(newest), "cron", newest,
-                                           cron_trigger(schedule, newest, missed, len(due) - 1)))
+                    planned.append(
+                        Planned(cron_key(newest), "cron", newest, cron_trigger(schedule, newest, missed, len(due) - 1))
+                    )
                 cursor = newest
     for trigger in schedule.triggers:
         room = limit - len(planned)
@@ -79,12 +85,25 @@ def plan(schedule: Schedule, now: float, world: World, limit: int = 1_000) -> Pl
         if kind == "files":
             planned += _files(schedule, trigger, world.files.get(trigger["glob"]), state, now)
         elif kind == "drift":
-            planned += _events(schedule, world.drift.get(trigger["model"], []), state, "drift_since", "created_at",
-                               room, lambda row, t=trigger: _drift_trigger(t, row))
+            planned += _events(
+                schedule,
+                world.drift.get(trigger["model"], []),
+                state,
+                "drift_since",
+                "created_at",
+                room,
+                lambda row, t=trigger: _drift_trigger(t, row),
+            )
         elif kind == "after":
-            planned += _events(schedule, world.upstream.get(trigger["name"], []), state, "after_since", "ended_at",
-                               room, lambda row, t=trigger: {"kind": "after", "upstream": t["name"],
-                                                             "upstream_run": row["id"]})
+            planned += _events(
+                schedule,
+                world.upstream.get(trigger["name"], []),
+                state,
+                "after_since",
+                "ended_at",
+                room,
+                lambda row, t=trigger: {"kind": "after", "upstream": t["name"], "upstream_run": row["id"]},
+            )
     return Plan(planned, cursor, state)
 
 
@@ -103,16 +122,21 @@ def next_at(schedule: Schedule, now: float) -> float | None:
 
 
 def cron_trigger(schedule: Schedule, at: float, missed: list[float], n_missed: int = 0) -> dict[str, Any]:
-    trigger: dict[str, Any] = {"kind": "cron", "cron": schedule.cron, "timezone": schedule.timezone,
-                               "occurrence_at": iso(at, schedule.timezone)}
+    trigger: dict[str, Any] = {
+        "kind": "cron",
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "occurrence_at": iso(at, schedule.timezone),
+    }
     if n_missed:
         trigger["missed"] = n_missed
         trigger["missed_at"] = [iso(t, schedule.timezone) for t in missed[-MAX_LISTED_MISSES:]]
     return trigger
 
 
-def _files(schedule: Schedule, trigger: dict[str, Any], current: dict[str, float] | None, state: dict[str, Any],
-           now: float) -> list[Planned]:
+def _files(
+    schedule: Schedule, trigger: dict[str, Any], current: dict[str, float] | None, state: dict[str, Any], now: float
+) -> list[Planned]:
     if current is None:  # not looked at in this pass
         return []
     seen = state.get("files_seen", {})
@@ -121,15 +145,29 @@ def _files(schedule: Schedule, trigger: dict[str, Any], current: dict[str, float
     if not new:
         return []
     digest = hashlib.sha256(json.dumps(sorted(new.items())).encode()).hexdigest()[:24]
-    return [Planned(f"files:{digest}", "files", now,
-                    {"kind": "files", "glob": trigger["glob"], "param": trigger["param"], "files": sorted(new)})]
+    return [
+        Planned(
+            f"files:{digest}",
+            "files",
+            now,
+            {"kind": "files", "glob": trigger["glob"], "param": trigger["param"], "files": sorted(new)},
+        )
+    ]
 
 
-def _events(schedule: Schedule, rows: list[dict[str, Any]], state: dict[str, Any], mark: str, time_field: str,
-            room: int, describe: Any) -> list[Planned]:
+def _events(
+    schedule: Schedule,
+    rows: list[dict[str, Any]],
+    state: dict[str, Any],
+    mark: str,
+    time_field: str,
+    room: int,
+    describe: Any,
+) -> list[Planned]:
     since = state.get(mark, schedule.created_at)
-    fresh = sorted((r for r in rows if r[time_field] is not None and r[time_field] > since),
-                   key=lambda r: r[time_field])[:room]
+    fresh = sorted(
+        (r for r in rows if r[time_field] is not None and r[time_field] > since), key=lambda r: r[time_field]
+    )[:room]
     if fresh:
         state[mark] = fresh[-1][time_field]
     kind = "drift" if mark == "drift_since" else "after"
@@ -137,6 +175,11 @@ def _events(schedule: Schedule, rows: list[dict[str, Any]], state: dict[str, Any
 
 
 def _drift_trigger(trigger: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "drift", "model": trigger["model"], "drift_result": row["id"],
-            "model_version": row.get("model_version"), "drift_share": row.get("drift_share"),
-            "share_threshold": row.get("share_threshold")}
+    return {
+        "kind": "drift",
+        "model": trigger["model"],
+        "drift_result": row["id"],
+        "model_version": row.get("model_version"),
+        "drift_share": row.get("drift_share"),
+        "share_threshold": row.get("share_threshold"),
+    }

@@ -16,16 +16,49 @@ from nbmlops.scheduling.errors import ScheduleError
 from nbmlops.store import sql
 from nbmlops.store.db import Database, Tx
 
-SCHEDULE_COLUMNS = ("name", "target", "cron", "timezone", "params", "backend", "catchup", "retries", "retry_delay",
-                    "paused", "triggers", "state", "cron_cursor", "last_error", "created_at", "updated_at")
-OCCURRENCE_COLUMNS = ("id", "schedule", "key", "kind", "occurrence_at", "trigger", "status", "attempts",
-                      "max_attempts", "owner", "lease_until", "next_attempt_at", "run_id", "error", "created_at",
-                      "started_at", "ended_at")
+SCHEDULE_COLUMNS = (
+    "name",
+    "target",
+    "cron",
+    "timezone",
+    "params",
+    "backend",
+    "catchup",
+    "retries",
+    "retry_delay",
+    "paused",
+    "triggers",
+    "state",
+    "cron_cursor",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
+OCCURRENCE_COLUMNS = (
+    "id",
+    "schedule",
+    "key",
+    "kind",
+    "occurrence_at",
+    "trigger",
+    "status",
+    "attempts",
+    "max_attempts",
+    "owner",
+    "lease_until",
+    "next_attempt_at",
+    "run_id",
+    "error",
+    "created_at",
+    "started_at",
+    "ended_at",
+)
 SELECT_SCHEDULES = f"SELECT {', '.join(SCHEDULE_COLUMNS)} FROM schedules"
 SELECT_OCCURRENCES = f"SELECT {', '.join(OCCURRENCE_COLUMNS)} FROM schedule_occurrences"
 # the newest occurrence of each schedule: `schedule ls` and the lab panel's "last"
-SELECT_LAST_OCCURRENCES = (f"{SELECT_OCCURRENCES} WHERE id IN "
-                           "(SELECT max(id) FROM schedule_occurrences GROUP BY schedule)")
+SELECT_LAST_OCCURRENCES = (
+    f"{SELECT_OCCURRENCES} WHERE id IN (SELECT max(id) FROM schedule_occurrences GROUP BY schedule)"
+)
 
 
 @dataclass
@@ -58,8 +91,10 @@ class Occurrence:
 def add_schedule(db: Database, schedule: Schedule) -> None:
     def write(tx: Tx) -> None:
         if tx.first("SELECT 1 FROM schedules WHERE name = :name", {"name": schedule.name}):
-            raise ScheduleError(f"--name '{schedule.name}': a schedule with this name exists "
-                                f"(nbmlops schedule rm {schedule.name} first, or pick another --name)")
+            raise ScheduleError(
+                f"--name '{schedule.name}': a schedule with this name exists "
+                f"(nbmlops schedule rm {schedule.name} first, or pick another --name)"
+            )
         tx.execute(sql.insert("schedules", SCHEDULE_COLUMNS), schedule.to_row())
 
     db.transaction(write)
@@ -88,13 +123,16 @@ def set_paused(db: Database, name: str, paused: bool, now: float | None = None) 
     get_schedule(db, name)
     now = time.time() if now is None else now
     cursor = "" if paused else ", cron_cursor = CASE WHEN cron_cursor < :now THEN :now ELSE cron_cursor END"
-    db.execute(f"UPDATE schedules SET paused = :paused, updated_at = :now{cursor} WHERE name = :name",
-               {"paused": paused, "now": now, "name": name})
+    db.execute(
+        f"UPDATE schedules SET paused = :paused, updated_at = :now{cursor} WHERE name = :name",
+        {"paused": paused, "now": now, "name": name},
+    )
     return get_schedule(db, name)
 
 
 def remove_schedule(db: Database, name: str) -> None:
     """Delete the schedule and its history (runs it started stay in the store)."""
+
     def write(tx: Tx) -> int:
         tx.execute("DELETE FROM schedule_occurrences WHERE schedule = :name", {"name": name})
         return tx.execute("DELETE FROM schedules WHERE name = :name", {"name": name})
@@ -106,8 +144,7 @@ def remove_schedule(db: Database, name: str) -> None:
 
 def occurrences_of(db: Database, name: str, limit: int = 20) -> list[Occurrence]:
     """The newest occurrences of a schedule first."""
-    rows = db.query(f"{SELECT_OCCURRENCES} WHERE schedule = :name ORDER BY id DESC LIMIT {int(limit)}",
-                    {"name": name})
+    rows = db.query(f"{SELECT_OCCURRENCES} WHERE schedule = :name ORDER BY id DESC LIMIT {int(limit)}", {"name": name})
     return [Occurrence.from_row(row) for row in rows]
 
 

@@ -71,9 +71,18 @@ class Outcome:
 
 
 class Scheduler:
-    def __init__(self, store: Store, *, max_parallel: int = 4, lease_s: float = LEASE_S, poll_s: float = 30.0,
-                 grace_s: float = 60.0, at: float | None = None, echo: bool = False,
-                 log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_parallel: int = 4,
+        lease_s: float = LEASE_S,
+        poll_s: float = 30.0,
+        grace_s: float = 60.0,
+        at: float | None = None,
+        echo: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         if max_parallel < 1:
             raise ScheduleError(f"--max-parallel {max_parallel}: at least 1")
         if poll_s <= 0:
@@ -100,8 +109,10 @@ class Scheduler:
         now = self.clock.now()
         for occurrence, status in claims.take_over_stale(self.db, now, self.owner):
             stopped = self._stop_orphan(occurrence)
-            self._say(f"{occurrence.schedule} {occurrence.key}: lease of {occurrence.owner} ran out; run "
-                      f"{occurrence.run_id or '(none)'} marked failed{stopped}, occurrence {status}")
+            self._say(
+                f"{occurrence.schedule} {occurrence.key}: lease of {occurrence.owner} ran out; run "
+                f"{occurrence.run_id or '(none)'} marked failed{stopped}, occurrence {status}"
+            )
         started = 0
         for occurrence in claims.claim_retries(self.db, now, self.owner, self.lease_s, self._room()):
             started += self._start(occurrence)
@@ -155,14 +166,30 @@ class Scheduler:
     def _start(self, occurrence: Occurrence) -> int:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{occurrence.schedule}-{occurrence.id}-{occurrence.attempts}.log"
-        env = {**os.environ, "NBMLOPS_HOME": str(self.store.settings.home),
-               "NBMLOPS_DB_URL": self.store.settings.db_url, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "NBMLOPS_HOME": str(self.store.settings.home),
+            "NBMLOPS_DB_URL": self.store.settings.db_url,
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop("NBMLOPS_RUN_ID", None)  # a scheduler started from inside a step: its runs are not that step's
         env.pop("NBMLOPS_STEP", None)
         process = subprocess.Popen(
-            [sys.executable, "-m", "nbmlops.scheduling.worker", str(occurrence.id), str(occurrence.attempts),
-             str(os.getpid())], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=str(self.root), start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "nbmlops.scheduling.worker",
+                str(occurrence.id),
+                str(occurrence.attempts),
+                str(os.getpid()),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=str(self.root),
+            start_new_session=True,
+        )
         job = Job(occurrence, process, log_path)
         job.reader = threading.Thread(target=self._copy_output, args=(job,), daemon=True)
         job.reader.start()
@@ -170,8 +197,10 @@ class Scheduler:
             self.jobs[occurrence.id] = job
         self._ensure_renewer()
         when = iso(occurrence.occurrence_at)
-        self._say(f"{occurrence.schedule} {occurrence.kind} {when}: attempt {occurrence.attempts} of "
-                  f"{occurrence.max_attempts} started (pid {process.pid}, log {log_path})")
+        self._say(
+            f"{occurrence.schedule} {occurrence.kind} {when}: attempt {occurrence.attempts} of "
+            f"{occurrence.max_attempts} started (pid {process.pid}, log {log_path})"
+        )
         return 1
 
     def _copy_output(self, job: Job) -> None:
@@ -208,8 +237,10 @@ class Scheduler:
         outcome = Outcome(job.occurrence, status, error, run_id)
         self.outcomes.append(outcome)
         what = status or "taken over by another scheduler"
-        self._say(f"{job.occurrence.schedule} {job.occurrence.kind} {iso(job.occurrence.occurrence_at)}: run "
-                  f"{run_id or '(none)'} {what}{f': {error}' if error else ''}")
+        self._say(
+            f"{job.occurrence.schedule} {job.occurrence.kind} {iso(job.occurrence.occurrence_at)}: run "
+            f"{run_id or '(none)'} {what}{f': {error}' if error else ''}"
+        )
         return outcome
 
     def _run_of(self, occurrence: Occurrence) -> str | None:
@@ -253,8 +284,12 @@ class Scheduler:
         while self.jobs and not self.reap():
             time.sleep(0.1)
 
-    def run_forever(self, stop: threading.Event, hurry: threading.Event | None = None,
-                    signal_name: Callable[[], str] = lambda: "stop") -> None:
+    def run_forever(
+        self,
+        stop: threading.Event,
+        hurry: threading.Event | None = None,
+        signal_name: Callable[[], str] = lambda: "stop",
+    ) -> None:
         """Pass until `stop` is set; then stop cleanly (see the module docstring). `hurry`: skip the grace."""
         self._say(f"scheduler {self.owner} started (max {self.max_parallel} at once, poll {self.poll_s:g} s)")
         while not stop.is_set():
@@ -328,32 +363,47 @@ def _error_of(tail: deque[str], code: int) -> str:
 
 
 # -- run-now ----------------------------------------------------------------------------------------------
-def run_now(store: Store, name: str, *, due: bool = False, at: float | None = None,
-            echo: bool = True, log: Callable[[str], None] | None = None) -> Outcome | None:
+def run_now(
+    store: Store,
+    name: str,
+    *,
+    due: bool = False,
+    at: float | None = None,
+    echo: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Outcome | None:
     """Run one occurrence of the schedule now, in the foreground, under the same claim and lease as the
     scheduler's. `due`: the newest cron occurrence at or before now (what a crontab or systemd timer entry runs;
     None when a scheduler or an earlier call already claimed it); otherwise a manual occurrence."""
     schedule = get_schedule(store.db, name)
     runner = Scheduler(store, max_parallel=1, at=at, echo=echo, log=log)
     now = runner.clock.now()
-    item = _due_item(schedule, now) if due else Planned(f"manual:{iso(now)}", "manual", now,
-                                                       {"kind": "manual", "requested_at": iso(now,
-                                                                                             schedule.timezone)})
+    item = (
+        _due_item(schedule, now)
+        if due
+        else Planned(
+            f"manual:{iso(now)}", "manual", now, {"kind": "manual", "requested_at": iso(now, schedule.timezone)}
+        )
+    )
     if item is None:
         return None
     occurrence = claims.claim_one(store.db, schedule, item, runner.owner, now, runner.lease_s)
     if occurrence is None:
         return None
     if due:  # the scheduler, if one runs, moves on from here too
-        store.db.execute("UPDATE schedules SET cron_cursor = :at WHERE name = :name AND cron_cursor < :at",
-                         {"at": item.at, "name": name})
+        store.db.execute(
+            "UPDATE schedules SET cron_cursor = :at WHERE name = :name AND cron_cursor < :at",
+            {"at": item.at, "name": name},
+        )
     runner._start(occurrence)
     runner.wait_all()
     # retries by the schedule's policy, here in the foreground: a crontab entry needs no scheduler for them
     # (a scheduler running meanwhile may claim one first: then it runs there, and this call stops waiting)
     while runner.outcomes[-1].status == claims.RETRYING:
-        rows = store.db.query("SELECT next_attempt_at FROM schedule_occurrences WHERE id = :id AND "
-                              "status = 'retrying'", {"id": occurrence.id})
+        rows = store.db.query(
+            "SELECT next_attempt_at FROM schedule_occurrences WHERE id = :id AND status = 'retrying'",
+            {"id": occurrence.id},
+        )
         if not rows:
             break
         time.sleep(max(rows[0]["next_attempt_at"] - runner.clock.now(), 0.0))
@@ -369,13 +419,17 @@ def run_now(store: Store, name: str, *, due: bool = False, at: float | None = No
 def _due_item(schedule: Schedule, now: float) -> Planned | None:
     if not schedule.cron:
         raise ScheduleError(f"--due: schedule '{schedule.name}' has no cron expression")
-    recent = occurrences(schedule.cron, schedule.timezone, max(schedule.cron_cursor, now - 400 * 86400), now,
-                         limit=1)
+    recent = occurrences(schedule.cron, schedule.timezone, max(schedule.cron_cursor, now - 400 * 86400), now, limit=1)
     if not recent:
         return None  # the newest occurrence was handled already (by a scheduler, or an earlier run-now --due)
     return Planned(cron_key(recent[-1]), "cron", recent[-1], cron_trigger(schedule, recent[-1], []))
 
 
 def describe(outcome: Any) -> dict[str, Any]:
-    return {"schedule": outcome.occurrence.schedule, "occurrence": outcome.occurrence.key,
-            "status": outcome.status, "run_id": outcome.run_id, "error": outcome.error}
+    return {
+        "schedule": outcome.occurrence.schedule,
+        "occurrence": outcome.occurrence.key,
+        "status": outcome.status,
+        "run_id": outcome.run_id,
+        "error": outcome.error,
+    }

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from nbmlops.store.models import metadata
 
 schedules = sa.Table(
-    "schedules", metadata,
+    "schedules",
+    metadata,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("target", sa.Text, nullable=False),  # absolute path of the notebook or pipeline.json
     sa.Column("cron", sa.String(255)),  # None: runs only on its triggers (or run-now)
@@ -27,7 +28,8 @@ schedules = sa.Table(
 )
 
 schedule_occurrences = sa.Table(
-    "schedule_occurrences", metadata,
+    "schedule_occurrences",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("schedule", sa.String(255), sa.ForeignKey("schedules.name", ondelete="CASCADE"), nullable=False),
     sa.Column("key", sa.String(255), nullable=False),  # unique per schedule: the claim

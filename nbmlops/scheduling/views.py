@@ -18,14 +18,29 @@ if TYPE_CHECKING:
 def view(schedule: Schedule, last: Occurrence | None, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     return {
-        "name": schedule.name, "target": schedule.target, "notebook": schedule.target, "cron": schedule.cron,
-        "timezone": schedule.timezone, "paused": schedule.paused,
+        "name": schedule.name,
+        "target": schedule.target,
+        "notebook": schedule.target,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "paused": schedule.paused,
         "next_at": iso(next_at(schedule, now), schedule.timezone),
-        "last": None if last is None else {"at": iso(last.occurrence_at, schedule.timezone), "run_id": last.run_id,
-                                           "status": last.status, "key": last.key, "attempts": last.attempts},
-        "backend": schedule.backend, "params": schedule.params, "retries": schedule.retries,
-        "retry_delay": schedule.retry_delay, "catchup": schedule.catchup,
-        "triggers": schedule.describe_triggers(), "trigger_specs": schedule.triggers,
+        "last": None
+        if last is None
+        else {
+            "at": iso(last.occurrence_at, schedule.timezone),
+            "run_id": last.run_id,
+            "status": last.status,
+            "key": last.key,
+            "attempts": last.attempts,
+        },
+        "backend": schedule.backend,
+        "params": schedule.params,
+        "retries": schedule.retries,
+        "retry_delay": schedule.retry_delay,
+        "catchup": schedule.catchup,
+        "triggers": schedule.describe_triggers(),
+        "trigger_specs": schedule.triggers,
         "last_error": schedule.last_error,
     }
 

@@ -32,8 +32,10 @@ class RunRecorder:
 
     def record(self) -> str | None:
         if self.run_id is None:
-            rows = self.store.db.query("SELECT run_id FROM tags WHERE key = :key AND value = :value",
-                                       {"key": OCCURRENCE_TAG, "value": self.marker})
+            rows = self.store.db.query(
+                "SELECT run_id FROM tags WHERE key = :key AND value = :value",
+                {"key": OCCURRENCE_TAG, "value": self.marker},
+            )
             if not rows:
                 return None
             from nbmlops.scheduling.claims import record_run
@@ -83,8 +85,13 @@ def run_occurrence(occurrence_id: int, attempt: int) -> int:
         params[occurrence.trigger["param"]] = list(occurrence.trigger["files"])
     try:
         spec = load_pipeline(schedule.target)
-        run_pipeline(spec, params, backend=schedule.backend, reporter=recorder,
-                     tags={SCHEDULE_TAG: schedule.name, OCCURRENCE_TAG: recorder.marker})
+        run_pipeline(
+            spec,
+            params,
+            backend=schedule.backend,
+            reporter=recorder,
+            tags={SCHEDULE_TAG: schedule.name, OCCURRENCE_TAG: recorder.marker},
+        )
     except StepFailed as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1

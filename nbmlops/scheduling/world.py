@@ -19,7 +19,8 @@ SELECT_UPSTREAM = (
     "SELECT id, ended_at, pipeline FROM runs WHERE status = 'succeeded' AND kind = 'pipeline' "
     "AND parent_run_id IS NULL AND ended_at > :since AND (pipeline = :name OR id IN "
     "(SELECT run_id FROM schedule_occurrences WHERE schedule = :name AND run_id IS NOT NULL)) "
-    f"ORDER BY ended_at LIMIT {RECENT}")
+    f"ORDER BY ended_at LIMIT {RECENT}"
+)
 
 
 def read_world(store: Store, schedules: list[Schedule], root: Path) -> World:
@@ -56,6 +57,13 @@ def drift_over_threshold(store: Store, model: str) -> list[dict[str, Any]]:
         found = None if found is None or found != found else int(found)  # pandas reads a missing one as NaN
         if version and found != int(version):
             continue
-        rows.append({"id": row["id"], "created_at": float(row["created_at"]), "model_version": found,
-                     "drift_share": float(row["drift_share"]), "share_threshold": float(row["share_threshold"])})
+        rows.append(
+            {
+                "id": row["id"],
+                "created_at": float(row["created_at"]),
+                "model_version": found,
+                "drift_share": float(row["drift_share"]),
+                "share_threshold": float(row["share_threshold"]),
+            }
+        )
     return rows

@@ -30,10 +30,19 @@ def models(home: Path) -> dict[str, Any]:
         return {"models": []}
     found = []
     for model in list_models(home=home):
-        versions = [{"version": v.version, "created_at": v.created_at, "run_id": v.run_id, "model_type": v.model_type,
-                     "metrics": _plain(v.metrics), "aliases": v.aliases, "artifact_sha256": v.artifact_sha256,
-                     "notebook_path": v.notebook_path}
-                    for v in list_model_versions(model.name, home=home)]
+        versions = [
+            {
+                "version": v.version,
+                "created_at": v.created_at,
+                "run_id": v.run_id,
+                "model_type": v.model_type,
+                "metrics": _plain(v.metrics),
+                "aliases": v.aliases,
+                "artifact_sha256": v.artifact_sha256,
+                "notebook_path": v.notebook_path,
+            }
+            for v in list_model_versions(model.name, home=home)
+        ]
         found.append({**_plain(model.to_dict()), "version_list": versions})
     return {"models": found}
 

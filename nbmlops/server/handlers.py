@@ -148,8 +148,19 @@ def _list_runs(path: Path, home: Path, limit: int) -> list[dict[str, Any]]:
         return []
     store = open_store(home)
     runs = store.list_runs(pipeline=_pipeline_name(path), limit=limit)
-    keys = ("id", "status", "started_at", "ended_at", "duration", "backend", "params", "metrics", "error",
-            "parent_run_id", "notebook_path")
+    keys = (
+        "id",
+        "status",
+        "started_at",
+        "ended_at",
+        "duration",
+        "backend",
+        "params",
+        "metrics",
+        "error",
+        "parent_run_id",
+        "notebook_path",
+    )
     return [{k: getattr(r, k) for k in keys} for r in runs]
 
 
@@ -260,8 +271,9 @@ class ExportHandler(BaseHandler):
             written = await self.in_thread(_export, self.root_dir, path, target)
         except NbmlopsError as exc:
             return self.user_error(exc)
-        self.reply({"written": [api_path_of(self.root_dir, p) or relative_message(str(p), self.root_dir)
-                                for p in written]})
+        self.reply(
+            {"written": [api_path_of(self.root_dir, p) or relative_message(str(p), self.root_dir) for p in written]}
+        )
 
 
 def setup_handlers(server_app: Any) -> None:
@@ -270,11 +282,14 @@ def setup_handlers(server_app: Any) -> None:
     if "nbmlops_jobs" not in web_app.settings:
         web_app.settings["nbmlops_jobs"] = JobManager()  # runs are detached: they outlive this server
     base = url_path_join(web_app.settings["base_url"], "nbmlops")
-    web_app.add_handlers(".*$", [
-        (url_path_join(base, "info"), InfoHandler),
-        (url_path_join(base, "spec"), SpecHandler),
-        (url_path_join(base, "runs"), RunsHandler),
-        (url_path_join(base, "jobs", r"(\w+)"), JobHandler),
-        (url_path_join(base, "jobs", r"(\w+)", "steps", r"([A-Za-z0-9_\-]+)", "notebook"), StepNotebookHandler),
-        (url_path_join(base, "export"), ExportHandler),
-    ])
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "info"), InfoHandler),
+            (url_path_join(base, "spec"), SpecHandler),
+            (url_path_join(base, "runs"), RunsHandler),
+            (url_path_join(base, "jobs", r"(\w+)"), JobHandler),
+            (url_path_join(base, "jobs", r"(\w+)", "steps", r"([A-Za-z0-9_\-]+)", "notebook"), StepNotebookHandler),
+            (url_path_join(base, "export"), ExportHandler),
+        ],
+    )

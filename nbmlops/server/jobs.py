@@ -49,10 +49,21 @@ class Job:
     sweep: dict[str, Any] | None = None  # {"points": N, "children": [run ids], "parent": id, "best": id}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "notebook": self.notebook, "backend": self.backend, "params": self.params,
-                "status": self.status, "started": self.started, "ended": self.ended, "run_id": self.run_id,
-                "steps": [{"name": n, **self.steps.get(n, {"status": StepStatus.PENDING})} for n in self.order],
-                "error": self.error, "artifacts": self.artifacts, "pid": self.pid, "sweep": self.sweep}
+        return {
+            "id": self.id,
+            "notebook": self.notebook,
+            "backend": self.backend,
+            "params": self.params,
+            "status": self.status,
+            "started": self.started,
+            "ended": self.ended,
+            "run_id": self.run_id,
+            "steps": [{"name": n, **self.steps.get(n, {"status": StepStatus.PENDING})} for n in self.order],
+            "error": self.error,
+            "artifacts": self.artifacts,
+            "pid": self.pid,
+            "sweep": self.sweep,
+        }
 
 
 def jobs_dir(home: Path) -> Path:
@@ -64,8 +75,16 @@ class JobManager:
         self.homes: dict[str, Path] = {}  # job id -> the project home holding its folder
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # spawned here: reaped on each read
 
-    def start(self, notebook_api_path: str, notebook_file: Path, backend: str, params: dict[str, Any], *,
-              home: Path | None = None, sweep: dict[str, Any] | None = None) -> Job:
+    def start(
+        self,
+        notebook_api_path: str,
+        notebook_file: Path,
+        backend: str,
+        params: dict[str, Any],
+        *,
+        home: Path | None = None,
+        sweep: dict[str, Any] | None = None,
+    ) -> Job:
         """Spawn the detached worker. `home`: the notebook's project home by default; `sweep` =
         {"fields": {"C": "0.1, 1, 10"}, "mode": "grid" | "random:N", "objective": "metrics.auc:max"}."""
         from nbmlops.store import project_home
@@ -74,18 +93,33 @@ class JobManager:
         job_id = uuid.uuid4().hex[:12]
         folder = jobs_dir(home) / job_id
         folder.mkdir(parents=True)
-        request = {"id": job_id, "notebook": str(notebook_file), "notebook_api_path": notebook_api_path,
-                   "backend": backend, "params": params, "sweep": sweep, "home": str(home), "started": time.time()}
+        request = {
+            "id": job_id,
+            "notebook": str(notebook_file),
+            "notebook_api_path": notebook_api_path,
+            "backend": backend,
+            "params": params,
+            "sweep": sweep,
+            "home": str(home),
+            "started": time.time(),
+        }
         (folder / "request.json").write_text(json.dumps(request, default=str))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(folder / "events.jsonl", "ab") as out, open(folder / "stderr.txt", "ab") as err:
             try:
-                child = subprocess.Popen([sys.executable, "-m", "nbmlops.server.worker", str(folder)],
-                                         cwd=str(notebook_file.parent), env=env, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err, start_new_session=True)
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "nbmlops.server.worker", str(folder)],
+                    cwd=str(notebook_file.parent),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                )
             except OSError as exc:
-                out.write(json.dumps({"event": "failed", "message": f"could not start the run: {exc}"}).encode()
-                          + b"\n")
+                out.write(
+                    json.dumps({"event": "failed", "message": f"could not start the run: {exc}"}).encode() + b"\n"
+                )
             else:
                 self._children[job_id] = child
                 (folder / "pid").write_text(str(child.pid))
@@ -149,8 +183,13 @@ def process_alive(pid: int) -> bool:
 def read_job(folder: Path) -> Job:
     """A job's state from its folder: the request, the worker's events and whether the worker still lives."""
     request = json.loads((folder / "request.json").read_text())
-    job = Job(request["id"], request.get("notebook_api_path") or "", request.get("backend") or "local",
-              request.get("params") or {}, started=request.get("started") or 0.0)
+    job = Job(
+        request["id"],
+        request.get("notebook_api_path") or "",
+        request.get("backend") or "local",
+        request.get("params") or {},
+        started=request.get("started") or 0.0,
+    )
     pid_file = folder / "pid"
     job.pid = int(pid_file.read_text()) if pid_file.is_file() else None
     final = False

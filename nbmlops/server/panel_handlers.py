@@ -61,8 +61,9 @@ class RunListHandler(PanelHandler):
             raise web.HTTPError(400, "limit and offset must be whole numbers") from None
         where = [w for w in self.get_query_arguments("where") if w.strip()]
         order = [o for o in self.get_query_arguments("order") if o.strip()]
-        await self.answer(list_runs, self.home_of(path), _pipeline_name(path), where=where, order=order,
-                          limit=limit, offset=offset)
+        await self.answer(
+            list_runs, self.home_of(path), _pipeline_name(path), where=where, order=order, limit=limit, offset=offset
+        )
 
 
 class RunDetailHandler(PanelHandler):
@@ -126,15 +127,21 @@ class SweepHandler(PanelHandler):
         if backend not in ("local", "papermill", "ray") or not isinstance(params, dict):
             raise web.HTTPError(400, "backend must be local, papermill or ray, params an object")
         if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
-            raise web.HTTPError(400, "sweep.fields must map parameter names to their values, e.g. {\"C\": \"0.1, 1\"}")
+            raise web.HTTPError(400, 'sweep.fields must map parameter names to their values, e.g. {"C": "0.1, 1"}')
         mode = str(sweep.get("mode") or "grid")
         objective = str(sweep.get("objective") or "")
         slots = self.take_run_slot()  # before the first await: concurrent POSTs count each other
         job = None
         try:
             points = await self.in_thread(_check_sweep, path, params, fields, mode, objective)
-            job = self.jobs.start(data["path"], path, backend, params, home=self.home_of(path),
-                                  sweep={"fields": fields, "mode": mode, "objective": objective})
+            job = self.jobs.start(
+                data["path"],
+                path,
+                backend,
+                params,
+                home=self.home_of(path),
+                sweep={"fields": fields, "mode": mode, "objective": objective},
+            )
         except NbmlopsError as exc:
             return self.user_error(exc)
         finally:

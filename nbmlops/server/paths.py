@@ -71,8 +71,11 @@ def safe_output(root_dir: str, path: Path) -> None:
     for part in absolute.relative_to(root).parts:
         current = current / part
         if current.is_symlink():
-            raise HTTPError(403, f"the output path {current.relative_to(root).as_posix()} is a symbolic link; "
-                                 "nbmlops won't write through it")
+            raise HTTPError(
+                403,
+                f"the output path {current.relative_to(root).as_posix()} is a symbolic link; "
+                "nbmlops won't write through it",
+            )
 
 
 def home_inside_root(root_dir: str, notebook: Path) -> Path:

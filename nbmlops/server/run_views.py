@@ -18,8 +18,23 @@ from nbmlops.errors import NbmlopsError
 
 LOG_LIMIT = 64_000  # characters of a step's stdout/stderr shown; the run folder keeps all of it
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]+$")
-RUN_KEYS = ("id", "status", "started_at", "ended_at", "duration", "backend", "params", "metrics", "tags", "error",
-            "parent_run_id", "notebook_path", "resumed_from", "pid", "host")
+RUN_KEYS = (
+    "id",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration",
+    "backend",
+    "params",
+    "metrics",
+    "tags",
+    "error",
+    "parent_run_id",
+    "notebook_path",
+    "resumed_from",
+    "pid",
+    "host",
+)
 
 
 class RunNotFound(NbmlopsError):
@@ -36,8 +51,9 @@ def run_row(run: Any) -> dict[str, Any]:
     return row
 
 
-def list_runs(home: Path, pipeline: str, *, where: list[str], order: list[str], limit: int,
-              offset: int) -> dict[str, Any]:
+def list_runs(
+    home: Path, pipeline: str, *, where: list[str], order: list[str], limit: int, offset: int
+) -> dict[str, Any]:
     """One page of a pipeline's runs; `where`/`order` are `nbmlops runs ls` filters and sort keys (bad ones
     raise QueryError naming the filter). `more` says whether a next page exists."""
     from nbmlops.tracking import get_store
@@ -46,7 +62,7 @@ def list_runs(home: Path, pipeline: str, *, where: list[str], order: list[str], 
         return {"runs": [], "more": False, "offset": offset}
     store = get_store(home)
     found = store.list_runs(pipeline=pipeline, where=where, order_by=order, limit=offset + limit + 1)
-    page = found[offset:offset + limit]
+    page = found[offset : offset + limit]
     return {"runs": [run_row(r) for r in page], "more": len(found) > offset + limit, "offset": offset}
 
 
@@ -109,33 +125,70 @@ def run_detail(home: Path, run_id: str) -> dict[str, Any]:
             state = run.status
         outputs = status.get("outputs") or {}
         notebook = (status.get("artifacts") or {}).get("notebook")
-        steps.append({
-            "name": name, "status": state, "cells": status.get("cells") or cells.get(name, []),
-            "duration": info.duration if info and info.duration is not None else status.get("duration"),
-            "attempts": info.attempts if info else status.get("attempts"),
-            "cached": bool(status.get("cached")) or bool(info and info.cache_hit),
-            "why": why(status, state),
-            "stdout": _tail(info.stdout_path if info and info.stdout_path else folder / "steps" / name / "stdout.txt"),
-            "stderr": _tail(info.stderr_path if info and info.stderr_path else folder / "steps" / name / "stderr.txt"),
-            "error": ({"message": status.get("error") or (info.error if info else None), "cell": status.get("cell"),
-                       "line": status.get("line"), "traceback": status.get("traceback")}
-                      if state == "failed" else None),
-            "inputs": status.get("inputs") or (info.inputs if info else {}),
-            "outputs": [{"name": k, "sha256": v.get("sha256"), "type": v.get("type"), "format": v.get("format"),
-                         "size": v.get("size")} for k, v in outputs.items()]
-            or [{"name": k, "sha256": v} for k, v in (info.outputs if info else {}).items()],
-            "notebook": bool(notebook and Path(notebook).is_file()),
-        })
+        steps.append(
+            {
+                "name": name,
+                "status": state,
+                "cells": status.get("cells") or cells.get(name, []),
+                "duration": info.duration if info and info.duration is not None else status.get("duration"),
+                "attempts": info.attempts if info else status.get("attempts"),
+                "cached": bool(status.get("cached")) or bool(info and info.cache_hit),
+                "why": why(status, state),
+                "stdout": _tail(
+                    info.stdout_path if info and info.stdout_path else folder / "steps" / name / "stdout.txt"
+                ),
+                "stderr": _tail(
+                    info.stderr_path if info and info.stderr_path else folder / "steps" / name / "stderr.txt"
+                ),
+                "error": (
+                    {
+                        "message": status.get("error") or (info.error if info else None),
+                        "cell": status.get("cell"),
+                        "line": status.get("line"),
+                        "traceback": status.get("traceback"),
+                    }
+                    if state == "failed"
+                    else None
+                ),
+                "inputs": status.get("inputs") or (info.inputs if info else {}),
+                "outputs": [
+                    {
+                        "name": k,
+                        "sha256": v.get("sha256"),
+                        "type": v.get("type"),
+                        "format": v.get("format"),
+                        "size": v.get("size"),
+                    }
+                    for k, v in outputs.items()
+                ]
+                or [{"name": k, "sha256": v} for k, v in (info.outputs if info else {}).items()],
+                "notebook": bool(notebook and Path(notebook).is_file()),
+            }
+        )
     history: dict[str, list[dict[str, Any]]] = {}
     for point in store.metric_history(run_id):
-        history.setdefault(point.key, []).append({"value": _finite(point.value), "step": point.step,
-                                                   "timestamp": point.timestamp, "step_name": point.step_name})
-    artifacts = [{"name": a.name, "sha256": a.sha256, "size": a.size, "step": a.step_name}
-                 for a in store.artifacts_of(run_id)]
+        history.setdefault(point.key, []).append(
+            {
+                "value": _finite(point.value),
+                "step": point.step,
+                "timestamp": point.timestamp,
+                "step_name": point.step_name,
+            }
+        )
+    artifacts = [
+        {"name": a.name, "sha256": a.sha256, "size": a.size, "step": a.step_name} for a in store.artifacts_of(run_id)
+    ]
     children = [r.id for r in store.list_runs(parent_run_id=run_id, order_by=["started_at"], check_stale=False)]
-    return {"run": run_row(run), "steps": steps, "metric_history": history, "artifacts": artifacts,
-            "error": record.get("error"), "children": children, "notebook_sha256": run.notebook_sha256,
-            "job": run.tags.get("job")}
+    return {
+        "run": run_row(run),
+        "steps": steps,
+        "metric_history": history,
+        "artifacts": artifacts,
+        "error": record.get("error"),
+        "children": children,
+        "notebook_sha256": run.notebook_sha256,
+        "job": run.tags.get("job"),
+    }
 
 
 def step_notebook(home: Path, run_id: str, step: str) -> dict[str, Any]:

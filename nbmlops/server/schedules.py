@@ -31,12 +31,39 @@ from nbmlops.server.paths import api_path_of, home_inside_root
 
 NAME = r"([A-Za-z0-9][A-Za-z0-9_.\-]*)"
 # the CLI flag a ScheduleError message starts with -> the field of the request body
-FIELDS = {"--cron": "cron", "--timezone": "timezone", "--name": "name", "-p": "params", "--backend": "backend",
-          "--catchup": "catchup", "--retries": "retries", "NOTEBOOK": "path"}
-BODY_FIELDS = {"path": str, "cron": str, "timezone": str, "name": str, "params": dict, "backend": str,
-               "catchup": str, "retries": int}
-SHOWN = ("name", "cron", "timezone", "paused", "next_at", "backend", "params", "retries", "catchup", "triggers",
-         "last_error")
+FIELDS = {
+    "--cron": "cron",
+    "--timezone": "timezone",
+    "--name": "name",
+    "-p": "params",
+    "--backend": "backend",
+    "--catchup": "catchup",
+    "--retries": "retries",
+    "NOTEBOOK": "path",
+}
+BODY_FIELDS = {
+    "path": str,
+    "cron": str,
+    "timezone": str,
+    "name": str,
+    "params": dict,
+    "backend": str,
+    "catchup": str,
+    "retries": int,
+}
+SHOWN = (
+    "name",
+    "cron",
+    "timezone",
+    "paused",
+    "next_at",
+    "backend",
+    "params",
+    "retries",
+    "catchup",
+    "triggers",
+    "last_error",
+)
 
 
 def _open(home: Path, create: bool) -> Any:
@@ -47,8 +74,11 @@ def _open(home: Path, create: bool) -> Any:
 
 def _shown(view: dict[str, Any], root_dir: str) -> dict[str, Any]:
     last = view["last"]
-    return {**{k: view[k] for k in SHOWN}, "notebook": api_path_of(root_dir, view["target"]) or view["target"],
-            "last": None if last is None else {k: last[k] for k in ("at", "run_id", "status")}}
+    return {
+        **{k: view[k] for k in SHOWN},
+        "notebook": api_path_of(root_dir, view["target"]) or view["target"],
+        "last": None if last is None else {k: last[k] for k in ("at", "run_id", "status")},
+    }
 
 
 def _list(path: Path, home: Path, root_dir: str) -> list[dict[str, Any]]:
@@ -68,10 +98,17 @@ def _add(path: Path, home: Path, data: dict[str, Any], root_dir: str) -> dict[st
 
     store = _open(home, create=True)
     try:
-        made = build_schedule(str(path), home=store.settings.home, cron=data.get("cron"),
-                              timezone=data.get("timezone") or "UTC", name=data.get("name"),
-                              params=data.get("params") or {}, backend=data.get("backend") or "local",
-                              catchup=data.get("catchup") or "once", retries=data.get("retries", 0))
+        made = build_schedule(
+            str(path),
+            home=store.settings.home,
+            cron=data.get("cron"),
+            timezone=data.get("timezone") or "UTC",
+            name=data.get("name"),
+            params=data.get("params") or {},
+            backend=data.get("backend") or "local",
+            catchup=data.get("catchup") or "once",
+            retries=data.get("retries", 0),
+        )
         add_schedule(store.db, made)
         return _shown(schedule_view(store, made.name), root_dir)
     finally:
@@ -103,8 +140,10 @@ class _Base(BaseHandler):
         if field is None:
             flag = re.match(r"^(--[a-z-]+|-p|NOTEBOOK)\b", message)
             field = FIELDS.get(flag.group(1)) if flag else None
-        self.reply({"message": relative_message(message, self.root_dir), "cell": getattr(exc, "cell", None),
-                    "field": field}, status)
+        self.reply(
+            {"message": relative_message(message, self.root_dir), "cell": getattr(exc, "cell", None), "field": field},
+            status,
+        )
 
     def remember(self, names: list[str], home: Path) -> None:
         """Which store a schedule name was last seen in: pause/resume/delete by name find it there."""
@@ -179,8 +218,11 @@ def setup_schedule_handlers(server_app: Any) -> None:
     """Add the schedules routes (after handlers.setup_handlers, whose settings they share)."""
     web_app = server_app.web_app
     base = url_path_join(web_app.settings["base_url"], "nbmlops")
-    web_app.add_handlers(".*$", [
-        (url_path_join(base, "schedules"), SchedulesHandler),
-        (url_path_join(base, "schedules", NAME, r"(pause|resume)"), ScheduleActionHandler),
-        (url_path_join(base, "schedules", NAME), ScheduleHandler),
-    ])
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "schedules"), SchedulesHandler),
+            (url_path_join(base, "schedules", NAME, r"(pause|resume)"), ScheduleActionHandler),
+            (url_path_join(base, "schedules", NAME), ScheduleHandler),
+        ],
+    )

@@ -36,8 +36,9 @@ class LineReporter:
         self.announced = True
         from nbmlops.tracking import get_store
 
-        found = get_store(self.home).list_runs(status="running", where=[f"pid = {os.getpid()}"],
-                                                order_by=["-started_at"], limit=1, check_stale=False)
+        found = get_store(self.home).list_runs(
+            status="running", where=[f"pid = {os.getpid()}"], order_by=["-started_at"], limit=1, check_stale=False
+        )
         if found:
             LineReporter.last_run = found[0].id
             emit("run", run_id=found[0].id, point=self.point)
@@ -60,8 +61,9 @@ def step_artifacts(run_dir: Path) -> dict[str, dict[str, str]]:
         except (OSError, ValueError):
             continue  # a step killed mid-write leaves no usable status; the run record still says what happened
         if artifacts:
-            found[status_file.parent.name] = {k: str(run_dir / v) if not Path(v).is_absolute() else v
-                                              for k, v in artifacts.items()}
+            found[status_file.parent.name] = {
+                k: str(run_dir / v) if not Path(v).is_absolute() else v for k, v in artifacts.items()
+            }
     return found
 
 
@@ -95,19 +97,39 @@ def run_request(request: dict[str, Any]) -> int:
         sweep = request.get("sweep")
         if sweep:
             items = sweep_items(request.get("params") or {}, sweep.get("fields") or {})
-            result = sweep_pipeline(spec, items, sweep=sweep.get("mode") or "grid",
-                                    objective=sweep.get("objective") or None, backend=backend, home=home,
-                                    reporter_for=lambda values, extra: LineReporter(home, values))
-            emit("sweep", parent=result.parent.run_id, children=[c.run_id for c in result.children],
-                 best=result.best.run_id if result.best else None, points=len(result.points))
+            result = sweep_pipeline(
+                spec,
+                items,
+                sweep=sweep.get("mode") or "grid",
+                objective=sweep.get("objective") or None,
+                backend=backend,
+                home=home,
+                reporter_for=lambda values, extra: LineReporter(home, values),
+            )
+            emit(
+                "sweep",
+                parent=result.parent.run_id,
+                children=[c.run_id for c in result.children],
+                best=result.best.run_id if result.best else None,
+                points=len(result.points),
+            )
             emit("done", run_id=result.parent.run_id, status=result.parent.status, artifacts={})
             return 0
-        result = run_pipeline(spec, request.get("params") or {}, backend=backend, reporter=LineReporter(home),
-                              home=home, tags={"job": request["id"], "launched_by": "jupyterlab"})
+        result = run_pipeline(
+            spec,
+            request.get("params") or {},
+            backend=backend,
+            reporter=LineReporter(home),
+            home=home,
+            tags={"job": request["id"], "launched_by": "jupyterlab"},
+        )
     except KeyboardInterrupt:
         interrupt_leftovers(home, "stopped from JupyterLab")
-        emit("interrupted", run_id=LineReporter.last_run,
-             message="stopped from JupyterLab; the steps that finished keep their outputs")
+        emit(
+            "interrupted",
+            run_id=LineReporter.last_run,
+            message="stopped from JupyterLab; the steps that finished keep their outputs",
+        )
         if request.get("sweep"):
             # a sweep's children run in pool threads, which SIGINT does not reach and interpreter exit would wait
             # for (queued points included): end here; their finished steps are recorded and cached already
@@ -116,8 +138,16 @@ def run_request(request: dict[str, Any]) -> int:
         return 130
     except StepFailed as exc:
         run_dir = home / "runs" / exc.run_id if exc.run_id else None
-        emit("failed", message=str(exc), step=exc.step, cell=exc.cell, line=exc.line, run_id=exc.run_id,
-             traceback=exc.traceback_text, artifacts=step_artifacts(run_dir) if run_dir else {})
+        emit(
+            "failed",
+            message=str(exc),
+            step=exc.step,
+            cell=exc.cell,
+            line=exc.line,
+            run_id=exc.run_id,
+            traceback=exc.traceback_text,
+            artifacts=step_artifacts(run_dir) if run_dir else {},
+        )
         return 1
     except NotebookError as exc:
         emit("failed", message=str(exc), cell=exc.cell)
@@ -125,8 +155,13 @@ def run_request(request: dict[str, Any]) -> int:
     except NbmlopsError as exc:
         emit("failed", message=str(exc))
         return 1
-    emit("done", run_id=result.run_id, status=result.status, seconds=round(result.seconds, 3),
-         artifacts=step_artifacts(result.run_dir))
+    emit(
+        "done",
+        run_id=result.run_id,
+        status=result.status,
+        seconds=round(result.seconds, 3),
+        artifacts=step_artifacts(result.run_dir),
+    )
     return 0
 
 

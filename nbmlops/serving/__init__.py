@@ -39,6 +39,25 @@ def predict(target: Any, input: Any, output: Any = None, **kwargs: Any) -> Any: 
     return _predict(target, input, output, **kwargs)
 
 
-__all__ = ["BadRequest", "Canary", "Enrich", "Ensemble", "Graph", "GraphError", "InvalidInput", "Model",
-           "ModelFailed", "NotReady", "Post", "PredictionLog", "Result", "ServingError", "Shadow", "Transform",
-           "load_target", "log_label", "predict", "serve"]
+__all__ = [
+    "BadRequest",
+    "Canary",
+    "Enrich",
+    "Ensemble",
+    "Graph",
+    "GraphError",
+    "InvalidInput",
+    "Model",
+    "ModelFailed",
+    "NotReady",
+    "Post",
+    "PredictionLog",
+    "Result",
+    "ServingError",
+    "Shadow",
+    "Transform",
+    "load_target",
+    "log_label",
+    "predict",
+    "serve",
+]

@@ -72,8 +72,9 @@ class Overloaded(NotReady):
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(value, default=str, separators=(",", ":")), status, headers,
-                    media_type="application/json")
+    return Response(
+        json.dumps(value, default=str, separators=(",", ":")), status, headers, media_type="application/json"
+    )
 
 
 class Service:
@@ -91,8 +92,7 @@ class Service:
         self._follower: threading.Thread | None = None
 
     def _state(self) -> dict[str, Any]:
-        return {"in_flight": self.in_flight, "ready": self.graph.ready, "models": self.graph.models(),
-                "log": self.log}
+        return {"in_flight": self.in_flight, "ready": self.graph.ready, "models": self.graph.models(), "log": self.log}
 
     # -- background: first load, then following aliases ------------------------------------------------------
     def start(self) -> None:
@@ -156,8 +156,10 @@ class Service:
         if not self.graph.ready:
             raise NotReady(f"the model is not loaded yet{f' ({self.load_error})' if self.load_error else ''}")
         if self.in_flight >= self.options.max_pending:
-            raise Overloaded(f"{self.in_flight} requests are queued or running (the bound is "
-                             f"{self.options.max_pending}): retry shortly")
+            raise Overloaded(
+                f"{self.in_flight} requests are queued or running (the bound is "
+                f"{self.options.max_pending}): retry shortly"
+            )
         self.in_flight += 1
         try:
             if self.answer_s is not None and self.answer_s < self.options.inline_below_s:
@@ -179,8 +181,9 @@ class Service:
             self.answer_s = took if self.answer_s is None else 0.9 * self.answer_s + 0.1 * took
 
 
-def _route(service: Service, name: str, handler: Callable[[Request, str], Awaitable[Response]], *,
-           open_route: bool = False) -> Callable[[Request], Awaitable[Response]]:
+def _route(
+    service: Service, name: str, handler: Callable[[Request, str], Awaitable[Response]], *, open_route: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
     """Auth, the request id, error answers and metrics around one route."""
 
     async def endpoint(request: Request) -> Response:
@@ -194,8 +197,10 @@ def _route(service: Service, name: str, handler: Callable[[Request, str], Awaita
             response = _error(exc, request_id)
         except Exception as exc:  # noqa: BLE001 - a bug answers 500 with the request id; the server goes on
             log.exception("request %s on %s failed", request_id, name)
-            response = _json({"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}",
-                              "request_id": request_id}, 500)
+            response = _json(
+                {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}", "request_id": request_id},
+                500,
+            )
         response.headers.setdefault("x-request-id", request_id)
         service.metrics.observe(name, response.status_code, time.perf_counter() - started)
         return response
@@ -207,8 +212,11 @@ def _error(exc: ServingError, request_id: str) -> Response:
     headers = {"retry-after": "1"} if exc.status == 503 else None
     if exc.status == 401:
         headers = {"www-authenticate": "Bearer"}
-    return _json({"error_code": exc.code, "message": str(exc), "request_id": request_id, "detail": exc.detail},
-                 exc.status, headers)
+    return _json(
+        {"error_code": exc.code, "message": str(exc), "request_id": request_id, "detail": exc.detail},
+        exc.status,
+        headers,
+    )
 
 
 def create_app(graph: Graph, options: Options | None = None) -> Starlette:
@@ -249,8 +257,13 @@ def create_app(graph: Graph, options: Options | None = None) -> Starlette:
         return Response(service.metrics.text(), media_type=CONTENT_TYPE)
 
     async def index(request: Request, request_id: str) -> Response:
-        return _json({**graph.describe(), "ready": graph.ready,
-                      "routes": ["/predict", "/invocations", "/labels", "/health", "/ready", "/metrics"]})
+        return _json(
+            {
+                **graph.describe(),
+                "ready": graph.ready,
+                "routes": ["/predict", "/invocations", "/labels", "/health", "/ready", "/metrics"],
+            }
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -263,13 +276,15 @@ def create_app(graph: Graph, options: Options | None = None) -> Starlette:
         finally:
             await to_thread.run_sync(service.stop)
 
-    routes = [Route("/predict", _route(service, "/predict", predict), methods=["POST"]),
-              Route("/invocations", _route(service, "/invocations", invocations), methods=["POST"]),
-              Route("/labels", _route(service, "/labels", labels), methods=["POST"]),
-              Route("/health", _route(service, "/health", health, open_route=True), methods=["GET"]),
-              Route("/ready", _route(service, "/ready", ready), methods=["GET"]),
-              Route("/metrics", _route(service, "/metrics", metrics), methods=["GET"]),
-              Route("/", _route(service, "/", index), methods=["GET"])]
+    routes = [
+        Route("/predict", _route(service, "/predict", predict), methods=["POST"]),
+        Route("/invocations", _route(service, "/invocations", invocations), methods=["POST"]),
+        Route("/labels", _route(service, "/labels", labels), methods=["POST"]),
+        Route("/health", _route(service, "/health", health, open_route=True), methods=["GET"]),
+        Route("/ready", _route(service, "/ready", ready), methods=["GET"]),
+        Route("/metrics", _route(service, "/metrics", metrics), methods=["GET"]),
+        Route("/", _route(service, "/", index), methods=["GET"]),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     return app
@@ -283,7 +298,10 @@ def _labels(body: bytes) -> dict[str, Any]:
     if isinstance(data, dict) and "labels" not in data and "id" in data:
         data = {"model": data.get("model"), "labels": [data]}
     rows = data.get("labels") if isinstance(data, dict) else None
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "id" in r and "label" in r
-                                                         for r in rows):
+    if (
+        not isinstance(rows, list)
+        or not rows
+        or not all(isinstance(r, dict) and "id" in r and "label" in r for r in rows)
+    ):
         raise BadRequest('the body must be {"labels": [{"id": ..., "label": ...}, ...]} (ids from the responses)')
     return data

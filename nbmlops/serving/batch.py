@@ -73,7 +73,7 @@ def _chunks(files: list[Path], chunk_rows: int) -> Iterator[pd.DataFrame]:
     for file in files:
         frame = _read(file)
         for start in range(0, len(frame), chunk_rows):
-            yield frame.iloc[start:start + chunk_rows]
+            yield frame.iloc[start : start + chunk_rows]
 
 
 def _vector(name: str) -> Any:
@@ -82,9 +82,18 @@ def _vector(name: str) -> Any:
     return FeatureVector(**default_store().catalog.vector(name))
 
 
-def predict(target: str | Graph, input: str | Path, output: str | Path | None = None, *,  # noqa: A002
-            features: str | None = None, impute: Any = None, chunk_rows: int = 10_000, log: bool = True,
-            progress: bool | None = None, home: str | Path | None = None) -> pd.DataFrame | Path:
+def predict(
+    target: str | Graph,
+    input: str | Path,
+    output: str | Path | None = None,
+    *,  # noqa: A002
+    features: str | None = None,
+    impute: Any = None,
+    chunk_rows: int = 10_000,
+    log: bool = True,
+    progress: bool | None = None,
+    home: str | Path | None = None,
+) -> pd.DataFrame | Path:
     """Score `input` through the graph (or model URI) `target`; with `features`, rows are enriched from the
     online store by that saved FeatureVector first. Returns the output path, or the scores as a DataFrame when
     no output is given."""
@@ -104,17 +113,27 @@ def predict(target: str | Graph, input: str | Path, output: str | Path | None = 
     sink = PredictionLog(home) if log else None
     parts: list[pd.DataFrame] = []
     total = sum(_rows(f) for f in files)
-    with start_run(f"predict {target if isinstance(target, str) else graph.name}", kind="predict",
-                   params={"model": str(target) if isinstance(target, str) else graph.name,
-                           "input": str(input), "input_sha256": digest, "features": features or "",
-                           "chunk_rows": chunk_rows}, home=home) as run, _RowProgress(total, progress) as advance:
+    with (
+        start_run(
+            f"predict {target if isinstance(target, str) else graph.name}",
+            kind="predict",
+            params={
+                "model": str(target) if isinstance(target, str) else graph.name,
+                "input": str(input),
+                "input_sha256": digest,
+                "features": features or "",
+                "chunk_rows": chunk_rows,
+            },
+            home=home,
+        ) as run,
+        _RowProgress(total, progress) as advance,
+    ):
         versions: set[str] = set()
         for i, chunk in enumerate(_chunks(files, chunk_rows)):
             result = graph.answer(chunk.reset_index(drop=True), request_id=f"{graph.name}-{digest[:12]}{i:06d}")
             versions.add(result.model_version)
             scored = chunk.reset_index(drop=True).copy()
-            scored["prediction"] = pd.Series(result.predictions, dtype=object if _nested(result.predictions)
-                                             else None)
+            scored["prediction"] = pd.Series(result.predictions, dtype=object if _nested(result.predictions) else None)
             scored["id"] = result.ids
             scored["model_version"] = result.model_version
             parts.append(scored)

@@ -41,8 +41,12 @@ class Result:
     answer: Answer  # raw predictions, the features the model saw, the log and the shadows: for logging
 
     def body(self) -> dict[str, Any]:
-        return {"predictions": self.predictions, "model_version": self.model_version, "request_id": self.request_id,
-                "ids": self.ids}
+        return {
+            "predictions": self.predictions,
+            "model_version": self.model_version,
+            "request_id": self.request_id,
+            "ids": self.ids,
+        }
 
 
 def row_ids(request_id: str, given: list[Any] | None, n: int) -> list[Any]:
@@ -77,8 +81,9 @@ class Graph:
 
     def model(self, step: Model | Canary | Shadow | Ensemble | str, *, method: str = "predict") -> Graph:
         if self.predictor is not None:
-            raise GraphError("a graph has one model step; split traffic between versions with Canary, Shadow or "
-                             "Ensemble")
+            raise GraphError(
+                "a graph has one model step; split traffic between versions with Canary, Shadow or Ensemble"
+            )
         if isinstance(step, str):
             step = Model(step, method=method)
         if not isinstance(step, (Model, *ROUTERS)):
@@ -121,8 +126,12 @@ class Graph:
         predictor = self._checked()
         steps = [s.describe() for s in self.before] + [predictor.describe()] + [s.describe() for s in self.after]
         first = predictor.models()[0].current
-        return {"graph": self.name, "steps": steps, "model_version": self.model_version,
-                "signature": first.signature if first else None}
+        return {
+            "graph": self.name,
+            "steps": steps,
+            "model_version": self.model_version,
+            "signature": first.signature if first else None,
+        }
 
     @property
     def model_version(self) -> str | None:

@@ -44,10 +44,12 @@ class _State:
         yield ready
         info = GaugeMetricFamily("nbmlops_model_info", "model versions serving now", labels=["step", "version"])
         swaps = CounterMetricFamily("nbmlops_model_swaps", "alias moves followed", labels=["step"])
-        failures = CounterMetricFamily("nbmlops_model_load_failures", "versions that failed to load",
-                                       labels=["step"])
-        last = GaugeMetricFamily("nbmlops_model_load_failure_info", "the last version that failed to load",
-                                 labels=["step", "version", "reason"])
+        failures = CounterMetricFamily("nbmlops_model_load_failures", "versions that failed to load", labels=["step"])
+        last = GaugeMetricFamily(
+            "nbmlops_model_load_failure_info",
+            "the last version that failed to load",
+            labels=["step", "version", "reason"],
+        )
         for model in state["models"]:
             if model.current is not None:
                 info.add_metric([model.uri, model.current.uri], 1.0)
@@ -59,18 +61,21 @@ class _State:
         yield from (info, swaps, failures, last)
         log = state["log"]
         if log is not None:
-            for name, value, what in (("rows", log.logged_rows, "prediction rows written to the log"),
-                                      ("dropped_rows", log.dropped_rows, "rows dropped: the log queue was full"),
-                                      ("write_errors", log.write_errors, "log writes that failed"),
-                                      ("labels", log.labels_logged, "labels written")):
+            for name, value, what in (
+                ("rows", log.logged_rows, "prediction rows written to the log"),
+                ("dropped_rows", log.dropped_rows, "rows dropped: the log queue was full"),
+                ("write_errors", log.write_errors, "log writes that failed"),
+                ("labels", log.labels_logged, "labels written"),
+            ):
                 counter = CounterMetricFamily(f"nbmlops_prediction_log_{name}", what)
                 counter.add_metric([], value)
                 yield counter
             depth = GaugeMetricFamily("nbmlops_prediction_log_queue_depth", "batches waiting for the log thread")
             depth.add_metric([], log.depth)
             yield depth
-            shadow = CounterMetricFamily("nbmlops_shadow_predictions", "shadow predictions compared with the "
-                                         "answer", labels=["agree"])
+            shadow = CounterMetricFamily(
+                "nbmlops_shadow_predictions", "shadow predictions compared with the answer", labels=["agree"]
+            )
             shadow.add_metric(["true"], log.shadow_agree)
             shadow.add_metric(["false"], log.shadow_disagree)
             shadow.add_metric(["error"], log.shadow_errors)
@@ -81,10 +86,12 @@ class Metrics:
     def __init__(self, read_state: Callable[[], dict[str, Any]]) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter("nbmlops_requests", "answered requests", ["route", "status"], registry=self.registry)
-        self.errors = Counter("nbmlops_request_errors", "requests answered with 4xx/5xx", ["route", "status"],
-                              registry=self.registry)
-        self.latency = Histogram("nbmlops_request_latency_seconds", "time to answer", ["route"],
-                                 buckets=_BUCKETS, registry=self.registry)
+        self.errors = Counter(
+            "nbmlops_request_errors", "requests answered with 4xx/5xx", ["route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "nbmlops_request_latency_seconds", "time to answer", ["route"], buckets=_BUCKETS, registry=self.registry
+        )
         self.registry.register(_State(read_state))
 
     def observe(self, route: str, status: int, seconds: float) -> None:

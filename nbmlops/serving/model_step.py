@@ -54,8 +54,9 @@ _NUMBERS = (int, float, np.integer, np.floating)
 _NO_NAMES = "X does not have valid feature names"  # sklearn's warning for arrays; the names were checked here
 
 
-def _array_path(model: Any, method: str, signature: dict[str, Any] | None,
-                example: dict[str, Any] | None) -> ArrayPath | None:
+def _array_path(
+    model: Any, method: str, signature: dict[str, Any] | None, example: dict[str, Any] | None
+) -> ArrayPath | None:
     """An ArrayPath where every input is numeric and the model gives the same answer on the example as an
     array, else None (pipelines that select columns by name, models that need their dtypes)."""
     from nbmlops.serving.signature import family
@@ -64,12 +65,16 @@ def _array_path(model: Any, method: str, signature: dict[str, Any] | None,
         return None
     columns = signature.get("columns", [])
     kinds = [family(c["dtype"]) for c in columns]
-    if not columns or any(k not in ("int", "float") for k in kinds) or example.get("columns") != [
-            c["name"] for c in columns]:
+    if (
+        not columns
+        or any(k not in ("int", "float") for k in kinds)
+        or example.get("columns") != [c["name"] for c in columns]
+    ):
         return None
     try:
         frame = pd.DataFrame(example["data"], columns=example["columns"]).astype(
-            {c["name"]: c["dtype"] for c in columns})
+            {c["name"]: c["dtype"] for c in columns}
+        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_NO_NAMES)
             expected = np.asarray(getattr(model, method)(frame))
@@ -93,8 +98,12 @@ def _as_array(path: ArrayPath, rows: Rows, allow_extra: bool) -> np.ndarray | No
     for values in columns:
         for value in values:
             kind = type(value)  # exact types first: the common case costs two comparisons
-            if kind is not float and kind is not int and value is not None and (
-                    isinstance(value, bool | np.bool_) or not isinstance(value, _NUMBERS)):
+            if (
+                kind is not float
+                and kind is not int
+                and value is not None
+                and (isinstance(value, bool | np.bool_) or not isinstance(value, _NUMBERS))
+            ):
                 return None
     block = np.array(columns, dtype=np.float64).T
     if path.ints:
@@ -182,9 +191,13 @@ class Model:
 
     def describe(self) -> dict[str, Any]:
         loaded = self.current
-        return {"step": "model", "uri": self.uri, "method": self.method,
-                "model_version": loaded.uri if loaded else None,
-                "signature": loaded.signature if loaded else None}
+        return {
+            "step": "model",
+            "uri": self.uri,
+            "method": self.method,
+            "model_version": loaded.uri if loaded else None,
+            "signature": loaded.signature if loaded else None,
+        }
 
     def label(self) -> str:
         loaded = self.current
@@ -199,8 +212,15 @@ class Model:
         model = load_model(uri, home=self.home)  # verifies the artifact's sha256 before unpickling
         if not hasattr(model, self.method):
             raise GraphError(f"model {uri} ({type(model).__name__}) has no method '{self.method}'")
-        return Loaded(uri, self.ref.name, number, model, meta.signature, meta.artifact_sha256,
-                      _array_path(model, self.method, meta.signature, meta.input_example))
+        return Loaded(
+            uri,
+            self.ref.name,
+            number,
+            model,
+            meta.signature,
+            meta.artifact_sha256,
+            _array_path(model, self.method, meta.signature, meta.input_example),
+        )
 
     def load(self, home: str | Path | None = None) -> Loaded:
         """Load the version the URI names now (first load: errors propagate)."""
@@ -234,8 +254,13 @@ class Model:
             except Exception as exc:  # noqa: BLE001 - any failure keeps the old version; it is reported
                 failure = LoadFailure(f"{self.ref.name}:{number}", f"{type(exc).__name__}: {exc}")
                 self.failures.append(failure)
-                log.error("%s: version %s failed to load, %s keeps serving: %s", self.uri, failure.version,
-                          old.uri, failure.reason)
+                log.error(
+                    "%s: version %s failed to load, %s keeps serving: %s",
+                    self.uri,
+                    failure.version,
+                    old.uri,
+                    failure.reason,
+                )
                 return None
             self.current = new  # one reference assignment: a request sees the old version or the new one
             self.swaps += 1
@@ -262,11 +287,16 @@ class Model:
         try:
             predictions = np.asarray(getattr(loaded.model, self.method)(inputs))
         except Exception as exc:  # noqa: BLE001 - any model error is a 500 that names the request
-            raise ModelFailed(f"model {loaded.uri} raised {type(exc).__name__}: {exc} (request {request_id})",
-                              detail={"model_version": loaded.uri}) from exc
+            raise ModelFailed(
+                f"model {loaded.uri} raised {type(exc).__name__}: {exc} (request {request_id})",
+                detail={"model_version": loaded.uri},
+            ) from exc
         columns = None
         if features is None:  # an array: named by the signature where it has the signature's width
             path, wide = loaded.array_path, np.ndim(inputs) == 2
-            columns = path.index if path is not None and wide and np.shape(inputs)[1] == len(path.names) else (
-                [str(i) for i in range(np.shape(inputs)[1])] if wide else None)
+            columns = (
+                path.index
+                if path is not None and wide and np.shape(inputs)[1] == len(path.names)
+                else ([str(i) for i in range(np.shape(inputs)[1])] if wide else None)
+            )
         return Answer(predictions, loaded.uri, loaded.name, inputs, columns)

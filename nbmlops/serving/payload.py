@@ -67,8 +67,11 @@ def parse_invocations(body: bytes, content_type: str) -> Rows:
     data = _json(body)
     keys = [k for k in MLFLOW_FORMATS if isinstance(data, dict) and k in data]
     if len(keys) != 1:
-        raise BadRequest("the body must hold exactly one of the keys " + ", ".join(MLFLOW_FORMATS)
-                         + (f" (it holds {', '.join(keys)})" if keys else ""))
+        raise BadRequest(
+            "the body must hold exactly one of the keys "
+            + ", ".join(MLFLOW_FORMATS)
+            + (f" (it holds {', '.join(keys)})" if keys else "")
+        )
     key, value = keys[0], data[keys[0]]
     if key == "dataframe_records":
         return _records(value, key)
@@ -78,8 +81,9 @@ def parse_invocations(body: bytes, content_type: str) -> Rows:
         data_rows = value["data"]
         names = value.get("columns")
         if names is None:
-            width = len(data_rows[0]) if isinstance(data_rows, list) and data_rows and isinstance(
-                data_rows[0], list) else 0
+            width = (
+                len(data_rows[0]) if isinstance(data_rows, list) and data_rows and isinstance(data_rows[0], list) else 0
+            )
             names = [str(i) for i in range(width)]
         return _table([str(n) for n in names], data_rows, key)
     return _tensor(value, key)

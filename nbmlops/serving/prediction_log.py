@@ -49,8 +49,10 @@ def model_of(request_id: str) -> str:
     """The model name a serving request id ('churn-3f2a…', or 'churn-3f2a….0' for a row) starts with."""
     name, dash, rest = str(request_id).rpartition("-")
     if not dash or not name or not rest:
-        raise NbmlopsError(f"'{request_id}' is not a request id nbmlops serving gave out (NAME-HEX): "
-                           "say which model it belongs to with model=")
+        raise NbmlopsError(
+            f"'{request_id}' is not a request id nbmlops serving gave out (NAME-HEX): "
+            "say which model it belongs to with model="
+        )
     return name
 
 
@@ -63,8 +65,15 @@ def log_label(request_id: Any, label: Any, *, model: str | None = None, home: st
 
 
 class PredictionLog:
-    def __init__(self, home: str | Path | None = None, *, max_queue: int = 10_000, flush_s: float = 0.5,
-                 max_rows: int = 20_000, start: bool = True) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        max_queue: int = 10_000,
+        flush_s: float = 0.5,
+        max_rows: int = 20_000,
+        start: bool = True,
+    ) -> None:
         self.home, self.flush_s, self.max_rows = home, flush_s, max_rows
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self.logged_rows = self.dropped_rows = self.write_errors = self.labels_logged = 0
@@ -114,8 +123,12 @@ class PredictionLog:
                 rows += len(item.ids)
             except queue.Empty:
                 pass
-            if pending and (rows >= self.max_rows or time.monotonic() - first >= self.flush_s
-                            or self._queue.empty() and (self._stop.is_set() or self._hurry.is_set())):
+            if pending and (
+                rows >= self.max_rows
+                or time.monotonic() - first >= self.flush_s
+                or self._queue.empty()
+                and (self._stop.is_set() or self._hurry.is_set())
+            ):
                 self._write(pending)
                 pending, rows = [], 0
             if not pending and self._queue.empty():
@@ -133,16 +146,21 @@ class PredictionLog:
                 labels[item.model].append(item)
                 continue
             answer = item.answer
-            groups[answer.log_name].append(self._rows(answer.features, answer.predictions, item.ids,
-                                                      item.request_id, answer.model_version))
+            groups[answer.log_name].append(
+                self._rows(answer.features, answer.predictions, item.ids, item.request_id, answer.model_version)
+            )
             for shadow, frame in answer.shadows:
                 self._shadow(shadow, frame, item, groups)
         for name, frames in groups.items():
             self._write_group(log_predictions, name, frames)
         for name, batches in labels.items():
             try:
-                log_labels(name, [str(i) for b in batches for i in b.ids], [v for b in batches for v in b.labels],
-                           home=self.home)
+                log_labels(
+                    name,
+                    [str(i) for b in batches for i in b.ids],
+                    [v for b in batches for v in b.labels],
+                    home=self.home,
+                )
                 self.labels_logged += sum(len(b.ids) for b in batches)
             except Exception:  # noqa: BLE001 - as above
                 self.write_errors += 1
@@ -155,8 +173,13 @@ class PredictionLog:
             failed = []
             for frame in batch:
                 try:
-                    write(name, frame.drop(columns=["prediction", "id"]), frame["prediction"].to_numpy(),
-                          ids=frame["id"].to_numpy(), home=self.home)
+                    write(
+                        name,
+                        frame.drop(columns=["prediction", "id"]),
+                        frame["prediction"].to_numpy(),
+                        ids=frame["id"].to_numpy(),
+                        home=self.home,
+                    )
                     if not name.endswith(SHADOW_SUFFIX):
                         self.logged_rows += len(frame)
                 except Exception:  # noqa: BLE001 - counted and logged; serving goes on
@@ -169,8 +192,7 @@ class PredictionLog:
                 return
 
     @staticmethod
-    def _rows(features: pd.DataFrame, predictions: Any, ids: list[Any], request_id: str,
-              version: str) -> pd.DataFrame:
+    def _rows(features: pd.DataFrame, predictions: Any, ids: list[Any], request_id: str, version: str) -> pd.DataFrame:
         frame = features.reset_index(drop=True).copy()
         frame["prediction"] = loggable(predictions)
         frame["id"] = [str(i) for i in ids]  # one type across requests; labels are joined as strings too
@@ -185,8 +207,9 @@ class PredictionLog:
             self.shadow_errors += 1
             log.exception("shadow model %s failed on request %s", shadow.uri, item.request_id)
             return
-        groups[answer.log_name + SHADOW_SUFFIX].append(self._rows(answer.features, answer.predictions, item.ids,
-                                                                  item.request_id, answer.model_version))
+        groups[answer.log_name + SHADOW_SUFFIX].append(
+            self._rows(answer.features, answer.predictions, item.ids, item.request_id, answer.model_version)
+        )
         same = loggable(answer.predictions) == loggable(item.answer.predictions)
         self.shadow_agree += int(np.sum(same))
         self.shadow_disagree += int(np.size(same) - np.sum(same))

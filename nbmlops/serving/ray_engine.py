@@ -55,8 +55,11 @@ class GraphReplica:
         await self.app(scope, receive, send)
         start = next(m for m in sent if m["type"] == "http.response.start")
         content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start.get("headers", [])
-                   if k.lower() != b"content-length"}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in start.get("headers", [])
+            if k.lower() != b"content-length"
+        }
         return Response(content, status_code=start["status"], headers=headers)
 
     def __del__(self) -> None:
@@ -99,9 +102,17 @@ def _deployment(replicas: str | int) -> Any:
     return serve.deployment(**settings)(GraphReplica)
 
 
-def deploy(target: str | Graph, *, host: str = "127.0.0.1", port: int = 8000, ray_address: str | None = None,
-           replicas: str | int = 1, home: str | Path | None = None, timeout: float = 300.0,
-           **option_values: Any) -> str:
+def deploy(
+    target: str | Graph,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    ray_address: str | None = None,
+    replicas: str | int = 1,
+    home: str | Path | None = None,
+    timeout: float = 300.0,
+    **option_values: Any,
+) -> str:
     """Deploy the graph on Ray Serve's HTTP proxy at host:port and wait until it answers /ready; returns its
     URL. serve.shutdown() (or stop()) removes it."""
     from ray import serve
@@ -117,8 +128,9 @@ def deploy(target: str | Graph, *, host: str = "127.0.0.1", port: int = 8000, ra
     _init_ray(ray_address)
     serve.start(http_options={"host": host, "port": port})
     payload = target if isinstance(target, str) else graph
-    serve.run(_deployment(replicas).bind(payload, dataclasses.asdict(opts)), name=APP_NAME, route_prefix="/",
-              blocking=False)
+    serve.run(
+        _deployment(replicas).bind(payload, dataclasses.asdict(opts)), name=APP_NAME, route_prefix="/", blocking=False
+    )
     url = f"http://{host}:{port}"
     _wait_ready(url, opts.token, timeout)
     return url
@@ -149,8 +161,15 @@ def stop() -> None:
     serve.shutdown()
 
 
-def run_ray(target: str, *, host: str = "127.0.0.1", port: int = 8000, ray_address: str | None = None,
-            replicas: str | int = 1, **option_values: Any) -> None:
+def run_ray(
+    target: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    ray_address: str | None = None,
+    replicas: str | int = 1,
+    **option_values: Any,
+) -> None:
     """`nbmlops serve --engine ray`: deploy, then keep the driver alive until Ctrl-C."""
     url = deploy(target, host=host, port=port, ray_address=ray_address, replicas=replicas, **option_values)
     print(f"nbmlops: serving {target} on Ray Serve at {url} (Ctrl-C stops)", flush=True)

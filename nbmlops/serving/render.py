@@ -10,22 +10,32 @@ if TYPE_CHECKING:
     from nbmlops.serving.graph import Graph
 
 _W, _H, _GAP, _PAD = 150, 34, 40, 12
-_COLORS = {"io": "#eeeeee", "enrich": "#d9ecff", "transform": "#e8f5e9", "model": "#fff3cd", "router": "#f3e5f5",
-           "post": "#e8f5e9"}
+_COLORS = {
+    "io": "#eeeeee",
+    "enrich": "#d9ecff",
+    "transform": "#e8f5e9",
+    "model": "#fff3cd",
+    "router": "#f3e5f5",
+    "post": "#e8f5e9",
+}
 
 
 def _box(x: float, y: float, text: str, kind: str) -> str:
     shown = text if len(text) <= 22 else text[:21] + "…"
-    return (f'<g><title>{escape(text)}</title><rect x="{x}" y="{y}" width="{_W}" height="{_H}" rx="6" '
-            f'fill="{_COLORS[kind]}" stroke="#555"/><text x="{x + _W / 2}" y="{y + _H / 2 + 4}" '
-            f'text-anchor="middle" font-family="sans-serif" font-size="12">{escape(shown)}</text></g>')
+    return (
+        f'<g><title>{escape(text)}</title><rect x="{x}" y="{y}" width="{_W}" height="{_H}" rx="6" '
+        f'fill="{_COLORS[kind]}" stroke="#555"/><text x="{x + _W / 2}" y="{y + _H / 2 + 4}" '
+        f'text-anchor="middle" font-family="sans-serif" font-size="12">{escape(shown)}</text></g>'
+    )
 
 
 def _edge(x1: float, y1: float, x2: float, y2: float, label: str = "") -> str:
-    line = (f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#555" marker-end="url(#arrow)"/>')
+    line = f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#555" marker-end="url(#arrow)"/>'
     if label:
-        line += (f'<text x="{(x1 + x2) / 2}" y="{(y1 + y2) / 2 - 4}" text-anchor="middle" font-family="sans-serif" '
-                 f'font-size="10" fill="#333">{escape(label)}</text>')
+        line += (
+            f'<text x="{(x1 + x2) / 2}" y="{(y1 + y2) / 2 - 4}" text-anchor="middle" font-family="sans-serif" '
+            f'font-size="10" fill="#333">{escape(label)}</text>'
+        )
     return line
 
 
@@ -46,8 +56,10 @@ def to_svg(graph: Graph) -> str:
     tallest = max(len(c) for c in columns)
     height = tallest * (_H + _PAD) + _PAD
     width = len(columns) * (_W + _GAP) - _GAP + 2 * _PAD
-    parts = ['<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" orient="auto">'
-             '<path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker></defs>']
+    parts = [
+        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" orient="auto">'
+        '<path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker></defs>'
+    ]
     previous: list[tuple[float, float]] = []
     for i, column in enumerate(columns):
         x = _PAD + i * (_W + _GAP)
@@ -60,5 +72,7 @@ def to_svg(graph: Graph) -> str:
             for px, py in previous:
                 parts.append(_edge(px + _W, py, x, y + _H / 2, tag if len(previous) == 1 else ""))
         previous = here
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}">{"".join(parts)}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{"".join(parts)}</svg>'
+    )

@@ -51,8 +51,12 @@ class Canary:
         return [(f"{100 - self.percent:g}%", self.stable), (f"{self.percent:g}%", self.candidate)]
 
     def describe(self) -> dict[str, Any]:
-        return {"step": "canary", "percent": self.percent, "stable": self.stable.describe(),
-                "candidate": self.candidate.describe()}
+        return {
+            "step": "canary",
+            "percent": self.percent,
+            "stable": self.stable.describe(),
+            "candidate": self.candidate.describe(),
+        }
 
     def predict(self, rows: Rows, *, allow_extra: bool, request_id: str) -> Answer:
         chosen = self.candidate if share_of(request_id) * 100 < self.percent else self.stable
@@ -108,8 +112,9 @@ class Ensemble:
         if self.how == "mean":
             combined = np.mean(np.stack([s.astype(float) for s in stacked]), axis=0)
         else:
-            combined = np.asarray([Counter(column).most_common(1)[0][0] for column in zip(*(s.tolist() for s in
-                                                                                               stacked), strict=True)])
+            combined = np.asarray(
+                [Counter(column).most_common(1)[0][0] for column in zip(*(s.tolist() for s in stacked), strict=True)]
+            )
         version = "ensemble(" + ",".join(a.model_version for a in answers) + ")"
         return Answer(combined, version, answers[0].log_name, answers[0].inputs, answers[0].columns)
 

@@ -16,8 +16,13 @@ import pandas as pd
 class Rows:
     """Exactly one of: `records` (a list of {column: value}), `columns` ({column: [values]}), `frame`."""
 
-    def __init__(self, *, records: list[dict[str, Any]] | None = None, columns: Mapping[str, list[Any]] | None = None,
-                 frame: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        records: list[dict[str, Any]] | None = None,
+        columns: Mapping[str, list[Any]] | None = None,
+        frame: pd.DataFrame | None = None,
+    ) -> None:
         self._records, self._columns, self._frame = records, dict(columns) if columns is not None else None, frame
 
     @classmethod
@@ -53,8 +58,11 @@ class Rows:
 
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
-            self._frame = (pd.DataFrame(self._columns) if self._columns is not None
-                           else pd.DataFrame.from_records(self._records or []))
+            self._frame = (
+                pd.DataFrame(self._columns)
+                if self._columns is not None
+                else pd.DataFrame.from_records(self._records or [])
+            )
         return self._frame
 
     def without(self, name: str) -> tuple[Rows, list[Any] | None]:

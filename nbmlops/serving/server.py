@@ -84,8 +84,9 @@ class BackgroundServer:
         while not self.graph.ready:
             if time.monotonic() > deadline:
                 error = self.service.load_error
-                raise GraphError(f"the models of {self.url} did not load within {timeout:.0f}s"
-                                 + (f": {error}" if error else ""))
+                raise GraphError(
+                    f"the models of {self.url} did not load within {timeout:.0f}s" + (f": {error}" if error else "")
+                )
             time.sleep(0.02)
         return self
 
@@ -104,8 +105,15 @@ class BackgroundServer:
         return f"<nbmlops server {self.graph!r} at {self.url}>"
 
 
-def serve(target: str | Graph, *, host: str = "127.0.0.1", port: int = 0, home: str | Path | None = None,
-          wait: bool = True, **option_values: Any) -> BackgroundServer:
+def serve(
+    target: str | Graph,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    home: str | Path | None = None,
+    wait: bool = True,
+    **option_values: Any,
+) -> BackgroundServer:
     """Serve a model URI or a graph in the background of this process; returns the running server (its `url`;
     `stop()` ends it). wait: return once the models are loaded."""
     opts = options(home=home, **option_values)
@@ -113,8 +121,16 @@ def serve(target: str | Graph, *, host: str = "127.0.0.1", port: int = 0, home: 
     return server.wait_ready() if wait else server
 
 
-def run_forever(target: str, *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1,
-                home: str | Path | None = None, log_level: str = "info", **option_values: Any) -> None:
+def run_forever(
+    target: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    home: str | Path | None = None,
+    log_level: str = "info",
+    **option_values: Any,
+) -> None:
     """`nbmlops serve`: uvicorn in the foreground until Ctrl-C (or SIGTERM)."""
     import uvicorn
 
@@ -124,5 +140,12 @@ def run_forever(target: str, *, host: str = "127.0.0.1", port: int = 8080, worke
         uvicorn.run(create_app(graph, opts), host=host, port=port, log_level=log_level, access_log=False)
         return
     os.environ[CONFIG_ENV] = json.dumps({"target": target, "options": dataclasses.asdict(opts)}, default=str)
-    uvicorn.run("nbmlops.serving.server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+    uvicorn.run(
+        "nbmlops.serving.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )

@@ -91,8 +91,11 @@ def conform(frame: pd.DataFrame, signature: dict[str, Any] | None, *, allow_extr
         if column["name"] not in present:
             problems.append({"column": column["name"], "problem": "missing", "expected": column["dtype"]})
     if not allow_extra:
-        problems += [{"column": str(c), "problem": "unexpected column", "expected": None}
-                     for c in frame.columns if str(c) not in set(names)]
+        problems += [
+            {"column": str(c), "problem": "unexpected column", "expected": None}
+            for c in frame.columns
+            if str(c) not in set(names)
+        ]
     out = {}
     for column in expected:
         if column["name"] not in present:
@@ -107,8 +110,10 @@ def conform(frame: pd.DataFrame, signature: dict[str, Any] | None, *, allow_extr
         except (ValueError, TypeError) as exc:
             problems.append({"column": column["name"], "problem": str(exc), "expected": column["dtype"]})
     if problems:
-        text = "; ".join(f"'{p['column']}': {p['problem']}" + (f" (expected {p['expected']})" if p["expected"]
-                                                                 else "") for p in problems)
+        text = "; ".join(
+            f"'{p['column']}': {p['problem']}" + (f" (expected {p['expected']})" if p["expected"] else "")
+            for p in problems
+        )
         raise InvalidInput(f"{where}: the rows don't match the model's signature: {text}", detail=problems)
     return pd.DataFrame(out, index=frame.index)
 
@@ -117,10 +122,14 @@ def _as_array(frame: pd.DataFrame, signature: dict[str, Any], where: str) -> np.
     shape = signature.get("shape") or [-1]
     width = shape[1] if len(shape) > 1 else None
     if width is not None and frame.shape[1] != width:
-        raise InvalidInput(f"{where}: the model takes rows of {width} values, got {frame.shape[1]}",
-                           detail=[{"column": "*", "problem": f"{frame.shape[1]} values", "expected": str(width)}])
+        raise InvalidInput(
+            f"{where}: the model takes rows of {width} values, got {frame.shape[1]}",
+            detail=[{"column": "*", "problem": f"{frame.shape[1]} values", "expected": str(width)}],
+        )
     try:
         return frame.to_numpy(dtype=signature.get("dtype") or None)
     except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"{where}: the rows are not {signature.get('dtype')} values: {exc}",
-                           detail=[{"column": "*", "problem": str(exc), "expected": signature.get("dtype")}]) from exc
+        raise InvalidInput(
+            f"{where}: the rows are not {signature.get('dtype')} values: {exc}",
+            detail=[{"column": "*", "problem": str(exc), "expected": signature.get("dtype")}],
+        ) from exc

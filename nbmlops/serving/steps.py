@@ -42,9 +42,13 @@ class Enrich:
         return f"enrich: {self.vector.name}"
 
     def describe(self) -> dict[str, Any]:
-        return {"step": "enrich", "vector": self.vector.name, "features": list(self.vector.features),
-                "impute": self.impute if not isinstance(self.impute, float) or np.isfinite(self.impute) else None,
-                "unknown": self.unknown}
+        return {
+            "step": "enrich",
+            "vector": self.vector.name,
+            "features": list(self.vector.features),
+            "impute": self.impute if not isinstance(self.impute, float) or np.isfinite(self.impute) else None,
+            "unknown": self.unknown,
+        }
 
     def entities(self) -> list[str]:
         return self.store.resolve(self.vector).entities
@@ -54,21 +58,27 @@ class Enrich:
         entities, present = resolved.entities, set(rows.names)
         missing = [e for e in entities if e not in present]
         if missing:
-            raise InvalidInput(f"enrich '{self.vector.name}': the rows lack the entity key(s) {', '.join(missing)}",
-                               detail=[{"column": e, "problem": "missing", "expected": "entity key"}
-                                       for e in missing])
-        keys = [dict(zip(entities, values, strict=True)) for values in zip(*(rows.column(e) for e in entities),
-                                                                            strict=True)]
+            raise InvalidInput(
+                f"enrich '{self.vector.name}': the rows lack the entity key(s) {', '.join(missing)}",
+                detail=[{"column": e, "problem": "missing", "expected": "entity key"} for e in missing],
+            )
+        keys = [
+            dict(zip(entities, values, strict=True)) for values in zip(*(rows.column(e) for e in entities), strict=True)
+        ]
         found = self.store.get_online_features(self.vector, keys)
         if self.unknown == "reject":
-            unknown = [k for k, fresh in zip(keys, found.freshness, strict=True)
-                       if all(age is None for age in fresh.values())]
+            unknown = [
+                k for k, fresh in zip(keys, found.freshness, strict=True) if all(age is None for age in fresh.values())
+            ]
             if unknown:
                 shown = ", ".join(str(k) for k in unknown[:5])
-                raise InvalidInput(f"enrich '{self.vector.name}': unknown entit{'y' if len(unknown) == 1 else 'ies'}"
-                                   f" {shown} (this graph forbids imputing them)",
-                                   detail=[{"column": ",".join(entities), "problem": "unknown entity",
-                                            "expected": str(k)} for k in unknown])
+                raise InvalidInput(
+                    f"enrich '{self.vector.name}': unknown entit{'y' if len(unknown) == 1 else 'ies'}"
+                    f" {shown} (this graph forbids imputing them)",
+                    detail=[
+                        {"column": ",".join(entities), "problem": "unknown entity", "expected": str(k)} for k in unknown
+                    ],
+                )
         new = [c for c in resolved.columns if c not in present]  # a column the request carries keeps its value
         return rows.with_columns({c: self._imputed(c, [r.get(c) for r in found.rows]) for c in new})
 

@@ -32,6 +32,25 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["HEARTBEAT_S", "STALE_AFTER_S", "ArtifactError", "ArtifactInfo", "ArtifactStore", "ConfigError", "Edge",
-           "MetricPoint", "QueryError", "RunInfo", "SchemaError", "Settings", "StepInfo", "Store", "StoreBusyError",
-           "StoredBlob", "load_settings", "new_run_id", "open_store", "project_home"]
+__all__ = [
+    "HEARTBEAT_S",
+    "STALE_AFTER_S",
+    "ArtifactError",
+    "ArtifactInfo",
+    "ArtifactStore",
+    "ConfigError",
+    "Edge",
+    "MetricPoint",
+    "QueryError",
+    "RunInfo",
+    "SchemaError",
+    "Settings",
+    "StepInfo",
+    "Store",
+    "StoreBusyError",
+    "StoredBlob",
+    "load_settings",
+    "new_run_id",
+    "open_store",
+    "project_home",
+]

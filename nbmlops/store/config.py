@@ -11,8 +11,12 @@ from nbmlops.store.home import project_home
 
 CONFIG_FILE = "nbmlops.toml"
 # toml key -> environment variable that overrides it
-KEYS = {"db_url": "NBMLOPS_DB_URL", "artifact_root": "NBMLOPS_ARTIFACT_ROOT", "ray_address": "NBMLOPS_RAY_ADDRESS",
-        "online_store": "NBMLOPS_ONLINE_STORE"}
+KEYS = {
+    "db_url": "NBMLOPS_DB_URL",
+    "artifact_root": "NBMLOPS_ARTIFACT_ROOT",
+    "ray_address": "NBMLOPS_RAY_ADDRESS",
+    "online_store": "NBMLOPS_ONLINE_STORE",
+}
 
 
 class ConfigError(NbmlopsError):

@@ -34,8 +34,18 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.base import Executable
 
-__all__ = ["Database", "Query", "SchemaError", "Statement", "StoreBusyError", "Tx", "ensure_schema", "make_engine",
-           "stamped_revisions", "upgrade"]
+__all__ = [
+    "Database",
+    "Query",
+    "SchemaError",
+    "Statement",
+    "StoreBusyError",
+    "Tx",
+    "ensure_schema",
+    "make_engine",
+    "stamped_revisions",
+    "upgrade",
+]
 
 T = TypeVar("T")
 Statement: TypeAlias = "str | Executable"  # plain SQL with :name parameters, or a SQLAlchemy Core statement
@@ -123,8 +133,10 @@ def _retry_locked(action: Callable[[], T], what: str, deadline_s: float = WRITE_
         except Exception as exc:  # SQLAlchemy's OperationalError, or sqlite3's own
             if not _is_locked(exc) or time.monotonic() > give_up:
                 if _is_locked(exc):
-                    raise StoreBusyError(f"{what}: the database stayed locked for over {deadline_s:.0f} s "
-                                         "(another process holds a long write transaction)") from exc
+                    raise StoreBusyError(
+                        f"{what}: the database stayed locked for over {deadline_s:.0f} s "
+                        "(another process holds a long write transaction)"
+                    ) from exc
                 raise
         import random  # only under contention
 
@@ -154,8 +166,9 @@ class Tx(ABC):
     def all(self, sql: Statement, params: Params = None) -> list[dict[str, Any]]:
         """Every row of a query, as dicts."""
 
-    def upsert(self, table: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], *,
-               update: bool = True) -> None:
+    def upsert(
+        self, table: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], *, update: bool = True
+    ) -> None:
         """Insert each row, or where a row with the same keys exists overwrite its other columns (update) or keep
         it as it is (not update). Every row has the same columns. Never deletes: a row other tables reference with
         ON DELETE CASCADE keeps its dependents."""
@@ -182,8 +195,11 @@ def _sqlite_dialect() -> Any:
 
 def _compile_for_sqlite(statement: Executable, columns: Sequence[str] | None) -> Any:
     # render_postcompile: `column.in_([...])` becomes one :name parameter per value, as sqlite3 needs
-    return statement.compile(dialect=_sqlite_dialect(), column_keys=list(columns) if columns else None,
-                             compile_kwargs={"render_postcompile": True})
+    return statement.compile(
+        dialect=_sqlite_dialect(),
+        column_keys=list(columns) if columns else None,
+        compile_kwargs={"render_postcompile": True},
+    )
 
 
 class _SqliteTx(Tx):
@@ -346,8 +362,12 @@ class Database:
         stamped = sorted(row[0] for row in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}"))
         if stamped != [HEAD]:
             return
-        statements = [row[0] for row in conn.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+        statements = [
+            row[0]
+            for row in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )
+        ]
         # no writable cache folder: every new store runs Alembic, which is only slower
         write_cache_json(path, json.dumps({"revisions": stamped, "statements": statements}))
 
@@ -364,6 +384,7 @@ class Database:
     def transaction(self, fn: Callable[[Tx], T]) -> T:
         """Run fn(tx) in one committed write transaction (BEGIN IMMEDIATE on SQLite), retrying when locked: the
         whole of fn runs again, so it must only write through tx. An exception rolls everything back."""
+
         def attempt() -> T:
             if not self._fast:
                 with self.engine.connect().execution_options(nbmlops_write=True) as engine_conn, engine_conn.begin():
@@ -404,6 +425,7 @@ class Database:
     def read(self, fn: Callable[[Connection], T]) -> T:
         """fn(conn) over a SQLAlchemy connection, for Core reads that want SQLAlchemy's result types (bools,
         Row objects). Never for writes: those go through `transaction`."""
+
         def attempt() -> T:
             with self.engine.connect() as conn:
                 return fn(conn)
@@ -498,7 +520,8 @@ def _check_known(revisions: set[str], url: Any) -> None:
         raise SchemaError(
             f"the database {url} has schema revision {', '.join(sorted(unknown))}, which this version of nbmlops "
             f"does not know (newest known: {HEAD}); it was written by a newer nbmlops: upgrade nbmlops "
-            "(pip install -U nbmlops) to use it")
+            "(pip install -U nbmlops) to use it"
+        )
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -515,8 +538,10 @@ def ensure_schema(engine: Engine) -> None:
         with engine.connect() as conn:
             leftovers = set(sa.inspect(conn).get_table_names()) & {"runs", "metrics", "steps"}
         if leftovers:
-            raise SchemaError(f"the database {url} already has tables {', '.join(sorted(leftovers))} but no "
-                              f"{VERSION_TABLE} table: it is not an nbmlops store (point NBMLOPS_DB_URL elsewhere)")
+            raise SchemaError(
+                f"the database {url} already has tables {', '.join(sorted(leftovers))} but no "
+                f"{VERSION_TABLE} table: it is not an nbmlops store (point NBMLOPS_DB_URL elsewhere)"
+            )
     upgrade(engine, HEAD)
 
 
@@ -536,8 +561,9 @@ def upgrade(engine: Engine, revision: str = HEAD) -> None:
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7310562209)")
             current = stamped_revisions(conn) or set()
             _check_known(current, engine.url.render_as_string(hide_password=True))
-            if revision in current or (current and REVISIONS.index(max(current, key=REVISIONS.index))
-                                       >= REVISIONS.index(revision)):
+            if revision in current or (
+                current and REVISIONS.index(max(current, key=REVISIONS.index)) >= REVISIONS.index(revision)
+            ):
                 return
             config.attributes["connection"] = conn
             command.upgrade(config, revision)

@@ -190,8 +190,10 @@ class ArrowRoot(Root):
             fs, base = pyarrow.fs.FileSystem.from_uri(url)
         except (ValueError, OSError) as exc:  # ArrowInvalid is a ValueError: unknown scheme or bad URL
             known = ", ".join(sorted(s for s in _OPENERS if s)) or "none"
-            raise FilesystemError(f"artifact root '{url}': pyarrow can't open it ({exc}); schemes registered "
-                                  f"with nbmlops.store.filesystems.register: {known}") from None
+            raise FilesystemError(
+                f"artifact root '{url}': pyarrow can't open it ({exc}); schemes registered "
+                f"with nbmlops.store.filesystems.register: {known}"
+            ) from None
         return cls(url, fs, base)
 
     @property

@@ -52,9 +52,16 @@ class GcReport:
         return self.blob_bytes + self.temp_bytes
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "blobs": len(self.blobs), "blob_bytes": self.blob_bytes,
-                "temp_files": len(self.temp_files), "temp_bytes": self.temp_bytes, "total_bytes": self.total_bytes,
-                "kept_young": self.kept_young, "referenced": self.referenced}
+        return {
+            "dry_run": self.dry_run,
+            "blobs": len(self.blobs),
+            "blob_bytes": self.blob_bytes,
+            "temp_files": len(self.temp_files),
+            "temp_bytes": self.temp_bytes,
+            "total_bytes": self.total_bytes,
+            "kept_young": self.kept_young,
+            "referenced": self.referenced,
+        }
 
 
 def run_artifact_references(q: Query, root: Root) -> set[str]:
@@ -62,8 +69,14 @@ def run_artifact_references(q: Query, root: Root) -> set[str]:
     return {row["sha256"] for row in q("SELECT DISTINCT sha256 FROM artifacts")}
 
 
-def collect_garbage(store: Store, references: Iterable[References], *, dry_run: bool = False,
-                    grace_s: float = GRACE_S, now: float | None = None) -> GcReport:
+def collect_garbage(
+    store: Store,
+    references: Iterable[References],
+    *,
+    dry_run: bool = False,
+    grace_s: float = GRACE_S,
+    now: float | None = None,
+) -> GcReport:
     """Remove (or with `dry_run` only list) unreferenced blobs and stale temporary files older than `grace_s`."""
     if grace_s < 0:
         raise QueryError(f"--older-than {grace_s}: give a number of seconds from 0")

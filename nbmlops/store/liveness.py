@@ -39,8 +39,9 @@ def pid_alive(pid: int) -> bool:
         return os.path.exists(f"/proc/{pid}") or not os.path.isdir("/proc")
 
 
-def stale_reason(*, host: str | None, pid: int | None, heartbeat_at: float | None, started_at: float, now: float,
-                 stale_after: float) -> str | None:
+def stale_reason(
+    *, host: str | None, pid: int | None, heartbeat_at: float | None, started_at: float, now: float, stale_after: float
+) -> str | None:
     """Why a 'running' run should be considered failed, or None while it may still be alive."""
     last = heartbeat_at or started_at
     silent = now - last

@@ -9,15 +9,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Explicit constraint names so later migrations (and SQLite batch mode) can refer to them.
-metadata = sa.MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(255)),
     sa.Column("kind", sa.String(16), nullable=False, server_default="run"),  # 'run' | 'pipeline'
@@ -44,7 +47,8 @@ runs = sa.Table(
 )
 
 steps = sa.Table(
-    "steps", metadata,
+    "steps",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
@@ -67,7 +71,8 @@ steps = sa.Table(
 )
 
 params = sa.Table(
-    "params", metadata,
+    "params",
+    metadata,
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text),  # JSON, so 0.1, "0.1" and [1, 2] come back as they went in
@@ -76,7 +81,8 @@ params = sa.Table(
 )
 
 metrics = sa.Table(
-    "metrics", metadata,
+    "metrics",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     sa.Column("step_name", sa.String(255)),  # the pipeline step that logged it, if any
@@ -88,7 +94,8 @@ metrics = sa.Table(
 )
 
 tags = sa.Table(
-    "tags", metadata,
+    "tags",
+    metadata,
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text),
@@ -96,7 +103,8 @@ tags = sa.Table(
 )
 
 artifacts = sa.Table(
-    "artifacts", metadata,
+    "artifacts",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("step_name", sa.String(255)),
@@ -108,7 +116,8 @@ artifacts = sa.Table(
 )
 
 lineage = sa.Table(
-    "lineage", metadata,
+    "lineage",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("from_kind", sa.String(32), nullable=False),  # run | value | notebook | commit | model_version ...
     sa.Column("from_id", sa.String(255), nullable=False),

@@ -25,9 +25,28 @@ from typing import Any
 from nbmlops.store.errors import QueryError
 from nbmlops.store.sql import RUN_COLUMNS
 
-RUN_FIELDS = ("id", "name", "kind", "pipeline", "status", "started_at", "ended_at", "duration", "heartbeat_at",
-              "notebook_path", "notebook_sha256", "git_commit", "git_dirty", "backend", "host", "pid",
-              "parent_run_id", "resumed_from", "python_version", "nbmlops_version")
+RUN_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "pipeline",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration",
+    "heartbeat_at",
+    "notebook_path",
+    "notebook_sha256",
+    "git_commit",
+    "git_dirty",
+    "backend",
+    "host",
+    "pid",
+    "parent_run_id",
+    "resumed_from",
+    "python_version",
+    "nbmlops_version",
+)
 _NUMERIC_FIELDS = frozenset({"started_at", "ended_at", "duration", "heartbeat_at", "pid"})
 _TEXT_FIELDS = frozenset(RUN_FIELDS) - _NUMERIC_FIELDS - {"git_dirty"}
 # the filter operators, and the SQL each becomes
@@ -70,10 +89,15 @@ def _literal(text: str, item: str) -> Any:
             raise QueryError(f"filter '{_short(item)}': {_short(text, 40)} is not a JSON list or object") from None
         return _checked_number(value, item)
     if not _BARE.fullmatch(text):
-        said = " 'or' is not supported: run one search per alternative, or compare with a range." \
-            if re.search(r"\s(or)\s", text, re.IGNORECASE) else ""
-        raise QueryError(f"filter '{_short(item)}': {_short(text, 40)!r} is not one value (quote text with "
-                         f"spaces or symbols: tags.note = 'a b').{said}")
+        said = (
+            " 'or' is not supported: run one search per alternative, or compare with a range."
+            if re.search(r"\s(or)\s", text, re.IGNORECASE)
+            else ""
+        )
+        raise QueryError(
+            f"filter '{_short(item)}': {_short(text, 40)!r} is not one value (quote text with "
+            f"spaces or symbols: tags.note = 'a b').{said}"
+        )
     try:
         value = json.loads(text)
     except ValueError:
@@ -102,20 +126,21 @@ def parse_filter(item: Filter) -> tuple[str, str, Any]:
         raise QueryError(f"filter {item!r}: expected a string FIELD OP VALUE or a tuple (field, op, value)")
     match = _FILTER.match(item)
     if not match:
-        raise QueryError(f"filter '{_short(item)}': expected FIELD OP VALUE, e.g. 'metrics.acc > 0.8' "
-                         f"(op: {' '.join(OPERATORS)})")
+        raise QueryError(
+            f"filter '{_short(item)}': expected FIELD OP VALUE, e.g. 'metrics.acc > 0.8' (op: {' '.join(OPERATORS)})"
+        )
     value = match.group(3)
     if not value or value[0] in "<>=!":
-        raise QueryError(f"filter '{_short(item)}': no value after '{match.group(2)}' (write e.g. "
-                         "'metrics.acc > 0.8')")
+        raise QueryError(f"filter '{_short(item)}': no value after '{match.group(2)}' (write e.g. 'metrics.acc > 0.8')")
     return match.group(1), match.group(2), _literal(value, item)
 
 
 def latest_metric(key_param: str) -> str:
     """The last value logged for the key bound as `key_param` in the outer run (highest row id = logged last);
     one seek of the metrics index on (run_id, key, id)."""
-    return (f"(SELECT m.value FROM metrics m WHERE m.run_id = runs.id AND m.key = :{key_param} "
-            "ORDER BY m.id DESC LIMIT 1)")
+    return (
+        f"(SELECT m.value FROM metrics m WHERE m.run_id = runs.id AND m.key = :{key_param} ORDER BY m.id DESC LIMIT 1)"
+    )
 
 
 def field_expression(name: str, key_param: str, *, numeric: bool = True) -> tuple[str, dict[str, Any]]:
@@ -126,15 +151,18 @@ def field_expression(name: str, key_param: str, *, numeric: bool = True) -> tupl
         return latest_metric(key_param), {key_param: key}
     if prefix == "params" and key:
         column = "value_num" if numeric else "value"
-        return (f"(SELECT p.{column} FROM params p WHERE p.run_id = runs.id AND p.key = :{key_param})",
-                {key_param: key})
+        return (
+            f"(SELECT p.{column} FROM params p WHERE p.run_id = runs.id AND p.key = :{key_param})",
+            {key_param: key},
+        )
     if prefix == "tags" and key:
         return f"(SELECT t.value FROM tags t WHERE t.run_id = runs.id AND t.key = :{key_param})", {key_param: key}
     column = key if prefix == "attributes" and key else name
     if column in RUN_FIELDS:
         return f"runs.{column}", {}
-    raise QueryError(f"unknown run field '{name}' (use params.NAME, metrics.NAME, tags.NAME or one of "
-                     f"{', '.join(RUN_FIELDS)})")
+    raise QueryError(
+        f"unknown run field '{name}' (use params.NAME, metrics.NAME, tags.NAME or one of {', '.join(RUN_FIELDS)})"
+    )
 
 
 def filter_clause(item: Filter, n: int = 0) -> tuple[str, dict[str, Any]]:
@@ -191,8 +219,12 @@ def order_clauses(items: Iterable[str]) -> tuple[list[str], dict[str, Any]]:
 SELECT_RUNS = f"SELECT {', '.join('runs.' + c for c in RUN_COLUMNS)} FROM runs"
 
 
-def select_runs(equals: Mapping[str, Any] | None = None, where: Iterable[Filter] = (),
-                order_by: Iterable[str] = (), limit: int | None = None) -> tuple[str, dict[str, Any]]:
+def select_runs(
+    equals: Mapping[str, Any] | None = None,
+    where: Iterable[Filter] = (),
+    order_by: Iterable[str] = (),
+    limit: int | None = None,
+) -> tuple[str, dict[str, Any]]:
     """The SELECT of the runs matching `equals` (run column -> value) and every filter, in `order_by` order and
     then newest first, and its parameters."""
     conditions: list[str] = []

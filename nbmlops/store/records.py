@@ -124,5 +124,13 @@ class Edge:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Edge:
-        return cls(row["from_kind"], row["from_id"], row["to_kind"], row["to_id"], row["relation"], row["name"],
-                   row["run_id"], row["step_name"])
+        return cls(
+            row["from_kind"],
+            row["from_id"],
+            row["to_kind"],
+            row["to_id"],
+            row["relation"],
+            row["name"],
+            row["run_id"],
+            row["step_name"],
+        )

@@ -45,15 +45,19 @@ def _num(value: Any) -> float | None:
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
+        yield items[i : i + _CHUNK]
 
 
 # Every (table, column) holding the sha256 of a stored blob: runs' artifacts, the registry's models and reference
 # data (migration 0003) and monitoring's reference profiles (0004). Listed here, by the owner of the schema (the
 # store's migrations build every table), not registered by those packages: any deleter, in any process, whatever
 # it imported, must see them all before it deletes a blob.
-BLOB_REFERENCES = (("artifacts", "sha256"), ("model_versions", "artifact_sha256"),
-                   ("model_versions", "reference_sha256"), ("monitor_references", "sha256"))
+BLOB_REFERENCES = (
+    ("artifacts", "sha256"),
+    ("model_versions", "artifact_sha256"),
+    ("model_versions", "reference_sha256"),
+    ("monitor_references", "sha256"),
+)
 
 
 def unused_blobs(q: Query, shas: Iterable[str]) -> set[str]:
@@ -90,14 +94,28 @@ class Store:
         self.close()
 
     # -- runs ---------------------------------------------------------------------------------------------
-    def create_run(self, *, run_id: str | None = None, name: str | None = None, kind: str = "run",
-                   pipeline: str | None = None, notebook_path: str | None = None,
-                   notebook_sha256: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
-                   backend: str | None = None, params: Mapping[str, Any] | None = None,
-                   tags: Mapping[str, Any] | None = None, parent_run_id: str | None = None,
-                   resumed_from: str | None = None, python_version: str | None = None,
-                   nbmlops_version: str | None = None, packages: Mapping[str, str] | None = None,
-                   started_at: float | None = None, pid: int | None = None) -> str:
+    def create_run(
+        self,
+        *,
+        run_id: str | None = None,
+        name: str | None = None,
+        kind: str = "run",
+        pipeline: str | None = None,
+        notebook_path: str | None = None,
+        notebook_sha256: str | None = None,
+        git_commit: str | None = None,
+        git_dirty: bool | None = None,
+        backend: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        resumed_from: str | None = None,
+        python_version: str | None = None,
+        nbmlops_version: str | None = None,
+        packages: Mapping[str, str] | None = None,
+        started_at: float | None = None,
+        pid: int | None = None,
+    ) -> str:
         """Record a new running run (pid/host of this process unless given); returns its id."""
         from nbmlops._version import __version__
 
@@ -105,14 +123,25 @@ class Store:
         now = time.time()
         started = started_at or now
         row = {
-            "id": run_id, "name": name or pipeline, "kind": kind, "pipeline": pipeline, "status": "running",
-            "notebook_path": notebook_path, "notebook_sha256": notebook_sha256, "git_commit": git_commit,
-            "git_dirty": git_dirty, "backend": backend, "started_at": started, "heartbeat_at": now,
-            "pid": pid or os.getpid(), "host": this_host(),
+            "id": run_id,
+            "name": name or pipeline,
+            "kind": kind,
+            "pipeline": pipeline,
+            "status": "running",
+            "notebook_path": notebook_path,
+            "notebook_sha256": notebook_sha256,
+            "git_commit": git_commit,
+            "git_dirty": git_dirty,
+            "backend": backend,
+            "started_at": started,
+            "heartbeat_at": now,
+            "pid": pid or os.getpid(),
+            "host": this_host(),
             "python_version": python_version or sys.version.split()[0],  # = platform.python_version()
             "nbmlops_version": nbmlops_version or __version__,
             "packages": _json(dict(packages)) if packages else None,
-            "parent_run_id": parent_run_id, "resumed_from": resumed_from,
+            "parent_run_id": parent_run_id,
+            "resumed_from": resumed_from,
         }
         edges = []
         if notebook_sha256:
@@ -122,8 +151,9 @@ class Store:
         if resumed_from:
             edges.append(("run", resumed_from, "resumed_from", None))
 
-        edge_rows = [sql.edge_row("run", run_id, kind_, id_, relation, label, run_id)
-                     for kind_, id_, relation, label in edges]
+        edge_rows = [
+            sql.edge_row("run", run_id, kind_, id_, relation, label, run_id) for kind_, id_, relation, label in edges
+        ]
         if parent_run_id:
             edge_rows.append(sql.edge_row("run", parent_run_id, "run", run_id, "child", None, run_id))
 
@@ -147,14 +177,16 @@ class Store:
 
     def set_git_dirty(self, run_id: str, dirty: bool) -> None:
         """Record whether the run's git work tree had changes (known after `git status` returns)."""
+
         def write(tx: Tx) -> None:
             tx.execute(sql.SET_GIT_DIRTY, {"dirty": dirty, "id": run_id})
             tx.execute(sql.MARK_COMMIT_DIRTY, {"name": "dirty" if dirty else None, "id": run_id})
 
         self.db.transaction(write)
 
-    def finish_run(self, run_id: str, status: str = "succeeded", *, error: str | None = None,
-                   ended_at: float | None = None) -> None:
+    def finish_run(
+        self, run_id: str, status: str = "succeeded", *, error: str | None = None, ended_at: float | None = None
+    ) -> None:
         if status not in sql.RUN_STATUSES:
             raise RunError(f"unknown run status '{status}' (one of {', '.join(sql.RUN_STATUSES)})")
         ended = ended_at or time.time()
@@ -174,18 +206,36 @@ class Store:
         write transaction (a model version copying its run's params and metrics as they are when it commits)."""
         from nbmlops.store.query import SELECT_RUNS
 
-        found = self._load_runs(f"{SELECT_RUNS} WHERE runs.id = :id", {"id": run_id},
-                                tx.all if tx is not None else self.db.query)
+        found = self._load_runs(
+            f"{SELECT_RUNS} WHERE runs.id = :id", {"id": run_id}, tx.all if tx is not None else self.db.query
+        )
         return found[0] if found else None
 
-    def list_runs(self, *, pipeline: str | None = None, status: str | None = None, kind: str | None = None,
-                  parent_run_id: str | None = None, where: Iterable[Filter] = (), order_by: Iterable[str] = (),
-                  limit: int | None = None, check_stale: bool = True) -> list[RunInfo]:
+    def list_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        parent_run_id: str | None = None,
+        where: Iterable[Filter] = (),
+        order_by: Iterable[str] = (),
+        limit: int | None = None,
+        check_stale: bool = True,
+    ) -> list[RunInfo]:
         """Runs matching every filter, newest first unless `order_by` says otherwise (e.g. ['-metrics.acc'])."""
         from nbmlops.store.query import select_runs
 
-        equals = {column: value for column, value in (("pipeline", pipeline), ("status", status), ("kind", kind),
-                                                      ("parent_run_id", parent_run_id)) if value is not None}
+        equals = {
+            column: value
+            for column, value in (
+                ("pipeline", pipeline),
+                ("status", status),
+                ("kind", kind),
+                ("parent_run_id", parent_run_id),
+            )
+            if value is not None
+        }
         statement, params = select_runs(equals, where, order_by, limit)  # a bad filter fails before any sweep
         if check_stale:
             self.mark_stale_runs()
@@ -200,8 +250,10 @@ class Store:
             bound = sql.in_params("r", ids)
             ids_sql = sql.in_list("r", len(ids))
             # (run, step) -> where that reused step's records were logged
-            reused = {(row["run_id"], row["name"]): {"run_id": row["reused_from_run"], "step": row["reused_from_step"]}
-                      for row in q(sql.SELECT_REUSED_STEPS.format(ids=ids_sql), bound)}
+            reused = {
+                (row["run_id"], row["name"]): {"run_id": row["reused_from_run"], "step": row["reused_from_step"]}
+                for row in q(sql.SELECT_REUSED_STEPS.format(ids=ids_sql), bound)
+            }
             for row in q(sql.SELECT_RUN_PARAMS.format(ids=ids_sql), bound):
                 run = by_id[row["run_id"]]
                 run.params[row["key"]] = json.loads(row["value"]) if row["value"] is not None else None
@@ -228,8 +280,10 @@ class Store:
             return rows
 
         def delete_each(tx: Tx, template: str, ids: Sequence[str]) -> int:
-            return sum(tx.execute(template.format(ids=sql.in_list("r", len(chunk))), sql.in_params("r", chunk))
-                       for chunk in _chunks(ids))
+            return sum(
+                tx.execute(template.format(ids=sql.in_list("r", len(chunk))), sql.in_params("r", chunk))
+                for chunk in _chunks(ids)
+            )
 
         def write(tx: Tx) -> tuple[list[str], set[str]]:
             ids = [run_id]
@@ -259,13 +313,20 @@ class Store:
         else:
             rows = []
             for chunk in _chunks(list(run_ids)):
-                rows += self.db.query(f"{sql.SELECT_RUNNING} AND id IN {sql.in_list('r', len(chunk))}",
-                                      sql.in_params("r", chunk))
+                rows += self.db.query(
+                    f"{sql.SELECT_RUNNING} AND id IN {sql.in_list('r', len(chunk))}", sql.in_params("r", chunk)
+                )
         now = time.time()
         stale = {}
         for row in rows:
-            reason = stale_reason(host=row["host"], pid=row["pid"], heartbeat_at=row["heartbeat_at"],
-                                  started_at=row["started_at"], now=now, stale_after=stale_after)
+            reason = stale_reason(
+                host=row["host"],
+                pid=row["pid"],
+                heartbeat_at=row["heartbeat_at"],
+                started_at=row["started_at"],
+                now=now,
+                stale_after=stale_after,
+            )
             if reason:
                 stale[row["id"]] = (reason, row["heartbeat_at"] or row["started_at"])
         if not stale:
@@ -282,8 +343,10 @@ class Store:
 
     # -- params, metrics, tags -------------------------------------------------------------------------------
     def _write_params(self, tx: Tx, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
-        rows = [{"run_id": run_id, "key": str(k), "value": _json(v), "value_num": _num(v), "step_name": step_name}
-                for k, v in values.items()]
+        rows = [
+            {"run_id": run_id, "key": str(k), "value": _json(v), "value_num": _num(v), "step_name": step_name}
+            for k, v in values.items()
+        ]
         tx.upsert("params", rows, ("run_id", "key"))
 
     def _write_tags(self, tx: Tx, run_id: str, values: Mapping[str, Any], step_name: str | None = None) -> None:
@@ -303,18 +366,39 @@ class Store:
     def set_tag(self, run_id: str, key: str, value: Any, step_name: str | None = None) -> None:
         self.set_tags(run_id, {key: value}, step_name)
 
-    def log_metric(self, run_id: str, key: str, value: float, step: int | None = None,
-                   timestamp: float | None = None, step_name: str | None = None) -> None:
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp: float | None = None,
+        step_name: str | None = None,
+    ) -> None:
         """One committed row, no reads: the hot path (one autocommitted INSERT on SQLite)."""
-        row = {"run_id": run_id, "key": key, "value": float(value), "step": step,
-               "timestamp": timestamp if timestamp is not None else time.time(), "step_name": step_name}
+        row = {
+            "run_id": run_id,
+            "key": key,
+            "value": float(value),
+            "step": step,
+            "timestamp": timestamp if timestamp is not None else time.time(),
+            "step_name": step_name,
+        }
         self.db.execute(sql.INSERT_METRIC, row)
 
-    def log_metrics(self, run_id: str, values: Mapping[str, float], step: int | None = None,
-                    timestamp: float | None = None, step_name: str | None = None) -> None:
+    def log_metrics(
+        self,
+        run_id: str,
+        values: Mapping[str, float],
+        step: int | None = None,
+        timestamp: float | None = None,
+        step_name: str | None = None,
+    ) -> None:
         ts = timestamp if timestamp is not None else time.time()
-        rows = [{"run_id": run_id, "key": k, "value": float(v), "step": step, "timestamp": ts,
-                 "step_name": step_name} for k, v in values.items()]
+        rows = [
+            {"run_id": run_id, "key": k, "value": float(v), "step": step, "timestamp": ts, "step_name": step_name}
+            for k, v in values.items()
+        ]
         self.db.executemany(sql.INSERT_METRIC, rows)
 
     def metric_history(self, run_id: str, key: str | None = None) -> list[MetricPoint]:
@@ -327,20 +411,54 @@ class Store:
         return [MetricPoint.from_row(r) for r in rows]
 
     # -- steps of a pipeline run ----------------------------------------------------------------------------
-    def start_step(self, run_id: str, name: str, *, cache_key: str | None = None,
-                   inputs: Mapping[str, str] | None = None, started_at: float | None = None,
-                   attempts: int | None = None) -> None:
+    def start_step(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        cache_key: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        started_at: float | None = None,
+        attempts: int | None = None,
+    ) -> None:
         """Mark a step running (again, on retry). Input value hashes become run → value 'input' edges."""
-        self.record_step(run_id, name, "running", cache_key=cache_key, inputs=inputs,
-                         started_at=started_at or time.time(), attempts=attempts)
+        self.record_step(
+            run_id,
+            name,
+            "running",
+            cache_key=cache_key,
+            inputs=inputs,
+            started_at=started_at or time.time(),
+            attempts=attempts,
+        )
 
-    def finish_step(self, run_id: str, name: str, status: str = "succeeded", *,
-                    outputs: Mapping[str, str] | None = None, cache_hit: bool = False, error: str | None = None,
-                    stdout_path: str | None = None, stderr_path: str | None = None, ended_at: float | None = None,
-                    attempts: int | None = None) -> None:
+    def finish_step(
+        self,
+        run_id: str,
+        name: str,
+        status: str = "succeeded",
+        *,
+        outputs: Mapping[str, str] | None = None,
+        cache_hit: bool = False,
+        error: str | None = None,
+        stdout_path: str | None = None,
+        stderr_path: str | None = None,
+        ended_at: float | None = None,
+        attempts: int | None = None,
+    ) -> None:
         ended = ended_at or time.time()
-        self.record_step(run_id, name, status, outputs=outputs, cache_hit=cache_hit, error=error,
-                         stdout_path=stdout_path, stderr_path=stderr_path, ended_at=ended, attempts=attempts)
+        self.record_step(
+            run_id,
+            name,
+            status,
+            outputs=outputs,
+            cache_hit=cache_hit,
+            error=error,
+            stdout_path=stdout_path,
+            stderr_path=stderr_path,
+            ended_at=ended,
+            attempts=attempts,
+        )
 
     def record_step(self, run_id: str, name: str, status: str, **fields: Any) -> None:
         """Insert or update a step row with the fields given (None leaves a field as it was)."""
@@ -358,9 +476,11 @@ class Store:
             values["inputs"] = _json(dict(inputs))
         if outputs is not None:
             values["outputs"] = _json(dict(outputs))
-        edges = [sql.edge_row("run", run_id, "value", sha, relation, variable, run_id, name)
-                 for relation, hashes in (("input", inputs), ("output", outputs))
-                 for variable, sha in (hashes or {}).items()]
+        edges = [
+            sql.edge_row("run", run_id, "value", sha, relation, variable, run_id, name)
+            for relation, hashes in (("input", inputs), ("output", outputs))
+            for variable, sha in (hashes or {}).items()
+        ]
         key = {"run_id": run_id, "name": name}
         current = tx.first(sql.STEP_STARTED_AT, key)
         row = dict(values)
@@ -376,9 +496,17 @@ class Store:
         if edges:
             tx.executemany(sql.INSERT_LINEAGE, edges)
 
-    def reuse_step(self, run_id: str, name: str, source_run: str, source_step: str, *,
-                   cache_key: str | None = None, inputs: Mapping[str, str] | None = None,
-                   outputs: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    def reuse_step(
+        self,
+        run_id: str,
+        name: str,
+        source_run: str,
+        source_step: str,
+        *,
+        cache_key: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        outputs: Mapping[str, str] | None = None,
+    ) -> tuple[str, str] | None:
         """Record step `name` of `run_id` as succeeded by reuse of step `source_step` of `source_run` (a cache
         hit, or the run being resumed), carrying exactly what that step execution logged: its metrics (values,
         steps and timestamps, in order), params, tags and artifacts, marked with where they were logged.
@@ -386,13 +514,24 @@ class Store:
         Returns that origin, (run, step): the source itself, or, when the source was reused too, its origin, so
         chains of cached runs keep pointing at the execution that logged the values. Returns None and writes
         nothing when the store has no succeeded `source_step` in `source_run` (its records are gone)."""
+
         def write(tx: Tx) -> tuple[str, str] | None:
             found = tx.first(sql.SELECT_REUSABLE_STEP, {"run_id": source_run, "name": source_step})
             if found is None:
                 return None
             origin = (found[0] or source_run, found[1] or source_step)
-            self._write_step(tx, run_id, name, "succeeded", cache_hit=True, cache_key=cache_key, inputs=inputs,
-                             outputs=outputs, reused_from_run=origin[0], reused_from_step=origin[1])
+            self._write_step(
+                tx,
+                run_id,
+                name,
+                "succeeded",
+                cache_hit=True,
+                cache_key=cache_key,
+                inputs=inputs,
+                outputs=outputs,
+                reused_from_run=origin[0],
+                reused_from_step=origin[1],
+            )
             target = {"run_id": run_id, "step_name": name}
             source = {"source_run": source_run, "source_step": source_step}
             # the step's records are replaced, never added to: reusing twice leaves one copy
@@ -400,15 +539,20 @@ class Store:
                 tx.execute(statement, target)
             tx.execute(sql.DELETE_STEP_ARTIFACT_EDGES, target)
             tx.execute(sql.COPY_METRICS, {**target, **source})
-            tx.upsert("params", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_PARAMS, source)],
-                      ("run_id", "key"))
+            tx.upsert(
+                "params", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_PARAMS, source)], ("run_id", "key")
+            )
             tx.upsert("tags", [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_TAGS, source)], ("run_id", "key"))
             artifacts = [{**row, **target} for row in tx.all(sql.SELECT_SOURCE_ARTIFACTS, source)]
             if artifacts:  # the same blobs: content-addressed, nothing is copied but the rows
                 tx.executemany(sql.INSERT_ARTIFACT, artifacts)
-                tx.executemany(sql.INSERT_LINEAGE, [
-                    sql.edge_row("run", run_id, "artifact", a["sha256"], "output", a["name"], run_id, name)
-                    for a in artifacts])
+                tx.executemany(
+                    sql.INSERT_LINEAGE,
+                    [
+                        sql.edge_row("run", run_id, "artifact", a["sha256"], "output", a["name"], run_id, name)
+                        for a in artifacts
+                    ],
+                )
             return origin
 
         return self.db.transaction(write)
@@ -419,8 +563,9 @@ class Store:
         return [StepInfo.from_row(r) for r in self.db.query(sql.SELECT_STEPS, {"run_id": run_id})]
 
     # -- artifacts ------------------------------------------------------------------------------------------
-    def log_artifact(self, run_id: str, source: bytes | str | Path, name: str | None = None, *,
-                     step_name: str | None = None) -> list[ArtifactInfo]:
+    def log_artifact(
+        self, run_id: str, source: bytes | str | Path, name: str | None = None, *, step_name: str | None = None
+    ) -> list[ArtifactInfo]:
         """Store bytes, a file, or every file under a folder (named by relative path); returns the records."""
         from nbmlops.store.records import ArtifactInfo
 
@@ -440,11 +585,22 @@ class Store:
             else:
                 raise RunError(f"log_artifact: {path} is not a file or folder")
         now = time.time()
-        rows = [{"run_id": run_id, "step_name": step_name, "name": n, "sha256": b.sha256, "size": b.size,
-                 "path": b.uri, "created_at": now} for n, b in items]
+        rows = [
+            {
+                "run_id": run_id,
+                "step_name": step_name,
+                "name": n,
+                "sha256": b.sha256,
+                "size": b.size,
+                "path": b.uri,
+                "created_at": now,
+            }
+            for n, b in items
+        ]
 
-        edges = [sql.edge_row("run", run_id, "artifact", r["sha256"], "output", r["name"], run_id, step_name)
-                 for r in rows]
+        edges = [
+            sql.edge_row("run", run_id, "artifact", r["sha256"], "output", r["name"], run_id, step_name) for r in rows
+        ]
 
         def write(tx: Tx) -> None:
             if rows:
@@ -460,10 +616,21 @@ class Store:
         return [ArtifactInfo(**row) for row in self.db.query(sql.SELECT_ARTIFACTS, {"run_id": run_id})]
 
     # -- lineage --------------------------------------------------------------------------------------------
-    def add_edge(self, from_kind: str, from_id: str, to_kind: str, to_id: str, relation: str, *,
-                 name: str | None = None, run_id: str | None = None, step_name: str | None = None) -> None:
-        self.db.execute(sql.INSERT_LINEAGE, sql.edge_row(from_kind, from_id, to_kind, to_id, relation, name, run_id,
-                                                         step_name))
+    def add_edge(
+        self,
+        from_kind: str,
+        from_id: str,
+        to_kind: str,
+        to_id: str,
+        relation: str,
+        *,
+        name: str | None = None,
+        run_id: str | None = None,
+        step_name: str | None = None,
+    ) -> None:
+        self.db.execute(
+            sql.INSERT_LINEAGE, sql.edge_row(from_kind, from_id, to_kind, to_id, relation, name, run_id, step_name)
+        )
 
     def edges(self, kind: str, id_: str, direction: str = "both") -> list[Edge]:
         """Edges leaving ('out'), entering ('in') or touching ('both') the node kind/id."""
@@ -492,12 +659,12 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(4).hex()
 
 
-def open_store(home: str | Path | None = None, *, db_url: str | None = None,
-               artifact_root: str | None = None) -> Store:
+def open_store(home: str | Path | None = None, *, db_url: str | None = None, artifact_root: str | None = None) -> Store:
     """The store of the project at `home` (found from the working directory by default); explicit arguments
     override the settings from env and nbmlops.toml."""
     settings = load_settings(home)
     if db_url or artifact_root:
-        settings = settings._replace(db_url=db_url or settings.db_url,
-                                     artifact_root=artifact_root or settings.artifact_root)
+        settings = settings._replace(
+            db_url=db_url or settings.db_url, artifact_root=artifact_root or settings.artifact_root
+        )
     return Store(settings)

@@ -23,6 +23,23 @@ from nbmlops.tracking.context import ENV_RUN_ID, ENV_STEP, active_run, attach, g
 from nbmlops.tracking.provenance import file_sha256, git_info, package_versions
 from nbmlops.tracking.run import ActiveRun
 
-__all__ = ["ENV_RUN_ID", "ENV_STEP", "ActiveRun", "active_run", "attach", "end_run", "file_sha256", "get_store",
-           "git_info", "log_artifact", "log_metric", "log_metrics", "log_param", "log_params", "package_versions",
-           "set_tag", "set_tags", "start_run"]
+__all__ = [
+    "ENV_RUN_ID",
+    "ENV_STEP",
+    "ActiveRun",
+    "active_run",
+    "attach",
+    "end_run",
+    "file_sha256",
+    "get_store",
+    "git_info",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "package_versions",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

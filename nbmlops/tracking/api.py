@@ -19,12 +19,25 @@ _owned: list[ActiveRun] = []  # runs this process started and must end, even if 
 _auto_lock = threading.Lock()
 
 
-def start_run(name: str | None = None, params: dict[str, Any] | None = None, tags: dict[str, Any] | None = None,
-              *, run_id: str | None = None, kind: str = "run", pipeline: str | None = None,
-              notebook_path: str | Path | None = None, notebook_sha256: str | None = None,
-              git_commit: str | None = None, git_dirty: bool | None = None, backend: str | None = None,
-              parent_run_id: str | None = None, resumed_from: str | None = None, capture: bool = True,
-              home: str | Path | None = None, store: Store | None = None) -> ActiveRun:
+def start_run(
+    name: str | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    kind: str = "run",
+    pipeline: str | None = None,
+    notebook_path: str | Path | None = None,
+    notebook_sha256: str | None = None,
+    git_commit: str | None = None,
+    git_dirty: bool | None = None,
+    backend: str | None = None,
+    parent_run_id: str | None = None,
+    resumed_from: str | None = None,
+    capture: bool = True,
+    home: str | Path | None = None,
+    store: Store | None = None,
+) -> ActiveRun:
     """Start a run and make it active; use as `with start_run(...) as run:` or end it with end_run().
 
     Started inside another run (or inside a pipeline step) it becomes that run's child. With `capture`, the
@@ -47,11 +60,22 @@ def start_run(name: str | None = None, params: dict[str, Any] | None = None, tag
             if tree is not None and git_dirty is None:  # recorded when the run ends
                 dirty_check = provenance.Background(provenance.git_dirty, tree)
         packages = provenance.package_versions(user_cache_dir())
-    new_id = store.create_run(run_id=run_id, name=name, kind=kind, pipeline=pipeline,
-                              notebook_path=str(notebook_path) if notebook_path else None,
-                              notebook_sha256=notebook_sha256, git_commit=git_commit, git_dirty=git_dirty,
-                              backend=backend, params=params, tags=tags, parent_run_id=parent_run_id,
-                              resumed_from=resumed_from, packages=packages)
+    new_id = store.create_run(
+        run_id=run_id,
+        name=name,
+        kind=kind,
+        pipeline=pipeline,
+        notebook_path=str(notebook_path) if notebook_path else None,
+        notebook_sha256=notebook_sha256,
+        git_commit=git_commit,
+        git_dirty=git_dirty,
+        backend=backend,
+        params=params,
+        tags=tags,
+        parent_run_id=parent_run_id,
+        resumed_from=resumed_from,
+        packages=packages,
+    )
     run = ActiveRun(store, new_id, owned=True, dirty_check=dirty_check)
     HEARTBEAT.register(store, new_id)
     push(run)

@@ -88,8 +88,9 @@ def active_run() -> ActiveRun | None:
 
 
 @contextlib.contextmanager
-def attach(run_id: str, step: str | None = None, *, store: Store | None = None,
-           set_env: bool = True) -> Iterator[ActiveRun]:
+def attach(
+    run_id: str, step: str | None = None, *, store: Store | None = None, set_env: bool = True
+) -> Iterator[ActiveRun]:
     """Log to an existing run (and step) inside the block: what a runner wraps a step's execution in, so the
     notebook code's log_metric(...) needs no run handling. With set_env, processes started inside the block
     (kernels, workers) attach too through NBMLOPS_RUN_ID / NBMLOPS_STEP."""

@@ -50,8 +50,9 @@ class Heartbeat:
                 except Exception as exc:  # a missed beat must not kill the thread; the next one may succeed
                     import logging
 
-                    logging.getLogger("nbmlops.tracking").warning("nbmlops: heartbeat of run %s failed: %s",
-                                                                  run_id, exc)
+                    logging.getLogger("nbmlops.tracking").warning(
+                        "nbmlops: heartbeat of run %s failed: %s", run_id, exc
+                    )
 
 
 HEARTBEAT = Heartbeat()

@@ -71,8 +71,12 @@ def _output_of(args: list[str]) -> tuple[int, str] | None:
         return done.returncode, done.stdout
     read, write = os.pipe()
     try:
-        pid = os.posix_spawnp(args[0], args, env, file_actions=[
-            (os.POSIX_SPAWN_DUP2, write, 1), (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
+        pid = os.posix_spawnp(
+            args[0],
+            args,
+            env,
+            file_actions=[(os.POSIX_SPAWN_DUP2, write, 1), (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)],
+        )
     except OSError:
         os.close(read)
         return None
@@ -91,8 +95,7 @@ class Background:
         import threading
 
         self._value: Any = None
-        self._thread = threading.Thread(target=self._call, args=(fn, *args), name="nbmlops-provenance",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._call, args=(fn, *args), name="nbmlops-provenance", daemon=True)
         self._thread.start()
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -113,7 +116,7 @@ def _git_dir(folder: Path) -> Path | None:
             text = dot.read_text(errors="replace").strip()
             if not text.startswith("gitdir:"):
                 return None
-            target = Path(text[len("gitdir:"):].strip())
+            target = Path(text[len("gitdir:") :].strip())
             return target if target.is_absolute() else (parent / target).resolve()
     return None
 
@@ -128,7 +131,7 @@ def _head_commit(git_dir: Path) -> str | None:
         head = (git_dir / "HEAD").read_text().strip()
         if not head.startswith("ref:"):
             return head if _is_sha(head) else None
-        ref = head[len("ref:"):].strip()
+        ref = head[len("ref:") :].strip()
         common = git_dir
         if (git_dir / "commondir").is_file():  # a linked worktree: branches live in the main repository
             common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
@@ -212,7 +215,7 @@ def _cache_entries(path: Path) -> dict[str, dict[str, str]]:
 def _write_cache(path: Path, key: str, packages: dict[str, str]) -> None:
     # a few environments side by side (a venv and a kernel's, say) share one home without evicting each other
     entries = {k: v for k, v in _cache_entries(path).items() if k != key}
-    entries = {**dict(list(entries.items())[-(_CACHE_ENTRIES - 1):]), key: packages}
+    entries = {**dict(list(entries.items())[-(_CACHE_ENTRIES - 1) :]), key: packages}
     from nbmlops.user_cache import write_cache_json
 
     error = write_cache_json(path, json.dumps(entries))

@@ -65,9 +65,18 @@ def filter_clauses(text: str | Iterable[Filter] | None) -> list[Filter]:
     return split_filter(text)
 
 
-def search_runs(store: Store, *, pipeline: str | None = None, filter: str | Iterable[Filter] | None = None,  # noqa: A002
-                order_by: Sequence[str] = (), offset: int = 0, limit: int = 50, kind: str | None = None,
-                status: str | None = None, parent_run_id: str | None = None) -> RunPage:
+def search_runs(
+    store: Store,
+    *,
+    pipeline: str | None = None,
+    filter: str | Iterable[Filter] | None = None,  # noqa: A002
+    order_by: Sequence[str] = (),
+    offset: int = 0,
+    limit: int = 50,
+    kind: str | None = None,
+    status: str | None = None,
+    parent_run_id: str | None = None,
+) -> RunPage:
     """The runs matching every filter, `order_by` then newest first, rows offset..offset+limit, and their total."""
     from nbmlops.store.query import SELECT_RUNS, select_runs
 
@@ -75,8 +84,16 @@ def search_runs(store: Store, *, pipeline: str | None = None, filter: str | Iter
         raise QueryError(f"offset {offset!r}: a page starts at a run number ≥ 0")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise QueryError(f"limit {limit!r}: a page holds 1 to {MAX_PAGE} runs")
-    equals = {column: value for column, value in (("pipeline", pipeline), ("kind", kind), ("status", status),
-                                                   ("parent_run_id", parent_run_id)) if value is not None}
+    equals = {
+        column: value
+        for column, value in (
+            ("pipeline", pipeline),
+            ("kind", kind),
+            ("status", status),
+            ("parent_run_id", parent_run_id),
+        )
+        if value is not None
+    }
     where = filter_clauses(filter)
     statement, params = select_runs(equals, where, order_by, limit)
     store.mark_stale_runs()  # a killed run shows as failed, as `runs ls` shows it
@@ -86,8 +103,14 @@ def search_runs(store: Store, *, pipeline: str | None = None, filter: str | Iter
     matching = matching.replace(SELECT_RUNS, "SELECT runs.id FROM runs", 1)  # nor the columns
     counted = store.db.query(f"SELECT COUNT(*) AS n FROM ({matching}) counted", bound)[0]["n"]
     runs = _with_values(store, rows)
-    return RunPage(runs, int(counted), offset, limit, sorted({k for r in runs for k in r.params}),
-                   sorted({k for r in runs for k in r.metrics}))
+    return RunPage(
+        runs,
+        int(counted),
+        offset,
+        limit,
+        sorted({k for r in runs for k in r.params}),
+        sorted({k for r in runs for k in r.metrics}),
+    )
 
 
 def _with_values(store: Store, rows: list[dict[str, Any]]) -> list[RunInfo]:
@@ -108,15 +131,16 @@ def _with_values(store: Store, rows: list[dict[str, Any]]) -> list[RunInfo]:
     return found
 
 
-def metric_histories(store: Store, run_ids: Sequence[str],
-                     keys: Sequence[str] | None = None) -> dict[str, dict[str, list[MetricPoint]]]:
+def metric_histories(
+    store: Store, run_ids: Sequence[str], keys: Sequence[str] | None = None
+) -> dict[str, dict[str, list[MetricPoint]]]:
     """Every logged point of the runs (only `keys`, if given), in logging order: run -> key -> points."""
     from nbmlops.store.records import MetricPoint
 
     out: dict[str, dict[str, list[MetricPoint]]] = {run_id: {} for run_id in run_ids}
     for ids in _chunks(list(dict.fromkeys(run_ids))):
         bound, ids_sql = sql.in_params("r", ids), sql.in_list("r", len(ids))
-        statement = (f"SELECT run_id, key, value, step, timestamp, step_name FROM metrics WHERE run_id IN {ids_sql}")
+        statement = f"SELECT run_id, key, value, step, timestamp, step_name FROM metrics WHERE run_id IN {ids_sql}"
         if keys:
             statement += f" AND key IN {sql.in_list('k', len(keys))}"
             bound.update(sql.in_params("k", list(keys)))
@@ -127,4 +151,4 @@ def metric_histories(store: Store, run_ids: Sequence[str],
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
     for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
+        yield items[i : i + _CHUNK]

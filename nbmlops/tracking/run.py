@@ -16,8 +16,15 @@ class ActiveRun:
     """`owned` runs were started by this process (start_run) and are ended by it; attached ones (a pipeline
     run seen from inside a step) belong to the runner and are only logged to."""
 
-    def __init__(self, store: Store, run_id: str, *, step: str | None = None, owned: bool = False,
-                 dirty_check: Background | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        *,
+        step: str | None = None,
+        owned: bool = False,
+        dirty_check: Background | None = None,
+    ) -> None:
         self.store = store
         self.id = run_id
         self.step = step
@@ -40,8 +47,7 @@ class ActiveRun:
     def log_metric(self, key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
         self.store.log_metric(self.id, key, value, step, timestamp, self.step)
 
-    def log_metrics(self, values: dict[str, float], step: int | None = None,
-                    timestamp: float | None = None) -> None:
+    def log_metrics(self, values: dict[str, float], step: int | None = None, timestamp: float | None = None) -> None:
         self.store.log_metrics(self.id, values, step, timestamp, self.step)
 
     def set_tag(self, key: str, value: Any) -> None:
@@ -61,6 +67,7 @@ class ActiveRun:
     def forget(run: ActiveRun) -> None:
         """Take the run off the stacks of active runs: nbmlops.tracking.context, which keeps those stacks (and
         imports this module), puts its own function here; without it no run was ever made active."""
+
     def end(self, status: str = "succeeded", error: str | None = None) -> None:
         """End the run (a no-op for attached runs, whose runner ends them, and for runs already ended)."""
         self.forget(self)
@@ -80,8 +87,9 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 _tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.end("succeeded")
         elif issubclass(exc_type, KeyboardInterrupt):

@@ -29,10 +29,15 @@ if TYPE_CHECKING:
     from nbmlops.widgets.training import TrainingSetInspector
 
 # each widget loads on first use: RunsBrowser's first page should not wait for pandas and the drift statistics
-_LAZY = {"Deferred": "nbmlops.widgets._base", "DriftDashboard": "nbmlops.widgets.drift",
-         "FeatureBrowser": "nbmlops.widgets.features", "ModelRegistry": "nbmlops.widgets.models",
-         "PipelineView": "nbmlops.widgets.pipeline", "RunsBrowser": "nbmlops.widgets.runs",
-         "TrainingSetInspector": "nbmlops.widgets.training"}
+_LAZY = {
+    "Deferred": "nbmlops.widgets._base",
+    "DriftDashboard": "nbmlops.widgets.drift",
+    "FeatureBrowser": "nbmlops.widgets.features",
+    "ModelRegistry": "nbmlops.widgets.models",
+    "PipelineView": "nbmlops.widgets.pipeline",
+    "RunsBrowser": "nbmlops.widgets.runs",
+    "TrainingSetInspector": "nbmlops.widgets.training",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -42,5 +47,12 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["Deferred", "DriftDashboard", "FeatureBrowser", "ModelRegistry", "PipelineView", "RunsBrowser",
-           "TrainingSetInspector"]
+__all__ = [
+    "Deferred",
+    "DriftDashboard",
+    "FeatureBrowser",
+    "ModelRegistry",
+    "PipelineView",
+    "RunsBrowser",
+    "TrainingSetInspector",
+]

@@ -84,21 +84,22 @@ class StoreWidget(widgets.VBox):
 
     css_name = "store-widget"
 
-    def __init__(self, title: str, body: list[widgets.Widget], *, store: Store | None = None,
-                 home: str | Path | None = None) -> None:
+    def __init__(
+        self, title: str, body: list[widgets.Widget], *, store: Store | None = None, home: str | Path | None = None
+    ) -> None:
         self._given_store, self._home = store, home
         self._store: Store | None = store
         self.title_html = widgets.HTML(f'{STYLE}<div class="nbmlops-w-title">{esc(title)}</div>')
         self.message_html = widgets.HTML()
-        self.refresh_button = widgets.Button(description="refresh", icon="refresh", tooltip="read the store again",
-                                             layout=widgets.Layout(width="100px"))
+        self.refresh_button = widgets.Button(
+            description="refresh", icon="refresh", tooltip="read the store again", layout=widgets.Layout(width="100px")
+        )
         self.refresh_button.add_class("nbmlops-w-refresh")
         self.message_html.add_class("nbmlops-w-messageline")
         self.refresh_button.on_click(lambda _button: self.refresh())
         self.body = widgets.VBox(body)
         self.message: str | None = None  # what the message line says (tests read it), None when all is well
-        super().__init__(children=[widgets.HBox([self.title_html, self.refresh_button]), self.message_html,
-                                   self.body])
+        super().__init__(children=[widgets.HBox([self.title_html, self.refresh_button]), self.message_html, self.body])
         self.add_class("nbmlops-widget")
         self.add_class(f"nbmlops-{self.css_name}")
 
@@ -143,8 +144,11 @@ class StoreWidget(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is not None:  # where widgets don't render (a saved notebook, nbconvert): the state as HTML
-            static = self.message_html.value if self.message and self.body.layout.display == "none" \
+            static = (
+                self.message_html.value
+                if self.message and self.body.layout.display == "none"
                 else self.message_html.value + self._static_html()
+            )
             bundle["text/html"] = self.title_html.value + static
             bundle["text/plain"] = f"{type(self).__name__}: {self.message}" if self.message else repr(self)
         return bundle

@@ -49,9 +49,12 @@ def html_output(markup: str) -> dict[str, Any]:
 def figure_output(fig: Any, text: str) -> dict[str, Any]:
     """A plotly figure as display data: plotly's own mimetype (interactive, offline) with a text fallback."""
     spec = json.loads(fig.to_json())
-    return display_data({PLOTLY_MIME: {"data": spec.get("data", []), "layout": spec.get("layout", {}),
-                                       "config": PLOT_CONFIG},
-                         "text/plain": text})
+    return display_data(
+        {
+            PLOTLY_MIME: {"data": spec.get("data", []), "layout": spec.get("layout", {}), "config": PLOT_CONFIG},
+            "text/plain": text,
+        }
+    )
 
 
 def _strip_tags(markup: str) -> str:

@@ -90,8 +90,9 @@ def _model_name(model: str) -> str:
     from nbmlops.registry import parse_uri
 
     if not isinstance(model, str):
-        raise NbmlopsError(f"a model is named by a string such as 'churn' or 'churn@production', "
-                           f"not {type(model).__qualname__}")
+        raise NbmlopsError(
+            f"a model is named by a string such as 'churn' or 'churn@production', not {type(model).__qualname__}"
+        )
     return parse_uri(model).name
 
 
@@ -119,8 +120,12 @@ def _sorted(table: pd.DataFrame, key: str) -> pd.DataFrame:
         keys["c"] = -table["effect_size"].fillna(-float("inf"))
         order = ["a", "b", "c", "feature"]
     else:
-        column, ascending = {"p-value": ("p_value", True), "effect size": ("effect_size", False),
-                             "statistic": ("statistic", False), "missing (current)": ("missing_current", False)}[key]
+        column, ascending = {
+            "p-value": ("p_value", True),
+            "effect size": ("effect_size", False),
+            "statistic": ("statistic", False),
+            "missing (current)": ("missing_current", False),
+        }[key]
         values = table[column]
         keys["a"] = values.isna()  # missing values last either way
         keys["b"] = values if ascending else -values
@@ -135,25 +140,57 @@ def _verdict(row: dict[str, Any]) -> str:
 
 
 def _table_html(rows: pd.DataFrame, total: int, selected: str | None) -> str:
-    head = ["feature", "kind", "test", "statistic", "p-value", "effect size", "threshold", "verdict", "missing",
-            "unseen", "note"]
+    head = [
+        "feature",
+        "kind",
+        "test",
+        "statistic",
+        "p-value",
+        "effect size",
+        "threshold",
+        "verdict",
+        "missing",
+        "unseen",
+        "note",
+    ]
     body = []
     for r in rows.to_dict("records"):
-        name = esc(r["feature"]) + ("" if r["role"] == "feature" else
-                                    f' <span class="nbmlops-drift-muted">({esc(r["role"])})</span>')
-        effect = "" if missing(r["effect_size"]) else \
-            f'{fmt(r["effect_size"])} <span class="nbmlops-drift-muted">{esc(r["effect_metric"] or "")}</span>'
-        cells = [name, esc(r["kind"]), esc(r["test"] or ""), fmt(r["statistic"]), fmt(r["p_value"]), effect,
-                 fmt(r["threshold"]), _verdict(r), pct(r["missing_current"]), pct(r["unseen_current"])]
-        classes = " ".join(c for c in ("drifted" if r["drifted"] else "",
-                                       "selected" if r["feature"] == selected else "") if c)
-        body.append(f'<tr data-feature="{esc(r["feature"])}" class="{classes}">'
-                    + "".join(f"<td>{c}</td>" for c in cells)
-                    + f'<td class="note">{esc(r["reason"] or "")}</td></tr>')
+        name = esc(r["feature"]) + (
+            "" if r["role"] == "feature" else f' <span class="nbmlops-drift-muted">({esc(r["role"])})</span>'
+        )
+        effect = (
+            ""
+            if missing(r["effect_size"])
+            else f'{fmt(r["effect_size"])} <span class="nbmlops-drift-muted">{esc(r["effect_metric"] or "")}</span>'
+        )
+        cells = [
+            name,
+            esc(r["kind"]),
+            esc(r["test"] or ""),
+            fmt(r["statistic"]),
+            fmt(r["p_value"]),
+            effect,
+            fmt(r["threshold"]),
+            _verdict(r),
+            pct(r["missing_current"]),
+            pct(r["unseen_current"]),
+        ]
+        classes = " ".join(
+            c for c in ("drifted" if r["drifted"] else "", "selected" if r["feature"] == selected else "") if c
+        )
+        body.append(
+            f'<tr data-feature="{esc(r["feature"])}" class="{classes}">'
+            + "".join(f"<td>{c}</td>" for c in cells)
+            + f'<td class="note">{esc(r["reason"] or "")}</td></tr>'
+        )
     shown = f"{len(rows)} of {total} columns shown" if len(rows) != total else f"{total} columns"
-    return (f'{_STYLE}<div class="nbmlops-drift-scroll"><table class="nbmlops-drift-table"><thead><tr>'
-            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
-            + f'</tbody></table></div><div class="nbmlops-drift-muted">{shown}</div>')
+    return (
+        f'{_STYLE}<div class="nbmlops-drift-scroll"><table class="nbmlops-drift-table"><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + f'</tbody></table></div><div class="nbmlops-drift-muted">{shown}</div>'
+    )
 
 
 def _summary_html(result: DriftResult, info: dict[str, Any]) -> str:
@@ -162,9 +199,11 @@ def _summary_html(result: DriftResult, info: dict[str, Any]) -> str:
     tested = features[features["status"] == OK]
     drifted = int(tested["drifted"].astype(bool).sum())
     css = "drift" if result.dataset_drift else "ok"
-    verdict = (f'<div class="nbmlops-drift-verdict {css}"><b>Dataset drift: {"yes" if result.dataset_drift else "no"}'
-               f"</b> — {drifted} of {len(tested)} tested features drifted ({result.drift_share:.0%}; dataset drift "
-               f"at ≥ {result.share_threshold:.0%})</div>")
+    verdict = (
+        f'<div class="nbmlops-drift-verdict {css}"><b>Dataset drift: {"yes" if result.dataset_drift else "no"}'
+        f"</b> — {drifted} of {len(tested)} tested features drifted ({result.drift_share:.0%}; dataset drift "
+        f"at ≥ {result.share_threshold:.0%})</div>"
+    )
     facts = [f"reference rows {result.n_reference:,}", f"current rows {result.n_current:,}"]
     untested = len(features) - len(tested)
     if untested:
@@ -190,10 +229,15 @@ def _info(summary: dict[str, Any] | pd.Series) -> dict[str, Any]:
     """What a stored result's summary row adds to the verdict line."""
     name, version = summary.get("model_name"), summary.get("model_version")
     model = f"{name}:{int(version)}" if name and not missing(version) else name
-    return {"model": model, "window": summary.get("window"), "source": summary.get("source"),
-            "window_end": summary.get("window_end"), "result_id": summary.get("id"),
-            "alert": bool(summary.get("alert")) if not missing(summary.get("alert")) else False,
-            "metrics": summary.get("metrics") or {}}
+    return {
+        "model": model,
+        "window": summary.get("window"),
+        "source": summary.get("source"),
+        "window_end": summary.get("window_end"),
+        "result_id": summary.get("id"),
+        "alert": bool(summary.get("alert")) if not missing(summary.get("alert")) else False,
+        "metrics": summary.get("metrics") or {},
+    }
 
 
 # -- the widget -----------------------------------------------------------------------------------------------------
@@ -202,18 +246,34 @@ class DriftDashboard(widgets.VBox):
     reference-vs-current distribution and, for stored results, drift over time. Display it (last expression of a
     cell, or `display(dash)`); `select("tenure")` picks a column from code, as the feature dropdown does."""
 
-    def __init__(self, result: DriftResult | MonitorRun, *, title: str | None = None, feature: str | None = None,
-                 _stored: _Stored | None = None, _info: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        result: DriftResult | MonitorRun,
+        *,
+        title: str | None = None,
+        feature: str | None = None,
+        _stored: _Stored | None = None,
+        _info: dict[str, Any] | None = None,
+    ) -> None:
         info = dict(_info or {})
         if isinstance(result, MonitorRun):
-            info = {"model": result.model, "window": result.window, "window_end": result.window_end,
-                    "result_id": result.result_id, "alert": result.alert, "metrics": result.metrics, **info}
+            info = {
+                "model": result.model,
+                "window": result.window,
+                "window_end": result.window_end,
+                "result_id": result.result_id,
+                "alert": result.alert,
+                "metrics": result.metrics,
+                **info,
+            }
             result = result.drift
         if not isinstance(result, DriftResult):
-            raise NbmlopsError(f"DriftDashboard shows a drift result: the DriftResult of "
-                               f"nbmlops.monitoring.detect_drift(reference_df, current_df) or the MonitorRun of "
-                               f"monitor_model(...), not {type(result).__qualname__} "
-                               "(for a stored model use DriftDashboard.history('NAME'))")
+            raise NbmlopsError(
+                f"DriftDashboard shows a drift result: the DriftResult of "
+                f"nbmlops.monitoring.detect_drift(reference_df, current_df) or the MonitorRun of "
+                f"monitor_model(...), not {type(result).__qualname__} "
+                "(for a stored model use DriftDashboard.history('NAME'))"
+            )
         self._stored = _stored
         self._quiet = False
         self.result = result
@@ -226,33 +286,52 @@ class DriftDashboard(widgets.VBox):
         name = (_stored.model if _stored else None) or info.get("model")
         heading = title or (f"Drift of {name}" if name else "Drift")
         self.title_html = widgets.HTML(f"<h3 style='margin:4px 0'>{esc(heading)}</h3>")
-        self.result_picker = widgets.Dropdown(description="result", options=self._result_options(),
-                                              value=info.get("result_id") if _stored else None,
-                                              layout=widgets.Layout(width="560px", display=None if _stored
-                                                                    else "none"))
+        self.result_picker = widgets.Dropdown(
+            description="result",
+            options=self._result_options(),
+            value=info.get("result_id") if _stored else None,
+            layout=widgets.Layout(width="560px", display=None if _stored else "none"),
+        )
         self.summary_html = widgets.HTML()
-        self.filter_text = widgets.Text(placeholder="filter features", continuous_update=True,
-                                        layout=widgets.Layout(width="260px"))
-        self.drifted_only = widgets.Checkbox(description="drifted only", indent=False,
-                                             layout=widgets.Layout(width="120px"))
-        self.sort_by = widgets.Dropdown(description="sort", options=SORTS, value=SORTS[0],
-                                        style={"description_width": "initial"}, layout=widgets.Layout(width="200px"))
+        self.filter_text = widgets.Text(
+            placeholder="filter features", continuous_update=True, layout=widgets.Layout(width="260px")
+        )
+        self.drifted_only = widgets.Checkbox(
+            description="drifted only", indent=False, layout=widgets.Layout(width="120px")
+        )
+        self.sort_by = widgets.Dropdown(
+            description="sort",
+            options=SORTS,
+            value=SORTS[0],
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="200px"),
+        )
         self.table_html = widgets.HTML()
-        self.feature_picker = widgets.Dropdown(description="feature", options=[],
-                                               layout=widgets.Layout(width="360px"))
+        self.feature_picker = widgets.Dropdown(description="feature", options=[], layout=widgets.Layout(width="360px"))
         self.distribution_output = widgets.Output(layout=widgets.Layout(min_width="560px"))
         self.history_output = widgets.Output(layout=widgets.Layout(min_width="560px"))
         history_box = widgets.VBox([self.history_output], layout=widgets.Layout(display=None if _stored else "none"))
-        super().__init__(children=[
-            self.title_html, self.result_picker, self.summary_html,
-            widgets.HBox([self.filter_text, self.drifted_only, self.sort_by]),
-            self.table_html, self.feature_picker,
-            widgets.HBox([self.distribution_output, history_box], layout=widgets.Layout(flex_flow="row wrap")),
-        ])
+        super().__init__(
+            children=[
+                self.title_html,
+                self.result_picker,
+                self.summary_html,
+                widgets.HBox([self.filter_text, self.drifted_only, self.sort_by]),
+                self.table_html,
+                self.feature_picker,
+                widgets.HBox([self.distribution_output, history_box], layout=widgets.Layout(flex_flow="row wrap")),
+            ]
+        )
         self.add_class("nbmlops-drift-dashboard")
-        for control, name in ((self.result_picker, "result"), (self.filter_text, "filter"), (self.sort_by, "sort"),
-                              (self.drifted_only, "drifted-only"), (self.feature_picker, "feature"),
-                              (self.distribution_output, "distribution"), (self.history_output, "history")):
+        for control, name in (
+            (self.result_picker, "result"),
+            (self.filter_text, "filter"),
+            (self.sort_by, "sort"),
+            (self.drifted_only, "drifted-only"),
+            (self.feature_picker, "feature"),
+            (self.distribution_output, "distribution"),
+            (self.history_output, "history"),
+        ):
             control.add_class(f"nbmlops-drift-{name}")  # stable hooks for styling and browser tests
         for control in (self.filter_text, self.drifted_only, self.sort_by):
             control.observe(self._on_rows, names="value")
@@ -262,8 +341,17 @@ class DriftDashboard(widgets.VBox):
 
     # -- constructors from the store -------------------------------------------------------------------------------
     @classmethod
-    def for_model(cls, model: str, current: Any = None, *, window: str | None = None, feature: str | None = None,
-                  store: Store | None = None, home: str | Path | None = None, **options: Any) -> DriftDashboard:
+    def for_model(
+        cls,
+        model: str,
+        current: Any = None,
+        *,
+        window: str | None = None,
+        feature: str | None = None,
+        store: Store | None = None,
+        home: str | Path | None = None,
+        **options: Any,
+    ) -> DriftDashboard:
         """Monitor `model` (e.g. 'churn@production') on `current` (a DataFrame or a Parquet/CSV/JSON-lines file) or
         on the predictions logged in `window` ('1d'), exactly as `nbmlops monitor run` does: the result is stored
         (and the model's alert evaluated), then shown with the model's stored history. `options` go to
@@ -279,9 +367,16 @@ class DriftDashboard(widgets.VBox):
         return cls(run, feature=feature, _stored=stored, _info=info)
 
     @classmethod
-    def history(cls, model: str, *, result: str | None = None, feature: str | None = None,
-                store: Store | None = None, home: str | Path | None = None,
-                limit: int | None = HISTORY_LIMIT) -> DriftDashboard:
+    def history(
+        cls,
+        model: str,
+        *,
+        result: str | None = None,
+        feature: str | None = None,
+        store: Store | None = None,
+        home: str | Path | None = None,
+        limit: int | None = HISTORY_LIMIT,
+    ) -> DriftDashboard:
         """Browse the drift results stored for `model` (a name; an alias or version only names the model): the
         latest first, or the result with id `result`; the `limit` newest are listed and charted over time."""
         name = _model_name(model)
@@ -291,14 +386,18 @@ class DriftDashboard(widgets.VBox):
             from nbmlops.registry import get_model_version
 
             get_model_version(name, store=store)  # an unknown model: the registry's error names the known ones
-            raise NbmlopsError(f"no drift results stored for model '{name}': run DriftDashboard.for_model"
-                               f"('{model}', current=DATA) or `nbmlops monitor run {model} --current FILE` first")
+            raise NbmlopsError(
+                f"no drift results stored for model '{name}': run DriftDashboard.for_model"
+                f"('{model}', current=DATA) or `nbmlops monitor run {model} --current FILE` first"
+            )
         ids = stored.results["id"].tolist()
         if result is None:
             result = ids[0]
         elif result not in ids:
-            raise NbmlopsError(f"no drift result '{result}' among the {len(ids)} newest stored for model '{name}' "
-                               f"(latest: {', '.join(ids[:5])})")
+            raise NbmlopsError(
+                f"no drift result '{result}' among the {len(ids)} newest stored for model '{name}' "
+                f"(latest: {', '.join(ids[:5])})"
+            )
         summary, drift = load_result(store, result)
         return cls(drift, feature=feature, _stored=stored, _info=_info(summary))
 
@@ -326,8 +425,10 @@ class DriftDashboard(widgets.VBox):
         """Show `feature`'s distribution (and history); clears a filter that hides it."""
         names = self._table["feature"].astype(str).tolist()
         if feature not in names:
-            raise NbmlopsError(f"no column '{feature}' in this drift result (columns: {', '.join(names[:20])}"
-                               f"{', ...' if len(names) > 20 else ''})")
+            raise NbmlopsError(
+                f"no column '{feature}' in this drift result (columns: {', '.join(names[:20])}"
+                f"{', ...' if len(names) > 20 else ''})"
+            )
         if feature not in set(self.rows["feature"]):
             self._quiet = True
             try:
@@ -360,8 +461,12 @@ class DriftDashboard(widgets.VBox):
             return []
         options, seen = [], set()
         for r in self._stored.results.to_dict("records"):
-            parts = [_when(r["window_end"]), f"{r['model_name']}:{r['model_version']}",
-                     f"{r['n_drifted']}/{r['n_features']} drifted", "DRIFT" if r["dataset_drift"] else "no drift"]
+            parts = [
+                _when(r["window_end"]),
+                f"{r['model_name']}:{r['model_version']}",
+                f"{r['n_drifted']}/{r['n_features']} drifted",
+                "DRIFT" if r["dataset_drift"] else "no drift",
+            ]
             if r["alert"]:
                 parts.append("ALERT")
             if r["window"] or r["source"]:
@@ -400,8 +505,9 @@ class DriftDashboard(widgets.VBox):
         self.table_html.value = _table_html(rows, len(self._table), feature)
         if feature is None:
             self.distribution_figure = self.history_figure = None
-            self.distribution_output.outputs = (html_output(
-                '<p class="nbmlops-drift-muted">No column matches the filter.</p>'),)
+            self.distribution_output.outputs = (
+                html_output('<p class="nbmlops-drift-muted">No column matches the filter.</p>'),
+            )
             self.history_output.outputs = ()
             return
         match = self._table[self._table["feature"] == feature]
@@ -409,13 +515,18 @@ class DriftDashboard(widgets.VBox):
         plot = self.result.plots.get(feature)
         self.distribution_figure = distribution_figure(feature, plot, row) if plot else None
         if self.distribution_figure is not None:
-            self.distribution_output.outputs = (figure_output(self.distribution_figure,
-                                                              f"{feature}: reference vs current distribution"),)
+            self.distribution_output.outputs = (
+                figure_output(self.distribution_figure, f"{feature}: reference vs current distribution"),
+            )
         else:
-            why = (f"{row['status']}: {row['reason']}" if row is not None and row["status"] != OK and row["reason"]
-                   else "the result holds no distribution (detect_drift(..., plots=False))")
-            self.distribution_output.outputs = (html_output(
-                f'<p class="nbmlops-drift-muted">No distribution for {esc(feature)}: {esc(why)}.</p>'),)
+            why = (
+                f"{row['status']}: {row['reason']}"
+                if row is not None and row["status"] != OK and row["reason"]
+                else "the result holds no distribution (detect_drift(..., plots=False))"
+            )
+            self.distribution_output.outputs = (
+                html_output(f'<p class="nbmlops-drift-muted">No distribution for {esc(feature)}: {esc(why)}.</p>'),
+            )
         if self._stored is None:
             return
         self.history_figure = history_figure(feature, self._stored.history, self.result_id)
@@ -423,8 +534,9 @@ class DriftDashboard(widgets.VBox):
         if self.history_figure is not None:
             outputs.append(figure_output(self.history_figure, f"{feature}: drift score over time"))
         else:
-            outputs.append(html_output(f'<p class="nbmlops-drift-muted">No tested window of {esc(feature)} '
-                                       "is stored.</p>"))
+            outputs.append(
+                html_output(f'<p class="nbmlops-drift-muted">No tested window of {esc(feature)} is stored.</p>')
+            )
         if self.share_figure is not None:
             outputs.append(figure_output(self.share_figure, "share of drifted features over time"))
         self.history_output.outputs = tuple(outputs)

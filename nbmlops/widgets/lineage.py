@@ -17,9 +17,18 @@ if TYPE_CHECKING:
     from nbmlops.registry import ModelVersion
     from nbmlops.store import Store
 
-KIND_COLORS = {"model_version": "#d81b60", "run": "#1e88e5", "notebook": "#43a047", "commit": "#6d4c41",
-               "value": "#fb8c00", "artifact": "#8e24aa", "training_set": "#00acc1", "feature_vector": "#3949ab",
-               "feature_set": "#5e35b1", "drift_result": "#e53935"}
+KIND_COLORS = {
+    "model_version": "#d81b60",
+    "run": "#1e88e5",
+    "notebook": "#43a047",
+    "commit": "#6d4c41",
+    "value": "#fb8c00",
+    "artifact": "#8e24aa",
+    "training_set": "#00acc1",
+    "feature_vector": "#3949ab",
+    "feature_set": "#5e35b1",
+    "drift_result": "#e53935",
+}
 
 
 @dataclass
@@ -60,8 +69,13 @@ def version_lineage(store: Store, version: ModelVersion) -> Lineage:
     from nbmlops.registry import model_lineage
 
     graph = Lineage()
-    root = graph.add(f"model_version:{version.uri}", "model_version", version.uri, 0,
-                     f"{version.model_type or ''} · {version.format}")
+    root = graph.add(
+        f"model_version:{version.uri}",
+        "model_version",
+        version.uri,
+        0,
+        f"{version.model_type or ''} · {version.format}",
+    )
     for edge in model_lineage(version.uri, store=store):
         node = f"{edge.to_kind}:{edge.to_id}"
         if edge.to_kind == "run":
@@ -72,15 +86,21 @@ def version_lineage(store: Store, version: ModelVersion) -> Lineage:
             for run_edge in store.edges("run", edge.to_id, "out"):
                 target = f"{run_edge.to_kind}:{run_edge.to_id}"
                 if run_edge.to_kind == "notebook":
-                    graph.add(target, "notebook", run_edge.to_id[:12], 2, (run_edge.name or "")
-                              + (f" · cells {', '.join(map(str, cells))}" if cells else ""))
+                    graph.add(
+                        target,
+                        "notebook",
+                        run_edge.to_id[:12],
+                        2,
+                        (run_edge.name or "") + (f" · cells {', '.join(map(str, cells))}" if cells else ""),
+                    )
                 elif run_edge.to_kind == "commit":
                     graph.add(target, "commit", run_edge.to_id[:12], 2, run_edge.name or "")
                 elif run_edge.to_kind == "training_set":
                     graph.add(target, "training_set", run_edge.to_id[:12], 2, f"vector {run_edge.name or ''}")
                     for ts_edge in store.edges("training_set", run_edge.to_id, "out"):
-                        graph.add(f"{ts_edge.to_kind}:{ts_edge.to_id}", ts_edge.to_kind, ts_edge.to_id, 3,
-                                  ts_edge.relation)
+                        graph.add(
+                            f"{ts_edge.to_kind}:{ts_edge.to_id}", ts_edge.to_kind, ts_edge.to_id, 3, ts_edge.relation
+                        )
                         graph.link(target, f"{ts_edge.to_kind}:{ts_edge.to_id}", ts_edge.relation)
                 else:
                     continue
@@ -95,15 +115,24 @@ def version_lineage(store: Store, version: ModelVersion) -> Lineage:
             graph.add(node, edge.to_kind, edge.to_id[:12], 1, edge.relation)
         graph.link(root, node, edge.relation)
     if version.notebook_sha256 and f"notebook:{version.notebook_sha256}" not in graph.nodes:
-        graph.add(f"notebook:{version.notebook_sha256}", "notebook", version.notebook_sha256[:12], 1,
-                  version.notebook_path or "")
+        graph.add(
+            f"notebook:{version.notebook_sha256}",
+            "notebook",
+            version.notebook_sha256[:12],
+            1,
+            version.notebook_path or "",
+        )
         graph.link(root, f"notebook:{version.notebook_sha256}", "code")
     results = list_results(store, version.name)
     mine = results[results["model_version"] == version.version] if len(results) else results
     for row in mine.head(8).to_dict("records"):
-        node = graph.add(f"drift_result:{row['id']}", "drift_result", str(row["id"])[:12], -1,
-                         f"{'DRIFT' if row['dataset_drift'] else 'no drift'} · {row['n_drifted']}/"
-                         f"{row['n_features']} features")
+        node = graph.add(
+            f"drift_result:{row['id']}",
+            "drift_result",
+            str(row["id"])[:12],
+            -1,
+            f"{'DRIFT' if row['dataset_drift'] else 'no drift'} · {row['n_drifted']}/{row['n_features']} features",
+        )
         graph.link(node, root, "monitors")
     return graph
 
@@ -122,26 +151,54 @@ def lineage_figure(graph: Lineage, title: str) -> Figure:
     fig = go.Figure()
     for a, b, relation in graph.edges:
         (x0, y0), (x1, y1) = where[a], where[b]
-        fig.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", line={"color": "#b0bec5", "width": 1.5},
-                                 hoverinfo="text", text=relation, showlegend=False))
+        fig.add_trace(
+            go.Scatter(
+                x=[x0, x1],
+                y=[y0, y1],
+                mode="lines",
+                line={"color": "#b0bec5", "width": 1.5},
+                hoverinfo="text",
+                text=relation,
+                showlegend=False,
+            )
+        )
     for kind, color in KIND_COLORS.items():
         members = [n for n, info in graph.nodes.items() if info["kind"] == kind]
         if not members:
             continue
-        fig.add_trace(go.Scatter(
-            x=[where[n][0] for n in members], y=[where[n][1] for n in members], mode="markers+text", name=kind,
-            marker={"size": 16, "color": color}, text=[graph.nodes[n]["label"] for n in members],
-            textposition="bottom center", customdata=[graph.nodes[n]["detail"] for n in members],
-            hovertemplate=f"{kind}<br>%{{text}}<br>%{{customdata}}<extra></extra>"))
-    fig.update_layout(title={"text": title, "font": {"size": 14}}, height=360, width=760, template="plotly_white",
-                      xaxis={"visible": False}, yaxis={"visible": False}, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "y": -0.05})
+        fig.add_trace(
+            go.Scatter(
+                x=[where[n][0] for n in members],
+                y=[where[n][1] for n in members],
+                mode="markers+text",
+                name=kind,
+                marker={"size": 16, "color": color},
+                text=[graph.nodes[n]["label"] for n in members],
+                textposition="bottom center",
+                customdata=[graph.nodes[n]["detail"] for n in members],
+                hovertemplate=f"{kind}<br>%{{text}}<br>%{{customdata}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=360,
+        width=760,
+        template="plotly_white",
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.05},
+    )
     return fig
 
 
 def lineage_html(graph: Lineage) -> str:
-    rows = "".join(f'<tr data-kind="{esc(n["kind"])}"><td>{esc(n["kind"])}</td><td>{esc(n["label"])}</td>'
-                   f"<td>{esc(n['detail'])}</td></tr>"
-                   for n in sorted(graph.nodes.values(), key=lambda n: n["layer"]))
-    return ('<table class="nbmlops-w-table nbmlops-models-lineage"><thead><tr><th>kind</th><th>id</th><th>detail</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+    rows = "".join(
+        f'<tr data-kind="{esc(n["kind"])}"><td>{esc(n["kind"])}</td><td>{esc(n["label"])}</td>'
+        f"<td>{esc(n['detail'])}</td></tr>"
+        for n in sorted(graph.nodes.values(), key=lambda n: n["layer"])
+    )
+    return (
+        '<table class="nbmlops-w-table nbmlops-models-lineage"><thead><tr><th>kind</th><th>id</th><th>detail</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )

@@ -48,11 +48,24 @@ def metrics_figure(name: str, versions: list[ModelVersion]) -> Figure | None:
     fig = go.Figure()
     for i, key in enumerate(keys):
         points = [(v.version, v.metrics[key]) for v in ordered if key in v.metrics and not missing(v.metrics[key])]
-        fig.add_trace(go.Scatter(x=[f"v{p[0]}" for p in points], y=[float(p[1]) for p in points], name=key,
-                                 mode="lines+markers", line={"color": PALETTE[i % len(PALETTE)]}))
-    fig.update_layout(title={"text": f"{name}: metrics per version", "font": {"size": 14}}, height=320, width=620,
-                      xaxis_title="version", xaxis_type="category", template="plotly_white",
-                      margin={"l": 50, "r": 10, "t": 40, "b": 45})
+        fig.add_trace(
+            go.Scatter(
+                x=[f"v{p[0]}" for p in points],
+                y=[float(p[1]) for p in points],
+                name=key,
+                mode="lines+markers",
+                line={"color": PALETTE[i % len(PALETTE)]},
+            )
+        )
+    fig.update_layout(
+        title={"text": f"{name}: metrics per version", "font": {"size": 14}},
+        height=320,
+        width=620,
+        xaxis_title="version",
+        xaxis_type="category",
+        template="plotly_white",
+        margin={"l": 50, "r": 10, "t": 40, "b": 45},
+    )
     return fig
 
 
@@ -61,8 +74,7 @@ class ModelRegistry(StoreWidget):
 
     css_name = "model-registry"
 
-    def __init__(self, name: str | None = None, *, store: Store | None = None,
-                 home: str | Path | None = None) -> None:
+    def __init__(self, name: str | None = None, *, store: Store | None = None, home: str | Path | None = None) -> None:
         self.models: list[RegisteredModel] = []
         self.versions: list[ModelVersion] = []
         self.history: list[AliasMove] = []
@@ -75,38 +87,69 @@ class ModelRegistry(StoreWidget):
         self.model_picker = widgets.Dropdown(description="model", options=[], layout=widgets.Layout(width="320px"))
         self.summary_html = widgets.HTML()
         self.versions_html = widgets.HTML()
-        self.version_picker = widgets.Dropdown(description="version", options=[],
-                                               layout=widgets.Layout(width="220px"))
-        self.alias_text = widgets.Combobox(description="alias", placeholder="production", options=SUGGESTED_ALIASES,
-                                           ensure_option=False, layout=widgets.Layout(width="240px"))
-        self.promote_button = widgets.Button(description="move alias…", button_style="warning", icon="arrow-up",
-                                             layout=widgets.Layout(width="130px"))
+        self.version_picker = widgets.Dropdown(description="version", options=[], layout=widgets.Layout(width="220px"))
+        self.alias_text = widgets.Combobox(
+            description="alias",
+            placeholder="production",
+            options=SUGGESTED_ALIASES,
+            ensure_option=False,
+            layout=widgets.Layout(width="240px"),
+        )
+        self.promote_button = widgets.Button(
+            description="move alias…", button_style="warning", icon="arrow-up", layout=widgets.Layout(width="130px")
+        )
         self.confirm_html = widgets.HTML()
-        self.confirm_button = widgets.Button(description="confirm", button_style="danger",
-                                             layout=widgets.Layout(width="100px"))
+        self.confirm_button = widgets.Button(
+            description="confirm", button_style="danger", layout=widgets.Layout(width="100px")
+        )
         self.cancel_button = widgets.Button(description="cancel", layout=widgets.Layout(width="100px"))
-        self.confirm_box = widgets.HBox([self.confirm_html, self.confirm_button, self.cancel_button],
-                                        layout=widgets.Layout(display="none"))
+        self.confirm_box = widgets.HBox(
+            [self.confirm_html, self.confirm_button, self.cancel_button], layout=widgets.Layout(display="none")
+        )
         self.result_html = widgets.HTML()
         self.metrics_output = widgets.Output()
         self.lineage_output = widgets.Output()
         self.lineage_html = widgets.HTML()
         self.history_html = widgets.HTML()
-        for control, css in ((self.model_picker, "model"), (self.version_picker, "version"),
-                             (self.alias_text, "alias"), (self.promote_button, "promote"),
-                             (self.confirm_button, "confirm"), (self.cancel_button, "cancel"),
-                             (self.confirm_box, "confirmation"), (self.versions_html, "versions"),
-                             (self.history_html, "history"), (self.result_html, "result"),
-                             (self.metrics_output, "metrics"), (self.lineage_output, "lineage")):
+        for control, css in (
+            (self.model_picker, "model"),
+            (self.version_picker, "version"),
+            (self.alias_text, "alias"),
+            (self.promote_button, "promote"),
+            (self.confirm_button, "confirm"),
+            (self.cancel_button, "cancel"),
+            (self.confirm_box, "confirmation"),
+            (self.versions_html, "versions"),
+            (self.history_html, "history"),
+            (self.result_html, "result"),
+            (self.metrics_output, "metrics"),
+            (self.lineage_output, "lineage"),
+        ):
             control.add_class(f"nbmlops-models-{css}")
-        super().__init__("Model registry", [
-            self.model_picker, self.summary_html, self.versions_html, self.metrics_output,
-            widgets.HBox([self.version_picker, self.alias_text, self.promote_button]), self.confirm_box,
-            self.result_html, self.lineage_output, self.lineage_html, self.history_html], store=store, home=home)
+        super().__init__(
+            "Model registry",
+            [
+                self.model_picker,
+                self.summary_html,
+                self.versions_html,
+                self.metrics_output,
+                widgets.HBox([self.version_picker, self.alias_text, self.promote_button]),
+                self.confirm_box,
+                self.result_html,
+                self.lineage_output,
+                self.lineage_html,
+                self.history_html,
+            ],
+            store=store,
+            home=home,
+        )
         self.model_picker.observe(self._on_model, names="value")
         self.version_picker.observe(self._on_version, names="value")
-        self.promote_button.on_click(lambda _b: self.guard(lambda: self.request_promote(
-            self.version_picker.value, self.alias_text.value), hide=False))
+        self.promote_button.on_click(
+            lambda _b: self.guard(
+                lambda: self.request_promote(self.version_picker.value, self.alias_text.value), hide=False
+            )
+        )
         self.confirm_button.on_click(lambda _b: self.guard(self.confirm, hide=False))
         self.cancel_button.on_click(lambda _b: self.cancel())
         self.refresh()
@@ -151,8 +194,11 @@ class ModelRegistry(StoreWidget):
         number = self._version_number(version)
         before = self.aliases.get(alias)
         self.pending = (number, alias, before)
-        question = (f"move {self.name}@{alias} from v{before} to v{number}?" if before is not None
-                    else f"create {self.name}@{alias} at v{number}?")
+        question = (
+            f"move {self.name}@{alias} from v{before} to v{number}?"
+            if before is not None
+            else f"create {self.name}@{alias} at v{number}?"
+        )
         if before == number:
             question = f"{self.name}@{alias} already points at v{number}; record it again?"
         self.confirm_html.value = f'{STYLE}<div class="nbmlops-w-message empty">{esc(question)}</div>'
@@ -194,8 +240,10 @@ class ModelRegistry(StoreWidget):
             return get_model_version(f"{self.name}@{version.strip()}", store=self.store).version
         number = int(str(version).strip().lstrip("v"))
         if number not in [v.version for v in self.versions]:
-            raise NbmlopsError(f"model '{self.name}' has no version {number} (versions: "
-                               f"{', '.join(str(v.version) for v in sorted(self.versions, key=lambda v: v.version))})")
+            raise NbmlopsError(
+                f"model '{self.name}' has no version {number} (versions: "
+                f"{', '.join(str(v.version) for v in sorted(self.versions, key=lambda v: v.version))})"
+            )
         return number
 
     # -- loading ------------------------------------------------------------------------------------------------
@@ -205,8 +253,11 @@ class ModelRegistry(StoreWidget):
         self.models = list_models(store=self.store)
         if not self.models:
             self.versions, self.history = [], []
-            self.show_message("no models registered in this project yet: nbmlops.register_model(model, 'name') "
-                              "inside a run or pipeline step registers one", "empty")
+            self.show_message(
+                "no models registered in this project yet: nbmlops.register_model(model, 'name') "
+                "inside a run or pipeline step registers one",
+                "empty",
+            )
             return
         wanted = keep[0] if keep else (self.name or self._wanted)
         names = [m.name for m in self.models]
@@ -241,17 +292,22 @@ class ModelRegistry(StoreWidget):
         self.history = alias_history(name, limit=20, store=self.store)
         model = next(m for m in self.models if m.name == name)
         aliases = ", ".join(f"@{a} → v{v}" for a, v in sorted(model.aliases.items())) or "no aliases"
-        self.summary_html.value = (f'{STYLE}<div class="nbmlops-w-muted"><b>{esc(name)}</b> · {model.versions} '
-                                   f"version{'s' if model.versions != 1 else ''} · {esc(aliases)}</div>")
+        self.summary_html.value = (
+            f'{STYLE}<div class="nbmlops-w-muted"><b>{esc(name)}</b> · {model.versions} '
+            f"version{'s' if model.versions != 1 else ''} · {esc(aliases)}</div>"
+        )
         self.versions_html.value = self._versions_table()
         self.metrics_figure = metrics_figure(name, self.versions)
-        self.metrics_output.outputs = () if self.metrics_figure is None else (
-            figure_output(self.metrics_figure, f"{name}: metrics per version"),)
+        self.metrics_output.outputs = (
+            () if self.metrics_figure is None else (figure_output(self.metrics_figure, f"{name}: metrics per version"),)
+        )
         numbers = [v.version for v in self.versions]
         self._quiet = True
         try:
-            self.version_picker.options = [(f"v{v.version}" + (f" @{', @'.join(v.aliases)}" if v.aliases else ""),
-                                            v.version) for v in self.versions]
+            self.version_picker.options = [
+                (f"v{v.version}" + (f" @{', @'.join(v.aliases)}" if v.aliases else ""), v.version)
+                for v in self.versions
+            ]
             self.version_picker.value = version if version in numbers else (numbers[0] if numbers else None)
             self.alias_text.options = tuple(dict.fromkeys([*sorted(model.aliases), *SUGGESTED_ALIASES]))
         finally:
@@ -278,13 +334,23 @@ class ModelRegistry(StoreWidget):
         head = ["version", "aliases", "created (UTC)", "type", "run", "data sha256", *keys]
         rows = []
         for v in self.versions:
-            cells = [f"v{v.version}", esc(", ".join(f"@{a}" for a in v.aliases)), _when(v.created_at),
-                     esc(v.model_type or ""), esc(v.run_id or ""), esc((v.data_sha256 or "")[:12]),
-                     *[fmt(v.metrics.get(k)) for k in keys]]
+            cells = [
+                f"v{v.version}",
+                esc(", ".join(f"@{a}" for a in v.aliases)),
+                _when(v.created_at),
+                esc(v.model_type or ""),
+                esc(v.run_id or ""),
+                esc((v.data_sha256 or "")[:12]),
+                *[fmt(v.metrics.get(k)) for k in keys],
+            ]
             rows.append(f'<tr data-version="{v.version}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        return (f'{STYLE}<div class="nbmlops-w-scroll"><table class="nbmlops-w-table"><thead><tr>'
-                + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows)
-                + "</tbody></table></div>")
+        return (
+            f'{STYLE}<div class="nbmlops-w-scroll"><table class="nbmlops-w-table"><thead><tr>'
+            + "".join(f"<th>{esc(h)}</th>" for h in head)
+            + "</tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table></div>"
+        )
 
     def _history_table(self) -> str:
         if not self.history:
@@ -293,11 +359,16 @@ class ModelRegistry(StoreWidget):
         for move in self.history:
             before = "new" if move.previous_version is None else f"v{move.previous_version}"
             after = "removed" if move.version is None else f"v{move.version}"
-            rows.append(f"<tr><td>@{esc(move.alias)}</td><td>{before} → {after}</td><td>{esc(move.moved_by or '')}"
-                        f"</td><td>{_when(move.moved_at)}</td></tr>")
-        return (f'{STYLE}<h4>alias history</h4><table class="nbmlops-w-table nbmlops-models-history-table"><thead>'
-                "<tr><th>alias</th><th>move</th><th>by</th><th>when (UTC)</th></tr></thead><tbody>" + "".join(rows)
-                + "</tbody></table>")
+            rows.append(
+                f"<tr><td>@{esc(move.alias)}</td><td>{before} → {after}</td><td>{esc(move.moved_by or '')}"
+                f"</td><td>{_when(move.moved_at)}</td></tr>"
+            )
+        return (
+            f'{STYLE}<h4>alias history</h4><table class="nbmlops-w-table nbmlops-models-history-table"><thead>'
+            "<tr><th>alias</th><th>move</th><th>by</th><th>when (UTC)</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+        )
 
     def _static_html(self) -> str:
         return self.summary_html.value + self.versions_html.value + self.history_html.value

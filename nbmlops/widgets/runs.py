@@ -34,8 +34,14 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 50
 SHOWN_PARAMS, SHOWN_METRICS = 6, 6  # columns of the table; the rest are in the detail and comparison
-RUN_SORTS = [("started", "started_at"), ("duration", "duration"), ("status", "status"), ("name", "name"),
-             ("pipeline", "pipeline"), ("run id", "id")]
+RUN_SORTS = [
+    ("started", "started_at"),
+    ("duration", "duration"),
+    ("status", "status"),
+    ("name", "name"),
+    ("pipeline", "pipeline"),
+    ("run id", "id"),
+]
 
 
 def _when(seconds: float | None) -> str:
@@ -79,9 +85,16 @@ class RunsBrowser(StoreWidget):
 
     css_name = "runs-browser"
 
-    def __init__(self, pipeline: str | None = None, filter: str | None = None, *,  # noqa: A002
-                 order_by: str | list[str] | None = None, page_size: int = PAGE_SIZE, store: Store | None = None,
-                 home: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: str | None = None,
+        filter: str | None = None,
+        *,  # noqa: A002
+        order_by: str | list[str] | None = None,
+        page_size: int = PAGE_SIZE,
+        store: Store | None = None,
+        home: str | Path | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.page_size = page_size
         self.page: RunPage | None = None
@@ -96,41 +109,78 @@ class RunsBrowser(StoreWidget):
         self._columns_of: tuple[Any, tuple[list[str], list[str]]] = (None, ([], []))
         terms = _order_terms(order_by)
         field, descending = _split_order(terms[0]) if terms else ("started_at", True)
-        self.filter_text = widgets.Text(value=filter or "", placeholder="metrics.auc > 0.8 and params.C = 0.5",
-                                        description="filter", continuous_update=False,
-                                        layout=widgets.Layout(width="420px"))
-        self.sort_by = widgets.Dropdown(description="sort", options=self._sort_options([], [], field), value=field,
-                                        layout=widgets.Layout(width="260px"))
-        self.descending = widgets.ToggleButton(value=descending, description="descending", icon="sort-amount-desc",
-                                               layout=widgets.Layout(width="120px"))
+        self.filter_text = widgets.Text(
+            value=filter or "",
+            placeholder="metrics.auc > 0.8 and params.C = 0.5",
+            description="filter",
+            continuous_update=False,
+            layout=widgets.Layout(width="420px"),
+        )
+        self.sort_by = widgets.Dropdown(
+            description="sort",
+            options=self._sort_options([], [], field),
+            value=field,
+            layout=widgets.Layout(width="260px"),
+        )
+        self.descending = widgets.ToggleButton(
+            value=descending, description="descending", icon="sort-amount-desc", layout=widgets.Layout(width="120px")
+        )
         self.prev_button = widgets.Button(description="◀ newer", layout=widgets.Layout(width="90px"))
         self.next_button = widgets.Button(description="older ▶", layout=widgets.Layout(width="90px"))
         self.page_label = widgets.HTML()
         self.filter_message = widgets.HTML()
         self.table_html = widgets.HTML()
-        self.run_picker = widgets.SelectMultiple(description="select", options=[], rows=8,
-                                                 layout=widgets.Layout(width="640px"))
+        self.run_picker = widgets.SelectMultiple(
+            description="select", options=[], rows=8, layout=widgets.Layout(width="640px")
+        )
         self.detail_html = widgets.HTML()
         self.curves_output = widgets.Output()
         self.sweep_output = widgets.Output()
-        self.notebook_picker = widgets.Dropdown(description="step notebook", options=[],
-                                                style={"description_width": "initial"},
-                                                layout=widgets.Layout(width="360px", display="none"))
+        self.notebook_picker = widgets.Dropdown(
+            description="step notebook",
+            options=[],
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="360px", display="none"),
+        )
         self.notebook_output = widgets.Output()
-        self.metric_picker = widgets.Dropdown(description="metric", options=[], layout=widgets.Layout(width="320px",
-                                                                                                       display="none"))
-        for control, name in ((self.filter_text, "filter"), (self.sort_by, "sort"), (self.descending, "descending"),
-                              (self.prev_button, "prev"), (self.next_button, "next"), (self.table_html, "table"),
-                              (self.run_picker, "picker"), (self.detail_html, "detail"),
-                              (self.curves_output, "curves"), (self.sweep_output, "sweep"),
-                              (self.metric_picker, "metric"), (self.page_label, "page"),
-                              (self.notebook_picker, "notebook"), (self.notebook_output, "notebook-view")):
+        self.metric_picker = widgets.Dropdown(
+            description="metric", options=[], layout=widgets.Layout(width="320px", display="none")
+        )
+        for control, name in (
+            (self.filter_text, "filter"),
+            (self.sort_by, "sort"),
+            (self.descending, "descending"),
+            (self.prev_button, "prev"),
+            (self.next_button, "next"),
+            (self.table_html, "table"),
+            (self.run_picker, "picker"),
+            (self.detail_html, "detail"),
+            (self.curves_output, "curves"),
+            (self.sweep_output, "sweep"),
+            (self.metric_picker, "metric"),
+            (self.page_label, "page"),
+            (self.notebook_picker, "notebook"),
+            (self.notebook_output, "notebook-view"),
+        ):
             control.add_class(f"nbmlops-runs-{name}")  # stable hooks for styling and browser tests
-        super().__init__("Runs" + (f" of {pipeline}" if pipeline else ""), [
-            widgets.HBox([self.filter_text, self.sort_by, self.descending]), self.filter_message,
-            widgets.HBox([self.prev_button, self.page_label, self.next_button]),
-            self.table_html, self.run_picker, self.detail_html, self.metric_picker, self.curves_output,
-            self.sweep_output, self.notebook_picker, self.notebook_output], store=store, home=home)
+        super().__init__(
+            "Runs" + (f" of {pipeline}" if pipeline else ""),
+            [
+                widgets.HBox([self.filter_text, self.sort_by, self.descending]),
+                self.filter_message,
+                widgets.HBox([self.prev_button, self.page_label, self.next_button]),
+                self.table_html,
+                self.run_picker,
+                self.detail_html,
+                self.metric_picker,
+                self.curves_output,
+                self.sweep_output,
+                self.notebook_picker,
+                self.notebook_output,
+            ],
+            store=store,
+            home=home,
+        )
         self.filter_text.observe(lambda _c: self._research(), names="value")
         self.sort_by.observe(lambda _c: self._research(), names="value")
         self.descending.observe(lambda _c: self._research(), names="value")
@@ -220,8 +270,14 @@ class RunsBrowser(StoreWidget):
     def _fetch(self) -> None:
         try:
             filters = filter_clauses(self.filter_text.value)
-            page = search_runs(self.store, pipeline=self.pipeline, filter=filters, order_by=self.order_by,
-                               offset=self._offset, limit=self.page_size)
+            page = search_runs(
+                self.store,
+                pipeline=self.pipeline,
+                filter=filters,
+                order_by=self.order_by,
+                offset=self._offset,
+                limit=self.page_size,
+            )
         except Exception as exc:
             from nbmlops.store import QueryError
 
@@ -236,15 +292,19 @@ class RunsBrowser(StoreWidget):
             if self.filter_text.value.strip():
                 self.show_message(f"no run{where} matches the filter '{self.filter_text.value.strip()}'", "empty")
             else:
-                self.show_message(f"no runs{where} in this project yet: run a pipeline (nbmlops run NOTEBOOK, or "
-                                  "%pipeline run) or log one with nbmlops.start_run()", "empty")
+                self.show_message(
+                    f"no runs{where} in this project yet: run a pipeline (nbmlops run NOTEBOOK, or "
+                    "%pipeline run) or log one with nbmlops.start_run()",
+                    "empty",
+                )
         self._update_sorts(page)
         self._render_page()
         keep = tuple(r for r in self.selected if r in self._on_page or r in self._extra_runs)
         self._quiet = True
         try:
-            self.run_picker.options = [(self._label(run), run.id) for run in page.runs] + \
-                [(self._label(run), run.id) for rid, run in self._extra_runs.items() if rid not in self._on_page]
+            self.run_picker.options = [(self._label(run), run.id) for run in page.runs] + [
+                (self._label(run), run.id) for rid, run in self._extra_runs.items() if rid not in self._on_page
+            ]
             self.run_picker.value = keep
         finally:
             self._quiet = False
@@ -255,8 +315,11 @@ class RunsBrowser(StoreWidget):
         return {run.id: run for run in (self.page.runs if self.page is not None else [])}
 
     def _sort_options(self, params: list[str], metrics: list[str], keep: str) -> list[tuple[str, str]]:
-        options = [*RUN_SORTS, *[(f"metrics.{k}", f"metrics.{k}") for k in metrics],
-                   *[(f"params.{k}", f"params.{k}") for k in params]]
+        options = [
+            *RUN_SORTS,
+            *[(f"metrics.{k}", f"metrics.{k}") for k in metrics],
+            *[(f"params.{k}", f"params.{k}") for k in params],
+        ]
         if keep not in [value for _label, value in options]:
             options.append((keep, keep))
         return options
@@ -293,8 +356,15 @@ class RunsBrowser(StoreWidget):
         return params[:SHOWN_PARAMS], metrics[:SHOWN_METRICS]
 
     def _row(self, run: RunInfo) -> dict[str, Any]:
-        row = {"id": run.id, "name": run.name, "pipeline": run.pipeline, "status": run.status,
-               "started_at": run.started_at, "duration": run.duration, "parent_run_id": run.parent_run_id}
+        row = {
+            "id": run.id,
+            "name": run.name,
+            "pipeline": run.pipeline,
+            "status": run.status,
+            "started_at": run.started_at,
+            "duration": run.duration,
+            "parent_run_id": run.parent_run_id,
+        }
         row.update({f"params.{k}": v for k, v in run.params.items()})
         row.update({f"metrics.{k}": v for k, v in run.metrics.items()})
         return row
@@ -302,8 +372,11 @@ class RunsBrowser(StoreWidget):
     def _label(self, run: RunInfo) -> str:
         params, metrics = self._columns()
         parts = [run.id, run.pipeline or run.name or "", run.status]
-        parts += [f"{k}={fmt(run.metrics[k]) if isinstance(run.metrics.get(k), float) else run.metrics.get(k)}"
-                  for k in metrics[:2] if k in run.metrics]
+        parts += [
+            f"{k}={fmt(run.metrics[k]) if isinstance(run.metrics.get(k), float) else run.metrics.get(k)}"
+            for k in metrics[:2]
+            if k in run.metrics
+        ]
         return " · ".join(p for p in parts if p)
 
     def _render_page(self) -> None:
@@ -311,8 +384,10 @@ class RunsBrowser(StoreWidget):
         assert page is not None
         first = page.offset + 1 if page.total else 0
         last = page.offset + len(page.runs)
-        self.page_label.value = (f'<span class="nbmlops-w-muted">&nbsp;runs {first}–{last} of {page.total:,} · '
-                                 f"page {page.page + 1} of {page.pages}&nbsp;</span>")
+        self.page_label.value = (
+            f'<span class="nbmlops-w-muted">&nbsp;runs {first}–{last} of {page.total:,} · '
+            f"page {page.page + 1} of {page.pages}&nbsp;</span>"
+        )
         self.prev_button.disabled = page.offset == 0
         self.next_button.disabled = last >= page.total
         self.table_html.value = self._static_table()
@@ -321,20 +396,37 @@ class RunsBrowser(StoreWidget):
         if self.page is None or not self.page.runs:
             return ""
         params, metrics = self._columns()
-        head = ["run", "pipeline", "status", "started (UTC)", "seconds", *[f"params.{k}" for k in params],
-                *[f"metrics.{k}" for k in metrics]]
+        head = [
+            "run",
+            "pipeline",
+            "status",
+            "started (UTC)",
+            "seconds",
+            *[f"params.{k}" for k in params],
+            *[f"metrics.{k}" for k in metrics],
+        ]
         body = []
         for run in self.page.runs:
-            cells = [esc(run.id), esc(run.pipeline or run.name or ""),
-                     f'<span class="{esc(run.status)}">{esc(run.status)}</span>', _when(run.started_at),
-                     _seconds(run.duration), *[_value(run.params.get(k)) if k in run.params else "" for k in params],
-                     *[fmt(run.metrics.get(k)) for k in metrics]]
+            cells = [
+                esc(run.id),
+                esc(run.pipeline or run.name or ""),
+                f'<span class="{esc(run.status)}">{esc(run.status)}</span>',
+                _when(run.started_at),
+                _seconds(run.duration),
+                *[_value(run.params.get(k)) if k in run.params else "" for k in params],
+                *[fmt(run.metrics.get(k)) for k in metrics],
+            ]
             css = "selected" if run.id in self.selected else ""
-            body.append(f'<tr data-run="{esc(run.id)}" class="{css}">' + "".join(f"<td>{c}</td>" for c in cells)
-                        + "</tr>")
-        return (f'{STYLE}<div class="nbmlops-w-scroll"><table class="nbmlops-w-table"><thead><tr>'
-                + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
-                + "</tbody></table></div>")
+            body.append(
+                f'<tr data-run="{esc(run.id)}" class="{css}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+            )
+        return (
+            f'{STYLE}<div class="nbmlops-w-scroll"><table class="nbmlops-w-table"><thead><tr>'
+            + "".join(f"<th>{esc(h)}</th>" for h in head)
+            + "</tr></thead><tbody>"
+            + "".join(body)
+            + "</tbody></table></div>"
+        )
 
     def _static_html(self) -> str:
         label = self.page_label.value if self.page is not None else ""
@@ -360,8 +452,10 @@ class RunsBrowser(StoreWidget):
 
         paths = {s["name"]: s["notebook_path"] for s in (self.detail or {}).get("steps", []) if s["notebook_path"]}
         if step not in paths:
-            raise NbmlopsError(f"no executed notebook of step '{step}' in the selected run (steps with one: "
-                               f"{', '.join(paths) or 'none'})")
+            raise NbmlopsError(
+                f"no executed notebook of step '{step}' in the selected run (steps with one: "
+                f"{', '.join(paths) or 'none'})"
+            )
         self.notebook_picker.value = paths[step]
 
     def _on_notebook(self, change: dict[str, Any]) -> None:
@@ -371,8 +465,11 @@ class RunsBrowser(StoreWidget):
 
         path = change["new"]
         name = next((label for label, value in self.notebook_picker.options if value == path), "")
-        self.notebook_output.outputs = () if not path else self.guard(
-            lambda: notebook_outputs(path, f"step {name}: the executed notebook"), hide=False) or ()
+        self.notebook_output.outputs = (
+            ()
+            if not path
+            else self.guard(lambda: notebook_outputs(path, f"step {name}: the executed notebook"), hide=False) or ()
+        )
 
     def _run(self, run_id: str) -> RunInfo:
         return self._on_page.get(run_id) or self._extra_runs[run_id]
@@ -399,8 +496,13 @@ class RunsBrowser(StoreWidget):
         steps: list[StepInfo] = self.store.steps(run_id)
         curves = metric_histories(self.store, [run_id])[run_id]
         children = children_of(self.store, run)
-        self.detail = {"run": run, "steps": step_rows(self.store, run, steps, Path.cwd()),
-                       "artifacts": self.store.artifacts_of(run_id), "curves": curves, "children": children}
+        self.detail = {
+            "run": run,
+            "steps": step_rows(self.store, run, steps, Path.cwd()),
+            "artifacts": self.store.artifacts_of(run_id),
+            "curves": curves,
+            "children": children,
+        }
         self.detail_html.value = detail_html(self.detail)
         self.curves_figure = metric_figure({k: v for k, v in curves.items()}, title=f"metrics of {run_id}")
         if self.curves_figure is not None:
@@ -420,8 +522,9 @@ class RunsBrowser(StoreWidget):
             if self.sweep_figure is not None:
                 self.sweep_output.outputs = (figure_output(self.sweep_figure, f"sweep of {run_id}"),)
             else:
-                self.sweep_output.outputs = (html_output('<p class="nbmlops-w-muted">The children share every '
-                                                         "param: nothing to plot.</p>"),)
+                self.sweep_output.outputs = (
+                    html_output('<p class="nbmlops-w-muted">The children share every param: nothing to plot.</p>'),
+                )
 
     def _show_compare(self, run_ids: list[str]) -> None:
         from nbmlops.widgets.runs_detail import compare_html, compare_table
@@ -447,6 +550,6 @@ class RunsBrowser(StoreWidget):
 
         series = {run_id: self._curves[run_id].get(key, []) for run_id in self.selected}
         self.compare_figure = metric_figure(series, title=f"{key}, {len(series)} runs", markers=True)
-        self.curves_output.outputs = () if self.compare_figure is None else (
-            figure_output(self.compare_figure, f"{key} of {len(series)} runs"),)
-
+        self.curves_output.outputs = (
+            () if self.compare_figure is None else (figure_output(self.compare_figure, f"{key} of {len(series)} runs"),)
+        )

@@ -30,10 +30,13 @@ DriftDashboard(detect_drift(ref, cur))
 def notebook_page(lab) -> Iterator:
     import nbformat
 
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)],
-                                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                     "language": "python"}}),
-                   lab["root"] / "drift.ipynb")
+    nbformat.write(
+        nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(CELL)],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        ),
+        lab["root"] / "drift.ipynb",
+    )
     base.ARTIFACTS.mkdir(exist_ok=True)
     with base.sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=base.CHROMIUM, headless=True, args=base.CHROMIUM_ARGS)
@@ -66,7 +69,10 @@ def test_drift_dashboard_renders_and_follows_the_dropdown(notebook_page) -> None
     title.wait_for()
     assert title.text_content().startswith("tenure: drift")
     dash.locator(".nbmlops-drift-feature select").select_option(label="spend")
-    base.wait_until(lambda: dash.locator(".js-plotly-plot .gtitle").first.text_content().startswith("spend: no drift"),
-                    30, "the spend distribution")
+    base.wait_until(
+        lambda: dash.locator(".js-plotly-plot .gtitle").first.text_content().startswith("spend: no drift"),
+        30,
+        "the spend distribution",
+    )
     selected = dash.locator("table.nbmlops-drift-table tr.selected").get_attribute("data-feature")
     assert selected == "spend"

@@ -22,8 +22,16 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("jupyterlab")
@@ -60,14 +68,33 @@ def lab(tmp_path_factory) -> Iterator[dict]:
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false"}))  # no news toast over the panel's buttons
-    env = {**os.environ, "NBMLOPS_HOME": str(root / ".nbmlops"), "JUPYTERLAB_SETTINGS_DIR": str(settings),
-           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "workspaces")}
+    env = {
+        **os.environ,
+        "NBMLOPS_HOME": str(root / ".nbmlops"),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(root / ".lab" / "workspaces"),
+    }
     log = open(root.parent / "jupyter-lab.log", "w")  # noqa: SIM115 - closed after the server stops
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -181,8 +208,14 @@ def test_run_from_the_panel_succeeds(page) -> None:
     # the DAG's nodes take the run's statuses
     nodes = panel.locator("svg.nbmlops-dag .nbmlops-node")
     seen: list = []
-    wait_until(lambda: set(seen.append(nodes.evaluate_all("els => els.map(e => e.dataset.status)")) or seen[-1])
-               <= {"succeeded", "cached"}, 30, f"the DAG coloured by status (seen {seen[-1:]})")
+    wait_until(
+        lambda: (
+            set(seen.append(nodes.evaluate_all("els => els.map(e => e.dataset.status)")) or seen[-1])
+            <= {"succeeded", "cached"}
+        ),
+        30,
+        f"the DAG coloured by status (seen {seen[-1:]})",
+    )
     page.screenshot(path=str(ARTIFACTS / "run.png"))
     show_tab(panel, "runs")
     panel.locator(".nbmlops-runs tr[data-run]").first.wait_for()

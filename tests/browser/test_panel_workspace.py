@@ -29,8 +29,13 @@ KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "languag
 
 
 def cell(source: str, tags: list[str] | None = None) -> dict:
-    return {"cell_type": "code", "metadata": {"tags": tags} if tags else {}, "source": source, "outputs": [],
-            "execution_count": None}
+    return {
+        "cell_type": "code",
+        "metadata": {"tags": tags} if tags else {},
+        "source": source,
+        "outputs": [],
+        "execution_count": None,
+    }
 
 
 def write_notebook(path: Path, cells: list[dict]) -> None:
@@ -51,14 +56,33 @@ class Lab:
         news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
         news.parent.mkdir(parents=True, exist_ok=True)
         news.write_text(json.dumps({"fetchNews": "false"}))
-        env = {**os.environ, "NBMLOPS_HOME": str(self.root / ".nbmlops"), "JUPYTERLAB_SETTINGS_DIR": str(settings),
-               "JUPYTERLAB_WORKSPACES_DIR": str(self.root / ".lab" / "workspaces")}
+        env = {
+            **os.environ,
+            "NBMLOPS_HOME": str(self.root / ".nbmlops"),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(self.root / ".lab" / "workspaces"),
+        }
         self.log = open(self.root.parent / f"jupyter-lab-{port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-             f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={self.root}",
-             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--allow-root",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                f"--IdentityProvider.token={TOKEN}",
+                f"--ServerApp.root_dir={self.root}",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            cwd=self.root,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.url = f"http://127.0.0.1:{port}"
 
         def up() -> bool:
@@ -84,8 +108,9 @@ class Lab:
         self.log.close()
 
     def api(self, path: str) -> dict:
-        with urllib.request.urlopen(f"{self.url}/{path}{'&' if '?' in path else '?'}token={TOKEN}",
-                                    timeout=10) as reply:
+        with urllib.request.urlopen(
+            f"{self.url}/{path}{'&' if '?' in path else '?'}token={TOKEN}", timeout=10
+        ) as reply:
             return json.loads(reply.read())
 
 
@@ -96,19 +121,35 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         pytest.skip("the nbmlops lab extension is not installed (pip install -e .)")
     root = tmp_path_factory.mktemp("panelroot")
     shutil.copy(base.REPO / "example_notebooks" / "churn.ipynb", root / "churn.ipynb")
-    write_notebook(root / "magic.ipynb", [cell("x = 1", ["step:load"]), cell("%load_ext nbmlops"),
-                                          cell("%pipeline show"), cell("y = x + 1", ["step:use"])])
+    write_notebook(
+        root / "magic.ipynb",
+        [
+            cell("x = 1", ["step:load"]),
+            cell("%load_ext nbmlops"),
+            cell("%pipeline show"),
+            cell("y = x + 1", ["step:use"]),
+        ],
+    )
     write_notebook(root / "empty.ipynb", [cell("")])
     write_notebook(root / "single.ipynb", [cell("x = 1\nprint(x)")])
     write_notebook(root / "roles.ipynb", [cell("a = 1", ["step:train", "retries:2"]), cell("b = a + 1")])
-    write_notebook(root / "failing.ipynb", [cell("rows = [1, 2, 3]", ["step:load"]),
-                                            cell("total = sum(rows)\n\nraise ValueError('bad rows')",
-                                                 ["step:check"])])
-    write_notebook(root / "slow.ipynb", [cell("import time", ["setup"]), cell("pause = 0.0\nk = 1", ["parameters"]),
-                                         cell("rows = list(range(10))", ["step:load"]),
-                                         cell("time.sleep(pause)\ntotal = sum(rows) * k", ["step:wait"]),
-                                         cell("import nbmlops\nnbmlops.log_metric('total', total)",
-                                              ["step:report"])])
+    write_notebook(
+        root / "failing.ipynb",
+        [
+            cell("rows = [1, 2, 3]", ["step:load"]),
+            cell("total = sum(rows)\n\nraise ValueError('bad rows')", ["step:check"]),
+        ],
+    )
+    write_notebook(
+        root / "slow.ipynb",
+        [
+            cell("import time", ["setup"]),
+            cell("pause = 0.0\nk = 1", ["parameters"]),
+            cell("rows = list(range(10))", ["step:load"]),
+            cell("time.sleep(pause)\ntotal = sum(rows) * k", ["step:wait"]),
+            cell("import nbmlops\nnbmlops.log_metric('total', total)", ["step:report"]),
+        ],
+    )
     server = Lab(root)
     server.start()
     try:
@@ -160,8 +201,8 @@ def show_tab(panel, tab: str) -> None:
 
 def badges(page) -> list[str | None]:
     return page.locator(".jp-Notebook .jp-Cell").evaluate_all(
-        "els => els.map(e => { const b = e.querySelector(':scope > .nbmlops-badge'); "
-        "return b ? b.textContent : null })")
+        "els => els.map(e => { const b = e.querySelector(':scope > .nbmlops-badge'); return b ? b.textContent : null })"
+    )
 
 
 def open_palette(page, text: str):
@@ -193,8 +234,12 @@ def test_palette_view_menu_and_shortcuts(page, lab: Lab) -> None:
     items = page.locator(".lm-CommandPalette-item:visible .lm-CommandPalette-itemLabel")
     wait_until(lambda: items.count() >= 5, 15, "the Pipeline commands in the palette")
     labels = items.all_inner_texts()
-    for wanted in ("Pipeline: Show the Pipeline panel", "Pipeline: Tag the selected cells as a step…",
-                   "Pipeline: Run the pipeline", "Pipeline: Compile to pipeline.json"):
+    for wanted in (
+        "Pipeline: Show the Pipeline panel",
+        "Pipeline: Tag the selected cells as a step…",
+        "Pipeline: Run the pipeline",
+        "Pipeline: Compile to pipeline.json",
+    ):
         assert wanted in labels, labels
     page.keyboard.press("Escape")
     open_palette(page, "Show the Pipeline panel")
@@ -226,8 +271,11 @@ def test_badges_come_from_the_compiled_result(page, lab: Lab) -> None:
     # magic cells after a step are left out by the compiler, and the badges say so
     open_notebook(page, lab, "magic.ipynb", 4)
     panel = panel_of(page)
-    wait_until(lambda: badges(page) == ["load", "not in pipeline", "not in pipeline", "use"], 30,
-               f"badges of the magic notebook (have {badges(page)})")
+    wait_until(
+        lambda: badges(page) == ["load", "not in pipeline", "not in pipeline", "use"],
+        30,
+        f"badges of the magic notebook (have {badges(page)})",
+    )
     assert panel.locator(".nbmlops-steps li b").all_inner_texts() == ["load", "use"]
     page.screenshot(path=str(ARTIFACTS / "panel-magic-badges.png"))
     # an empty notebook: a neutral hint, no error, no badges
@@ -248,16 +296,21 @@ def test_dag_is_layered_and_readable_at_the_default_width(page, lab: Lab) -> Non
     assert 200 <= width <= 420, width  # the side bar's default width
     # every node visible without scrolling, labels at a readable size, layers top to bottom
     assert box.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
-    sizes = panel.locator("svg.nbmlops-dag text").evaluate_all(
-        "els => els.map(e => e.getBoundingClientRect().height)")
+    sizes = panel.locator("svg.nbmlops-dag text").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
     assert min(sizes) >= 9, sizes
-    layer = dict(zip(nodes.evaluate_all("els => els.map(e => e.dataset.step)"),
-                     map(int, nodes.evaluate_all("els => els.map(e => e.dataset.layer)")), strict=True))
+    layer = dict(
+        zip(
+            nodes.evaluate_all("els => els.map(e => e.dataset.step)"),
+            map(int, nodes.evaluate_all("els => els.map(e => e.dataset.layer)")),
+            strict=True,
+        )
+    )
     assert layer["load"] < layer["clean"] < layer["features"] < layer["split"] < layer["train"] < layer["evaluate"]
-    rects = nodes.evaluate_all("els => els.map(e => { const r = e.getBoundingClientRect(); "
-                               "return [r.left, r.top, r.right, r.bottom] })")
+    rects = nodes.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom] })"
+    )
     for i, a in enumerate(rects):
-        for b in rects[i + 1:]:
+        for b in rects[i + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     page.screenshot(path=str(ARTIFACTS / "panel-dag.png"))
     # zoom in: bigger and scrolls; fit: back to the whole graph
@@ -362,9 +415,13 @@ def test_sweep_then_stop_then_compare_three(page, lab: Lab) -> None:
     page.screenshot(path=str(ARTIFACTS / "panel-running.png"))
     panel.locator("button.nbmlops-stop").click()
     panel.locator('.nbmlops-job[data-status="interrupted"]').wait_for(timeout=60_000)
-    steps = dict(zip(panel.locator(".nbmlops-job-steps li").evaluate_all("els => els.map(e => e.dataset.step)"),
-                     panel.locator(".nbmlops-job-steps li").evaluate_all("els => els.map(e => e.dataset.status)"),
-                     strict=True))
+    steps = dict(
+        zip(
+            panel.locator(".nbmlops-job-steps li").evaluate_all("els => els.map(e => e.dataset.step)"),
+            panel.locator(".nbmlops-job-steps li").evaluate_all("els => els.map(e => e.dataset.status)"),
+            strict=True,
+        )
+    )
     assert steps["load"] in ("succeeded", "cached") and steps["wait"] == "interrupted", steps
     page.screenshot(path=str(ARTIFACTS / "panel-stopped.png"))
 
@@ -412,8 +469,13 @@ events = pd.DataFrame({"customer_id": [1, 2, 1], "ts": pd.to_datetime(["2024-01-
 FeatureSet("transactions", entities=["customer_id"], timestamp="ts", features=["amount"]).ingest(
     events, store=FeatureStore(home))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "NBMLOPS_HOME": str(lab.root / ".nbmlops")})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NBMLOPS_HOME": str(lab.root / ".nbmlops")},
+    )
     assert done.returncode == 0, done.stderr
     open_notebook(page, lab, "single.ipynb")
     panel = panel_of(page)

@@ -25,8 +25,14 @@ entity = pd.DataFrame({"customer_id": [1, 2, 1, 2], "ts": pd.to_datetime(["2024-
                                                                           "2024-01-03 00:00", "2024-01-04 00:00"])})
 TrainingSetInspector(get_offline_features(vec, entity, timestamp_column="ts"), vec, sample=4)
 """
-CELLS = ["%load_ext nbmlops", "%nbmlops runs --all", "%nbmlops models churn", "%nbmlops features", TRAINING,
-         "%nbmlops pipeline --notebook pipe.ipynb"]
+CELLS = [
+    "%load_ext nbmlops",
+    "%nbmlops runs --all",
+    "%nbmlops models churn",
+    "%nbmlops features",
+    TRAINING,
+    "%nbmlops pipeline --notebook pipe.ipynb",
+]
 
 
 def fill_project(root) -> dict:
@@ -48,8 +54,12 @@ def fill_project(root) -> dict:
         from nbmlops.runners import run_pipeline
         from nbmlops.store import open_store
 
-        cells = [("n = 3", ["parameters"]), ("data = list(range(n))", ["step:prepare"]),
-                 ("total = sum(data)", ["step:train"]), ("half = data[:1]", ["step:report"])]
+        cells = [
+            ("n = 3", ["parameters"]),
+            ("data = list(range(n))", ["step:prepare"]),
+            ("total = sum(data)", ["step:train"]),
+            ("half = data[:1]", ["step:report"]),
+        ]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c, metadata={"tags": t}) for c, t in cells])
         nbformat.write(nb, root / "pipe.ipynb")
         result = run_pipeline(compile_notebook(root / "pipe.ipynb"), home=home)
@@ -57,13 +67,25 @@ def fill_project(root) -> dict:
         rng = np.random.default_rng(0)
         frame = pd.DataFrame({"tenure": rng.normal(12, 4, 100), "spend": rng.gamma(2.0, 30, 100)})
         for i in range(2):
-            register_model(LogisticRegression(C=1 + i).fit(frame, frame["tenure"] > 12), "churn",
-                           reference_data=frame, metrics={"auc": 0.7 + i / 10}, store=store,
-                           aliases=["production"] if i == 0 else [])
+            register_model(
+                LogisticRegression(C=1 + i).fit(frame, frame["tenure"] > 12),
+                "churn",
+                reference_data=frame,
+                metrics={"auc": 0.7 + i / 10},
+                store=store,
+                aliases=["production"] if i == 0 else [],
+            )
         features = FeatureStore(home)
-        FeatureSet("tx", entities=["customer_id"], timestamp="ts").ingest(pd.DataFrame({
-            "customer_id": [1, 2, 1], "amount": [1.5, 2.5, 3.5],
-            "ts": pd.to_datetime(["2024-01-01 00:00", "2024-01-02 00:00", "2024-01-03 06:00"])}), store=features)
+        FeatureSet("tx", entities=["customer_id"], timestamp="ts").ingest(
+            pd.DataFrame(
+                {
+                    "customer_id": [1, 2, 1],
+                    "amount": [1.5, 2.5, 3.5],
+                    "ts": pd.to_datetime(["2024-01-01 00:00", "2024-01-02 00:00", "2024-01-03 06:00"]),
+                }
+            ),
+            store=features,
+        )
         features.close()
         return {"home": home, "store": store, "run_id": result.run_id}
     finally:
@@ -82,10 +104,13 @@ def project(lab) -> dict:
 def notebook_page(lab, project) -> Iterator:
     import nbformat
 
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS],
-                                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                     "language": "python"}}),
-                   lab["root"] / "browse.ipynb")
+    nbformat.write(
+        nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(c) for c in CELLS],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        ),
+        lab["root"] / "browse.ipynb",
+    )
     base.ARTIFACTS.mkdir(exist_ok=True)
     with base.sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=base.CHROMIUM, headless=True, args=base.CHROMIUM_ARGS)
@@ -117,8 +142,11 @@ def test_runs_browser_selects_a_run(notebook_page, project) -> None:
     widget.locator(".nbmlops-runs-picker select").select_option(value=None, index=0)
     steps = widget.locator("table.nbmlops-runs-steps")
     steps.wait_for()
-    assert [t.strip() for t in steps.locator("tbody tr td:first-child").all_inner_texts()] == \
-        ["prepare", "train", "report"]
+    assert [t.strip() for t in steps.locator("tbody tr td:first-child").all_inner_texts()] == [
+        "prepare",
+        "train",
+        "report",
+    ]
     assert "first run" in steps.inner_text()
     assert widget.locator(f'tr.selected[data-run="{project["run_id"]}"]').count() == 1
     shot(widget, "runs")
@@ -138,8 +166,11 @@ def test_model_registry_promotes_with_confirmation(notebook_page, project) -> No
     assert get_model_version("churn@production", store=project["store"]).version == 1  # not before confirming
     shot(widget, "models-confirm")
     widget.locator("button.nbmlops-models-confirm").click()
-    base.wait_until(lambda: "moved churn@production: v1 → v2" in widget.locator(".nbmlops-models-result")
-                    .inner_text(), 60, "the move")
+    base.wait_until(
+        lambda: "moved churn@production: v1 → v2" in widget.locator(".nbmlops-models-result").inner_text(),
+        60,
+        "the move",
+    )
     assert get_model_version("churn@production", store=project["store"]).version == 2
     assert alias_history("churn", store=project["store"])[0].previous_version == 1
     assert "v1 → v2" in widget.locator(".nbmlops-models-history").inner_text()
@@ -174,7 +205,10 @@ def test_pipeline_view_shows_the_last_run(notebook_page) -> None:
     steps = widget.locator("svg.nbmlops-pipeline-dag g.nbmlops-pipeline-step")
     steps.first.wait_for()
     assert steps.evaluate_all("els => els.map(e => [e.dataset.step, e.dataset.status])") == [
-        ["prepare", "succeeded"], ["train", "succeeded"], ["report", "succeeded"]]
+        ["prepare", "succeeded"],
+        ["train", "succeeded"],
+        ["report", "succeeded"],
+    ]
     widget.locator("button.nbmlops-w-refresh").click()
     steps.first.wait_for()
     shot(widget, "pipeline")

@@ -36,24 +36,38 @@ def test_the_example_notebooks_pass(tmp_path: Path) -> None:
 
 def test_broken_copies_give_one_line_per_problem_with_file_and_cell(tmp_path: Path) -> None:
     write(tmp_path / "unknown.ipynb", [("x = 1", "step:load"), ("y = x + undefined_name", "step:train")])
-    write(tmp_path / "install.ipynb", [("!pip install lightgbm\nimport os", "step:load"),
-                                       ("df = open('/home/alice/data.csv')", "step:read")])
-    write(tmp_path / "inplace.ipynb", [("rows = [[1], [2]]", "step:load"), ("first = rows[0]", "step:bind"),
-                                       ("first.append(0)", "step:change"), ("print(rows)", "step:report")])
+    write(
+        tmp_path / "install.ipynb",
+        [("!pip install lightgbm\nimport os", "step:load"), ("df = open('/home/alice/data.csv')", "step:read")],
+    )
+    write(
+        tmp_path / "inplace.ipynb",
+        [
+            ("rows = [[1], [2]]", "step:load"),
+            ("first = rows[0]", "step:bind"),
+            ("first.append(0)", "step:change"),
+            ("print(rows)", "step:report"),
+        ],
+    )
     write(tmp_path / "fine.ipynb", [("a = 1", "step:one"), ("b = a + 1", "step:two")])
     done = check(".", cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    by_file = {name: [line for line in lines if line.startswith(f"{name}:")]
-               for name in ("unknown.ipynb", "install.ipynb", "inplace.ipynb", "fine.ipynb")}
+    by_file = {
+        name: [line for line in lines if line.startswith(f"{name}:")]
+        for name in ("unknown.ipynb", "install.ipynb", "inplace.ipynb", "fine.ipynb")
+    }
     assert by_file["fine.ipynb"] == []
     [unknown] = by_file["unknown.ipynb"]
-    assert unknown.startswith("unknown.ipynb:cell 2 `y = x + undefined_name`: notebook: the notebook doesn't compile: "
-                              "line 1: step 'train' reads 'undefined_name'")
+    assert unknown.startswith(
+        "unknown.ipynb:cell 2 `y = x + undefined_name`: notebook: the notebook doesn't compile: "
+        "line 1: step 'train' reads 'undefined_name'"
+    )
     install = by_file["install.ipynb"]
     assert any(line.startswith("install.ipynb:cell 1 ") and ": install:" in line for line in install)
-    assert any(line.startswith("install.ipynb:cell 2 ") and ": path:" in line and "/home/alice" in line
-               for line in install)
+    assert any(
+        line.startswith("install.ipynb:cell 2 ") and ": path:" in line and "/home/alice" in line for line in install
+    )
     [inplace] = by_file["inplace.ipynb"]
     assert inplace.startswith("inplace.ipynb:dataflow: cell 3: step 'change' changes `first` in place")
     assert len(lines) == 1 + len(install) + 1
@@ -87,6 +101,11 @@ def test_the_pre_commit_hook_runs_the_same_command(tmp_path: Path) -> None:
     shutil.copy(ROOT / "example_notebooks" / "churn.ipynb", tmp_path / "churn.ipynb")
     write(tmp_path / "bad.ipynb", [("y = x", "step:a")])
     # pre-commit passes the staged files as arguments
-    done = subprocess.run([NBMLOPS, *hook["entry"].split()[1:], "churn.ipynb", "bad.ipynb"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [NBMLOPS, *hook["entry"].split()[1:], "churn.ipynb", "bad.ipynb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and done.stdout.startswith("bad.ipynb:cell 1 `y = x`: notebook:")

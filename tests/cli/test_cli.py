@@ -39,8 +39,14 @@ def test_run_prints_progress_and_summary_and_leaves_a_run_folder(workdir: Path) 
 
 
 def test_run_shows_the_compilers_warnings(make_notebook, tmp_path: Path) -> None:
-    notebook = make_notebook([("rows = [[1], [2]]", ["step:load"]), ("first = rows[0]", ["step:bind"]),
-                              ("first.append(0)", ["step:change"]), ("print(rows)", ["step:report"])])
+    notebook = make_notebook(
+        [
+            ("rows = [[1], [2]]", ["step:load"]),
+            ("first = rows[0]", ["step:bind"]),
+            ("first.append(0)", ["step:change"]),
+            ("print(rows)", ["step:report"]),
+        ]
+    )
     done = cli("run", str(notebook), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "warning: cell 3: step 'change' changes `first` in place" in done.stderr
@@ -54,30 +60,39 @@ def test_compiled_spec_runs_the_same(workdir: Path) -> None:
     assert cli("run", "pipeline.json", cwd=workdir).returncode == 0
     assert cli("run", "churn.ipynb", cwd=workdir).returncode == 0
     runs = sorted((workdir / ".nbmlops" / "runs").iterdir())
-    hashes = [json.loads((r / "steps" / "evaluate" / "status.json").read_text())["outputs"]["metrics"]["sha256"]
-              for r in runs]
+    hashes = [
+        json.loads((r / "steps" / "evaluate" / "status.json").read_text())["outputs"]["metrics"]["sha256"] for r in runs
+    ]
     assert hashes[0] == hashes[1]
 
 
-@pytest.mark.parametrize("fmt, expected", [
-    ("text", "features -> split, train"),
-    ("mermaid", "s_split -->|X_train, y_train| s_train"),
-    ("dot", '"train" -> "evaluate" [label="model"];'),
-])
+@pytest.mark.parametrize(
+    "fmt, expected",
+    [
+        ("text", "features -> split, train"),
+        ("mermaid", "s_split -->|X_train, y_train| s_train"),
+        ("dot", '"train" -> "evaluate" [label="model"];'),
+    ],
+)
 def test_show_formats(workdir: Path, fmt: str, expected: str) -> None:
     done = cli("show", "churn.ipynb", "--format", fmt, cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert expected in done.stdout
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "missing.ipynb: no such file"),
-    ("", "file is empty"),
-    ("{not json", "not valid notebook JSON"),
-    ('{"nbformat": 3, "cells": []}', "nbformat 3 is not supported"),
-    ('{"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = (", "metadata": {}}]}',
-     "cell 1 `x = (`: line 1: syntax error"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "missing.ipynb: no such file"),
+        ("", "file is empty"),
+        ("{not json", "not valid notebook JSON"),
+        ('{"nbformat": 3, "cells": []}', "nbformat 3 is not supported"),
+        (
+            '{"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = (", "metadata": {}}]}',
+            "cell 1 `x = (`: line 1: syntax error",
+        ),
+    ],
+)
 @pytest.mark.parametrize("command", ["run", "show", "compile"])
 def test_bad_notebooks_exit_2_with_one_line(tmp_path: Path, content: str | None, message: str, command: str) -> None:
     if content is not None:
@@ -136,8 +151,10 @@ def test_compile_to_papermill_notebooks(workdir: Path) -> None:
     done = cli("compile", "churn.ipynb", "--target", "papermill", "-o", "steps", cwd=workdir)
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in (workdir / "steps").iterdir())
-    assert names == sorted([f"{s}.ipynb" for s in ("load", "clean", "features", "split", "train", "evaluate",
-                                                     "save_metrics")] + ["pipeline.json"])
+    assert names == sorted(
+        [f"{s}.ipynb" for s in ("load", "clean", "features", "split", "train", "evaluate", "save_metrics")]
+        + ["pipeline.json"]
+    )
     train = json.loads((workdir / "steps" / "train.ipynb").read_text())
     assert any("parameters" in c["metadata"].get("tags", []) for c in train["cells"])
     assert any("model.fit(X_train, y_train)" in "".join(c["source"]) for c in train["cells"])

@@ -18,24 +18,53 @@ NBMLOPS = str(Path(sys.executable).with_name("nbmlops"))
 
 ARGVS = {
     "run": [
-        ["nb.ipynb"], ["nb.ipynb", "-p", "C=0.5"], ["-p", "C=0.5", "nb.ipynb"],
-        ["nb.ipynb", "--param=C=1", "-p", "a=b=c"], ["nb.ipynb", "-p", "C=1", "-p", "seed=2", "--no-cache", "-v"],
-        ["nb.ipynb", "--seed", "7", "--sweep", "random:3"], ["nb.ipynb", "--seed=-3"], ["nb.ipynb", "--seed", "+4"],
-        ["nb.ipynb", "--seed", " 5 "], ["nb.ipynb", "--seed", "x"],
+        ["nb.ipynb"],
+        ["nb.ipynb", "-p", "C=0.5"],
+        ["-p", "C=0.5", "nb.ipynb"],
+        ["nb.ipynb", "--param=C=1", "-p", "a=b=c"],
+        ["nb.ipynb", "-p", "C=1", "-p", "seed=2", "--no-cache", "-v"],
+        ["nb.ipynb", "--seed", "7", "--sweep", "random:3"],
+        ["nb.ipynb", "--seed=-3"],
+        ["nb.ipynb", "--seed", "+4"],
+        ["nb.ipynb", "--seed", " 5 "],
+        ["nb.ipynb", "--seed", "x"],
         ["nb.ipynb", "--workers", "2", "--kernel", "python3", "--fresh-kernel", "--backend", "papermill"],
         ["nb.ipynb", "--force", "a", "--force", "b", "--only", "c", "--resume", "r1", "--ray-address", "auto"],
-        ["nb.ipynb", "--objective", "metrics.auc:max", "--verbose"], ["nb.ipynb", "--only", "-x"],
-        ["nb.ipynb", "-p", "-1=2"], ["nb.ipynb", "-pC=1"], ["nb.ipynb", "-p=C=1"], ["nb.ipynb", "-vp", "C=1"],
-        ["nb.ipynb", "--no-c"], ["nb.ipynb", "--no-cache=1"], ["nb.ipynb", "--", "-p"], ["nb.ipynb", "-h"],
-        ["nb.ipynb", "--help"], [], ["a.ipynb", "b.ipynb"], ["nb.ipynb", "-p"], ["nb.ipynb", "--unknown"],
-        ["nb.ipynb", "-"], ["-1"], ["nb.ipynb", "--seed", "1_000"], ["nb.ipynb", "--seed", "²"],
+        ["nb.ipynb", "--objective", "metrics.auc:max", "--verbose"],
+        ["nb.ipynb", "--only", "-x"],
+        ["nb.ipynb", "-p", "-1=2"],
+        ["nb.ipynb", "-pC=1"],
+        ["nb.ipynb", "-p=C=1"],
+        ["nb.ipynb", "-vp", "C=1"],
+        ["nb.ipynb", "--no-c"],
+        ["nb.ipynb", "--no-cache=1"],
+        ["nb.ipynb", "--", "-p"],
+        ["nb.ipynb", "-h"],
+        ["nb.ipynb", "--help"],
+        [],
+        ["a.ipynb", "b.ipynb"],
+        ["nb.ipynb", "-p"],
+        ["nb.ipynb", "--unknown"],
+        ["nb.ipynb", "-"],
+        ["-1"],
+        ["nb.ipynb", "--seed", "1_000"],
+        ["nb.ipynb", "--seed", "²"],
     ],
     "compile": [
-        ["nb.ipynb"], ["nb.ipynb", "-o", "out.json"], ["nb.ipynb", "--target", "papermill", "-o", "d", "--kernel", "k"],
-        ["nb.ipynb", "--target=ray", "--output=m.py"], ["nb.ipynb", "--target", "yaml"], ["nb.ipynb", "--tar", "ray"],
+        ["nb.ipynb"],
+        ["nb.ipynb", "-o", "out.json"],
+        ["nb.ipynb", "--target", "papermill", "-o", "d", "--kernel", "k"],
+        ["nb.ipynb", "--target=ray", "--output=m.py"],
+        ["nb.ipynb", "--target", "yaml"],
+        ["nb.ipynb", "--tar", "ray"],
     ],
-    "show": [["nb.ipynb"], ["nb.ipynb", "--format", "mermaid"], ["nb.ipynb", "--format=dot"],
-             ["nb.ipynb", "--format", "svg"], ["nb.ipynb", "--format"]],
+    "show": [
+        ["nb.ipynb"],
+        ["nb.ipynb", "--format", "mermaid"],
+        ["nb.ipynb", "--format=dot"],
+        ["nb.ipynb", "--format", "svg"],
+        ["nb.ipynb", "--format"],
+    ],
 }
 
 
@@ -48,8 +77,11 @@ def click_arguments(command: str, argv: list[str]) -> dict | None:
         return None
 
 
-@pytest.mark.parametrize(("command", "argv"), [(c, a) for c, argvs in ARGVS.items() for a in argvs],
-                         ids=[f"{c}:{' '.join(a)}" for c, argvs in ARGVS.items() for a in argvs])
+@pytest.mark.parametrize(
+    ("command", "argv"),
+    [(c, a) for c, argvs in ARGVS.items() for a in argvs],
+    ids=[f"{c}:{' '.join(a)}" for c, argvs in ARGVS.items() for a in argvs],
+)
 def test_fast_parse_takes_only_what_click_takes_with_the_same_values(command, argv, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     fast = parse_simply(COMMANDS[command][0], argv)
@@ -70,22 +102,27 @@ def test_fast_parse_leaves_folders_to_clicks_error(tmp_path) -> None:
 
 def test_run_imports_no_click(tmp_path: Path, make_notebook) -> None:
     notebook = make_notebook([("x = 1", ["step:a"]), ("print(x)", ["step:b"])])
-    probe = ("import sys, atexit\n"
-             "atexit.register(lambda: print('click' in sys.modules, file=sys.__stdout__))\n"
-             f"sys.argv = ['nbmlops', 'run', {str(notebook)!r}]\n"
-             "from nbmlops.cli.fast import entry\nentry()")
+    probe = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: print('click' in sys.modules, file=sys.__stdout__))\n"
+        f"sys.argv = ['nbmlops', 'run', {str(notebook)!r}]\n"
+        "from nbmlops.cli.fast import entry\nentry()"
+    )
     env = {**os.environ, "NBMLOPS_HOME": str(tmp_path / "home")}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["run", "{nb}", "--seed", "x"], "Invalid value for '--seed': 'x' is not a valid integer"),
-    (["run", "{nb}", "--no-c"], "No such option '--no-c'"),
-    (["run", "{dir}"], "is a directory"),
-    (["show", "{nb}", "--format", "svg"], "'svg' is not one of"),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "{nb}", "--seed", "x"], "Invalid value for '--seed': 'x' is not a valid integer"),
+        (["run", "{nb}", "--no-c"], "No such option '--no-c'"),
+        (["run", "{dir}"], "is a directory"),
+        (["show", "{nb}", "--format", "svg"], "'svg' is not one of"),
+    ],
+)
 def test_what_the_fast_path_refuses_gets_clicks_message(argv, expected, tmp_path: Path, make_notebook) -> None:
     notebook = make_notebook([("x = 1", ["step:a"])])
     args = [a.format(nb=notebook, dir=tmp_path) for a in argv]
@@ -104,8 +141,14 @@ def test_output_into_a_closed_pipe_ends_quietly_as_with_click(make_notebook, tmp
     reader, writer = os.pipe()
     os.close(reader)  # nobody reads what `nbmlops compile` prints
     try:
-        done = subprocess.run([NBMLOPS, "compile", str(notebook)], stdout=writer, stderr=subprocess.PIPE,
-                              text=True, timeout=120, env={**os.environ, "NBMLOPS_HOME": str(tmp_path / "home")})
+        done = subprocess.run(
+            [NBMLOPS, "compile", str(notebook)],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env={**os.environ, "NBMLOPS_HOME": str(tmp_path / "home")},
+        )
     finally:
         os.close(writer)
     assert done.returncode == 1 and done.stderr == ""

@@ -61,8 +61,21 @@ def test_show(registered) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.startswith("churn:1  (@production)")
-    for expected in ("LogisticRegression", "joblib", "auc", "0.83", "team", "signature", "tenure", "int64",
-                     "reference profile  200 rows, 2 columns", "categorical", "lineage", "→ run", "→ value"):
+    for expected in (
+        "LogisticRegression",
+        "joblib",
+        "auc",
+        "0.83",
+        "team",
+        "signature",
+        "tenure",
+        "int64",
+        "reference profile  200 rows, 2 columns",
+        "categorical",
+        "lineage",
+        "→ run",
+        "→ value",
+    ):
         assert expected in out, expected
     data = json.loads(invoke("show", "churn:2", "--json").output)
     assert data["uri"] == "churn:2" and data["profile"]["rows"] == 200 and data["params"] == {"C": 0.5}
@@ -76,8 +89,9 @@ def test_alias_set_move_delete(registered) -> None:
     assert get_model_version("churn@production").version == 2
     data = json.loads(invoke("alias", "churn", "staging", "1", "--json").output)
     assert data == {"name": "churn", "alias": "staging", "version": 1, "previous": None}
-    assert invoke("alias", "churn", "production", "--delete").output.strip() == "removed churn@production (was " \
-                                                                               "version 2)"
+    assert (
+        invoke("alias", "churn", "production", "--delete").output.strip() == "removed churn@production (was version 2)"
+    )
     assert list_models()[0].aliases == {"staging": 1}
 
     missing = invoke("alias", "churn", "production")
@@ -109,16 +123,19 @@ def test_rm_version_and_model(registered) -> None:
     assert [m.name for m in list_models()] == ["rules"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("show", "nope"), "no model 'nope'"),
-    (("show", "churn:9"), "has no version 9"),
-    (("show", "churn@prod"), "has no alias 'prod'"),
-    (("show", "churn:x"), "is not a model version"),
-    (("alias", "churn", "production", "7"), "has no version 7"),
-    (("alias", "churn", "latest", "1"), "reserved"),
-    (("rm", "churn@production", "--yes"), "not an alias"),
-    (("rm", "nope", "--yes"), "no model 'nope'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "nope"), "no model 'nope'"),
+        (("show", "churn:9"), "has no version 9"),
+        (("show", "churn@prod"), "has no alias 'prod'"),
+        (("show", "churn:x"), "is not a model version"),
+        (("alias", "churn", "production", "7"), "has no version 7"),
+        (("alias", "churn", "latest", "1"), "reserved"),
+        (("rm", "churn@production", "--yes"), "not an alias"),
+        (("rm", "nope", "--yes"), "no model 'nope'"),
+    ],
+)
 def test_errors_are_one_line_and_exit_2(registered, args: tuple[str, ...], message: str) -> None:
     result = invoke(*args)
     assert result.exit_code == 2, result.output

@@ -19,8 +19,10 @@ CELLS = [
     ("import nbmlops", ["setup"]),
     ("C = 1.0\nrows = 3", ["parameters"]),
     ("data = list(range(rows))", ["step:load"]),
-    ("score = sum(data) * C\nnbmlops.log_metric('score', score)\nnbmlops.log_metric('auc', 0.5 + C / 10)",
-     ["step:train"]),
+    (
+        "score = sum(data) * C\nnbmlops.log_metric('score', score)\nnbmlops.log_metric('auc', 0.5 + C / 10)",
+        ["step:train"],
+    ),
 ]
 
 
@@ -101,14 +103,19 @@ def test_killed_run_shows_failed_and_its_finished_steps_are_reused(make_notebook
     import time
 
     home = tmp_path / ".nbmlops"
-    nb = make_notebook([
-        ("data = [1, 2, 3]\nprint('loaded', flush=True)", ["step:load"]),
-        ("import pathlib, time\nif not pathlib.Path('go').exists():\n    time.sleep(60)\ntotal = sum(data)",
-         ["step:slow"]),
-    ])
+    nb = make_notebook(
+        [
+            ("data = [1, 2, 3]\nprint('loaded', flush=True)", ["step:load"]),
+            (
+                "import pathlib, time\nif not pathlib.Path('go').exists():\n    time.sleep(60)\ntotal = sum(data)",
+                ["step:slow"],
+            ),
+        ]
+    )
     env = {**os.environ, "NBMLOPS_HOME": str(home)}
-    runner = subprocess.Popen([NBMLOPS, "run", str(nb)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen(
+        [NBMLOPS, "run", str(nb)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not list(home.glob("runs/*/steps/slow/status.json")):
         time.sleep(0.1)
@@ -119,7 +126,8 @@ def test_killed_run_shows_failed_and_its_finished_steps_are_reused(make_notebook
     assert shown["status"] == "failed", "a killed runner's run is not left running"
     assert {s["name"]: s["status"] for s in shown["steps"]}["load"] == "succeeded"
     (tmp_path / "go").write_text("")
-    done = subprocess.run([NBMLOPS, "run", str(nb), "--resume", run_id], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [NBMLOPS, "run", str(nb), "--resume", run_id], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert "load" in done.stderr and "reused" in done.stderr

@@ -16,8 +16,14 @@ REDIS_URL = os.environ.get("NBMLOPS_TEST_REDIS_URL")
 
 def doctor(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("NBMLOPS_")}
-    return subprocess.run([NBMLOPS, "doctor"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**base, "NBMLOPS_HOME": str(tmp_path / ".nbmlops"), **env})
+    return subprocess.run(
+        [NBMLOPS, "doctor"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, "NBMLOPS_HOME": str(tmp_path / ".nbmlops"), **env},
+    )
 
 
 def lines(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
@@ -25,7 +31,7 @@ def lines(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
     for line in done.stdout.strip().splitlines():
         verdict, rest = line[:3].strip(), line[3:].strip()
         part = next(p for p in ("database", "artifact root", "ray", "online store") if rest.startswith(p))
-        out[part] = f"{verdict} {rest[len(part):].strip()}"
+        out[part] = f"{verdict} {rest[len(part) :].strip()}"
     return out
 
 
@@ -47,9 +53,13 @@ def test_a_fresh_project_is_healthy(tmp_path: Path) -> None:
 def test_each_broken_part_is_one_line_and_exit_2(tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the artifact root should be")
-    done = doctor(tmp_path, NBMLOPS_DB_URL=f"postgresql+psycopg://x:y@127.0.0.1:{closed_port()}/none",
-                  NBMLOPS_ARTIFACT_ROOT=str(blocked / "artifacts"), NBMLOPS_RAY_ADDRESS=f"127.0.0.1:{closed_port()}",
-                  NBMLOPS_ONLINE_STORE=f"redis://127.0.0.1:{closed_port()}/0")
+    done = doctor(
+        tmp_path,
+        NBMLOPS_DB_URL=f"postgresql+psycopg://x:y@127.0.0.1:{closed_port()}/none",
+        NBMLOPS_ARTIFACT_ROOT=str(blocked / "artifacts"),
+        NBMLOPS_RAY_ADDRESS=f"127.0.0.1:{closed_port()}",
+        NBMLOPS_ONLINE_STORE=f"redis://127.0.0.1:{closed_port()}/0",
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     found = lines(done)
     assert all(text.startswith("BAD") for text in found.values()), found

@@ -56,8 +56,10 @@ def two_nodes(quick_ray_agents: None) -> Iterator[ray.cluster_utils.Cluster]:
     if ray.is_initialized():
         ray.shutdown()  # another module's local runtime: this module's drivers join the cluster instead
     with patient_node_start():
-        cluster = _retry("head node", lambda: Cluster(
-            initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}))
+        cluster = _retry(
+            "head node",
+            lambda: Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}),
+        )
         try:
             _retry("second node", lambda: cluster.add_node(num_cpus=1))
             cluster.wait_for_nodes(timeout=NODE_TIMEOUT_S)

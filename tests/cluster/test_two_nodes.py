@@ -28,8 +28,9 @@ BRANCHES = [
 
 def nbmlops_cli(*args: str, cwd: Path, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NBMLOPS_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "nbmlops.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "nbmlops.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def statuses(run_dir: Path, steps: list[str]) -> dict[str, dict]:
@@ -39,8 +40,7 @@ def statuses(run_dir: Path, steps: list[str]) -> dict[str, dict]:
 def test_parallel_branches_run_on_both_nodes_with_the_local_result(two_nodes, make_notebook, tmp_path: Path) -> None:
     nb = make_notebook(BRANCHES)
     home = tmp_path / ".nbmlops"
-    done = nbmlops_cli("run", nb.name, "--backend", "ray", "--ray-address", two_nodes.address,
-                       cwd=nb.parent, home=home)
+    done = nbmlops_cli("run", nb.name, "--backend", "ray", "--ray-address", two_nodes.address, cwd=nb.parent, home=home)
     assert done.returncode == 0, done.stderr
     (run_dir,) = (home / "runs").iterdir()
     status = statuses(run_dir, ["start", "left", "right", "join"])
@@ -72,23 +72,33 @@ SWEEP = [
     ("import time\nimport nbmlops", ["setup"]),
     ("x = 1", ["parameters"]),
     ("rows = list(range(10))", ["step:prep"]),
-    ("import ray\nt0 = time.time()\ntime.sleep(4)\nscore = sum(rows) * x\n"
-     "where = (ray.get_runtime_context().get_node_id(), t0, time.time())\nnbmlops.log_metric('score', score)",
-     ["step:work", "cpus:1"]),
+    (
+        "import ray\nt0 = time.time()\ntime.sleep(4)\nscore = sum(rows) * x\n"
+        "where = (ray.get_runtime_context().get_node_id(), t0, time.time())\nnbmlops.log_metric('score', score)",
+        ["step:work", "cpus:1"],
+    ),
     ("summary = (score, where)", ["step:summary"]),  # reads them, so the work step hands them on
 ]
 
 
 def test_a_sweep_spreads_its_children_and_runs_shared_steps_once(two_nodes, make_notebook, home: Path) -> None:
     nb = make_notebook(SWEEP)
-    result = sweep_pipeline(compile_notebook(nb), ["x=1,2"], backend="ray", home=home, objective="metrics.score:max",
-                            backend_options={"address": two_nodes.address})
+    result = sweep_pipeline(
+        compile_notebook(nb),
+        ["x=1,2"],
+        backend="ray",
+        home=home,
+        objective="metrics.score:max",
+        backend_options={"address": two_nodes.address},
+    )
     parent = statuses(result.parent.run_dir, ["prep"])["prep"]
     assert parent["status"] == "succeeded" and not parent.get("cached")  # the shared step ran once, in the parent
     children = [statuses(child.run_dir, ["prep", "work"]) for child in result.children]
     assert all(child["prep"].get("cached") for child in children)  # ... and each child took it from the cache
-    where = [load_value(RunDir(c.run_dir).stored_outputs("work")["where"], c.run_dir / "steps" / "work" / "outputs")
-             for c in result.children]
+    where = [
+        load_value(RunDir(c.run_dir).stored_outputs("work")["where"], c.run_dir / "steps" / "work" / "outputs")
+        for c in result.children
+    ]
     assert {w[0] for w in where} == {c["work"]["node"] for c in children}
     assert len({c["work"]["node"] for c in children}) == 2  # one child on each node ...
     assert where[0][1] < where[1][2] and where[1][1] < where[0][2]  # ... at the same time
@@ -98,9 +108,12 @@ def test_a_sweep_spreads_its_children_and_runs_shared_steps_once(two_nodes, make
 KILLED = [
     ("import os, pathlib, time", ["setup"]),
     ("rows = list(range(4))", ["step:prep"]),
-    ("marks = pathlib.Path('attempts')\nmarks.mkdir(exist_ok=True)\n(marks / str(os.getpid())).touch()\n"
-     "if len(list(marks.iterdir())) == 1:\n    time.sleep(120)  # the first attempt is killed here\n"
-     "total = sum(rows)", ["step:work", "retries:1"]),
+    (
+        "marks = pathlib.Path('attempts')\nmarks.mkdir(exist_ok=True)\n(marks / str(os.getpid())).touch()\n"
+        "if len(list(marks.iterdir())) == 1:\n    time.sleep(120)  # the first attempt is killed here\n"
+        "total = sum(rows)",
+        ["step:work", "retries:1"],
+    ),
     ("print(total)", ["step:show"]),
 ]
 
@@ -112,8 +125,9 @@ def test_a_worker_killed_mid_step_is_retried_and_the_run_finishes(two_nodes, mak
 
     def run() -> None:
         try:
-            outcome["result"] = run_pipeline(compile_notebook(nb), backend="ray", home=home,
-                                             backend_options={"address": two_nodes.address})
+            outcome["result"] = run_pipeline(
+                compile_notebook(nb), backend="ray", home=home, backend_options={"address": two_nodes.address}
+            )
         except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
             outcome["error"] = exc
 
@@ -130,8 +144,12 @@ def test_a_worker_killed_mid_step_is_retried_and_the_run_finishes(two_nodes, mak
     assert result.status == "succeeded" and len(list(marks.iterdir())) == 2
     work = statuses(result.run_dir, ["work"])["work"]
     assert work["status"] == "succeeded"
-    assert load_value(RunDir(result.run_dir).stored_outputs("work")["total"], result.run_dir / "steps" / "work"
-                      / "outputs") == 6
+    assert (
+        load_value(
+            RunDir(result.run_dir).stored_outputs("work")["total"], result.run_dir / "steps" / "work" / "outputs"
+        )
+        == 6
+    )
     store = open_store(home)
     run = store.get_run(result.run_id)
     assert run.status == "succeeded" and {s.status for s in store.steps(result.run_id)} == {"succeeded"}

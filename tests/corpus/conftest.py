@@ -8,5 +8,7 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "corpus: real public notebooks (tests/corpus/notebooks) run as is and split into steps on the "
-                   "local and papermill backends, compared with top-to-bottom papermill runs (minutes)")
+        "markers",
+        "corpus: real public notebooks (tests/corpus/notebooks) run as is and split into steps on the "
+        "local and papermill backends, compared with top-to-bottom papermill runs (minutes)",
+    )

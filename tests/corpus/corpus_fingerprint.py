@@ -27,9 +27,24 @@ IGNORED_ATTRIBUTES = {"_sklearn_version", "__weakref__"}
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 # objects of the kernel's machinery (a widget's comm, the shell, sockets, loops, locks, loggers) are not compared:
 # they are no notebook's content, and walking them would visit the whole kernel
-INFRASTRUCTURE_PACKAGES = {"ipykernel", "zmq", "jupyter_client", "comm", "tornado", "asyncio", "threading",
-                           "_thread", "socket", "selectors", "sqlite3", "concurrent", "multiprocessing", "logging",
-                           "queue", "subprocess"}
+INFRASTRUCTURE_PACKAGES = {
+    "ipykernel",
+    "zmq",
+    "jupyter_client",
+    "comm",
+    "tornado",
+    "asyncio",
+    "threading",
+    "_thread",
+    "socket",
+    "selectors",
+    "sqlite3",
+    "concurrent",
+    "multiprocessing",
+    "logging",
+    "queue",
+    "subprocess",
+}
 WHOLE = "<value>"
 
 
@@ -67,8 +82,11 @@ def _children(value: Any) -> list[tuple[str, Any]]:
         return [(f"[{i}]", item) for i, item in enumerate(value)]
     if _is_instance_of(value, "pandas", "DataFrame"):
         return [(f"[{column!r}]", value.iloc[:, i]) for i, column in enumerate(value.columns)]
-    if (isinstance(value, type | types.ModuleType | types.FunctionType) or _is_leaf_library_value(value)
-            or _is_infrastructure(value)):
+    if (
+        isinstance(value, type | types.ModuleType | types.FunctionType)
+        or _is_leaf_library_value(value)
+        or _is_infrastructure(value)
+    ):
         return []
     state = _instance_state(value)
     return [(f".{name}", item) for name, item in state.items()] if state is not None else []
@@ -80,14 +98,19 @@ def _is_instance_of(value: Any, package: str, name: str) -> bool:
 
 def _is_infrastructure(value: Any) -> bool:
     package = type(value).__module__.split(".")[0]
-    return package in INFRASTRUCTURE_PACKAGES or (package == "IPython" and _is_instance_of(value, "traitlets",
-                                                                                          "Configurable"))
+    return package in INFRASTRUCTURE_PACKAGES or (
+        package == "IPython" and _is_instance_of(value, "traitlets", "Configurable")
+    )
 
 
 def _is_leaf_library_value(value: Any) -> bool:
-    return (_is_instance_of(value, "numpy", "ndarray") or _is_instance_of(value, "numpy", "generic")
-            or _is_instance_of(value, "pandas", "Series") or _is_instance_of(value, "pandas", "Index")
-            or _is_instance_of(value, "matplotlib", "Artist"))
+    return (
+        _is_instance_of(value, "numpy", "ndarray")
+        or _is_instance_of(value, "numpy", "generic")
+        or _is_instance_of(value, "pandas", "Series")
+        or _is_instance_of(value, "pandas", "Index")
+        or _is_instance_of(value, "matplotlib", "Artist")
+    )
 
 
 def _instance_state(value: Any) -> dict[str, Any] | None:
@@ -217,7 +240,8 @@ def digest_part(value: Any, stack: list[int], budget: list[int]) -> str:
 def _feed_library_value(hasher: Any, value: Any, stack: list[int], budget: list[int]) -> bool:
     """numpy and pandas values by content; only when the library is loaded (a value of it can't exist before)."""
     return ("numpy" in sys.modules and _feed_numpy(hasher, value, stack, budget)) or (
-        "pandas" in sys.modules and _feed_pandas(hasher, value, stack, budget))
+        "pandas" in sys.modules and _feed_pandas(hasher, value, stack, budget)
+    )
 
 
 def _feed_numpy(hasher: Any, value: Any, stack: list[int], budget: list[int]) -> bool:
@@ -314,7 +338,8 @@ def _feed_class(hasher: Any, cls: type, stack: list[int], budget: list[int]) -> 
     for name in sorted(vars(cls)):
         # __slotnames__: copyreg caches it on the class when an instance is pickled
         if name in ("__dict__", "__weakref__", "__module__", "__qualname__", "__slotnames__") or name.startswith(
-                "_abc_"):
+            "_abc_"
+        ):
             continue
         member = vars(cls)[name]
         if isinstance(member, staticmethod | classmethod):
@@ -377,8 +402,9 @@ def probe(shell: Any, plan_path: str) -> None:
         index = cells[position[0]][0]
         position[0] += 1
         if index in wanted:
-            record({"cell": index, "values": {name: fingerprint_or_error(shell.user_ns, name)
-                                              for name in wanted[index]}})
+            record(
+                {"cell": index, "values": {name: fingerprint_or_error(shell.user_ns, name) for name in wanted[index]}}
+            )
 
     shell.events.register("post_run_cell", after_cell)
     record({"installed": True})

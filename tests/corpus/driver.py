@@ -73,16 +73,23 @@ def run(notebook: str, backend: str, home: str) -> dict[str, Any]:
         result["exception"] = type(exc).__name__
     run_dir = Path(home) / "runs" / run_id if run_id else None
     for step in spec.steps:
-        entry: dict[str, Any] = {"name": step.name, "last_cell": step.cells[-1].index,
-                                 "cells": [c.index for c in step.cells], "outputs_expected": list(step.outputs),
-                                 "status": "not run", "error": None, "outputs": {}}
+        entry: dict[str, Any] = {
+            "name": step.name,
+            "last_cell": step.cells[-1].index,
+            "cells": [c.index for c in step.cells],
+            "outputs_expected": list(step.outputs),
+            "status": "not run",
+            "error": None,
+            "outputs": {},
+        }
         status_path = run_dir / "steps" / step.name / "status.json" if run_dir else None
         if status_path is not None and status_path.is_file():
             status = json.loads(status_path.read_text())
             entry["status"] = status.get("status")
             if status.get("status") == "failed":
                 entry["error"] = first_lines(str(status.get("error") or "")) or first_lines(
-                    str(status.get("traceback") or ""))
+                    str(status.get("traceback") or "")
+                )
             elif status.get("status") == "succeeded":
                 entry["outputs"] = load_outputs(status, status_path.parent / "outputs")
         result["steps"].append(entry)

@@ -60,50 +60,126 @@ class Notebook:
 
 
 CORPUS = [
-    Notebook("ipython-plotting", "ipython/IPython Kernel/Plotting in the Notebook.ipynb", "ipython",
-             "%matplotlib inline, then %matplotlib notebook; pyplot state across cells"),
-    Notebook("ipython-trapezoid", "ipython/IPython Kernel/Trapezoid Rule.ipynb", "ipython",
-             "%matplotlib inline, numpy, scipy.integrate.quad, a notebook function used in later cells"),
-    Notebook("ipython-capturing-output", "ipython/IPython Kernel/Capturing Output.ipynb", "ipython",
-             "%%capture with and without a variable, --no-stderr, CapturedIO objects, plots inside %%capture"),
-    Notebook("ipython-cell-magics", "ipython/IPython Kernel/Cell Magics.ipynb", "ipython",
-             "%lsmagic, %timeit, %%timeit, %%capture, %%writefile + %run, %%script, %%bash --out/--err"),
-    Notebook("ipython-rich-output", "ipython/IPython Kernel/Rich Output.ipynb", "ipython",
-             "display(), Image/SVG from files, HTML, Javascript, %%html, %%javascript, %%latex, Math, Latex, "
-             "YouTubeVideo, IFrame, FileLink(s), a video read from a file"),
-    Notebook("ipython-custom-display", "ipython/IPython Kernel/Custom Display Logic.ipynb", "ipython",
-             "classes with _repr_png_/_repr_latex_/_ipython_display_, display formatters registered at runtime, "
-             "help(), a class redefined later, uuid4 and unseeded numpy randomness"),
-    Notebook("ipython-importing-notebooks", "ipython/IPython Kernel/Importing Notebooks.ipynb", "ipython",
-             "an import hook on sys.meta_path that imports other notebooks, automagic `ls`, pygments HTML display"),
-    Notebook("nbclient-clear-output", "nbclient/Clear Output.ipynb", "nbclient",
-             "clear_output (wait or not), display(..., display_id=...) handles and handle.update"),
-    Notebook("nbsphinx-code-cells", "nbsphinx/code-cells.ipynb", "nbsphinx",
-             "empty cells, last-expression outputs, stderr, rich displays, %config InlineBackend, a figure shown "
-             "again later, a pandas DataFrame, ipywidgets and their links, ANSI colours"),
-    Notebook("kale-parameters-metrics", "kale/pipeline_parameters_and_metrics.ipynb", "kale",
-             "Kale tags: imports, pipeline-parameters, step:/prev:, pipeline-metrics, limit:/cache: options"),
-    Notebook("papermill-simple-execute", "papermill/simple_execute.ipynb", "papermill",
-             "a papermill parameters cell (msg = None) and a cell that prints it"),
-    Notebook("jupytext-nteract-parameter", "jupytext/nteract_with_parameter.ipynb", "jupytext",
-             "a parameters cell, a pandas DataFrame with a named index, %matplotlib inline + DataFrame.plot"),
-    Notebook("jupytext-outputs-images", "jupytext/text_outputs_and_images.ipynb", "jupytext",
-             "print/sys.stdout.write/stderr, logging, displayed DataFrames, an ndarray changed in place by slices "
-             "between two imshow plots"),
-    Notebook("jupyter-book-notebooks", "jupyter-book/notebooks.ipynb", "jupyter-book",
-             "plt.ion(), seeded numpy randomness, rcParams changed, matplotlib figures/lines kept in variables"),
-    Notebook("nbval-index", "nbval/index.ipynb", "nbval",
-             "%%writefile, unseeded randomness and clock reads, %matplotlib inline after the import, imshow, "
-             "a function defined and never called"),
-    Notebook("sklearn-gpr-structured-data", "scikit-learn/plot_gpr_on_structured_data.ipynb", "scikit-learn",
-             "a notebook-defined Kernel class inside GaussianProcessRegressor/Classifier and SVC, clone()"),
-    Notebook("sklearn-pipeline-display", "scikit-learn/plot_pipeline_display.ipynb", "scikit-learn",
-             "sklearn.set_config(display=...), HTML reprs of Pipelines and ColumnTransformers"),
-    Notebook("sklearn-target-encoder", "scikit-learn/plot_target_encoder_cross_val.ipynb", "scikit-learn",
-             "a RandomState used across cells, DataFrames, set_config(transform_output='pandas'), one Ridge "
-             "refitted under two names, pandas plotting"),
-    Notebook("sklearn-feature-selection", "scikit-learn/plot_feature_selection_pipeline.ipynb", "scikit-learn",
-             "make_classification, a fitted Pipeline used and sliced in later cells, classification_report"),
+    Notebook(
+        "ipython-plotting",
+        "ipython/IPython Kernel/Plotting in the Notebook.ipynb",
+        "ipython",
+        "%matplotlib inline, then %matplotlib notebook; pyplot state across cells",
+    ),
+    Notebook(
+        "ipython-trapezoid",
+        "ipython/IPython Kernel/Trapezoid Rule.ipynb",
+        "ipython",
+        "%matplotlib inline, numpy, scipy.integrate.quad, a notebook function used in later cells",
+    ),
+    Notebook(
+        "ipython-capturing-output",
+        "ipython/IPython Kernel/Capturing Output.ipynb",
+        "ipython",
+        "%%capture with and without a variable, --no-stderr, CapturedIO objects, plots inside %%capture",
+    ),
+    Notebook(
+        "ipython-cell-magics",
+        "ipython/IPython Kernel/Cell Magics.ipynb",
+        "ipython",
+        "%lsmagic, %timeit, %%timeit, %%capture, %%writefile + %run, %%script, %%bash --out/--err",
+    ),
+    Notebook(
+        "ipython-rich-output",
+        "ipython/IPython Kernel/Rich Output.ipynb",
+        "ipython",
+        "display(), Image/SVG from files, HTML, Javascript, %%html, %%javascript, %%latex, Math, Latex, "
+        "YouTubeVideo, IFrame, FileLink(s), a video read from a file",
+    ),
+    Notebook(
+        "ipython-custom-display",
+        "ipython/IPython Kernel/Custom Display Logic.ipynb",
+        "ipython",
+        "classes with _repr_png_/_repr_latex_/_ipython_display_, display formatters registered at runtime, "
+        "help(), a class redefined later, uuid4 and unseeded numpy randomness",
+    ),
+    Notebook(
+        "ipython-importing-notebooks",
+        "ipython/IPython Kernel/Importing Notebooks.ipynb",
+        "ipython",
+        "an import hook on sys.meta_path that imports other notebooks, automagic `ls`, pygments HTML display",
+    ),
+    Notebook(
+        "nbclient-clear-output",
+        "nbclient/Clear Output.ipynb",
+        "nbclient",
+        "clear_output (wait or not), display(..., display_id=...) handles and handle.update",
+    ),
+    Notebook(
+        "nbsphinx-code-cells",
+        "nbsphinx/code-cells.ipynb",
+        "nbsphinx",
+        "empty cells, last-expression outputs, stderr, rich displays, %config InlineBackend, a figure shown "
+        "again later, a pandas DataFrame, ipywidgets and their links, ANSI colours",
+    ),
+    Notebook(
+        "kale-parameters-metrics",
+        "kale/pipeline_parameters_and_metrics.ipynb",
+        "kale",
+        "Kale tags: imports, pipeline-parameters, step:/prev:, pipeline-metrics, limit:/cache: options",
+    ),
+    Notebook(
+        "papermill-simple-execute",
+        "papermill/simple_execute.ipynb",
+        "papermill",
+        "a papermill parameters cell (msg = None) and a cell that prints it",
+    ),
+    Notebook(
+        "jupytext-nteract-parameter",
+        "jupytext/nteract_with_parameter.ipynb",
+        "jupytext",
+        "a parameters cell, a pandas DataFrame with a named index, %matplotlib inline + DataFrame.plot",
+    ),
+    Notebook(
+        "jupytext-outputs-images",
+        "jupytext/text_outputs_and_images.ipynb",
+        "jupytext",
+        "print/sys.stdout.write/stderr, logging, displayed DataFrames, an ndarray changed in place by slices "
+        "between two imshow plots",
+    ),
+    Notebook(
+        "jupyter-book-notebooks",
+        "jupyter-book/notebooks.ipynb",
+        "jupyter-book",
+        "plt.ion(), seeded numpy randomness, rcParams changed, matplotlib figures/lines kept in variables",
+    ),
+    Notebook(
+        "nbval-index",
+        "nbval/index.ipynb",
+        "nbval",
+        "%%writefile, unseeded randomness and clock reads, %matplotlib inline after the import, imshow, "
+        "a function defined and never called",
+    ),
+    Notebook(
+        "sklearn-gpr-structured-data",
+        "scikit-learn/plot_gpr_on_structured_data.ipynb",
+        "scikit-learn",
+        "a notebook-defined Kernel class inside GaussianProcessRegressor/Classifier and SVC, clone()",
+    ),
+    Notebook(
+        "sklearn-pipeline-display",
+        "scikit-learn/plot_pipeline_display.ipynb",
+        "scikit-learn",
+        "sklearn.set_config(display=...), HTML reprs of Pipelines and ColumnTransformers",
+    ),
+    Notebook(
+        "sklearn-target-encoder",
+        "scikit-learn/plot_target_encoder_cross_val.ipynb",
+        "scikit-learn",
+        "a RandomState used across cells, DataFrames, set_config(transform_output='pandas'), one Ridge "
+        "refitted under two names, pandas plotting",
+    ),
+    Notebook(
+        "sklearn-feature-selection",
+        "scikit-learn/plot_feature_selection_pipeline.ipynb",
+        "scikit-learn",
+        "make_classification, a fitted Pipeline used and sliced in later cells, classification_report",
+    ),
 ]
 VARIANTS = ("as-is", "split")
 BACKENDS = ("local", "papermill")
@@ -124,11 +200,12 @@ KNOWN_FAILURES: dict[tuple[str, str, str], str] = {
 # Failures that depend on chance (which warm kernel runs a step): not strict, or the suite would be flaky.
 FLAKY_FAILURES: dict[tuple[str, str, str], str] = {
     ("ipython-importing-notebooks", "split", "papermill"): (
-        "an import hook a step installs (sys.meta_path) reaches a later step only when the same warm kernel "
-        "runs it"),
+        "an import hook a step installs (sys.meta_path) reaches a later step only when the same warm kernel runs it"
+    ),
     ("sklearn-target-encoder", "split", "papermill"): (
         "library state set in a step (sklearn.set_config(transform_output='pandas')) reaches a later step only "
-        "when the same warm kernel runs it"),
+        "when the same warm kernel runs it"
+    ),
 }
 
 
@@ -182,9 +259,13 @@ def variant_notebook(nb: dict[str, Any], variant: str) -> dict[str, Any]:
 
 def executed_cells(nb: dict[str, Any]) -> list[tuple[int, str]]:
     """The cells a kernel runs, in order, as nbclient sends them (it skips empty ones and skip-execution)."""
-    return [(i, cell_source(c)) for i, c in enumerate(nb["cells"])
-            if c["cell_type"] == "code" and cell_source(c).strip()
-            and "skip-execution" not in (c.get("metadata") or {}).get("tags", [])]
+    return [
+        (i, cell_source(c))
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code"
+        and cell_source(c).strip()
+        and "skip-execution" not in (c.get("metadata") or {}).get("tags", [])
+    ]
 
 
 def handed_on(nb: dict[str, Any], folder: Path) -> dict[int, set[str]]:
@@ -216,8 +297,16 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_process(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int | None, str]:
     """Run a command in its own process group (papermill starts kernels); on timeout kill the group.
     Returns (exit code or None on timeout, the last lines of its output)."""
-    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          stdin=subprocess.DEVNULL, text=True, start_new_session=True) as process:
+    with subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    ) as process:
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -264,10 +353,26 @@ def reference_run(entry: Notebook, folder: Path, seed: int, plan: dict[str, Any]
     (ipython_dir / "profile_default" / "startup" / "00-nbmlops-corpus-probe.py").write_text(STARTUP)
     plan_path = folder / "plan.json"
     plan_path.write_text(json.dumps({**plan, "out": str(folder / "values.jsonl")}))
-    env = clean_env(IPYTHONDIR=str(ipython_dir), PYTHONHASHSEED=str(seed), NBMLOPS_CORPUS_PLAN=str(plan_path),
-                    NBMLOPS_CORPUS_FINGERPRINT=str(PROBE_MODULE))
-    command = [sys.executable, "-m", "papermill", str(notebook), str(folder / "executed.ipynb"), "--cwd",
-               str(notebook.parent), "-k", "python3", "--no-progress-bar", "--log-level", "ERROR"]
+    env = clean_env(
+        IPYTHONDIR=str(ipython_dir),
+        PYTHONHASHSEED=str(seed),
+        NBMLOPS_CORPUS_PLAN=str(plan_path),
+        NBMLOPS_CORPUS_FINGERPRINT=str(PROBE_MODULE),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(notebook),
+        str(folder / "executed.ipynb"),
+        "--cwd",
+        str(notebook.parent),
+        "-k",
+        "python3",
+        "--no-progress-bar",
+        "--log-level",
+        "ERROR",
+    ]
     code, output = run_process(command, folder, env, REFERENCE_TIMEOUT)
     if code != 0:
         why = "timed out" if code is None else f"exited {code}"
@@ -287,8 +392,9 @@ def reference_run(entry: Notebook, folder: Path, seed: int, plan: dict[str, Any]
         return None, f"the probe was not installed in the kernel (hash seed {seed}): harness bug\n{output}"
     missing = sorted(set(map(int, plan["wanted"])) - set(values))
     if missing:
-        return None, (f"the probe recorded nothing after cells {missing} (hash seed {seed}): harness bug\n"
-                      + "\n".join(unmatched))
+        return None, (
+            f"the probe recorded nothing after cells {missing} (hash seed {seed}): harness bug\n" + "\n".join(unmatched)
+        )
     return values, ""
 
 
@@ -300,8 +406,12 @@ def case_run(entry: Notebook, variant: str, backend: str, folder: Path, cache_di
     result_path = folder / "result.json"
     env = clean_env(NBMLOPS_HOME=str(home), NBMLOPS_CACHE_DIR=str(cache_dir))
     began = time.perf_counter()
-    code, output = run_process([sys.executable, str(DRIVER), str(notebook), backend, str(home), str(result_path)],
-                               notebook.parent, env, CASE_TIMEOUT)
+    code, output = run_process(
+        [sys.executable, str(DRIVER), str(notebook), backend, str(home), str(result_path)],
+        notebook.parent,
+        env,
+        CASE_TIMEOUT,
+    )
     seconds = time.perf_counter() - began
     if code != 0 or not result_path.exists():
         why = "timed out" if code is None else f"exited {code}"
@@ -328,10 +438,12 @@ class CorpusRuns:
             wanted = handed_on(nb, folder)
             plan = {"cells": executed_cells(nb), "wanted": {str(k): sorted(v) for k, v in wanted.items() if v}}
             self.references[entry.id] = [
-                self.pool.submit(reference_run, entry, folder / f"reference-{seed}", seed, plan) for seed in (1, 2)]
+                self.pool.submit(reference_run, entry, folder / f"reference-{seed}", seed, plan) for seed in (1, 2)
+            ]
             for variant, backend in cases:
                 self.cases[(entry.id, variant, backend)] = self.pool.submit(
-                    case_run, entry, variant, backend, folder / f"{variant}-{backend}", workspace / "cache")
+                    case_run, entry, variant, backend, folder / f"{variant}-{backend}", workspace / "cache"
+                )
 
     def get(self, entry: Notebook, variant: str, backend: str) -> tuple[References, dict[str, Any]]:
         runs = [future.result() for future in self.references[entry.id]]
@@ -363,8 +475,9 @@ class Comparison:
     not_compared: list[str] | None = None  # values nondeterministic or too big, with why
 
 
-def compare_value(name: str, step: str, cell: int, refs: list[dict[str, Any]], got: dict[str, Any],
-                  comparison: Comparison) -> None:
+def compare_value(
+    name: str, step: str, cell: int, refs: list[dict[str, Any]], got: dict[str, Any], comparison: Comparison
+) -> None:
     where = f"step '{step}' hands on '{name}' (after cell {cell})"
     if "unloadable" in got:
         comparison.problems.append(f"{where}: its saved {got.get('format')} file doesn't load: {got['unloadable']}")
@@ -373,7 +486,8 @@ def compare_value(name: str, step: str, cell: int, refs: list[dict[str, Any]], g
         comparison.problems.append(f"{where}, but a top-to-bottom run has no '{name}' after that cell")
         return
     unusable = [r.get("uncomparable") or ("missing" if r.get("missing") else None) for r in refs] + [
-        got.get("uncomparable")]
+        got.get("uncomparable")
+    ]
     if any(unusable):
         comparison.not_compared.append(f"{step}.{name}: {next(u for u in unusable if u)}")
         return
@@ -389,8 +503,11 @@ def compare_value(name: str, step: str, cell: int, refs: list[dict[str, Any]], g
         return
     # the most specific parts first: they say what differs; the whole value says that it does
     differing.sort(key=lambda part: (part == WHOLE, -part.count("[") - part.count(".")))
-    details = [f"    {part}: top-to-bottom {agreed[part][1]!r}, pipeline "
-               f"{parts[part][1] if part in parts else 'has no such part'!r}" for part in differing[:4]]
+    details = [
+        f"    {part}: top-to-bottom {agreed[part][1]!r}, pipeline "
+        f"{parts[part][1] if part in parts else 'has no such part'!r}"
+        for part in differing[:4]
+    ]
     more = f"\n    ... and {len(differing) - 4} more parts" if len(differing) > 4 else ""
     comparison.problems.append(f"{where}: differs from the top-to-bottom run\n" + "\n".join(details) + more)
 
@@ -410,8 +527,9 @@ def compare_case(references: References, result: dict[str, Any]) -> Comparison:
     comparison.problems += [f"compile warning: {w}" for w in result["warnings"]]
     if result["run_status"] != "succeeded":
         failed = [s for s in result["steps"] if s["status"] == "failed"]
-        comparison.problems += [f"step '{s['name']}' (cells {s['cells']}) failed:\n{indent(s['error'])}"
-                                for s in failed]
+        comparison.problems += [
+            f"step '{s['name']}' (cells {s['cells']}) failed:\n{indent(s['error'])}" for s in failed
+        ]
         if not failed:
             comparison.problems.append(f"the run {result['run_status']}:\n{indent(result['error'])}")
     for step in result["steps"]:
@@ -438,8 +556,7 @@ def case_params() -> list[Any]:
                     marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[case])]
                 elif case in FLAKY_FAILURES:
                     marks = [pytest.mark.xfail(strict=False, reason=FLAKY_FAILURES[case])]
-                params.append(pytest.param(entry, variant, backend, marks=marks,
-                                           id=f"{entry.id}-{variant}-{backend}"))
+                params.append(pytest.param(entry, variant, backend, marks=marks, id=f"{entry.id}-{variant}-{backend}"))
     return params
 
 
@@ -459,11 +576,15 @@ def test_shipped_files_are_as_published() -> None:
     for line in (HERE / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ", 1)
         listed[name] = digest
-    shipped = {str(p.relative_to(NOTEBOOKS)) for p in NOTEBOOKS.rglob("*")
-               if p.is_file() and p.name != "ruff.toml" and ".ruff_cache" not in p.parts}
+    shipped = {
+        str(p.relative_to(NOTEBOOKS))
+        for p in NOTEBOOKS.rglob("*")
+        if p.is_file() and p.name != "ruff.toml" and ".ruff_cache" not in p.parts
+    }
     assert shipped == set(listed), f"not in SHA256SUMS: {shipped - set(listed)}; missing: {set(listed) - shipped}"
-    changed = [name for name, digest in listed.items()
-               if hashlib.sha256((NOTEBOOKS / name).read_bytes()).hexdigest() != digest]
+    changed = [
+        name for name, digest in listed.items() if hashlib.sha256((NOTEBOOKS / name).read_bytes()).hexdigest() != digest
+    ]
     assert not changed, f"changed since taken from their releases (put back the published cells): {changed}"
 
 
@@ -481,9 +602,11 @@ def test_corpus_notebook(entry: Notebook, variant: str, backend: str, corpus_run
     if references.error:  # the notebook itself doesn't run here: a corpus problem, not an nbmlops one
         pytest.fail(f"{entry.path}: {references.error}", pytrace=False)
     comparison = compare_case(references, result)
-    print(f"{entry.id} {variant} {backend}: {result.get('seconds', 0):.1f}s, steps "
-          f"{len(result.get('steps', []))}, values compared {comparison.compared}, not compared "
-          f"{len(comparison.not_compared)} {comparison.not_compared}")
+    print(
+        f"{entry.id} {variant} {backend}: {result.get('seconds', 0):.1f}s, steps "
+        f"{len(result.get('steps', []))}, values compared {comparison.compared}, not compared "
+        f"{len(comparison.not_compared)} {comparison.not_compared}"
+    )
     if comparison.problems:
         header = f"{entry.path} [{variant}, {backend}] ({entry.shapes}):"
         pytest.fail(header + "\n" + "\n".join(f"- {p}" for p in comparison.problems), pytrace=False)

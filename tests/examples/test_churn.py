@@ -20,8 +20,9 @@ def test_pipeline_gives_the_metrics_of_a_top_to_bottom_kernel_run(tmp_path: Path
     kernel_dir = tmp_path / "kernel"
     kernel_dir.mkdir()
     notebook = nbformat.read(EXAMPLE, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(kernel_dir)}}).execute()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(kernel_dir)}}
+    ).execute()
     in_kernel = json.loads((kernel_dir / "churn_metrics.json").read_text())
 
     pipeline_dir = tmp_path / "pipeline"

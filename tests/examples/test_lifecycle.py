@@ -19,18 +19,27 @@ NBMLOPS = str(Path(sys.executable).with_name("nbmlops"))
 def test_the_demo_runs_the_whole_lifecycle(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     env = {**os.environ, "NBMLOPS_DEMO_DIR": str(work)}
-    done = subprocess.run([sys.executable, str(EXAMPLES / "lifecycle.py")], env=env, capture_output=True,
-                          text=True, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "lifecycle.py")], env=env, capture_output=True, text=True, timeout=1200
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert [line.split(" ")[0] for line in out.splitlines() if line.startswith("[")] == [f"[{i}/5]" for i in
-                                                                                      range(1, 6)]
+    assert [line.split(" ")[0] for line in out.splitlines() if line.startswith("[")] == [
+        f"[{i}/5]" for i in range(1, 6)
+    ]
     assert "Where to look" in out and f"jupyter lab {work}" in out and "http://127.0.0.1:" in out
     assert (work / "drift_report.html").stat().st_size > 100_000  # plotly.js inlined: it opens offline
 
     def cli(*args: str) -> str:
-        return subprocess.run([NBMLOPS, *args], cwd=work, env={**os.environ, "NBMLOPS_HOME": str(work / ".nbmlops")},
-                              capture_output=True, text=True, timeout=120, check=True).stdout
+        return subprocess.run(
+            [NBMLOPS, *args],
+            cwd=work,
+            env={**os.environ, "NBMLOPS_HOME": str(work / ".nbmlops")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
 
     versions = {v["version"]: v for v in json.loads(cli("models", "ls", "churn", "--json"))}
     # the sweep's best was registered (1), promoted, and the drift-triggered retraining registered 2 as staging
@@ -47,8 +56,14 @@ def test_the_demo_runs_the_whole_lifecycle(tmp_path: Path) -> None:
 def test_every_example_runs_with_plain_papermill(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("NBMLOPS_HOME", str(tmp_path / ".nbmlops"))  # the kernels papermill starts inherit it
     for name in ("features.ipynb", "train.ipynb", "serve_and_monitor.ipynb"):
-        papermill.execute_notebook(str(EXAMPLES / name), str(tmp_path / name), cwd=str(tmp_path),
-                                   kernel_name="python3", progress_bar=False, execution_timeout=600)
+        papermill.execute_notebook(
+            str(EXAMPLES / name),
+            str(tmp_path / name),
+            cwd=str(tmp_path),
+            kernel_name="python3",
+            progress_bar=False,
+            execution_timeout=600,
+        )
         executed = json.loads((tmp_path / name).read_text())
         errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert errors == [], name

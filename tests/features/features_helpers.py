@@ -33,21 +33,31 @@ def make_store(home: Path, kind: str = "sqlite") -> FeatureStore:
 
 def transactions(n: int = 400, entities: int = 20, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "customer_id": rng.integers(0, entities, n),
-        "ts": T0 + pd.to_timedelta(rng.integers(0, 5 * 86400, n), "s"),
-        "amount": rng.normal(50, 20, n).round(2),
-        "channel": rng.choice(["web", "shop", "app"], n),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, entities, n),
+            "ts": T0 + pd.to_timedelta(rng.integers(0, 5 * 86400, n), "s"),
+            "amount": rng.normal(50, 20, n).round(2),
+            "channel": rng.choice(["web", "shop", "app"], n),
+        }
+    )
 
 
 def tx_set(**kwargs: object) -> FeatureSet:
     args: dict = {
-        "name": "transactions", "entities": ["customer_id"], "timestamp": "ts",
-        "features": ["amount", "channel", Expr("big", "amount > 60"),
-                     Window("amount", ["count", "sum", "mean", "min", "max", "last"], ["1h", "1d"]),
-                     Window("channel", ["distinct", "last"], ["1d"]), Window(None, ["count"], ["6h"])],
-        "description": "card transactions", "owner": "risk-team",
+        "name": "transactions",
+        "entities": ["customer_id"],
+        "timestamp": "ts",
+        "features": [
+            "amount",
+            "channel",
+            Expr("big", "amount > 60"),
+            Window("amount", ["count", "sum", "mean", "min", "max", "last"], ["1h", "1d"]),
+            Window("channel", ["distinct", "last"], ["1d"]),
+            Window(None, ["count"], ["6h"]),
+        ],
+        "description": "card transactions",
+        "owner": "risk-team",
     }
     args.update(kwargs)
     return FeatureSet(**args)
@@ -55,16 +65,24 @@ def tx_set(**kwargs: object) -> FeatureSet:
 
 def entity_rows(n: int = 300, entities: int = 25, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "customer_id": rng.integers(0, entities, n),  # some ids never seen: their rows keep nulls
-        "ts": T0 + pd.to_timedelta(rng.integers(-86400, 6 * 86400, n), "s"),
-        "churned": rng.integers(0, 2, n),
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, entities, n),  # some ids never seen: their rows keep nulls
+            "ts": T0 + pd.to_timedelta(rng.integers(-86400, 6 * 86400, n), "s"),
+            "churned": rng.integers(0, 2, n),
+        }
+    )
     return frame.drop_duplicates(["customer_id", "ts"]).reset_index(drop=True)
 
 
-def write_json_catalog(root: Path, records: list[dict], *, current: dict[str, int] | None = None,
-                       vectors: list[dict] | None = None, claim_inferred: bool = True) -> None:
+def write_json_catalog(
+    root: Path,
+    records: list[dict],
+    *,
+    current: dict[str, int] | None = None,
+    vectors: list[dict] | None = None,
+    claim_inferred: bool = True,
+) -> None:
     """A catalog as nbmlops wrote it before migration 0007, under the artifact root: v<N>.json per version,
     the inferred columns in inferred-v<N>.json (the claim file, which decided them: left out of v<N>.json when
     claim_inferred), current.json per set, and vectors/<name>.json."""

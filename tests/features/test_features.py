@@ -16,8 +16,13 @@ from nbmlops.features import FeatureError, FeatureSet, FeatureVector, Transform,
 ROW = ["amount", "channel", "big"]
 
 
-def _asof(entity_df: pd.DataFrame, events: pd.DataFrame, columns: list[str], by: str | list[str],
-          ttl: pd.Timedelta | None = None) -> pd.DataFrame:
+def _asof(
+    entity_df: pd.DataFrame,
+    events: pd.DataFrame,
+    columns: list[str],
+    by: str | list[str],
+    ttl: pd.Timedelta | None = None,
+) -> pd.DataFrame:
     """The reference: pandas merge_asof, backward, exact matches allowed, ties resolved to the last row."""
     left = entity_df.reset_index().sort_values("ts", kind="stable")
     right = events.sort_values("ts", kind="stable")[[*([by] if isinstance(by, str) else by), "ts", *columns]]
@@ -47,8 +52,9 @@ def test_point_in_time_join_equals_merge_asof(home: Path, ttl: str | None) -> No
     out = store.get_offline_features(vector, entity_df, "ts")
     assert list(out.columns) == [*entity_df.columns, *ROW]
     pd.testing.assert_frame_equal(out[entity_df.columns], entity_df)  # rows and their order kept
-    ref = _asof(entity_df, events.assign(big=events.amount > 60), ROW, "customer_id",
-                pd.Timedelta(ttl) if ttl else None)
+    ref = _asof(
+        entity_df, events.assign(big=events.amount > 60), ROW, "customer_id", pd.Timedelta(ttl) if ttl else None
+    )
     for column in ROW:
         _equal(out[column], ref[column])
     assert out["amount"].isna().sum() > 0  # rows with no earlier value are kept, as nulls
@@ -56,21 +62,32 @@ def test_point_in_time_join_equals_merge_asof(home: Path, ttl: str | None) -> No
 
 def test_ties_string_and_multi_entity_keys(home: Path) -> None:
     store = make_store(home)
-    events = pd.DataFrame({"shop": ["a", "a", "b", "a", "b"], "sku": [1, 1, 1, 2, 1],
-                           "ts": [T0, T0, T0, T0 + pd.Timedelta("1h"), T0 - pd.Timedelta("1h")],
-                           "price": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    events = pd.DataFrame(
+        {
+            "shop": ["a", "a", "b", "a", "b"],
+            "sku": [1, 1, 1, 2, 1],
+            "ts": [T0, T0, T0, T0 + pd.Timedelta("1h"), T0 - pd.Timedelta("1h")],
+            "price": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
     fset = FeatureSet("prices", ["shop", "sku"], "ts", ["price"])
     store.ingest(fset, events)
-    entity_df = pd.DataFrame({"shop": ["a", "a", "b", "b", "c"], "sku": [1, 2, 1, 1, 1],
-                              "ts": [T0, T0 + pd.Timedelta("2h"), T0, T0 - pd.Timedelta("2h"), T0]})
+    entity_df = pd.DataFrame(
+        {
+            "shop": ["a", "a", "b", "b", "c"],
+            "sku": [1, 2, 1, 1, 1],
+            "ts": [T0, T0 + pd.Timedelta("2h"), T0, T0 - pd.Timedelta("2h"), T0],
+        }
+    )
     out = store.get_offline_features(FeatureVector("p", ["prices.price"]), entity_df, "ts")
     _equal(out["price"], pd.Series([2.0, 4.0, 3.0, np.nan, np.nan]))  # the tie goes to the later arrival
     ref = _asof(entity_df, events, ["price"], ["shop", "sku"])
     _equal(out["price"], ref["price"])
 
 
-def _brute_window(events: list[tuple], t: pd.Timestamp, column: str | None, agg: str,
-                  window: pd.Timedelta) -> float | str | None:
+def _brute_window(
+    events: list[tuple], t: pd.Timestamp, column: str | None, agg: str, window: pd.Timedelta
+) -> float | str | None:
     """One entity's events [(ts, amount, channel)] in arrival order; the plain definition of a window."""
     seen = [e for e in events if e[0] <= t]
     if not seen:
@@ -167,11 +184,16 @@ def test_text_transform_same_on_batch_and_event(home: Path) -> None:
     def hash_text(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(hashing.transform(df["text"].fillna("")).toarray(), columns=outputs, index=df.index)
 
-    fset = FeatureSet("tickets", ["customer_id"], "ts", [Transform(hash_text, outputs, inputs=("text",)),
-                                                         Window("text_h0", ["sum"], ["7d"])])
+    fset = FeatureSet(
+        "tickets",
+        ["customer_id"],
+        "ts",
+        [Transform(hash_text, outputs, inputs=("text",)), Window("text_h0", ["sum"], ["7d"])],
+    )
     texts = ["card declined again", "refund please", "love the app", "declined declined"]
-    frame = pd.DataFrame({"customer_id": [1, 2, 1, 2], "ts": [T0 + pd.Timedelta(hours=h) for h in range(4)],
-                          "text": texts})
+    frame = pd.DataFrame(
+        {"customer_id": [1, 2, 1, 2], "ts": [T0 + pd.Timedelta(hours=h) for h in range(4)], "text": texts}
+    )
     batch, live = make_store(home / "a"), make_store(home / "b")
     batch.ingest(fset, frame)
     for event in frame.to_dict("records"):
@@ -179,8 +201,10 @@ def test_text_transform_same_on_batch_and_event(home: Path) -> None:
     vector = FeatureVector("t", [f"tickets.{c}" for c in [*outputs, "text_h0_sum_7d"]])
     rows = [{"customer_id": 1}, {"customer_id": 2}]
     as_of = T0 + pd.Timedelta(hours=5)
-    assert batch.get_online_features(vector, rows, as_of=as_of).rows == \
-        live.get_online_features(vector, rows, as_of=as_of).rows
+    assert (
+        batch.get_online_features(vector, rows, as_of=as_of).rows
+        == live.get_online_features(vector, rows, as_of=as_of).rows
+    )
     assert parity(vector, store=live).ok
 
 
@@ -193,8 +217,9 @@ def test_versions_never_mix(home: Path) -> None:
     changed = tx_set(features=["amount", Window("amount", ["sum"], ["2d"])])
     assert store.ingest(changed, events.iloc[:10]).version == 2
     vector = FeatureVector("v2", ["transactions.amount_sum_2d"])
-    out = store.get_offline_features(vector, pd.DataFrame({"customer_id": events.customer_id[:10],
-                                                           "ts": events.ts[:10]}).drop_duplicates(), "ts")
+    out = store.get_offline_features(
+        vector, pd.DataFrame({"customer_id": events.customer_id[:10], "ts": events.ts[:10]}).drop_duplicates(), "ts"
+    )
     assert out["amount_sum_2d"].notna().all()
     info = describe("transactions", store)
     assert (info.version, info.versions, info.rows) == (2, [1, 2], 10)  # v1's 50 rows stay in v1
@@ -270,7 +295,8 @@ def test_bad_input_names_the_column_and_changes_nothing(home: Path) -> None:
         "missing timestamp column 'ts'": events.drop(columns="ts"),
         "1 row\\(s\\) have no timestamp": events.assign(ts=events.ts.where(events.index != 3, None)),
         "entity column 'customer_id' has 1 null": events.assign(
-            customer_id=events.customer_id.astype(float).where(events.index != 2, None)),
+            customer_id=events.customer_id.astype(float).where(events.index != 2, None)
+        ),
         "column 'channel' holds number values but the stored feature is str": events.assign(channel=3.5),
         "expression 'amount > 60' of feature 'big' failed": events.assign(amount="lots"),
         "missing feature column 'channel'": events.drop(columns="channel"),
@@ -299,15 +325,15 @@ def test_bad_input_names_the_column_and_changes_nothing(home: Path) -> None:
     with pytest.raises(FeatureError, match="1 duplicate row\\(s\\) of \\(customer_id, ts\\)"):
         store.get_offline_features(vector, pd.concat([rows, rows.iloc[:1]]), "ts")
     with pytest.raises(FeatureError, match="entity column 'customer_id' has 1 null"):
-        store.get_offline_features(vector, rows.assign(customer_id=rows.customer_id.astype(float)
-                                                       .where(rows.index != 0, None)), "ts")
+        store.get_offline_features(
+            vector, rows.assign(customer_id=rows.customer_id.astype(float).where(rows.index != 0, None)), "ts"
+        )
     with pytest.raises(FeatureError, match="holds str keys but feature set 'transactions' keys are int"):
         store.get_offline_features(vector, rows.assign(customer_id=rows.customer_id.astype(str)), "ts")
     with pytest.raises(FeatureError, match="entity row without column 'customer_id'"):
         store.get_online_features(vector, [{"id": 1}])
     with pytest.raises(FeatureError, match="feature 'x_sum_1d' needs numbers but column 'x' holds str"):
-        store.ingest(FeatureSet("s", ["customer_id"], "ts", [Window("x", ["sum"], ["1d"])]),
-                     events.assign(x="text"))
+        store.ingest(FeatureSet("s", ["customer_id"], "ts", [Window("x", ["sum"], ["1d"])]), events.assign(x="text"))
     with pytest.raises(FeatureError, match="unknown aggregation 'median' on 'amount'"):
         Window("amount", ["median"]) and FeatureSet("s", ["customer_id"], "ts", [Window("amount", ["median"])])
     with pytest.raises(FeatureError, match="'3 days' is not a duration"):

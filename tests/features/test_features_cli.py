@@ -15,8 +15,9 @@ from nbmlops.features import FeatureVector, default_store
 def _seed() -> None:
     store = default_store()
     store.ingest(tx_set(), transactions())
-    vector = FeatureVector("churn", ["transactions.amount", "transactions.amount_sum_1d",
-                                     "transactions.channel_last_1d"], label="churned")
+    vector = FeatureVector(
+        "churn", ["transactions.amount", "transactions.amount_sum_1d", "transactions.channel_last_1d"], label="churned"
+    )
     store.get_offline_features(vector, entity_rows(), "ts")
 
 
@@ -65,7 +66,9 @@ def test_ls_and_show_list_every_version_and_the_current_one(home: Path) -> None:
     listed = json.loads(runner.invoke(features, ["ls", "--json"]).output)[0]
     assert (listed["version"], listed["current"]) == (1, 1)
     assert [(v["version"], v["current"], v["schema"], v["features"], v["rows"]) for v in listed["history"]] == [
-        (1, True, "inferred", ["amount", "channel"], 30), (2, False, "declared", ["amount"], 10)]
+        (1, True, "inferred", ["amount", "channel"], 30),
+        (2, False, "declared", ["amount"], 10),
+    ]
     result = runner.invoke(features, ["show", "tx"])
     assert result.exit_code == 0 and "tx v1 (current)" in result.output
     assert "│ v1      │ *       │ inferred │ amount, channel │ 30   │" in result.output, result.output

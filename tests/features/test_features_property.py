@@ -15,11 +15,19 @@ from hypothesis import strategies as st
 from nbmlops.features import FeatureSet, FeatureStore, FeatureVector, Window
 
 T0 = pd.Timestamp("2024-01-01")
-FSET = FeatureSet("ev", ["k"], "ts", [
-    "x", "tag",
-    Window("x", ["count", "sum", "mean", "min", "max", "last"], ["30m", "2h"]),
-    Window("tag", ["distinct", "last"], ["4h"]), Window(None, ["count"], ["1h"]),
-], ttl="3h")
+FSET = FeatureSet(
+    "ev",
+    ["k"],
+    "ts",
+    [
+        "x",
+        "tag",
+        Window("x", ["count", "sum", "mean", "min", "max", "last"], ["30m", "2h"]),
+        Window("tag", ["distinct", "last"], ["4h"]),
+        Window(None, ["count"], ["1h"]),
+    ],
+    ttl="3h",
+)
 VECTOR = FeatureVector("ev", [f"ev.{n}" for n in FSET.feature_names])
 
 event = st.tuples(
@@ -31,8 +39,14 @@ event = st.tuples(
 
 
 def _frame(events: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame({"k": [e[0] for e in events], "ts": [T0 + pd.Timedelta(minutes=e[1]) for e in events],
-                         "x": pd.Series([e[2] for e in events], dtype="float64"), "tag": [e[3] for e in events]})
+    return pd.DataFrame(
+        {
+            "k": [e[0] for e in events],
+            "ts": [T0 + pd.Timedelta(minutes=e[1]) for e in events],
+            "x": pd.Series([e[2] for e in events], dtype="float64"),
+            "tag": [e[3] for e in events],
+        }
+    )
 
 
 def _plain(events: list[tuple], key: int, t: pd.Timestamp) -> dict[str, object]:
@@ -69,8 +83,11 @@ def _null(v: object) -> bool:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=st.lists(event, min_size=1, max_size=25), cuts=st.lists(st.integers(1, 24), max_size=6),
-       after=st.integers(0, 240))
+@given(
+    events=st.lists(event, min_size=1, max_size=25),
+    cuts=st.lists(st.integers(1, 24), max_size=6),
+    after=st.integers(0, 240),
+)
 def test_online_equals_batch_for_any_order_and_batching(events: list[tuple], cuts: list[int], after: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         live = FeatureStore(Path(tmp) / "live" / ".nbmlops")
@@ -87,8 +104,9 @@ def test_online_equals_batch_for_any_order_and_batching(events: list[tuple], cut
         rows = [{"k": k} for k in (1, 2, 3, 4)]
         online = live.get_online_features(VECTOR, rows, as_of=as_of).rows
         assert online == batch.get_online_features(VECTOR, rows, as_of=as_of).rows
-        offline = batch.get_offline_features(VECTOR, pd.DataFrame({"k": [1, 2, 3, 4], "ts": [as_of] * 4}), "ts",
-                                             cache=False)
+        offline = batch.get_offline_features(
+            VECTOR, pd.DataFrame({"k": [1, 2, 3, 4], "ts": [as_of] * 4}), "ts", cache=False
+        )
         for i, row in enumerate(rows):
             plain = _plain(events, row["k"], as_of)
             for name in FSET.feature_names:

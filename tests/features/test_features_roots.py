@@ -41,8 +41,9 @@ def test_an_unknown_scheme_names_the_root(tmp_path: Path) -> None:
         ArtifactStore("nosuch://bucket/x")
 
 
-def test_a_registered_scheme_carries_the_artifact_and_the_feature_store(home: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_registered_scheme_carries_the_artifact_and_the_feature_store(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An in-memory pyarrow filesystem plugged in as mem://: ingest, training sets (their blobs in the artifact
     store), online reads and parity all go through it; nothing of the data lands on the local disk."""
     import pyarrow.fs
@@ -87,8 +88,9 @@ def test_definitions_import_nothing_else_of_the_feature_store() -> None:
     found = set()
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nbmlops"):
-            found |= {f"{node.module}.{a.name}" if node.module == "nbmlops.features" else node.module
-                      for a in node.names}
+            found |= {
+                f"{node.module}.{a.name}" if node.module == "nbmlops.features" else node.module for a in node.names
+            }
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("nbmlops")}
     assert found == {"nbmlops.features.durations", "nbmlops.features.errors"}

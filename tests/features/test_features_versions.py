@@ -22,9 +22,11 @@ def _asof(entity_df: pd.DataFrame, events: pd.DataFrame, column: str) -> pd.Seri
 
 
 def _same(got: pd.Series, expected: pd.Series) -> None:
-    pd.testing.assert_series_equal(got.reset_index(drop=True).astype(object).where(got.notna().to_numpy(), None),
-                                   expected.reset_index(drop=True).astype(object)
-                                   .where(expected.notna().to_numpy(), None), check_names=False)
+    pd.testing.assert_series_equal(
+        got.reset_index(drop=True).astype(object).where(got.notna().to_numpy(), None),
+        expected.reset_index(drop=True).astype(object).where(expected.notna().to_numpy(), None),
+        check_names=False,
+    )
 
 
 def _latest(events: pd.DataFrame, customer: int, column: str) -> object:
@@ -39,10 +41,13 @@ def test_first_ingest_fixes_the_inferred_features_and_their_types(home: Path) ->
     assert store.ingest(fset, events).version == 1
     info = describe("tx", store)
     assert [(f.name, f.dtype, f.definition) for f in info.features] == [
-        ("amount", "number", "column (inferred)"), ("channel", "str", "column (inferred)")]
+        ("amount", "number", "column (inferred)"),
+        ("channel", "str", "column (inferred)"),
+    ]
     assert [(v.version, v.schema, v.features) for v in info.history] == [(1, "inferred", ["amount", "channel"])]
-    stored = store.meta.db.query("SELECT inferred, dtypes FROM feature_set_versions WHERE name = 'tx' "
-                                 "AND version = 1")  # the version's row in the catalog's database
+    stored = store.meta.db.query(
+        "SELECT inferred, dtypes FROM feature_set_versions WHERE name = 'tx' AND version = 1"
+    )  # the version's row in the catalog's database
     assert json.loads(stored[0]["inferred"]) == ["amount", "channel"]
     assert json.loads(stored[0]["dtypes"])["channel"] == "str"
 
@@ -71,8 +76,11 @@ def test_a_later_frame_is_held_to_the_inferred_columns(home: Path) -> None:
     fset = FeatureSet("tx", ["customer_id"], "ts")
     store.ingest(fset, events)
     before = ([r.id for r in store.offline.ingests("tx", 1)], store.online.count("tx:v1"))
-    with pytest.raises(FeatureError, match="feature set 'tx' v1: missing column\\(s\\) channel \\(its features "
-                                           "were inferred at its first ingest: amount, channel\\)"):
+    with pytest.raises(
+        FeatureError,
+        match="feature set 'tx' v1: missing column\\(s\\) channel \\(its features "
+        "were inferred at its first ingest: amount, channel\\)",
+    ):
         store.ingest(fset, events.drop(columns="channel"))
     with pytest.raises(FeatureError, match="column 'channel' holds number values but the stored feature is str"):
         store.ingest(fset, events.assign(channel=1.5))
@@ -99,8 +107,9 @@ def test_a_rejected_first_frame_fixes_nothing(home: Path) -> None:
 def test_declared_transformations_work_beside_inferred_columns(home: Path) -> None:
     store = make_store(home)
     events = transactions(n=300, entities=10).assign(big=False)  # a column named like a declared feature
-    fset = FeatureSet("tx", ["customer_id"], "ts", ["*", Expr("big", "amount > 60"),
-                                                    Window("amount", ["sum", "count"], ["1d"])])
+    fset = FeatureSet(
+        "tx", ["customer_id"], "ts", ["*", Expr("big", "amount > 60"), Window("amount", ["sum", "count"], ["1d"])]
+    )
     store.ingest(fset, events)
     names = [f.name for f in describe("tx", store).features]
     assert names == ["amount", "channel", "big", "amount_sum_1d", "amount_count_1d"]
@@ -124,8 +133,10 @@ def test_pushed_events_infer_and_match_the_batch(home: Path) -> None:
     vector = FeatureVector("v", ["tx.amount", "tx.channel", "tx.amount_mean_6h"])
     rows = [{"customer_id": k} for k in range(5)]
     as_of = events.ts.max()
-    assert live.get_online_features(vector, rows, as_of=as_of).rows == \
-        batch.get_online_features(vector, rows, as_of=as_of).rows
+    assert (
+        live.get_online_features(vector, rows, as_of=as_of).rows
+        == batch.get_online_features(vector, rows, as_of=as_of).rows
+    )
     live.flush()
     assert sum(r.rows for r in live.offline.ingests("tx", 1)) == 60 and parity(vector, store=live).ok
 
@@ -155,27 +166,35 @@ def test_vectors_read_the_version_last_ingested_and_pins_read_others(home: Path)
     _same(out["channel"], _asof(entity_df, b_events, "channel"))
 
     rows = [{"customer_id": 3}, {"customer_id": 7}]
-    assert [r["amount"] for r in store.get_online_features(vector, rows).rows] == \
-        [_latest(a_events, 3, "amount"), _latest(a_events, 7, "amount")]
-    assert [r["amount"] for r in store.get_online_features(pinned, rows).rows] == \
-        [_latest(b_events, 3, "amount"), _latest(b_events, 7, "amount")]  # v2's online rows are kept
+    assert [r["amount"] for r in store.get_online_features(vector, rows).rows] == [
+        _latest(a_events, 3, "amount"),
+        _latest(a_events, 7, "amount"),
+    ]
+    assert [r["amount"] for r in store.get_online_features(pinned, rows).rows] == [
+        _latest(b_events, 3, "amount"),
+        _latest(b_events, 7, "amount"),
+    ]  # v2's online rows are kept
 
     both = FeatureVector("both", ["tx@v1.amount", "tx@2.amount"])  # one set at two versions: columns say which
     got = store.get_online_features(both, rows[:1]).rows[0]
-    assert got == {"customer_id": 3, "tx_v1__amount": _latest(a_events, 3, "amount"),
-                   "tx_v2__amount": _latest(b_events, 3, "amount")}
+    assert got == {
+        "customer_id": 3,
+        "tx_v1__amount": _latest(a_events, 3, "amount"),
+        "tx_v2__amount": _latest(b_events, 3, "amount"),
+    }
     assert list(store.get_offline_features(both, entity_df, "ts").columns[-2:]) == ["tx_v1__amount", "tx_v2__amount"]
     assert parity(pinned, store=store).ok and parity(vector, store=store).ok
 
     info = describe("tx", store)
     assert (info.version, info.current, info.versions) == (1, 1, [1, 2])
     assert [(v.version, v.current, v.features, v.rows) for v in info.history] == [
-        (1, True, ["amount"], 120), (2, False, ["amount", "channel"], 80)]
+        (1, True, ["amount"], 120),
+        (2, False, ["amount", "channel"], 80),
+    ]
     assert describe("tx@v2", store).features[1].name == "channel" and describe("tx@v2", store).rows == 80
 
 
-def test_pushing_makes_a_version_current_and_other_stores_follow(home: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pushing_makes_a_version_current_and_other_stores_follow(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = make_store(home)
     _a_b_a(store)
     serving = FeatureStore(home)  # another process: reads the current version from the catalog
@@ -198,7 +217,7 @@ def test_bad_pins_name_the_version_and_list_the_known_ones(home: Path) -> None:
         "tx@latest.amount": "'tx@latest.amount': '@latest' is not a version \\(write 'tx@v1.amount'\\)",
         "tx@v0.amount": "'@v0' is not a version",
         "tx.channel": "unknown feature 'tx.channel' \\(set 'tx' v1 has: amount; also in v2: read it as "
-                      "'tx@v2.channel'\\)",
+        "'tx@v2.channel'\\)",
     }
     for ref, message in cases.items():
         with pytest.raises(FeatureError, match=message):

@@ -20,8 +20,7 @@ OLD = time.time() - 7200  # older than gc's default grace of an hour
 
 
 def gc(*args: str, cwd: Path) -> dict:
-    done = subprocess.run([str(NBMLOPS), "gc", "--json", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
+    done = subprocess.run([str(NBMLOPS), "gc", "--json", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -27,9 +27,11 @@ from nbmlops.store.errors import QueryError
 from nbmlops.store.query import select_runs, split_filter
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 NAMEISH = st.text(st.sampled_from("ab_-.1/\\ é\x00~:@"), max_size=12) | st.text(max_size=120)
 
 
@@ -55,16 +57,44 @@ def _cell(source: object, tags: object, metadata: object, cell_type: object) -> 
     return cell
 
 
-SOURCES = (st.text(st.sampled_from("x=1+()[]:\n #%!.ab'\"\\"), max_size=40) | JSON
-           | st.lists(st.text(max_size=10), max_size=3))
-TAGS = st.lists(st.sampled_from(["step:a", "step:b", "step:", "step:1x", "after:a", "after:zz", "parameters",
-                                 "setup", "skip", "retries:2", "cpus:nan", "memory:2G", "nocache", "block:c"])
-                | st.text(max_size=15), max_size=3) | JSON
+SOURCES = (
+    st.text(st.sampled_from("x=1+()[]:\n #%!.ab'\"\\"), max_size=40) | JSON | st.lists(st.text(max_size=10), max_size=3)
+)
+TAGS = (
+    st.lists(
+        st.sampled_from(
+            [
+                "step:a",
+                "step:b",
+                "step:",
+                "step:1x",
+                "after:a",
+                "after:zz",
+                "parameters",
+                "setup",
+                "skip",
+                "retries:2",
+                "cpus:nan",
+                "memory:2G",
+                "nocache",
+                "block:c",
+            ]
+        )
+        | st.text(max_size=15),
+        max_size=3,
+    )
+    | JSON
+)
 
 
 @SETTINGS
-@given(st.lists(st.tuples(SOURCES, TAGS, JSON | st.just({}), st.sampled_from(["code", "markdown", "raw", 3])),
-                min_size=0, max_size=5))
+@given(
+    st.lists(
+        st.tuples(SOURCES, TAGS, JSON | st.just({}), st.sampled_from(["code", "markdown", "raw", 3])),
+        min_size=0,
+        max_size=5,
+    )
+)
 def test_generated_notebooks_compile_or_name_the_problem(cells: list) -> None:
     raw = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [_cell(*c) for c in cells]})
     try:
@@ -80,21 +110,76 @@ def test_generated_notebooks_compile_or_name_the_problem(cells: list) -> None:
     assert [s.name for s in reread.steps] == [s.name for s in spec.steps]
 
 
-SNIPPETS = st.sampled_from(["x = 1", "y = x + 1", "print(y)", "%%step a\nz = 2", "%%step b --after a\nw = z",
-                            "del x", "n = 3", "%%skip\nplot()", "import math\nq = math.pi", "",
-                            "for i in range(n):\n  x = i",
-                            "%%step " + "c" * 120 + "\nx = 1", "def f():\n    return y", "f()", "x = (", "%%setup"])
-TAGGED_CELLS = st.lists(st.tuples(SNIPPETS, st.lists(st.sampled_from(
-    ["step:a", "step:b", "after:a", "parameters", "setup", "skip", "retries:2", "cpus:0.5", "memory:2G", "nocache",
-     "cpus:nan", "retries:101", "step:../x", "hide-input"]), max_size=2)), min_size=1, max_size=6)
+SNIPPETS = st.sampled_from(
+    [
+        "x = 1",
+        "y = x + 1",
+        "print(y)",
+        "%%step a\nz = 2",
+        "%%step b --after a\nw = z",
+        "del x",
+        "n = 3",
+        "%%skip\nplot()",
+        "import math\nq = math.pi",
+        "",
+        "for i in range(n):\n  x = i",
+        "%%step " + "c" * 120 + "\nx = 1",
+        "def f():\n    return y",
+        "f()",
+        "x = (",
+        "%%setup",
+    ]
+)
+TAGGED_CELLS = st.lists(
+    st.tuples(
+        SNIPPETS,
+        st.lists(
+            st.sampled_from(
+                [
+                    "step:a",
+                    "step:b",
+                    "after:a",
+                    "parameters",
+                    "setup",
+                    "skip",
+                    "retries:2",
+                    "cpus:0.5",
+                    "memory:2G",
+                    "nocache",
+                    "cpus:nan",
+                    "retries:101",
+                    "step:../x",
+                    "hide-input",
+                ]
+            ),
+            max_size=2,
+        ),
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 @SETTINGS
 @given(TAGGED_CELLS)
 def test_tagged_notebooks_compile_to_checked_specs_or_name_the_cell(cells: list) -> None:
-    raw = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "source": source, "metadata": {"tags": tags}, "outputs": [], "execution_count": None}
-        for source, tags in cells]})
+    raw = json.dumps(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {},
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "source": source,
+                    "metadata": {"tags": tags},
+                    "outputs": [],
+                    "execution_count": None,
+                }
+                for source, tags in cells
+            ],
+        }
+    )
     try:
         spec = compile_notebook(parse_notebook(raw.encode(), "gen.ipynb"))
     except NotebookError as error:
@@ -107,10 +192,14 @@ def test_tagged_notebooks_compile_to_checked_specs_or_name_the_cell(cells: list)
     assert all(name_problem(step.name, dots=False) is None for step in reread.steps)
 
 
-OPTION_VALUES = st.one_of(st.integers(-5, 10**25).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
-                          st.sampled_from(["", "1e400", "nan", "inf", "-0", "²", "2Gi", "512Mi", "99999999999999TiB",
-                                           "1.5", "0x10", " 3", "3 "]),
-                          st.text(max_size=12))
+OPTION_VALUES = st.one_of(
+    st.integers(-5, 10**25).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(
+        ["", "1e400", "nan", "inf", "-0", "²", "2Gi", "512Mi", "99999999999999TiB", "1.5", "0x10", " 3", "3 "]
+    ),
+    st.text(max_size=12),
+)
 
 
 @SETTINGS
@@ -129,11 +218,40 @@ def test_tag_options_are_finite_and_bounded_or_refused_naming_the_tag(key: str, 
         json.dumps(parsed, allow_nan=False)  # a spec holding it is valid JSON
 
 
-FIELDS = st.sampled_from(["metrics.acc", "params.wid", "tags.team", "status", "pid", "started_at", "name", "x",
-                          "params.", "attributes.status"])
-VALUES = st.one_of(st.integers().map(str), st.floats().map(str), st.text(max_size=15),
-                   st.sampled_from(["'a b'", '"q"', "[1, 2]", '{"a": 1}', "null", "true", "3 or params.wid = 4",
-                                    "1; DROP TABLE runs; --", "NaN", "1e999", "9" * 30]))
+FIELDS = st.sampled_from(
+    [
+        "metrics.acc",
+        "params.wid",
+        "tags.team",
+        "status",
+        "pid",
+        "started_at",
+        "name",
+        "x",
+        "params.",
+        "attributes.status",
+    ]
+)
+VALUES = st.one_of(
+    st.integers().map(str),
+    st.floats().map(str),
+    st.text(max_size=15),
+    st.sampled_from(
+        [
+            "'a b'",
+            '"q"',
+            "[1, 2]",
+            '{"a": 1}',
+            "null",
+            "true",
+            "3 or params.wid = 4",
+            "1; DROP TABLE runs; --",
+            "NaN",
+            "1e999",
+            "9" * 30,
+        ]
+    ),
+)
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +265,14 @@ def run_db(tmp_path_factory):
 
 
 @SETTINGS
-@given(st.lists(st.tuples(FIELDS, st.sampled_from(["=", "==", "!=", "<", "<=", ">", ">=", "~", ""]), VALUES),
-                min_size=1, max_size=3), st.one_of(st.none(), st.integers(-2, 2_000_000), st.integers(10**20, 10**22)))
+@given(
+    st.lists(
+        st.tuples(FIELDS, st.sampled_from(["=", "==", "!=", "<", "<=", ">", ">=", "~", ""]), VALUES),
+        min_size=1,
+        max_size=3,
+    ),
+    st.one_of(st.none(), st.integers(-2, 2_000_000), st.integers(10**20, 10**22)),
+)
 def test_filters_run_on_a_real_database_or_are_refused(run_db, terms: list, limit: int | None) -> None:
     text = " and ".join(f"{field} {op} {value}" for field, op, value in terms)
     try:
@@ -163,11 +287,17 @@ def test_filters_run_on_a_real_database_or_are_refused(run_db, terms: list, limi
 
 
 @SETTINGS
-@given(st.one_of(st.text(max_size=30), st.builds(lambda n, sep, v: f"{n}{sep}{v}",
-                                                 st.sampled_from(["churn", " churn", "ch urn", "../x", "a" * 101, ""]),
-                                                 st.sampled_from([":", "@", ": ", ":0", "::"]),
-                                                 st.one_of(st.integers(-3, 10**30).map(str),
-                                                           st.text(max_size=6)))))
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        st.builds(
+            lambda n, sep, v: f"{n}{sep}{v}",
+            st.sampled_from(["churn", " churn", "ch urn", "../x", "a" * 101, ""]),
+            st.sampled_from([":", "@", ": ", ":0", "::"]),
+            st.one_of(st.integers(-3, 10**30).map(str), st.text(max_size=6)),
+        ),
+    )
+)
 def test_model_uris_read_back_as_written_or_are_refused(uri: str) -> None:
     try:
         ref = parse_uri(uri)
@@ -175,17 +305,22 @@ def test_model_uris_read_back_as_written_or_are_refused(uri: str) -> None:
         event("refused")
         return
     event("accepted")
-    assert str(ref) == uri.removeprefix("models:/").replace("/", ":", 1) if uri.startswith("models:/") else str(
-        ref) == uri  # one spelling per URI: nothing trimmed or normalised on the way
+    assert (
+        str(ref) == uri.removeprefix("models:/").replace("/", ":", 1) if uri.startswith("models:/") else str(ref) == uri
+    )  # one spelling per URI: nothing trimmed or normalised on the way
     assert name_problem(ref.name) is None
     assert ref.version is None or 1 <= ref.version <= MAX_VERSION
     assert parse_uri(str(ref)) == ref
 
 
 @SETTINGS
-@given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(["a", "..", ".", ".hid", "~x", "", "b.ipynb",
-                                                                 "x" * 300]), max_size=6).map("/".join),
-                 JSON))
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.lists(st.sampled_from(["a", "..", ".", ".hid", "~x", "", "b.ipynb", "x" * 300]), max_size=6).map("/".join),
+        JSON,
+    )
+)
 def test_api_paths_stay_in_the_root_or_are_4xx(tmp_path_factory, path: object) -> None:
     from tornado.web import HTTPError
 
@@ -203,8 +338,14 @@ def test_api_paths_stay_in_the_root_or_are_4xx(tmp_path_factory, path: object) -
     assert not any(part.startswith(".") for part in found.relative_to(real).parts)
 
 
-PARAMS = [Parameter("n", 3, "int", 0), Parameter("rate", 0.5, "float", 0), Parameter("flag", True, "bool", 0),
-          Parameter("label", "a", "str", 0), Parameter("layers", [1], "list", 0), Parameter("opts", {}, "dict", 0)]
+PARAMS = [
+    Parameter("n", 3, "int", 0),
+    Parameter("rate", 0.5, "float", 0),
+    Parameter("flag", True, "bool", 0),
+    Parameter("label", "a", "str", 0),
+    Parameter("layers", [1], "list", 0),
+    Parameter("opts", {}, "dict", 0),
+]
 SPEC = PipelineSpec("p", "nb.ipynb", "0" * 64, PARAMS, [], [], [])
 TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list, "dict": dict}
 
@@ -240,8 +381,13 @@ def test_cli_parameter_text_is_typed_or_refused(name: str, text: str) -> None:
 
 
 @SETTINGS
-@given(st.one_of(st.binary(max_size=200), JSON.map(lambda v: json.dumps(v).encode()),
-                 st.integers(1, 3000).map(lambda n: b"[" * n + b"]" * n)))
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        JSON.map(lambda v: json.dumps(v).encode()),
+        st.integers(1, 3000).map(lambda n: b"[" * n + b"]" * n),
+    )
+)
 def test_api_bodies_are_objects_or_4xx(raw: bytes) -> None:
     from tornado.web import HTTPError
 

@@ -15,9 +15,11 @@ import pytest
 pytest.importorskip("jupyter_server")
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-CELLS = [("n = 3\nflag = True\nrate = 0.5\nname = 'a'", ["parameters"]),
-         ("import time\ntime.sleep(rate)\nx = n * 2", ["step:make"]),
-         ("y = x + 1", ["step:use"])]
+CELLS = [
+    ("n = 3\nflag = True\nrate = 0.5\nname = 'a'", ["parameters"]),
+    ("import time\ntime.sleep(rate)\nx = n * 2", ["step:make"]),
+    ("y = x + 1", ["step:use"]),
+]
 
 
 @pytest.fixture
@@ -47,11 +49,21 @@ async def call(jp_fetch, method: str, endpoint: str, body: object = None, raw: b
     return response.code, json.loads(response.body or b"null")
 
 
-@pytest.mark.parametrize(("params", "named"), [
-    ({"n": [1]}, "'n'"), ({"n": 1.5}, "'n'"), ({"n": True}, "'n'"), ({"flag": 3}, "'flag'"),
-    ({"flag": "3"}, "'flag'"), ({"rate": "fast"}, "'rate'"), ({"rate": None}, "'rate'"), ({"name": 5}, "'name'"),
-    ({"n": 2**70}, "'n'"), ({"n": "99999999999999999999999"}, "'n'"),
-])
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"n": [1]}, "'n'"),
+        ({"n": 1.5}, "'n'"),
+        ({"n": True}, "'n'"),
+        ({"flag": 3}, "'flag'"),
+        ({"flag": "3"}, "'flag'"),
+        ({"rate": "fast"}, "'rate'"),
+        ({"rate": None}, "'rate'"),
+        ({"name": 5}, "'name'"),
+        ({"n": 2**70}, "'n'"),
+        ({"n": "99999999999999999999999"}, "'n'"),
+    ],
+)
 async def test_run_parameters_are_typed_as_the_cli_types_them(jp_fetch, root: Path, params, named) -> None:
     code, reply = await call(jp_fetch, "POST", "runs", {"path": "nb.ipynb", "params": params})
     assert code == 400 and f"parameter {named}" in reply["message"], reply
@@ -88,23 +100,27 @@ def _deep(depth: int) -> bytes:
     return b'{"path": "nb.ipynb", "x": ' + b"[" * depth + b"]" * depth + b"}"
 
 
-@pytest.mark.parametrize(("method", "endpoint", "body", "raw", "params", "status", "says"), [
-    ("POST", "spec", {"path": "a" * 5000 + ".ipynb"}, None, {}, 400, "characters"),
-    ("POST", "spec", {"path": "a/" * 3000 + "x.ipynb"}, None, {}, 400, "parts"),
-    ("POST", "spec", {"path": "x" * 300 + "/nb.ipynb"}, None, {}, 400, "can't be a file name"),
-    ("POST", "spec", None, _deep(100_000), {}, 400, "nested too deep"),
-    ("POST", "runs", None, _deep(100_000), {}, 400, "nested too deep"),
-    ("POST", "spec", {"path": 5}, None, {}, 400, "path"),
-    ("POST", "spec", ["nb.ipynb"], None, {}, 400, "JSON object"),
-    ("POST", "spec", None, b"\xff\xfe", {}, 400, "not JSON"),
-    ("GET", "runs", None, None, {"path": "nb.ipynb", "limit": "99999999999999999999999"}, 400, "limit"),
-    ("GET", "runs", None, None, {"path": "nb.ipynb", "limit": "-1"}, 400, "limit"),
-    ("GET", "runs", None, None, {"path": "nb.ipynb", "limit": "ten"}, 400, "limit"),
-    ("POST", "export", {"path": "nb.ipynb", "target": ["json"]}, None, {}, 400, "target"),
-    ("POST", "runs", {"path": "nb.ipynb", "backend": {"x": 1}}, None, {}, 400, "backend"),
-])
-async def test_odd_requests_are_4xx_not_500(jp_fetch, root: Path, method, endpoint, body, raw, params, status,
-                                            says) -> None:
+@pytest.mark.parametrize(
+    ("method", "endpoint", "body", "raw", "params", "status", "says"),
+    [
+        ("POST", "spec", {"path": "a" * 5000 + ".ipynb"}, None, {}, 400, "characters"),
+        ("POST", "spec", {"path": "a/" * 3000 + "x.ipynb"}, None, {}, 400, "parts"),
+        ("POST", "spec", {"path": "x" * 300 + "/nb.ipynb"}, None, {}, 400, "can't be a file name"),
+        ("POST", "spec", None, _deep(100_000), {}, 400, "nested too deep"),
+        ("POST", "runs", None, _deep(100_000), {}, 400, "nested too deep"),
+        ("POST", "spec", {"path": 5}, None, {}, 400, "path"),
+        ("POST", "spec", ["nb.ipynb"], None, {}, 400, "JSON object"),
+        ("POST", "spec", None, b"\xff\xfe", {}, 400, "not JSON"),
+        ("GET", "runs", None, None, {"path": "nb.ipynb", "limit": "99999999999999999999999"}, 400, "limit"),
+        ("GET", "runs", None, None, {"path": "nb.ipynb", "limit": "-1"}, 400, "limit"),
+        ("GET", "runs", None, None, {"path": "nb.ipynb", "limit": "ten"}, 400, "limit"),
+        ("POST", "export", {"path": "nb.ipynb", "target": ["json"]}, None, {}, 400, "target"),
+        ("POST", "runs", {"path": "nb.ipynb", "backend": {"x": 1}}, None, {}, 400, "backend"),
+    ],
+)
+async def test_odd_requests_are_4xx_not_500(
+    jp_fetch, root: Path, method, endpoint, body, raw, params, status, says
+) -> None:
     code, reply = await call(jp_fetch, method, endpoint, body, raw, **params)
     assert code == status and says in reply["message"], (code, reply)
 
@@ -149,10 +165,13 @@ async def test_concurrent_runs_beyond_the_worker_cap_are_429(jp_fetch, jp_server
         _, job = await call(jp_fetch, "GET", f"jobs/{job['id']}")
 
 
-@pytest.mark.parametrize(("target", "output", "folder"), [
-    ("json", "nb.pipeline.json", False), ("ray", "nb_ray.py", False), ("papermill", "nb_papermill", True)])
-async def test_export_never_writes_through_a_symlink(jp_fetch, root: Path, tmp_path_factory, target, output,
-                                                     folder) -> None:
+@pytest.mark.parametrize(
+    ("target", "output", "folder"),
+    [("json", "nb.pipeline.json", False), ("ray", "nb_ray.py", False), ("papermill", "nb_papermill", True)],
+)
+async def test_export_never_writes_through_a_symlink(
+    jp_fetch, root: Path, tmp_path_factory, target, output, folder
+) -> None:
     outside = tmp_path_factory.mktemp("outside")
     victim = outside / ("victim" if folder else "victim.txt")
     if folder:

@@ -104,6 +104,7 @@ def source(index: int, cells: list = CELLS) -> str:
 
 # --- the cell magics --------------------------------------------------------------------------------------
 
+
 def test_step_cells_run_unchanged_and_print_what_flows(kernel: Kernel) -> None:
     assert kernel.run(source(1)).stdout == ""  # an untagged cell says nothing
     setup = kernel.run(source(2))
@@ -138,6 +139,7 @@ def test_bad_magic_arguments_are_one_line_and_the_cell_does_not_run(kernel: Kern
 
 
 # --- %pipeline on the notebook the kernel belongs to ------------------------------------------------------
+
 
 def test_show_finds_the_notebook_from_the_session(kernel: Kernel) -> None:
     reply = kernel.run("%pipeline show")
@@ -219,6 +221,7 @@ def test_missing_session_is_a_clear_error_and_notebook_option_works(kernel: Kern
 
 # --- the pieces, without a kernel ------------------------------------------------------------------------
 
+
 def test_find_notebook_resolves_session_names(tmp_path: Path) -> None:
     root = tmp_path / "server"
     (root / "work").mkdir(parents=True)
@@ -229,8 +232,7 @@ def test_find_notebook_resolves_session_names(tmp_path: Path) -> None:
     # older servers: the session path, relative to the server root (an ancestor of the kernel's cwd)
     assert find_notebook(environ={"JPY_SESSION_NAME": "work/churn.ipynb"}, cwd=cwd) == notebook.resolve()
     assert find_notebook(environ={}, user_ns={"__session__": "work/churn.ipynb"}, cwd=cwd) == notebook.resolve()
-    assert find_notebook(environ={}, user_ns={"__vsc_ipynb_file__": str(notebook)}, cwd=tmp_path) == \
-        notebook.resolve()
+    assert find_notebook(environ={}, user_ns={"__vsc_ipynb_file__": str(notebook)}, cwd=tmp_path) == notebook.resolve()
     assert find_notebook("churn.ipynb", environ={}, cwd=cwd) == notebook.resolve()
     with pytest.raises(NbmlopsError, match="renamed or moved"):
         find_notebook(environ={"JPY_SESSION_NAME": "work/old-name.ipynb"}, cwd=cwd)

@@ -27,8 +27,7 @@ def test_clean_notebook_with_values_in_the_kernel_is_ready(make_notebook) -> Non
 
 
 def test_value_that_cannot_be_marshalled_names_step_cell_and_type(make_notebook) -> None:
-    path = make_notebook(["%%step load\nimport threading\nlock = threading.Lock()",
-                          "%%step use\nwith lock:\n    pass"])
+    path = make_notebook(["%%step load\nimport threading\nlock = threading.Lock()", "%%step use\nwith lock:\n    pass"])
     report = check_notebook(path, {"lock": threading.Lock()})
     [finding] = report.problems
     assert finding.kind == "marshal" and finding.name == "lock" and finding.step == "load"
@@ -64,12 +63,14 @@ def test_name_defined_only_by_a_skip_cell_or_out_of_band(make_notebook) -> None:
 
 
 def test_installs_absolute_paths_and_pipeline_magics_name_the_cell(make_notebook) -> None:
-    path = make_notebook([
-        "!pip install lightgbm\nimport json",
-        "%%step load\nrows = open('/home/alice/data.csv').read()\nother = r'C:\\Users\\bob\\x.csv'",
-        "%%step show\n%pipeline show\nn = len(rows)",
-        "%%skip\n%pip install seaborn\nprint('/Users/carol/plots')",
-    ])
+    path = make_notebook(
+        [
+            "!pip install lightgbm\nimport json",
+            "%%step load\nrows = open('/home/alice/data.csv').read()\nother = r'C:\\Users\\bob\\x.csv'",
+            "%%step show\n%pipeline show\nn = len(rows)",
+            "%%skip\n%pip install seaborn\nprint('/Users/carol/plots')",
+        ]
+    )
     report = check_notebook(path, {})
     found = [(f.kind, f.cell) for f in report.problems]
     assert ("install", 0) in found and ("path", 1) in found and ("magic", 2) in found
@@ -103,8 +104,14 @@ def test_notebook_that_does_not_compile_is_one_problem(make_notebook) -> None:
 
 
 def test_change_of_a_part_an_earlier_step_bound_is_flagged(make_notebook) -> None:
-    path = make_notebook([("rows = [[1], [2]]", ["step:load"]), ("first = rows[0]", ["step:bind"]),
-                          ("first.append(0)", ["step:change"]), ("print(rows)", ["step:report"])])
+    path = make_notebook(
+        [
+            ("rows = [[1], [2]]", ["step:load"]),
+            ("first = rows[0]", ["step:bind"]),
+            ("first.append(0)", ["step:change"]),
+            ("print(rows)", ["step:report"]),
+        ]
+    )
     report = check_notebook(path, {"rows": [[1, 0], [2]], "first": [1, 0]})
     [finding] = report.problems
     assert finding.kind == "dataflow" and "step 'change' changes `first` in place" in finding.message

@@ -32,9 +32,14 @@ MISS = 1e-6  # chance that a test whose rate is exactly ALPHA fails one bound (a
 SIZES = (100, 1000, 10_000, 100_000, 1_000_000)
 PAIRS = [(n, n) for n in SIZES] + [(1000, 100), (100, 1000), (100_000, 100)]  # a small side: noisy distances
 TRIALS = {100: 300, 1000: 300, 10_000: 150, 100_000: 60, 1_000_000: 20}  # by the larger side
-CALIBRATED = {kind: [t.name for t in TESTS.values()  # the default family (evidently:ks is ks again)
-                     if t.calibrated and kind in t.kinds and not t.name.startswith("evidently:")]
-              for kind in ("numeric", "categorical")}
+CALIBRATED = {
+    kind: [
+        t.name
+        for t in TESTS.values()  # the default family (evidently:ks is ks again)
+        if t.calibrated and kind in t.kinds and not t.name.startswith("evidently:")
+    ]
+    for kind in ("numeric", "categorical")
+}
 
 
 def bound(trials: int, rate: float = ALPHA) -> int:
@@ -65,8 +70,11 @@ class Tally:
             for key in (f"{test} {distribution} {sizes}", f"{test} at {sizes}", f"{test} on {distribution}", test):
                 groups[key][0] += hits
                 groups[key][1] += trials
-        return [f"{key}: {hits}/{trials} = {hits / trials:.3f} (bound {bound(trials)})"
-                for key, (hits, trials) in groups.items() if hits > bound(trials)]
+        return [
+            f"{key}: {hits}/{trials} = {hits / trials:.3f} (bound {bound(trials)})"
+            for key, (hits, trials) in groups.items()
+            if hits > bound(trials)
+        ]
 
 
 def shares_of(k: int, shape: str) -> np.ndarray:
@@ -91,8 +99,14 @@ def numeric_pair(ref: np.ndarray, cur: np.ndarray) -> NumericPair:
     return NumericPair(ref, cur, distinct_count(ref), population_std(ref))
 
 
-def run_trials(tally: Tally, distribution: str, sizes: tuple[int, int],
-               make: Callable[[], NumericPair | CategoricalPair], kind: str, tests: list[str]) -> None:
+def run_trials(
+    tally: Tally,
+    distribution: str,
+    sizes: tuple[int, int],
+    make: Callable[[], NumericPair | CategoricalPair],
+    kind: str,
+    tests: list[str],
+) -> None:
     cell = f"{sizes[0]}/{sizes[1]}"
     for _ in range(TRIALS[max(sizes)]):
         pair = make()
@@ -116,9 +130,11 @@ def test_categorical_tests_are_calibrated() -> None:
         for shape in ("uniform", "skewed"):
             p = shares_of(k, shape)
             for n1, n2 in PAIRS:
+
                 def make(n1: int = n1, n2: int = n2, p: np.ndarray = p, labels: list[str] = labels) -> CategoricalPair:
-                    return CategoricalPair(count_map(rng.multinomial(n1, p), labels),
-                                           count_map(rng.multinomial(n2, p), labels))
+                    return CategoricalPair(
+                        count_map(rng.multinomial(n1, p), labels), count_map(rng.multinomial(n2, p), labels)
+                    )
 
                 run_trials(tally, f"{k} {shape}", (n1, n2), make, "categorical", CALIBRATED["categorical"])
     assert not tally.failures(), "\n".join(tally.failures())
@@ -147,6 +163,7 @@ def test_numeric_tests_are_calibrated() -> None:
                 return np.repeat(values, rng.multinomial(n, p))
 
         for n1, n2 in PAIRS:
+
             def make(n1: int = n1, n2: int = n2, draw: Callable = draw) -> NumericPair:
                 return numeric_pair(draw(rng, n1), draw(rng, n2))
 
@@ -178,9 +195,11 @@ def test_detect_drift_end_to_end_is_calibrated() -> None:
     p = np.array([0.4, 0.25, 0.2, 0.1, 0.05])
 
     def frame() -> pd.DataFrame:
-        return pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(columns)}
-                            | {f"d{i}": rng.poisson(2, n) for i in range(columns)}
-                            | {f"c{i}": labels[rng.choice(5, n, p=p)] for i in range(columns)})
+        return pd.DataFrame(
+            {f"x{i}": rng.normal(size=n) for i in range(columns)}
+            | {f"d{i}": rng.poisson(2, n) for i in range(columns)}
+            | {f"c{i}": labels[rng.choice(5, n, p=p)] for i in range(columns)}
+        )
 
     table = detect_drift(frame(), frame(), progress=False, plots=False).table.set_index("feature")
     for prefix, test in (("x", "ks"), ("d", "ks"), ("c", "chisquare")):
@@ -197,15 +216,20 @@ def shifted_pair(kind: str, n1: int, n2: int, rng: np.random.Generator) -> Numer
         return numeric_pair(np.sort(rng.normal(size=n1)), np.sort(rng.normal(0.5, 1.0, size=n2)))
     labels = list("abcdef")
     before = np.array([0.3, 0.25, 0.2, 0.15, 0.1, 0.0])
-    after = (np.array([0.15, 0.25, 0.2, 0.15, 0.25, 0.0]) if kind == "proportions"  # JS distance 0.17
-             else np.append(before[:5] * 0.9, 0.1))  # "new category": a sixth one takes 10% (JS 0.19)
-    return CategoricalPair(count_map(rng.multinomial(n1, before), labels),
-                           count_map(rng.multinomial(n2, after), labels))
+    after = (
+        np.array([0.15, 0.25, 0.2, 0.15, 0.25, 0.0])
+        if kind == "proportions"  # JS distance 0.17
+        else np.append(before[:5] * 0.9, 0.1)
+    )  # "new category": a sixth one takes 10% (JS 0.19)
+    return CategoricalPair(
+        count_map(rng.multinomial(n1, before), labels), count_map(rng.multinomial(n2, after), labels)
+    )
 
 
 @pytest.mark.parametrize("kind", ["mean shift", "proportions", "new category"])
-@pytest.mark.parametrize(("n1", "n2", "trials"), [(500, 500, 200), (1000, 1000, 100), (100_000, 100_000, 20),
-                                                  (1_000_000, 1_000_000, 3)])
+@pytest.mark.parametrize(
+    ("n1", "n2", "trials"), [(500, 500, 200), (1000, 1000, 100), (100_000, 100_000, 20), (1_000_000, 1_000_000, 3)]
+)
 def test_known_shifts_are_detected(kind: str, n1: int, n2: int, trials: int) -> None:
     rng = np.random.default_rng(n1 + len(kind))
     found = 0

@@ -19,8 +19,17 @@ def test_chi2_tail_matches_scipy(df: int) -> None:
     assert chi2_sf(0.0, df) == 1.0 and chi2_sf(float("inf"), df) == 0.0
 
 
-@pytest.mark.parametrize(("a", "n1", "n2", "t"), [(5, 10, 12, 9), (30, 100, 100, 50), (0, 100, 100, 3),
-                                                  (50, 100, 100, 100), (7, 1000, 100, 60), (400, 900, 2000, 1000)])
+@pytest.mark.parametrize(
+    ("a", "n1", "n2", "t"),
+    [
+        (5, 10, 12, 9),
+        (30, 100, 100, 50),
+        (0, 100, 100, 3),
+        (50, 100, 100, 100),
+        (7, 1000, 100, 60),
+        (400, 900, 2000, 1000),
+    ],
+)
 def test_two_columns_get_the_exact_conditional_p_value(a: int, n1: int, n2: int, t: int) -> None:
     law = stats.hypergeom(n1 + n2, t, n1)
     support = np.arange(max(0, t - n2), min(n1, t) + 1)

@@ -112,12 +112,20 @@ def test_z_test_matches_the_two_proportion_formula(rng) -> None:
     assert r["p_value"] == pytest.approx(exact, rel=1e-9)
 
 
-@pytest.mark.parametrize(("kind", "n_ref", "n_values", "test"), [
-    ("numeric", 1000, 6, "ks"), ("numeric", 1000, 5, "chisquare"), ("numeric", 1000, 3, "chisquare"),
-    ("numeric", 1000, 2, "z"), ("categorical", 500, 12, "chisquare"), ("categorical", 500, 2, "z"),
-    ("numeric", 1001, 6, "wasserstein"), ("numeric", 1001, 5, "jensenshannon"),
-    ("categorical", 5000, 2, "jensenshannon"),
-])
+@pytest.mark.parametrize(
+    ("kind", "n_ref", "n_values", "test"),
+    [
+        ("numeric", 1000, 6, "ks"),
+        ("numeric", 1000, 5, "chisquare"),
+        ("numeric", 1000, 3, "chisquare"),
+        ("numeric", 1000, 2, "z"),
+        ("categorical", 500, 12, "chisquare"),
+        ("categorical", 500, 2, "z"),
+        ("numeric", 1001, 6, "wasserstein"),
+        ("numeric", 1001, 5, "jensenshannon"),
+        ("categorical", 5000, 2, "jensenshannon"),
+    ],
+)
 def test_automatic_choice_is_evidentlys(kind: str, n_ref: int, n_values: int, test: str) -> None:
     # both rules choose as Evidently does; "auto" gets the calibrated tests of those names
     assert auto_test(kind, n_ref, n_values) == test
@@ -168,21 +176,27 @@ def test_numeric_few_values_use_value_shares(rng) -> None:
 def test_every_pandas_column_type() -> None:
     n = 400
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame({
-        "float": rng.normal(size=n), "int": rng.integers(0, 100, n), "nullable": pd.array(
-            [None if i % 10 == 0 else i % 50 for i in range(n)], dtype="Int64"),
-        "bool": rng.random(n) < 0.5, "category": pd.Categorical(rng.choice(["x", "y", "z"], n)),
-        "string": pd.array(rng.choice(["p", "q"], n), dtype="string"), "object": [1, "a", 2.5, None] * (n // 4),
-        "when": pd.date_range("2024-01-01", periods=n, freq="h"), "delta": pd.to_timedelta(np.arange(n), unit="s"),
-        "uint8": rng.integers(0, 200, n).astype(np.uint8), "float32": rng.normal(size=n).astype(np.float32),
-    })
+    frame = pd.DataFrame(
+        {
+            "float": rng.normal(size=n),
+            "int": rng.integers(0, 100, n),
+            "nullable": pd.array([None if i % 10 == 0 else i % 50 for i in range(n)], dtype="Int64"),
+            "bool": rng.random(n) < 0.5,
+            "category": pd.Categorical(rng.choice(["x", "y", "z"], n)),
+            "string": pd.array(rng.choice(["p", "q"], n), dtype="string"),
+            "object": [1, "a", 2.5, None] * (n // 4),
+            "when": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "delta": pd.to_timedelta(np.arange(n), unit="s"),
+            "uint8": rng.integers(0, 200, n).astype(np.uint8),
+            "float32": rng.normal(size=n).astype(np.float32),
+        }
+    )
     result = detect_drift(frame, frame.sample(frac=1.0, random_state=0))
     t = result.table.set_index("feature")
     assert t.loc["when", "status"] == "skipped" and "timestamp" in t.loc["when", "reason"]
     assert t.loc["delta", "status"] == "skipped"
     tested = t[t["status"] == "ok"]
-    assert set(tested.index) == {"float", "int", "nullable", "bool", "category", "string", "object", "uint8",
-                                 "float32"}
+    assert set(tested.index) == {"float", "int", "nullable", "bool", "category", "string", "object", "uint8", "float32"}
     assert not tested["drifted"].any()  # the same rows, shuffled
     assert t.loc["nullable", "missing_current"] == pytest.approx(0.1)
     assert t.loc["bool", "kind"] == "categorical" and t.loc["nullable", "kind"] == "numeric"
@@ -194,18 +208,36 @@ def test_unused_categories_of_a_category_dtype_are_not_values(rng) -> None:
     labels = ["basic", "pro", "enterprise"]
     ref = pd.DataFrame({"plan": pd.Categorical(rng.choice(labels[:2], 400), categories=labels)})
     cur = pd.DataFrame({"plan": pd.Categorical(rng.choice(labels[:2], 300), categories=labels)})
-    for tests, test in ((None, "z"), ("evidently", "evidently:z"), ("chisquare", "chisquare"),
-                        ("evidently:chisquare", "evidently:chisquare")):
+    for tests, test in (
+        (None, "z"),
+        ("evidently", "evidently:z"),
+        ("chisquare", "chisquare"),
+        ("evidently:chisquare", "evidently:chisquare"),
+    ):
         r = row(detect_drift(ref, cur, tests=tests), "plan")
         assert r["status"] == "ok" and r["test"] == test and 0 < r["p_value"] <= 1, (tests, r)
     assert build_reference(ref).columns["plan"].distinct == 2
 
 
 def test_degenerate_inputs_give_clear_results() -> None:
-    ref = pd.DataFrame({"const": [1.0] * 50, "empty": [np.nan] * 50, "tiny": np.arange(50.0),
-                        "inf": [np.inf] * 45 + [1.0] * 5, "cat": ["a"] * 50})
-    cur = pd.DataFrame({"const": [1.0] * 40, "empty": [np.nan] * 40, "tiny": [1.0, 2.0, 3.0] + [np.nan] * 37,
-                        "inf": [1.0] * 40, "cat": ["a"] * 40})
+    ref = pd.DataFrame(
+        {
+            "const": [1.0] * 50,
+            "empty": [np.nan] * 50,
+            "tiny": np.arange(50.0),
+            "inf": [np.inf] * 45 + [1.0] * 5,
+            "cat": ["a"] * 50,
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "const": [1.0] * 40,
+            "empty": [np.nan] * 40,
+            "tiny": [1.0, 2.0, 3.0] + [np.nan] * 37,
+            "inf": [1.0] * 40,
+            "cat": ["a"] * 40,
+        }
+    )
     t = detect_drift(ref, cur).table.set_index("feature")
     assert t.loc["const", "status"] == "ok" and t.loc["const", "p_value"] == 1.0 and not t.loc["const", "drifted"]
     assert t.loc["cat", "test"] == "z" and t.loc["cat", "p_value"] == 1.0
@@ -223,8 +255,12 @@ def test_degenerate_inputs_give_clear_results() -> None:
 
 def test_missing_and_unseen_values_are_reported_apart(rng) -> None:
     ref = pd.DataFrame({"plan": rng.choice(["basic", "pro"], 2000), "x": rng.normal(size=2000)})
-    cur = pd.DataFrame({"plan": ["basic"] * 900 + ["enterprise"] * 100 + [None] * 1000,
-                        "x": list(rng.uniform(-1, 1, size=1800)) + [np.nan] * 100 + [50.0] * 100})
+    cur = pd.DataFrame(
+        {
+            "plan": ["basic"] * 900 + ["enterprise"] * 100 + [None] * 1000,
+            "x": list(rng.uniform(-1, 1, size=1800)) + [np.nan] * 100 + [50.0] * 100,
+        }
+    )
     t = detect_drift(ref, cur).table.set_index("feature")
     assert t.loc["plan", "missing_current"] == pytest.approx(0.5)
     assert t.loc["plan", "unseen_current"] == pytest.approx(0.1)  # of the non-missing values
@@ -296,8 +332,9 @@ def test_bad_inputs_raise_nbmlops_errors() -> None:
     assert "numeric in the reference" in text.table.loc[0, "reason"]
 
 
-@pytest.mark.parametrize(("n_ref", "n_cur", "ties"), [(70_001, 150_000, False), (140_000, 140_000, False),
-                                                       (90_000, 200_003, True)])
+@pytest.mark.parametrize(
+    ("n_ref", "n_cur", "ties"), [(70_001, 150_000, False), (140_000, 140_000, False), (90_000, 200_003, True)]
+)
 def test_chunked_statistics_match_scipy_beyond_one_chunk(rng, n_ref: int, n_cur: int, ties: bool) -> None:
     # more values than one CHUNK (65,536) on each side: the pieces of the merged grid and of KS's merge join up
     if ties:
@@ -318,9 +355,14 @@ def test_chunked_statistics_match_scipy_beyond_one_chunk(rng, n_ref: int, n_cur:
 
 def test_sort_buffers_leave_the_frames_alone_and_columns_apart(rng) -> None:
     n = 3000
-    ref = pd.DataFrame({"f": rng.normal(size=n), "i": rng.integers(0, 1000, n),
-                        "nullable": pd.array([None if i % 7 == 0 else float(i) for i in range(n)], dtype="Float64"),
-                        "short": np.r_[rng.normal(size=n // 2), [np.nan] * (n - n // 2)]})
+    ref = pd.DataFrame(
+        {
+            "f": rng.normal(size=n),
+            "i": rng.integers(0, 1000, n),
+            "nullable": pd.array([None if i % 7 == 0 else float(i) for i in range(n)], dtype="Float64"),
+            "short": np.r_[rng.normal(size=n // 2), [np.nan] * (n - n // 2)],
+        }
+    )
     cur = ref.sample(frac=1.0, random_state=1).reset_index(drop=True)
     cur["f"] = cur["f"] + 1.0
     before_ref, before_cur = ref.copy(), cur.copy()
@@ -338,9 +380,10 @@ def test_sort_buffers_leave_the_frames_alone_and_columns_apart(rng) -> None:
     assert profile.columns["f"].sampled_from == n and profile.columns["short"].sampled_from is None
     np.testing.assert_array_equal(profile.columns["short"].numeric.sorted, np.sort(ref["short"].dropna()))
     assert profile.columns["short"].numeric.sorted.base is None or profile.columns["short"].numeric.sorted.flags.owndata
-    pd.testing.assert_frame_equal(detect_drift(profile, cur).table.drop(columns="unseen_current"),
-                                  detect_drift(build_reference(ref, max_values=2000), cur).table
-                                  .drop(columns="unseen_current"))
+    pd.testing.assert_frame_equal(
+        detect_drift(profile, cur).table.drop(columns="unseen_current"),
+        detect_drift(build_reference(ref, max_values=2000), cur).table.drop(columns="unseen_current"),
+    )
 
 
 def test_memory_beyond_the_data_is_two_columns_per_worker() -> None:

@@ -29,8 +29,13 @@ from nbmlops.monitoring.storage import load_reference
 
 def data(n: int, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"tenure": rng.normal(12 + shift * 10, 4, n), "spend": rng.gamma(2.0, 30 + shift * 40, n),
-                         "plan": rng.choice(["basic", "pro"], n, p=[0.7 - shift * 0.4, 0.3 + shift * 0.4])})
+    return pd.DataFrame(
+        {
+            "tenure": rng.normal(12 + shift * 10, 4, n),
+            "spend": rng.gamma(2.0, 30 + shift * 40, n),
+            "plan": rng.choice(["basic", "pro"], n, p=[0.7 - shift * 0.4, 0.3 + shift * 0.4]),
+        }
+    )
 
 
 @pytest.fixture
@@ -104,8 +109,11 @@ def test_cli_run_report_history_configure_compare(model: str, tmp_path: Path) ->
     current = tmp_path / "live.parquet"
     data(1500, shift=1.0, seed=7).to_parquet(current)
     runner = CliRunner()
-    out = runner.invoke(monitor, ["run", model, "--current", str(current), "--test", "tenure=ks",
-                                  "--threshold", "spend=0.5"], catch_exceptions=False)
+    out = runner.invoke(
+        monitor,
+        ["run", model, "--current", str(current), "--test", "tenure=ks", "--threshold", "spend=0.5"],
+        catch_exceptions=False,
+    )
     assert out.exit_code == 0, out.output
     assert "tenure" in out.output and "DRIFT" in out.output
     report = tmp_path / "report.html"
@@ -117,8 +125,9 @@ def test_cli_run_report_history_configure_compare(model: str, tmp_path: Path) ->
     assert not re.search(r"<script[^>]+src=", page) and len(page) > 1_000_000  # plotly.js inline: works offline
     out = runner.invoke(monitor, ["history", "churn", "--json"], catch_exceptions=False)
     assert out.exit_code == 0 and len(json.loads(out.output)) == 2
-    out = runner.invoke(monitor, ["configure", "churn", "--k", "1", "--n", "2", "--min-effect", "0.1"],
-                        catch_exceptions=False)
+    out = runner.invoke(
+        monitor, ["configure", "churn", "--k", "1", "--n", "2", "--min-effect", "0.1"], catch_exceptions=False
+    )
     assert out.exit_code == 0 and '"k": 1' in out.output and '"min_effect": 0.1' in out.output
     ref = tmp_path / "ref.csv"
     data(300).to_csv(ref, index=False)
@@ -188,8 +197,11 @@ def test_cli_json_is_strict_json_at_full_precision(model: str, tmp_path: Path) -
     path = tmp_path / "live.parquet"
     current.to_parquet(path)
     runner = CliRunner()
-    out = runner.invoke(monitor, ["run", model, "--current", str(path), "--test", "plan=evidently:chisquare",
-                                  "--json"], catch_exceptions=False)
+    out = runner.invoke(
+        monitor,
+        ["run", model, "--current", str(path), "--test", "plan=evidently:chisquare", "--json"],
+        catch_exceptions=False,
+    )
     assert out.exit_code == 0, out.output
     found = strict_json(out.output)
     plan = next(f for f in found["features"] if f["feature"] == "plan")
@@ -202,13 +214,17 @@ def test_cli_json_is_strict_json_at_full_precision(model: str, tmp_path: Path) -
 
     ref = tmp_path / "ref.csv"
     data(3000).to_csv(ref, index=False)
-    out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "plan=evidently:chisquare", "--json"],
-                        catch_exceptions=False)
+    out = runner.invoke(
+        monitor,
+        ["compare", str(ref), str(path), "--test", "plan=evidently:chisquare", "--json"],
+        catch_exceptions=False,
+    )
     compared = {f["feature"]: f for f in strict_json(out.output)["features"]}
     assert compared["plan"]["statistic"] is None and compared["plan"]["p_value"] == 0.0
     # the default chi-square (homogeneity): the unseen category is one more column, the statistic finite
-    out = runner.invoke(monitor, ["compare", str(ref), str(path), "--test", "plan=chisquare", "--json"],
-                        catch_exceptions=False)
+    out = runner.invoke(
+        monitor, ["compare", str(ref), str(path), "--test", "plan=chisquare", "--json"], catch_exceptions=False
+    )
     calibrated = {f["feature"]: f for f in strict_json(out.output)["features"]}["plan"]
     assert calibrated["test"] == "chisquare" and calibrated["statistic"] > 100 and calibrated["drifted"] is True
     assert 0 < calibrated["p_value"] < 1e-50
@@ -227,8 +243,11 @@ def test_cli_json_is_strict_json_at_full_precision(model: str, tmp_path: Path) -
     assert out.exit_code == 0, out.output
     metrics = strict_json(out.output)["metrics"]
     assert metrics["roc_auc"] is None and metrics["accuracy"] == 1.0
-    for args in (["history", "churn", "--json"], ["history", "churn", "--feature", "plan", "--json"],
-                 ["configure", "churn", "--json"]):
+    for args in (
+        ["history", "churn", "--json"],
+        ["history", "churn", "--feature", "plan", "--json"],
+        ["configure", "churn", "--json"],
+    ):
         out = runner.invoke(monitor, args, catch_exceptions=False)
         assert out.exit_code == 0, out.output
         strict_json(out.output)
@@ -251,8 +270,9 @@ def _register(store, name: str, reference: pd.DataFrame):
 
     y = (reference["tenure"] > 12).astype(int)
     clf = LogisticRegression().fit(reference[["tenure", "spend"]], y)
-    return register_model(clf, name, reference_data=reference, input_example=reference[["tenure", "spend"]].head(),
-                          store=store)
+    return register_model(
+        clf, name, reference_data=reference, input_example=reference[["tenure", "spend"]].head(), store=store
+    )
 
 
 def test_deleting_a_version_or_model_deletes_its_drift_history(store) -> None:
@@ -261,14 +281,19 @@ def test_deleting_a_version_or_model_deletes_its_drift_history(store) -> None:
 
     v1, v2 = _register(store, "churn", data(1500, seed=20)), _register(store, "churn", data(1500, seed=21))
     other = _register(store, "other", data(1500, seed=22))
-    runs = {uri: [monitor_model(uri, data(800, shift=s, seed=30 + i), store=store).result_id
-                  for i, s in enumerate((0.0, 1.0))] for uri in ("churn:1", "churn:2", "other:1")}
+    runs = {
+        uri: [
+            monitor_model(uri, data(800, shift=s, seed=30 + i), store=store).result_id for i, s in enumerate((0.0, 1.0))
+        ]
+        for uri in ("churn:1", "churn:2", "other:1")
+    }
     set_settings(store, "churn", {"min_effect": 0.1})
     set_settings(store, "other", {"min_effect": 0.2})
     # a retrained version's own record of why it exists: kept when the result it points at goes
     store.add_edge("model_version", "churn:2", "drift_result", runs["churn:1"][1], "triggered_by")
-    profile_1 = store.db.query("SELECT sha256 FROM monitor_references WHERE model_name = 'churn' "
-                               "AND model_version = 1")[0]["sha256"]
+    profile_1 = store.db.query(
+        "SELECT sha256 FROM monitor_references WHERE model_name = 'churn' AND model_version = 1"
+    )[0]["sha256"]
     assert store.artifacts.exists(profile_1)
 
     assert delete_model_version("churn:1", store=store) == 1
@@ -280,7 +305,8 @@ def test_deleting_a_version_or_model_deletes_its_drift_history(store) -> None:
     assert load_reference(store, "churn", 1) is None and load_reference(store, "churn", 2) is not None
     assert not store.artifacts.exists(profile_1)  # the profile blob went with its row
     assert ("model_version", "churn:2", "triggered_by") in {
-        (e.from_kind, e.from_id, e.relation) for e in store.edges("drift_result", runs["churn:1"][1], "in")}
+        (e.from_kind, e.from_id, e.relation) for e in store.edges("drift_result", runs["churn:1"][1], "in")
+    }
     assert get_settings_of(store, "churn") == {"min_effect": 0.1}  # a version goes, the model's settings stay
     kept = runs["churn:2"][0]
     assert [(e.to_kind, e.to_id) for e in store.edges("drift_result", kept, "out")] == [("model_version", "churn:2")]
@@ -334,8 +360,13 @@ def test_a_process_that_never_imported_monitoring_deletes_its_rows(model: str, h
         delete_model_version("churn:1")
         print(before)
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "NBMLOPS_HOME": str(home)})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NBMLOPS_HOME": str(home)},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False"]
     assert list_results(store, "churn").empty and load_reference(store, "churn", 1) is None

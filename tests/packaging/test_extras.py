@@ -32,8 +32,14 @@ def test_a_backend_without_its_extra_names_the_install_command(backend: str, tmp
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text(json.dumps(notebook_json([("x = 1", "step:a")])))
     hidden = [EXTRAS[backend][0]]
-    done = subprocess.run([NBMLOPS, "run", str(notebook), "--backend", backend], cwd=tmp_path,
-                          env=without(hidden, tmp_path), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [NBMLOPS, "run", str(notebook), "--backend", backend],
+        cwd=tmp_path,
+        env=without(hidden, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert f'pip install "nbmlops[{backend}]"' in done.stderr and "Traceback" not in done.stderr
     assert f"the {backend} backend needs the '{backend}' extra ({hidden[0]} not installed)" in done.stderr
@@ -44,8 +50,14 @@ def test_the_local_backend_needs_no_extra(tmp_path: Path) -> None:
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text(json.dumps(notebook_json([("x = 1", "step:a"), ("y = x + 1", "step:b")])))
     hidden = [m for modules in EXTRAS.values() for m in modules]
-    done = subprocess.run([NBMLOPS, "run", str(notebook)], cwd=tmp_path, env=without(hidden, tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [NBMLOPS, "run", str(notebook)],
+        cwd=tmp_path,
+        env=without(hidden, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

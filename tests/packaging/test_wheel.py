@@ -49,7 +49,8 @@ def test_the_wheel_installs_a_working_lab_extension_without_node(tmp_path: Path)
     servers = run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], env=env, cwd=tmp_path)
     assert "nbmlops.server" in servers.stdout + servers.stderr and "enabled" in servers.stdout + servers.stderr
     # the plain install's CLI runs, and says which extra a missing part needs
-    cli = subprocess.run([str(venv / "bin" / "nbmlops"), "--version"], env=env, capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path)
+    cli = subprocess.run(
+        [str(venv / "bin" / "nbmlops"), "--version"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert cli.returncode == 0 and "0." in cli.stdout
     assert os.access(venv / "bin" / "nbmlops", os.X_OK)

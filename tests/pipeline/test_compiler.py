@@ -28,6 +28,7 @@ def error_of(make_notebook, cells: list) -> NotebookError:
 
 # --- errors name the cell -------------------------------------------------------------------------------
 
+
 def test_syntax_error_names_cell_and_line(make_notebook) -> None:
     err = error_of(make_notebook, [("x = 1", ["step:a"]), ("# prepare\ny = 1\nz = = 3", ["step:b"])])
     assert err.cell == 1 and err.first_line == "z = = 3"
@@ -45,15 +46,18 @@ def test_syntax_error_in_setup_cell(make_notebook) -> None:
 
 
 def test_ipython_syntax_is_not_a_syntax_error(make_notebook) -> None:
-    spec = compile_cells(make_notebook, [("%load_ext autoreload\n!pip list\nx = 1\nx?", ["step:a"]),
-                                         ("%%time\nprint(x)", ["step:b"])])
+    spec = compile_cells(
+        make_notebook, [("%load_ext autoreload\n!pip list\nx = 1\nx?", ["step:a"]), ("%%time\nprint(x)", ["step:b"])]
+    )
     assert spec.step("b").inputs == {"x": "a"}
     assert "get_ipython()" in spec.step("a").cells[0].code
 
 
 def test_cycle_names_the_cycle_and_the_after_cell(make_notebook) -> None:
-    err = error_of(make_notebook, [("x = 1", ["step:a"]), ("y = x", ["step:b"]), ("# wait for c\nw = 1", ["after:c"]),
-                                   ("z = y", ["step:c"])])
+    err = error_of(
+        make_notebook,
+        [("x = 1", ["step:a"]), ("y = x", ["step:b"]), ("# wait for c\nw = 1", ["after:c"]), ("z = y", ["step:c"])],
+    )
     assert "steps form a cycle: b -> c -> b" in str(err)
     assert err.cell == 2 and err.first_line == "# wait for c"
 
@@ -119,8 +123,10 @@ def test_setup_reading_unknown_name(make_notebook) -> None:
 
 
 def test_setup_may_use_parameters_and_earlier_setup(make_notebook) -> None:
-    spec = compile_cells(make_notebook, [("C = 1.0", ["parameters"]), ("import math\nK = math.sqrt(C)", ["setup"]),
-                                         ("print(K)", ["step:a"])])
+    spec = compile_cells(
+        make_notebook,
+        [("C = 1.0", ["parameters"]), ("import math\nK = math.sqrt(C)", ["setup"]), ("print(K)", ["step:a"])],
+    )
     assert spec.step("a").params == ["C"]  # setup reads C, so every step depends on its value
 
 
@@ -133,28 +139,42 @@ def test_no_steps_and_no_code(make_notebook) -> None:
 
 def test_non_python_notebook(tmp_path: Path) -> None:
     path = tmp_path / "r.ipynb"
-    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {"language_info": {"name": "R"}},
-                                "cells": [{"cell_type": "code", "source": "x <- 1", "metadata": {}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {"language_info": {"name": "R"}},
+                "cells": [{"cell_type": "code", "source": "x <- 1", "metadata": {}}],
+            }
+        )
+    )
     with pytest.raises(NotebookError, match="language is R"):
         compile_notebook(path)
 
 
 # --- bad notebook files ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (b"   \n", "empty"),
-    (b"{not json", "not valid notebook JSON"),
-    (b"\xff\xfe\x00", "not valid notebook JSON"),
-    (b"[1, 2]", "no 'cells' list"),
-    (b'{"metadata": {}}', "no 'cells' list"),
-    (b'{"nbformat": 3, "cells": []}', "nbformat 3 is not supported"),
-    (b'{"cells": []}', "nbformat None is not supported"),
-    (b'{"nbformat": 4, "cells": {}}', "'cells' is not a list"),
-    (b'{"nbformat": 4, "cells": [{"source": "x"}]}', "malformed cell"),
-    (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "x", "metadata": {"tags": "step:a"}}]}',
-     "tags must be a list of strings"),
-])
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"{not json", "not valid notebook JSON"),
+        (b"\xff\xfe\x00", "not valid notebook JSON"),
+        (b"[1, 2]", "no 'cells' list"),
+        (b'{"metadata": {}}', "no 'cells' list"),
+        (b'{"nbformat": 3, "cells": []}', "nbformat 3 is not supported"),
+        (b'{"cells": []}', "nbformat None is not supported"),
+        (b'{"nbformat": 4, "cells": {}}', "'cells' is not a list"),
+        (b'{"nbformat": 4, "cells": [{"source": "x"}]}', "malformed cell"),
+        (
+            b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "x", "metadata": {"tags": "step:a"}}]}',
+            "tags must be a list of strings",
+        ),
+    ],
+)
 def test_bad_notebook_files(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.ipynb"
     path.write_bytes(content)
@@ -171,8 +191,12 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 
 def test_parse_notebook_joins_source_lists() -> None:
-    raw = json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"],
-                                                "metadata": {"tags": [" step:a "]}}]}).encode()
+    raw = json.dumps(
+        {
+            "nbformat": 4,
+            "cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"], "metadata": {"tags": [" step:a "]}}],
+        }
+    ).encode()
     nb = parse_notebook(raw, "mem.ipynb")
     assert nb.cells[0].source == "x = 1\ny = 2" and nb.cells[0].tags == ("step:a",)
     assert len(nb.sha256) == 64
@@ -180,21 +204,37 @@ def test_parse_notebook_joins_source_lists() -> None:
 
 # --- parameters -----------------------------------------------------------------------------------------
 
-PARAMS = ("C: float = 1\nn = 3\nname = 'run'\nflag = True\nxs = [1, 2]\nd = {'a': 1}\nt = (1, 2)\nnone = None\n"
-          "neg = -1.5\nderived = n * 2\na, b = 1, 2")
+PARAMS = (
+    "C: float = 1\nn = 3\nname = 'run'\nflag = True\nxs = [1, 2]\nd = {'a': 1}\nt = (1, 2)\nnone = None\n"
+    "neg = -1.5\nderived = n * 2\na, b = 1, 2"
+)
 
 
 @pytest.fixture
 def param_spec(make_notebook):
-    return compile_cells(make_notebook, [("md", "# churn"), (PARAMS, ["parameters"]),
-                                         ("print(C, n, name, flag, xs, d, t, none, neg, derived, a)", ["step:a"])])
+    return compile_cells(
+        make_notebook,
+        [
+            ("md", "# churn"),
+            (PARAMS, ["parameters"]),
+            ("print(C, n, name, flag, xs, d, t, none, neg, derived, a)", ["step:a"]),
+        ],
+    )
 
 
 def test_parameters_names_defaults_types(param_spec) -> None:
     got = {p.name: (p.default, p.type, p.cell) for p in param_spec.parameters}
-    assert got == {"C": (1, "float", 1), "n": (3, "int", 1), "name": ("run", "str", 1), "flag": (True, "bool", 1),
-                   "xs": ([1, 2], "list", 1), "d": ({"a": 1}, "dict", 1), "t": ((1, 2), "tuple", 1),
-                   "none": (None, "NoneType", 1), "neg": (-1.5, "float", 1)}
+    assert got == {
+        "C": (1, "float", 1),
+        "n": (3, "int", 1),
+        "name": ("run", "str", 1),
+        "flag": (True, "bool", 1),
+        "xs": ([1, 2], "list", 1),
+        "d": ({"a": 1}, "dict", 1),
+        "t": ((1, 2), "tuple", 1),
+        "none": (None, "NoneType", 1),
+        "neg": (-1.5, "float", 1),
+    }
     # computed values and tuple targets are code, not parameters one can set
     assert "derived" not in got and "a" not in got
 
@@ -203,28 +243,31 @@ def test_step_params_are_those_it_reads(param_spec) -> None:
     assert param_spec.step("a").params == sorted(["C", "n", "name", "flag", "xs", "d", "t", "none", "neg"])
 
 
-@pytest.mark.parametrize(("override", "name", "value"), [
-    ("C=0.5", "C", 0.5),
-    ("C=2", "C", 2.0),
-    ("C= 2.5 ", "C", 2.5),
-    ("n=4", "n", 4),
-    ("n=1_000", "n", 1000),
-    ("name=other", "name", "other"),
-    ("name=a=b", "name", "a=b"),
-    ("name=", "name", ""),
-    ("flag=false", "flag", False),
-    ("flag=no", "flag", False),
-    ("flag=Yes", "flag", True),
-    ("flag=1", "flag", True),
-    ("xs=[3, 4]", "xs", [3, 4]),
-    ('d={"b": 2}', "d", {"b": 2}),
-    ("d={'b': 2}", "d", {"b": 2}),
-    ("t=[1, 2, 3]", "t", (1, 2, 3)),
-    ("t=(5,)", "t", (5,)),
-    ("none=5", "none", 5),
-    ("none=hello", "none", "hello"),
-    (" n =7", "n", 7),
-])
+@pytest.mark.parametrize(
+    ("override", "name", "value"),
+    [
+        ("C=0.5", "C", 0.5),
+        ("C=2", "C", 2.0),
+        ("C= 2.5 ", "C", 2.5),
+        ("n=4", "n", 4),
+        ("n=1_000", "n", 1000),
+        ("name=other", "name", "other"),
+        ("name=a=b", "name", "a=b"),
+        ("name=", "name", ""),
+        ("flag=false", "flag", False),
+        ("flag=no", "flag", False),
+        ("flag=Yes", "flag", True),
+        ("flag=1", "flag", True),
+        ("xs=[3, 4]", "xs", [3, 4]),
+        ('d={"b": 2}', "d", {"b": 2}),
+        ("d={'b': 2}", "d", {"b": 2}),
+        ("t=[1, 2, 3]", "t", (1, 2, 3)),
+        ("t=(5,)", "t", (5,)),
+        ("none=5", "none", 5),
+        ("none=hello", "none", "hello"),
+        (" n =7", "n", 7),
+    ],
+)
 def test_resolve_parameters_parses_to_default_type(param_spec, override, name, value) -> None:
     values = resolve_parameters(param_spec, [override])
     assert values[name] == value and type(values[name]) is type(value)
@@ -237,15 +280,18 @@ def test_resolve_parameters_defaults_and_dict(param_spec) -> None:
     assert resolve_parameters(param_spec, ["C=3"], base={"n": 9})["n"] == 9
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("n=4.5", r"parameter 'n': '4.5' is not a whole number \(the default is 3\)"),
-    ("C=abc", r"parameter 'C': 'abc' is not a number"),
-    ("flag=maybe", r"parameter 'flag': 'maybe' is not true or false"),
-    ("xs=3", r"parameter 'xs': '3' is not a list"),
-    ("xs=(1, 2)", r"'\(1, 2\)' is not a list"),
-    ("d=[1]", r"parameter 'd': '\[1\]' is not a dict"),
-    ("t=3", r"parameter 't': '3' is not a tuple"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("n=4.5", r"parameter 'n': '4.5' is not a whole number \(the default is 3\)"),
+        ("C=abc", r"parameter 'C': 'abc' is not a number"),
+        ("flag=maybe", r"parameter 'flag': 'maybe' is not true or false"),
+        ("xs=3", r"parameter 'xs': '3' is not a list"),
+        ("xs=(1, 2)", r"'\(1, 2\)' is not a list"),
+        ("d=[1]", r"parameter 'd': '\[1\]' is not a dict"),
+        ("t=3", r"parameter 't': '3' is not a tuple"),
+    ],
+)
 def test_unparsable_parameter_value(param_spec, override, message) -> None:
     with pytest.raises(ParameterError, match=message):
         resolve_parameters(param_spec, [override])
@@ -275,23 +321,28 @@ def test_parse_value_direct() -> None:
 
 
 def test_papermill_injected_parameters_override_defaults(make_notebook) -> None:
-    spec = compile_cells(make_notebook, [("lr = 0.1", ["parameters"]), ("lr = 0.5", ["injected-parameters"]),
-                                         ("print(lr)", ["step:a"])])
+    spec = compile_cells(
+        make_notebook, [("lr = 0.1", ["parameters"]), ("lr = 0.5", ["injected-parameters"]), ("print(lr)", ["step:a"])]
+    )
     assert spec.defaults == {"lr": 0.5}
 
 
 # --- the spec -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def dag_spec(make_notebook):
-    return compile_cells(make_notebook, [
-        ("C = 1.0\nt = (1, 2)", ["parameters"]),
-        ("import os", ["setup"]),
-        ("x = C", ["step:load"]),
-        ("y = x * 2", ["step:prep", "retries:2", "memory:1Gi"]),
-        ("z = 1", ["step:other"]),
-        ("print(x, y, t)", ["step:train-v2", "after:other", "nocache"]),
-    ])
+    return compile_cells(
+        make_notebook,
+        [
+            ("C = 1.0\nt = (1, 2)", ["parameters"]),
+            ("import os", ["setup"]),
+            ("x = C", ["step:load"]),
+            ("y = x * 2", ["step:prep", "retries:2", "memory:1Gi"]),
+            ("z = 1", ["step:other"]),
+            ("print(x, y, t)", ["step:train-v2", "after:other", "nocache"]),
+        ],
+    )
 
 
 def test_spec_round_trip(dag_spec) -> None:

@@ -27,15 +27,18 @@ def test_an_unchanged_notebook_loads_its_spec_without_the_compiler(make_notebook
     first = load_pipeline(str(notebook))
     assert first.to_dict() == compile_notebook(str(notebook)).to_dict()
     assert len(list(cache.glob("*.json"))) == 1
-    code = ("import sys; from nbmlops.pipeline import load_pipeline; spec = load_pipeline(sys.argv[1]); "
-            "print(spec.to_json()); print('nbmlops.pipeline.compiler' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys; from nbmlops.pipeline import load_pipeline; spec = load_pipeline(sys.argv[1]); "
+        "print(spec.to_json()); print('nbmlops.pipeline.compiler' in sys.modules, file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", code, str(notebook)], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == first.to_dict()
     assert done.stderr.strip() == "False"
 
 
-def test_any_change_to_the_notebook_or_the_compiler_compiles_again(make_notebook, cache: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_any_change_to_the_notebook_or_the_compiler_compiles_again(
+    make_notebook, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     notebook = make_notebook(CELLS)
     assert load_pipeline(str(notebook)).defaults == {"C": 0.5}
     make_notebook([("C = 0.7", ["parameters"]), *CELLS[1:]])  # same size, same second: the bytes differ

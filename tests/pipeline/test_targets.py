@@ -42,12 +42,15 @@ def test_compile_never_writes_over_the_notebook(make_notebook, target: str) -> N
     assert digest(path) == before
 
 
-@pytest.mark.parametrize(("target", "name", "content"), [
-    ("json", "notes.json", '{"mine": true}'),
-    ("json", "other.ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})),
-    ("json", "plan.txt", "my plan"),
-    ("ray", "helpers.py", "def mine():\n    return 1\n"),
-])
+@pytest.mark.parametrize(
+    ("target", "name", "content"),
+    [
+        ("json", "notes.json", '{"mine": true}'),
+        ("json", "other.ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})),
+        ("json", "plan.txt", "my plan"),
+        ("ray", "helpers.py", "def mine():\n    return 1\n"),
+    ],
+)
 def test_a_file_nbmlops_did_not_write_needs_force(make_notebook, target: str, name: str, content: str) -> None:
     path = make_notebook(CELLS)
     mine = path.parent / name

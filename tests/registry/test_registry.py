@@ -39,11 +39,13 @@ from nbmlops.tracking import attach, start_run
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, pd.Series]:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({
-        "tenure": rng.integers(0, 72, 500),
-        "charges": rng.normal(70, 20, 500),
-        "plan": rng.choice(["basic", "plus", "pro"], 500, p=[0.6, 0.3, 0.1]),
-    })
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.integers(0, 72, 500),
+            "charges": rng.normal(70, 20, 500),
+            "plan": rng.choice(["basic", "plus", "pro"], 500, p=[0.6, 0.3, 0.1]),
+        }
+    )
     frame.loc[:9, "charges"] = np.nan
     target = (frame["tenure"] < 12).astype(int)
     return frame, target
@@ -59,9 +61,18 @@ def test_round_trip_signature_profile_metrics(store, data) -> None:
     with start_run("train", params={"C": 1.0, "solver": "lbfgs"}, store=store) as run:
         run.log_metric("auc", 0.5)
         run.log_metric("auc", 0.81)
-        version = register_model(clf, "churn", run=run, metrics={"f1": 0.7}, params={"C": 2.0},
-                                 input_example=frame.head(3), reference_data=frame, tags={"team": "ml"},
-                                 description="first try", store=store)
+        version = register_model(
+            clf,
+            "churn",
+            run=run,
+            metrics={"f1": 0.7},
+            params={"C": 2.0},
+            input_example=frame.head(3),
+            reference_data=frame,
+            tags={"team": "ml"},
+            description="first try",
+            store=store,
+        )
     assert version.version == 1 and version.uri == "churn:1" and version.format == "joblib"
     assert version.model_type == "sklearn.linear_model._logistic.LogisticRegression"
 
@@ -69,9 +80,14 @@ def test_round_trip_signature_profile_metrics(store, data) -> None:
     assert got.run_id == run.id and got.description == "first try" and got.tags == {"team": "ml"}
     assert got.metrics == {"auc": 0.81, "f1": 0.7}  # the run's latest metrics, then the explicit ones
     assert got.params == {"C": 2.0, "solver": "lbfgs"}
-    assert got.signature == {"type": "dataframe", "columns": [
-        {"name": "tenure", "dtype": "int64"}, {"name": "charges", "dtype": "float64"},
-        {"name": "plan", "dtype": str(frame["plan"].dtype)}]}
+    assert got.signature == {
+        "type": "dataframe",
+        "columns": [
+            {"name": "tenure", "dtype": "int64"},
+            {"name": "charges", "dtype": "float64"},
+            {"name": "plan", "dtype": str(frame["plan"].dtype)},
+        ],
+    }
     assert got.input_example["columns"] == ["tenure", "charges", "plan"] and len(got.input_example["data"]) == 3
     assert got.artifact_sha256 == hashlib.sha256(store.artifacts.get_bytes(got.artifact_sha256)).hexdigest()
 
@@ -145,17 +161,20 @@ def test_aliases_given_at_registration(store, data) -> None:
     assert v2.aliases == ["staging"] and get_model_version("churn@staging", store=store).version == 2
 
 
-@pytest.mark.parametrize(("uri", "message"), [
-    ("", "empty model URI"),
-    ("churn:", "is not a model version"),
-    ("churn:abc", "'abc' in 'churn:abc' is not a model version"),
-    ("churn:0", "start at 1"),
-    ("churn@", "empty alias"),
-    ("churn@3", "not a valid alias"),
-    (":3", "not a valid model name"),
-    ("ch urn", "not a valid model name or URI: it holds spaces"),
-    ("churn:1@prod", "both a version and an alias"),
-])
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("", "empty model URI"),
+        ("churn:", "is not a model version"),
+        ("churn:abc", "'abc' in 'churn:abc' is not a model version"),
+        ("churn:0", "start at 1"),
+        ("churn@", "empty alias"),
+        ("churn@3", "not a valid alias"),
+        (":3", "not a valid model name"),
+        ("ch urn", "not a valid model name or URI: it holds spaces"),
+        ("churn:1@prod", "both a version and an alias"),
+    ],
+)
 def test_malformed_uris(uri: str, message: str) -> None:
     with pytest.raises(RegistryError, match=message):
         parse_uri(uri)
@@ -196,8 +215,11 @@ def test_tampered_artifact_is_refused(store, data, tmp_path: Path) -> None:
     marker = tmp_path / "unpickled.txt"
     blob.write_bytes(pickle.dumps(_Boom(str(marker))))  # a swapped-in, "malicious" pickle
 
-    with pytest.raises(ModelIntegrityError, match=r"model churn:1: .* has sha256 [0-9a-f]{64}, but the registry "
-                                                  r"recorded .*refused"):
+    with pytest.raises(
+        ModelIntegrityError,
+        match=r"model churn:1: .* has sha256 [0-9a-f]{64}, but the registry "
+        r"recorded .*refused",
+    ):
         load_model("churn", store=store)
     assert not marker.exists()  # refused before unpickling
 
@@ -237,8 +259,15 @@ WORKER = textwrap.dedent("""
 def test_concurrent_registration_gives_distinct_versions(store, db_url: str, home: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
     workers, each = 4, 3
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(home), db_url, str(go), str(each), str(n)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(home), db_url, str(go), str(each), str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(workers)
+    ]
     go.write_text("go")
     versions = []
     for proc in procs:
@@ -248,8 +277,9 @@ def test_concurrent_registration_gives_distinct_versions(store, db_url: str, hom
     assert sorted(versions) == list(range(1, workers * each + 1))
     registered = list_model_versions("churn", store=store)
     assert sorted(v.version for v in registered) == list(range(1, workers * each + 1))
-    assert {(load_model(v.uri, store=store)["worker"], load_model(v.uri, store=store)["i"])
-            for v in registered} == {(str(w), i) for w in range(workers) for i in range(each)}
+    assert {(load_model(v.uri, store=store)["worker"], load_model(v.uri, store=store)["i"]) for v in registered} == {
+        (str(w), i) for w in range(workers) for i in range(each)
+    }
 
 
 def test_lineage_to_run_notebook_commit_and_data(store, data, tmp_path: Path) -> None:
@@ -313,8 +343,14 @@ def test_arrays_and_plain_python_models(store) -> None:
 
 
 def test_profile_of_datetimes_bools_and_empty_columns(store) -> None:
-    frame = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=4, freq="D"), "flag": [True, False, True, None],
-                          "empty": [np.nan] * 4, "inf": [1.0, np.inf, 2.0, 3.0]})
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2024-01-01", periods=4, freq="D"),
+            "flag": [True, False, True, None],
+            "empty": [np.nan] * 4,
+            "inf": [1.0, np.inf, 2.0, 3.0],
+        }
+    )
     profile = register_model({"m": 1}, "p", reference_data=frame, store=store).profile["columns"]
     assert profile["when"]["kind"] == "datetime" and profile["when"]["min"].startswith("2024-01-01")
     assert profile["flag"]["kind"] == "categorical" and profile["flag"]["nulls"] == 1

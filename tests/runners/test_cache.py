@@ -62,8 +62,9 @@ def test_a_parameter_reruns_its_readers_and_an_unchanged_output_stops_the_wave(m
     assert reasons(result)["report"] == "input score (from train) changed"
     edited = [CELLS[0], ("raw = list(range(5))\nprint('load ran again')", ["step:load"]), *CELLS[2:]]
     result = run_pipeline(compile_notebook(make_notebook(edited)), ["C=2"], home=home)
-    assert statuses(result) == {"load": "succeeded", "clean": "cached", "train": "cached", "report": "cached"}, \
+    assert statuses(result) == {"load": "succeeded", "clean": "cached", "train": "cached", "report": "cached"}, (
         "load's output is the same value, so nothing downstream reruns"
+    )
 
 
 def test_no_cache_force_and_nocache_option(make_notebook, home: Path) -> None:
@@ -103,22 +104,30 @@ LOGGED = [
     ("C = 1.0", ["parameters"]),
     ("raw = list(range(5))\nnbmlops.log_param('rows', len(raw))\nnbmlops.set_tag('source', 'range')", ["step:load"]),
     # `executions` counts how often train really ran: a file beside the notebook, outside the cache key
-    ("counter = Path('train_executions.txt')\n"
-     "executions = int(counter.read_text()) + 1 if counter.exists() else 1\n"
-     "counter.write_text(str(executions))\n"
-     "score = sum(raw) * C\n"
-     "for epoch in range(3):\n"
-     "    nbmlops.log_metric('loss', 1 / (epoch + 1), step=epoch)\n"
-     "nbmlops.log_metrics({'score': score, 'executions': executions})\n"
-     "nbmlops.log_artifact(f'model C={C}'.encode(), 'model.txt')", ["step:train"]),
+    (
+        "counter = Path('train_executions.txt')\n"
+        "executions = int(counter.read_text()) + 1 if counter.exists() else 1\n"
+        "counter.write_text(str(executions))\n"
+        "score = sum(raw) * C\n"
+        "for epoch in range(3):\n"
+        "    nbmlops.log_metric('loss', 1 / (epoch + 1), step=epoch)\n"
+        "nbmlops.log_metrics({'score': score, 'executions': executions})\n"
+        "nbmlops.log_artifact(f'model C={C}'.encode(), 'model.txt')",
+        ["step:train"],
+    ),
     ("report = f'score={score}'\nnbmlops.log_metric('report_len', len(report))", ["step:report"]),
 ]
 NBMLOPS = str(Path(sys.executable).with_name("nbmlops"))
 
 
 def runs_cli(home: Path, *args: str) -> str:
-    done = subprocess.run([NBMLOPS, "runs", *args], env={**os.environ, "NBMLOPS_HOME": str(home)},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [NBMLOPS, "runs", *args],
+        env={**os.environ, "NBMLOPS_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -131,33 +140,50 @@ def origin(run_id: str, step: str) -> dict[str, str]:
     return {"run_id": run_id, "step": step}
 
 
-def test_a_fully_cached_run_carries_the_metrics_params_tags_and_artifacts_marked_reused(make_notebook,
-                                                                                        home: Path) -> None:
+def test_a_fully_cached_run_carries_the_metrics_params_tags_and_artifacts_marked_reused(
+    make_notebook, home: Path
+) -> None:
     spec = compile_notebook(make_notebook(LOGGED))
     first = run_pipeline(spec, home=home)
     second = run_pipeline(spec, home=home)
     assert set(statuses(second).values()) == {"cached"}
     store = open_store(home)
     old, new = store.get_run(first.run_id), store.get_run(second.run_id)
-    assert new.metrics == old.metrics == {"loss": pytest.approx(1 / 3), "score": 10.0, "executions": 1,
-                                          "report_len": 10}
+    assert (
+        new.metrics == old.metrics == {"loss": pytest.approx(1 / 3), "score": 10.0, "executions": 1, "report_len": 10}
+    )
     assert new.params == old.params == {"C": 1.0, "rows": 5} and new.tags["source"] == "range"
     assert old.reused == {}, "the first run's values are its own"
-    assert new.reused == {"metrics.loss": origin(first.run_id, "train"), "metrics.score": origin(first.run_id, "train"),
-                          "metrics.executions": origin(first.run_id, "train"),
-                          "metrics.report_len": origin(first.run_id, "report"),
-                          "params.rows": origin(first.run_id, "load"), "tags.source": origin(first.run_id, "load")}
+    assert new.reused == {
+        "metrics.loss": origin(first.run_id, "train"),
+        "metrics.score": origin(first.run_id, "train"),
+        "metrics.executions": origin(first.run_id, "train"),
+        "metrics.report_len": origin(first.run_id, "report"),
+        "params.rows": origin(first.run_id, "load"),
+        "tags.source": origin(first.run_id, "load"),
+    }
     assert history(store, second.run_id) == history(store, first.run_id), "values, steps, timestamps, in order"
-    assert [(a.name, a.sha256, a.step_name) for a in store.artifacts_of(second.run_id)] == \
-        [(a.name, a.sha256, a.step_name) for a in store.artifacts_of(first.run_id)]
+    assert [(a.name, a.sha256, a.step_name) for a in store.artifacts_of(second.run_id)] == [
+        (a.name, a.sha256, a.step_name) for a in store.artifacts_of(first.run_id)
+    ]
     steps = {s.name: s for s in store.steps(second.run_id)}
     assert {n: (s.cache_hit, s.reused_from_run, s.reused_from_step) for n, s in steps.items()} == {
-        n: (True, first.run_id, n) for n in ("load", "train", "report")}
+        n: (True, first.run_id, n) for n in ("load", "train", "report")
+    }
     assert second.steps["train"]["records_from"] == origin(first.run_id, "train")
     assert (home.parent / "train_executions.txt").read_text() == "1", "train ran once"
 
-    found = json.loads(runs_cli(home, "ls", "--filter", "metrics.score > 5 and metrics.executions = 1",
-                                "--order-by", "-metrics.score", "--json"))
+    found = json.loads(
+        runs_cli(
+            home,
+            "ls",
+            "--filter",
+            "metrics.score > 5 and metrics.executions = 1",
+            "--order-by",
+            "-metrics.score",
+            "--json",
+        )
+    )
     assert {r["id"] for r in found} == {first.run_id, second.run_id}
     shown = json.loads(runs_cli(home, "show", second.run_id, "--json"))
     assert shown["metrics"]["score"] == 10.0 and shown["reused"]["metrics.score"] == origin(first.run_id, "train")
@@ -177,8 +203,11 @@ def test_a_partially_cached_run_has_the_reused_steps_values_and_the_fresh_steps(
     assert run.metrics == {"loss": pytest.approx(1 / 3), "score": 20.0, "executions": 2, "report_len": 10}
     assert run.params == {"C": 2.0, "rows": 5} and run.tags["source"] == "range"
     assert run.reused == {"params.rows": origin(first.run_id, "load"), "tags.source": origin(first.run_id, "load")}
-    assert [(p.step, p.step_name) for p in store.metric_history(second.run_id, "loss")] == \
-        [(0, "train"), (1, "train"), (2, "train")], "the fresh history alone"
+    assert [(p.step, p.step_name) for p in store.metric_history(second.run_id, "loss")] == [
+        (0, "train"),
+        (1, "train"),
+        (2, "train"),
+    ], "the fresh history alone"
     assert [a.step_name for a in store.artifacts_of(second.run_id)] == ["train"]
 
 
@@ -214,7 +243,10 @@ def test_a_forced_step_logs_fresh_values_not_reused_ones(make_notebook, home: Pa
     assert set(run.reused) == {"params.rows", "tags.source", "metrics.report_len"}
     assert len(store.metric_history(forced.run_id, "loss")) == 3
     assert {s.name: s.reused_from_run for s in store.steps(forced.run_id)} == {
-        "load": first.run_id, "train": None, "report": first.run_id}
+        "load": first.run_id,
+        "train": None,
+        "report": first.run_id,
+    }
     no_cache = store.get_run(run_pipeline(spec, home=home, use_cache=False).run_id)
     assert no_cache.reused == {} and no_cache.metrics["executions"] == 3
 

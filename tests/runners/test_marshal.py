@@ -50,7 +50,7 @@ else:
             return self
 '''
 
-SAVE = '''
+SAVE = """
 import json, sys
 from pathlib import Path
 
@@ -82,7 +82,7 @@ stored = {name: save_value(name, value, out).to_dict() for name, value in values
 # what plain cloudpickle gives, to show the seeds do reorder sets
 stored["_cloudpickle_top"] = cloudpickle.dumps(values["top"]).hex()
 print(json.dumps(stored))
-'''
+"""
 
 
 def save_in_a_process(tmp_path: Path, seed: str) -> tuple[dict, Path]:
@@ -90,14 +90,21 @@ def save_in_a_process(tmp_path: Path, seed: str) -> tuple[dict, Path]:
     (tmp_path / "save.py").write_text(SAVE)
     out = tmp_path / f"out{seed}"
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
-    done = subprocess.run([sys.executable, str(tmp_path / "save.py"), str(out)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "save.py"), str(out)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout), out
 
 
-def test_values_with_sets_save_the_same_bytes_under_any_hash_seed(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_values_with_sets_save_the_same_bytes_under_any_hash_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, out1 = save_in_a_process(tmp_path, "1")
     second, out2 = save_in_a_process(tmp_path, "2")
     assert first.pop("_cloudpickle_top") != second.pop("_cloudpickle_top"), "the seeds reorder a plain pickle"
@@ -114,8 +121,10 @@ def test_values_with_sets_save_the_same_bytes_under_any_hash_seed(tmp_path: Path
 
     loaded = {name: load_value(StoredValue(**stored), out1) for name, stored in first.items()}
     assert loaded["top"] == {f"tag{i}" for i in range(60)}
-    assert loaded["nested"] == {"fs": frozenset({"alpha", "beta", "gamma", "delta"}),
-                                "deeper": [1, {"x", "y", "z", "w"}]}
+    assert loaded["nested"] == {
+        "fs": frozenset({"alpha", "beta", "gamma", "delta"}),
+        "deeper": [1, {"x", "y", "z", "w"}],
+    }
     assert loaded["mixed"] == {1, 2, 3, "a", "b", "c", 2.5, None, (1, "z"), frozenset({"p", "q"})}
     assert loaded["holder"] == Holder({"red", "green", "blue", "cyan"})
     assert type(loaded["subclass"]) is TagSet and loaded["subclass"] == {"m", "n", "o", "k"}
@@ -127,6 +136,7 @@ def test_values_with_sets_save_the_same_bytes_under_any_hash_seed(tmp_path: Path
 
 def test_a_value_without_sets_pickles_as_cloudpickle_does() -> None:
     """So hashes of outputs saved before sets were sorted stay the same: their cached steps still match."""
+
     def double(v: int) -> int:
         return v * 2
 
@@ -148,9 +158,15 @@ def test_sets_load_back_equal_in_every_shape() -> None:
     a.links, b.links = {b}, frozenset({a})  # sets reached again through their own elements
     shared = {"s", "t"}
     nan = float("nan")
-    value = {"cycle": a, "shared": [shared, shared], "nan": {nan, 1.0, -2.0}, "empty": [set(), frozenset()],
-             "big": set(range(2500)), "keys": {frozenset({"k", "l"}): 1}, "nested": frozenset({frozenset({"a"}),
-                                                                                           frozenset({"b"})})}
+    value = {
+        "cycle": a,
+        "shared": [shared, shared],
+        "nan": {nan, 1.0, -2.0},
+        "empty": [set(), frozenset()],
+        "big": set(range(2500)),
+        "keys": {frozenset({"k", "l"}): 1},
+        "nested": frozenset({frozenset({"a"}), frozenset({"b"})}),
+    }
     data = pickle_bytes(value)
     back = pickle.loads(data)
     again = back["cycle"]
@@ -174,16 +190,20 @@ def test_too_deep_for_the_sorting_pickler_still_saves() -> None:
 
 def test_set_output_leaves_downstream_steps_cached_across_processes(make_notebook, tmp_path: Path) -> None:
     """`nbmlops run` twice, each its own process with its own hash seed: the set's hash is the same."""
-    nb = make_notebook([("tags = {f'tag{i}' for i in range(40)}\nlookup = {'all': frozenset(tags)}",
-                         ["step:make"]),
-                        ("n = len(tags) + len(lookup['all'])\nprint(n)", ["step:use"])])
+    nb = make_notebook(
+        [
+            ("tags = {f'tag{i}' for i in range(40)}\nlookup = {'all': frozenset(tags)}", ["step:make"]),
+            ("n = len(tags) + len(lookup['all'])\nprint(n)", ["step:use"]),
+        ]
+    )
     home = tmp_path / ".nbmlops"
     seen: set[Path] = set()
 
     def run(seed: str, *args: str) -> dict[str, str]:
         env = {**os.environ, "NBMLOPS_HOME": str(home), "PYTHONHASHSEED": seed}
-        done = subprocess.run([NBMLOPS, "run", str(nb), *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [NBMLOPS, "run", str(nb), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         (new,) = set((home / "runs").iterdir()) - seen
         seen.add(new)

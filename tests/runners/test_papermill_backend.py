@@ -26,15 +26,23 @@ BRANCHES = [
     ("md", "## Make\nThe base list."),
     ("base = list(range(n))\nlabel = 'x' * n\n", ["step:make"]),
     # both branches leave a variable, an environment variable and a changed working directory behind
-    ("t_a = (time.time(), time.sleep(1.0), time.time())[::2]\na = sum(base)\nsecret_a = 1\n"
-     "os.environ['NBMLOPS_TEST_LEAK'] = 'a'\nos.chdir('/')\npid_a = os.getpid()\nprint('a is', a)\n",
-     ["step:a"]),
-    ("t_b = (time.time(), time.sleep(1.0), time.time())[::2]\nb = len(base)\nsecret_b = 2\n"
-     "os.environ['NBMLOPS_TEST_LEAK'] = 'b'\nos.chdir('/')\npid_b = os.getpid()\n", ["step:b"]),
+    (
+        "t_a = (time.time(), time.sleep(1.0), time.time())[::2]\na = sum(base)\nsecret_a = 1\n"
+        "os.environ['NBMLOPS_TEST_LEAK'] = 'a'\nos.chdir('/')\npid_a = os.getpid()\nprint('a is', a)\n",
+        ["step:a"],
+    ),
+    (
+        "t_b = (time.time(), time.sleep(1.0), time.time())[::2]\nb = len(base)\nsecret_b = 2\n"
+        "os.environ['NBMLOPS_TEST_LEAK'] = 'b'\nos.chdir('/')\npid_b = os.getpid()\n",
+        ["step:b"],
+    ),
     ("md", "## Join"),
-    ("total = a + b\nleaks = sorted(k for k in ('secret_a', 'secret_b', 'base') if k in globals())\n"
-     "leaks += ['env'] if 'NBMLOPS_TEST_LEAK' in os.environ else []\nwhere = os.getcwd()\npid_join = os.getpid()\n"
-     "nbmlops.log_metric('total', total)\n", ["step:join"]),
+    (
+        "total = a + b\nleaks = sorted(k for k in ('secret_a', 'secret_b', 'base') if k in globals())\n"
+        "leaks += ['env'] if 'NBMLOPS_TEST_LEAK' in os.environ else []\nwhere = os.getcwd()\npid_join = os.getpid()\n"
+        "nbmlops.log_metric('total', total)\n",
+        ["step:join"],
+    ),
     ("report = [total, label, t_a, t_b, leaks, where, pid_a, pid_b, pid_join]\n", ["step:report"]),
     ("assert report\n", ["step:check"]),  # reads `report`, so it is saved as an output
 ]
@@ -50,14 +58,16 @@ def _outputs(result) -> dict:
 
 
 def test_papermill_run_matches_local_runs_branches_in_parallel_and_leaks_nothing(
-        make_notebook, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_notebook, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nb = make_notebook(BRANCHES)
     spec = compile_notebook(nb)
     monkeypatch.setenv("NBMLOPS_TEST_LEAK", "")
     local = run_pipeline(spec, ["n=4"], home=home, use_cache=False)
     monkeypatch.delenv("NBMLOPS_TEST_LEAK")  # the local backend's steps share this process's environment
-    paper = run_pipeline(compile_notebook(nb), ["n=4"], home=home, use_cache=False, backend="papermill",
-                         backend_options={"workers": 2})
+    paper = run_pipeline(
+        compile_notebook(nb), ["n=4"], home=home, use_cache=False, backend="papermill", backend_options={"workers": 2}
+    )
     assert paper.status == "succeeded"
     mine, theirs = _outputs(paper), _outputs(local)
     assert mine["total"] == theirs["total"] == 10 and mine["label"] == theirs["label"] == "xxxx"
@@ -92,25 +102,30 @@ def test_papermill_run_matches_local_runs_branches_in_parallel_and_leaks_nothing
 
 
 def test_fresh_kernels_isolate_steps(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("import os\n", ["setup"]),
-        ("pid_1 = os.getpid()\n", ["step:one"]),
-        ("pids = [pid_1, os.getpid()]\n", ["step:two"]),
-        ("assert pids\n", ["step:three"]),
-    ])
-    result = run_pipeline(compile_notebook(nb), home=home, backend="papermill",
-                          backend_options={"workers": 1, "fresh_kernel": True})
+    nb = make_notebook(
+        [
+            ("import os\n", ["setup"]),
+            ("pid_1 = os.getpid()\n", ["step:one"]),
+            ("pids = [pid_1, os.getpid()]\n", ["step:two"]),
+            ("assert pids\n", ["step:three"]),
+        ]
+    )
+    result = run_pipeline(
+        compile_notebook(nb), home=home, backend="papermill", backend_options={"workers": 1, "fresh_kernel": True}
+    )
     first, second = _outputs(result)["pids"]
     assert first != second
 
 
 def test_failing_step_maps_to_source_cell_and_line_and_shows_error_in_place(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("def half(x):\n    return x / 0\n", ["setup"]),
-        ("ok = 1\n", ["step:first"]),
-        ("md", "## Broken"),
-        ("y = ok + 1\nz = half(y)\n", ["step:broken"]),
-    ])
+    nb = make_notebook(
+        [
+            ("def half(x):\n    return x / 0\n", ["setup"]),
+            ("ok = 1\n", ["step:first"]),
+            ("md", "## Broken"),
+            ("y = ok + 1\nz = half(y)\n", ["step:broken"]),
+        ]
+    )
     with pytest.raises(StepFailed) as info:
         run_pipeline(compile_notebook(nb), home=home, backend="papermill", backend_options={"workers": 1})
     error = info.value
@@ -125,24 +140,42 @@ def test_failing_step_maps_to_source_cell_and_line_and_shows_error_in_place(make
 
 
 def test_step_notebook_runs_with_plain_papermill_cli(make_notebook, tmp_path: Path) -> None:
-    nb = make_notebook([
-        ("import json\n", ["setup"]),
-        ("scale = 2\n", ["parameters"]),
-        ("values = [1, 2, 3]\n", ["step:make"]),
-        ("scaled = [v * scale for v in values]\nprint(json.dumps(scaled))\n", ["step:scale"]),
-        ("print(sum(scaled))\n", ["step:report"]),
-    ])
+    nb = make_notebook(
+        [
+            ("import json\n", ["setup"]),
+            ("scale = 2\n", ["parameters"]),
+            ("values = [1, 2, 3]\n", ["step:make"]),
+            ("scaled = [v * scale for v in values]\nprint(json.dumps(scaled))\n", ["step:scale"]),
+            ("print(sum(scaled))\n", ["step:report"]),
+        ]
+    )
     out = tmp_path / "compiled"
     written = write_papermill_target(compile_notebook(nb), out)
     assert {p.name for p in written} == {"make.ipynb", "scale.ipynb", "report.ipynb", "pipeline.json"}
     # the upstream step's output, where a server team's scheduler would have put it
     save_value("values", [1, 2, 3], tmp_path / "data" / "make")
     papermill = Path(sys.executable).parent / "papermill"
-    proc = subprocess.run([str(papermill), str(out / "scale.ipynb"), str(tmp_path / "scale.out.ipynb"),
-                           "-p", "nbmlops_data_dir", str(tmp_path / "data"), "-p", "scale", "5",
-                           "--log-level", "ERROR", "--no-progress-bar"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        [
+            str(papermill),
+            str(out / "scale.ipynb"),
+            str(tmp_path / "scale.out.ipynb"),
+            "-p",
+            "nbmlops_data_dir",
+            str(tmp_path / "data"),
+            "-p",
+            "scale",
+            "5",
+            "--log-level",
+            "ERROR",
+            "--no-progress-bar",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     manifest = json.loads((tmp_path / "data" / "scale" / MANIFEST).read_text())
     assert manifest["outputs"]["scaled"]["format"] == "json"

@@ -59,26 +59,37 @@ def test_example_gives_the_local_backends_outputs_and_metrics(tmp_path: Path, ho
 
 
 def test_independent_branches_run_at_the_same_time(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("import time", ["setup"]),
-        ("base = 1", ["step:start"]),
-        ("a0 = time.time()\ntime.sleep(1.5)\na = (base, a0, time.time())", ["step:left"]),
-        ("b0 = time.time()\ntime.sleep(1.5)\nb = (base, b0, time.time())", ["step:right"]),
-        ("print(max(a[1], b[1]) < min(a[2], b[2]))", ["step:join"]),
-    ])
+    nb = make_notebook(
+        [
+            ("import time", ["setup"]),
+            ("base = 1", ["step:start"]),
+            ("a0 = time.time()\ntime.sleep(1.5)\na = (base, a0, time.time())", ["step:left"]),
+            ("b0 = time.time()\ntime.sleep(1.5)\nb = (base, b0, time.time())", ["step:right"]),
+            ("print(max(a[1], b[1]) < min(a[2], b[2]))", ["step:join"]),
+        ]
+    )
     result = run_pipeline(compile_notebook(nb), backend="ray", home=home)
     assert (result.run_dir / "steps" / "join" / "stdout.txt").read_text() == "True\n"
 
 
 def test_values_cross_steps_by_type_through_the_object_store(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("import numpy as np\nimport pandas as pd", ["setup"]),
-        ("frame = pd.DataFrame({'a': [1, 2]})\narr = np.arange(3)\ntags = {'x', 'y', *(f't{i}' for i in range(30))}\n"
-         "def double(v):\n    return v * scale\nscale = 2\nimport os.path as osp", ["step:make"]),
-        # arrays from the object store are writable, as files give them; notebook functions see this step
-        ("scale = 10\narr[0] = 7\nframe.loc[0, 'a'] = 5\n"
-         "print(frame.a.sum(), arr.sum(), sorted(tags)[-2:], double(4), osp.sep)", ["step:use"]),
-    ])
+    nb = make_notebook(
+        [
+            ("import numpy as np\nimport pandas as pd", ["setup"]),
+            (
+                "frame = pd.DataFrame({'a': [1, 2]})\narr = np.arange(3)\n"
+                "tags = {'x', 'y', *(f't{i}' for i in range(30))}\n"
+                "def double(v):\n    return v * scale\nscale = 2\nimport os.path as osp",
+                ["step:make"],
+            ),
+            # arrays from the object store are writable, as files give them; notebook functions see this step
+            (
+                "scale = 10\narr[0] = 7\nframe.loc[0, 'a'] = 5\n"
+                "print(frame.a.sum(), arr.sum(), sorted(tags)[-2:], double(4), osp.sep)",
+                ["step:use"],
+            ),
+        ]
+    )
     spec = compile_notebook(nb)
     local = run_pipeline(spec, home=home, use_cache=False)
     on_ray = run_pipeline(spec, backend="ray", home=home, use_cache=False)
@@ -91,11 +102,13 @@ def test_values_cross_steps_by_type_through_the_object_store(make_notebook, home
 
 
 def test_failing_step_names_the_cell_and_line(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("base = [1, 2, 3]", ["step:load"]),
-        ("total = sum(base)\nboom = total / 0\n", ["step:compute"]),
-        ("print(boom)", ["step:report"]),
-    ])
+    nb = make_notebook(
+        [
+            ("base = [1, 2, 3]", ["step:load"]),
+            ("total = sum(base)\nboom = total / 0\n", ["step:compute"]),
+            ("print(boom)", ["step:report"]),
+        ]
+    )
     with pytest.raises(StepFailed) as info:
         run_pipeline(compile_notebook(nb), backend="ray", home=home)
     error = info.value
@@ -110,14 +123,18 @@ def test_failing_step_names_the_cell_and_line(make_notebook, home: Path) -> None
 
 def test_retries_are_made_once_and_counted(make_notebook, home: Path, tmp_path: Path) -> None:
     marker = tmp_path / "tried"
-    nb = make_notebook([
-        (f"import os\nfrom pathlib import Path\nmarker = Path({str(marker)!r})", ["setup"]),
-        # a Python error: the orchestrator retries (Ray does not, so it is not retried twice over)
-        ("first = not marker.exists()\nmarker.touch()\nif first:\n    raise RuntimeError('flaky')\nx = 1",
-         ["step:flaky", "retries:2"]),
-        # a dead worker: Ray retries it with the step's retries, and the attempts are reported
-        ("os._exit(3)", ["step:crash", "retries:1"]),
-    ])
+    nb = make_notebook(
+        [
+            (f"import os\nfrom pathlib import Path\nmarker = Path({str(marker)!r})", ["setup"]),
+            # a Python error: the orchestrator retries (Ray does not, so it is not retried twice over)
+            (
+                "first = not marker.exists()\nmarker.touch()\nif first:\n    raise RuntimeError('flaky')\nx = 1",
+                ["step:flaky", "retries:2"],
+            ),
+            # a dead worker: Ray retries it with the step's retries, and the attempts are reported
+            ("os._exit(3)", ["step:crash", "retries:1"]),
+        ]
+    )
     with pytest.raises(StepFailed, match="step 'crash' failed on Ray after 2 attempts") as info:
         run_pipeline(compile_notebook(nb), backend="ray", home=home)
     run = RunDir(Path(home) / "runs" / info.value.run_id)
@@ -132,12 +149,20 @@ def test_step_options_become_ray_resources(make_notebook, home: Path) -> None:
         parse_memory("lots")
     assert step_resources({}) == {"num_cpus": 1}
     assert step_resources({"cpus": 0.5, "gpus": 1, "memory": "1Gi"}) == {
-        "num_cpus": 0.5, "num_gpus": 1, "memory": 2**30}
-    nb = make_notebook([
-        ("import ray\ngot = ray.get_runtime_context().get_assigned_resources()\n"
-         "print(got['CPU'], got['memory'])", ["step:small", "cpus:0.5", "memory:64Mi"]),
-        ("x = 1", ["step:huge", "cpus:64"]),
-    ])
+        "num_cpus": 0.5,
+        "num_gpus": 1,
+        "memory": 2**30,
+    }
+    nb = make_notebook(
+        [
+            (
+                "import ray\ngot = ray.get_runtime_context().get_assigned_resources()\n"
+                "print(got['CPU'], got['memory'])",
+                ["step:small", "cpus:0.5", "memory:64Mi"],
+            ),
+            ("x = 1", ["step:huge", "cpus:64"]),
+        ]
+    )
     with pytest.raises(StepFailed, match=r"step 'huge' asks for 64 CPUs \(the local Ray has 2 CPUs\)"):
         run_pipeline(compile_notebook(nb), backend="ray", home=home)
     small = next((Path(home) / "runs").glob("*/steps/small/stdout.txt"))
@@ -159,9 +184,13 @@ def test_compiled_ray_module_runs_standalone_with_the_same_outputs(tmp_path: Pat
     assert "model.fit(X_train, y_train)" in text and "--C" in text  # the step's code, readable; parameters
     assert "churn.ipynb" not in [p.name for p in module.parent.iterdir()]  # the notebook is not needed
     address = ray.get_runtime_context().gcs_address  # join the test's Ray rather than start another
-    done = subprocess.run([sys.executable, str(module), "--C", "0.5", "--ray-address", address,
-                           "--save-outputs", str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(module), "--C", "0.5", "--ray-address", address, "--save-outputs", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (module.parent / "churn_metrics.json").read_text() == expected  # steps ran beside the module
     run = RunDir(local.run_dir)
@@ -180,24 +209,41 @@ def test_compiled_ray_module_runs_standalone_with_the_same_outputs(tmp_path: Pat
 def test_compiled_module_maps_a_failure_to_the_cell(make_notebook, home: Path) -> None:
     from nbmlops.pipeline.targets.ray import write_ray_module
 
-    nb = make_notebook([("n = 3", ["parameters"]), ("xs = list(range(n))", ["step:make"]),
-                        ("total = sum(xs)\nratio = total / (n - 3)", ["step:divide"])])
+    nb = make_notebook(
+        [
+            ("n = 3", ["parameters"]),
+            ("xs = list(range(n))", ["step:make"]),
+            ("total = sum(xs)\nratio = total / (n - 3)", ["step:divide"]),
+        ]
+    )
     module = write_ray_module(compile_notebook(nb), nb.with_name("nb_ray.py"))
     address = ray.get_runtime_context().gcs_address
-    failed = subprocess.run([sys.executable, str(module), "--ray-address", address, "--no-track"],
-                            capture_output=True, text=True, timeout=120)
+    failed = subprocess.run(
+        [sys.executable, str(module), "--ray-address", address, "--no-track"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert failed.returncode == 1
     assert "error: step 'divide' failed in cell 3, line 2: ratio = total / (n - 3)" in failed.stderr
     assert "ZeroDivisionError" in failed.stderr
-    ok = subprocess.run([sys.executable, str(module), "--ray-address", address, "--no-track", "--n", "4"],
-                        capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, str(module), "--ray-address", address, "--no-track", "--n", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr[-2000:]
 
 
-MAGIC_CELLS = [("import numpy as np", ["setup"]), ("big = np.arange(10)", ["step:make"]),
-               ("%time total = int(np.sum(big))\nshown = !echo {total}", ["step:sum"]),
-               ("%%capture out\nprint('captured', total, shown)", ["step:report"]),
-               ("result = out.stdout", ["step:keep"]), ("print(result)", ["step:end"])]
+MAGIC_CELLS = [
+    ("import numpy as np", ["setup"]),
+    ("big = np.arange(10)", ["step:make"]),
+    ("%time total = int(np.sum(big))\nshown = !echo {total}", ["step:sum"]),
+    ("%%capture out\nprint('captured', total, shown)", ["step:report"]),
+    ("result = out.stdout", ["step:keep"]),
+    ("print(result)", ["step:end"]),
+]
 
 
 def test_magics_run_as_in_a_kernel_on_ray_and_in_a_compiled_module(make_notebook, home: Path) -> None:
@@ -211,7 +257,11 @@ def test_magics_run_as_in_a_kernel_on_ray_and_in_a_compiled_module(make_notebook
     assert load_value(run.stored_outputs("keep")["result"], run.outputs_dir("keep")) == "captured 45 ['45']\n"
     module = write_ray_module(spec, nb.with_name("nb_ray.py"))
     address = ray.get_runtime_context().gcs_address
-    done = subprocess.run([sys.executable, str(module), "--ray-address", address, "--no-track", "--save-outputs",
-                           str(nb.parent / "out")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(module), "--ray-address", address, "--no-track", "--save-outputs", str(nb.parent / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((nb.parent / "out" / "keep" / "result.json").read_text()) == "captured 45 ['45']\n"

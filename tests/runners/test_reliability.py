@@ -48,9 +48,17 @@ def _env(home: Path) -> dict[str, str]:
 
 def test_concurrent_writers_lose_nothing(home: Path) -> None:
     open_store(home).close()  # create the schema up front, like any earlier command would
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(i), str(METRICS)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(home))
-             for i in range(WRITERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(i), str(METRICS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(home),
+        )
+        for i in range(WRITERS)
+    ]
     for proc in procs:
         proc.stdin.write("go\n")
         proc.stdin.flush()

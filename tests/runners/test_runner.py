@@ -51,19 +51,35 @@ def test_example_runs_end_to_end_with_outputs_logs_and_status(churn: Path, home:
 
 
 def test_values_are_marshalled_by_type(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("import numpy as np\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression", ["setup"]),
-        ("frame = pd.DataFrame({'a': [1, 2]})\narr = np.arange(3)\nest = LinearRegression()\n"
-         "cfg = {'k': [1, 2.5, None]}\ntags = {'x', 'y'}\npair = (1, 2)\nratio = float('nan')\n"
-         "def double(v):\n    return v * 2\nimport os.path as osp\n", ["step:make"]),
-        ("print(frame.a.sum(), arr.sum(), type(est).__name__, cfg, sorted(tags), pair, ratio != ratio,\n"
-         "      double(4), osp.sep)", ["step:use"]),
-    ])
+    nb = make_notebook(
+        [
+            ("import numpy as np\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression", ["setup"]),
+            (
+                "frame = pd.DataFrame({'a': [1, 2]})\narr = np.arange(3)\nest = LinearRegression()\n"
+                "cfg = {'k': [1, 2.5, None]}\ntags = {'x', 'y'}\npair = (1, 2)\nratio = float('nan')\n"
+                "def double(v):\n    return v * 2\nimport os.path as osp\n",
+                ["step:make"],
+            ),
+            (
+                "print(frame.a.sum(), arr.sum(), type(est).__name__, cfg, sorted(tags), pair, ratio != ratio,\n"
+                "      double(4), osp.sep)",
+                ["step:use"],
+            ),
+        ]
+    )
     result = run_pipeline(compile_notebook(nb), home=home)
     stored = RunDir(result.run_dir).stored_outputs("make")
     assert {n: s.format for n, s in stored.items()} == {
-        "frame": "parquet", "arr": "npy", "est": "joblib", "cfg": "json", "tags": "pickle", "pair": "pickle",
-        "ratio": "pickle", "double": "pickle", "osp": "module"}
+        "frame": "parquet",
+        "arr": "npy",
+        "est": "joblib",
+        "cfg": "json",
+        "tags": "pickle",
+        "pair": "pickle",
+        "ratio": "pickle",
+        "double": "pickle",
+        "osp": "module",
+    }
     printed = (result.run_dir / "steps" / "use" / "stdout.txt").read_text()
     assert printed == "3 3 LinearRegression {'k': [1, 2.5, None]} ['x', 'y'] (1, 2) True 8 /\n"
 
@@ -86,7 +102,10 @@ def test_failing_step_names_cell_and_line_keeps_outputs_and_resumes(make_noteboo
     failed = RunDir.open(home, failure.run_id)
     record = failed.read_run()
     assert record["status"] == "failed" and record["steps"] == {
-        "load": "succeeded", "compute": "failed", "report": "pending"}
+        "load": "succeeded",
+        "compute": "failed",
+        "report": "pending",
+    }
     assert record["error"]["cell"] == 2
     assert load_value(failed.stored_outputs("load")["base"], failed.outputs_dir("load")) == [1, 2, 3]
 
@@ -101,11 +120,13 @@ def test_failing_step_names_cell_and_line_keeps_outputs_and_resumes(make_noteboo
 
 
 def test_resume_reruns_steps_whose_parameters_changed(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("n = 2", ["parameters"]),
-        ("xs = list(range(n))", ["step:a"]),
-        ("ys = [x * 10 for x in xs]\nassert len(ys) < 3, 'too many'", ["step:b"]),
-    ])
+    nb = make_notebook(
+        [
+            ("n = 2", ["parameters"]),
+            ("xs = list(range(n))", ["step:a"]),
+            ("ys = [x * 10 for x in xs]\nassert len(ys) < 3, 'too many'", ["step:b"]),
+        ]
+    )
     with pytest.raises(StepFailed) as info:
         run_pipeline(compile_notebook(nb), ["n=5"], home=home)
     assert "AssertionError: too many" in str(info.value)
@@ -115,40 +136,51 @@ def test_resume_reruns_steps_whose_parameters_changed(make_notebook, home: Path)
 
 
 def test_retries_rerun_a_flaky_step(make_notebook, home: Path, tmp_path: Path) -> None:
-    nb = make_notebook([
-        ("import pathlib\nmarker = pathlib.Path('attempts.txt')\n"
-         "marker.write_text(marker.read_text() + 'x' if marker.exists() else 'x')\n"
-         "if len(marker.read_text()) < 2:\n    raise RuntimeError('flaky')\nok = True", ["step:flaky", "retries:1"]),
-    ])
+    nb = make_notebook(
+        [
+            (
+                "import pathlib\nmarker = pathlib.Path('attempts.txt')\n"
+                "marker.write_text(marker.read_text() + 'x' if marker.exists() else 'x')\n"
+                "if len(marker.read_text()) < 2:\n    raise RuntimeError('flaky')\nok = True",
+                ["step:flaky", "retries:1"],
+            ),
+        ]
+    )
     result = run_pipeline(compile_notebook(nb), home=home)
     assert result.steps["flaky"]["attempts"] == 2
     assert (tmp_path / "attempts.txt").read_text() == "xx", "steps run in the notebook's folder"
 
 
 def test_output_defined_only_in_a_branch_that_did_not_run(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("flag = False", ["parameters"]),
-        ("if flag:\n    value = 1", ["step:a"]),
-        ("print(value)", ["step:b"]),
-    ])
+    nb = make_notebook(
+        [
+            ("flag = False", ["parameters"]),
+            ("if flag:\n    value = 1", ["step:a"]),
+            ("print(value)", ["step:b"]),
+        ]
+    )
     with pytest.raises(StepFailed, match="step 'a' did not define 'value', which b reads"):
         run_pipeline(compile_notebook(nb), home=home)
 
 
 def test_value_that_cannot_be_saved_is_a_clear_error(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("import threading\nlock = threading.Lock()", ["step:a"]),
-        ("print(lock)", ["step:b"]),
-    ])
+    nb = make_notebook(
+        [
+            ("import threading\nlock = threading.Lock()", ["step:a"]),
+            ("print(lock)", ["step:b"]),
+        ]
+    )
     with pytest.raises(StepFailed, match=r"'lock' \(_thread.lock\) can't be saved"):
         run_pipeline(compile_notebook(nb), home=home)
 
 
 def test_parameters_are_typed_and_unknown_ones_refused(make_notebook, home: Path) -> None:
-    nb = make_notebook([
-        ("rate = 0.1\nepochs = 3\nname = 'x'\nverbose = False", ["parameters"]),
-        ("print(rate * epochs, name, verbose)", ["step:a"]),
-    ])
+    nb = make_notebook(
+        [
+            ("rate = 0.1\nepochs = 3\nname = 'x'\nverbose = False", ["parameters"]),
+            ("print(rate * epochs, name, verbose)", ["step:a"]),
+        ]
+    )
     spec = compile_notebook(nb)
     result = run_pipeline(spec, ["rate=0.5", "epochs=4", "name=churn", "verbose=yes"], home=home)
     assert (result.run_dir / "steps" / "a" / "stdout.txt").read_text() == "2.0 churn True\n"

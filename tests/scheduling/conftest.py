@@ -15,14 +15,25 @@ from click.testing import CliRunner
 # parameters: x (scaled into y), new_files (the files trigger), fail (raise), sleep (seconds), hold (while this
 # file exists, wait: a run that stays alive until the test lets it go)
 NOTEBOOK = {
-    "nbformat": 4, "nbformat_minor": 5,
+    "nbformat": 4,
+    "nbformat_minor": 5,
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     "cells": [
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "execution_count": None, "outputs": [],
-         "source": "x = 1\nnew_files = []\nfail = False\nsleep = 0.0\nhold = ''"},
-        {"cell_type": "code", "metadata": {"tags": ["step:work"]}, "execution_count": None, "outputs": [],
-         "source": "import os, time\ntime.sleep(sleep)\nwhile hold and os.path.exists(hold):\n    time.sleep(0.1)\n"
-                   "assert not fail, 'asked to fail'\ny = x * 2\nprint('files', new_files)"},
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["parameters"]},
+            "execution_count": None,
+            "outputs": [],
+            "source": "x = 1\nnew_files = []\nfail = False\nsleep = 0.0\nhold = ''",
+        },
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["step:work"]},
+            "execution_count": None,
+            "outputs": [],
+            "source": "import os, time\ntime.sleep(sleep)\nwhile hold and os.path.exists(hold):\n    time.sleep(0.1)\n"
+            "assert not fail, 'asked to fail'\ny = x * 2\nprint('files', new_files)",
+        },
     ],
 }
 
@@ -53,12 +64,25 @@ class Project:
 
     def process(self, *args: str, **kwargs: object) -> subprocess.Popen[str]:
         """`nbmlops ARGS` as a process of its own (its own session: the test can kill it and its workers)."""
-        return subprocess.Popen([sys.executable, "-m", "nbmlops.cli", *args], cwd=self.root, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+        return subprocess.Popen(
+            [sys.executable, "-m", "nbmlops.cli", *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "nbmlops.cli", *args], cwd=self.root, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "nbmlops.cli", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def store(self) -> object:
         from nbmlops.store import open_store

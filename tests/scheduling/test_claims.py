@@ -29,8 +29,21 @@ def _wait_for(condition, what: str, timeout: float = 120.0, every: float = 0.1):
 def test_racing_schedulers_run_each_occurrence_once(any_db_project, schedulers: int) -> None:
     project = any_db_project
     for i in range(4):
-        project.cli("schedule", "add", "job.ipynb", "--cron", "*/10 * * * *", "--name", f"s{i}", "--catchup",
-                    "all", "--start", T0, "-p", f"x={i}")
+        project.cli(
+            "schedule",
+            "add",
+            "job.ipynb",
+            "--cron",
+            "*/10 * * * *",
+            "--name",
+            f"s{i}",
+            "--catchup",
+            "all",
+            "--start",
+            T0,
+            "-p",
+            f"x={i}",
+        )
     at = "2027-01-01T00:30:00Z"  # three occurrences each: 00:10, 00:20, 00:30
     racing = [project.process("scheduler", "--once", "--at", at, "--max-parallel", "3") for _ in range(schedulers)]
     outputs = [p.communicate(timeout=600) for p in racing]
@@ -64,13 +77,16 @@ def _claim_many(home: str, db_url: str | None, at: float, queue) -> None:
 def test_claims_race_between_processes(any_db_project) -> None:
     project = any_db_project
     for i in range(3):
-        project.cli("schedule", "add", "job.ipynb", "--cron", "* * * * *", "--name", f"m{i}", "--catchup", "all",
-                    "--start", T0)
+        project.cli(
+            "schedule", "add", "job.ipynb", "--cron", "* * * * *", "--name", f"m{i}", "--catchup", "all", "--start", T0
+        )
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     at = parse_time("2027-01-01T01:00:00Z")  # 60 occurrences per schedule
-    workers = [context.Process(target=_claim_many, args=(str(project.home), project.env.get("NBMLOPS_DB_URL"), at,
-                                                         queue)) for _ in range(4)]
+    workers = [
+        context.Process(target=_claim_many, args=(str(project.home), project.env.get("NBMLOPS_DB_URL"), at, queue))
+        for _ in range(4)
+    ]
     for w in workers:
         w.start()
     won = [queue.get(timeout=300) for _ in workers]
@@ -84,8 +100,9 @@ def test_claims_race_between_processes(any_db_project) -> None:
 def test_lease_is_renewed_while_the_run_lives(project) -> None:
     hold = project.root / "hold"
     hold.write_text("")
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "long", "--start", T0,
-                "-p", f"hold={hold}")
+    project.cli(
+        "schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "long", "--start", T0, "-p", f"hold={hold}"
+    )
     at = "2027-01-01T03:00:00Z"
     first = project.process("scheduler", "--once", "--at", at, "--lease", "1.5")
     try:
@@ -107,8 +124,23 @@ def test_a_scheduler_killed_mid_run_is_taken_over_and_the_occurrence_retried(any
     project = any_db_project
     hold = project.root / "hold"
     hold.write_text("")
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "k", "--start", T0,
-                "--retries", "1", "--retry-delay", "0", "-p", f"hold={hold}")
+    project.cli(
+        "schedule",
+        "add",
+        "job.ipynb",
+        "--cron",
+        "0 3 * * *",
+        "--name",
+        "k",
+        "--start",
+        T0,
+        "--retries",
+        "1",
+        "--retry-delay",
+        "0",
+        "-p",
+        f"hold={hold}",
+    )
     victim = project.process("scheduler", "--once", "--at", "2027-01-01T03:00:00Z", "--lease", "5")
     occ = _wait_for(lambda: [o for o in project.occurrences() if o["run_id"]], "the run to start")[0]
     first_run = occ["run_id"]
@@ -143,8 +175,23 @@ def _alive(pid: int) -> bool:
 
 
 def test_retries_back_off_exponentially_then_the_failure_stays_visible(project) -> None:
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "flaky", "--start", T0,
-                "--retries", "2", "--retry-delay", "100", "-p", "fail=true")
+    project.cli(
+        "schedule",
+        "add",
+        "job.ipynb",
+        "--cron",
+        "0 3 * * *",
+        "--name",
+        "flaky",
+        "--start",
+        T0,
+        "--retries",
+        "2",
+        "--retry-delay",
+        "100",
+        "-p",
+        "fail=true",
+    )
 
     def occ() -> dict:
         (only,) = project.occurrences("flaky")
@@ -182,8 +229,9 @@ def test_backoff_doubles() -> None:
 def test_a_frozen_schedulers_worker_is_stopped_when_its_lease_is_taken_over(project) -> None:
     hold = project.root / "hold"
     hold.write_text("")
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "f", "--start", T0,
-                "-p", f"hold={hold}")
+    project.cli(
+        "schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "f", "--start", T0, "-p", f"hold={hold}"
+    )
     frozen = project.process("scheduler", "--once", "--at", "2027-01-01T03:00:00Z", "--lease", "5")
     try:
         occ = _wait_for(lambda: [o for o in project.occurrences() if o["run_id"]], "the run to start")[0]

@@ -13,8 +13,9 @@ def _start(project, *extra: str):
     (project.root / "data").mkdir(exist_ok=True)
     hold = project.root / "hold"
     hold.write_text("")
-    project.cli("schedule", "add", "job.ipynb", "--on-new-files", "data/*.csv", "--name", "ingest",
-                "-p", f"hold={hold}")
+    project.cli(
+        "schedule", "add", "job.ipynb", "--on-new-files", "data/*.csv", "--name", "ingest", "-p", f"hold={hold}"
+    )
     daemon = project.process("scheduler", "--poll", "0.3", *extra)
     (project.root / "data" / "a.csv").write_text("1\n")
     _wait_for(lambda: [o for o in project.occurrences() if o["run_id"]], "the scheduler to start the run")

@@ -48,19 +48,19 @@ def test_crontab_round_trip(project) -> None:
     project.cli("schedule", "add", "job.ipynb", "--on-new-files", "data/*.csv", "--name", "d")
     text = project.cli("schedule", "export", "--crontab").stdout
     entries = _crontab_entries(text)
-    assert [(e["cron"], e["zone"]) for e in entries] == [("0 3 * * *", "Europe/Berlin"),
-                                                         ("*/15 9-17 * * 1-5", "UTC")]
+    assert [(e["cron"], e["zone"]) for e in entries] == [("0 3 * * *", "Europe/Berlin"), ("*/15 9-17 * * 1-5", "UTC")]
     for entry, name in zip(entries, ("a", "b"), strict=True):
         words = shlex.split(entry["command"])
-        assert words[words.index("run-now") - 1:words.index("run-now") + 3] == ["schedule", "run-now", name, "--due"]
+        assert words[words.index("run-now") - 1 : words.index("run-now") + 3] == ["schedule", "run-now", name, "--due"]
         assert f"NBMLOPS_HOME={project.home}" in words and str(project.root) in words
     assert "# (paused) 0 0 * * 0 " in text  # paused: kept, commented out
     assert "# d runs on triggers only" in text
 
 
 def test_an_exported_entry_runs_the_occurrence_once(project) -> None:
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 0 * * *", "--name", "daily",
-                "--start", "2026-01-01T00:00:00Z")
+    project.cli(
+        "schedule", "add", "job.ipynb", "--cron", "0 0 * * *", "--name", "daily", "--start", "2026-01-01T00:00:00Z"
+    )
     (entry,) = _crontab_entries(project.cli("schedule", "export", "--crontab").stdout)
     env = {k: v for k, v in project.env.items() if k != "NBMLOPS_HOME"}  # the entry sets what it needs
     for _ in range(2):
@@ -76,8 +76,19 @@ def test_an_exported_entry_runs_the_occurrence_once(project) -> None:
 
 
 def test_systemd_units_round_trip(project) -> None:
-    project.cli("schedule", "add", "job.ipynb", "--cron", "30 2 * * *", "--timezone", "Europe/Berlin",
-                "--name", "n", "--catchup", "skip")
+    project.cli(
+        "schedule",
+        "add",
+        "job.ipynb",
+        "--cron",
+        "30 2 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--name",
+        "n",
+        "--catchup",
+        "skip",
+    )
     project.cli("schedule", "add", "job.ipynb", "--cron", "0 12 1 * MON", "--name", "either")
     units = _systemd_units(project.cli("schedule", "export", "--systemd").stdout)
     assert set(units) == {"nbmlops-n.service", "nbmlops-n.timer", "nbmlops-either.service", "nbmlops-either.timer"}
@@ -94,18 +105,31 @@ def test_systemd_units_round_trip(project) -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize(("cron", "zone"), [
-    ("0 3 * * *", "Europe/Berlin"), ("*/15 9-17 * * 1-5", "UTC"), ("5 4 1,15 */2 *", "America/New_York"),
-    ("0 12 1 * MON", "UTC"), ("0 0 * * 0", "Asia/Kolkata"), ("@hourly", "UTC")])
+@pytest.mark.parametrize(
+    ("cron", "zone"),
+    [
+        ("0 3 * * *", "Europe/Berlin"),
+        ("*/15 9-17 * * 1-5", "UTC"),
+        ("5 4 1,15 */2 *", "America/New_York"),
+        ("0 12 1 * MON", "UTC"),
+        ("0 0 * * 0", "Asia/Kolkata"),
+        ("@hourly", "UTC"),
+    ],
+)
 def test_systemd_reads_the_calendars_as_cron_times(cron: str, zone: str) -> None:
     base = "2027-01-10 00:00:00 UTC"  # (no time of these falls into an hour a clock change skips)
     after = parse_time("2027-01-10T00:00:00Z")
     expected = occurrences(cron, zone, after, after + 800 * 86400, limit=12, newest=False)
     found: set[float] = set()
     for calendar in on_calendar(cron):
-        done = subprocess.run(["systemd-analyze", "calendar", "--iterations=12", f"--base-time={base}",
-                               f"{calendar} {zone}"], capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "TZ": "UTC"}, check=True)
+        done = subprocess.run(
+            ["systemd-analyze", "calendar", "--iterations=12", f"--base-time={base}", f"{calendar} {zone}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "TZ": "UTC"},
+            check=True,
+        )
         for line in done.stdout.splitlines():
             if match := re.search(r"(?:Next elapse|Iter\. #\d+): \w+ (\S+ \S+) UTC", line):
                 found.add(parse_time(match.group(1).replace(" ", "T") + "Z"))

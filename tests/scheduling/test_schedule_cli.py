@@ -8,9 +8,25 @@ import pytest
 
 
 def test_add_list_show_pause_resume_remove(project) -> None:
-    added = project.json("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--timezone", "Europe/Berlin",
-                         "--name", "nightly", "-p", "x=5", "--retries", "2", "--catchup", "all",
-                         "--start", "2027-01-01T00:00:00Z")
+    added = project.json(
+        "schedule",
+        "add",
+        "job.ipynb",
+        "--cron",
+        "0 3 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--name",
+        "nightly",
+        "-p",
+        "x=5",
+        "--retries",
+        "2",
+        "--catchup",
+        "all",
+        "--start",
+        "2027-01-01T00:00:00Z",
+    )
     assert added["name"] == "nightly" and added["cron"] == "0 3 * * *" and added["timezone"] == "Europe/Berlin"
     assert added["params"] == {"x": 5}  # typed by the parameters cell
     assert added["retries"] == 2 and added["catchup"] == "all" and added["paused"] is False
@@ -42,24 +58,27 @@ def test_default_name_is_the_pipelines(project) -> None:
     assert only["name"] == "job" and only["cron"] == "0 0 * * *"
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (["--cron", "61 3 * * *"], "--cron '61 3 * * *'"),
-    (["--cron", "0 3 * *"], "--cron '0 3 * *': write five fields"),
-    (["--cron", "0 3 * * *", "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus'"),
-    (["--cron", "0 3 * * *", "-p", "nope=1"], "-p: unknown parameter 'nope'"),
-    (["--cron", "0 3 * * *", "-p", "x=abc"], "-p: parameter 'x': 'abc' is not a whole number"),
-    (["--cron", "0 3 * * *", "--catchup", "sometimes"], "--catchup 'sometimes'"),
-    (["--cron", "0 3 * * *", "--retries", "-1"], "--retries '-1'"),
-    (["--cron", "0 3 * * *", "--retries", "many"], "--retries 'many'"),
-    (["--cron", "0 3 * * *", "--backend", "slurm"], "--backend 'slurm'"),
-    (["--cron", "0 3 * * *", "--name", "has space"], "--name 'has space'"),
-    (["--cron", "0 3 * * *", "--start", "yesterday"], "--start 'yesterday'"),
-    ([], "--cron: give a cron expression, or a trigger"),
-    (["--on-new-files", "../elsewhere/*.csv"], "--on-new-files '../elsewhere/*.csv'"),
-    (["--on-new-files", "/etc/*.conf"], "--on-new-files '/etc/*.conf'"),
-    (["--on-new-files", "data/*.csv", "--files-param", "files"], "--files-param 'files'"),
-    (["--on-drift", "churn@@prod"], "--on-drift 'churn@@prod'"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--cron", "61 3 * * *"], "--cron '61 3 * * *'"),
+        (["--cron", "0 3 * *"], "--cron '0 3 * *': write five fields"),
+        (["--cron", "0 3 * * *", "--timezone", "Mars/Olympus"], "--timezone 'Mars/Olympus'"),
+        (["--cron", "0 3 * * *", "-p", "nope=1"], "-p: unknown parameter 'nope'"),
+        (["--cron", "0 3 * * *", "-p", "x=abc"], "-p: parameter 'x': 'abc' is not a whole number"),
+        (["--cron", "0 3 * * *", "--catchup", "sometimes"], "--catchup 'sometimes'"),
+        (["--cron", "0 3 * * *", "--retries", "-1"], "--retries '-1'"),
+        (["--cron", "0 3 * * *", "--retries", "many"], "--retries 'many'"),
+        (["--cron", "0 3 * * *", "--backend", "slurm"], "--backend 'slurm'"),
+        (["--cron", "0 3 * * *", "--name", "has space"], "--name 'has space'"),
+        (["--cron", "0 3 * * *", "--start", "yesterday"], "--start 'yesterday'"),
+        ([], "--cron: give a cron expression, or a trigger"),
+        (["--on-new-files", "../elsewhere/*.csv"], "--on-new-files '../elsewhere/*.csv'"),
+        (["--on-new-files", "/etc/*.conf"], "--on-new-files '/etc/*.conf'"),
+        (["--on-new-files", "data/*.csv", "--files-param", "files"], "--files-param 'files'"),
+        (["--on-drift", "churn@@prod"], "--on-drift 'churn@@prod'"),
+    ],
+)
 def test_bad_input_names_the_field_and_stores_nothing(project, args: list[str], field: str) -> None:
     result = project.cli("schedule", "add", "job.ipynb", *args, ok=2)
     lines = result.stderr.strip().splitlines()
@@ -70,9 +89,24 @@ def test_bad_input_names_the_field_and_stores_nothing(project, args: list[str], 
 
 def test_a_notebook_that_does_not_compile_or_is_missing(project) -> None:
     broken = project.root / "broken.ipynb"
-    broken.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "metadata": {"tags": ["step:a"]}, "execution_count": None, "outputs": [],
-         "source": "y = undefined_name + 1"}]}))
+    broken.write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {},
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "metadata": {"tags": ["step:a"]},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": "y = undefined_name + 1",
+                    }
+                ],
+            }
+        )
+    )
     result = project.cli("schedule", "add", "broken.ipynb", "--cron", "0 3 * * *", ok=2)
     assert "NOTEBOOK 'broken.ipynb' does not compile" in result.stderr and "undefined_name" in result.stderr
     result = project.cli("schedule", "add", "missing.ipynb", "--cron", "0 3 * * *", ok=2)
@@ -130,8 +164,21 @@ def test_a_compiled_pipeline_json_can_be_scheduled(project) -> None:
 
 
 def test_run_now_retries_by_the_schedules_policy(project) -> None:
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "flaky", "-p", "fail=true",
-                "--retries", "2", "--retry-delay", "0.2")
+    project.cli(
+        "schedule",
+        "add",
+        "job.ipynb",
+        "--cron",
+        "0 3 * * *",
+        "--name",
+        "flaky",
+        "-p",
+        "fail=true",
+        "--retries",
+        "2",
+        "--retry-delay",
+        "0.2",
+    )
     project.cli("schedule", "run-now", "flaky", ok=1)
     (occ,) = project.occurrences("flaky")
     assert occ["status"] == "failed" and occ["attempts"] == 3

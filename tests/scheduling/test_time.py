@@ -56,13 +56,24 @@ def test_paused_schedules_do_not_run_and_resume_from_now(project) -> None:
 
 def test_spring_forward_runs_the_skipped_time_once_right_after_the_change(project) -> None:
     # Europe/Berlin, 2027-03-28: 02:00 CET becomes 03:00 CEST; 02:30 does not exist that night
-    _add(project, "dst", "30 2 * * *", "--timezone", "Europe/Berlin", "--catchup", "all",
-         "--start", "2027-03-27T00:00:00Z")
+    _add(
+        project,
+        "dst",
+        "30 2 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--catchup",
+        "all",
+        "--start",
+        "2027-03-27T00:00:00Z",
+    )
     _once(project, "2027-03-29T12:00:00Z")
     keys = [o["key"] for o in project.occurrences("dst")]
-    assert keys == ["cron:2027-03-27T01:30:00+00:00",  # 02:30 CET
-                    "cron:2027-03-28T01:00:00+00:00",  # 03:00 CEST, right after the change
-                    "cron:2027-03-29T00:30:00+00:00"]  # 02:30 CEST
+    assert keys == [
+        "cron:2027-03-27T01:30:00+00:00",  # 02:30 CET
+        "cron:2027-03-28T01:00:00+00:00",  # 03:00 CEST, right after the change
+        "cron:2027-03-29T00:30:00+00:00",
+    ]  # 02:30 CEST
 
 
 def test_fall_back_runs_a_fixed_time_once_and_intervals_through_both_hours() -> None:
@@ -72,18 +83,22 @@ def test_fall_back_runs_a_fixed_time_once_and_intervals_through_both_hours() -> 
     assert [iso(t, "Europe/Berlin") for t in fixed] == ["2027-10-31T02:30:00+02:00"]
     every_30 = occurrences("*/30 2 * * *", "Europe/Berlin", start, end)
     assert [iso(t, "Europe/Berlin") for t in every_30] == [
-        "2027-10-31T02:00:00+02:00", "2027-10-31T02:30:00+02:00", "2027-10-31T02:00:00+01:00",
-        "2027-10-31T02:30:00+01:00"]
+        "2027-10-31T02:00:00+02:00",
+        "2027-10-31T02:30:00+02:00",
+        "2027-10-31T02:00:00+01:00",
+        "2027-10-31T02:30:00+01:00",
+    ]
     # the same cron in New York changes a week later: zones are honoured, not a fixed offset
-    ny = occurrences("30 2 * * *", "America/New_York", parse_time("2027-11-06T12:00:00Z"),
-                     parse_time("2027-11-08T12:00:00Z"))
-    assert [iso(t, "America/New_York") for t in ny] == ["2027-11-07T02:30:00-05:00",
-                                                        "2027-11-08T02:30:00-05:00"]
+    ny = occurrences(
+        "30 2 * * *", "America/New_York", parse_time("2027-11-06T12:00:00Z"), parse_time("2027-11-08T12:00:00Z")
+    )
+    assert [iso(t, "America/New_York") for t in ny] == ["2027-11-07T02:30:00-05:00", "2027-11-08T02:30:00-05:00"]
 
 
 def test_planner_limits_and_cursor() -> None:
-    schedule = Schedule(name="s", target="/x.ipynb", cron="0 * * * *", catchup="all",
-                        cron_cursor=parse_time("2027-01-01T00:00:00Z"))
+    schedule = Schedule(
+        name="s", target="/x.ipynb", cron="0 * * * *", catchup="all", cron_cursor=parse_time("2027-01-01T00:00:00Z")
+    )
     now = parse_time("2027-01-01T10:30:00Z")
     first = plan(schedule, now, World(), limit=4)
     assert [p.key for p in first.planned] == [f"cron:2027-01-01T0{h}:00:00+00:00" for h in (1, 2, 3, 4)]

@@ -68,21 +68,37 @@ def test_a_drift_result_over_its_threshold_starts_a_run(project) -> None:
 
 
 def test_after_a_schedule_succeeds_the_next_runs_with_the_upstream_run(project) -> None:
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "etl",
-                "--start", "2027-01-01T00:00:00Z")
+    project.cli(
+        "schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "etl", "--start", "2027-01-01T00:00:00Z"
+    )
     project.cli("schedule", "add", "job.ipynb", "--after", "etl", "--name", "train", "-p", "x=7")
     project.cli("scheduler", "--once", "--at", T)  # etl, and in the same pass what its success triggers
     runs = {r.trigger["schedule"]: r for r in project.scheduled_runs()}
     assert set(runs) == {"etl", "train"}
-    assert runs["train"].trigger == {**runs["train"].trigger, "kind": "after", "upstream": "etl",
-                                     "upstream_run": runs["etl"].id}
+    assert runs["train"].trigger == {
+        **runs["train"].trigger,
+        "kind": "after",
+        "upstream": "etl",
+        "upstream_run": runs["etl"].id,
+    }
     assert runs["train"].params["x"] == 7 and runs["train"].started_at >= runs["etl"].ended_at
     assert "nothing due" in project.cli("scheduler", "--once", "--at", T).stdout
 
 
 def test_a_failed_upstream_triggers_nothing(project) -> None:
-    project.cli("schedule", "add", "job.ipynb", "--cron", "0 3 * * *", "--name", "etl", "-p", "fail=true",
-                "--start", "2027-01-01T00:00:00Z")
+    project.cli(
+        "schedule",
+        "add",
+        "job.ipynb",
+        "--cron",
+        "0 3 * * *",
+        "--name",
+        "etl",
+        "-p",
+        "fail=true",
+        "--start",
+        "2027-01-01T00:00:00Z",
+    )
     project.cli("schedule", "add", "job.ipynb", "--after", "etl", "--name", "train")
     project.cli("scheduler", "--once", "--at", T)
     assert [o["schedule"] for o in project.occurrences()] == ["etl"]

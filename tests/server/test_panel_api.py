@@ -20,19 +20,34 @@ CHURN = Path(__file__).resolve().parents[2] / "example_notebooks" / "churn.ipynb
 
 
 def code_cell(source: str, tags: list[str] | None = None) -> dict:
-    return {"cell_type": "code", "metadata": {"tags": tags or []}, "source": source, "outputs": [],
-            "execution_count": None}
+    return {
+        "cell_type": "code",
+        "metadata": {"tags": tags or []},
+        "source": source,
+        "outputs": [],
+        "execution_count": None,
+    }
 
 
 def slow_notebook(path: Path, seconds: float) -> None:
     """load (fast) -> wait (sleeps) -> report: a run to stop while `wait` runs."""
-    cells = [code_cell("import time", ["setup"]), code_cell(f"pause = {seconds}", ["parameters"]),
-             code_cell("rows = list(range(10))", ["step:load"]),
-             code_cell("time.sleep(pause)\ntotal = sum(rows)", ["step:wait"]),
-             code_cell("print(total)", ["step:report"])]
-    path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3",
-                                                                           "display_name": "Python 3"}},
-                                "nbformat": 4, "nbformat_minor": 5}))
+    cells = [
+        code_cell("import time", ["setup"]),
+        code_cell(f"pause = {seconds}", ["parameters"]),
+        code_cell("rows = list(range(10))", ["step:load"]),
+        code_cell("time.sleep(pause)\ntotal = sum(rows)", ["step:wait"]),
+        code_cell("print(total)", ["step:report"]),
+    ]
+    path.write_text(
+        json.dumps(
+            {
+                "cells": cells,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -79,8 +94,9 @@ async def test_stop_interrupts_cleanly_and_details_come_from_the_store(jp_fetch,
     assert code == 202
     # detached: the worker leads a session of its own, so the server's end (SIGHUP, its process group) spares it
     assert job["pid"] and os.getsid(job["pid"]) == job["pid"] != os.getsid(0)
-    job = await wait_job(jp_fetch, job, lambda j: any(s["name"] == "wait" and s["status"] == "running"
-                                                      for s in j["steps"]))
+    job = await wait_job(
+        jp_fetch, job, lambda j: any(s["name"] == "wait" and s["status"] == "running" for s in j["steps"])
+    )
     # a server started later knows nothing in memory: it reads the same state from the notebook's home
     again = JobManager().get(job["id"], root / ".nbmlops")
     assert again is not None and again.status == "running" and again.run_id
@@ -119,8 +135,9 @@ async def test_stop_interrupts_cleanly_and_details_come_from_the_store(jp_fetch,
 
 async def test_stop_by_run_id_and_refusals(jp_fetch, root: Path) -> None:
     code, job = await call(jp_fetch, "POST", "runs", {"path": "slow.ipynb"})
-    job = await wait_job(jp_fetch, job, lambda j: j["run_id"] is not None and any(
-        s["status"] == "running" for s in j["steps"]))
+    job = await wait_job(
+        jp_fetch, job, lambda j: j["run_id"] is not None and any(s["status"] == "running" for s in j["steps"])
+    )
     code, reply = await call(jp_fetch, "POST", f"runs/{job['run_id']}/stop", {"path": "slow.ipynb"})
     assert code == 200 and reply["stopping"]
     job = await wait_job(jp_fetch, job, finished, timeout=60)
@@ -155,11 +172,9 @@ async def test_runs_list_filters_sorts_and_pages(jp_fetch, root: Path) -> None:
         assert job["status"] == "succeeded", job["error"]
     code, page = await call(jp_fetch, "GET", "runlist", path="churn.ipynb", order="params.C", limit="2")
     assert code == 200 and [r["params"]["C"] for r in page["runs"]] == [0.2, 0.4] and page["more"]
-    code, page = await call(jp_fetch, "GET", "runlist", path="churn.ipynb", order="params.C", limit="2",
-                            offset="2")
+    code, page = await call(jp_fetch, "GET", "runlist", path="churn.ipynb", order="params.C", limit="2", offset="2")
     assert [r["params"]["C"] for r in page["runs"]] == [0.6] and not page["more"]
-    code, page = await call(jp_fetch, "GET", "runlist", path="churn.ipynb", where="params.C > 0.3",
-                            order="-params.C")
+    code, page = await call(jp_fetch, "GET", "runlist", path="churn.ipynb", where="params.C > 0.3", order="-params.C")
     assert [r["params"]["C"] for r in page["runs"]] == [0.6, 0.4]
     assert all("roc_auc" in r["metrics"] for r in page["runs"])
     code, reply = await call(jp_fetch, "GET", "runlist", path="churn.ipynb", where="metrics.auc > high")
@@ -169,8 +184,11 @@ async def test_runs_list_filters_sorts_and_pages(jp_fetch, root: Path) -> None:
 
 
 async def test_sweep_runs_children_and_checks_its_fields(jp_fetch, root: Path) -> None:
-    body = {"path": "churn.ipynb", "params": {"seed": 7},
-            "sweep": {"fields": {"C": "0.1, 1"}, "mode": "grid", "objective": "metrics.roc_auc:max"}}
+    body = {
+        "path": "churn.ipynb",
+        "params": {"seed": 7},
+        "sweep": {"fields": {"C": "0.1, 1"}, "mode": "grid", "objective": "metrics.roc_auc:max"},
+    }
     code, job = await call(jp_fetch, "POST", "sweeps", body)
     assert code == 202 and job["sweep"]["points"] == 2
     job = await wait_job(jp_fetch, job, finished, timeout=300)
@@ -178,9 +196,12 @@ async def test_sweep_runs_children_and_checks_its_fields(jp_fetch, root: Path) -
     assert len(job["sweep"]["children"]) == 2 and job["sweep"]["best"] in job["sweep"]["children"]
     code, detail = await call(jp_fetch, "GET", f"runs/{job['run_id']}", path="churn.ipynb")
     assert sorted(detail["children"]) == sorted(job["sweep"]["children"])
-    for bad, word in [({"fields": {"C": "0.1, x"}}, "C"), ({"fields": {"nope": "1,2"}}, "nothing to sweep"),
-                      ({"fields": {"C": "1,2"}, "mode": "random:x"}, "random"),
-                      ({"fields": {"C": "1,2"}, "objective": "auc"}, "objective")]:
+    for bad, word in [
+        ({"fields": {"C": "0.1, x"}}, "C"),
+        ({"fields": {"nope": "1,2"}}, "nothing to sweep"),
+        ({"fields": {"C": "1,2"}, "mode": "random:x"}, "random"),
+        ({"fields": {"C": "1,2"}, "objective": "auc"}, "objective"),
+    ]:
         code, reply = await call(jp_fetch, "POST", "sweeps", {"path": "churn.ipynb", "sweep": bad})
         assert code == 400 and word in reply["message"], (bad, reply)
 
@@ -202,27 +223,36 @@ async def test_models_promote_and_feature_sets(jp_fetch, root: Path) -> None:
     assert code == 200
     model = next(m for m in reply["models"] if m["name"] == "churn")
     assert [v["version"] for v in model["version_list"]] == [2, 1]
-    code, reply = await call(jp_fetch, "POST", "models/churn/aliases",
-                             {"path": "churn.ipynb", "alias": "production", "version": 1})
+    code, reply = await call(
+        jp_fetch, "POST", "models/churn/aliases", {"path": "churn.ipynb", "alias": "production", "version": 1}
+    )
     assert code == 200 and reply["previous"] is None
-    code, reply = await call(jp_fetch, "POST", "models/churn/aliases",
-                             {"path": "churn.ipynb", "alias": "production", "version": 2})
+    code, reply = await call(
+        jp_fetch, "POST", "models/churn/aliases", {"path": "churn.ipynb", "alias": "production", "version": 2}
+    )
     assert code == 200 and reply["previous"] == 1
     code, reply = await call(jp_fetch, "GET", "models", path="churn.ipynb")
     model = next(m for m in reply["models"] if m["name"] == "churn")
     assert model["aliases"] == {"production": 2}
-    code, reply = await call(jp_fetch, "POST", "models/churn/aliases",
-                             {"path": "churn.ipynb", "alias": "production", "version": 9})
+    code, reply = await call(
+        jp_fetch, "POST", "models/churn/aliases", {"path": "churn.ipynb", "alias": "production", "version": 9}
+    )
     assert code == 400 and "9" in reply["message"]
-    code, reply = await call(jp_fetch, "POST", "models/churn/aliases",
-                             {"path": "churn.ipynb", "alias": "production", "version": "2"})
+    code, reply = await call(
+        jp_fetch, "POST", "models/churn/aliases", {"path": "churn.ipynb", "alias": "production", "version": "2"}
+    )
     assert code == 400
 
-    events = pd.DataFrame({"customer_id": [1, 2, 1], "ts": pd.to_datetime(["2024-01-01", "2024-01-02",
-                                                                            "2024-01-03"]),
-                           "amount": [10.0, 20.0, 30.0]})
-    FeatureSet("transactions", entities=["customer_id"], timestamp="ts",
-               features=["amount"]).ingest(events, store=FeatureStore(home))
+    events = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 1],
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+            "amount": [10.0, 20.0, 30.0],
+        }
+    )
+    FeatureSet("transactions", entities=["customer_id"], timestamp="ts", features=["amount"]).ingest(
+        events, store=FeatureStore(home)
+    )
     code, reply = await call(jp_fetch, "GET", "featuresets", path="churn.ipynb")
     assert code == 200
     fs = next(s for s in reply["feature_sets"] if s["name"] == "transactions")
@@ -236,8 +266,9 @@ async def test_stopping_a_sweep_ends_every_child(jp_fetch, root: Path) -> None:
     body = {"path": "slow.ipynb", "params": {}, "sweep": {"fields": {"pause": "60, 61, 62"}, "mode": "grid"}}
     code, job = await call(jp_fetch, "POST", "sweeps", body)
     assert code == 202 and job["sweep"]["points"] == 3
-    job = await wait_job(jp_fetch, job, lambda j: any(s["name"] == "wait" and s["status"] == "running"
-                                                      for s in j["steps"]))
+    job = await wait_job(
+        jp_fetch, job, lambda j: any(s["name"] == "wait" and s["status"] == "running" for s in j["steps"])
+    )
     code, job = await call(jp_fetch, "POST", f"jobs/{job['id']}/stop", {"path": "slow.ipynb"})
     job = await wait_job(jp_fetch, job, finished, timeout=60)
     assert job["status"] == "interrupted"

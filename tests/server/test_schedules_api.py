@@ -12,14 +12,42 @@ import pytest
 pytest.importorskip("jupyter_server")
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3",
-                                                                             "display_name": "Python 3"}},
-            "cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "execution_count": None,
-                       "outputs": [], "source": "x = 1"},
-                      {"cell_type": "code", "metadata": {"tags": ["step:work"]}, "execution_count": None,
-                       "outputs": [], "source": "y = x * 2"}]}
-CONTRACT = {"name", "notebook", "cron", "timezone", "paused", "next_at", "last", "backend", "params", "retries",
-            "catchup", "triggers", "last_error"}
+NOTEBOOK = {
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    "cells": [
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["parameters"]},
+            "execution_count": None,
+            "outputs": [],
+            "source": "x = 1",
+        },
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["step:work"]},
+            "execution_count": None,
+            "outputs": [],
+            "source": "y = x * 2",
+        },
+    ],
+}
+CONTRACT = {
+    "name",
+    "notebook",
+    "cron",
+    "timezone",
+    "paused",
+    "next_at",
+    "last",
+    "backend",
+    "params",
+    "retries",
+    "catchup",
+    "triggers",
+    "last_error",
+}
 
 
 @pytest.fixture
@@ -46,9 +74,20 @@ async def call(jp_fetch, method: str, endpoint: str, body: dict | None = None, *
 
 
 async def test_add_list_pause_resume_delete(jp_fetch, root: Path) -> None:
-    code, reply = await call(jp_fetch, "POST", "schedules", {
-        "path": "sub/job.ipynb", "cron": "0 3 * * *", "timezone": "Europe/Berlin", "name": "nightly",
-        "params": {"x": 4}, "retries": 2, "catchup": "all"})
+    code, reply = await call(
+        jp_fetch,
+        "POST",
+        "schedules",
+        {
+            "path": "sub/job.ipynb",
+            "cron": "0 3 * * *",
+            "timezone": "Europe/Berlin",
+            "name": "nightly",
+            "params": {"x": 4},
+            "retries": 2,
+            "catchup": "all",
+        },
+    )
     assert code == 201, reply
     made = reply["schedule"]
     assert set(made) == CONTRACT
@@ -89,21 +128,25 @@ async def test_last_occurrence_and_error_are_shown(jp_fetch, root: Path) -> None
     assert shown["last"]["at"] and shown["last_error"] is None
 
 
-@pytest.mark.parametrize(("body", "field", "words"), [
-    ({"cron": "61 3 * * *"}, "cron", "--cron '61 3 * * *'"),
-    ({"cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone", "Mars/Olympus"),
-    ({"cron": "0 3 * * *", "params": {"nope": 1}}, "params", "unknown parameter 'nope'"),
-    ({"cron": "0 3 * * *", "params": {"x": "abc"}}, "params", "'x'"),
-    ({"cron": "0 3 * * *", "params": ["x=1"]}, "params", "expected dict"),
-    ({"cron": "0 3 * * *", "retries": "two"}, "retries", "expected int"),
-    ({"cron": "0 3 * * *", "retries": -1}, "retries", "--retries '-1'"),
-    ({"cron": "0 3 * * *", "catchup": "maybe"}, "catchup", "--catchup 'maybe'"),
-    ({"cron": "0 3 * * *", "backend": "slurm"}, "backend", "--backend 'slurm'"),
-    ({"cron": "0 3 * * *", "name": "a b"}, "name", "--name 'a b'"),
-    ({}, "cron", "cron expression is required"),
-])
-async def test_bad_input_is_400_naming_the_field_and_nothing_is_stored(jp_fetch, root: Path, body: dict,
-                                                                       field: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"cron": "61 3 * * *"}, "cron", "--cron '61 3 * * *'"),
+        ({"cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone", "Mars/Olympus"),
+        ({"cron": "0 3 * * *", "params": {"nope": 1}}, "params", "unknown parameter 'nope'"),
+        ({"cron": "0 3 * * *", "params": {"x": "abc"}}, "params", "'x'"),
+        ({"cron": "0 3 * * *", "params": ["x=1"]}, "params", "expected dict"),
+        ({"cron": "0 3 * * *", "retries": "two"}, "retries", "expected int"),
+        ({"cron": "0 3 * * *", "retries": -1}, "retries", "--retries '-1'"),
+        ({"cron": "0 3 * * *", "catchup": "maybe"}, "catchup", "--catchup 'maybe'"),
+        ({"cron": "0 3 * * *", "backend": "slurm"}, "backend", "--backend 'slurm'"),
+        ({"cron": "0 3 * * *", "name": "a b"}, "name", "--name 'a b'"),
+        ({}, "cron", "cron expression is required"),
+    ],
+)
+async def test_bad_input_is_400_naming_the_field_and_nothing_is_stored(
+    jp_fetch, root: Path, body: dict, field: str, words: str
+) -> None:
     code, reply = await call(jp_fetch, "POST", "schedules", {"path": "sub/job.ipynb", **body})
     assert code == 400 and reply["field"] == field and words in reply["message"], reply
     code, listed = await call(jp_fetch, "GET", "schedules", path="sub/job.ipynb")
@@ -129,8 +172,9 @@ async def test_paths_outside_the_root_are_refused(jp_fetch, root: Path, tmp_path
     assert code in (403, 404)
 
 
-async def test_requests_without_token_or_xsrf_are_refused(http_server_client, jp_base_url, jp_serverapp,
-                                                         root: Path) -> None:
+async def test_requests_without_token_or_xsrf_are_refused(
+    http_server_client, jp_base_url, jp_serverapp, root: Path
+) -> None:
     url = f"{jp_base_url}nbmlops/schedules"
     body = json.dumps({"path": "sub/job.ipynb", "cron": "0 3 * * *"})
     assert (await http_server_client.fetch(url, method="POST", body=body, raise_error=False)).code == 403
@@ -139,21 +183,28 @@ async def test_requests_without_token_or_xsrf_are_refused(http_server_client, jp
     token = jp_serverapp.identity_provider.token
     page = await http_server_client.fetch(f"{jp_base_url}api/status?token={token}", raise_error=False)
     cookies = [c.split(";")[0] for c in page.headers.get_list("Set-Cookie")]
-    login = await http_server_client.fetch(f"{jp_base_url}lab/tree?token={token}", raise_error=False,
-                                           follow_redirects=False, headers={"Cookie": "; ".join(cookies)})
+    login = await http_server_client.fetch(
+        f"{jp_base_url}lab/tree?token={token}",
+        raise_error=False,
+        follow_redirects=False,
+        headers={"Cookie": "; ".join(cookies)},
+    )
     cookies += [c.split(";")[0] for c in login.headers.get_list("Set-Cookie")]
     jar = dict(c.split("=", 1) for c in cookies)
     cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-    no_xsrf = await http_server_client.fetch(url, method="POST", body=body, raise_error=False,
-                                             headers={"Cookie": cookie})
+    no_xsrf = await http_server_client.fetch(
+        url, method="POST", body=body, raise_error=False, headers={"Cookie": cookie}
+    )
     assert no_xsrf.code == 403
-    with_xsrf = await http_server_client.fetch(url, method="POST", body=body, raise_error=False,
-                                               headers={"Cookie": cookie, "X-XSRFToken": jar["_xsrf"]})
+    with_xsrf = await http_server_client.fetch(
+        url, method="POST", body=body, raise_error=False, headers={"Cookie": cookie, "X-XSRFToken": jar["_xsrf"]}
+    )
     assert with_xsrf.code == 201, with_xsrf.body
 
 
-async def test_schedules_live_in_the_notebooks_project(jp_fetch, jp_serverapp, root: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_schedules_live_in_the_notebooks_project(
+    jp_fetch, jp_serverapp, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NBMLOPS_HOME")  # homes as the server finds them for runs: the nearest inside the root
     code, _ = await call(jp_fetch, "POST", "schedules", {"path": "sub/job.ipynb", "cron": "0 3 * * *", "name": "n"})
     assert code == 201 and (root / "sub" / ".nbmlops").is_dir() and not (root / ".nbmlops").exists()

@@ -67,10 +67,12 @@ async def test_paths_outside_the_root_are_refused(jp_fetch, root: Path, tmp_path
     shutil.copy(CHURN, outside)
     (root / "outside.ipynb").symlink_to(outside)  # a symlink out of the root
     (root / "sub").mkdir()
-    for method, endpoint, body, params in [("POST", "spec", {"path": path}, {}),
-                                           ("GET", "runs", None, {"path": path}),
-                                           ("POST", "runs", {"path": path}, {}),
-                                           ("POST", "export", {"path": path, "target": "json"}, {})]:
+    for method, endpoint, body, params in [
+        ("POST", "spec", {"path": path}, {}),
+        ("GET", "runs", None, {"path": path}),
+        ("POST", "runs", {"path": path}, {}),
+        ("POST", "export", {"path": path, "target": "json"}, {}),
+    ]:
         code, reply = await call(jp_fetch, method, endpoint, body, **params)
         assert code in (403, 404), (endpoint, code, reply)
         assert "steps" not in (reply or {})
@@ -81,8 +83,9 @@ async def test_missing_notebook_is_404(jp_fetch, root: Path) -> None:
     assert code == 404 and "nope.ipynb" in reply["message"]
 
 
-async def test_requests_without_token_or_xsrf_are_refused(http_server_client, jp_base_url, jp_serverapp,
-                                                         root: Path) -> None:
+async def test_requests_without_token_or_xsrf_are_refused(
+    http_server_client, jp_base_url, jp_serverapp, root: Path
+) -> None:
     url = f"{jp_base_url}nbmlops/spec"
     body = json.dumps({"path": "churn.ipynb"})
     anonymous = await http_server_client.fetch(url, method="POST", body=body, raise_error=False)
@@ -90,21 +93,27 @@ async def test_requests_without_token_or_xsrf_are_refused(http_server_client, jp
     anonymous_get = await http_server_client.fetch(f"{jp_base_url}nbmlops/runs?path=churn.ipynb", raise_error=False)
     assert anonymous_get.code == 403
     # a browser session: the login cookie comes from opening a page with the token, the XSRF cookie with it
-    page = await http_server_client.fetch(f"{jp_base_url}api/status?token={jp_serverapp.identity_provider.token}",
-                                          raise_error=False)
+    page = await http_server_client.fetch(
+        f"{jp_base_url}api/status?token={jp_serverapp.identity_provider.token}", raise_error=False
+    )
     cookies = [c.split(";")[0] for c in page.headers.get_list("Set-Cookie")]
-    login = await http_server_client.fetch(f"{jp_base_url}lab/tree?token={jp_serverapp.identity_provider.token}",
-                                           raise_error=False, follow_redirects=False,
-                                           headers={"Cookie": "; ".join(cookies)})
+    login = await http_server_client.fetch(
+        f"{jp_base_url}lab/tree?token={jp_serverapp.identity_provider.token}",
+        raise_error=False,
+        follow_redirects=False,
+        headers={"Cookie": "; ".join(cookies)},
+    )
     cookies += [c.split(";")[0] for c in login.headers.get_list("Set-Cookie")]
     jar = dict(c.split("=", 1) for c in cookies)
     assert "_xsrf" in jar
     cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-    no_xsrf = await http_server_client.fetch(url, method="POST", body=body, raise_error=False,
-                                             headers={"Cookie": cookie})
+    no_xsrf = await http_server_client.fetch(
+        url, method="POST", body=body, raise_error=False, headers={"Cookie": cookie}
+    )
     assert no_xsrf.code == 403
-    with_xsrf = await http_server_client.fetch(url, method="POST", body=body, raise_error=False,
-                                               headers={"Cookie": cookie, "X-XSRFToken": jar["_xsrf"]})
+    with_xsrf = await http_server_client.fetch(
+        url, method="POST", body=body, raise_error=False, headers={"Cookie": cookie, "X-XSRFToken": jar["_xsrf"]}
+    )
     assert with_xsrf.code == 200, with_xsrf.body
 
 
@@ -160,4 +169,3 @@ async def test_export_json_next_to_the_notebook(jp_fetch, root: Path) -> None:
 async def test_unknown_job_is_404(jp_fetch, root: Path) -> None:
     code, reply = await call(jp_fetch, "GET", "jobs/abc")
     assert code == 404 and "abc" in reply["message"]
-

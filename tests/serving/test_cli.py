@@ -54,15 +54,20 @@ def stop(process: subprocess.Popen) -> None:
 
 def test_serve_a_graph_file_with_two_workers_and_a_token(churn, tmp_path: Path) -> None:
     graph_file = tmp_path / "churn_graph.py"
-    graph_file.write_text(textwrap.dedent("""
+    graph_file.write_text(
+        textwrap.dedent("""
         from nbmlops.serving import Graph
         graph = (Graph().transform(lambda df: df.assign(amount=df["amount"] + 10), name="shift")
                  .model("churn@production").post(lambda p, rows: [f"class {x}" for x in p]))
-    """))
+    """)
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([NBMLOPS, "serve", f"{graph_file}:graph", "--port", str(port), "--workers", "2"],
-                               env={**os.environ, "NBMLOPS_SERVE_TOKEN": "t0k"}, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [NBMLOPS, "serve", f"{graph_file}:graph", "--port", str(port), "--workers", "2"],
+        env={**os.environ, "NBMLOPS_SERVE_TOKEN": "t0k"},
+        stderr=subprocess.PIPE,
+    )
     try:
         auth = {"authorization": "Bearer t0k"}
         wait_ready(url, process, auth)
@@ -105,8 +110,9 @@ def test_predict_scores_a_folder_as_a_recorded_run(churn, vector, home: Path, tm
     X.iloc[:120].to_parquet(folder / "a.parquet")
     X.iloc[120:200].to_csv(folder / "part" / "b.csv", index=False)
     out = tmp_path / "scores.parquet"
-    result = CliRunner().invoke(main, ["predict", "churn@production", "--input", str(folder), "--output", str(out),
-                                       "--chunk-rows", "50"])
+    result = CliRunner().invoke(
+        main, ["predict", "churn@production", "--input", str(folder), "--output", str(out), "--chunk-rows", "50"]
+    )
     assert result.exit_code == 0, result.output
     scores = pd.read_parquet(out)
     assert len(scores) == 200 and scores["prediction"].tolist() == churn[1].predict(X.iloc[:200]).tolist()
@@ -137,6 +143,9 @@ def test_predict_scores_a_folder_as_a_recorded_run(churn, vector, home: Path, tm
     (again / "a.parquet").write_bytes((folder / "a.parquet").read_bytes())
     (again / "part" / "b.csv").write_bytes((folder / "part" / "b.csv").read_bytes())
     nbmlops.predict("churn@production", again, tmp_path / "s2.csv", log=False)
-    hashes = {r.params["input_sha256"] for r in get_store().list_runs(kind="predict") if "copy" in r.params["input"]
-              or r.params["input"] == str(folder)}
+    hashes = {
+        r.params["input_sha256"]
+        for r in get_store().list_runs(kind="predict")
+        if "copy" in r.params["input"] or r.params["input"] == str(folder)
+    }
     assert len(hashes) == 1

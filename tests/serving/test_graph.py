@@ -21,8 +21,10 @@ def test_a_model_uri_answers_what_the_registered_model_predicts(churn) -> None:
     assert body["ids"] == [f"{body['request_id']}.{i}" for i in range(20)]
     assert body["request_id"].startswith("churn-")
     one = graph.test({"amount": 70.0, "visits": 2, "id": "row-7"})
-    assert one["ids"] == ["row-7"] and one["predictions"] == churn[1].predict(
-        pd.DataFrame({"amount": [70.0], "visits": [2]})).tolist()
+    assert (
+        one["ids"] == ["row-7"]
+        and one["predictions"] == churn[1].predict(pd.DataFrame({"amount": [70.0], "visits": [2]})).tolist()
+    )
 
 
 def test_a_pinned_version_and_predict_proba(churn) -> None:
@@ -58,13 +60,15 @@ def test_enrichment_reads_the_online_store_and_imputes_unknown_entities(churn, v
     X = churn["X"]
     graph = Graph().enrich(vector, impute={"amount": 50.0, "visits": 0}).model("churn@production")
     body = graph.test([{"customer_id": 3}, {"customer_id": 10_000}, {"customer_id": 17}])
-    expected = churn[1].predict(pd.DataFrame({"amount": [X.amount[3], 50.0, X.amount[17]],
-                                              "visits": [X.visits[3], 0, X.visits[17]]}))
+    expected = churn[1].predict(
+        pd.DataFrame({"amount": [X.amount[3], 50.0, X.amount[17]], "visits": [X.visits[3], 0, X.visits[17]]})
+    )
     assert body["predictions"] == expected.tolist()
     # a column the request carries keeps the request's value; the entity key never reaches the model
     override = graph.test({"customer_id": 3, "amount": 99.0})
-    assert override["predictions"] == churn[1].predict(pd.DataFrame({"amount": [99.0],
-                                                                     "visits": [X.visits[3]]})).tolist()
+    assert (
+        override["predictions"] == churn[1].predict(pd.DataFrame({"amount": [99.0], "visits": [X.visits[3]]})).tolist()
+    )
 
 
 def test_unknown_entities_are_refused_where_the_graph_says_so(churn, vector) -> None:
@@ -81,11 +85,13 @@ def test_unknown_entities_are_refused_where_the_graph_says_so(churn, vector) -> 
 
 def test_transforms_and_post_processing(churn, vector) -> None:
     X = churn["X"]
-    graph = (Graph()
-             .enrich(vector, impute=0.0)
-             .transform(lambda df: df.assign(amount=df["amount"] * 2), name="double")
-             .model("churn:1", method="predict_proba")
-             .post(lambda p, rows: [{"churn": bool(x[1] > 0.5), "p": round(float(x[1]), 6)} for x in p]))
+    graph = (
+        Graph()
+        .enrich(vector, impute=0.0)
+        .transform(lambda df: df.assign(amount=df["amount"] * 2), name="double")
+        .model("churn:1", method="predict_proba")
+        .post(lambda p, rows: [{"churn": bool(x[1] > 0.5), "p": round(float(x[1]), 6)} for x in p])
+    )
     body = graph.test([{"customer_id": 1}, {"customer_id": 2}])
     p = churn[1].predict_proba(pd.DataFrame({"amount": X.amount[[1, 2]] * 2, "visits": X.visits[[1, 2]]}))[:, 1]
     assert body["predictions"] == [{"churn": bool(v > 0.5), "p": round(float(v), 6)} for v in p]
@@ -136,12 +142,26 @@ def test_graphs_that_are_wired_wrongly(churn) -> None:
 
 
 def test_the_picture(churn, vector) -> None:
-    graph = (Graph().enrich(vector, impute=0.0).transform(lambda d: d, name="clean")
-             .model(Canary("churn@production", "churn:2", percent=5)).post(lambda p, r: p, name="label"))
+    graph = (
+        Graph()
+        .enrich(vector, impute=0.0)
+        .transform(lambda d: d, name="clean")
+        .model(Canary("churn@production", "churn:2", percent=5))
+        .post(lambda p, r: p, name="label")
+    )
     svg = graph._repr_svg_()
     assert svg.startswith("<svg") and svg.endswith("</svg>")
-    for text in ("request", "enrich: churn_features", "clean", "canary 5%", "churn@production", "churn:2", "95%",
-                 "label", "response"):
+    for text in (
+        "request",
+        "enrich: churn_features",
+        "clean",
+        "canary 5%",
+        "churn@production",
+        "churn:2",
+        "95%",
+        "label",
+        "response",
+    ):
         assert f">{text}<" in svg, text
     assert svg.count("<line") == 8  # request→enrich→clean→router, router→2 versions, both→label, label→response
     graph.load()
@@ -166,8 +186,10 @@ def test_numeric_models_skip_the_dataframe_work_where_it_answers_the_same(churn)
     assert list(result.answer.features.columns) == ["amount", "visits"]
     assert result.answer.features["amount"].tolist() == X.amount.head(4).tolist()
 
-    by_name = make_pipeline(ColumnTransformer([("scale", StandardScaler(), ["amount"]),
-                                               ("keep", "passthrough", ["visits"])]), LogisticRegression()).fit(X, y)
+    by_name = make_pipeline(
+        ColumnTransformer([("scale", StandardScaler(), ["amount"]), ("keep", "passthrough", ["visits"])]),
+        LogisticRegression(),
+    ).fit(X, y)
     version = register_model(by_name, "by_name", input_example=X.head())
     pipeline = Graph.from_model(version.uri).load()
     assert pipeline.models()[0].current.array_path is None  # it selects columns by name: DataFrames only

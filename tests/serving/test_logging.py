@@ -28,13 +28,13 @@ def test_served_predictions_and_labels_reach_monitoring(churn, home: Path) -> No
     with serve("churn@production") as running:
         request_ids = []
         for start in range(0, 200, 20):  # 10 requests of 20 rows; rows 100+ carry the client's ids
-            chunk = X.iloc[start:start + 20]
+            chunk = X.iloc[start : start + 20]
             rows = chunk.to_dict("records")
             if start >= 100:
                 rows = [{"id": f"c{start + i}", **r} for i, r in enumerate(rows)]
             body = httpx.post(f"{running.url}/predict", json={"rows": rows}).json()
             request_ids.append(body["request_id"])
-            labels = [{"id": i, "label": int(v)} for i, v in zip(body["ids"], y.iloc[start:start + 20], strict=True)]
+            labels = [{"id": i, "label": int(v)} for i, v in zip(body["ids"], y.iloc[start : start + 20], strict=True)]
             if start < 100:
                 assert httpx.post(f"{running.url}/labels", json={"labels": labels}).status_code == 202
             else:  # from Python, as a label arriving later elsewhere would
@@ -53,8 +53,10 @@ def test_served_predictions_and_labels_reach_monitoring(churn, home: Path) -> No
     assert set(frame["model_version"]) == {"churn:1"}
     assert set(frame["request_id"]) == {*request_ids, single["request_id"]}
     by_id = frame.set_index("id")
-    assert by_id.loc["c150", "amount"] == X.amount[150] and by_id.loc["c150", "prediction"] == churn[1].predict(
-        X.iloc[[150]])[0]
+    assert (
+        by_id.loc["c150", "amount"] == X.amount[150]
+        and by_id.loc["c150", "prediction"] == churn[1].predict(X.iloc[[150]])[0]
+    )
     first = request_ids[0]
     assert by_id.loc[f"{first}.3", "visits"] == X.visits[3]
     assert len(list((home / "monitoring" / "churn" / "predictions").glob("*.parquet"))) < 11  # batched
@@ -74,7 +76,7 @@ def test_log_label_needs_the_model_for_a_clients_own_id(home) -> None:
 def test_a_full_queue_drops_and_counts(churn, home: Path) -> None:
     graph = Graph.from_model("churn@production").load()
     sink = PredictionLog(home, max_queue=2, start=False)
-    results = [graph.answer(churn["X"].iloc[i:i + 3]) for i in range(5)]
+    results = [graph.answer(churn["X"].iloc[i : i + 3]) for i in range(5)]
     accepted = [sink.submit(r) for r in results]
     assert accepted == [True, True, False, False, False]
     assert sink.dropped_rows == 9 and sink.depth == 2
@@ -87,8 +89,10 @@ def test_a_full_queue_drops_and_counts(churn, home: Path) -> None:
 def test_shadow_predictions_are_logged_and_compared_never_answered(churn, home: Path) -> None:
     X = churn["X"].head(30)
     with serve(Graph().model(Shadow("churn:1", "churn:2"))) as running:
-        bodies = [httpx.post(f"{running.url}/predict", json={"rows": X.iloc[i:i + 10].to_dict("records")}).json()
-                  for i in range(0, 30, 10)]
+        bodies = [
+            httpx.post(f"{running.url}/predict", json={"rows": X.iloc[i : i + 10].to_dict("records")}).json()
+            for i in range(0, 30, 10)
+        ]
         assert {b["model_version"] for b in bodies} == {"churn:1"}
         assert sum((b["predictions"] for b in bodies), []) == churn[1].predict(X).tolist()
         assert running.service.log.drain(30)
@@ -106,9 +110,9 @@ def test_client_ids_of_any_type_are_logged_and_joined_as_strings(churn, home: Pa
     X, y = churn["X"], churn["y"]
     with serve("churn@production") as running:
         for start, ids in ((0, list(range(10))), (10, [f"k{i}" for i in range(10)])):
-            rows = [{"id": i, **r} for i, r in zip(ids, X.iloc[start:start + 10].to_dict("records"), strict=True)]
+            rows = [{"id": i, **r} for i, r in zip(ids, X.iloc[start : start + 10].to_dict("records"), strict=True)]
             assert httpx.post(f"{running.url}/predict", json={"rows": rows}).json()["ids"] == ids
-            labels = [{"id": i, "label": int(v)} for i, v in zip(ids, y.iloc[start:start + 10], strict=True)]
+            labels = [{"id": i, "label": int(v)} for i, v in zip(ids, y.iloc[start : start + 10], strict=True)]
             assert httpx.post(f"{running.url}/labels", json={"labels": labels}).status_code == 202
         assert running.service.log.drain(30)
         assert running.service.log.write_errors == 0

@@ -31,14 +31,17 @@ def test_ray_serve_answers_as_the_embedded_server(churn) -> None:
         embedded = Graph.from_model("churn@production").test(rows)
         assert {**body, "request_id": None} == {**embedded, "request_id": None}
         assert body["predictions"] == churn[1].predict(X).tolist() and body["model_version"] == "churn:1"
-        mlflow = httpx.post(f"{url}/invocations", json={"dataframe_split": X.to_dict("split")}, headers=auth,
-                            timeout=60)
+        mlflow = httpx.post(
+            f"{url}/invocations", json={"dataframe_split": X.to_dict("split")}, headers=auth, timeout=60
+        )
         assert mlflow.json() == {"predictions": churn[1].predict(X).tolist()}
         bad = httpx.post(f"{url}/predict", json={"rows": [{"amount": "x"}]}, headers=auth, timeout=60)
         assert bad.status_code == 422 and {d["column"] for d in bad.json()["detail"]} == {"amount", "visits"}
         assert httpx.get(f"{url}/health", timeout=60).json() == {"status": "ok"}
-        assert 'nbmlops_requests_total{route="/predict",status="422"}' in httpx.get(
-            f"{url}/metrics", headers=auth, timeout=60).text
+        assert (
+            'nbmlops_requests_total{route="/predict",status="422"}'
+            in httpx.get(f"{url}/metrics", headers=auth, timeout=60).text
+        )
     finally:
         stop()
         ray.shutdown()

@@ -57,7 +57,8 @@ def test_serve_a_notebook_graph_from_the_kernel(kernel, churn) -> None:
     shell, manager = kernel
     out, err, status = shell.run(
         "from nbmlops.serving import Graph\n"
-        "graph = Graph().model('churn@production').post(lambda p, rows: [int(x) * 10 for x in p])")
+        "graph = Graph().model('churn@production').post(lambda p, rows: [int(x) * 10 for x in p])"
+    )
     assert status == "ok", err
     out, err, status = shell.run("server = %nbmlops serve graph --no-log")
     assert status == "ok", err

@@ -47,8 +47,9 @@ def test_predict_answers_rows_with_version_request_id_and_ids(server, churn) -> 
     assert body == {**Graph.from_model("churn@production").test(rows), "request_id": body["request_id"]}
 
 
-@pytest.mark.parametrize("form", ["dataframe_split", "dataframe_records", "instances", "inputs", "instances_lists",
-                                  "inputs_columns", "csv"])
+@pytest.mark.parametrize(
+    "form", ["dataframe_split", "dataframe_records", "instances", "inputs", "instances_lists", "inputs_columns", "csv"]
+)
 def test_invocations_take_mlflows_formats_and_answer_as_mlflow(server, churn, form: str) -> None:
     X = churn["X"].iloc[10:16]
     records = X.to_dict("records")
@@ -103,11 +104,18 @@ def test_ready_is_503_until_the_model_exists(home) -> None:
 def test_the_token_guards_every_route_but_health(churn, monkeypatch) -> None:
     monkeypatch.setenv("NBMLOPS_SERVE_TOKEN", "s3cret")
     with serve("churn@production", log_predictions=False) as running:
-        for method, path in (("POST", "/predict"), ("POST", "/invocations"), ("GET", "/ready"), ("GET", "/metrics"),
-                             ("GET", "/"), ("POST", "/labels")):
+        for method, path in (
+            ("POST", "/predict"),
+            ("POST", "/invocations"),
+            ("GET", "/ready"),
+            ("GET", "/metrics"),
+            ("GET", "/"),
+            ("POST", "/labels"),
+        ):
             for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "s3cret"}):
-                response = httpx.request(method, f"{running.url}{path}", headers=headers,
-                                         json={"rows": [{"amount": 1.0, "visits": 1}]})
+                response = httpx.request(
+                    method, f"{running.url}{path}", headers=headers, json={"rows": [{"amount": 1.0, "visits": 1}]}
+                )
                 assert response.status_code == 401, (path, headers)
         assert httpx.get(f"{running.url}/health").status_code == 200
         good = {"authorization": "Bearer s3cret"}
@@ -146,9 +154,15 @@ def test_bad_input_is_answered_and_counted(churn) -> None:
         again = httpx.post(f"{url}/predict", json={"rows": [{"amount": 3.0, "visits": 1}]})
         assert again.status_code == 200  # the server is alive after every one of them
         text = httpx.get(f"{url}/metrics").text
-        for route, status, count in (("/predict", "400", 2), ("/invocations", "400", 1), ("/predict", "413", 2),
-                                     ("/predict", "422", 1), ("/invocations", "422", 1), ("/predict", "500", 1),
-                                     ("/predict", "200", 1)):
+        for route, status, count in (
+            ("/predict", "400", 2),
+            ("/invocations", "400", 1),
+            ("/predict", "413", 2),
+            ("/predict", "422", 1),
+            ("/invocations", "422", 1),
+            ("/predict", "500", 1),
+            ("/predict", "200", 1),
+        ):
             assert metric(text, "nbmlops_requests_total", route=route, status=status) == count, (route, status)
 
 
@@ -164,8 +178,9 @@ def test_more_requests_than_the_bound_get_503_with_retry_after(churn) -> None:
         answers: list[httpx.Response] = []
 
         def call() -> None:
-            answers.append(httpx.post(f"{running.url}/predict", json={"rows": [{"amount": 1.0, "visits": 1}]},
-                                      timeout=60))
+            answers.append(
+                httpx.post(f"{running.url}/predict", json={"rows": [{"amount": 1.0, "visits": 1}]}, timeout=60)
+            )
 
         first = [threading.Thread(target=call) for _ in range(2)]
         for t in first:

@@ -55,9 +55,14 @@ def test_an_alias_move_under_load_fails_and_drops_nothing(churn) -> None:
         wait_for(lambda: all(len(a) >= 20 for a in answers), what="20 answers per client before the move")
         set_alias("churn", "production", 2)
         moved_at = [len(a) for a in answers]
-        wait_for(lambda: all(any(v == "churn:2" for _, v, _ in a[moved_at[k]:]) and len(a) >= moved_at[k] + 20 + sum(
-            v == "churn:1" for _, v, _ in a[moved_at[k]:]) for k, a in enumerate(answers)),
-            what="20 answers per client from churn:2")
+        wait_for(
+            lambda: all(
+                any(v == "churn:2" for _, v, _ in a[moved_at[k] :])
+                and len(a) >= moved_at[k] + 20 + sum(v == "churn:1" for _, v, _ in a[moved_at[k] :])
+                for k, a in enumerate(answers)
+            ),
+            what="20 answers per client from churn:2",
+        )
         stop.set()
         for t in threads:
             t.join(60)
@@ -81,8 +86,9 @@ def test_a_version_that_cant_replace_the_serving_one_is_reported(churn) -> None:
 
     X, y = training_data()
     with serve("churn@production", poll_s=0.05, log_predictions=False) as running:
-        other_inputs = register_model(LogisticRegression().fit(X[["amount"]], y), "churn",
-                                      input_example=X[["amount"]].head())
+        other_inputs = register_model(
+            LogisticRegression().fit(X[["amount"]], y), "churn", input_example=X[["amount"]].head()
+        )
         set_alias("churn", "production", other_inputs.version)
         wait_for(lambda: running.graph.models()[0].failures, what="the failed load")
         tampered = register_model(LogisticRegression().fit(X, y), "churn", input_example=X.head())

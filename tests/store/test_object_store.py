@@ -23,8 +23,12 @@ pafs = pytest.importorskip("pyarrow.fs")
 from nbmlops.store.artifacts import ArtifactStore  # noqa: E402
 
 START_TIMEOUT_S = 120
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-               "AWS_EC2_METADATA_DISABLED": "true"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 def _free_port() -> int:
@@ -37,8 +41,11 @@ def _free_port() -> int:
 def s3_server() -> Iterator[int]:
     """moto's S3 server on 127.0.0.1 (its port), for the module."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while True:
@@ -72,14 +79,20 @@ def bucket(s3_server: int, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixt
 def objects(url: str) -> list[str]:
     fs, base = pafs.FileSystem.from_uri(url)
     infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-    return sorted(info.path[len(base) + 1:] for info in infos if info.type == pafs.FileType.File)
+    return sorted(info.path[len(base) + 1 :] for info in infos if info.type == pafs.FileType.File)
 
 
 def python(code: str, *, home: Path, env: dict[str, str], cwd: Path | None = None) -> str:
     """Run code in a new process (another "machine": its own project home), return its stdout."""
     home.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd or home.parent, env={**os.environ, **env, "NBMLOPS_HOME": str(home)})
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd or home.parent,
+        env={**os.environ, **env, "NBMLOPS_HOME": str(home)},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -98,20 +111,28 @@ def test_blobs_round_trip_with_their_hash_checks(bucket: str) -> None:
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_model_registered_by_one_process_loads_in_another(bucket: str, db_url: str, tmp_path: Path) -> None:
     env = {"NBMLOPS_DB_URL": db_url, "NBMLOPS_ARTIFACT_ROOT": bucket, **CREDENTIALS}
-    python("""
+    python(
+        """
         import numpy as np, pandas as pd
         from sklearn.linear_model import LogisticRegression
         import nbmlops
         X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 3})
         model = LogisticRegression().fit(X, (X.a > 20).astype(int))
         nbmlops.register_model(model, "churn", input_example=X.head(), reference_data=X, aliases=["production"])
-        """, home=tmp_path / "one" / ".nbmlops", env=env)
-    out = python("""
+        """,
+        home=tmp_path / "one" / ".nbmlops",
+        env=env,
+    )
+    out = python(
+        """
         import numpy as np, pandas as pd
         import nbmlops
         model = nbmlops.load_model("churn@production")
         print(model.predict(pd.DataFrame({"a": [1.0, 39.0], "b": [0.0, 1.0]})).tolist())
-        """, home=tmp_path / "two" / ".nbmlops", env=env)
+        """,
+        home=tmp_path / "two" / ".nbmlops",
+        env=env,
+    )
     assert out.strip() == "[0, 1]"
     for home in ("one", "two"):  # nothing went to either machine's own artifact folder
         assert not any((tmp_path / home / ".nbmlops" / "artifacts").rglob("*"))
@@ -123,30 +144,42 @@ def test_a_model_registered_by_one_process_loads_in_another(bucket: str, db_url:
     stored = set(objects(bucket))
     assert {f"{sha[:2]}/{sha}" for sha in row.values()} <= stored  # the model and its reference profile
     store.artifacts.files.write_bytes(f"{row['artifact_sha256'][:2]}/{row['artifact_sha256']}", b"not a model")
-    failed = subprocess.run([sys.executable, "-c", "import nbmlops; nbmlops.load_model('churn')"],
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, **env, "NBMLOPS_HOME": str(tmp_path / "two" / ".nbmlops")})
+    failed = subprocess.run(
+        [sys.executable, "-c", "import nbmlops; nbmlops.load_model('churn')"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env, "NBMLOPS_HOME": str(tmp_path / "two" / ".nbmlops")},
+    )
     assert failed.returncode != 0 and "sha256" in failed.stderr  # the hash check still guards the load
 
 
 def test_offline_features_live_in_the_bucket(bucket: str, tmp_path: Path) -> None:
     env = {"NBMLOPS_DB_URL": f"sqlite:///{tmp_path / 'shared.db'}", **CREDENTIALS}
-    python("""
+    python(
+        """
         import pandas as pd
         from nbmlops.features import FeatureSet
         ts = pd.Timestamp("2024-01-01", tz="UTC")
         df = pd.DataFrame({"customer_id": [1, 2, 1], "ts": [ts, ts, ts + pd.Timedelta("1h")],
                            "amount": [5.0, 7.0, 9.0]})
         FeatureSet("tx", entities=["customer_id"], timestamp="ts", features=["amount"]).ingest(df)
-        """, home=tmp_path / "one" / ".nbmlops", env=env)
-    out = python("""
+        """,
+        home=tmp_path / "one" / ".nbmlops",
+        env=env,
+    )
+    out = python(
+        """
         import pandas as pd
         from nbmlops.features import FeatureVector, get_offline_features
         ts = pd.Timestamp("2024-01-01 02:00", tz="UTC")
         rows = get_offline_features(FeatureVector("v", ["tx.amount"]),
                                     pd.DataFrame({"customer_id": [1, 2], "ts": [ts, ts]}), timestamp_column="ts")
         print(rows["amount"].tolist())
-        """, home=tmp_path / "two" / ".nbmlops", env=env)
+        """,
+        home=tmp_path / "two" / ".nbmlops",
+        env=env,
+    )
     assert out.strip().splitlines()[-1] == "[9.0, 7.0]"
     assert any(name.endswith(".parquet") for name in objects(bucket))
     assert not (tmp_path / "one" / ".nbmlops" / "artifacts").exists()
@@ -161,8 +194,9 @@ PIPELINE = [
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_the_step_cache_is_shared_through_the_bucket(bucket: str, db_url: str, tmp_path: Path,
-                                                     notebook_json_of) -> None:
+def test_the_step_cache_is_shared_through_the_bucket(
+    bucket: str, db_url: str, tmp_path: Path, notebook_json_of
+) -> None:
     env = {"NBMLOPS_DB_URL": db_url, "NBMLOPS_ARTIFACT_ROOT": bucket, **CREDENTIALS}
     run = """
         import json

@@ -28,9 +28,16 @@ from nbmlops.store.models import metadata
 
 
 def test_runs_params_metrics_tags_round_trip(store) -> None:
-    run = store.create_run(name="baseline", params={"lr": 0.1, "opt": "adam", "layers": [1, 2], "flag": True},
-                           tags={"team": "ml"}, notebook_path="nb.ipynb", notebook_sha256="a" * 64,
-                           git_commit="c0ffee", git_dirty=True, packages={"numpy": "2.0"})
+    run = store.create_run(
+        name="baseline",
+        params={"lr": 0.1, "opt": "adam", "layers": [1, 2], "flag": True},
+        tags={"team": "ml"},
+        notebook_path="nb.ipynb",
+        notebook_sha256="a" * 64,
+        git_commit="c0ffee",
+        git_dirty=True,
+        packages={"numpy": "2.0"},
+    )
     store.log_metric(run, "loss", 1.0, step=0, timestamp=100.0)
     store.log_metric(run, "loss", 0.5, step=1, timestamp=101.0)
     store.log_metrics(run, {"acc": 0.9, "nan": math.nan, "inf": math.inf}, step=1)
@@ -48,8 +55,10 @@ def test_runs_params_metrics_tags_round_trip(store) -> None:
     assert info.pid == os.getpid() and info.python_version and info.duration is not None and info.duration >= 0
     history = store.metric_history(run, "loss")
     assert [(p.value, p.step, p.timestamp) for p in history] == [(1.0, 0, 100.0), (0.5, 1, 101.0)]
-    assert {(e.to_kind, e.relation) for e in store.edges("run", run, "out")} >= {("notebook", "code"),
-                                                                                  ("commit", "commit")}
+    assert {(e.to_kind, e.relation) for e in store.edges("run", run, "out")} >= {
+        ("notebook", "code"),
+        ("commit", "commit"),
+    }
 
 
 def test_steps_lineage_and_artifacts(store, tmp_path: Path) -> None:
@@ -78,13 +87,21 @@ def test_steps_lineage_and_artifacts(store, tmp_path: Path) -> None:
 
 
 def test_queries_filter_and_order(store) -> None:
-    specs = [("a", "churn", 0.1, 0.80, "succeeded"), ("b", "churn", 0.01, 0.90, "succeeded"),
-             ("c", "churn", 0.5, 0.70, "failed"), ("d", "other", 0.1, None, "succeeded")]
+    specs = [
+        ("a", "churn", 0.1, 0.80, "succeeded"),
+        ("b", "churn", 0.01, 0.90, "succeeded"),
+        ("c", "churn", 0.5, 0.70, "failed"),
+        ("d", "other", 0.1, None, "succeeded"),
+    ]
     ids = {}
     for name, pipeline, lr, acc, status in specs:
-        ids[name] = store.create_run(name=name, kind="pipeline", pipeline=pipeline,
-                                     params={"lr": lr, "opt": "adam" if name != "b" else "sgd"},
-                                     tags={"who": name})
+        ids[name] = store.create_run(
+            name=name,
+            kind="pipeline",
+            pipeline=pipeline,
+            params={"lr": lr, "opt": "adam" if name != "b" else "sgd"},
+            tags={"who": name},
+        )
         if acc is not None:
             store.log_metric(ids[name], "acc", 0.0)
             store.log_metric(ids[name], "acc", acc)  # the latest value is the one compared
@@ -112,8 +129,11 @@ def test_queries_filter_and_order(store) -> None:
 def test_query_values_are_bound_and_typed(store) -> None:
     """Filters compile to SQL with bound parameters: keys and values are data, never SQL; params compare as
     numbers when the value is one (bools as 0/1) and as JSON text otherwise; `= null` on a run column is IS NULL."""
-    store.create_run(name="a", params={"lr": 0.1, "flag": True, "opt": "adam", "n": None, "it's": 1},
-                     tags={"x'; DROP TABLE runs; --": "v"})
+    store.create_run(
+        name="a",
+        params={"lr": 0.1, "flag": True, "opt": "adam", "n": None, "it's": 1},
+        tags={"x'; DROP TABLE runs; --": "v"},
+    )
     b = store.create_run(name="b", params={"lr": 1, "flag": False, "opt": "sgd"}, tags={"team": "ml"})
     store.finish_run(b)
 
@@ -157,10 +177,13 @@ def test_latest_metric_of_long_interleaved_histories(store) -> None:
     assert store.metric_history(runs[0], "rare")[-1].value == 30.0 and len(store.metric_history(runs[0])) == 84
 
     many = [f"bulk-{i:04d}" for i in range(1_100)]  # more than one IN list of ids (_CHUNK = 500)
-    store.db.executemany("INSERT INTO runs (id, kind, status, started_at) VALUES (:id, 'run', 'succeeded', 1)",
-                         [{"id": i} for i in many])
-    store.db.executemany("INSERT INTO metrics (run_id, key, value, \"timestamp\") VALUES (:id, 'k', :v, 1)",
-                         [{"id": i, "v": n} for n, i in enumerate(many)])
+    store.db.executemany(
+        "INSERT INTO runs (id, kind, status, started_at) VALUES (:id, 'run', 'succeeded', 1)", [{"id": i} for i in many]
+    )
+    store.db.executemany(
+        "INSERT INTO metrics (run_id, key, value, \"timestamp\") VALUES (:id, 'k', :v, 1)",
+        [{"id": i, "v": n} for n, i in enumerate(many)],
+    )
     listed = store.list_runs(where=["metrics.k >= 0"], order_by=["metrics.k"])
     assert [r.id for r in listed] == many and all(r.metrics == {"k": n} for n, r in enumerate(listed))
 
@@ -193,8 +216,10 @@ def test_one_transaction_runs_plain_sql_and_core_statements(store) -> None:
     row = {"kind": "run", "status": "succeeded", "started_at": 1.0}
 
     def write(tx) -> list[dict]:
-        tx.execute("INSERT INTO runs (id, kind, status, started_at) VALUES (:id, :kind, :status, :started_at)",
-                   {"id": "plain", **row})
+        tx.execute(
+            "INSERT INTO runs (id, kind, status, started_at) VALUES (:id, :kind, :status, :started_at)",
+            {"id": "plain", **row},
+        )
         tx.execute(runs.insert().values(id="core", **row))
         tx.executemany(runs.insert(), [{"id": f"many{i}", **row} for i in range(3)])
         tx.executemany(tags.insert(), [{"run_id": "core", "key": k, "value": v} for k, v in (("a", "1"), ("b", "2"))])
@@ -233,8 +258,9 @@ def test_upsert_updates_or_keeps_and_never_deletes(store, on_conflict: str) -> N
     upsert([{"id": run, "name": "after", "kind": "run", "status": "running", "started_at": 1.0}], ("id",))
     info = store.get_run(run, check_stale=False)
     assert info.name == "after" and info.started_at == 1.0 and info.params == {"lr": 0.1}
-    upsert([{"id": run, "name": "ignored", "kind": "run", "status": "running", "started_at": 2.0}], ("id",),
-           update=False)
+    upsert(
+        [{"id": run, "name": "ignored", "kind": "run", "status": "running", "started_at": 2.0}], ("id",), update=False
+    )
     assert store.get_run(run, check_stale=False).name == "after"
     upsert([{"run_id": run, "key": "a", "value": "1"}, {"run_id": run, "key": "b", "value": "2"}], ("run_id", "key"))
     upsert([{"run_id": run, "key": "a", "value": "3"}, {"run_id": run, "key": "c", "value": "4"}], ("run_id", "key"))
@@ -245,8 +271,11 @@ def test_upsert_updates_or_keeps_and_never_deletes(store, on_conflict: str) -> N
 def test_deleting_a_run_keeps_a_blob_a_monitoring_profile_names(store) -> None:
     run = store.create_run(name="r")
     sha = store.log_artifact(run, b"the same bytes as a stored reference profile", "p.bin")[0].sha256
-    store.db.execute("INSERT INTO monitor_references (model_name, model_version, sha256, size, rows, columns, "
-                     "created_at) VALUES ('churn', 1, :sha, 1, 1, '[]', 1)", {"sha": sha})
+    store.db.execute(
+        "INSERT INTO monitor_references (model_name, model_version, sha256, size, rows, columns, "
+        "created_at) VALUES ('churn', 1, :sha, 1, 1, '[]', 1)",
+        {"sha": sha},
+    )
     store.delete_run(run)
     assert store.artifacts.exists(sha)
 
@@ -259,8 +288,10 @@ def test_stale_runs_are_marked_failed(store) -> None:
     alive = store.create_run(name="alive")
     remote = store.create_run(name="remote")
     with store.db.engine.begin() as conn:  # a run on another host whose heartbeat stopped long ago
-        conn.execute(sa.text("UPDATE runs SET host = 'elsewhere', heartbeat_at = :t WHERE id = :id"),
-                     {"t": time.time() - 3600, "id": remote})
+        conn.execute(
+            sa.text("UPDATE runs SET host = 'elsewhere', heartbeat_at = :t WHERE id = :id"),
+            {"t": time.time() - 3600, "id": remote},
+        )
 
     assert sorted(store.mark_stale_runs(stale_after=60)) == sorted([gone, remote])
     info = store.get_run(gone)
@@ -411,8 +442,9 @@ def test_config_defaults_toml_and_env(home: Path, monkeypatch: pytest.MonkeyPatc
     assert settings.db_url == f"sqlite:///{home.resolve() / 'nbmlops.db'}"
     assert settings.artifact_root == str(home.resolve() / "artifacts") and settings.ray_address is None
 
-    (home.parent / "nbmlops.toml").write_text('db_url = "sqlite:////tmp/project.db"\nartifact_root = "blobs"\n'
-                                              'ray_address = "ray://head:10001"\n')
+    (home.parent / "nbmlops.toml").write_text(
+        'db_url = "sqlite:////tmp/project.db"\nartifact_root = "blobs"\nray_address = "ray://head:10001"\n'
+    )
     (home / "nbmlops.toml").write_text('[nbmlops]\ndb_url = "sqlite:////tmp/home.db"\n')
     settings = load_settings()
     assert settings.db_url == "sqlite:////tmp/home.db"  # the home's own file wins over the project's
@@ -457,8 +489,9 @@ def test_in_memory_sqlite(home: Path) -> None:
         assert store.get_run(run).metrics == {"a": 1.0, "b": 2.0}
 
 
-def test_new_sqlite_store_made_from_the_saved_schema(tmp_path: Path, home: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_sqlite_store_made_from_the_saved_schema(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first store is made by Alembic and its DDL saved (per user); later new stores are made from it with
     sqlite3 alone, identical to what Alembic makes."""
     monkeypatch.setenv("NBMLOPS_CACHE_DIR", str(tmp_path / "cache"))
@@ -466,9 +499,11 @@ def test_new_sqlite_store_made_from_the_saved_schema(tmp_path: Path, home: Path,
     open_store(home, db_url=f"sqlite:///{first}").close()
     assert dbmod.schema_cache_path().is_file()
     second = tmp_path / "second" / "nbmlops.db"
-    code = ("import sys; from nbmlops.store import open_store; "
-            f"s = open_store(sys.argv[1], db_url='sqlite:///{second}'); r = s.create_run(); s.log_metric(r, 'a', 1.0); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')))")
+    code = (
+        "import sys; from nbmlops.store import open_store; "
+        f"s = open_store(sys.argv[1], db_url='sqlite:///{second}'); r = s.create_run(); s.log_metric(r, 'a', 1.0); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')))"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -476,24 +511,29 @@ def test_new_sqlite_store_made_from_the_saved_schema(tmp_path: Path, home: Path,
         import sqlite3
 
         with sqlite3.connect(path) as conn:
-            return [*conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"),
-                    *conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")]
+            return [
+                *conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"),
+                *conn.execute(f"SELECT version_num FROM {VERSION_TABLE}"),
+            ]
 
     assert schema(second) == schema(first)
     with open_store(home, db_url=f"sqlite:///{second}") as store:
         assert len(store.list_runs()) == 1
 
 
-def test_new_stores_made_at_once_by_several_processes_are_one_store(tmp_path: Path, home: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_stores_made_at_once_by_several_processes_are_one_store(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A new store is copied from a per-user template; processes racing to make the same new store end up
     with one store holding all their runs, and a damaged template is replaced, never copied."""
     monkeypatch.setenv("NBMLOPS_CACHE_DIR", str(tmp_path / "cache"))
     open_store(home, db_url=f"sqlite:///{tmp_path / 'first.db'}").close()  # Alembic: saves the schema
     template = dbmod.schema_cache_path().with_suffix(".db")
     target = tmp_path / "shared" / "nbmlops.db"
-    code = (f"import sys; from nbmlops.store import open_store; s = open_store(sys.argv[1], "
-            f"db_url='sqlite:///{target}'); s.create_run(name=sys.argv[2])")
+    code = (
+        f"import sys; from nbmlops.store import open_store; s = open_store(sys.argv[1], "
+        f"db_url='sqlite:///{target}'); s.create_run(name=sys.argv[2])"
+    )
     env = {**os.environ, "NBMLOPS_CACHE_DIR": str(tmp_path / "cache")}
     procs = [subprocess.Popen([sys.executable, "-c", code, str(home), f"r{i}"], env=env) for i in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]

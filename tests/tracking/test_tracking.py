@@ -155,8 +155,9 @@ def test_git_info(tmp_path: Path) -> None:
     assert tracking.git_info(tmp_path) == (commit, True)
 
 
-def test_a_run_records_its_commit_at_once_and_whether_the_tree_was_dirty_when_it_ends(home: Path,
-                                                                                       tmp_path: Path) -> None:
+def test_a_run_records_its_commit_at_once_and_whether_the_tree_was_dirty_when_it_ends(
+    home: Path, tmp_path: Path
+) -> None:
     git = ["git", "-c", "user.email=t@e", "-c", "user.name=t", "-C", str(tmp_path)]
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "nb.ipynb").write_text("{}")
@@ -193,8 +194,10 @@ def test_git_commit_read_from_files_matches_git(tmp_path: Path) -> None:
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, nbmlops.tracking; "
-            "print(sorted(m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'alembic') if m in sys.modules))")
+    code = (
+        "import sys, nbmlops.tracking; "
+        "print(sorted(m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'alembic') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -227,8 +230,9 @@ def test_pipeline_run_path_loads_no_sqlalchemy(home: Path, tmp_path: Path) -> No
     get_store()  # creates the database at head (this process loads SQLAlchemy and Alembic for that)
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text("{}")
-    out = subprocess.run([sys.executable, "-c", PIPELINE_RUN, str(notebook)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PIPELINE_RUN, str(notebook)], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
     info = get_store().get_run("r1")
     assert info.status == "succeeded" and info.resumed_from == "r0" and info.backend == "local"
@@ -239,12 +243,17 @@ def test_pipeline_run_path_loads_no_sqlalchemy(home: Path, tmp_path: Path) -> No
     assert steps["prep"].duration is not None and steps["prep"].stdout_path == "o.txt"
     assert steps["train"].cache_hit and steps["train"].outputs == {"model": "c" * 64}
     assert {(e.relation, e.to_id) for e in get_store().edges("run", "r1", "out")} >= {
-        ("input", "a" * 64), ("output", "b" * 64), ("output", "c" * 64), ("resumed_from", "r0")}
+        ("input", "a" * 64),
+        ("output", "b" * 64),
+        ("output", "c" * 64),
+        ("resumed_from", "r0"),
+    }
     assert get_store().metric_history("r1", "rows")[0].step_name == "prep"
 
 
-def test_package_versions_are_cached_until_the_environment_changes(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_package_versions_are_cached_until_the_environment_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from nbmlops.tracking import provenance
 
     site = tmp_path / "site-packages"
@@ -299,17 +308,25 @@ def test_a_reused_step_carries_exactly_what_its_execution_logged(store) -> None:
     for run_id in (second, third):
         points = store.metric_history(run_id)
         assert [(p.key, p.value, p.step, p.timestamp) for p in points] == [
-            ("loss", 0.5, 0, 100.0), ("loss", 0.25, 1, 101.0)]
+            ("loss", 0.5, 0, 100.0),
+            ("loss", 0.25, 1, 101.0),
+        ]
         info = store.get_run(run_id)
         assert info.params["model"] == "lr" and info.tags == {"framework": "sklearn"} and "pages" not in info.metrics
         assert set(info.reused) == {"params.model", "tags.framework", "metrics.loss"}
         assert {(o["run_id"], o["step"]) for o in info.reused.values()} == {(source, "train")}
-        assert [(a.name, a.sha256) for a in store.artifacts_of(run_id)] == \
-            [(a.name, a.sha256) for a in store.artifacts_of(source)]
+        assert [(a.name, a.sha256) for a in store.artifacts_of(run_id)] == [
+            (a.name, a.sha256) for a in store.artifacts_of(source)
+        ]
     assert store.get_run(source).reused == {} and store.steps(source)[0].reused_from_run is None
     fit = store.steps(third)[0]
-    assert (fit.name, fit.status, fit.cache_hit, fit.reused_from_run, fit.reused_from_step) == \
-        ("fit", "succeeded", True, source, "train")
+    assert (fit.name, fit.status, fit.cache_hit, fit.reused_from_run, fit.reused_from_step) == (
+        "fit",
+        "succeeded",
+        True,
+        source,
+        "train",
+    )
     assert [p.step_name for p in store.metric_history(third)] == ["fit", "fit"]
 
     with attach(third, "evaluate", store=store, set_env=False):

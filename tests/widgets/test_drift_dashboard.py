@@ -24,13 +24,17 @@ REPO = Path(__file__).resolve().parents[2]
 def frame(n: int, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """tenure shifts by 2 std and plan's mix moves with `shift`; spend never moves; empty and signup can't be tested."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "tenure": rng.normal(12 + shift * 8, 4, n),
-        "spend": rng.gamma(2.0, 30, n),
-        "plan": rng.choice(["basic", "pro", "team"], n, p=[0.6 - shift * 0.3, 0.3 + shift * 0.2, 0.1 + shift * 0.1]),
-        "empty": np.full(n, np.nan),
-        "signup": pd.date_range("2024-01-01", periods=n, freq="h"),
-    })
+    return pd.DataFrame(
+        {
+            "tenure": rng.normal(12 + shift * 8, 4, n),
+            "spend": rng.gamma(2.0, 30, n),
+            "plan": rng.choice(
+                ["basic", "pro", "team"], n, p=[0.6 - shift * 0.3, 0.3 + shift * 0.2, 0.1 + shift * 0.1]
+            ),
+            "empty": np.full(n, np.nan),
+            "signup": pd.date_range("2024-01-01", periods=n, freq="h"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +139,9 @@ def test_selecting_a_feature_plots_its_distribution(result, current: pd.DataFram
     fig = dash.distribution_figure
     assert list(fig.data[0].y) == pytest.approx(result.plots["spend"]["reference"])
     assert list(fig.data[1].y) == pytest.approx(result.plots["spend"]["current"])
-    assert abs(float(np.asarray(fig.data[1].x) @ np.asarray(fig.data[1].y)) - current["spend"].mean()) < \
-        float(np.diff(result.plots["spend"]["edges"])[0])
+    assert abs(float(np.asarray(fig.data[1].x) @ np.asarray(fig.data[1].y)) - current["spend"].mean()) < float(
+        np.diff(result.plots["spend"]["edges"])[0]
+    )
     assert "spend: no drift (ks" in fig.layout.title.text
     assert plotted(dash.distribution_output)["data"][0]["y"] == pytest.approx(result.plots["spend"]["reference"])
     assert "selected" in re.search(r'<tr data-feature="spend"[^>]*>', dash.table_html.value).group(0)
@@ -172,15 +177,22 @@ def test_display_bundle_offline_and_without_a_kernel(result) -> None:
     for output in (*dash.distribution_output.outputs, *dash.history_output.outputs):
         assert not re.search(r"<script|cdn\.plot\.ly", json.dumps(output))  # plotly's mimetype, no CDN script
     # a plain interpreter: no IPython, no kernel
-    code = ("import numpy as np, pandas as pd\nfrom nbmlops.monitoring import detect_drift\n"
-            "from nbmlops.widgets import DriftDashboard\nrng = np.random.default_rng(0)\n"
-            "r = detect_drift(pd.DataFrame({'x': rng.normal(0, 1, 200)}), pd.DataFrame({'x': rng.normal(2, 1, 200)}),"
-            " parallel=False)\nd = DriftDashboard(r)\nb = d._repr_mimebundle_()\n"
-            "print(d.selected, sorted(b), len(d.distribution_output.outputs))\n")
+    code = (
+        "import numpy as np, pandas as pd\nfrom nbmlops.monitoring import detect_drift\n"
+        "from nbmlops.widgets import DriftDashboard\nrng = np.random.default_rng(0)\n"
+        "r = detect_drift(pd.DataFrame({'x': rng.normal(0, 1, 200)}), pd.DataFrame({'x': rng.normal(2, 1, 200)}),"
+        " parallel=False)\nd = DriftDashboard(r)\nb = d._repr_mimebundle_()\n"
+        "print(d.selected, sorted(b), len(d.distribution_output.outputs))\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["x", "['application/vnd.jupyter.widget-view+json',", "'text/html',",
-                                   "'text/plain']", "1"]
+    assert done.stdout.split() == [
+        "x",
+        "['application/vnd.jupyter.widget-view+json',",
+        "'text/html',",
+        "'text/plain']",
+        "1",
+    ]
 
 
 def test_bad_input_says_what_to_pass(result) -> None:
@@ -213,8 +225,10 @@ def churn(store) -> str:
 
 
 def test_history_shows_every_stored_window(store, churn: str) -> None:
-    runs = [monitor_model(churn, frame(400, shift=s, seed=20 + i).drop(columns=["empty", "signup"]), store=store)
-            for i, s in enumerate([0.0, 0.0, 1.0])]
+    runs = [
+        monitor_model(churn, frame(400, shift=s, seed=20 + i).drop(columns=["empty", "signup"]), store=store)
+        for i, s in enumerate([0.0, 0.0, 1.0])
+    ]
     dash = DriftDashboard.history("churn", store=store)
     ids = [r.result_id for r in runs]
     assert [v for _, v in dash.result_picker.options] == ids[::-1]  # newest first, the newest shown

@@ -27,19 +27,31 @@ def features(db_url: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Featur
 def events(n: int = 200) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-    return pd.DataFrame({"customer_id": rng.integers(1, 6, n), "ts": now - pd.to_timedelta(np.arange(n)[::-1],
-                                                                                            unit="min"),
-                         "amount": rng.gamma(2.0, 30, n).round(2), "plan": rng.choice(["basic", "pro"], n)})
+    return pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, 6, n),
+            "ts": now - pd.to_timedelta(np.arange(n)[::-1], unit="min"),
+            "amount": rng.gamma(2.0, 30, n).round(2),
+            "plan": rng.choice(["basic", "pro"], n),
+        }
+    )
 
 
 def test_sets_features_statistics_vectors_and_online_values(features: FeatureStore) -> None:
     frame = events()
-    tx = FeatureSet("transactions", entities=["customer_id"], timestamp="ts",
-                    features=["amount", "plan", Expr("big", "amount > 100")], description="card payments")
+    tx = FeatureSet(
+        "transactions",
+        entities=["customer_id"],
+        timestamp="ts",
+        features=["amount", "plan", Expr("big", "amount > 100")],
+        description="card payments",
+    )
     tx.ingest(frame, store=features)
-    features.get_offline_features(FeatureVector("churn", ["transactions.amount", "transactions.big"]),
-                                  frame[["customer_id", "ts"]].drop_duplicates(["customer_id", "ts"]).head(20),
-                                  timestamp_column="ts")
+    features.get_offline_features(
+        FeatureVector("churn", ["transactions.amount", "transactions.big"]),
+        frame[["customer_id", "ts"]].drop_duplicates(["customer_id", "ts"]).head(20),
+        timestamp_column="ts",
+    )
     browser = FeatureBrowser(store=features)
     assert browser.message is None and browser.sets == ["transactions"] and browser.info.version == 1
     facts = html.unescape(browser.summary_html.value)
@@ -78,7 +90,8 @@ def test_sets_features_statistics_vectors_and_online_values(features: FeatureSto
     # browsing records no vector in the catalog
     assert [v["name"] for v in features.catalog.vectors()] == ["churn"]
     assert latest_values("transactions", {"customer_id": 3}, features).rows[0]["big"] == bool(
-        latest.loc[3, "amount"] > 100)
+        latest.loc[3, "amount"] > 100
+    )
 
 
 def test_models_trained_on_a_feature(features: FeatureStore) -> None:
@@ -88,7 +101,8 @@ def test_models_trained_on_a_feature(features: FeatureStore) -> None:
 
     frame = events()
     FeatureSet("transactions", entities=["customer_id"], timestamp="ts", features=["amount"]).ingest(
-        frame, store=features)
+        frame, store=features
+    )
     entity = frame[["customer_id", "ts"]].drop_duplicates(["customer_id", "ts"]).head(30).copy()
     entity["y"] = np.arange(len(entity)) % 2
     with nbmlops.start_run("train", store=features.meta):

@@ -38,12 +38,17 @@ def assert_message(widget, start: str) -> None:
     assert "Traceback" not in static and widget.message[:30] in static.replace("&#x27;", "'")
 
 
-def test_an_unreachable_database_is_a_message_until_it_is_back(unreachable: str, home: Path, make_notebook,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_database_is_a_message_until_it_is_back(
+    unreachable: str, home: Path, make_notebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
     notebook = make_notebook([("x = 1", ["step:a"])])
     frame = pd.DataFrame({"customer_id": [1], "ts": pd.to_datetime(["2024-01-01"])})
-    widgets = [ModelRegistry(home=home), FeatureBrowser(home=home), PipelineView(notebook, home=home),
-               TrainingSetInspector(frame, home=home)]
+    widgets = [
+        ModelRegistry(home=home),
+        FeatureBrowser(home=home),
+        PipelineView(notebook, home=home),
+        TrainingSetInspector(frame, home=home),
+    ]
     for widget in widgets:
         assert_message(widget, "the database could not be read")
     monkeypatch.delenv("NBMLOPS_DB_URL")  # the database is back (the project's SQLite)

@@ -39,8 +39,14 @@ def register_three(store, frame: pd.DataFrame) -> list[str]:
         with start_run(f"train{i}", params={"C": 0.1 * (i + 1)}, store=store) as run:
             run.log_metrics({"auc": auc, "f1": f1})
             model = LogisticRegression(C=0.1 * (i + 1)).fit(frame, target)
-            register_model(model, "churn", run=run, reference_data=frame, store=store,
-                           aliases=["production"] if i == 0 else ["staging"] if i == 1 else [])
+            register_model(
+                model,
+                "churn",
+                run=run,
+                reference_data=frame,
+                store=store,
+                aliases=["production"] if i == 0 else ["staging"] if i == 1 else [],
+            )
             run_ids.append(run.id)
     return run_ids
 
@@ -72,8 +78,7 @@ def test_promote_with_confirmation_moves_the_alias_and_records_who(store, frame,
     widget.cancel_button.click()  # cancel: the store is as it was
     assert widget.pending is None and widget.confirm_box.layout.display == "none"
     assert get_model_version("churn@production", store=store).version == 1
-    assert [(m.alias, m.version) for m in alias_history("churn", store=store)] == [("staging", 2),
-                                                                                    ("production", 1)]
+    assert [(m.alias, m.version) for m in alias_history("churn", store=store)] == [("staging", 2), ("production", 1)]
     assert "cancelled: nothing changed" in widget.result_html.value
 
     monkeypatch.setattr("getpass.getuser", lambda: "alice")
@@ -89,8 +94,11 @@ def test_promote_with_confirmation_moves_the_alias_and_records_who(store, frame,
     # the script form: promote staging's version (2) to champion, then v3 to staging
     assert widget.promote("staging", "champion") is None
     assert widget.promote(3, "staging") == 2
-    assert {m.name: m.aliases for m in list_models(store=store)}["churn"] == {"production": 2, "staging": 3,
-                                                                             "champion": 2}
+    assert {m.name: m.aliases for m in list_models(store=store)}["churn"] == {
+        "production": 2,
+        "staging": 3,
+        "champion": 2,
+    }
     with pytest.raises(NbmlopsError, match="model 'churn' has no version 9"):
         widget.promote(9, "production")
     with pytest.raises(NbmlopsError, match="has no alias 'nope'"):
@@ -121,25 +129,33 @@ def test_lineage_of_a_version_reaches_run_notebook_data_and_drift(store, frame) 
     assert not widget.lineage.of_kind("drift_result")  # the drift result was of v2
 
 
-def test_pipeline_lineage_names_notebook_cells_and_the_feature_vector(db_url, home, monkeypatch,
-                                                                      make_notebook) -> None:
+def test_pipeline_lineage_names_notebook_cells_and_the_feature_vector(db_url, home, monkeypatch, make_notebook) -> None:
     monkeypatch.setenv("NBMLOPS_DB_URL", db_url)
     from nbmlops.pipeline import compile_notebook
     from nbmlops.runners import run_pipeline
 
     cells = [
-        ("import nbmlops, pandas as pd, numpy as np\n"
-         "from sklearn.linear_model import LogisticRegression\n"
-         "from nbmlops.features import FeatureSet, FeatureVector, get_offline_features", ["setup"]),
-        ("events = pd.DataFrame({'customer_id': [1, 2, 1, 2], 'ts': pd.to_datetime(['2024-01-01', '2024-01-01', "
-         "'2024-01-02', '2024-01-02']), 'amount': [1.0, 2.0, 3.0, 4.0]})\n"
-         "FeatureSet('tx', entities=['customer_id'], timestamp='ts').ingest(events)", ["step:features"]),
-        ("vec = FeatureVector('churn_vec', ['tx.amount'])\n"
-         "entities = pd.DataFrame({'customer_id': [1, 2, 1, 2], 'y': [0, 1, 0, 1], "
-         "'ts': pd.to_datetime(['2024-01-03', '2024-01-03', '2024-01-04', '2024-01-04'])})\n"
-         "train = get_offline_features(vec, entities, timestamp_column='ts')\n"
-         "model = LogisticRegression().fit(train[['amount']], train['y'])\n"
-         "nbmlops.register_model(model, 'pit', reference_data=train[['amount']])", ["step:train"]),
+        (
+            "import nbmlops, pandas as pd, numpy as np\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from nbmlops.features import FeatureSet, FeatureVector, get_offline_features",
+            ["setup"],
+        ),
+        (
+            "events = pd.DataFrame({'customer_id': [1, 2, 1, 2], 'ts': pd.to_datetime(['2024-01-01', '2024-01-01', "
+            "'2024-01-02', '2024-01-02']), 'amount': [1.0, 2.0, 3.0, 4.0]})\n"
+            "FeatureSet('tx', entities=['customer_id'], timestamp='ts').ingest(events)",
+            ["step:features"],
+        ),
+        (
+            "vec = FeatureVector('churn_vec', ['tx.amount'])\n"
+            "entities = pd.DataFrame({'customer_id': [1, 2, 1, 2], 'y': [0, 1, 0, 1], "
+            "'ts': pd.to_datetime(['2024-01-03', '2024-01-03', '2024-01-04', '2024-01-04'])})\n"
+            "train = get_offline_features(vec, entities, timestamp_column='ts')\n"
+            "model = LogisticRegression().fit(train[['amount']], train['y'])\n"
+            "nbmlops.register_model(model, 'pit', reference_data=train[['amount']])",
+            ["step:train"],
+        ),
     ]
     notebook = make_notebook(cells)
     result = run_pipeline(compile_notebook(notebook), home=home)

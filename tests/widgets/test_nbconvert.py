@@ -27,48 +27,91 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def fill_project(home: Path, make_notebook) -> Path:
-    pipeline = make_notebook([("n = 3", ["parameters"]), ("data = list(range(n))", ["step:prepare"]),
-                              ("total = sum(data)", ["step:train"])], name="pipe.ipynb")
+    pipeline = make_notebook(
+        [("n = 3", ["parameters"]), ("data = list(range(n))", ["step:prepare"]), ("total = sum(data)", ["step:train"])],
+        name="pipe.ipynb",
+    )
     run_pipeline(compile_notebook(pipeline), home=home)
     store = open_store(home)
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"tenure": rng.normal(12, 4, 200), "spend": rng.gamma(2.0, 30, 200)})
-    register_model(LogisticRegression().fit(frame, frame["tenure"] > 12), "churn", reference_data=frame,
-                   aliases=["production"], store=store, metrics={"auc": 0.8})
+    register_model(
+        LogisticRegression().fit(frame, frame["tenure"] > 12),
+        "churn",
+        reference_data=frame,
+        aliases=["production"],
+        store=store,
+        metrics={"auc": 0.8},
+    )
     monitor_model("churn@production", frame.assign(tenure=frame["tenure"] + 8), store=store)
     features = FeatureStore(home)
-    FeatureSet("tx", entities=["customer_id"], timestamp="ts").ingest(pd.DataFrame({
-        "customer_id": [1, 2], "ts": pd.to_datetime(["2024-01-01", "2024-01-02"]), "amount": [1.0, 2.0]}),
-        store=features)
+    FeatureSet("tx", entities=["customer_id"], timestamp="ts").ingest(
+        pd.DataFrame({"customer_id": [1, 2], "ts": pd.to_datetime(["2024-01-01", "2024-01-02"]), "amount": [1.0, 2.0]}),
+        store=features,
+    )
     features.close()
     return pipeline
 
 
 def test_magics_render_save_state_and_leave_static_html(home: Path, make_notebook, tmp_path: Path) -> None:
     pipeline = fill_project(home, make_notebook)
-    cells = ["%load_ext nbmlops", "%nbmlops runs --all", "%nbmlops models churn", "%nbmlops features",
-             "%nbmlops drift churn", f"%nbmlops pipeline --notebook {pipeline.name}", "%nbmlops models nope",
-             "%nbmlops drift nope", "%nbmlops bogus", "%nbmlops runs", "%nbmlops pipeline"]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells],
-                                        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                 "language": "python"}})
+    cells = [
+        "%load_ext nbmlops",
+        "%nbmlops runs --all",
+        "%nbmlops models churn",
+        "%nbmlops features",
+        "%nbmlops drift churn",
+        f"%nbmlops pipeline --notebook {pipeline.name}",
+        "%nbmlops models nope",
+        "%nbmlops drift nope",
+        "%nbmlops bogus",
+        "%nbmlops runs",
+        "%nbmlops pipeline",
+    ]
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     source = tmp_path / "browse.ipynb"
     nbformat.write(notebook, source)
-    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                           "--ExecutePreprocessor.timeout=300", "--output", "browsed.ipynb", str(source)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          # the kernel "belongs to" pipe.ipynb, as JupyterLab would say: %nbmlops runs/pipeline use it
-                          env={**os.environ, "NBMLOPS_HOME": str(home), "JPY_SESSION_NAME": str(pipeline)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=300",
+            "--output",
+            "browsed.ipynb",
+            str(source),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        # the kernel "belongs to" pipe.ipynb, as JupyterLab would say: %nbmlops runs/pipeline use it
+        env={**os.environ, "NBMLOPS_HOME": str(home), "JPY_SESSION_NAME": str(pipeline)},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     executed = json.loads((tmp_path / "browsed.ipynb").read_text())
     outputs = [cell.get("outputs", []) for cell in executed["cells"]]
     for i, cell_outputs in enumerate(outputs):
         assert not [o for o in cell_outputs if o["output_type"] == "error"], (cells[i], cell_outputs)
         assert "Traceback" not in json.dumps(cell_outputs), cells[i]
-    expected = {1: ("nbmlops-w-table", "succeeded"), 2: ("churn", "@production"), 3: ("tx", "customer_id"),
-                4: ("Dataset drift: yes", "tenure"), 5: ("nbmlops-pipeline-dag", "prepare"),
-                6: ("no model &#x27;nope&#x27;", "churn"), 7: ("no model &#x27;nope&#x27;", "churn"),
-                9: ("Runs of pipe", "succeeded"), 10: ("nbmlops-pipeline-dag", "train")}
+    expected = {
+        1: ("nbmlops-w-table", "succeeded"),
+        2: ("churn", "@production"),
+        3: ("tx", "customer_id"),
+        4: ("Dataset drift: yes", "tenure"),
+        5: ("nbmlops-pipeline-dag", "prepare"),
+        6: ("no model &#x27;nope&#x27;", "churn"),
+        7: ("no model &#x27;nope&#x27;", "churn"),
+        9: ("Runs of pipe", "succeeded"),
+        10: ("nbmlops-pipeline-dag", "train"),
+    }
     state = executed["metadata"]["widgets"][WIDGET_STATE]["state"]
     for index, needles in expected.items():
         (shown,) = [o for o in outputs[index] if o["output_type"] == "execute_result"]

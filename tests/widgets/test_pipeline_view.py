@@ -49,8 +49,9 @@ def test_layers_statuses_and_cache_of_the_last_run(project: Path, make_notebook)
 
     first = run_pipeline(compile_notebook(notebook), home=project)
     view.refresh_button.click()
-    assert view.run.id == first.run_id and statuses(view) == dict.fromkeys(("prepare", "train", "split", "report"),
-                                                                            "succeeded")
+    assert view.run.id == first.run_id and statuses(view) == dict.fromkeys(
+        ("prepare", "train", "split", "report"), "succeeded"
+    )
     again = run_pipeline(compile_notebook(notebook), home=project)
     view.refresh()
     assert view.run.id == again.run_id and set(statuses(view).values()) == {"cached"}
@@ -68,8 +69,11 @@ def test_follows_a_run_in_another_process(project: Path, make_notebook) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # until the new run is in the store with train running
             candidate = PipelineView(notebook, home=project)
-            if candidate.run is not None and candidate.run.status == "running" and \
-                    statuses(candidate).get("train") == "running":
+            if (
+                candidate.run is not None
+                and candidate.run.status == "running"
+                and statuses(candidate).get("train") == "running"
+            ):
                 view = candidate
                 break
             candidate.stop()
@@ -87,8 +91,7 @@ def test_follows_a_run_in_another_process(project: Path, make_notebook) -> None:
     assert process.returncode == 0, process.stdout.read().decode()[-2000:]
 
 
-def test_a_notebook_that_cannot_be_found_or_compiled_is_a_message(project: Path, tmp_path: Path,
-                                                                    make_notebook) -> None:
+def test_a_notebook_that_cannot_be_found_or_compiled_is_a_message(project: Path, tmp_path: Path, make_notebook) -> None:
     view = PipelineView(tmp_path / "nope.ipynb")
     assert view.message == f"no notebook {tmp_path / 'nope.ipynb'}"
     bad = make_notebook([("x = 1", ["step:a"]), ("y = 2", ["step:a,b"])], name="bad.ipynb")

@@ -30,15 +30,24 @@ def fill(store, n: int = N_RUNS) -> list[dict]:
     made = []
     for i in range(n):
         params = {"C": CS[i % 3], "depth": i % 5, "name": f"m{i % 2}"}
-        run_id = store.create_run(run_id=f"r{i:04d}", pipeline="churn" if i % 4 else "other", params=params,
-                                  started_at=t0 + i)
+        run_id = store.create_run(
+            run_id=f"r{i:04d}", pipeline="churn" if i % 4 else "other", params=params, started_at=t0 + i
+        )
         curve = [0.5 + i / 1000 + k / 100 for k in range(4)]
         for step, value in enumerate(curve):
             store.log_metric(run_id, "auc", value, step=step)
         store.log_metric(run_id, "loss", 1 - curve[-1])
         store.finish_run(run_id, "failed" if i % 10 == 0 else "succeeded", ended_at=t0 + i + 1 + i % 7)
-        made.append({"id": run_id, **params, "auc": curve[-1], "curve": curve,
-                     "pipeline": "churn" if i % 4 else "other", "duration": 1 + i % 7})
+        made.append(
+            {
+                "id": run_id,
+                **params,
+                "auc": curve[-1],
+                "curve": curve,
+                "pipeline": "churn" if i % 4 else "other",
+                "duration": 1 + i % 7,
+            }
+        )
     return made
 
 
@@ -149,9 +158,12 @@ CELLS = [
     ("import nbmlops", ["setup"]),
     ("C = 1.0\ndepth = 2", ["parameters"]),
     ("data = list(range(10))", ["step:prepare"]),
-    ("score = -abs(C - 1.5) - depth / 100\nnbmlops.log_metric('score', score)\n"
-     "for i in range(3):\n    nbmlops.log_metric('loss', 1 / (i + 1 + C), step=i)\n"
-     "open('model.txt', 'w').write(str(score))\nnbmlops.log_artifact('model.txt')", ["step:train"]),
+    (
+        "score = -abs(C - 1.5) - depth / 100\nnbmlops.log_metric('score', score)\n"
+        "for i in range(3):\n    nbmlops.log_metric('loss', 1 / (i + 1 + C), step=i)\n"
+        "open('model.txt', 'w').write(str(score))\nnbmlops.log_artifact('model.txt')",
+        ["step:train"],
+    ),
     ("summary = round(score, 3)", ["step:report"]),
 ]
 
@@ -234,8 +246,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_postgresql_is_a_message_and_refresh_reads_again(home: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_postgresql_is_a_message_and_refresh_reads_again(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NBMLOPS_DB_URL", f"postgresql+psycopg://nbmlops:nbmlops@127.0.0.1:{free_port()}/nowhere")
     browser = RunsBrowser(home=home)
     assert browser.message.startswith("the database could not be read") and browser.body.layout.display == "none"

@@ -21,9 +21,9 @@ def shell():
     return ip
 
 
-def test_each_command_builds_its_widget_for_this_notebook(shell, home: Path, make_notebook,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture) -> None:
+def test_each_command_builds_its_widget_for_this_notebook(
+    shell, home: Path, make_notebook, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     notebook = make_notebook([("x = 1", ["step:a"])], name="mine.ipynb")
     other = make_notebook([("y = 2", ["step:b"])], name="other.ipynb")
     mine = run_pipeline(compile_notebook(notebook), home=home)
@@ -46,9 +46,12 @@ def test_each_command_builds_its_widget_for_this_notebook(shell, home: Path, mak
     assert shell.run_line_magic("nbmlops", "runs").pipeline is None  # no notebook to say: every run
 
     capsys.readouterr()
-    for line, message in (("", "needs a command"), ("bogus", "invalid choice: 'bogus'"),
-                          ("drift", "the following arguments are required: uri"),
-                          ('runs --filter "unclosed', "can't parse"),
-                          ("pipeline --notebook nope.ipynb", "--notebook nope.ipynb: no such file")):
+    for line, message in (
+        ("", "needs a command"),
+        ("bogus", "invalid choice: 'bogus'"),
+        ("drift", "the following arguments are required: uri"),
+        ('runs --filter "unclosed', "can't parse"),
+        ("pipeline --notebook nope.ipynb", "--notebook nope.ipynb: no such file"),
+    ):
         assert shell.run_line_magic("nbmlops", line) is None
         assert message in capsys.readouterr().err, line

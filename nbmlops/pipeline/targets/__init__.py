@@ -30,13 +30,27 @@ class Target(NamedTuple):
     options: tuple[str, ...] = ()  # the keyword options its writer takes (e.g. kernel_name)
 
 
-TARGETS: dict[str, Target] = {t.name: t for t in (
-    Target("json", "nbmlops.pipeline.targets:write_spec", "file", ".pipeline.json", "pipeline.json: the spec"),
-    Target("papermill", "nbmlops.pipeline.targets.papermill:write_papermill_target", "folder", "_papermill",
-           "a parameterized notebook per step, plus pipeline.json", ("kernel_name",)),
-    Target("ray", "nbmlops.pipeline.targets.ray:write_ray_target", "file", "_ray.py",
-           "a standalone Python module that runs the pipeline on Ray"),
-)}
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("json", "nbmlops.pipeline.targets:write_spec", "file", ".pipeline.json", "pipeline.json: the spec"),
+        Target(
+            "papermill",
+            "nbmlops.pipeline.targets.papermill:write_papermill_target",
+            "folder",
+            "_papermill",
+            "a parameterized notebook per step, plus pipeline.json",
+            ("kernel_name",),
+        ),
+        Target(
+            "ray",
+            "nbmlops.pipeline.targets.ray:write_ray_target",
+            "file",
+            "_ray.py",
+            "a standalone Python module that runs the pipeline on Ray",
+        ),
+    )
+}
 
 
 class OverwriteError(NbmlopsError):
@@ -50,8 +64,9 @@ def target(name: str) -> Target:
     return found
 
 
-def write_target(spec: PipelineSpec, name: str, output: str | os.PathLike[str], *, force: bool = False,
-                 **options: Any) -> list[Path]:
+def write_target(
+    spec: PipelineSpec, name: str, output: str | os.PathLike[str], *, force: bool = False, **options: Any
+) -> list[Path]:
     """Write `spec` as target `name` at `output`; the paths written. `options` the target doesn't take (a
     kernel name for a Ray module) are ignored. Refuses (OverwriteError) to replace the
     source notebook, or without `force` any existing file nbmlops didn't write."""
@@ -64,8 +79,10 @@ def write_target(spec: PipelineSpec, name: str, output: str | os.PathLike[str], 
     if chosen.output == "folder" and out.exists() and not out.is_dir():
         raise NbmlopsError(f"--target {name} writes a folder, and {shown} is a file")
     if chosen.output == "file" and out.is_dir():
-        raise NbmlopsError(f"--target {name} writes a file, and {shown} is a folder; name the file, e.g. "
-                           f"{shown / ('pipeline.json' if name == 'json' else 'pipeline' + chosen.suffix)}")
+        raise NbmlopsError(
+            f"--target {name} writes a file, and {shown} is a folder; name the file, e.g. "
+            f"{shown / ('pipeline.json' if name == 'json' else 'pipeline' + chosen.suffix)}"
+        )
     folder = out if chosen.output == "folder" else out.parent  # what must be (or become) a folder
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
@@ -75,8 +92,11 @@ def write_target(spec: PipelineSpec, name: str, output: str | os.PathLike[str], 
     for step in spec.steps:  # a spec built in code never went through the spec file's checks
         if "/" in step.name or "\\" in step.name or step.name in (".", ".."):
             raise NbmlopsError(f"step name '{step.name}' can't be a file name")
-    planned = [out / f"{step.name}.ipynb" for step in spec.steps] + [out / "pipeline.json"] \
-        if chosen.output == "folder" else [out]
+    planned = (
+        [out / f"{step.name}.ipynb" for step in spec.steps] + [out / "pipeline.json"]
+        if chosen.output == "folder"
+        else [out]
+    )
     check_overwrite(spec, planned, force)
     module, _, function = chosen.writer.partition(":")
     given = {key: value for key, value in options.items() if key in chosen.options and value is not None}
@@ -96,8 +116,7 @@ def reached_path(path: Path) -> Path:
     current = Path(absolute.anchor)
     for part in absolute.parts[1:]:
         if part == ".." and not current.exists():
-            raise NbmlopsError(f"can't write {path}: '..' after a folder that does not exist; give the path "
-                               "without it")
+            raise NbmlopsError(f"can't write {path}: '..' after a folder that does not exist; give the path without it")
         current = current / part
         if current.exists() or part == "..":
             current = Path(os.path.realpath(current))
@@ -112,8 +131,9 @@ def check_overwrite(spec: PipelineSpec, paths: list[Path], force: bool) -> None:
         if os.path.realpath(path) == notebook:
             raise OverwriteError(f"{path} is the notebook itself; nbmlops never writes over it")
         if not force and not written_by_nbmlops(path):
-            raise OverwriteError(f"{path} exists and nbmlops did not write it; choose another output or pass "
-                                 "--force to replace it")
+            raise OverwriteError(
+                f"{path} exists and nbmlops did not write it; choose another output or pass --force to replace it"
+            )
 
 
 def written_by_nbmlops(path: Path) -> bool:

@@ -20,8 +20,27 @@ from nbmlops.pipeline.graph import topological_order
 from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
 
 # names the generated module itself uses: steps and variables must not shadow them
-MODULE_NAMES = {"argparse", "ray", "Cell", "collect", "run_step", "start", "finish", "save_outputs", "as_bool",
-                "as_literal", "NOTEBOOK", "PIPELINE", "SETUP", "run", "main", "parse_args", "ctx", "refs", "values"}
+MODULE_NAMES = {
+    "argparse",
+    "ray",
+    "Cell",
+    "collect",
+    "run_step",
+    "start",
+    "finish",
+    "save_outputs",
+    "as_bool",
+    "as_literal",
+    "NOTEBOOK",
+    "PIPELINE",
+    "SETUP",
+    "run",
+    "main",
+    "parse_args",
+    "ctx",
+    "refs",
+    "values",
+}
 ARG_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "as_bool"}
 
 
@@ -44,10 +63,12 @@ def render_ray_module(spec: PipelineSpec) -> str:
     functions = _function_names(order, variables)
     refs = {v: v if v not in set(functions.values()) | MODULE_NAMES | {"params"} else f"{v}_ref" for v in variables}
     notebook = Path(spec.notebook_path).name
-    options = [f"    parser.add_argument({_flag(p.name)!r}, dest={p.name!r}, "
-               f"type={ARG_TYPES.get(p.type, 'as_literal')}, default={p.default!r},\n"
-               "                        help='default: %(default)r')"
-               for p in spec.parameters]
+    options = [
+        f"    parser.add_argument({_flag(p.name)!r}, dest={p.name!r}, "
+        f"type={ARG_TYPES.get(p.type, 'as_literal')}, default={p.default!r},\n"
+        "                        help='default: %(default)r')"
+        for p in spec.parameters
+    ]
     example = " ".join(f"{_flag(p.name)} {p.default!r}" for p in spec.parameters[:2])
     lines = [
         f'"""Pipeline {spec.name!r} on Ray, compiled by nbmlops {__version__} from {notebook}',
@@ -57,7 +78,8 @@ def render_ray_module(spec: PipelineSpec) -> str:
         "notebook); the values steps hand each other travel as object refs. The notebook is not needed.",
         "",
         f"    python {{this file}} {example} [--ray-address ADDR] [--save-outputs DIR]".replace(
-            "{this file}", "pipeline_ray.py"),
+            "{this file}", "pipeline_ray.py"
+        ),
         '"""',
         "",
         "from __future__ import annotations",
@@ -156,8 +178,10 @@ def _step_function(step: Step, function: str) -> list[str]:
 
 
 def _run_function(steps: list[Step], functions: dict[str, str], refs: dict[str, str]) -> list[str]:
-    body = ["def run(ctx: dict) -> dict:",
-            '    """Start every step (Ray runs each once its inputs exist); the values they made, by step."""']
+    body = [
+        "def run(ctx: dict) -> dict:",
+        '    """Start every step (Ray runs each once its inputs exist); the values they made, by step."""',
+    ]
     waits = []
     for step in steps:
         call = f"{functions[step.name]}.remote(" + ", ".join(["ctx", *(refs[v] for v in step.inputs)]) + ")"

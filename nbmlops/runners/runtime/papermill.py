@@ -17,9 +17,18 @@ class StepContext:
     """Prepares a step inside its kernel and moves its data: resolves the data folders (relative ones against
     where papermill started), moves to the working directory, and points metric logging at the run."""
 
-    def __init__(self, step: str, data_dir: str = "data", input_dirs: dict[str, str] | None = None,
-                 output_dir: str = "", *, workdir: str = "", run_id: str = "", home: str = "",
-                 params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        step: str,
+        data_dir: str = "data",
+        input_dirs: dict[str, str] | None = None,
+        output_dir: str = "",
+        *,
+        workdir: str = "",
+        run_id: str = "",
+        home: str = "",
+        params: dict[str, Any] | None = None,
+    ) -> None:
         start = Path.cwd()
         self.step = step
         self.params = dict(params or {})
@@ -55,8 +64,10 @@ class StepContext:
 
         missing = [name for name in names if name not in namespace]
         if missing:
-            raise NbmlopsError(f"step '{self.step}' did not define {', '.join(map(repr, missing))}, which later "
-                               "steps read (was it assigned only in a branch that didn't run?)")
+            raise NbmlopsError(
+                f"step '{self.step}' did not define {', '.join(map(repr, missing))}, which later "
+                "steps read (was it assigned only in a branch that didn't run?)"
+            )
         self.output_dir.mkdir(parents=True, exist_ok=True)
         manifest = {name: save_value(name, namespace[name], self.output_dir).to_dict() for name in names}
         write_json(self.output_dir / MANIFEST, {"step": self.step, "outputs": manifest})
@@ -76,8 +87,10 @@ def stored_input(var: str, folder: Path) -> tuple[Any, Path]:
         path = folder / f"{var}{extension}"
         if path.is_file():
             return StoredValue(var, path.name, fmt, "", "", path.stat().st_size), folder
-    raise NbmlopsError(f"input '{var}' is not in {folder}: run the step that makes it first, or pass its folder "
-                       "with -p nbmlops_input_dirs / -p nbmlops_data_dir")
+    raise NbmlopsError(
+        f"input '{var}' is not in {folder}: run the step that makes it first, or pass its folder "
+        "with -p nbmlops_input_dirs / -p nbmlops_data_dir"
+    )
 
 
 def read_manifest(folder: str | Path) -> dict[str, dict[str, Any]]:

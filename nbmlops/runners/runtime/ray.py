@@ -80,8 +80,16 @@ def _parse(text: str, kind: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def start(pipeline: str, notebook: str, params: dict[str, Any], *, address: str | None = None,
-          num_cpus: int | None = None, workdir: str | Path | None = None, track: bool = True) -> dict[str, Any]:
+def start(
+    pipeline: str,
+    notebook: str,
+    params: dict[str, Any],
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    workdir: str | Path | None = None,
+    track: bool = True,
+) -> dict[str, Any]:
     """Connect to Ray and (with `track`) start a run in the nbmlops store; the context every step gets."""
     import ray
 
@@ -91,15 +99,22 @@ def start(pipeline: str, notebook: str, params: dict[str, Any], *, address: str 
     folder = folder.parent if folder.is_file() else folder
     if not ray.is_initialized():
         init_ray(address, num_cpus=num_cpus)
-    ctx: dict[str, Any] = {"pipeline": pipeline, "params": params, "workdir": str(folder), "run_id": None,
-                           "home": None}
+    ctx: dict[str, Any] = {"pipeline": pipeline, "params": params, "workdir": str(folder), "run_id": None, "home": None}
     if track:
         from nbmlops.store.home import project_home
         from nbmlops.tracking import start_run
 
         home = project_home(folder)
-        run = start_run(pipeline, params=params, kind="pipeline", pipeline=pipeline, backend="ray",
-                        notebook_path=str(folder / notebook), tags={"compiled": "ray"}, home=home)
+        run = start_run(
+            pipeline,
+            params=params,
+            kind="pipeline",
+            pipeline=pipeline,
+            backend="ray",
+            notebook_path=str(folder / notebook),
+            tags={"compiled": "ray"},
+            home=home,
+        )
         ctx.update(run_id=run.id, home=str(home), _run=run)
     return ctx
 
@@ -129,8 +144,15 @@ def finish(ctx: dict[str, Any]) -> Iterator[None]:
         run.end(StepStatus.SUCCEEDED)
 
 
-def run_step(notebook: str, name: str, setup: list[Cell], ctx: dict[str, Any], inputs: dict[str, Any],
-             outputs: list[str], cells: list[Cell]) -> Any:
+def run_step(
+    notebook: str,
+    name: str,
+    setup: list[Cell],
+    ctx: dict[str, Any],
+    inputs: dict[str, Any],
+    outputs: list[str],
+    cells: list[Cell],
+) -> Any:
     """Run one step as a notebook would: setup and parameters cells, then the step's cells, in a fresh
     namespace holding exactly its inputs; its outputs come back (one value, a tuple, or None)."""
     from nbmlops.runners.execution import fresh_namespace, run_setup, run_step_cells
@@ -142,8 +164,12 @@ def run_step(notebook: str, name: str, setup: list[Cell], ctx: dict[str, Any], i
     namespace = fresh_namespace()
     values = {key: _unpack(value) for key, value in inputs.items()}
     log = OutputLog() if needs_kernel([*spec.setup, *step.cells]) else None  # magics, display: as in a kernel
-    with working_directory(Path(ctx["workdir"])), process_state(), _attached(ctx, name), \
-            kernel_or_none(namespace, log) as kernel:
+    with (
+        working_directory(Path(ctx["workdir"])),
+        process_state(),
+        _attached(ctx, name),
+        kernel_or_none(namespace, log) as kernel,
+    ):
         try:
             run_setup(spec, namespace, ctx["params"], kernel)
             namespace.update({key: bind_to_namespace(value, namespace) for key, value in values.items()})
@@ -180,8 +206,9 @@ def _as_spec(notebook: str, name: str, setup: list[Cell], cells: list[Cell]) -> 
     """The spec pieces the shared execution helpers work from (cell file names, parameter injection)."""
     parameters = [Parameter(p, None, "", cell.index) for cell in setup for p in cell.parameters]
     step = Step(name, [CellCode(c.index, c.code, c.code) for c in cells])
-    spec = PipelineSpec(name, notebook, "", parameters,
-                        [CellCode(c.index, c.code, c.code, "setup") for c in setup], [step])
+    spec = PipelineSpec(
+        name, notebook, "", parameters, [CellCode(c.index, c.code, c.code, "setup") for c in setup], [step]
+    )
     return spec, step
 
 

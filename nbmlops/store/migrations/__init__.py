@@ -10,9 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 LOCATION = Path(__file__).resolve().parent
-REVISIONS: tuple[str, ...] = ("0001_tracking", "0002_artifacts_lineage", "0003_registry", "0004_monitoring",
-                              "0005_metrics_latest_index", "0006_reused_step_records",
-                              "0007_feature_catalog", "0008_schedules", "0009_model_alias_history")
+REVISIONS: tuple[str, ...] = (
+    "0001_tracking",
+    "0002_artifacts_lineage",
+    "0003_registry",
+    "0004_monitoring",
+    "0005_metrics_latest_index",
+    "0006_reused_step_records",
+    "0007_feature_catalog",
+    "0008_schedules",
+    "0009_model_alias_history",
+)
 HEAD = REVISIONS[-1]
 # Our own version table, so a PostgreSQL database shared with another Alembic-managed app is no conflict.
 VERSION_TABLE = "nbmlops_alembic_version"

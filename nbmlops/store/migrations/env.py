@@ -11,7 +11,11 @@ connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("nbmlops migrations run through nbmlops.store.db.upgrade(), which passes a connection")
 
-context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
-                  render_as_batch=connection.dialect.name == "sqlite")
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    version_table=VERSION_TABLE,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
 with context.begin_transaction():
     context.run_migrations()

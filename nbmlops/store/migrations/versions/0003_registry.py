@@ -16,8 +16,9 @@ depends_on = None
 
 
 def _model_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["name"], ["registered_models.name"], name=f"fk_{table}_name_registered_models",
-                                   ondelete="CASCADE")
+    return sa.ForeignKeyConstraint(
+        ["name"], ["registered_models.name"], name=f"fk_{table}_name_registered_models", ondelete="CASCADE"
+    )
 
 
 def upgrade() -> None:

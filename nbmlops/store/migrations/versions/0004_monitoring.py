@@ -80,8 +80,9 @@ def upgrade() -> None:
         sa.Column("unseen_current", sa.Float),
         sa.Column("plot", sa.Text),
         sa.PrimaryKeyConstraint("id", name="pk_drift_features"),
-        sa.ForeignKeyConstraint(["result_id"], ["drift_results.id"], name="fk_drift_features_result_id_drift_results",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["result_id"], ["drift_results.id"], name="fk_drift_features_result_id_drift_results", ondelete="CASCADE"
+        ),
     )
     op.create_index("ix_drift_features_result_id", "drift_features", ["result_id"])
     op.create_index("ix_drift_features_series", "drift_features", ["model_name", "feature", "window_end"])

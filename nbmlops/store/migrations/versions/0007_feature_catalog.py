@@ -44,8 +44,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.PrimaryKeyConstraint("name", "version", name="pk_feature_set_versions"),
         sa.UniqueConstraint("name", "fingerprint", name="uq_feature_set_versions_name_fingerprint"),
-        sa.ForeignKeyConstraint(["name"], ["feature_sets.name"], name="fk_feature_set_versions_name_feature_sets",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["name"], ["feature_sets.name"], name="fk_feature_set_versions_name_feature_sets", ondelete="CASCADE"
+        ),
     )
     op.create_table(
         "feature_vectors",

@@ -68,8 +68,9 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.Float),
         sa.PrimaryKeyConstraint("id", name="pk_schedule_occurrences"),
         sa.UniqueConstraint("schedule", "key", name="uq_schedule_occurrences_schedule_key"),
-        sa.ForeignKeyConstraint(["schedule"], ["schedules.name"], name="fk_schedule_occurrences_schedule_schedules",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["schedule"], ["schedules.name"], name="fk_schedule_occurrences_schedule_schedules", ondelete="CASCADE"
+        ),
     )
     op.create_index("ix_schedule_occurrences_status", "schedule_occurrences", ["status", "lease_until"])
     op.create_index("ix_schedule_occurrences_schedule_id", "schedule_occurrences", ["schedule", "id"])
