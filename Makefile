@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	cd labextension && ../$(BIN)/jlpm lint:check
 
 # Two families side by side (CI's 2 cores): the slow subprocess ones (JupyterLab in Chromium, the lifecycle
