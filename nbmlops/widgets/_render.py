@@ -11,6 +11,17 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"  # rendered by plotly's bundled J
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
+def age(seconds: float | None) -> str:
+    """A duration as people read it: '3.2 d', '5.0 h', '12.0 min', '4.1 s'; '' when missing."""
+    if missing(seconds):
+        return ""
+    seconds = float(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"
+
+
 def missing(value: Any) -> bool:
     if value is None:
         return True

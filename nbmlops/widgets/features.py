@@ -18,22 +18,12 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from nbmlops.widgets._base import STYLE, StoreWidget
-from nbmlops.widgets._render import esc, figure_output, fmt, html_output, missing
+from nbmlops.widgets._render import age, esc, figure_output, fmt, html_output, missing
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
     from nbmlops.features import FeatureInfo, FeatureStore, OnlineFeatures, SetInfo
-
-
-def _age(seconds: float | None) -> str:
-    if missing(seconds):
-        return ""
-    seconds = float(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if abs(seconds) >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.1f} s"
 
 
 def _when(seconds: float | None) -> str:
@@ -215,7 +205,7 @@ class FeatureBrowser(StoreWidget):
         facts = [
             ("entities", ", ".join(info.entities)),
             ("timestamp", info.timestamp),
-            ("ttl", _age(info.ttl_s) if info.ttl_s else "none"),
+            ("ttl", age(info.ttl_s) if info.ttl_s else "none"),
             ("version", f"v{info.version}" + (" (current)" if info.version == info.current else "")),
             ("versions", ", ".join(f"v{v}" for v in info.versions)),
             ("rows", f"{info.rows:,}"),
@@ -223,7 +213,7 @@ class FeatureBrowser(StoreWidget):
             ("last ingest (UTC)", _when(info.last_ingest_at)),
             (
                 "freshness",
-                _age(info.freshness_s) + " since the newest event" if info.freshness_s is not None else "no events",
+                age(info.freshness_s) + " since the newest event" if info.freshness_s is not None else "no events",
             ),
             ("online entities", f"{info.online_entities:,}"),
             ("vectors", ", ".join(info.vectors) or "none"),
@@ -330,7 +320,7 @@ class FeatureBrowser(StoreWidget):
             return f'{STYLE}<div class="nbmlops-w-message empty">no online values for {esc(who)}</div>'
         cells = "".join(
             f'<tr data-feature="{esc(k)}"><td>{esc(k)}</td><td>{fmt(v) if v is not None else ""}</td>'
-            f"<td>{_age(ages.get(k))}</td></tr>"
+            f"<td>{age(ages.get(k))}</td></tr>"
             for k, v in row.items()
             if k not in entity
         )

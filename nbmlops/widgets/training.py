@@ -17,22 +17,12 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 
 from nbmlops.widgets._base import STYLE, StoreWidget
-from nbmlops.widgets._render import esc, fmt, missing
+from nbmlops.widgets._render import age, esc, fmt
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from nbmlops.features import FeatureStore, FeatureVector, PointInTimeReport
-
-
-def _age(seconds: float | None) -> str:
-    if missing(seconds):
-        return ""
-    seconds = float(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if abs(seconds) >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.1f} s"
 
 
 class TrainingSetInspector(StoreWidget):
@@ -132,8 +122,8 @@ class TrainingSetInspector(StoreWidget):
                 esc(r["entity"]),
                 esc(r["query_ts"]),
                 esc(r["picked_ts"] or "no event yet"),
-                _age(r["age_s"]),
-                _age(r["ttl_s"]) or "none",
+                age(r["age_s"]),
+                age(r["ttl_s"]) or "none",
                 '<span class="failed">expired</span>' if r["ttl_expired"] else "",
                 esc(r["naive_ts"] or "") + (' <span class="failed">future</span>' if r["leaked"] else ""),
                 values,
