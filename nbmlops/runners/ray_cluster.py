@@ -85,22 +85,28 @@ def child_pids() -> set[int]:
 def end_leftovers(before: set[int], timeout: float = STOP_TIMEOUT_S) -> None:
     """End the children this process started since `before` was taken: what a failed node start leaves
     running (its GCS, agents), which Ray does not stop when its start raises."""
+    terminate(child_pids() - before, timeout)
+
+
+def terminate(pids: set[int] | list[int], timeout: float) -> int:
+    """SIGTERM each process, SIGKILL those still alive after `timeout`; how many were found running."""
     import psutil
 
-    leftovers = []
-    for pid in child_pids() - before:
+    processes = []
+    for pid in pids:
         try:
             process = psutil.Process(pid)
             process.terminate()
-            leftovers.append(process)
+            processes.append(process)
         except psutil.NoSuchProcess:
             continue
-    _, alive = psutil.wait_procs(leftovers, timeout=timeout)
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
     for process in alive:
         try:
             process.kill()
         except psutil.NoSuchProcess:
             continue
+    return len(processes)
 
 
 def cluster_dir() -> Path:
@@ -193,25 +199,10 @@ def start_cluster(
 
 def stop_cluster(folder: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> int:
     """End the local cluster's processes (SIGTERM, then SIGKILL after `timeout`); how many there were."""
-    import psutil
-
     folder = folder or cluster_dir()
-    processes = []
-    for pid in cluster_processes(folder):
-        try:
-            process = psutil.Process(pid)
-            process.terminate()
-            processes.append(process)
-        except psutil.NoSuchProcess:
-            continue
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
-    for process in alive:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            continue
+    ended = terminate(cluster_processes(folder), timeout)
     (folder / STATE_FILE).unlink(missing_ok=True)
-    return len(processes)
+    return ended
 
 
 def cluster_status(folder: Path | None = None) -> dict[str, Any]:
