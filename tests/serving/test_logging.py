@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from test_server import metric
+from test_http_server import metric  # same folder: pytest puts it on sys.path
 
 import nbmlops
 from nbmlops.errors import NbmlopsError

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from serving_helpers import training_data
-from test_server import metric
+from test_http_server import metric  # same folder: pytest puts it on sys.path
 
 from nbmlops.registry import register_model, set_alias
 from nbmlops.serving import serve
