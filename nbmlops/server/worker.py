@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -166,6 +167,9 @@ def run_request(request: dict[str, Any]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    # A Jupyter server started in the background (`nohup jupyter lab &`, a CI job) hands its children SIGINT
+    # ignored, and Python then raises no KeyboardInterrupt: the panel's Stop would do nothing. Ctrl-C as usual.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     folder = Path(argv[0])
     return run_request(json.loads((folder / "request.json").read_text()))
 
