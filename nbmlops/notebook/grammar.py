@@ -9,16 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nbmlops.errors import NbmlopsError, NotebookError
-from nbmlops.names import name_problem
+from nbmlops.errors import NotebookError
 from nbmlops.notebook.reader import Cell
+from nbmlops.step_options import LIMITS, MEMORY, OPTION_KEYS, parse_memory, step_name_problem
 
-# the step grammar's names: the path rule of nbmlops.names (no dots), starting with a letter or '_'
-STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B?|[kmgt]i?b?|B)?$")
 WHOLE = re.compile(r"[0-9]+")
-# the largest option values taken: beyond them a value is a typo, not a request any backend could honour
-LIMITS = {"retries": 100, "cpus": 4096, "gpus": 1024, "memory": 2**50}  # memory: 1 PiB
 
 ROLE_TAGS = {
     "parameters": "parameters",
@@ -45,16 +40,6 @@ class CellRole:
 
 def _error(cell: Cell, path: str, message: str) -> NotebookError:
     return NotebookError(message, path=path, cell=cell.index, first_line=cell.first_line)
-
-
-def step_name_problem(name: object) -> str | None:
-    """Why `name` is not a step name (nbmlops.names' rule without dots, starting with a letter or '_'), or None."""
-    problem = name_problem(name, dots=False)
-    if problem is None and not STEP_NAME.match(name):  # type: ignore[arg-type]  # a str: name_problem checked
-        return "must be letters, digits, '_' or '-', starting with a letter or '_'"
-    if problem is not None and problem.startswith("must be ASCII"):
-        return "must be letters, digits, '_' or '-', starting with a letter or '_'"
-    return problem
 
 
 def _check_step_name(name: str, cell: Cell, path: str, where: str | None, tag: bool = False) -> str:
@@ -104,10 +89,6 @@ def parse_option(key: str, value: str | None, cell: Cell, path: str) -> tuple[st
             raise _error(cell, path, f"'{shown}' is not a size such as 512Mi, 2G or 4GiB (above 0, at most 1 PiB)")
         return key, value
     raise _error(cell, path, f"unknown step option '{key}'")
-
-
-SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
-OPTION_KEYS = ("retries", "cpus", "gpus", "memory", "nocache")
 
 
 def _role_from_tags(cell: Cell, path: str) -> CellRole | None:
@@ -222,16 +203,3 @@ def cell_role(cell: Cell, path: str) -> CellRole:
         role = magic_role or tag_role or CellRole("continue")
     role.code = code
     return role
-
-
-def parse_memory(size: str | int | float) -> int:
-    """Bytes from a SIZE option: `512M`/`2G` are powers of 1000, `512Mi`/`2GiB` powers of 1024, a bare
-    number is bytes (Kubernetes' convention, which the `memory:` tag follows)."""
-    if isinstance(size, int | float):
-        return int(size)
-    match = SIZE.match(str(size))
-    if not match:
-        raise NbmlopsError(f"memory '{size}' is not a size such as 512Mi, 2G or 4GiB")
-    number, unit, binary, _ = match.groups()
-    power = " kmgt".index(unit.lower()) if unit else 0
-    return int(float(number) * (1024 if binary else 1000) ** power)

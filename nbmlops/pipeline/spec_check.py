@@ -11,7 +11,7 @@ from typing import Any
 
 from nbmlops.errors import SpecError
 from nbmlops.names import MAX_NAME_LENGTH, name_problem
-from nbmlops.notebook.grammar import LIMITS, MEMORY, OPTION_KEYS, parse_memory, step_name_problem
+from nbmlops.step_options import LIMITS, MEMORY, OPTION_KEYS, parse_memory, step_name_problem
 
 CELL_KINDS = ("step", "setup", "parameters")
 

@@ -39,7 +39,7 @@ _FRONT_END_BACKENDS = frozenset({"notebook", "nbagg", "widget", "ipympl"})
 def needs_kernel(cells: list[CellCode]) -> bool:
     """Whether these cells behave differently under a kernel than under `exec`: IPython syntax, names only a
     kernel provides, libraries whose output a kernel displays, or a cell whose last statement is an expression
-    (a kernel displays its value)."""
+    (a kernel displays its value; not a `print(...)` call, whose None it doesn't)."""
     return any(
         has_ipython_syntax(cell.source) or _KERNEL_HINT.search(cell.code) or _ends_in_expression(cell.code)
         for cell in cells
@@ -54,7 +54,12 @@ def _ends_in_expression(code: str) -> bool:
         body = ast.parse(code).body
     except SyntaxError:
         return False
-    return bool(body) and isinstance(body[-1], ast.Expr)
+    if not body or not isinstance(body[-1], ast.Expr):
+        return False
+    last = body[-1].value
+    # `print(...)` returns None, which a kernel doesn't display: exec shows the same (only its stdout)
+    is_print = isinstance(last, ast.Call) and isinstance(last.func, ast.Name) and last.func.id == "print"
+    return not is_print
 
 
 class OutputLog:

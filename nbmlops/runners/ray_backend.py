@@ -20,9 +20,9 @@ from concurrent.futures import Future
 from typing import Any
 
 from nbmlops.errors import NbmlopsError, StepFailed
-from nbmlops.notebook.grammar import parse_memory
 from nbmlops.runners.ray_cluster import child_pids, end_leftovers, patient_node_start
 from nbmlops.runners.task import StepOutcome, StepTask
+from nbmlops.step_options import parse_memory
 
 # the store settings a worker must see as the driver does now (tests and users switch them after ray.init)
 PASSED_ENV = ("NBMLOPS_DB_URL", "NBMLOPS_ARTIFACT_ROOT")

@@ -132,12 +132,15 @@ def test_display_handle_updates_its_output_in_place(make_notebook, home: Path) -
 
 
 def test_plain_steps_do_not_start_a_shell(make_notebook, home: Path) -> None:
-    """A step of plain statements runs with exec (no IPython start-up cost) and keeps no notebook."""
-    result = run_pipeline(
-        compile_notebook(make_notebook([("x = 1", ["step:a"]), ("y = x + 1", ["step:b"])])), home=home
-    )
+    """A step of plain statements runs with exec (no IPython start-up cost) and keeps no notebook; a cell
+    ending in `print(...)` is one too (a kernel shows only what it prints), one ending in another call is not."""
+    cells = [("x = 1", ["step:a"]), ("y = x + 1\nprint(y)", ["step:b"]), ("str(y)", ["step:c"])]
+    result = run_pipeline(compile_notebook(make_notebook(cells)), home=home)
     assert result.status == "succeeded"
-    assert "notebook" not in RunDir.open(home, result.run_id).read_status("a")["artifacts"]
+    run = RunDir.open(home, result.run_id)
+    assert "notebook" not in run.read_status("a")["artifacts"]
+    assert "notebook" not in run.read_status("b")["artifacts"]
+    assert "notebook" in run.read_status("c")["artifacts"]
 
 
 @pytest.mark.parametrize("magic", ["%matplotlib qt", "%gui tk", "%debug", "%pylab wx"])

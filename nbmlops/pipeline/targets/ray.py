@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops._version import __version__
-from nbmlops.notebook.grammar import parse_memory
 from nbmlops.pipeline.graph import topological_order
 from nbmlops.pipeline.spec import CellCode, PipelineSpec, Step
+from nbmlops.step_options import parse_memory
 
 # names the generated module itself uses: steps and variables must not shadow them
 MODULE_NAMES = {
