@@ -24,6 +24,7 @@ SUBGROUPS["scheduler"] = "nbmlops.cli.schedule:scheduler"
 SUBGROUPS["check"] = "nbmlops.cli.check:check"
 SUBGROUPS.update(serve="nbmlops.cli.serve:serve", predict="nbmlops.cli.serve:predict")
 SUBGROUPS.update(ray="nbmlops.cli.ray:ray", doctor="nbmlops.cli.doctor:doctor")
+SUBGROUPS["kernels"] = "nbmlops.cli.kernels:kernels"
 SUBGROUPS["gc"] = "nbmlops.cli.gc:gc"
 
 

@@ -19,6 +19,7 @@ import logging
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,29 +76,101 @@ def _register_engine() -> None:
     papermill_engines.register(ENGINE, PooledKernelEngine)
 
 
-class _Kernel:
-    """A started kernel with its client, owned by one worker thread."""
+class _ClaimedManager:
+    """What nbclient asks of a kernel manager, for a kernel the daemon started and this run claimed."""
 
-    def __init__(self, name: str, cwd: Path) -> None:
-        from jupyter_client.manager import AsyncKernelManager
+    has_kernel = True
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    async def is_alive(self) -> bool:
+        from nbmlops.runners.kernel_pool import process_alive
+
+        return process_alive(self.pid)
+
+    async def interrupt_kernel(self) -> None:
+        os.kill(self.pid, signal.SIGINT)
+
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        self.kill()
+
+    async def cleanup_resources(self, restart: bool = False) -> None:
+        return None
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class _Kernel:
+    """A started kernel with its client, owned by one worker thread: one this run started (`start`), or one
+    started ahead by the kernel daemon and claimed for this run alone (`adopt`)."""
+
+    def __init__(self, km: Any, kc: Any, claim: Any = None) -> None:
         from jupyter_core.utils import run_sync
 
         self.run_sync = run_sync
-        self.km = AsyncKernelManager(kernel_name=name)
+        self.km = km
+        self.kc = kc
+        self.claim = claim
+        self.steps_run = 0
+        self.warm_key: str | None = None
+
+    @classmethod
+    def start(cls, name: str, cwd: Path) -> _Kernel:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        km = AsyncKernelManager(kernel_name=name)
         if os.name == "posix":
-            self.km.transport = "ipc"  # local sockets: no open TCP ports for the kernel
-            self.km.ip = os.path.join(tempfile.gettempdir(), f"nbmlops-kernel-{os.getpid()}-{id(self)}")
-        self.run_sync(self.km.start_kernel)(cwd=str(cwd), stdin=subprocess.DEVNULL)
-        self.kc = self.km.client()
+            km.transport = "ipc"  # local sockets: no open TCP ports for the kernel
+            km.ip = os.path.join(tempfile.gettempdir(), f"nbmlops-kernel-{os.getpid()}-{id(km)}")
+        run_sync(km.start_kernel)(cwd=str(cwd), stdin=subprocess.DEVNULL)
+        kernel = cls(km, km.client())
+        kernel._connect()
+        return kernel
+
+    @classmethod
+    def adopt(cls, claim: Any, cwd: Path, env: dict[str, str]) -> _Kernel | None:
+        """The claimed kernel made this run's (its environment and working directory), or None when it can't
+        be (a loaded module changed on disk, the kernel died): the claim is then ended."""
+        from jupyter_client.asynchronous import AsyncKernelClient
+
+        kc = AsyncKernelClient()
+        kc.load_connection_info(claim.connection)
+        kernel = cls(_ClaimedManager(claim.pid), kc, claim)
+        why = ""
+        try:
+            kernel._connect(timeout=10)
+            reply = kernel.run_sync(kc.execute_interactive)(
+                "from nbmlops.runners.runtime.papermill import adopt_kernel as _a\n"
+                f"_a({os.getpid()}, {env!r}, {str(cwd)!r})\n",
+                silent=True,
+                store_history=False,
+                timeout=30,
+                output_hook=lambda _msg: None,
+            )
+            if reply["content"]["status"] != "ok":
+                why = f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}"
+        except Exception as exc:  # noqa: BLE001 - any trouble with a kernel started ahead: start one instead
+            why = f"{type(exc).__name__}: {exc}"
+        if why:
+            logging.getLogger(__name__).info("kernel %d started ahead not used: %s", claim.pid, why)
+            kernel.shutdown()
+            return None
+        return kernel
+
+    def _connect(self, timeout: float = 60) -> None:
         self.kc.start_channels()
         try:
-            self.run_sync(self.kc.wait_for_ready)(timeout=60)
+            self.run_sync(self.kc.wait_for_ready)(timeout=timeout)
         except RuntimeError:
             self.shutdown()
             raise
         self.kc.allow_stdin = False
-        self.steps_run = 0
-        self.warm_key: str | None = None
 
     def run_code(self, code: str, timeout: float = 120) -> bool:
         """Run code quietly; True when it finished without an error."""
@@ -115,9 +188,15 @@ class _Kernel:
         except Exception:  # noqa: BLE001 - a client that never started has nothing to stop
             pass
         self.run_sync(self.km.shutdown_kernel)(now=True)
+        if self.claim is not None:
+            self.claim.close()
 
     def kill(self) -> None:
         """From another thread (close on Ctrl-C): end the process without touching loop-bound objects."""
+        if self.claim is not None:
+            self.km.kill()
+            self.claim.close()
+            return
         process = getattr(self.km.provisioner, "process", None)
         if process is not None and process.poll() is None:
             process.kill()
@@ -216,18 +295,22 @@ class PapermillExecutor:
                     with self._lock:
                         self._idle += 1
                     continue
+                error: BaseException | None = None
                 try:
                     outcome, reusable = self._execute(task, kernel)
                 except BaseException as exc:  # noqa: BLE001 - whatever happens must reach the orchestrator
-                    future.set_exception(exc)
-                    outcome, reusable = None, False
+                    error, reusable = exc, False
+                # idle from here, reset included: the next step waits for this reset rather than for a new kernel
+                # (counted before the result is out, which is when the next step is submitted)
+                with self._lock:
+                    self._idle += 1
+                if error is not None:
+                    future.set_exception(error)
                 else:
                     future.set_result(outcome)
                 if self.fresh_kernel or not reusable or not self._reset(kernel):
                     self._discard(kernel)
                     kernel = None
-                with self._lock:
-                    self._idle += 1
         finally:
             if kernel is not None:
                 self._discard(kernel)
@@ -242,8 +325,13 @@ class PapermillExecutor:
     def _start_kernel(self) -> tuple[_Kernel | None, BaseException | None]:
         first = self._first
         assert first is not None and self.kernel_name is not None
+        kernel = None if self.fresh_kernel else self._claim(first)
+        if kernel is not None:
+            with self._lock:
+                self._kernels.add(kernel)
+            return kernel, None
         try:
-            kernel = _Kernel(self.kernel_name, first.workdir)
+            kernel = _Kernel.start(self.kernel_name, first.workdir)
         except Exception as exc:  # noqa: BLE001 - reported as the step's failure
             return None, exc
         with self._lock:
@@ -258,17 +346,35 @@ class PapermillExecutor:
             self._warm(kernel, first)
         return kernel, None
 
+    def _claim(self, task: StepTask) -> _Kernel | None:
+        """A kernel the kernel daemon (`nbmlops kernels start`) warmed ahead for this notebook, or None: no
+        daemon, none ready yet (the daemon then warms one for the next run), or one that can't be used."""
+        from nbmlops.runners import kernel_pool
+
+        assert self.kernel_name is not None
+        try:
+            request = kernel_pool.kernel_request(
+                self.kernel_name, str(task.workdir), _preamble(task), _setup(task.spec), task.spec.name
+            )
+        except Exception:  # noqa: BLE001 - the kernelspec can't be read: started as without a daemon
+            return None
+        claim = kernel_pool.claim(request)
+        if claim is None:
+            return None
+        env = {**request["env"], "JPY_PARENT_PID": str(os.getpid())}  # as a kernel this run starts has it
+        kernel = _Kernel.adopt(claim, task.workdir, env)
+        if kernel is not None:
+            kernel.warm_key = task.spec.notebook_sha256
+        return kernel
+
     def _warm(self, kernel: _Kernel, task: StepTask) -> None:
         """Run the setup cells once so their imports are loaded; the namespace is reset afterwards. A failing
         setup is not an error here: the step notebook runs setup again and shows the error in place."""
-        spec = task.spec
-        lines = [f"import os, sys\nos.chdir({str(task.workdir)!r})\nsys.path.insert(0, {str(task.workdir)!r})"]
-        lines += [f"{name} = {value!r}" for name, value in task.params.items()]
-        if kernel.run_code("\n".join(lines)):
-            for cell in spec.setup:
-                if not kernel.run_code(kernel_source(cell)):
+        if kernel.run_code(_preamble(task)):
+            for code in _setup(task.spec):
+                if not kernel.run_code(code):
                     break
-        kernel.warm_key = spec.notebook_sha256
+        kernel.warm_key = task.spec.notebook_sha256
         self._reset(kernel)
 
     def _reset(self, kernel: _Kernel) -> bool:
@@ -355,6 +461,17 @@ class PapermillExecutor:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
+def _preamble(task: StepTask) -> str:
+    """What a warm-up runs before the setup cells: the step's working directory and the run's parameters."""
+    lines = [f"import os, sys\nos.chdir({str(task.workdir)!r})\nsys.path.insert(0, {str(task.workdir)!r})"]
+    lines += [f"{name} = {value!r}" for name, value in task.params.items()]
+    return "\n".join(lines)
+
+
+def _setup(spec: PipelineSpec) -> list[str]:
+    return [kernel_source(cell) for cell in spec.setup]
+
+
 def _check_kernel(name: str, *, chosen: bool) -> None:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
