@@ -296,12 +296,18 @@ class FeatureStore:
         return result
 
     def get_online_features(
-        self, vector: FeatureVector, rows: Sequence[dict[str, Any]], *, as_of: Any = None
+        self,
+        vector: FeatureVector,
+        rows: Sequence[dict[str, Any]],
+        *,
+        as_of: Any = None,
+        resolved: Resolved | None = None,
     ) -> OnlineFeatures:
-        """Latest values per entity row; unknown entities give nulls. Windows are evaluated at `as_of` (now)."""
+        """Latest values per entity row; unknown entities give nulls. Windows are evaluated at `as_of` (now).
+        `resolved`: the vector as resolve() gave it, for a caller that re-resolves off its hot path (a server)."""
         from nbmlops.features.serving import read_online
 
-        resolved = self.resolve(vector)
+        resolved = resolved if resolved is not None else self.resolve(vector)
         as_of_ns = _now_ns() if as_of is None else int(timestamps_ns(pd.Series([as_of]), where="as_of")[0])
         return read_online(self.online, resolved, rows, as_of_ns)
 

@@ -116,6 +116,7 @@ class Service:
                     for model in self.graph.models():
                         if model.follows:
                             model.refresh()
+                    self.graph.refresh_steps()  # feature set versions, off the request path
             except Exception as exc:  # noqa: BLE001 - not loaded yet (or the registry is unreachable): retry
                 if str(exc) != self.load_error:
                     log.error("serving %s: %s: %s", self.graph.name, type(exc).__name__, exc)

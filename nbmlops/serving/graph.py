@@ -143,7 +143,14 @@ class Graph:
         """Load every model step (hash-checked); errors propagate."""
         for model in self.models():
             model.load(home if home is not None else self.home)
+        self.refresh_steps()
         return self
+
+    def refresh_steps(self) -> None:
+        """Re-resolve the enrich steps' feature vectors (at load, then from the server's follower thread)."""
+        for step in self.before:
+            if isinstance(step, Enrich):
+                step.refresh()
 
     @property
     def ready(self) -> bool:

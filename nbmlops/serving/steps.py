@@ -5,6 +5,8 @@ Enrich(vector, impute=..., unknown="impute"|"reject"): each row's entity keys (t
 looked up in the online store; the vector's features join the row (a column the request already carries keeps the
 request's value). An unknown entity gets nulls, filled by `impute` (a value for every feature, or a dict of
 column: value; None leaves the nulls for the model); unknown="reject" answers 422 naming the entity instead.
+The vector is resolved against the feature catalog when the graph loads and re-resolved by the server's follower
+thread (refresh), so a request reads only the online store: one batched lookup per feature set.
 """
 
 from __future__ import annotations
@@ -29,6 +31,21 @@ class Enrich:
         if unknown not in ("impute", "reject"):
             raise GraphError(f"enrich: unknown= must be 'impute' or 'reject', not '{unknown}'")
         self.vector, self.impute, self.unknown, self._store = vector, impute, unknown, store
+        self._own_store = store is None  # the default store is opened again where the step is unpickled
+        self._resolved: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._own_store:
+            state["_store"] = None  # its database connections stay in this process
+        return state
+
+    def load(self) -> Any:
+        """Resolve the vector's references (set versions, columns) against the catalog; requests use the result."""
+        self._resolved = self.store.resolve(self.vector, fresh=True)
+        return self._resolved
+
+    refresh = load  # the server's follower re-resolves off the request path: another process may switch a version
 
     @property
     def store(self) -> Any:
@@ -51,10 +68,10 @@ class Enrich:
         }
 
     def entities(self) -> list[str]:
-        return self.store.resolve(self.vector).entities
+        return (self._resolved or self.load()).entities
 
     def __call__(self, rows: Rows) -> Rows:
-        resolved = self.store.resolve(self.vector)  # cached by the store; re-read every few seconds
+        resolved = self._resolved or self.load()
         entities, present = resolved.entities, set(rows.names)
         missing = [e for e in entities if e not in present]
         if missing:
@@ -65,7 +82,7 @@ class Enrich:
         keys = [
             dict(zip(entities, values, strict=True)) for values in zip(*(rows.column(e) for e in entities), strict=True)
         ]
-        found = self.store.get_online_features(self.vector, keys)
+        found = self.store.get_online_features(self.vector, keys, resolved=resolved)
         if self.unknown == "reject":
             unknown = [
                 k for k, fresh in zip(keys, found.freshness, strict=True) if all(age is None for age in fresh.values())

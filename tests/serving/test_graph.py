@@ -71,6 +71,33 @@ def test_enrichment_reads_the_online_store_and_imputes_unknown_entities(churn, v
     )
 
 
+def test_enrichment_resolves_the_vector_at_load_not_per_request(churn, vector, monkeypatch) -> None:
+    from nbmlops.features import FeatureSet, default_store
+
+    graph = Graph().enrich(vector, impute=0.0).model("churn@production").load()
+    store = default_store()
+    calls: list[bool] = []
+    real = store.resolve
+    monkeypatch.setattr(store, "resolve", lambda v, **kw: calls.append(True) or real(v, **kw))
+    for i in range(5):
+        assert graph.test({"customer_id": i})["predictions"] == churn[1].predict(churn["X"].iloc[[i]]).tolist()
+    assert calls == []  # the request path reads only the online store
+    # a new version of the set (another schema, other values) is read once refresh_steps (the server's follower)
+    # re-resolves; until then the version resolved at load keeps answering
+    X = churn["X"]
+    flipped = X.assign(amount=100 - X.amount, visits=9 - X.visits, region="n", customer_id=np.arange(len(X)))
+    FeatureSet("cust", entities=["customer_id"], timestamp="ts", features=["amount", "visits", "region"]).ingest(
+        flipped.assign(ts=pd.Timestamp("2026-02-01"))
+    )
+    old, new = churn[1].predict(X.iloc[:40]), churn[1].predict(flipped[["amount", "visits"]].iloc[:40])
+    assert (old != new).any()
+    rows = [{"customer_id": i} for i in range(40)]
+    assert graph.test(rows)["predictions"] == old.tolist()
+    graph.refresh_steps()
+    assert calls == [True]
+    assert graph.test(rows)["predictions"] == new.tolist()
+
+
 def test_unknown_entities_are_refused_where_the_graph_says_so(churn, vector) -> None:
     graph = Graph().enrich(vector, unknown="reject").model("churn@production")
     assert graph.test({"customer_id": 5})["predictions"] == churn[1].predict(churn["X"].iloc[[5]]).tolist()
