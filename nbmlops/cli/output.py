@@ -67,10 +67,9 @@ class TerminalReporter:
 
 def print_run_summary(result: RunResult) -> None:
     rows = [("step", "status", "seconds", "outputs")]
-    for name, status in result.steps.items():
-        origin = status.get("cached_from") or status.get("reused_from")
-        state = status.get("status", "?") + (f" (cached from {origin})" if origin else "")
-        rows.append((name, state, f"{status.get('duration') or 0:.2f}", ", ".join(status.get("outputs") or {})))
+    for name, record in result.steps.items():
+        state = record.status + (f" (cached from {record.origin})" if record.origin else "")
+        rows.append((name, state, f"{record.seconds:.2f}", ", ".join(record.outputs)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     echo(f"\nrun {result.run_id}: " + style(result.status, bold=True), err=True)
     for i, row in enumerate(rows):

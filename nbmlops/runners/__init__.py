@@ -15,6 +15,7 @@ from nbmlops.pipeline.spec import PipelineSpec
 from nbmlops.runners.marshal import StoredValue, load_value, save_value
 from nbmlops.runners.orchestrator import Orchestrator, RunOptions, RunResult, resume_run
 from nbmlops.runners.rundir import RunDir
+from nbmlops.runners.step_record import StepRecord
 from nbmlops.runners.task import Executor, Reporter, StepOutcome, StepTask
 from nbmlops.store.home import project_home
 
@@ -124,6 +125,7 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "StepOutcome",
+    "StepRecord",
     "StepTask",
     "StoredValue",
     "SweepResult",

@@ -18,6 +18,7 @@ from nbmlops.pipeline.spec import PipelineSpec, Step
 from nbmlops.runners.cache import KeyParts, StepCache, key_parts
 from nbmlops.runners.marshal import StoredValue
 from nbmlops.runners.rundir import RunDir
+from nbmlops.runners.step_record import StepRecord
 from nbmlops.runners.task import Executor, Reporter, SilentReporter, StepFuture, StepOutcome, StepTask
 from nbmlops.status import StepStatus
 
@@ -28,7 +29,7 @@ class RunResult:
     run_dir: Path
     status: str
     params: dict[str, Any]
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: dict[str, StepRecord] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -146,7 +147,9 @@ class Orchestrator:
         run.write_run(self.record)
         self.tracked.end(status, None if failure is None else str(failure) or type(failure).__name__)
         result.status, result.seconds = status, self.record["duration"]
-        result.steps = {name: run.read_status(name) or {"status": self.record["steps"][name]} for name in order}
+        result.steps = {
+            name: StepRecord(run.read_status(name) or {"status": self.record["steps"][name]}) for name in order
+        }
         if failure is not None:
             raise failure
         return result

@@ -142,26 +142,14 @@ def _pipeline_name(path: Path) -> str:
 
 
 def _list_runs(path: Path, home: Path, limit: int) -> list[dict[str, Any]]:
+    from nbmlops.server.run_views import run_row
     from nbmlops.store import open_store
 
     if not home.is_dir():
         return []
     store = open_store(home)
     runs = store.list_runs(pipeline=_pipeline_name(path), limit=limit)
-    keys = (
-        "id",
-        "status",
-        "started_at",
-        "ended_at",
-        "duration",
-        "backend",
-        "params",
-        "metrics",
-        "error",
-        "parent_run_id",
-        "notebook_path",
-    )
-    return [{k: getattr(r, k) for k in keys} for r in runs]
+    return [run_row(r) for r in runs]
 
 
 def _check_params(path: Path, params: dict[str, Any]) -> None:

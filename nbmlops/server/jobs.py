@@ -23,12 +23,23 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbmlops.status import StepStatus
 
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 ACTIVE = (StepStatus.PENDING, "starting", StepStatus.RUNNING)
+
+
+class JobStep(NamedTuple):
+    """A step as the worker's events last reported it (the run's status.json holds the rest)."""
+
+    status: str  # a StepStatus
+    seconds: float | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self._asdict().items() if v is not None}
 
 
 @dataclass
@@ -41,7 +52,7 @@ class Job:
     started: float = field(default_factory=time.time)
     ended: float | None = None
     run_id: str | None = None
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: dict[str, JobStep] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None
     artifacts: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -58,7 +69,7 @@ class Job:
             "started": self.started,
             "ended": self.ended,
             "run_id": self.run_id,
-            "steps": [{"name": n, **self.steps.get(n, {"status": StepStatus.PENDING})} for n in self.order],
+            "steps": [{"name": n, **self.steps.get(n, JobStep(StepStatus.PENDING)).to_dict()} for n in self.order],
             "error": self.error,
             "artifacts": self.artifacts,
             "pid": self.pid,
@@ -205,7 +216,7 @@ def read_job(folder: Path) -> Job:
         job.error = {"message": f"the run process ended without finishing\n{tail}".strip()}
     for name in job.order:  # steps never reached
         never = StepStatus.PENDING if job.status == StepStatus.SUCCEEDED else StepStatus.NOT_RUN
-        job.steps.setdefault(name, {"status": never})
+        job.steps.setdefault(name, JobStep(never))
     return job
 
 
@@ -239,7 +250,7 @@ def apply_event(job: Job, event: dict[str, Any]) -> bool:
         name = str(event.get("step"))
         if name not in job.order:
             job.order.append(name)
-        job.steps[name] = {k: event[k] for k in ("status", "seconds", "detail") if k in event}
+        job.steps[name] = JobStep(str(event.get("status")), event.get("seconds"), event.get("detail"))
     elif kind in ("done", "failed", "interrupted"):
         job.run_id = event.get("run_id") or job.run_id
         job.artifacts = event.get("artifacts") or {}

@@ -203,3 +203,19 @@ def test_step_durations_are_measured(make_notebook, home: Path) -> None:
     result = run_pipeline(compile_notebook(nb), home=home)
     assert 0.2 <= result.steps["slow"]["duration"] < 5
     assert json.loads((result.run_dir / "run.json").read_text())["duration"] >= 0.2
+
+
+def test_step_records_read_typed_and_stay_plain_json(make_notebook, home: Path) -> None:
+    """result.steps holds each step's status.json with typed names for what readers use, and still dumps as the
+    dict it always was."""
+    from nbmlops.status import StepStatus
+
+    spec = compile_notebook(make_notebook([("x = 2", ["step:a"]), ("y = x * 3", ["step:b"])]))
+    first = run_pipeline(spec, home=home)
+    record = first.steps["b"]
+    assert record.status is StepStatus.SUCCEEDED and record["status"] == "succeeded"
+    assert list(first.steps["a"].outputs) == ["x"] and record.attempts == 1 and record.seconds >= 0
+    assert not record.cached and record.origin is None and record.error is None
+    again = run_pipeline(spec, home=home)
+    assert again.steps["b"].cached and again.steps["b"].origin == first.run_id
+    assert json.loads(json.dumps(again.steps))["b"]["cached_from"] == first.run_id
