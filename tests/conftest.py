@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,3 +115,61 @@ def store(db_url: str, home: Path):
     s = open_store(home, db_url=db_url)
     yield s
     s.close()
+
+
+# an S3 API server for artifact roots on object storage (tests/store, tests/cluster): moto's standalone server
+S3_START_TIMEOUT_S = 120
+S3_CREDENTIALS = {  # moto takes any; what each machine's own credentials would be
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_credentials() -> dict[str, str]:
+    return dict(S3_CREDENTIALS)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[int]:
+    """moto's S3 server on a free port of 127.0.0.1 (its port), for the session."""
+    pytest.importorskip("moto")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + S3_START_TIMEOUT_S
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(f"moto's S3 server did not start on port {port}")
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: int, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; returns the artifact root URL for it (set as NBMLOPS_ARTIFACT_ROOT, credentials too)."""
+    pafs = pytest.importorskip("pyarrow.fs")
+    for key, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    name = f"b{os.urandom(5).hex()}"
+    options = f"endpoint_override=127.0.0.1:{s3_server}&scheme=http&region=us-east-1"
+    fs, _ = pafs.FileSystem.from_uri(f"s3://{name}?{options}&allow_bucket_creation=true")
+    fs.create_dir(name)
+    url = f"s3://{name}/artifacts?{options}"
+    monkeypatch.setenv("NBMLOPS_ARTIFACT_ROOT", url)
+    return url

@@ -1,11 +1,14 @@
 """The Ray backend: each step is a Ray task with the resources its options ask for (`cpus`, `gpus`, `memory`).
 
 A step runs in a Ray worker exactly as the local backend runs it (setup, parameters, inputs, cells, logs in
-the step folder, errors mapped to the notebook cell), and its outputs go two ways: marshalled into the run
+the step folder, errors mapped to the notebook cell), and its outputs go two ways: marshalled for the run
 folder (cache, lineage, `%pipeline load`) and into Ray's object store, from where downstream tasks receive
-them as object refs without reading files. `address=` (or NBMLOPS_RAY_ADDRESS / `ray_address` in
-nbmlops.toml) joins a cluster; else the local cluster `nbmlops ray start` keeps running (ray_cluster.py) when
-there is one; else `ray.init()` starts Ray in this process. Each step's status records the Ray node it ran on.
+them as object refs without reading files. With a remote artifact root (s3://…) the worker writes the step's
+files in a scratch folder of its node and publishes them under the root, and the driver takes them into its
+run folder (ray_files.py): a node needs nothing of the driver's disk. `address=` (or NBMLOPS_RAY_ADDRESS /
+`ray_address` in nbmlops.toml) joins a cluster; else the local cluster `nbmlops ray start` keeps running
+(ray_cluster.py) when there is one; else `ray.init()` starts Ray in this process. Each step's status records
+the Ray node it ran on, and the node of every attempt (Ray's own retries after a worker or node died count).
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import pickle
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from nbmlops.errors import NbmlopsError, StepFailed
+from nbmlops.runners import ray_files
 from nbmlops.runners.ray_cluster import child_pids, end_leftovers, patient_node_start
+from nbmlops.runners.ray_files import Outbox
 from nbmlops.runners.task import StepOutcome, StepTask
 from nbmlops.step_options import parse_memory
 
@@ -43,25 +49,72 @@ def step_resources(options: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- in the Ray worker ------------------------------------------------------------------------------------
-def _run_step(task: StepTask, env: dict[str, str | None], names: list[str], *payloads: bytes) -> Any:
+def _run_step(task: StepTask, env: dict[str, str | None], outbox: Outbox, names: list[str], *payloads: bytes) -> Any:
     """The Ray task: run one step; return its report (plain data) and each output pickled for the object
     store (None where it can't be: modules, unpicklables), so Ray can hand them to downstream tasks."""
-    from nbmlops.runners.local import execute_in_process
-    from nbmlops.tracking import attach, get_store
-
     with _environment(env):
+        node = _node_id()
+        ray_files.mark_attempt(outbox, task.step_dir, node)  # first: a worker killed mid-step leaves it
         values = {name: pickle.loads(payload) for name, payload in zip(names, payloads, strict=True)}
-        with attach(task.run_id, task.name, store=get_store(task.home)):
-            outcome, namespace = execute_in_process(task, values)
+        if outbox.remote is None:
+            outcome, namespace, files = *_execute(task, values, task.home), None
+        else:
+            outcome, namespace, files = _execute_on_scratch(task, values, outbox.remote)
+        attempts = ray_files.take_attempts(outbox, task.step_dir)
     pickled = [_pickle(namespace.get(n)) if outcome.error is None else None for n in task.step.outputs]
     report = {
         "outputs": {n: s.to_dict() for n, s in outcome.outputs.items()},
         "artifacts": outcome.artifacts,
         "error": None if outcome.error is None else _error_fields(outcome.error),
-        "placement": {"node": _node_id(), "inputs_by_ref": sorted(names)},
+        "placement": {"node": node, "inputs_by_ref": sorted(names)},
         "in_store": [n for n, data in zip(task.step.outputs, pickled, strict=True) if data is not None],
+        "files": files,  # a remote root: the step's files there, by path in its folder
+        "attempts": attempts,
     }
     return (report, *pickled) if task.step.outputs else report
+
+
+def _execute(task: StepTask, values: dict[str, Any], home: Path) -> tuple[StepOutcome, dict[str, Any]]:
+    from nbmlops.runners.local import execute_in_process
+    from nbmlops.tracking import attach, get_store
+
+    with attach(task.run_id, task.name, store=get_store(home)):
+        return execute_in_process(task, values)
+
+
+def _execute_on_scratch(
+    task: StepTask, values: dict[str, Any], root: str
+) -> tuple[StepOutcome, dict[str, Any], dict[str, str]]:
+    """Run the step in a scratch folder of this node and publish its files under the artifact root: nothing
+    is written to the driver's paths (its run folder, its project home), which this node may not have."""
+    import shutil
+    import tempfile
+
+    import ray
+
+    # under Ray's temp folder of this node (Ray removes it with the session); the home is one per worker
+    # process, so its store (connection, schema check) is opened once, not once per step
+    base = Path(ray.get_runtime_context().get_temp_dir()) / "nbmlops"
+    home = base / f"home-{os.getpid()}"
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{task.run_id}-{task.name}-", dir=base))
+    store = ray_files.artifact_store(root)
+    try:
+        try:
+            scratch = ray_files.scratch_task(task, folder, store, set(values), home)
+        except NbmlopsError as exc:  # an input missing from the root, or changed there
+            return StepOutcome(error=_failed(task, str(exc))), {}, {}
+        # user code that opens the project (nbmlops.load_model) gets the configured store, here too
+        with _environment({"NBMLOPS_HOME": str(home)}):
+            outcome, namespace = _execute(scratch.task, values, home)
+        files = ray_files.publish(store, scratch.task.step_dir)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    outcome.artifacts = {
+        key: ray_files.driver_path(path, scratch.task.step_dir, task.step_dir)
+        for key, path in outcome.artifacts.items()
+    }
+    return outcome, namespace, files
 
 
 def _pickle(value: Any) -> bytes | None:
@@ -259,6 +312,9 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str], Any] = {}  # (name, sha256) -> ObjectRef of the pickled value
         self._running: dict[Any, StepTask] = {}  # report ObjectRef -> task, to cancel on Ctrl-C
+        self._settings: dict[Path, Any] = {}  # project home -> its Settings (where artifacts go)
+        self._published: set[str] = set()  # blobs known to be under the remote root (inputs need no upload)
+        self._nodes: dict[tuple[str, str], list[str | None]] = {}  # (run, step) -> node of each attempt
 
     def submit(self, task: StepTask) -> Future[StepOutcome]:
         future: Future[StepOutcome] = Future()
@@ -288,7 +344,20 @@ class RayExecutor:
         # Ray retries only a crashed worker or a lost node (a Python error is a normal result here), with the
         # attempts left; the orchestrator retries failed steps, so a step is never retried twice over
         left = max(0, int(task.step.options.get("retries", 0)) - (task.attempt - 1))
-        env = {key: os.environ.get(key) for key in PASSED_ENV}
+        remote = self._remote_root(task)
+        outbox = Outbox(remote, task.run_id, task.name, task.attempt)
+        if remote is None:
+            env = {key: os.environ.get(key) for key in PASSED_ENV}
+        else:  # the worker reads no settings file of the driver's: it gets the database and root as resolved here
+            settings = self._settings[task.home]
+            env = {"NBMLOPS_DB_URL": settings.db_url, "NBMLOPS_ARTIFACT_ROOT": settings.artifact_root}
+            try:
+                ray_files.ensure_inputs(ray_files.artifact_store(remote), task, set(names), self._published)
+            except (OSError, NbmlopsError) as exc:
+                future.set_result(
+                    StepOutcome(error=_failed(task, f"its inputs could not be stored in {remote}: {exc}"))
+                )
+                return future
         if self.spread:
             resources = {**resources, "scheduling_strategy": "SPREAD"}
         options = {
@@ -298,66 +367,104 @@ class RayExecutor:
             "retry_exceptions": False,
             "name": f"{task.spec.name}.{task.name}",
         }
-        returned = self._step.options(**options).remote(task, env, names, *refs)
+        returned = self._step.options(**options).remote(task, env, outbox, names, *refs)
         returned = returned if isinstance(returned, list) else [returned]
         with self._lock:
             self._running[returned[0]] = task
+        settle = Settle(task, outbox, returned[0], returned[1:], left, future)
+        # settled in a thread of its own, not Ray's callback thread: it may read and download from the root
         returned[0].future().add_done_callback(
-            lambda done: self._settle(done, task, returned[0], returned[1:], left, future)
+            lambda done: threading.Thread(target=self._settle, args=(done, settle), daemon=True).start()
         )
         return future
 
-    def _settle(
-        self,
-        done: Future[Any],
-        task: StepTask,
-        report_ref: Any,
-        value_refs: list[Any],
-        left: int,
-        future: Future[StepOutcome],
-    ) -> None:
+    def _remote_root(self, task: StepTask) -> str | None:
+        """The artifact root's URL when it is remote (steps publish there), None for a local folder."""
+        from nbmlops.store.filesystems import scheme_of
+
+        settings = self._settings.get(task.home)
+        if settings is None:
+            from nbmlops.store.config import load_settings
+
+            settings = self._settings[task.home] = load_settings(task.home)
+        return settings.artifact_root if scheme_of(settings.artifact_root) else None
+
+    def _settle(self, done: Future[Any], settle: Settle) -> None:
         """Turn the task's report (or Ray's error) into a StepOutcome; remember where its outputs are."""
-        with self._lock:
-            self._running.pop(report_ref, None)
         try:
-            report = done.result()
-        except Exception as exc:  # noqa: BLE001 - any Ray failure (crash, OOM, cancel) fails the step
-            task.attempt += left  # Ray already made the attempts the step's retries allow
-            future.set_result(StepOutcome(error=self._ray_failure(task, exc, left)))
-            return
+            future = settle.future
+            with self._lock:
+                self._running.pop(settle.report_ref, None)
+            try:
+                report = done.result()
+            except Exception as exc:  # noqa: BLE001 - any Ray failure (crash, OOM, cancel) fails the step
+                future.set_result(self._ray_failure(settle, exc))
+                return
+            future.set_result(self._outcome(settle, report))
         except BaseException as exc:  # noqa: BLE001 - reach the orchestrator through the future
-            future.set_exception(exc)
-            return
+            if not settle.future.done():
+                settle.future.set_exception(exc)
+
+    def _outcome(self, settle: Settle, report: dict[str, Any]) -> StepOutcome:
         from nbmlops.runners.marshal import StoredValue
 
+        task = settle.task
+        placement = {**report["placement"], "attempt_nodes": self._attempts(task, report["attempts"])}
         error = report["error"]
+        if report["files"] is not None:  # published under the remote root: into the run folder
+            try:
+                ray_files.fetch(ray_files.artifact_store(settle.outbox.remote or ""), report["files"], task.step_dir)
+            except (OSError, NbmlopsError) as exc:
+                failed = _failed(task, f"its files could not be fetched from {settle.outbox.remote}: {exc}")
+                return StepOutcome(error=failed, placement=placement)
+            with self._lock:
+                self._published.update(report["files"].values())
         outputs = {name: StoredValue(**fields) for name, fields in report["outputs"].items()}
         if error is None:
             with self._lock:
-                for name, ref in zip(task.step.outputs, value_refs, strict=True):
+                for name, ref in zip(task.step.outputs, settle.value_refs, strict=True):
                     stored = outputs.get(name)
                     if stored is not None and name in report["in_store"]:
                         self._values[(stored.name, stored.sha256)] = ref
-        future.set_result(
-            StepOutcome(
-                outputs=outputs,
-                artifacts=report["artifacts"],
-                placement=report["placement"],
-                error=None if error is None else StepFailed(error.pop("message"), **error),
-            )
+        return StepOutcome(
+            outputs=outputs,
+            artifacts=report["artifacts"],
+            placement=placement,
+            error=None if error is None else StepFailed(error.pop("message"), **error),
         )
 
-    def _ray_failure(self, task: StepTask, exc: BaseException, left: int) -> StepFailed:
+    def _attempts(self, task: StepTask, markers: list[dict[str, Any]], at_least: int = 1) -> list[str | None]:
+        """Count the attempts Ray made of this submission (its own retries after a worker or node died
+        included) into the task's, and return the node of every attempt of the step so far."""
+        task.attempt += max(len(markers), at_least) - 1
+        with self._lock:
+            nodes = self._nodes.setdefault((task.run_id, task.name), [])
+            nodes.extend(marker.get("node") for marker in markers)
+            return list(nodes)
+
+    def _ray_failure(self, settle: Settle, exc: BaseException) -> StepOutcome:
         """A task that never reported: its worker died, ran out of memory or was cancelled."""
+        task = settle.task
+        try:
+            markers = ray_files.take_attempts(settle.outbox, task.step_dir)
+        except (OSError, NbmlopsError, ValueError):
+            markers = []  # the count falls back to what Ray allows
+        # Ray gives up on a crashed task only once it made every attempt allowed (a cancelled one: at once)
+        made = 1 if isinstance(exc, self._ray.exceptions.TaskCancelledError) else settle.left + 1
+        before = task.attempt
+        nodes = self._attempts(task, markers, at_least=made)
         kind = type(exc).__name__
         detail = str(exc).strip().splitlines()
-        retried = f" after {left + 1} attempts" if left else ""
+        attempts = task.attempt - before + 1
+        retried = f" after {attempts} attempts" if attempts > 1 else ""
         message = f"step '{task.name}' failed on Ray{retried}: {kind}" + (f": {detail[-1]}" if detail else "")
         try:
-            (task.step_dir / "stderr.txt").open("a").write(f"\n{kind}: {exc}\n")
+            with (task.step_dir / "stderr.txt").open("a") as log:
+                log.write(f"\n{kind}: {exc}\n")
         except OSError:
             pass  # the log is a convenience; the message carries the error
-        return StepFailed(message, step=task.name, cell=None, line=None, traceback_text=str(exc))
+        failed = StepFailed(message, step=task.name, cell=None, line=None, traceback_text=str(exc))
+        return StepOutcome(error=failed, placement={"attempt_nodes": nodes})
 
     def _unfit(self, resources: dict[str, Any]) -> str:
         """What a step asks for beyond every node of a runtime that can't grow ('' when it fits)."""
@@ -383,6 +490,7 @@ class RayExecutor:
         with self._lock:
             running, self._running = list(self._running), {}
             self._values.clear()
+            self._nodes.clear()
         for ref in running:
             with contextlib.suppress(Exception):
                 self._ray.cancel(ref, force=True)
@@ -392,6 +500,21 @@ class RayExecutor:
         self.close()
         if self.started_here and self._ray.is_initialized():
             self._ray.shutdown()
+
+
+class Settle(NamedTuple):
+    """What the driver needs when a step's Ray task ends."""
+
+    task: StepTask
+    outbox: Outbox
+    report_ref: Any
+    value_refs: list[Any]
+    left: int  # Ray's own retries this submission was allowed
+    future: Future[StepOutcome]
+
+
+def _failed(task: StepTask, why: str) -> StepFailed:
+    return StepFailed(f"step '{task.name}': {why}", step=task.name, cell=None, line=None, traceback_text="")
 
 
 def _amount(resource: str, value: float) -> str:

@@ -127,6 +127,26 @@ class ArtifactStore:
             os.replace(tmp, target)
         return target
 
+    def download(self, sha256: str, target: str | Path) -> None:
+        """Write the blob to the local file `target`, atomically, checking the bytes against their name as they
+        come (ArtifactError when missing or when they don't match: nothing is left at `target` then)."""
+        import hashlib
+
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.urandom(4).hex()}.tmp")
+        digest = hashlib.sha256()
+        try:
+            with self.open(sha256) as src, open(tmp, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise ArtifactError(f"artifact {sha256} in {self.root} no longer matches its hash")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def verify(self, sha256: str) -> bool:
         """True when the stored bytes still hash to their name (False when missing or corrupted)."""
         if not self.exists(sha256):

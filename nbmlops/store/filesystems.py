@@ -85,6 +85,10 @@ class Root(ABC):
     def makedirs(self, rel: str) -> None:
         """Make the folder rel and its parents (no-op where folders are implicit)."""
 
+    @abstractmethod
+    def delete_tree(self, rel: str) -> None:
+        """Remove the folder rel and everything under it (nothing when it doesn't exist)."""
+
 
 class LocalRoot(Root):
     """A local folder, through os and pathlib (pyarrow's LocalFileSystem only when `fs` is asked for)."""
@@ -171,6 +175,11 @@ class LocalRoot(Root):
     def makedirs(self, rel: str) -> None:
         (self.local / rel).mkdir(parents=True, exist_ok=True)
 
+    def delete_tree(self, rel: str) -> None:
+        import shutil
+
+        shutil.rmtree(self.local / rel, ignore_errors=True)
+
 
 class ArrowRoot(Root):
     """A folder of any pyarrow filesystem (S3, GCS, HDFS, Azure, file://)."""
@@ -250,6 +259,12 @@ class ArrowRoot(Root):
 
     def makedirs(self, rel: str) -> None:
         self._fs.create_dir(self.path(rel), recursive=True)
+
+    def delete_tree(self, rel: str) -> None:
+        import pyarrow.fs
+
+        if self._fs.get_file_info(self.path(rel)).type == pyarrow.fs.FileType.Directory:
+            self._fs.delete_dir(self.path(rel))
 
 
 Opener = Callable[[str], Root]

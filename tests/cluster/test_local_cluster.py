@@ -22,7 +22,7 @@ NBMLOPS = str(Path(sys.executable).with_name("nbmlops"))
 
 
 @pytest.fixture(scope="module")
-def ray_dir(quick_ray_agents: None) -> Iterator[Path]:
+def ray_dir(quick_ray_agents: Path) -> Iterator[Path]:
     # Ray's socket paths must stay short: a folder right under the temp dir, not pytest's deep ones
     folder = Path(tempfile.mkdtemp(prefix="nbr-"))
     yield folder

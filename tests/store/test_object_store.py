@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,59 +18,6 @@ pytest.importorskip("moto")
 pafs = pytest.importorskip("pyarrow.fs")
 
 from nbmlops.store.artifacts import ArtifactStore  # noqa: E402
-
-START_TIMEOUT_S = 120
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[int]:
-    """moto's S3 server on 127.0.0.1 (its port), for the module."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail(f"moto's S3 server did not start on port {port}")
-                time.sleep(0.2)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-@pytest.fixture
-def bucket(s3_server: int, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
-    """A fresh bucket; returns the artifact root URL for it (set as NBMLOPS_ARTIFACT_ROOT)."""
-    for key, value in CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    name = f"b{os.urandom(5).hex()}"
-    options = f"endpoint_override=127.0.0.1:{s3_server}&scheme=http&region=us-east-1"
-    fs, _ = pafs.FileSystem.from_uri(f"s3://{name}?{options}&allow_bucket_creation=true")
-    fs.create_dir(name)
-    url = f"s3://{name}/artifacts?{options}"
-    monkeypatch.setenv("NBMLOPS_ARTIFACT_ROOT", url)
-    return url
 
 
 def objects(url: str) -> list[str]:
@@ -97,6 +41,11 @@ def python(code: str, *, home: Path, env: dict[str, str], cwd: Path | None = Non
     return done.stdout
 
 
+@pytest.fixture
+def bucket(s3_bucket: str) -> str:
+    return s3_bucket
+
+
 def test_blobs_round_trip_with_their_hash_checks(bucket: str) -> None:
     store = ArtifactStore(bucket)
     blob = store.put_bytes(b"weights")
@@ -109,8 +58,10 @@ def test_blobs_round_trip_with_their_hash_checks(bucket: str) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_a_model_registered_by_one_process_loads_in_another(bucket: str, db_url: str, tmp_path: Path) -> None:
-    env = {"NBMLOPS_DB_URL": db_url, "NBMLOPS_ARTIFACT_ROOT": bucket, **CREDENTIALS}
+def test_a_model_registered_by_one_process_loads_in_another(
+    bucket: str, db_url: str, tmp_path: Path, s3_credentials: dict[str, str]
+) -> None:
+    env = {"NBMLOPS_DB_URL": db_url, "NBMLOPS_ARTIFACT_ROOT": bucket, **s3_credentials}
     python(
         """
         import numpy as np, pandas as pd
@@ -154,8 +105,8 @@ def test_a_model_registered_by_one_process_loads_in_another(bucket: str, db_url:
     assert failed.returncode != 0 and "sha256" in failed.stderr  # the hash check still guards the load
 
 
-def test_offline_features_live_in_the_bucket(bucket: str, tmp_path: Path) -> None:
-    env = {"NBMLOPS_DB_URL": f"sqlite:///{tmp_path / 'shared.db'}", **CREDENTIALS}
+def test_offline_features_live_in_the_bucket(bucket: str, tmp_path: Path, s3_credentials: dict[str, str]) -> None:
+    env = {"NBMLOPS_DB_URL": f"sqlite:///{tmp_path / 'shared.db'}", **s3_credentials}
     python(
         """
         import pandas as pd
@@ -195,9 +146,9 @@ PIPELINE = [
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_the_step_cache_is_shared_through_the_bucket(
-    bucket: str, db_url: str, tmp_path: Path, notebook_json_of
+    bucket: str, db_url: str, tmp_path: Path, notebook_json_of, s3_credentials: dict[str, str]
 ) -> None:
-    env = {"NBMLOPS_DB_URL": db_url, "NBMLOPS_ARTIFACT_ROOT": bucket, **CREDENTIALS}
+    env = {"NBMLOPS_DB_URL": db_url, "NBMLOPS_ARTIFACT_ROOT": bucket, **s3_credentials}
     run = """
         import json
         from nbmlops.pipeline import compile_notebook
