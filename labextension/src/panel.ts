@@ -525,7 +525,7 @@ export class PipelinePanel extends Widget implements IHost {
     const steps = job
       ? job.steps.map(s => ({ name: s.name, status: s.status, seconds: s.seconds ?? null, detail: s.detail ?? '' }))
       : run!.steps.map(s => ({ name: s.name, status: s.status, seconds: s.duration, detail: s.why }));
-    const error = job
+    const error: { message: string | null; cell?: number | null; line?: number | null } | null = job
       ? job.error
       : (run!.steps.find(s => s.error)?.error ?? (run!.run.error ? { message: run!.run.error, cell: null } : null));
     const sweep = job?.sweep?.points ? ` · sweep of ${job.sweep.points} runs` : '';
@@ -575,11 +575,7 @@ export class PipelinePanel extends Widget implements IHost {
         )
       ),
       error?.message
-        ? h(
-            'pre',
-            { class: 'nbmlops-error', onclick: () => this.selectCell(error.cell, (error as any).line) },
-            error.message
-          )
+        ? h('pre', { class: 'nbmlops-error', onclick: () => this.selectCell(error.cell, error.line) }, error.message)
         : null
     );
   }
