@@ -108,13 +108,18 @@ class Daemon:
                 continue
             kernel.state, kernel.since = "claimed", time.time()
             held.append(kernel)
-            self._spawn(request)  # the next run's
+            self._top_up(request)  # the next run's
             info = dict(kernel.km.get_connection_info(session=False))
             info["key"] = info["key"].decode() if isinstance(info["key"], bytes) else info["key"]
             return {"ok": True, "pid": kernel.pid, "connection": info}
-        if not any(k.key == key and k.state == "starting" for k in self.kernels):
-            self._spawn(request)
+        self._top_up(request)
         return {"ok": False, "reason": "no kernel ready for this notebook yet (one is starting)"}
+
+    def _top_up(self, request: dict[str, Any]) -> None:
+        """Start kernels for this key until as many are ready or starting as its runs use at once."""
+        spare = sum(1 for k in self.kernels if k.key == request["key"] and k.state != "claimed")
+        for _ in range(int(request.get("want", 1)) - spare):
+            self._spawn(request)
 
     def status(self) -> dict[str, Any]:
         kernels = [
@@ -172,7 +177,9 @@ class Daemon:
         env = dict(request["env"])
         env.pop("JPY_PARENT_PID", None)  # the kernel follows its owner by watch_owner, not its parent
         try:
-            await km.start_kernel(cwd=request["cwd"], env=env, stdin=subprocess.DEVNULL, independent=True)
+            await km.start_kernel(
+                cwd=request["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, independent=True
+            )
             kc = km.client()
             kc.start_channels()
             try:

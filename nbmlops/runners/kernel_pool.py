@@ -71,8 +71,11 @@ def kernel_command(name: str) -> list[str]:
     return [*argv, json.dumps(sorted((spec.env or {}).items()))]
 
 
-def kernel_request(kernel_name: str, cwd: str, preamble: str, setup: list[str], label: str = "") -> dict[str, Any]:
-    """What a claim sends: enough for the daemon to start and warm the next kernel like this one."""
+def kernel_request(
+    kernel_name: str, cwd: str, preamble: str, setup: list[str], label: str = "", want: int = 1
+) -> dict[str, Any]:
+    """What a claim sends: enough for the daemon to start and warm the next kernels like this one (`want`: as
+    many as the run uses at once)."""
     env = dict(os.environ)
     command = kernel_command(kernel_name)
     fitting = {k: v for k, v in env.items() if k not in PER_RUN_VARIABLES}
@@ -86,6 +89,7 @@ def kernel_request(kernel_name: str, cwd: str, preamble: str, setup: list[str], 
         "preamble": preamble,
         "setup": setup,
         "label": label,
+        "want": want,
     }
 
 

@@ -353,8 +353,9 @@ class PapermillExecutor:
 
         assert self.kernel_name is not None
         try:
+            want = min(self.capacity, dag_width(task.spec))
             request = kernel_pool.kernel_request(
-                self.kernel_name, str(task.workdir), _preamble(task), _setup(task.spec), task.spec.name
+                self.kernel_name, str(task.workdir), _preamble(task), _setup(task.spec), task.spec.name, want
             )
         except Exception:  # noqa: BLE001 - the kernelspec can't be read: started as without a daemon
             return None
