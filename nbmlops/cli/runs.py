@@ -11,6 +11,7 @@ import click
 
 from nbmlops.cli.group import NbmlopsGroup
 from nbmlops.errors import NbmlopsError
+from nbmlops.status import RUN_STATUSES
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -70,7 +71,7 @@ def runs() -> None:
 
 @runs.command("ls")
 @click.option("--pipeline", help="Only runs of this pipeline.")
-@click.option("--status", type=click.Choice(["running", "succeeded", "failed", "interrupted"]))
+@click.option("--status", type=click.Choice([status.value for status in RUN_STATUSES]))
 @click.option("--filter", "filter_", metavar="EXPR", help='e.g. "metrics.auc > 0.8 and params.C = 0.5"')
 @click.option("--order-by", "order_by", multiple=True, metavar="FIELD", help="e.g. -metrics.auc (repeatable).")
 @click.option("--limit", type=int, default=50, show_default=True)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from nbmlops.cli.group import NbmlopsGroup
+from nbmlops.status import StepStatus
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -191,8 +192,8 @@ def _print_one(store: Any, name: str, as_json: bool, verb: str | None = None) ->
     if view["last_error"]:
         click.echo(f"  last error  {view['last_error']}")
     for o in history:
-        retry = f" next attempt {_when(o['next_attempt_at'])}" if o["status"] == "retrying" else ""
-        error = f"  {o['error']}" if o["error"] and o["status"] != "succeeded" else ""
+        retry = f" next attempt {_when(o['next_attempt_at'])}" if o["status"] == StepStatus.RETRYING else ""
+        error = f"  {o['error']}" if o["error"] and o["status"] != StepStatus.SUCCEEDED else ""
         click.echo(
             f"  {o['key']:<42} {o['status']:<10} attempt {o['attempts']}/{o['max_attempts']} "
             f"run {o['run_id'] or '-'}{retry}{error}"
@@ -257,7 +258,7 @@ def run_now(name: str, due: bool, at: str | None, as_json: bool) -> None:
         return
     if as_json:
         click.echo(json.dumps(describe(outcome), default=str))
-    if outcome.status != "succeeded":
+    if outcome.status != StepStatus.SUCCEEDED:
         sys.exit(1)
 
 

@@ -23,10 +23,12 @@ from typing import Any
 from nbmlops.scheduling.definitions import Schedule
 from nbmlops.scheduling.planning import Planned, World, plan
 from nbmlops.scheduling.repository import OCCURRENCE_COLUMNS, SELECT_OCCURRENCES, SELECT_SCHEDULES, Occurrence
+from nbmlops.status import StepStatus
 from nbmlops.store import sql
 from nbmlops.store.db import Database, Tx
 
-RUNNING, RETRYING, SUCCEEDED, FAILED = "running", "retrying", "succeeded", "failed"
+# an occurrence's statuses: a run's, and retrying between attempts
+RUNNING, RETRYING, SUCCEEDED, FAILED = StepStatus.RUNNING, StepStatus.RETRYING, StepStatus.SUCCEEDED, StepStatus.FAILED
 _NEW_COLUMNS = tuple(c for c in OCCURRENCE_COLUMNS if c != "id")
 MARK_RUN_FAILED = (
     "UPDATE runs SET status = 'failed', error = :error, ended_at = :ended, heartbeat_at = :ended, "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.status import StepStatus
 
 LOG_LIMIT = 64_000  # characters of a step's stdout/stderr shown; the run folder keeps all of it
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]+$")
@@ -117,8 +118,8 @@ def run_detail(home: Path, run_id: str) -> dict[str, Any]:
         status = _read_json(folder / "steps" / name / "status.json")
         info = stored.get(name)
         state = (info.status if info else None) or status.get("status") or planned.get(name) or "pending"
-        if status.get("cached") and state == "succeeded":
-            state = "cached"
+        if status.get("cached") and state == StepStatus.SUCCEEDED:
+            state = StepStatus.CACHED
         if state == "pending" and run.status in ("failed", "interrupted"):
             state = "not run"
         if state == "running" and run.status != "running":  # the run ended under it (Stop, a killed process)

@@ -13,8 +13,10 @@ import time
 from functools import cache
 from typing import Any
 
-RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
-STEP_STATUSES = ("pending", "running", "succeeded", "failed", "interrupted", "skipped")
+from nbmlops.status import RUN_STATUSES, StepStatus
+
+# the statuses a step row in the database may hold (a cached step is a succeeded row with its source)
+STEP_STATUSES = (StepStatus.PENDING, *RUN_STATUSES, StepStatus.SKIPPED)
 RUN_COLUMNS = (
     "id",
     "name",
