@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nbmlops.features.errors import FeatureError
+from nbmlops.store.db import retry_locked
 
 State = dict[str, Any]
 Event = tuple[int, list[Any], list[Any]]  # (ts ns, row feature values, window input values)
@@ -122,7 +123,10 @@ class SQLiteOnline(OnlineBackend):
         conn = getattr(self._local, "conn", None)
         if conn is None:  # one connection per thread: sqlite3 connections are not shared across threads
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Switching a new file to WAL can answer "locked" at once, without the busy wait, while another
+            # process opens the same file: retried like the metadata database's switch.
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"), f"opening the online store {self.path}")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn

@@ -93,7 +93,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any = None) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
         if str(mode).lower() not in ("wal", "memory"):
-            _retry_locked(lambda: cursor.execute("PRAGMA journal_mode = WAL"), "switching to WAL mode")
+            retry_locked(lambda: cursor.execute("PRAGMA journal_mode = WAL"), "switching to WAL mode")
         # NORMAL in WAL: a commit is in the WAL file when it returns, so it survives the process dying;
         # only an OS crash or power loss can drop the last commits (the WAL is fsynced at checkpoints).
         cursor.execute("PRAGMA synchronous = NORMAL")
@@ -123,7 +123,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _retry_locked(action: Callable[[], T], what: str, deadline_s: float = WRITE_RETRY_S) -> T:
+def retry_locked(action: Callable[[], T], what: str, deadline_s: float = WRITE_RETRY_S) -> T:
     """Run `action`, retrying while SQLite says it is locked, with jittered backoff, up to a deadline."""
     give_up = time.monotonic() + deadline_s
     delay = 0.005
@@ -315,7 +315,7 @@ class Database:
             self._empty = False
             return {row[0] for row in rows}
 
-        return _retry_locked(stamped, f"reading {self.where}") == {HEAD}
+        return retry_locked(stamped, f"reading {self.where}") == {HEAD}
 
     def _create_from_saved_schema(self) -> bool:
         """Make a new SQLite store from the schema Alembic produced last time for these same migrations (see
@@ -351,7 +351,7 @@ class Database:
                 raise
             return True
 
-        return _retry_locked(create, f"creating {self.where}") or self._at_head()
+        return retry_locked(create, f"creating {self.where}") or self._at_head()
 
     def _save_schema(self) -> None:
         """After Alembic made or upgraded this SQLite store to head, keep its DDL for the next new store."""
@@ -400,14 +400,14 @@ class Database:
                 raise
             return result
 
-        return _retry_locked(attempt, f"writing to {self.where}")
+        return retry_locked(attempt, f"writing to {self.where}")
 
     def execute(self, sql: Statement, params: Params = None) -> int:
         """One statement in its own committed transaction; returns the number of rows it changed."""
         if not self._fast:
             return self.transaction(lambda tx: tx.execute(sql, params))
         # autocommit: one statement is one transaction, no BEGIN/COMMIT round trips
-        return _retry_locked(lambda: _SqliteTx(self._sqlite_raw()).execute(sql, params), f"writing to {self.where}")
+        return retry_locked(lambda: _SqliteTx(self._sqlite_raw()).execute(sql, params), f"writing to {self.where}")
 
     def executemany(self, sql: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
         """Many rows in one committed transaction (log_metric's hot path: no reads, a cached INSERT)."""
@@ -420,7 +420,7 @@ class Database:
         """Rows of a read-only statement, as dicts (on the raw SQLite path, as sqlite3 returns them)."""
         if not self._fast:
             return self.read(lambda conn: _SqlAlchemyTx(conn).all(sql, params))
-        return _retry_locked(lambda: _SqliteTx(self._sqlite_raw()).all(sql, params), f"reading {self.where}")
+        return retry_locked(lambda: _SqliteTx(self._sqlite_raw()).all(sql, params), f"reading {self.where}")
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         """fn(conn) over a SQLAlchemy connection, for Core reads that want SQLAlchemy's result types (bools,
@@ -430,7 +430,7 @@ class Database:
             with self.engine.connect() as conn:
                 return fn(conn)
 
-        return _retry_locked(attempt, f"reading {self.where}")
+        return retry_locked(attempt, f"reading {self.where}")
 
     def dispose(self) -> None:
         conn = getattr(self._raw, "conn", None)
@@ -568,4 +568,4 @@ def upgrade(engine: Engine, revision: str = HEAD) -> None:
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
 
-    _retry_locked(migrate, "upgrading the database schema")
+    retry_locked(migrate, "upgrading the database schema")

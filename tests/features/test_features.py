@@ -362,3 +362,37 @@ def test_many_point_in_time_lookups_match_searchsorted() -> None:
     keys = np.sort(rng.integers(0, 50_000, 200_000))
     queries = rng.integers(-10, 50_010, 60_000)
     assert np.array_equal(_search_right(keys, queries), np.searchsorted(keys, queries, side="right"))
+
+
+OPEN_ONLINE = """
+import sys, time
+from pathlib import Path
+from nbmlops.features.online import SQLiteOnline
+
+work, who, at, rounds = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+for k in range(rounds):  # every process opens store k at the same instant (to a few ms)
+    time.sleep(max(0.0, at + 0.1 * k - time.time()))
+    SQLiteOnline(work / f"online{k}.db").put_latest("t", [(who, 1, [who])])
+"""
+
+
+def test_processes_opening_one_new_online_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """Switching a new SQLite file to WAL can fail at once (no busy wait) while another process opens it."""
+    import subprocess
+    import sys
+
+    from nbmlops.features.online import SQLiteOnline
+
+    n, rounds = 6, 15
+    at = str(time.time() + 6)  # after every process has imported
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_ONLINE, str(tmp_path), str(i), at, str(rounds)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * n, "\n".join(errors)[-3000:]
+    assert [SQLiteOnline(tmp_path / f"online{k}.db").count("t") for k in range(rounds)] == [n] * rounds
