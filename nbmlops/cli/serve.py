@@ -106,11 +106,35 @@ def serve(
 @click.option("--features", default=None, help="A saved FeatureVector: enrich the rows by their entity keys first.")
 @click.option("--chunk-rows", default=10_000, show_default=True, type=int, help="Rows per chunk.")
 @click.option("--no-log", "no_log", is_flag=True, help="Don't log the predictions for monitoring.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "local", "ray"]),
+    default="auto",
+    show_default=True,
+    help="local: this process; ray: Ray Data actors; auto: Ray for 1,000,000 rows or more when a cluster is set.",
+)
+@click.option("--ray-address", default=None, help="Ray cluster for --engine ray (default: the configured one).")
 def predict(
-    target: str, input_path: str, output_path: str, features: str | None, chunk_rows: int, no_log: bool
+    target: str,
+    input_path: str,
+    output_path: str,
+    features: str | None,
+    chunk_rows: int,
+    no_log: bool,
+    engine: str,
+    ray_address: str | None,
 ) -> None:
     """Score a file or folder through a model or serving graph, as a recorded run."""
     from nbmlops.serving import predict as score
 
-    path = score(target, input_path, output_path, features=features, chunk_rows=chunk_rows, log=not no_log)
+    path = score(
+        target,
+        input_path,
+        output_path,
+        features=features,
+        chunk_rows=chunk_rows,
+        log=not no_log,
+        engine=engine,
+        ray_address=ray_address,
+    )
     click.echo(f"nbmlops: scores written to {path}", err=True)

@@ -4,13 +4,18 @@ scores.parquet [--features VECTOR]` and `nbmlops.predict(...)`.
 The input (a Parquet or CSV file, or a folder of them) is read file by file and answered in chunks by
 Graph.answer, the server's code path, with a progress bar. The output holds the input's columns plus
 `prediction`, `id` and `model_version`. The job is a recorded run (kind 'predict') with the model version, the
-input's sha256 and the row count, and the predictions go to the monitoring log as the server's do.
+input's sha256, the engine and the row count, and the predictions go to the monitoring log as the server's do.
+
+Engines: `local` (this process) or `ray` (Ray Data: the same units scored by a pool of actors that each hold the
+loaded graph; batch_ray.py). The default picks Ray for inputs of RAY_MIN_ROWS rows or more when a Ray cluster is
+configured (NBMLOPS_RAY_ADDRESS / nbmlops.toml). Both read the same units (a CSV file, or a range of a Parquet
+file's rows starting at a chunk boundary) and number chunks the same way, so both give the same output, ids
+included.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +25,11 @@ from nbmlops.errors import NbmlopsError
 from nbmlops.serving.graph import Graph
 from nbmlops.serving.prediction_log import PredictionLog
 from nbmlops.serving.target import load_target
+from nbmlops.serving.units import plan, rows_in, score_unit
 
 SUFFIXES = (".parquet", ".pq", ".csv")
+ENGINES = ("local", "ray")
+RAY_MIN_ROWS = 1_000_000  # input rows from which a configured Ray cluster scores (engine "auto")
 
 
 def input_files(path: str | Path) -> list[Path]:
@@ -53,27 +61,12 @@ def input_sha256(files: list[Path], root: str | Path) -> str:
     return total.hexdigest()
 
 
-def _read(file: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(file) if file.suffix.lower() == ".csv" else pd.read_parquet(file)
-    except (OSError, ValueError) as exc:
-        raise NbmlopsError(f"predict: can't read {file}: {exc}") from exc
-
-
-def _rows(file: Path) -> int:
-    if file.suffix.lower() == ".csv":
-        with file.open("rb") as handle:
-            return max(sum(1 for _ in handle) - 1, 0)
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(file).metadata.num_rows
-
-
-def _chunks(files: list[Path], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    for file in files:
-        frame = _read(file)
-        for start in range(0, len(frame), chunk_rows):
-            yield frame.iloc[start : start + chunk_rows]
+def choose_engine(engine: str | None, rows: int, ray_address: str | None) -> str:
+    if engine in (None, "auto"):
+        return "ray" if ray_address and rows >= RAY_MIN_ROWS else "local"
+    if engine not in ENGINES:
+        raise NbmlopsError(f"predict: unknown engine '{engine}' (local, ray or auto)")
+    return engine
 
 
 def _vector(name: str) -> Any:
@@ -84,21 +77,27 @@ def _vector(name: str) -> Any:
 
 def predict(
     target: str | Graph,
-    input: str | Path,
+    input: str | Path,  # noqa: A002 - the CLI's name
     output: str | Path | None = None,
-    *,  # noqa: A002
+    *,
     features: str | None = None,
     impute: Any = None,
     chunk_rows: int = 10_000,
     log: bool = True,
     progress: bool | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
     home: str | Path | None = None,
 ) -> pd.DataFrame | Path:
     """Score `input` through the graph (or model URI) `target`; with `features`, rows are enriched from the
-    online store by that saved FeatureVector first. Returns the output path, or the scores as a DataFrame when
-    no output is given."""
+    online store by that saved FeatureVector first. engine: "local", "ray" (Ray Data on `ray_address` or the
+    configured cluster, else a local Ray) or None/"auto" (Ray for large inputs where a cluster is configured).
+    Returns the output path, or the scores as a DataFrame when no output is given."""
+    from nbmlops.store.config import load_settings
     from nbmlops.tracking import start_run
 
+    if chunk_rows < 1:
+        raise NbmlopsError(f"predict: chunk_rows must be at least 1, not {chunk_rows}")
     files = input_files(input)
     graph = load_target(target, home=home)
     if features:
@@ -110,9 +109,12 @@ def predict(
     if out_path is not None and out_path.suffix.lower() not in SUFFIXES:
         raise NbmlopsError(f"predict: output {out_path} must end in .parquet or .csv")
     digest = input_sha256(files, input)
-    sink = PredictionLog(home) if log else None
+    total = sum(rows_in(f) for f in files)
+    settings = load_settings(home)
+    address = ray_address or settings.ray_address
+    engine = choose_engine(engine, total, address)
     parts: list[pd.DataFrame] = []
-    total = sum(_rows(f) for f in files)
+    versions: set[str] = set()
     with (
         start_run(
             f"predict {target if isinstance(target, str) else graph.name}",
@@ -123,23 +125,36 @@ def predict(
                 "input_sha256": digest,
                 "features": features or "",
                 "chunk_rows": chunk_rows,
+                "engine": engine,
             },
             home=home,
         ) as run,
         _RowProgress(total, progress) as advance,
     ):
-        versions: set[str] = set()
-        for i, chunk in enumerate(_chunks(files, chunk_rows)):
-            result = graph.answer(chunk.reset_index(drop=True), request_id=f"{graph.name}-{digest[:12]}{i:06d}")
-            versions.add(result.model_version)
-            scored = chunk.reset_index(drop=True).copy()
-            scored["prediction"] = pd.Series(result.predictions, dtype=object if _nested(result.predictions) else None)
-            scored["id"] = result.ids
-            scored["model_version"] = result.model_version
-            parts.append(scored)
-            if sink is not None:
-                sink.submit(result)
-            advance(len(chunk))
+        if engine == "ray":
+            from nbmlops.serving.batch_ray import score_on_ray
+
+            done = score_on_ray(graph, files, digest, chunk_rows, home=settings.home, log=log, ray_address=address)
+            by_unit = []
+            for unit, scored in done:
+                versions.update(scored["model_version"].unique())
+                by_unit.append((unit, scored))
+                advance(len(scored))
+            parts = [scored for _, scored in sorted(by_unit, key=lambda pair: pair[0])]  # the input's order
+        else:
+            sink = PredictionLog(home) if log else None
+            try:
+                for unit in plan(files, chunk_rows):
+                    for scored, result in score_unit(graph, unit, digest, chunk_rows):
+                        versions.add(result.model_version)
+                        parts.append(scored)
+                        if sink is not None:
+                            sink.submit(result)
+                        advance(len(scored))
+            finally:
+                if sink is not None:
+                    sink.drain(120)
+                    sink.close()
         scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         run.log_param("model_version", ",".join(sorted(versions)))
         run.log_metric("rows", float(len(scores)))
@@ -150,14 +165,7 @@ def predict(
             else:
                 scores.to_parquet(out_path, index=False)
             run.log_param("output", str(out_path))
-    if sink is not None:
-        sink.drain(120)
-        sink.close()
     return out_path if out_path is not None else scores
-
-
-def _nested(values: list[Any]) -> bool:
-    return bool(values) and isinstance(values[0], list | dict)
 
 
 class _RowProgress:

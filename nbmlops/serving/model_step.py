@@ -83,9 +83,14 @@ def _array_path(
         return None
     if expected.shape != got.shape or not np.array_equal(expected, got):
         return None
-    warnings.filterwarnings("ignore", message=_NO_NAMES, category=UserWarning)
+    _quiet_names()
     names = [c["name"] for c in columns]
     return ArrayPath(names, pd.Index(names), [i for i, k in enumerate(kinds) if k == "int"])
+
+
+def _quiet_names() -> None:
+    """sklearn warns on every array it gets from a model fitted on a frame; the array path checked the names."""
+    warnings.filterwarnings("ignore", message=_NO_NAMES, category=UserWarning)
 
 
 def _as_array(path: ArrayPath, rows: Rows, allow_extra: bool) -> np.ndarray | None:
@@ -176,6 +181,16 @@ class Model:
         self.failures: list[LoadFailure] = []
         self.swaps = 0
         self._lock = threading.Lock()  # one load at a time; requests never take it
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a graph is pickled to Ray workers (batch scoring, Serve replicas) with its loaded version; locks stay here
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        if self.current is not None and self.current.array_path is not None:
+            _quiet_names()  # in this process too
 
     @property
     def follows(self) -> bool:

@@ -136,6 +136,10 @@ class PredictionLog:
                 if self._stop.is_set():
                     return
 
+    def write(self, items: list[Any]) -> None:
+        """Write answered Results (and labels) now, on this thread: batch scoring, where no request waits."""
+        self._write(list(items))
+
     def _write(self, items: list[Any]) -> None:
         from nbmlops.monitoring import log_labels, log_predictions
 

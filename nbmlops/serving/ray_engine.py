@@ -7,10 +7,7 @@ autoscaling between 1 and the cluster's CPUs).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from typing import Any
 from nbmlops.serving.app import Options, create_app
 from nbmlops.serving.errors import GraphError
 from nbmlops.serving.graph import Graph
+from nbmlops.serving.ray_runtime import init_ray
 from nbmlops.serving.target import load_target
 
 APP_NAME = "nbmlops"
@@ -68,32 +66,15 @@ class GraphReplica:
             service.stop()
 
 
-def _init_ray(address: str | None) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address is None:
-        # the raylet waits a fixed time for its agents; their imports take longer on a loaded machine
-        os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
-    for attempt in (1, 2):  # a local start on a loaded machine can miss Ray's fixed 30 s; the retry finds it warm
-        try:
-            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-            return
-        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node times out
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            if address is not None or attempt == 2:
-                where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
-                raise GraphError(f"--engine ray: could not start {where}: {exc}") from None
-
-
-def _deployment(replicas: str | int) -> Any:
+def _deployment(replicas: str | int, cpus: int) -> Any:
     from ray import serve
 
     settings: dict[str, Any] = {"name": "nbmlops_graph", "max_ongoing_requests": 64}
     if str(replicas) == "auto":
+        # Ray Serve's defaults for "auto" (2 requests in flight per replica), capped at the cluster's CPUs
+        # instead of its 100: a replica is one process answering on one core
         settings["num_replicas"] = "auto"
+        settings["autoscaling_config"] = {"min_replicas": 1, "max_replicas": max(1, cpus)}
     else:
         count = int(replicas)
         if count < 1:
@@ -125,12 +106,13 @@ def deploy(
         home = load_settings(None).home  # replicas may run elsewhere: they get the home, not the cwd
     opts = options(home=str(home), **option_values)
     graph = load_target(target, home=home)  # errors in the target show here, before any replica starts
-    _init_ray(ray_address)
+    init_ray(ray_address)
+    import ray
+
+    deployment = _deployment(replicas, int(ray.cluster_resources().get("CPU", 1)))
     serve.start(http_options={"host": host, "port": port})
     payload = target if isinstance(target, str) else graph
-    serve.run(
-        _deployment(replicas).bind(payload, dataclasses.asdict(opts)), name=APP_NAME, route_prefix="/", blocking=False
-    )
+    serve.run(deployment.bind(payload, dataclasses.asdict(opts)), name=APP_NAME, route_prefix="/", blocking=False)
     url = f"http://{host}:{port}"
     _wait_ready(url, opts.token, timeout)
     return url

@@ -12,7 +12,17 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.serve")
 
 from nbmlops.serving import Graph  # noqa: E402
-from nbmlops.serving.ray_engine import deploy, stop  # noqa: E402
+from nbmlops.serving.errors import GraphError  # noqa: E402
+from nbmlops.serving.ray_engine import _deployment, deploy, stop  # noqa: E402
+
+
+def test_replicas_auto_autoscales_up_to_the_clusters_cpus() -> None:
+    auto = _deployment("auto", cpus=3)._deployment_config.autoscaling_config
+    assert (auto.min_replicas, auto.max_replicas) == (1, 3)
+    fixed = _deployment("2", cpus=3)
+    assert fixed.num_replicas == 2 and fixed._deployment_config.autoscaling_config is None
+    with pytest.raises(GraphError, match="--replicas must be at least 1 or 'auto', not 0"):
+        _deployment(0, cpus=3)
 
 
 def test_ray_serve_answers_as_the_embedded_server(churn) -> None:
@@ -22,7 +32,7 @@ def test_ray_serve_answers_as_the_embedded_server(churn) -> None:
     X = churn["X"].head(7)
     rows = [{"id": f"r{i}", **r} for i, r in enumerate(X.to_dict("records"))]
     try:
-        url = deploy("churn@production", port=port, token="rt", timeout=400)
+        url = deploy("churn@production", port=port, token="rt", replicas="auto", timeout=400)
         auth = {"authorization": "Bearer rt"}
         assert httpx.post(f"{url}/predict", json={"rows": rows}, timeout=60).status_code == 401
         response = httpx.post(f"{url}/predict", json={"rows": rows}, headers=auth, timeout=60)
