@@ -1,18 +1,19 @@
 """Pipelines on a real two-node Ray cluster, joined by address only (as `nbmlops run --ray-address` does):
 parallel branches run on both nodes at once, values cross as object refs, results equal the local backend's;
-a sweep's children spread over the nodes with the shared steps run once; a killed worker is retried."""
+a sweep's children spread over the nodes with the shared steps run once; a step on a node killed mid-step is
+retried on the other node."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from nbmlops.digest import sha256_hex
 from nbmlops.pipeline import compile_notebook
 from nbmlops.runners import RunDir, load_value, run_pipeline, sweep_pipeline
 from nbmlops.store import open_store
@@ -118,9 +119,32 @@ KILLED = [
 ]
 
 
-def test_a_worker_killed_mid_step_is_retried_and_the_run_finishes(two_nodes, make_notebook, home: Path) -> None:
+def test_a_node_killed_mid_step_is_retried_on_the_other_node(two_nodes, make_notebook, home: Path) -> None:
+    """kill -9 of the node (its raylet, its workers) running a `retries:1` step: Ray retries it on the other node,
+    the step's record counts both attempts and names the node of each, and the run finishes with nothing
+    half-written in the run folder, the artifact store or the database."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from nbmlops.runners.ray_backend import init_ray
+
     nb = make_notebook(KILLED)
     marks = nb.parent / "attempts"
+    head, (doomed,) = two_nodes.head_node, two_nodes.worker_nodes
+    if not ray.is_initialized():
+        init_ray(two_nodes.address, log_to_driver=False)
+    # the head's CPU is held, so the steps go to the other node, the one killed
+    started, release = nb.parent / "held", nb.parent / "release"
+
+    def hold_a_cpu(started: str, release: str) -> None:  # nested: Ray's workers get it by value, not by module
+        Path(started).touch()
+        while not Path(release).exists():
+            time.sleep(0.1)
+
+    hold = ray.remote(hold_a_cpu).options(
+        num_cpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(head.node_id, soft=False)
+    )
+    held = hold.remote(str(started), str(release))
     outcome: dict = {}
 
     def run() -> None:
@@ -132,24 +156,47 @@ def test_a_worker_killed_mid_step_is_retried_and_the_run_finishes(two_nodes, mak
             outcome["error"] = exc
 
     thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not (marks.is_dir() and any(marks.iterdir())) and time.monotonic() < deadline and thread.is_alive():
-        time.sleep(0.2)
-    (first,) = list(marks.iterdir())
-    os.kill(int(first.name), signal.SIGKILL)  # kill -9 of the Ray worker running the step
-    thread.join(timeout=300)
+    try:
+        deadline = time.monotonic() + 300
+        while not started.exists() and time.monotonic() < deadline:
+            if ray.wait([held], timeout=0)[0]:
+                ray.get(held)  # it ended before it started holding: its error
+            time.sleep(0.2)
+        thread.start()
+        while not (marks.is_dir() and any(marks.iterdir())) and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.2)
+        assert marks.is_dir() and len(list(marks.iterdir())) == 1, outcome.get("error")
+        two_nodes.remove_node(doomed, allow_graceful=False)  # kill -9 of its raylet and its workers
+        release.touch()  # the head's CPU is free for the retry
+        thread.join(timeout=300)
+        ray.get(held, timeout=60)
+    finally:
+        release.touch()
+        if doomed in two_nodes.worker_nodes:
+            two_nodes.remove_node(doomed, allow_graceful=False)
+        two_nodes.add_node(num_cpus=1)  # two nodes again for the module's other tests
+        two_nodes.wait_for_nodes(timeout=180)
     assert not thread.is_alive() and "error" not in outcome, outcome.get("error")
     result = outcome["result"]
     assert result.status == "succeeded" and len(list(marks.iterdir())) == 2
-    work = statuses(result.run_dir, ["work"])["work"]
-    assert work["status"] == "succeeded"
-    assert (
-        load_value(
-            RunDir(result.run_dir).stored_outputs("work")["total"], result.run_dir / "steps" / "work" / "outputs"
-        )
-        == 6
-    )
+    status = statuses(result.run_dir, ["prep", "work", "show"])
+    work = status["work"]
+    assert status["prep"]["node"] == doomed.node_id  # the steps went to the node killed ...
+    assert work["status"] == "succeeded" and work["attempts"] == 2
+    assert work["attempt_nodes"] == [doomed.node_id, head.node_id] and work["node"] == head.node_id  # ... retried here
+    assert status["show"]["attempts"] == 1 and status["show"]["attempt_nodes"] == [head.node_id]
+    run_dir = RunDir(result.run_dir)
+    assert load_value(run_dir.stored_outputs("work")["total"], result.run_dir / "steps" / "work" / "outputs") == 6
+    assert (result.run_dir / "steps" / "show" / "stdout.txt").read_text() == "6\n"
+    # nothing half-written: no temp files or attempt markers left, every output the bytes its hash names
+    leftovers = [p for p in [*result.run_dir.rglob(".*"), *(home / "artifacts").rglob(".*")] if p.is_file()]
+    assert leftovers == [] and not list(result.run_dir.rglob(".attempts*"))
+    for step in ("prep", "work"):
+        for stored in run_dir.stored_outputs(step).values():
+            data = (result.run_dir / "steps" / step / "outputs" / stored.file).read_bytes()
+            assert sha256_hex(data) == stored.sha256 and len(data) == stored.size
     store = open_store(home)
-    run = store.get_run(result.run_id)
-    assert run.status == "succeeded" and {s.status for s in store.steps(result.run_id)} == {"succeeded"}
+    assert store.get_run(result.run_id).status == "succeeded"
+    steps = {s.name: s for s in store.steps(result.run_id)}
+    assert {s.status for s in steps.values()} == {"succeeded"} and steps["work"].attempts == 2
+    assert steps["work"].outputs == {"total": run_dir.stored_outputs("work")["total"].sha256}
