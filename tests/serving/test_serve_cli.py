@@ -149,3 +149,37 @@ def test_predict_scores_a_folder_as_a_recorded_run(churn, vector, home: Path, tm
         if "copy" in r.params["input"] or r.params["input"] == str(folder)
     }
     assert len(hashes) == 1
+
+
+def test_batch_scoring_is_a_notebook_step_a_schedule_runs(churn, home: Path, tmp_path: Path, monkeypatch) -> None:
+    """Scoring is schedulable like any pipeline: a step that calls nbmlops.predict, its input a parameter, run by
+    `nbmlops scheduler --once` on a cron schedule; the predict run is recorded beside the scheduled one."""
+    import nbformat
+
+    X = churn["X"]
+    X.iloc[:40].to_parquet(tmp_path / "today.parquet")
+    cells = [
+        ("import nbmlops", ["setup"]),
+        ("day = 'today'", ["parameters"]),
+        (
+            "scores = str(nbmlops.predict('churn@production', f'{day}.parquet', f'scores_{day}.parquet'))",
+            ["step:score"],
+        ),
+    ]
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(src, metadata={"tags": tags}) for src, tags in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, tmp_path / "score.ipynb")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    added = runner.invoke(main, ["schedule", "add", "score.ipynb", "--cron", "0 3 * * *", "--name", "nightly"])
+    assert added.exit_code == 0, added.output
+    ran = runner.invoke(main, ["scheduler", "--once", "--at", "2030-01-02T03:00:00Z"])
+    assert ran.exit_code == 0, ran.output
+    scores = pd.read_parquet(tmp_path / "scores_today.parquet")
+    assert scores["prediction"].tolist() == churn[1].predict(X.iloc[:40]).tolist()
+    from nbmlops.tracking import get_store
+
+    (scored,) = get_store().list_runs(kind="predict")
+    assert scored.status == "succeeded" and scored.params["model_version"] == "churn:1"
