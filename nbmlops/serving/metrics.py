@@ -15,7 +15,7 @@ one process (tests, notebooks) count apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -93,6 +93,8 @@ class Metrics:
             "nbmlops_request_latency_seconds", "time to answer", ["route"], buckets=_BUCKETS, registry=self.registry
         )
         self.registry.register(_State(read_state))
+        # set where several processes answer one address (Ray Serve replicas): own text -> everyone's
+        self.gather: Callable[[bytes], bytes] | None = None
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         code = str(status)
@@ -101,5 +103,33 @@ class Metrics:
             self.errors.labels(route, code).inc()
         self.latency.labels(route).observe(seconds)
 
-    def text(self) -> bytes:
+    def own_text(self) -> bytes:
         return generate_latest(self.registry)
+
+    def text(self) -> bytes:
+        own = self.own_text()
+        return own if self.gather is None else self.gather(own)
+
+
+def merge(texts: Mapping[str, bytes], label: str = "replica") -> bytes:
+    """One exposition of several processes' metrics (text format), each sample labelled with its process, so
+    every family stays one block and a scrape sees all of them, not only the process that answered it."""
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families: dict[str, Metric] = {}
+    for source, text in sorted(texts.items()):
+        for family in text_string_to_metric_families(text.decode()):
+            into = families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+            into.samples.extend(s._replace(labels={**s.labels, label: source}) for s in family.samples)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(list(families.values())))
+    return generate_latest(registry)
+
+
+class _Fixed:
+    def __init__(self, families: list[Any]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Any]:
+        return self.families

@@ -202,3 +202,24 @@ def test_more_requests_than_the_bound_get_503_with_retry_after(churn) -> None:
         assert sorted(a.status_code for a in answers) == [200, 200, 503, 503, 503]
         text = httpx.get(f"{running.url}/metrics").text
         assert metric(text, "nbmlops_requests_total", route="/predict", status="503") == 3
+
+
+def test_merged_metrics_keep_one_block_per_family_with_each_process_labelled() -> None:
+    """What a Ray Serve scrape answers: every replica's samples, labelled, in a text Prometheus parses."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from nbmlops.serving.metrics import Metrics, merge
+
+    texts = {}
+    for name, served in (("a", 3), ("b", 2)):
+        metrics = Metrics(lambda: {"in_flight": 0, "ready": True, "models": [], "log": None})
+        for _ in range(served):
+            metrics.observe("/predict", 200, 0.002)
+        texts[name] = metrics.own_text()
+    merged = merge(texts).decode()
+    families = {f.name: f for f in text_string_to_metric_families(merged)}
+    assert merged.count("# TYPE nbmlops_requests_total counter") == 1
+    counted = {s.labels["replica"]: s.value for s in families["nbmlops_requests"].samples if s.name.endswith("_total")}
+    assert counted == {"a": 3.0, "b": 2.0}
+    latency = [s for s in families["nbmlops_request_latency_seconds"].samples if s.name.endswith("_count")]
+    assert sorted((s.labels["replica"], s.value) for s in latency) == [("a", 3.0), ("b", 2.0)]

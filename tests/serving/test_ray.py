@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import collections
 import socket
+import time
 
 import httpx
 import pytest
@@ -11,9 +13,12 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.serve")
 
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
 from nbmlops.serving import Graph  # noqa: E402
 from nbmlops.serving.errors import GraphError  # noqa: E402
 from nbmlops.serving.ray_engine import _deployment, deploy, stop  # noqa: E402
+from nbmlops.serving.ray_metrics import PUSH_S  # noqa: E402
 
 
 def test_replicas_auto_autoscales_up_to_the_clusters_cpus() -> None:
@@ -32,7 +37,7 @@ def test_ray_serve_answers_as_the_embedded_server(churn) -> None:
     X = churn["X"].head(7)
     rows = [{"id": f"r{i}", **r} for i, r in enumerate(X.to_dict("records"))]
     try:
-        url = deploy("churn@production", port=port, token="rt", replicas="auto", timeout=400)
+        url = deploy("churn@production", port=port, token="rt", replicas=2, timeout=400)
         auth = {"authorization": "Bearer rt"}
         assert httpx.post(f"{url}/predict", json={"rows": rows}, timeout=60).status_code == 401
         response = httpx.post(f"{url}/predict", json={"rows": rows}, headers=auth, timeout=60)
@@ -48,10 +53,21 @@ def test_ray_serve_answers_as_the_embedded_server(churn) -> None:
         bad = httpx.post(f"{url}/predict", json={"rows": [{"amount": "x"}]}, headers=auth, timeout=60)
         assert bad.status_code == 422 and {d["column"] for d in bad.json()["detail"]} == {"amount", "visits"}
         assert httpx.get(f"{url}/health", timeout=60).json() == {"status": "ok"}
-        assert (
-            'nbmlops_requests_total{route="/predict",status="422"}'
-            in httpx.get(f"{url}/metrics", headers=auth, timeout=60).text
-        )
+        # /metrics counts both replicas, whichever answers the scrape: 2 answered /predict, 2 of 401 and 422 each
+        for _ in range(6):
+            assert httpx.post(f"{url}/predict", json={"rows": rows}, headers=auth, timeout=60).status_code == 200
+        time.sleep(PUSH_S * 2)  # each replica's last push
+        for _ in range(3):
+            scraped = httpx.get(f"{url}/metrics", headers=auth, timeout=60).text
+            families = {f.name: f for f in text_string_to_metric_families(scraped)}
+            served = [s for s in families["nbmlops_requests"].samples if s.name.endswith("_total")]
+            by_status = collections.Counter()
+            for sample in served:
+                if sample.labels["route"] == "/predict":
+                    by_status[sample.labels["status"]] += sample.value
+            assert by_status == {"200": 7, "401": 1, "422": 1}, scraped
+            replicas = {s.labels["replica"] for s in families["nbmlops_ready"].samples}
+            assert len(replicas) == 2 and all(s.value == 1 for s in families["nbmlops_ready"].samples)
     finally:
         stop()
         ray.shutdown()
