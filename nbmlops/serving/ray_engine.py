@@ -1,7 +1,7 @@
 """`nbmlops serve TARGET --engine ray`: the same graph and HTTP contract as Ray Serve deployments, for traffic
 that outgrows one process. Each replica builds the same Starlette app (nbmlops.serving.app) and answers Ray
 Serve's HTTP requests through it, so routes, errors, the token, alias following and prediction logging are the
-embedded server's; /metrics counts every replica, each sample labelled with its replica (ray_metrics.py).
+embedded server's; /metrics counts every replica, each sample labelled with its replica (shared_metrics.py).
 replicas: a number, or "auto" (Ray Serve's autoscaling between 1 and the cluster's CPUs).
 """
 
@@ -15,8 +15,9 @@ from typing import Any
 from nbmlops.serving.app import Options, create_app
 from nbmlops.serving.errors import GraphError
 from nbmlops.serving.graph import Graph
-from nbmlops.serving.ray_metrics import ReplicaMetrics, end_board, replica_id
+from nbmlops.serving.ray_metrics import RayBoard, end_board, replica_id
 from nbmlops.serving.ray_runtime import init_ray
+from nbmlops.serving.shared_metrics import SharedMetrics
 from nbmlops.serving.target import load_target
 
 APP_NAME = "nbmlops"
@@ -32,7 +33,7 @@ class GraphReplica:
         self.service = self.app.state.service
         self.service.first_load()  # Ray Serve runs no ASGI lifespan for a plain deployment: start it here
         self.service.start()
-        self.replica_metrics = ReplicaMetrics(self.service.metrics, replica_id(), APP_NAME)
+        self.shared_metrics = SharedMetrics(self.service.metrics, replica_id(), RayBoard(APP_NAME), "replica")
 
     async def __call__(self, request: Any) -> Any:
         from starlette.responses import Response
@@ -66,9 +67,9 @@ class GraphReplica:
         service = getattr(self, "service", None)
         if service is not None:
             service.stop()
-        replica_metrics = getattr(self, "replica_metrics", None)
-        if replica_metrics is not None:
-            replica_metrics.close()
+        shared = getattr(self, "shared_metrics", None)
+        if shared is not None:
+            shared.close()
 
 
 def _deployment(replicas: str | int, cpus: int) -> Any:

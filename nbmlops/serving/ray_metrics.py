@@ -1,24 +1,15 @@
-"""/metrics of a Ray Serve deployment counts every replica, not only the one Serve's proxy sent the scrape to
-(which would make Prometheus read counters jumping between replicas as resets).
-
-Each replica pushes its own metrics text to one small named actor (the board) every PUSH_S seconds and when it
-answers a scrape; the scrape's answer is the board's texts merged (metrics.merge), each sample labelled with its
-replica. A replica that stopped pushing (gone, or stuck) drops out after EXPIRE_S.
-"""
+"""The board Ray Serve replicas share their metrics on (shared_metrics.py): one small named actor per
+deployment, detached so that it outlives the replica that made it (replicas come and go); stop() ends it."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import threading
 import time
 
-from nbmlops.serving.metrics import Metrics, merge
+from nbmlops.serving.shared_metrics import EXPIRE_S
 
 NAMESPACE = "nbmlops"
-PUSH_S = 2.0
-EXPIRE_S = 30.0
-log = logging.getLogger("nbmlops.serving")
+TIMEOUT_S = 5.0
 
 
 class _Board:
@@ -43,43 +34,30 @@ def board_name(app: str) -> str:
     return f"nbmlops_serve_metrics:{app}"
 
 
-class ReplicaMetrics:
-    """Hooks one replica's Metrics to the board: pushes in the background, gathers on a scrape."""
+class RayBoard:
+    """shared_metrics.Board over the deployment's actor (made by the first replica that asks)."""
 
-    def __init__(self, metrics: Metrics, replica: str, app: str) -> None:
+    def __init__(self, app: str) -> None:
         import ray
 
-        self.metrics, self.replica = metrics, replica
-        # detached: it outlives the replica that made it (replicas come and go); ray_engine.stop() ends it
-        self.board = (
+        self.actor = (
             ray.remote(_Board)
             .options(name=board_name(app), namespace=NAMESPACE, get_if_exists=True, lifetime="detached", num_cpus=0)
             .remote()
         )
-        metrics.gather = self.gather
-        self._stop = threading.Event()
-        threading.Thread(target=self._push_loop, name="nbmlops-metrics-push", daemon=True).start()
 
-    def _push_loop(self) -> None:
-        while not self._stop.wait(PUSH_S):
-            with contextlib.suppress(Exception):  # the board restarting or gone: the next push tries again
-                self.board.put.remote(self.replica, self.metrics.own_text())
-
-    def gather(self, own: bytes) -> bytes:
+    def put(self, source: str, text: bytes) -> None:
         import ray
 
-        try:
-            ray.get(self.board.put.remote(self.replica, own), timeout=5)
-            texts = ray.get(self.board.all.remote(), timeout=5)
-        except Exception as exc:  # noqa: BLE001 - any Ray failure: answer with this replica's own figures
-            log.warning("metrics: the replicas' board did not answer (%s); this replica's metrics only", exc)
-            texts = {self.replica: own}
-        return merge(texts)
+        ray.get(self.actor.put.remote(source, text), timeout=TIMEOUT_S)
 
-    def close(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(Exception):
-            self.board.drop.remote(self.replica)
+    def drop(self, source: str) -> None:
+        self.actor.drop.remote(source)
+
+    def all(self) -> dict[str, bytes]:
+        import ray
+
+        return ray.get(self.actor.all.remote(), timeout=TIMEOUT_S)
 
 
 def end_board(app: str) -> None:

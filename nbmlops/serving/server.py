@@ -3,7 +3,7 @@
 free port and `url` is known at once.
 
 Several workers (`--workers N`) are separate uvicorn processes that each load the target again: the target must
-be a model URI or an importable graph, and each worker keeps its own metrics.
+be a model URI or an importable graph; their /metrics counts every worker (shared_metrics.py, a folder they share).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import asyncio
 import dataclasses
 import json
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 from nbmlops.serving.app import Options, create_app
 from nbmlops.serving.errors import GraphError
 from nbmlops.serving.graph import Graph
+from nbmlops.serving.shared_metrics import FolderBoard, SharedMetrics
 from nbmlops.serving.target import load_target
 
 CONFIG_ENV = "NBMLOPS_SERVE_CONFIG"  # what worker processes read: target and options as JSON
@@ -38,7 +41,10 @@ def app_from_env() -> Any:
     """uvicorn's factory in each worker process."""
     config = json.loads(os.environ[CONFIG_ENV])
     opts = Options(**config["options"])
-    return create_app(load_target(config["target"], home=opts.home), opts)
+    app = create_app(load_target(config["target"], home=opts.home), opts)
+    # /metrics counts every worker, whichever answers the scrape
+    SharedMetrics(app.state.service.metrics, str(os.getpid()), FolderBoard(config["metrics_dir"]), "worker")
+    return app
 
 
 class BackgroundServer:
@@ -139,13 +145,18 @@ def run_forever(
     if workers <= 1:
         uvicorn.run(create_app(graph, opts), host=host, port=port, log_level=log_level, access_log=False)
         return
-    os.environ[CONFIG_ENV] = json.dumps({"target": target, "options": dataclasses.asdict(opts)}, default=str)
-    uvicorn.run(
-        "nbmlops.serving.server:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
+    metrics_dir = tempfile.mkdtemp(prefix="nbmlops-serve-metrics-")
+    config = {"target": target, "options": dataclasses.asdict(opts), "metrics_dir": metrics_dir}
+    os.environ[CONFIG_ENV] = json.dumps(config, default=str)
+    try:
+        uvicorn.run(
+            "nbmlops.serving.server:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -223,3 +223,18 @@ def test_merged_metrics_keep_one_block_per_family_with_each_process_labelled() -
     assert counted == {"a": 3.0, "b": 2.0}
     latency = [s for s in families["nbmlops_request_latency_seconds"].samples if s.name.endswith("_count")]
     assert sorted((s.labels["replica"], s.value) for s in latency) == [("a", 3.0), ("b", 2.0)]
+
+
+def test_a_process_that_stopped_pushing_drops_out_of_the_shared_metrics(tmp_path) -> None:
+    import os
+
+    from nbmlops.serving.shared_metrics import EXPIRE_S, FolderBoard
+
+    board = FolderBoard(tmp_path / "board")
+    board.put("101", b"a")
+    board.put("102", b"b")
+    stale = time.time() - EXPIRE_S - 1
+    os.utime(tmp_path / "board" / "101.prom", (stale, stale))  # a worker killed a while ago
+    assert board.all() == {"102": b"b"}
+    board.drop("102")  # a worker's clean exit
+    assert board.all() == {} and [p.name for p in (tmp_path / "board").iterdir()] == ["101.prom"]

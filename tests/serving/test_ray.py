@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from nbmlops.serving import Graph  # noqa: E402
 from nbmlops.serving.errors import GraphError  # noqa: E402
 from nbmlops.serving.ray_engine import _deployment, deploy, stop  # noqa: E402
-from nbmlops.serving.ray_metrics import PUSH_S  # noqa: E402
+from nbmlops.serving.shared_metrics import PUSH_S  # noqa: E402
 
 
 def test_replicas_auto_autoscales_up_to_the_clusters_cpus() -> None:

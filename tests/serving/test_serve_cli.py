@@ -16,9 +16,11 @@ import httpx
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from nbmlops.cli.main import main
 from nbmlops.serving import Graph, GraphError, load_target
+from nbmlops.serving.shared_metrics import PUSH_S
 
 NBMLOPS = str(Path(sys.executable).with_name("nbmlops"))
 
@@ -79,6 +81,17 @@ def test_serve_a_graph_file_with_two_workers_and_a_token(churn, tmp_path: Path) 
             body = httpx.post(f"{url}/predict", json=rows, headers=auth).json()
             assert body["predictions"] == expected and body["model_version"] == "churn:1"
         assert httpx.get(f"{url}/health").status_code == 200
+        time.sleep(PUSH_S * 2)  # each worker's last push
+        for _ in range(4):  # whichever worker answers the scrape, it counts both
+            families = {
+                f.name: f for f in text_string_to_metric_families(httpx.get(f"{url}/metrics", headers=auth).text)
+            }
+            answered = {}
+            for sample in families["nbmlops_requests"].samples:
+                if sample.name.endswith("_total") and sample.labels["route"] == "/predict":
+                    answered[sample.labels["status"]] = answered.get(sample.labels["status"], 0) + sample.value
+            assert answered == {"200": 6, "401": 1}
+            assert len({s.labels["worker"] for s in families["nbmlops_ready"].samples}) == 2
     finally:
         stop(process)
     # uvicorn shuts down gracefully (the lifespan flushes the log), then re-raises the signal it caught
