@@ -6,6 +6,7 @@
     POST /labels       {"labels": [{"id": ..., "label": ...}, ...]} (or one {"id", "label"}) -> 202
     GET  /health       200 while the process is up          GET /ready   200 once the models loaded, else 503
     GET  /metrics      Prometheus text                      GET /        the graph, model version, signature
+    GET  /ping         MLflow's probe: 200 once loaded, 404 before (as `mlflow models serve`)
 
 With a token every route but /health needs `Authorization: Bearer TOKEN` (401 otherwise). Errors answer
 {"error_code", "message", "request_id", "detail"}: 400 bad JSON, 413 body too large, 422 input against the
@@ -254,6 +255,10 @@ def create_app(graph: Graph, options: Options | None = None) -> Starlette:
             raise NotReady(f"the model is not loaded yet{f' ({service.load_error})' if service.load_error else ''}")
         return _json({"ready": True, "model_version": graph.model_version})
 
+    async def ping(request: Request, request_id: str) -> Response:
+        # MLflow's scoring server's readiness probe: a newline, 200 once the model is loaded, 404 before
+        return Response("\n", status_code=200 if graph.ready else 404, media_type="application/json")
+
     async def metrics(request: Request, request_id: str) -> Response:
         return Response(service.metrics.text(), media_type=CONTENT_TYPE)
 
@@ -262,7 +267,7 @@ def create_app(graph: Graph, options: Options | None = None) -> Starlette:
             {
                 **graph.describe(),
                 "ready": graph.ready,
-                "routes": ["/predict", "/invocations", "/labels", "/health", "/ready", "/metrics"],
+                "routes": ["/predict", "/invocations", "/labels", "/health", "/ready", "/ping", "/metrics"],
             }
         )
 
@@ -283,6 +288,7 @@ def create_app(graph: Graph, options: Options | None = None) -> Starlette:
         Route("/labels", _route(service, "/labels", labels), methods=["POST"]),
         Route("/health", _route(service, "/health", health, open_route=True), methods=["GET"]),
         Route("/ready", _route(service, "/ready", ready), methods=["GET"]),
+        Route("/ping", _route(service, "/ping", ping), methods=["GET"]),
         Route("/metrics", _route(service, "/metrics", metrics), methods=["GET"]),
         Route("/", _route(service, "/", index), methods=["GET"]),
     ]

@@ -73,6 +73,8 @@ def test_health_ready_index_and_metrics(server) -> None:
     index = httpx.get(f"{server.url}/").json()
     assert index["graph"] == "churn" and index["model_version"] == "churn:1" and index["ready"] is True
     assert [c["name"] for c in index["signature"]["columns"]] == ["amount", "visits"]
+    ping = httpx.get(f"{server.url}/ping")  # MLflow's readiness probe, as its clients call it
+    assert ping.status_code == 200 and ping.text == "\n"
     httpx.post(f"{server.url}/predict", json={"rows": [{"amount": 1.0, "visits": 1}]})
     text = httpx.get(f"{server.url}/metrics").text
     assert metric(text, "nbmlops_requests_total", route="/predict", status="200") == 1
@@ -88,6 +90,7 @@ def test_ready_is_503_until_the_model_exists(home) -> None:
         assert "no model 'late'" in response.json()["message"]
         predict = httpx.post(f"{running.url}/predict", json={"rows": [{"amount": 1.0, "visits": 1}]})
         assert predict.status_code == 503 and predict.headers["retry-after"] == "1"
+        assert httpx.get(f"{running.url}/ping").status_code == 404  # as mlflow models serve before its model
         assert httpx.get(f"{running.url}/health").status_code == 200
         from serving_helpers import training_data
         from sklearn.linear_model import LogisticRegression
