@@ -23,7 +23,7 @@ ALLOWED = {
     "features": {"store", "tracking"},
     "registry": {"store", "tracking"},
     "monitoring": {"store", "tracking", "registry"},
-    "serving": {"store", "tracking", "registry", "features", "monitoring"},
+    "serving": {"store", "tracking", "registry", "features", "monitoring", "runners"},  # runners: Ray start/join
     "scheduling": {"notebook", "pipeline", "runners", "store", "tracking", "monitoring"},
 }
 TOP = {"widgets", "server", "cli", "kernel"}
