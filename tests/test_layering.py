@@ -12,7 +12,18 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nbmlops"
 # modules at the package root that everything may use
-BASE = {"errors", "extras", "names", "profiling", "digest", "_version", "user_cache", "status", "step_options"}
+BASE = {
+    "errors",
+    "extras",
+    "names",
+    "profiling",
+    "digest",
+    "_version",
+    "user_cache",
+    "status",
+    "step_options",
+    "processes",
+}
 # what each subpackage may import (besides itself and BASE); the top ones may import anything below
 ALLOWED = {
     "notebook": set(),

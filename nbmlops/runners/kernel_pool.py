@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from nbmlops.errors import NbmlopsError
+from nbmlops.processes import process_alive
 
 STATE_FILE = "daemon.json"
 LOCK_FILE = "daemon.lock"
@@ -234,17 +235,3 @@ def stop_daemon(folder: Path | None = None, timeout: float = 30.0) -> bool:
     if process_alive(status["pid"]):
         os.kill(status["pid"], 9)
     return True
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process `pid` is running (not ended, not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (the daemon's child not reaped yet) has ended
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True

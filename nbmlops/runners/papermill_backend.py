@@ -85,7 +85,7 @@ class _ClaimedManager:
         self.pid = pid
 
     async def is_alive(self) -> bool:
-        from nbmlops.runners.kernel_pool import process_alive
+        from nbmlops.processes import process_alive
 
         return process_alive(self.pid)
 

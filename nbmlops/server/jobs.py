@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from nbmlops.processes import process_alive
 from nbmlops.status import StepStatus
 
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -174,21 +175,6 @@ def interrupt(pid: int) -> None:
             os.kill(pid, signal.SIGINT)
         except ProcessLookupError:
             pass  # it ended meanwhile
-
-
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, an exited child nobody reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS): kill(0) said it exists
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def read_job(folder: Path) -> Job:

@@ -207,7 +207,8 @@ def step_notebook(home: Path, run_id: str, step: str) -> dict[str, Any]:
 def stop_run(home: Path, run_id: str) -> dict[str, Any]:
     """Interrupt a running run on this host (SIGINT to its process, as Ctrl-C would): the run ends `interrupted`
     with its finished steps usable. Runs on other hosts or already finished are refused with the reason."""
-    from nbmlops.server.jobs import interrupt, process_alive
+    from nbmlops.processes import process_alive
+    from nbmlops.server.jobs import interrupt
     from nbmlops.store.liveness import this_host
     from nbmlops.tracking import get_store
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from nbmlops.pipeline import compile_notebook
+from nbmlops.processes import process_alive
 from nbmlops.runners import RunDir, load_value, run_pipeline
-from nbmlops.runners.kernel_pool import daemon_status, process_alive, stop_daemon
+from nbmlops.runners.kernel_pool import daemon_status, stop_daemon
 
 pytest.importorskip("papermill")
 

@@ -88,7 +88,8 @@ def finished(job: dict) -> bool:
 
 
 async def test_stop_interrupts_cleanly_and_details_come_from_the_store(jp_fetch, root: Path) -> None:
-    from nbmlops.server.jobs import JobManager, process_alive
+    from nbmlops.processes import process_alive
+    from nbmlops.server.jobs import JobManager
 
     code, job = await call(jp_fetch, "POST", "runs", {"path": "slow.ipynb", "backend": "local", "params": {}})
     assert code == 202
@@ -260,7 +261,7 @@ async def test_models_promote_and_feature_sets(jp_fetch, root: Path) -> None:
 
 
 async def test_stopping_a_sweep_ends_every_child(jp_fetch, root: Path) -> None:
-    from nbmlops.server.jobs import process_alive
+    from nbmlops.processes import process_alive
     from nbmlops.tracking import get_store
 
     body = {"path": "slow.ipynb", "params": {}, "sweep": {"fields": {"pause": "60, 61, 62"}, "mode": "grid"}}
