@@ -74,7 +74,11 @@ SWEEP = [
     ("x = 1", ["parameters"]),
     ("rows = list(range(10))", ["step:prep"]),
     (
-        "import ray\nt0 = time.time()\ntime.sleep(4)\nscore = sum(rows) * x\n"
+        # each child waits (up to 120 s) for the other to start: a loaded machine may start them seconds apart,
+        # but two children that can't run at once never overlap
+        "import pathlib, ray\nt0 = time.time()\nmeet = pathlib.Path('meet')\nmeet.mkdir(exist_ok=True)\n"
+        "(meet / str(x)).touch()\nwhile len(list(meet.iterdir())) < 2 and time.time() - t0 < 120:\n"
+        "    time.sleep(0.1)\ntime.sleep(1)\nscore = sum(rows) * x\n"
         "where = (ray.get_runtime_context().get_node_id(), t0, time.time())\nnbmlops.log_metric('score', score)",
         ["step:work", "cpus:1"],
     ),
