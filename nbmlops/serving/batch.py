@@ -62,6 +62,7 @@ def input_sha256(files: list[Path], root: str | Path) -> str:
 
 
 def choose_engine(engine: str | None, rows: int, ray_address: str | None) -> str:
+    """'local' or 'ray' for `engine` (None/'auto': Ray for RAY_MIN_ROWS rows or more when a cluster is set)."""
     if engine in (None, "auto"):
         return "ray" if ray_address and rows >= RAY_MIN_ROWS else "local"
     if engine not in ENGINES:

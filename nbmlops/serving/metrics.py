@@ -93,7 +93,7 @@ class Metrics:
             "nbmlops_request_latency_seconds", "time to answer", ["route"], buckets=_BUCKETS, registry=self.registry
         )
         self.registry.register(_State(read_state))
-        # set where several processes answer one address (Ray Serve replicas): own text -> everyone's
+        # set where several processes answer one address (uvicorn workers, Ray Serve replicas): shared_metrics.py
         self.gather: Callable[[bytes], bytes] | None = None
 
     def observe(self, route: str, status: int, seconds: float) -> None:
