@@ -34,6 +34,8 @@ export class RunsView {
   private picked = new Map<string, IRunRow>(); // ticked runs, kept across pages
   private detail: IRunDetail | null = null;
   private timer = 0;
+  // steps the user opened or closed ("run/step"): the panel re-renders on any news, and must not fold them back
+  private toggled = new Map<string, boolean>();
 
   constructor(private host: IHost) {}
 
@@ -44,6 +46,7 @@ export class RunsView {
     this.picked.clear();
     this.detail = null;
     this.error = '';
+    this.toggled.clear();
     window.clearTimeout(this.timer);
   }
 
@@ -435,9 +438,9 @@ export class RunsView {
       ),
       body
     );
-    if (s.status === 'failed') {
-      details.open = true;
-    }
+    const key = `${runId}/${s.name}`;
+    details.open = this.toggled.get(key) ?? s.status === 'failed';
+    details.addEventListener('toggle', () => this.toggled.set(key, details.open));
     return details;
   }
 }

@@ -367,7 +367,10 @@ def test_failed_run_details_come_back_after_a_reload(page, lab: Lab) -> None:
     assert "bad rows" in traceback.inner_text()
     load = panel.locator('.nbmlops-step[data-step="load"]')
     load.locator("summary").click()
-    assert "rows" in load.locator(".nbmlops-outputs").inner_text()
+    show_tab(panel, "pipeline")  # the panel renders again (as on any news): the step the user opened stays open
+    show_tab(panel, "runs")
+    load = panel.locator('.nbmlops-step[data-step="load"]')
+    assert load.get_attribute("open") is not None and "rows" in load.locator(".nbmlops-outputs").inner_text()
     page.screenshot(path=str(ARTIFACTS / "panel-run-details.png"))
     # the error selects its cell and the failing line in the editor
     traceback.click()
